@@ -1,0 +1,424 @@
+package collector
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// containerCollector finds running containers by walking the cgroup hierarchy (v1, v2 or
+// hybrid), reads their CPU, memory and pids usage from their cgroups, and enriches them with
+// name, image, labels, addresses and published ports from the runtimes' APIs (Docker Engine
+// API for Docker and podman, CRI for containerd and CRI-O) where a socket is present.
+type containerCollector struct {
+	cfg      Config
+	runtimes []*runtimeCache
+	allow    map[string]bool
+	allowAll bool
+}
+
+// containerMeta is what a runtime's API adds to a container found in the cgroups.
+type containerMeta struct {
+	Name, Image, ImageID, Runtime string
+	Pod, Namespace, PodUID        string
+	Labels                        map[string]string
+	Addresses                     []string
+	Ports                         []containerPort
+	Sandbox                       bool // a Kubernetes pod sandbox (pause) container
+}
+
+type containerPort struct {
+	Protocol, HostIP        string
+	HostPort, ContainerPort int
+}
+
+// containerRuntimeAPI is a runtime that lists its running containers by full id.
+type containerRuntimeAPI interface {
+	Runtime() string
+	Endpoint() string
+	List(ctx context.Context) (map[string]containerMeta, error)
+}
+
+func newContainerCollector(cfg Config) (Collector, error) {
+	c := &containerCollector{cfg: cfg, allow: map[string]bool{}}
+	for _, l := range cfg.ContainerLabelAllowlist {
+		if l == "*" {
+			c.allowAll = true
+		}
+		c.allow[l] = true
+	}
+	for _, sock := range cfg.DockerSockets {
+		c.runtimes = append(c.runtimes, &runtimeCache{api: newDockerAPI(cfg.root(sock), sock), now: cfg.now})
+	}
+	for _, sock := range cfg.CRISockets {
+		c.runtimes = append(c.runtimes, &runtimeCache{api: newCRIAPI(cfg.root(sock), sock), now: cfg.now})
+	}
+	return c, nil
+}
+
+func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
+	h, err := findCgroupHierarchy(c.cfg.sys("fs/cgroup"))
+	if err != nil {
+		return err
+	}
+	found, err := h.discover(ctx)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(found))
+	for id := range found {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+
+	metas := map[string]containerMeta{}
+	for _, rt := range c.runtimes {
+		known, up := rt.lookup(ctx, ids)
+		if !up.present {
+			continue // no socket on this host: not a failure
+		}
+		s.Emit(containerRuntimeUp, boolFloat(up.ok), rt.api.Runtime(), rt.api.Endpoint())
+		for id, m := range known {
+			if _, seen := metas[id]; !seen {
+				metas[id] = m
+			}
+		}
+	}
+
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		ref := found[id]
+		m := metas[id]
+		if m.Sandbox {
+			continue
+		}
+		usage, err := h.usage(ref.path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errGone) {
+				continue // the container exited mid-scrape
+			}
+			return fmt.Errorf("usage of container %s: %w", shortID(id), err)
+		}
+		runtime := m.Runtime
+		if runtime == "" {
+			runtime = ref.Runtime
+		}
+		podUID := m.PodUID
+		if podUID == "" {
+			podUID = ref.PodUID
+		}
+		s.Emit(containerInfo, 1, id, m.Name, m.Image, m.ImageID, runtime, m.Pod, m.Namespace, podUID)
+		if usage.cpuSeconds >= 0 {
+			s.Emit(containerCPU, usage.cpuSeconds, id)
+		}
+		if usage.workingSet >= 0 {
+			s.Emit(containerMemory, usage.workingSet, id)
+		}
+		if usage.pids >= 0 {
+			s.Emit(containerPids, usage.pids, id)
+		}
+		for _, a := range m.Addresses {
+			s.Emit(containerAddressInfo, 1, id, a)
+		}
+		for _, p := range m.Ports {
+			s.Emit(containerPortInfo, 1, id, p.Protocol, p.HostIP, strconv.Itoa(p.HostPort), strconv.Itoa(p.ContainerPort))
+		}
+		if metric := c.labelsMetric(s.Host, id, m.Labels); metric != nil {
+			s.EmitMetric(metric)
+		}
+	}
+	return nil
+}
+
+// labelsMetric is strata_container_labels with one label_<name> per allow-listed container
+// label, as kube-state-metrics' kube_pod_labels; nil when none is allowed.
+func (c *containerCollector) labelsMetric(host, id string, labels map[string]string) prometheus.Metric {
+	names := []string{"host", "container_id"}
+	values := []string{host, id}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		if c.allowAll || c.allow[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Strings(keys)
+	seen := map[string]bool{}
+	for _, k := range keys {
+		name := "label_" + sanitizeLabelName(k)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		names = append(names, name)
+		values = append(values, cleanLabel(labels[k]))
+	}
+	desc := prometheus.NewDesc(containerLabelsName, "Allow-listed labels of a container as label_<name>; value 1.", names, nil)
+	m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, 1, values...)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// sanitizeLabelName turns a container label key (com.docker.compose.service) into a
+// Prometheus label name (com_docker_compose_service).
+func sanitizeLabelName(k string) string {
+	b := []byte(k)
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// runtimeCache keeps the last list of a runtime's containers; it asks again when a container
+// it does not know appears in the cgroups (at most every 2 s) and otherwise every 30 s.
+type runtimeCache struct {
+	api   containerRuntimeAPI
+	now   func() time.Time
+	mu    sync.Mutex
+	metas map[string]containerMeta
+	at    time.Time
+	up    runtimeStatus
+}
+
+type runtimeStatus struct{ present, ok bool }
+
+var errNoSocket = errors.New("no runtime socket")
+
+func (rc *runtimeCache) lookup(ctx context.Context, ids []string) (map[string]containerMeta, runtimeStatus) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	age := rc.now().Sub(rc.at)
+	missing := false
+	for _, id := range ids {
+		if _, ok := rc.metas[id]; !ok {
+			missing = true
+			break
+		}
+	}
+	if rc.at.IsZero() || age > 30*time.Second || missing && age > 2*time.Second {
+		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		metas, err := rc.api.List(lctx)
+		cancel()
+		rc.at = rc.now()
+		switch {
+		case errors.Is(err, errNoSocket):
+			rc.up = runtimeStatus{}
+		case err != nil:
+			rc.up = runtimeStatus{present: true}
+		default:
+			rc.metas, rc.up = metas, runtimeStatus{present: true, ok: true}
+		}
+	}
+	return rc.metas, rc.up
+}
+
+// cgroupHierarchy is where containers are discovered and where their usage is read.
+type cgroupHierarchy struct {
+	v2        bool
+	discovery string // root walked to find containers
+	cpu       string // cpuacct (v1) or the unified root (v2)
+	memory    string
+	pids      string
+}
+
+var errGone = errors.New("cgroup gone")
+
+// findCgroupHierarchy tells cgroup v2 (one unified tree) from v1 and hybrid (a tree per
+// controller, plus systemd's unified tree that holds no controllers) and picks the trees.
+func findCgroupHierarchy(root string) (*cgroupHierarchy, error) {
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		return &cgroupHierarchy{v2: true, discovery: root, cpu: root, memory: root, pids: root}, nil
+	}
+	first := func(names ...string) string {
+		for _, n := range names {
+			if st, err := os.Stat(filepath.Join(root, n)); err == nil && st.IsDir() {
+				return filepath.Join(root, n)
+			}
+		}
+		return ""
+	}
+	h := &cgroupHierarchy{
+		cpu:    first("cpuacct", "cpu,cpuacct", "cpuacct,cpu"),
+		memory: first("memory"),
+		pids:   first("pids"),
+	}
+	h.discovery = first("memory", "pids", "cpuacct", "cpu,cpuacct", "unified", "systemd")
+	if h.discovery == "" {
+		return nil, fmt.Errorf("no cgroup hierarchy under %s", root)
+	}
+	return h, nil
+}
+
+type foundContainer struct {
+	ContainerRef
+	path string // relative to the hierarchy roots
+}
+
+// discover walks the discovery tree; it does not descend into a container's cgroup, whose
+// sub-cgroups belong to it.
+func (h *cgroupHierarchy) discover(ctx context.Context) (map[string]foundContainer, error) {
+	found := map[string]foundContainer{}
+	var walk func(rel string, depth int) error
+	walk = func(rel string, depth int) error {
+		if depth > 12 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(filepath.Join(h.discovery, rel))
+		if err != nil {
+			if rel != "" && errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while walking
+			}
+			return fmt.Errorf("walk cgroups: %w", err)
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			child := rel + "/" + e.Name()
+			if lastComponentIsContainer(e.Name()) {
+				ref, _ := ParseCgroupPath(child)
+				if _, dup := found[ref.ID]; !dup {
+					found[ref.ID] = foundContainer{ref, child}
+				}
+				continue
+			}
+			if err := walk(child, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return found, walk("", 0)
+}
+
+func lastComponentIsContainer(name string) bool {
+	_, ok := parseCgroupComponent(nil, name)
+	return ok
+}
+
+type containerUsage struct{ cpuSeconds, workingSet, pids float64 }
+
+// usage reads a container's CPU seconds, memory working set (usage less inactive file
+// cache, as cAdvisor and the kubelet count it) and pids; -1 where a controller is absent.
+func (h *cgroupHierarchy) usage(rel string) (containerUsage, error) {
+	u := containerUsage{-1, -1, -1}
+	if h.v2 {
+		stat, err := readKeyValues(filepath.Join(h.cpu, rel, "cpu.stat"))
+		if err != nil {
+			return u, err
+		}
+		if v, ok := stat["usage_usec"]; ok {
+			u.cpuSeconds = v / 1e6
+		}
+		if cur, err := readUint(filepath.Join(h.memory, rel, "memory.current")); err == nil {
+			ms, _ := readKeyValues(filepath.Join(h.memory, rel, "memory.stat"))
+			u.workingSet = max(0, cur-ms["inactive_file"])
+		}
+	} else {
+		if h.cpu != "" {
+			ns, err := readUint(filepath.Join(h.cpu, rel, "cpuacct.usage"))
+			if err != nil {
+				return u, err
+			}
+			u.cpuSeconds = ns / 1e9
+		}
+		if h.memory != "" {
+			if cur, err := readUint(filepath.Join(h.memory, rel, "memory.usage_in_bytes")); err == nil {
+				ms, _ := readKeyValues(filepath.Join(h.memory, rel, "memory.stat"))
+				u.workingSet = max(0, cur-ms["total_inactive_file"])
+			}
+		}
+	}
+	if h.pids != "" {
+		if n, err := readUint(filepath.Join(h.pids, rel, "pids.current")); err == nil {
+			u.pids = n
+		}
+	}
+	return u, nil
+}
+
+func readUint(path string) (float64, error) {
+	s, err := readTrim(path)
+	if err != nil {
+		return 0, err
+	}
+	if s == "" {
+		return 0, errGone
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return float64(v), nil
+}
+
+// readKeyValues reads "key value" lines (cpu.stat, memory.stat).
+func readKeyValues(path string) (map[string]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+			out[k] = float64(n)
+		}
+	}
+	return out, sc.Err()
+}
+
+// containerFromProcCgroup finds the container of a process from /proc/<pid>/cgroup.
+func containerFromProcCgroup(content string) (ContainerRef, bool) {
+	for _, line := range strings.Split(content, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if ref, ok := ParseCgroupPath(parts[2]); ok {
+			return ref, true
+		}
+	}
+	return ContainerRef{}, false
+}

@@ -1,0 +1,84 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/prometheus/procfs"
+)
+
+// cpuCollector reports the CPU model and topology from /proc/cpuinfo, read slowly since it
+// does not change while the host runs.
+type cpuCollector struct {
+	facts *slowly[cpuFacts]
+}
+
+// cpuFacts is what the host's processors add up to.
+type cpuFacts struct {
+	ModelName, Vendor, Family, Model, Stepping, Microcode string
+	Threads, Cores, Sockets                               int
+	Hypervisor                                            bool // the "hypervisor" flag: running in a VM
+}
+
+func newCPUCollector(cfg Config) (Collector, error) {
+	fs, err := procfs.NewFS(cfg.ProcFS)
+	if err != nil {
+		return nil, err
+	}
+	return &cpuCollector{facts: newSlowly(cfg, func() (cpuFacts, error) { return readCPUFacts(fs) })}, nil
+}
+
+func (c *cpuCollector) Update(_ context.Context, s *Scrape) error {
+	f, err := c.facts.get()
+	if f.Threads == 0 {
+		return err
+	}
+	s.Fact(hostHardwareInfo, "cpu_model", f.ModelName)
+	s.Fact(hostHardwareInfo, "cpu_vendor", f.Vendor)
+	s.Emit(hostCPUInfo, 1, f.ModelName, f.Vendor, f.Family, f.Model, f.Stepping, f.Microcode)
+	s.Emit(hostCPUCores, float64(f.Threads))
+	s.Emit(hostCPUPhysicalCores, float64(f.Cores))
+	s.Emit(hostCPUSockets, float64(f.Sockets))
+	return err
+}
+
+func readCPUFacts(fs procfs.FS) (cpuFacts, error) {
+	cpus, err := fs.CPUInfo()
+	if err != nil {
+		return cpuFacts{}, fmt.Errorf("read cpuinfo: %w", err)
+	}
+	return summarizeCPUs(cpus)
+}
+
+// summarizeCPUs counts sockets by physical id and cores by (physical id, core id); processors
+// that report neither (some VMs, most non-x86 kernels) count as one core each in one socket.
+func summarizeCPUs(cpus []procfs.CPUInfo) (cpuFacts, error) {
+	if len(cpus) == 0 {
+		return cpuFacts{}, fmt.Errorf("cpuinfo lists no processor")
+	}
+	first := cpus[0]
+	f := cpuFacts{
+		ModelName: first.ModelName, Vendor: first.VendorID, Family: first.CPUFamily,
+		Model: first.Model, Stepping: first.Stepping, Microcode: first.Microcode,
+		Threads: len(cpus),
+	}
+	sockets := map[string]bool{}
+	cores := map[string]bool{}
+	for _, cpu := range cpus {
+		if cpu.PhysicalID == "" && cpu.CoreID == "" {
+			cores["cpu"+strconv.Itoa(int(cpu.Processor))] = true
+			sockets["0"] = true
+			continue
+		}
+		sockets[cpu.PhysicalID] = true
+		cores[cpu.PhysicalID+"/"+cpu.CoreID] = true
+	}
+	for _, flag := range first.Flags {
+		if flag == "hypervisor" {
+			f.Hypervisor = true
+		}
+	}
+	f.Cores, f.Sockets = len(cores), len(sockets)
+	return f, nil
+}

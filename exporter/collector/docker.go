@@ -1,0 +1,117 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+)
+
+// dockerAPI lists containers through the Docker Engine API on a unix socket, which Docker
+// and podman (its compatible API service) both serve.
+type dockerAPI struct {
+	path, endpoint string
+	client         *http.Client
+}
+
+func newDockerAPI(path, endpoint string) *dockerAPI {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		MaxIdleConns: 1,
+	}
+	return &dockerAPI{path: path, endpoint: endpoint, client: &http.Client{Transport: tr}}
+}
+
+func (d *dockerAPI) Runtime() string  { return "docker" }
+func (d *dockerAPI) Endpoint() string { return d.endpoint }
+
+// dockerContainer is the part of GET /containers/json that strata uses.
+type dockerContainer struct {
+	ID      string            `json:"Id"`
+	Names   []string          `json:"Names"`
+	Image   string            `json:"Image"`
+	ImageID string            `json:"ImageID"`
+	Labels  map[string]string `json:"Labels"`
+	Ports   []struct {
+		IP          string `json:"IP"`
+		PrivatePort int    `json:"PrivatePort"`
+		PublicPort  int    `json:"PublicPort"`
+		Type        string `json:"Type"`
+	} `json:"Ports"`
+	NetworkSettings struct {
+		Networks map[string]struct {
+			IPAddress         string `json:"IPAddress"`
+			GlobalIPv6Address string `json:"GlobalIPv6Address"`
+		} `json:"Networks"`
+	} `json:"NetworkSettings"`
+}
+
+func (d *dockerAPI) List(ctx context.Context) (map[string]containerMeta, error) {
+	if _, err := os.Stat(d.path); err != nil {
+		return nil, errNoSocket
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/v1.41/containers/json", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("docker API %s: %w", d.endpoint, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("docker API %s: %w", d.endpoint, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("docker API %s: %s: %s", d.endpoint, resp.Status, truncate(string(body), 200))
+	}
+	return parseDockerContainers(body)
+}
+
+// parseDockerContainers reads the answer of GET /containers/json.
+func parseDockerContainers(body []byte) (map[string]containerMeta, error) {
+	var list []dockerContainer
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("decode container list: %w", err)
+	}
+	out := make(map[string]containerMeta, len(list))
+	for _, c := range list {
+		if c.ID == "" {
+			return nil, errors.New("container list holds a container without Id")
+		}
+		m := containerMeta{
+			Image: c.Image, ImageID: c.ImageID, Labels: c.Labels,
+			Pod:       c.Labels["io.kubernetes.pod.name"],
+			Namespace: c.Labels["io.kubernetes.pod.namespace"],
+			PodUID:    c.Labels["io.kubernetes.pod.uid"],
+			Sandbox:   c.Labels["io.kubernetes.docker.type"] == "podsandbox",
+		}
+		if len(c.Names) > 0 {
+			m.Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		for _, n := range c.NetworkSettings.Networks {
+			for _, a := range []string{n.IPAddress, n.GlobalIPv6Address} {
+				if a != "" {
+					m.Addresses = append(m.Addresses, a)
+				}
+			}
+		}
+		for _, p := range c.Ports {
+			if p.PublicPort == 0 {
+				continue
+			}
+			m.Ports = append(m.Ports, containerPort{Protocol: p.Type, HostIP: p.IP, HostPort: p.PublicPort, ContainerPort: p.PrivatePort})
+		}
+		out[c.ID] = m
+	}
+	return out, nil
+}

@@ -1,0 +1,50 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelCollector reports the kernel's release, version and architecture, read under
+// --path.procfs so that a host mounted into a container reports the host's kernel.
+type kernelCollector struct{ cfg Config }
+
+func newKernelCollector(cfg Config) (Collector, error) { return &kernelCollector{cfg}, nil }
+
+func (c *kernelCollector) Update(_ context.Context, s *Scrape) error {
+	var errs []error
+	release, err := readTrim(c.cfg.proc("sys/kernel/osrelease"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("read kernel release: %w", err))
+	}
+	version, err := readTrim(c.cfg.proc("sys/kernel/version"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("read kernel version: %w", err))
+	}
+	arch, err := c.arch()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("read architecture: %w", err))
+	}
+	s.Fact(hostInfo, "kernel_release", release)
+	s.Fact(hostInfo, "kernel_version", version)
+	s.Fact(hostInfo, "arch", arch)
+	return errors.Join(errs...)
+}
+
+// arch reads kernel.arch (Linux 6.1+); older kernels have no such file, and then the
+// running kernel's uname tells, which is the host's as well since containers share it.
+func (c *kernelCollector) arch() (string, error) {
+	arch, err := readTrim(c.cfg.proc("sys/kernel/arch"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return arch, err
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Machine[:]), nil
+}
