@@ -24,6 +24,7 @@ import (
 type containerCollector struct {
 	cfg      Config
 	runtimes []*runtimeCache
+	states   *runcStates
 	allow    map[string]bool
 	allowAll bool
 }
@@ -51,7 +52,7 @@ type containerRuntimeAPI interface {
 }
 
 func newContainerCollector(cfg Config) (Collector, error) {
-	c := &containerCollector{cfg: cfg, allow: map[string]bool{}}
+	c := &containerCollector{cfg: cfg, allow: map[string]bool{}, states: newRuncStates(cfg.RootFS)}
 	for _, l := range cfg.ContainerLabelAllowlist {
 		if l == "*" {
 			c.allowAll = true
@@ -72,7 +73,7 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 	if err != nil {
 		return err
 	}
-	found, err := h.discover(ctx)
+	found, err := h.discover(ctx, c.states.byCgroup(h.stateKey()))
 	if err != nil {
 		return err
 	}
@@ -287,9 +288,18 @@ type foundContainer struct {
 	path string // relative to the hierarchy roots
 }
 
+// stateKey names the discovery tree as runc's state.json does in cgroup_paths.
+func (h *cgroupHierarchy) stateKey() string {
+	if h.v2 || filepath.Base(h.discovery) == "unified" {
+		return ""
+	}
+	return filepath.Base(h.discovery)
+}
+
 // discover walks the discovery tree; it does not descend into a container's cgroup, whose
-// sub-cgroups belong to it.
-func (h *cgroupHierarchy) discover(ctx context.Context) (map[string]foundContainer, error) {
+// sub-cgroups belong to it. known names the cgroups of containers whose names do not tell
+// (from runc's state), by path relative to the tree.
+func (h *cgroupHierarchy) discover(ctx context.Context, known map[string]ContainerRef) (map[string]foundContainer, error) {
 	found := map[string]foundContainer{}
 	var walk func(rel string, depth int) error
 	walk = func(rel string, depth int) error {
@@ -311,8 +321,19 @@ func (h *cgroupHierarchy) discover(ctx context.Context) (map[string]foundContain
 				continue
 			}
 			child := rel + "/" + e.Name()
+			ref, isContainer := ContainerRef{}, false
 			if lastComponentIsContainer(e.Name()) {
-				ref, _ := ParseCgroupPath(child)
+				ref, isContainer = ParseCgroupPath(child)
+			}
+			if state, ok := known[child]; ok {
+				if !isContainer {
+					ref = state
+				} else if ref.Runtime == "" || ref.Runtime == "cri" {
+					ref.Runtime = state.Runtime // the name said container, the state says whose
+				}
+				isContainer = true
+			}
+			if isContainer {
 				if _, dup := found[ref.ID]; !dup {
 					found[ref.ID] = foundContainer{ref, child}
 				}
