@@ -67,7 +67,7 @@ func run(args []string) int {
 		return 2
 	}
 	opts.Collector.NetworkDeviceExclude = re
-	opts.Collector.AddressLister = collector.NetlinkAddresses
+	opts.Collector.AddressLister = collector.NewNetlinkAddressLister()
 	for _, l := range strings.Split(*allow, ",") {
 		if l = strings.TrimSpace(l); l != "" {
 			opts.Collector.ContainerLabelAllowlist = append(opts.Collector.ContainerLabelAllowlist, l)

@@ -11,11 +11,29 @@ import (
 
 // kernelCollector reports the kernel's release, version and architecture, read under
 // --path.procfs so that a host mounted into a container reports the host's kernel.
-type kernelCollector struct{ cfg Config }
+// The kernel does not change while the host runs, so it is read slowly.
+type kernelCollector struct {
+	cfg   Config
+	facts *slowly[kernelFacts]
+}
 
-func newKernelCollector(cfg Config) (Collector, error) { return &kernelCollector{cfg}, nil }
+type kernelFacts struct{ release, version, arch string }
+
+func newKernelCollector(cfg Config) (Collector, error) {
+	c := &kernelCollector{cfg: cfg}
+	c.facts = newSlowly(cfg, c.read)
+	return c, nil
+}
 
 func (c *kernelCollector) Update(_ context.Context, s *Scrape) error {
+	f, err := c.facts.get() // on a failed first read, what could be read
+	s.Fact(hostInfo, "kernel_release", f.release)
+	s.Fact(hostInfo, "kernel_version", f.version)
+	s.Fact(hostInfo, "arch", f.arch)
+	return err
+}
+
+func (c *kernelCollector) read() (kernelFacts, error) {
 	var errs []error
 	release, err := readTrim(c.cfg.proc("sys/kernel/osrelease"))
 	if err != nil {
@@ -29,10 +47,7 @@ func (c *kernelCollector) Update(_ context.Context, s *Scrape) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("read architecture: %w", err))
 	}
-	s.Fact(hostInfo, "kernel_release", release)
-	s.Fact(hostInfo, "kernel_version", version)
-	s.Fact(hostInfo, "arch", arch)
-	return errors.Join(errs...)
+	return kernelFacts{release, version, arch}, errors.Join(errs...)
 }
 
 // arch reads kernel.arch (Linux 6.1+); older kernels have no such file, and then the

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // listenerCollector reports listening TCP sockets with the process and container that own
@@ -26,9 +28,14 @@ import (
 type listenerCollector struct {
 	cfg Config
 
-	mu    sync.Mutex
-	procs map[int]*listenerProc
-	owner map[uint64]int // socket inode → pid
+	liveProc bool // --path.procfs is a real procfs: namespaces can be entered for sock_diag
+	ownNetns string
+
+	mu       sync.Mutex
+	procs    map[int]*listenerProc
+	newPids  map[int]bool    // learned on this scrape
+	owner    map[uint64]int  // socket inode → pid
+	searched map[uint64]bool // listening inodes whose owner every process was searched for
 }
 
 type listenerProc struct {
@@ -43,7 +50,15 @@ type Listener struct {
 }
 
 func newListenerCollector(cfg Config) (Collector, error) {
-	return &listenerCollector{cfg: cfg, procs: map[int]*listenerProc{}, owner: map[uint64]int{}}, nil
+	c := &listenerCollector{cfg: cfg, procs: map[int]*listenerProc{}, owner: map[uint64]int{}, searched: map[uint64]bool{}}
+	var st unix.Statfs_t
+	if err := unix.Statfs(cfg.ProcFS, &st); err == nil && st.Type == unix.PROC_SUPER_MAGIC {
+		c.liveProc = true
+		if ns, err := os.Readlink("/proc/self/ns/net"); err == nil {
+			c.ownNetns = strings.TrimSuffix(strings.TrimPrefix(ns, "net:["), "]")
+		}
+	}
+	return c, nil
 }
 
 func (c *listenerCollector) Update(ctx context.Context, s *Scrape) error {
@@ -75,23 +90,43 @@ func (c *listenerCollector) Update(ctx context.Context, s *Scrape) error {
 	}
 	var rows []row
 	var errs []error
+	searched := map[uint64]bool{}
 	for _, ns := range namespaces {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		listeners, err := c.readListeners(byNetns[ns])
+		listeners, err := c.readListeners(ns, byNetns[ns])
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		var unknown []uint64
+		// A socket nobody owns (a process we cannot see, a kernel socket) is searched for
+		// once in every process, then only in processes that appeared since.
+		var unknown, stillUnknown []uint64
 		for _, l := range listeners {
-			if _, ok := c.procs[c.owner[l.Inode]]; !ok {
+			if _, ok := c.procs[c.owner[l.Inode]]; ok {
+				continue
+			}
+			if c.searched[l.Inode] {
+				stillUnknown = append(stillUnknown, l.Inode)
+			} else {
 				unknown = append(unknown, l.Inode)
 			}
 		}
 		if len(unknown) > 0 {
 			c.scanOwners(ctx, byNetns[ns], unknown)
+		}
+		if len(stillUnknown) > 0 {
+			var fresh []int
+			for _, pid := range byNetns[ns] {
+				if c.newPids[pid] {
+					fresh = append(fresh, pid)
+				}
+			}
+			c.scanOwners(ctx, fresh, stillUnknown)
+		}
+		for _, inode := range append(unknown, stillUnknown...) {
+			searched[inode] = true
 		}
 		label := ns
 		if ns == hostNetns {
@@ -102,6 +137,7 @@ func (c *listenerCollector) Update(ctx context.Context, s *Scrape) error {
 		}
 	}
 
+	c.searched = searched
 	seen := map[string]bool{}
 	for _, r := range rows {
 		pid, comm, container := "", "", ""
@@ -138,6 +174,7 @@ func (c *listenerCollector) refreshProcs() error {
 		return fmt.Errorf("list processes: %w", err)
 	}
 	alive := make(map[int]bool, len(entries))
+	c.newPids = map[int]bool{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -149,6 +186,7 @@ func (c *listenerCollector) refreshProcs() error {
 		}
 		if p, ok := c.readProc(pid); ok {
 			c.procs[pid] = p
+			c.newPids[pid] = true
 		}
 	}
 	for pid := range c.procs {
@@ -180,9 +218,24 @@ func (c *listenerCollector) readProc(pid int) (*listenerProc, bool) {
 	return p, true
 }
 
-// readListeners reads the listening sockets of a namespace through the first of its
-// processes that is still there.
-func (c *listenerCollector) readListeners(pids []int) ([]Listener, error) {
+// readListeners reads the listening sockets of a namespace: through sock_diag where the
+// namespace can be entered, else from /proc/<pid>/net/tcp{,6} of the first of its processes
+// that is still there.
+func (c *listenerCollector) readListeners(ns string, pids []int) ([]Listener, error) {
+	if c.liveProc {
+		for _, pid := range pids {
+			fd, err := openSockDiag(c.cfg.proc(strconv.Itoa(pid), "ns/net"), ns == c.ownNetns)
+			if err != nil {
+				continue
+			}
+			ls, err := sockDiagListeners(fd)
+			unix.Close(fd)
+			if err == nil {
+				return ls, nil
+			}
+			break
+		}
+	}
 	var lastErr error
 	for _, pid := range pids {
 		var out []Listener

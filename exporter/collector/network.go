@@ -8,6 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
 )
 
 // networkCollector reports the host's network interfaces from /sys/class/net and their IP
@@ -65,29 +69,69 @@ func (c *networkCollector) Update(ctx context.Context, s *Scrape) error {
 	return errors.Join(errs...)
 }
 
-// NetlinkAddresses lists the IP addresses of a device in the exporter's network namespace,
-// IPv6 link-local ones left out since no backend is reached through them.
-func NetlinkAddresses(device string) ([]string, error) {
-	iface, err := net.InterfaceByName(device)
-	if err != nil {
-		var nerr *net.OpError
-		if errors.As(err, &nerr) || err.Error() == "route ip+net: no such network interface" {
-			return nil, nil // in sysfs but not in this namespace
+// NewNetlinkAddressLister lists the IP addresses of a device in the exporter's network
+// namespace, IPv6 link-local ones left out since no backend is reached through them. One
+// netlink dump of links and one of addresses serve every device of a scrape.
+func NewNetlinkAddressLister() func(device string) ([]string, error) {
+	var (
+		mu     sync.Mutex
+		at     time.Time
+		byName map[string][]string
+		err    error
+	)
+	return func(device string) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) > time.Second {
+			byName, err = netlinkAddresses()
+			at = time.Now()
 		}
-		return nil, err
+		return byName[device], err
 	}
-	addrs, err := iface.Addrs()
+}
+
+func netlinkAddresses() (map[string][]string, error) {
+	ifaces, err := net.Interfaces()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list links: %w", err)
 	}
-	var out []string
-	for _, a := range addrs {
-		ipnet, ok := a.(*net.IPNet)
-		if !ok || ipnet.IP.IsLinkLocalUnicast() {
+	names := make(map[int]string, len(ifaces))
+	for _, ifc := range ifaces {
+		names[ifc.Index] = ifc.Name
+	}
+	rib, err := syscall.NetlinkRIB(syscall.RTM_GETADDR, syscall.AF_UNSPEC)
+	if err != nil {
+		return nil, fmt.Errorf("dump addresses: %w", err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(rib)
+	if err != nil {
+		return nil, fmt.Errorf("parse addresses: %w", err)
+	}
+	out := map[string][]string{}
+	for _, m := range msgs {
+		if m.Header.Type != syscall.RTM_NEWADDR || len(m.Data) < syscall.SizeofIfAddrmsg {
 			continue
 		}
-		out = append(out, ipnet.IP.String())
+		ifa := (*syscall.IfAddrmsg)(unsafe.Pointer(&m.Data[0]))
+		attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+		if err != nil {
+			continue
+		}
+		var ip net.IP
+		for _, a := range attrs {
+			// IFA_LOCAL is the address on point-to-point links, IFA_ADDRESS elsewhere.
+			if a.Attr.Type == syscall.IFA_LOCAL || a.Attr.Type == syscall.IFA_ADDRESS && ip == nil {
+				ip = net.IP(append([]byte(nil), a.Value...))
+			}
+		}
+		if ip == nil || ip.IsLinkLocalUnicast() {
+			continue
+		}
+		name := names[int(ifa.Index)]
+		out[name] = append(out[name], ip.String())
 	}
-	sort.Strings(out)
+	for _, addrs := range out {
+		sort.Strings(addrs)
+	}
 	return out, nil
 }
