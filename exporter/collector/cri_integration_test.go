@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/strata-obs/strata/internal/testenv"
@@ -275,7 +275,7 @@ func gatherByName(t *testing.T, set *Set) map[string][]*dto.Metric {
 
 type gatherFunc func(chan<- prometheus.Metric)
 
-func (gatherFunc) Describe(chan<- *prometheus.Desc)     {}
+func (gatherFunc) Describe(chan<- *prometheus.Desc)      {}
 func (f gatherFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 func findSeries(ms []*dto.Metric, labels map[string]string) *dto.Metric {
