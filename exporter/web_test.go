@@ -1,0 +1,208 @@
+package exporter_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/strata-obs/strata/internal/testenv"
+)
+
+// TestWebTLSAndBasicAuth serves through --web.config.file (exporter-toolkit) with a
+// self-signed certificate and a bcrypt-hashed password: only HTTPS with the right password
+// gets the metrics.
+func TestWebTLSAndBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	certPEM := writeSelfSignedCert(t, dir)
+	user, password := "strata", randomHex(t, 12)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, `tls_server_config:
+  cert_file: %s
+  key_file: %s
+basic_auth_users:
+  %s: %q
+`, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), user, hash), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, hostOptions("identity", "kernel", "os"), config)
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+	}}
+	get := func(scheme, path, user, password string) (int, string, error) {
+		req, err := http.NewRequest(http.MethodGet, scheme+"://"+srv.addr+path, nil)
+		if err != nil {
+			return 0, "", err
+		}
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), err
+	}
+
+	code, body, err := get("https", "/metrics", user, password)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("https with the right password: %d %v\n%s", code, err, body)
+	}
+	fams, err := parseMetrics([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fams.one(t, "strata_host_info", nil).labels["kernel_release"], readTrim(t, "/proc/sys/kernel/osrelease"); got != want {
+		t.Errorf("over https: kernel_release = %q, want %q", got, want)
+	}
+	for _, path := range []string{"/-/healthy", "/-/ready"} {
+		if code, body, err := get("https", path, user, password); err != nil || code != http.StatusOK {
+			t.Errorf("https %s with the right password: %d %v %s", path, code, err, body)
+		}
+	}
+
+	for _, c := range []struct{ what, user, password string }{
+		{"a wrong password", user, password + "x"},
+		{"an unknown user", "mallory", password},
+		{"no password", "", ""},
+	} {
+		code, body, err := get("https", "/metrics", c.user, c.password)
+		if err != nil || code != http.StatusUnauthorized {
+			t.Errorf("https with %s: %d %v, want 401", c.what, code, err)
+		}
+		if strings.Contains(body, "strata_host_info") {
+			t.Errorf("https with %s leaked the metrics", c.what)
+		}
+	}
+
+	code, body, err = get("http", "/metrics", user, password)
+	if err == nil && code == http.StatusOK {
+		t.Errorf("plain http answered 200")
+	}
+	if strings.Contains(body, "strata_host_info") {
+		t.Errorf("plain http leaked the metrics")
+	}
+}
+
+// writeSelfSignedCert writes cert.pem and key.pem for 127.0.0.1 into dir.
+func writeSelfSignedCert(t *testing.T, dir string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "strata-exporter test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certPEM
+}
+
+// TestWebEndpoints checks the plain HTTP server's health, readiness and landing page.
+func TestWebEndpoints(t *testing.T) {
+	srv := serve(t, hostOptions("kernel"), "")
+	for _, path := range []string{"/-/healthy", "/-/ready", "/"} {
+		resp, err := http.Get(srv.url(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s %s", path, resp.Status, body)
+		}
+		if path == "/" && !strings.Contains(string(body), "/metrics") {
+			t.Errorf("the landing page does not link /metrics:\n%s", body)
+		}
+	}
+}
+
+// TestMalformedOSReleaseFailsOnlyTheOSCollector serves a host whose os-release is garbage: the
+// answer is still 200, the os collector reports its failure, the kernel facts are there.
+func TestMalformedOSReleaseFailsOnlyTheOSCollector(t *testing.T) {
+	uname := testenv.Command(t, "uname")
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	garbage := "ID=debian\nthis is not os-release\n\x00\xff\xfe PRETTY_NAME=\"unterminated\n"
+	if err := os.WriteFile(filepath.Join(root, "etc", "os-release"), []byte(garbage), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := hostOptions("identity", "kernel", "os")
+	opts.Collector.RootFS = root
+	srv := serve(t, opts, "")
+	fams := scrape(t, nil, srv.url("/metrics"), nil)
+
+	for collector, want := range map[string]float64{"os": 0, "kernel": 1, "identity": 1} {
+		if got := fams.one(t, "strata_exporter_collector_success", map[string]string{"collector": collector}).value; got != want {
+			t.Errorf("strata_exporter_collector_success{collector=%q} = %g, want %g", collector, got, want)
+		}
+	}
+	info := fams.one(t, "strata_host_info", nil).labels
+	if got, want := info["kernel_release"], output(t, uname, "-r"); got != want {
+		t.Errorf("kernel_release = %q, uname -r says %q", got, want)
+	}
+}
+
+// TestTinyScrapeTimeout: with Prometheus's timeout header far shorter than any scrape, the
+// answer is still a valid 200 that says which collectors made it.
+func TestTinyScrapeTimeout(t *testing.T) {
+	opts := hostOptions()
+	srv := serve(t, opts, "")
+	fams := scrape(t, nil, srv.url("/metrics"), http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"0.001"}})
+	for _, name := range opts.Enabled {
+		fams.one(t, "strata_exporter_collector_success", map[string]string{"collector": name})
+	}
+	fams.one(t, "strata_host_info", nil) // the host is named even when no fact made it
+}
