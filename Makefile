@@ -23,7 +23,7 @@ bench: build
 	./scripts/bench-vs-node-exporter.sh
 
 golden:
-	$(GO) test ./exporter/... -run Golden -update
+	$(GO) test ./exporter/collector -run Golden -update
 
 lint:
 	$(GO) vet $(PKGS)

@@ -93,7 +93,7 @@ func TestPodmanContainer(t *testing.T) {
 			t.Errorf("strata_container_info %s = %q, podman says %q", label, info[label], want)
 		}
 	}
-	if up := fams.one(t, "strata_container_runtime_up", map[string]string{"endpoint": sock}); up.value != 1 {
+	if up := fams.one(t, "strata_container_runtime_up", map[string]string{"endpoint": sock, "runtime": "podman"}); up.value != 1 {
 		t.Errorf("the podman API at %s did not answer: %v", sock, up)
 	}
 	fams.one(t, "strata_container_port_info", map[string]string{

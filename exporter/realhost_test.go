@@ -197,7 +197,6 @@ func TestSideBySideNodeExporter(t *testing.T) {
 // collector first met that process before it exec'd the server: the common entrypoint pattern
 // (sh -c '...; exec server').
 func TestListenerCommFollowsExec(t *testing.T) {
-	t.Skip("known bug in exporter/collector/listener.go (refreshProcs caches comm, netns and container per pid and never re-reads them after exec); remove this Skip once fixed")
 	sh := testenv.Command(t, "sh")
 	busybox := testenv.Command(t, "busybox")
 	srv := serve(t, hostOptions("listener"), "")

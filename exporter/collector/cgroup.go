@@ -38,7 +38,7 @@ func ParseCgroupPath(path string) (ContainerRef, bool) {
 			continue
 		}
 		for _, p := range parts[:i] {
-			if m := podUID.FindStringSubmatch(p); m != nil && (strings.HasPrefix(p, "pod") || strings.HasPrefix(p, "kubepods")) {
+			if m := podUID.FindStringSubmatch(p); m != nil && (strings.HasPrefix(p, "pod") || strings.Contains(p, "kubepods")) {
 				ref.PodUID = strings.ReplaceAll(m[1], "_", "-")
 			}
 		}

@@ -1,7 +1,7 @@
 package collector
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +25,7 @@ type containerCollector struct {
 	cfg      Config
 	runtimes []*runtimeCache
 	states   *runcStates
+	files    *cgroupFiles
 	allow    map[string]bool
 	allowAll bool
 }
@@ -52,7 +53,7 @@ type containerRuntimeAPI interface {
 }
 
 func newContainerCollector(cfg Config) (Collector, error) {
-	c := &containerCollector{cfg: cfg, allow: map[string]bool{}, states: newRuncStates(cfg.RootFS)}
+	c := &containerCollector{cfg: cfg, allow: map[string]bool{}, states: newRuncStates(cfg.RootFS), files: newCgroupFiles()}
 	for _, l := range cfg.ContainerLabelAllowlist {
 		if l == "*" {
 			c.allowAll = true
@@ -97,7 +98,17 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 		}
 	}
 
-	for _, id := range ids {
+	// Usage is a few small reads per container: on a host with a thousand containers, read
+	// them on several threads.
+	usages := make([]containerUsage, len(ids))
+	usageErrs := make([]error, len(ids))
+	c.readUsages(ctx, h, func(i int) string {
+		if metas[ids[i]].Sandbox {
+			return ""
+		}
+		return found[ids[i]].path
+	}, usages, usageErrs)
+	for i, id := range ids {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -106,7 +117,7 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 		if m.Sandbox {
 			continue
 		}
-		usage, err := h.usage(ref.path)
+		usage, err := usages[i], usageErrs[i]
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errGone) {
 				continue // the container exited mid-scrape
@@ -142,6 +153,18 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 		}
 	}
 	return nil
+}
+
+// readUsages reads the usage of the containers at the paths path(i) returns ("" to skip),
+// with the usage files kept open from scrape to scrape.
+func (c *containerCollector) readUsages(ctx context.Context, h *cgroupHierarchy, path func(i int) string, usages []containerUsage, errs []error) {
+	c.files.begin()
+	defer c.files.end()
+	forEachParallel(ctx, len(usages), func(i int) {
+		if p := path(i); p != "" {
+			usages[i], errs[i] = h.usage(c.files.read, p)
+		}
+	})
 }
 
 // labelsMetric is strata_container_labels with one label_<name> per allow-listed container
@@ -357,45 +380,48 @@ type containerUsage struct{ cpuSeconds, workingSet, pids float64 }
 
 // usage reads a container's CPU seconds, memory working set (usage less inactive file
 // cache, as cAdvisor and the kubelet count it) and pids; -1 where a controller is absent.
-func (h *cgroupHierarchy) usage(rel string) (containerUsage, error) {
+func (h *cgroupHierarchy) usage(read cgroupReader, rel string) (containerUsage, error) {
 	u := containerUsage{-1, -1, -1}
 	if h.v2 {
-		stat, err := readKeyValues(filepath.Join(h.cpu, rel, "cpu.stat"))
+		usec, err := readKeyValue(read, filepath.Join(h.cpu, rel, "cpu.stat"), "usage_usec")
 		if err != nil {
 			return u, err
 		}
-		if v, ok := stat["usage_usec"]; ok {
-			u.cpuSeconds = v / 1e6
+		if usec >= 0 {
+			u.cpuSeconds = usec / 1e6
 		}
-		if cur, err := readUint(filepath.Join(h.memory, rel, "memory.current")); err == nil {
-			ms, _ := readKeyValues(filepath.Join(h.memory, rel, "memory.stat"))
-			u.workingSet = max(0, cur-ms["inactive_file"])
-		}
+		u.workingSet = workingSet(read, filepath.Join(h.memory, rel), "memory.current", "inactive_file")
 	} else {
 		if h.cpu != "" {
-			ns, err := readUint(filepath.Join(h.cpu, rel, "cpuacct.usage"))
+			ns, err := readUint(read, filepath.Join(h.cpu, rel, "cpuacct.usage"))
 			if err != nil {
 				return u, err
 			}
 			u.cpuSeconds = ns / 1e9
 		}
 		if h.memory != "" {
-			if cur, err := readUint(filepath.Join(h.memory, rel, "memory.usage_in_bytes")); err == nil {
-				ms, _ := readKeyValues(filepath.Join(h.memory, rel, "memory.stat"))
-				u.workingSet = max(0, cur-ms["total_inactive_file"])
-			}
+			u.workingSet = workingSet(read, filepath.Join(h.memory, rel), "memory.usage_in_bytes", "total_inactive_file")
 		}
 	}
 	if h.pids != "" {
-		if n, err := readUint(filepath.Join(h.pids, rel, "pids.current")); err == nil {
+		if n, err := readUint(read, filepath.Join(h.pids, rel, "pids.current")); err == nil {
 			u.pids = n
 		}
 	}
 	return u, nil
 }
 
-func readUint(path string) (float64, error) {
-	s, err := readTrim(path)
+// cgroupReader reads a cgroup file whole and passes its content to use, which must not keep
+// it: readCgroupFileFunc, or cgroupFiles.read.
+type cgroupReader func(path string, use func([]byte) error) error
+
+// readUint reads a cgroup file holding one number.
+func readUint(read cgroupReader, path string) (float64, error) {
+	var s string
+	err := read(path, func(b []byte) error {
+		s = string(bytes.TrimSpace(bytes.Trim(b, "\x00\n")))
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -409,25 +435,40 @@ func readUint(path string) (float64, error) {
 	return float64(v), nil
 }
 
-// readKeyValues reads "key value" lines (cpu.stat, memory.stat).
-func readKeyValues(path string) (map[string]float64, error) {
-	f, err := os.Open(path)
+// workingSet is a cgroup's memory usage less its inactive file cache, as cAdvisor and the
+// kubelet count it; -1 when the memory controller or its files are absent.
+func workingSet(read cgroupReader, dir, usageFile, inactiveKey string) float64 {
+	usage, err := readUint(read, filepath.Join(dir, usageFile))
 	if err != nil {
-		return nil, err
+		return -1
 	}
-	defer f.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-			out[k] = float64(n)
-		}
+	inactive, err := readKeyValue(read, filepath.Join(dir, "memory.stat"), inactiveKey)
+	if err != nil {
+		return -1
 	}
-	return out, sc.Err()
+	return max(0, usage-max(0, inactive))
+}
+
+// readKeyValue reads the value of key from "key value" lines (cpu.stat, memory.stat); -1
+// when the key is absent or its value no number.
+func readKeyValue(read cgroupReader, path, key string) (float64, error) {
+	value := -1.0
+	err := read(path, func(b []byte) error {
+		for len(b) > 0 {
+			var line []byte
+			line, b, _ = bytes.Cut(b, []byte{'\n'})
+			k, v, ok := bytes.Cut(line, []byte{' '})
+			if !ok || string(k) != key {
+				continue
+			}
+			if n, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64); err == nil {
+				value = float64(n)
+			}
+			return nil
+		}
+		return nil
+	})
+	return value, err
 }
 
 // containerFromProcCgroup finds the container of a process from /proc/<pid>/cgroup.

@@ -44,11 +44,22 @@ func (c *cpuCollector) Update(_ context.Context, s *Scrape) error {
 }
 
 func readCPUFacts(fs procfs.FS) (cpuFacts, error) {
-	cpus, err := fs.CPUInfo()
+	cpus, err := readCPUInfo(fs)
 	if err != nil {
 		return cpuFacts{}, fmt.Errorf("read cpuinfo: %w", err)
 	}
 	return summarizeCPUs(cpus)
+}
+
+// readCPUInfo is procfs's CPUInfo made safe: procfs v0.23 indexes out of range on a first
+// line such as "processor:0" (no blank after the colon).
+func readCPUInfo(fs procfs.FS) (cpus []procfs.CPUInfo, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cpus, err = nil, fmt.Errorf("malformed cpuinfo: %v", r)
+		}
+	}()
+	return fs.CPUInfo()
 }
 
 // summarizeCPUs counts sockets by physical id and cores by (physical id, core id); processors

@@ -25,6 +25,7 @@ type dmiCollector struct {
 
 type dmiFacts struct {
 	dmi            *sysfs.DMIClass // nil without DMI
+	loaded         bool
 	virtualization string
 	cloudProvider  string
 	instanceType   string
@@ -55,10 +56,12 @@ func (c *dmiCollector) read(sfs sysfs.FS, pfs procfs.FS) (dmiFacts, error) {
 	default:
 		return f, fmt.Errorf("read DMI: %w", err)
 	}
-	hypervisorFlag := false
-	if cpus, err := pfs.CPUInfo(); err == nil && len(cpus) > 0 {
-		hypervisorFlag = hasFlag(cpus[0].Flags, "hypervisor")
+	f.loaded = true
+	cpus, cpuErr := readCPUInfo(pfs)
+	if f.dmi == nil && (cpuErr != nil || len(cpus) == 0) {
+		return f, nil // neither SMBIOS nor the CPU flags tell: virtualization unknown, not "none"
 	}
+	hypervisorFlag := len(cpus) > 0 && hasFlag(cpus[0].Flags, "hypervisor")
 	xenType, _ := readOptional(c.cfg.sys("hypervisor/type"))
 	f.virtualization = detectVirtualization(f.dmi, hypervisorFlag, xenType)
 	f.cloudProvider, f.instanceType = detectCloud(f.dmi)
@@ -67,7 +70,7 @@ func (c *dmiCollector) read(sfs sysfs.FS, pfs procfs.FS) (dmiFacts, error) {
 
 func (c *dmiCollector) Update(_ context.Context, s *Scrape) error {
 	f, err := c.facts.get()
-	if f.virtualization == "" { // never loaded
+	if !f.loaded {
 		return err
 	}
 	d := f.dmi
@@ -133,6 +136,9 @@ func detectVirtualization(d *sysfs.DMIClass, hypervisorFlag bool, xenType string
 		for _, sig := range virtualizationSignatures {
 			for _, v := range fields {
 				if strings.Contains(v, sig.substr) {
+					if sig.name == "amazon" && !hypervisorFlag {
+						return "none" // an EC2 .metal instance, as systemd-detect-virt tells it
+					}
 					return sig.name
 				}
 			}

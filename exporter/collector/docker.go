@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // dockerAPI lists containers through the Docker Engine API on a unix socket, which Docker
@@ -17,6 +18,7 @@ import (
 type dockerAPI struct {
 	path, endpoint string
 	client         *http.Client
+	engine         atomic.Value // "docker" or "podman", from GET /version
 }
 
 func newDockerAPI(path, endpoint string) *dockerAPI {
@@ -30,7 +32,13 @@ func newDockerAPI(path, endpoint string) *dockerAPI {
 	return &dockerAPI{path: path, endpoint: endpoint, client: &http.Client{Transport: tr}}
 }
 
-func (d *dockerAPI) Runtime() string  { return "docker" }
+// Runtime names the engine behind the socket: podman's compatible service says so in /version.
+func (d *dockerAPI) Runtime() string {
+	if e, ok := d.engine.Load().(string); ok {
+		return e
+	}
+	return "docker"
+}
 func (d *dockerAPI) Endpoint() string { return d.endpoint }
 
 // dockerContainer is the part of GET /containers/json that strata uses.
@@ -58,7 +66,22 @@ func (d *dockerAPI) List(ctx context.Context) (map[string]containerMeta, error) 
 	if _, err := os.Stat(d.path); err != nil {
 		return nil, errNoSocket
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/v1.41/containers/json", nil)
+	if d.engine.Load() == nil {
+		body, err := d.get(ctx, "/version")
+		if err != nil {
+			return nil, err
+		}
+		d.engine.Store(engineOfVersion(body))
+	}
+	body, err := d.get(ctx, "/containers/json")
+	if err != nil {
+		return nil, err
+	}
+	return parseDockerContainers(body)
+}
+
+func (d *dockerAPI) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/v1.41"+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +95,29 @@ func (d *dockerAPI) List(ctx context.Context) (map[string]containerMeta, error) 
 		return nil, fmt.Errorf("docker API %s: %w", d.endpoint, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("docker API %s: %s: %s", d.endpoint, resp.Status, truncate(string(body), 200))
+		return nil, fmt.Errorf("docker API %s%s: %s: %s", d.endpoint, path, resp.Status, truncate(string(body), 200))
 	}
-	return parseDockerContainers(body)
+	return body, nil
+}
+
+// engineOfVersion tells podman's compatible API from Docker's by the answer of GET /version.
+func engineOfVersion(body []byte) string {
+	var v struct {
+		Platform   struct{ Name string }
+		Components []struct{ Name string }
+	}
+	if json.Unmarshal(body, &v) == nil {
+		names := []string{v.Platform.Name}
+		for _, c := range v.Components {
+			names = append(names, c.Name)
+		}
+		for _, n := range names {
+			if strings.Contains(strings.ToLower(n), "podman") {
+				return "podman"
+			}
+		}
+	}
+	return "docker"
 }
 
 // parseDockerContainers reads the answer of GET /containers/json.

@@ -48,9 +48,12 @@ func (c *identityCollector) Update(_ context.Context, s *Scrape) error {
 	s.Fact(hostInfo, "boot_id", bootID)
 
 	stat, err := c.fs.Stat()
-	if err != nil {
+	switch {
+	case err != nil:
 		errs = append(errs, fmt.Errorf("read boot time: %w", err))
-	} else {
+	case stat.BootTime == 0:
+		errs = append(errs, errors.New("read boot time: /proc/stat has no btime"))
+	default:
 		s.Emit(hostBootTime, float64(stat.BootTime))
 	}
 	return errors.Join(errs...)

@@ -55,7 +55,7 @@ func newListenerCollector(cfg Config) (Collector, error) {
 	if err := unix.Statfs(cfg.ProcFS, &st); err == nil && st.Type == unix.PROC_SUPER_MAGIC {
 		c.liveProc = true
 		if ns, err := os.Readlink("/proc/self/ns/net"); err == nil {
-			c.ownNetns = strings.TrimSuffix(strings.TrimPrefix(ns, "net:["), "]")
+			c.ownNetns = netnsID(ns)
 		}
 	}
 	return c, nil
@@ -164,10 +164,17 @@ func (c *listenerCollector) hostNetns() string {
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(ns, "net:["), "]")
+	return netnsID(ns)
 }
 
-// refreshProcs lists the processes, forgets those gone and learns the new ones.
+// netnsID is the inode number of a namespace link's target, "net:[4026531840]".
+func netnsID(link string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(link, "net:["), "]")
+}
+
+// refreshProcs lists the processes, forgets those gone and learns the new ones. A known
+// process's network namespace is read again on every scrape (one readlink): a process that
+// entered another namespace (ip netns exec, a runtime's init) must be looked for there.
 func (c *listenerCollector) refreshProcs() error {
 	entries, err := os.ReadDir(c.cfg.ProcFS)
 	if err != nil {
@@ -181,8 +188,11 @@ func (c *listenerCollector) refreshProcs() error {
 			continue
 		}
 		alive[pid] = true
-		if _, known := c.procs[pid]; known {
-			continue
+		if known, ok := c.procs[pid]; ok {
+			ns, err := os.Readlink(c.cfg.proc(e.Name(), "ns/net"))
+			if err == nil && netnsID(ns) == known.netns {
+				continue
+			}
 		}
 		if p, ok := c.readProc(pid); ok {
 			c.procs[pid] = p
@@ -208,9 +218,9 @@ func (c *listenerCollector) readProc(pid int) (*listenerProc, bool) {
 	if err != nil {
 		return nil, false // exited, or a kernel thread we may not read
 	}
-	p := &listenerProc{netns: strings.TrimSuffix(strings.TrimPrefix(ns, "net:["), "]")}
+	p := &listenerProc{netns: netnsID(ns)}
 	p.comm, _ = readTrim(dir + "/comm")
-	if cg, err := os.ReadFile(dir + "/cgroup"); err == nil {
+	if cg, err := readFile(dir + "/cgroup"); err == nil {
 		if ref, ok := containerFromProcCgroup(string(cg)); ok {
 			p.containerID = ref.ID
 		}
@@ -241,7 +251,12 @@ func (c *listenerCollector) readListeners(ns string, pids []int) ([]Listener, er
 		var out []Listener
 		ok := true
 		for _, file := range []string{"tcp", "tcp6"} {
-			f, err := os.Open(c.cfg.proc(strconv.Itoa(pid), "net", file))
+			var ls []Listener
+			var parseErr error
+			err := readFileFunc(c.cfg.proc(strconv.Itoa(pid), "net", file), func(b []byte) error {
+				ls, parseErr = ParseProcNetTCP(bytes.NewReader(b))
+				return nil
+			})
 			if errors.Is(err, os.ErrNotExist) && file == "tcp6" {
 				continue // IPv6 disabled
 			}
@@ -249,16 +264,17 @@ func (c *listenerCollector) readListeners(ns string, pids []int) ([]Listener, er
 				lastErr, ok = err, false
 				break
 			}
-			ls, err := ParseProcNetTCP(f)
-			f.Close()
-			if err != nil {
-				return nil, fmt.Errorf("parse /proc/%d/net/%s: %w", pid, file, err)
+			if parseErr != nil {
+				return nil, fmt.Errorf("parse /proc/%d/net/%s: %w", pid, file, parseErr)
 			}
 			out = append(out, ls...)
 		}
 		if ok {
 			return out, nil
 		}
+	}
+	if errors.Is(lastErr, os.ErrNotExist) {
+		return nil, nil // every process of the namespace exited mid-scrape: nothing listens there
 	}
 	return nil, fmt.Errorf("read sockets: %w", lastErr)
 }
@@ -294,7 +310,14 @@ func (c *listenerCollector) scanOwners(ctx context.Context, pids []int, wanted [
 			if _, taken := c.owner[inode]; !taken || want[inode] {
 				c.owner[inode] = pid
 			}
-			delete(want, inode)
+			if want[inode] {
+				// A new listening socket: its process may have exec'd (sh -c 'exec server')
+				// or moved to a container since we first read it.
+				if p, ok := c.readProc(pid); ok {
+					c.procs[pid] = p
+				}
+				delete(want, inode)
+			}
 		}
 	}
 }

@@ -77,11 +77,10 @@ func openUnderRoot(root, rel string) (*os.File, error) {
 		if err != nil {
 			break // not a link (or unreadable): open it as it is
 		}
-		if filepath.IsAbs(target) {
-			p = strings.TrimPrefix(filepath.Clean(target), "/")
-		} else {
-			p = filepath.Join(filepath.Dir(p), target)
+		if !filepath.IsAbs(target) {
+			target = filepath.Join("/", filepath.Dir(p), target)
 		}
+		p = strings.TrimPrefix(filepath.Clean(target), "/") // "/.." is "/", as in a chroot
 	}
 	f, err := r.Open(p)
 	if err != nil {

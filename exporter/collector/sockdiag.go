@@ -131,4 +131,3 @@ func openSockDiag(nsPath string, ownNetns bool) (int, error) {
 	runtime.UnlockOSThread()
 	return fd, sockErr
 }
-
