@@ -135,8 +135,8 @@ func TestCgroupUsage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h.v2 || filepath.Base(h.discovery) != "memory" || filepath.Base(h.cpu) != "cpuacct" {
-			t.Fatalf("hierarchy %+v, want v1 discovered through memory, CPU through the cpuacct link", h)
+		if h.v2 || filepath.Base(h.discovery) != "pids" || filepath.Base(h.cpu) != "cpuacct" {
+			t.Fatalf("hierarchy %+v, want v1 discovered through pids (fewest files per directory), CPU through the cpuacct link", h)
 		}
 		got, err := h.usage(readCgroupFileFunc, "/docker/d192f3c21de65a8491e84043844fd2158f30745dc777b9a299587873ac2800d7")
 		if err != nil {

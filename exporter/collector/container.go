@@ -299,7 +299,9 @@ func findCgroupHierarchy(root string) (*cgroupHierarchy, error) {
 		memory: first("memory"),
 		pids:   first("pids"),
 	}
-	h.discovery = first("memory", "pids", "cpuacct", "cpu,cpuacct", "unified", "systemd")
+	// Discovery lists every cgroup directory on every scrape, and the kernel's cost is per
+	// file: pids has the fewest (10 against memory's 30).
+	h.discovery = first("pids", "memory", "cpuacct", "cpu,cpuacct", "unified", "systemd")
 	if h.discovery == "" {
 		return nil, fmt.Errorf("no cgroup hierarchy under %s", root)
 	}
@@ -332,20 +334,23 @@ func (h *cgroupHierarchy) discover(ctx context.Context, known map[string]Contain
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		entries, err := os.ReadDir(filepath.Join(h.discovery, rel))
+		var children []string
+		err := readDirNames(h.discovery+rel, func(name string, dir bool) {
+			if dir {
+				children = append(children, name)
+			}
+		})
 		if err != nil {
 			if rel != "" && errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while walking
 			}
 			return fmt.Errorf("walk cgroups: %w", err)
 		}
-		for _, e := range entries {
-			if !e.IsDir() {
-				continue
-			}
-			child := rel + "/" + e.Name()
+		sort.Strings(children)
+		for _, name := range children {
+			child := rel + "/" + name
 			ref, isContainer := ContainerRef{}, false
-			if lastComponentIsContainer(e.Name()) {
+			if lastComponentIsContainer(name) {
 				ref, isContainer = ParseCgroupPath(child)
 			}
 			if state, ok := known[child]; ok {

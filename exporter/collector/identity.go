@@ -10,10 +10,16 @@ import (
 
 // identityCollector reports who the host is: hostname, machine-id and boot-id (facts of
 // strata_host_info) and its boot time. The SMBIOS UUID is the dmi collector's, behind
-// --collector.dmi.serials.
+// --collector.dmi.serials. The hostname is read on every scrape; the rest changes only with a
+// reboot, which restarts the exporter, and is read slowly.
 type identityCollector struct {
-	cfg Config
-	fs  procfs.FS
+	cfg  Config
+	boot *slowly[bootFacts]
+}
+
+type bootFacts struct {
+	machineID, bootID string
+	bootTime          uint64
 }
 
 func newIdentityCollector(cfg Config) (Collector, error) {
@@ -21,7 +27,9 @@ func newIdentityCollector(cfg Config) (Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &identityCollector{cfg: cfg, fs: fs}, nil
+	c := &identityCollector{cfg: cfg}
+	c.boot = newSlowly(cfg, func() (bootFacts, error) { return c.readBoot(fs) })
+	return c, nil
 }
 
 func (c *identityCollector) Update(_ context.Context, s *Scrape) error {
@@ -32,29 +40,40 @@ func (c *identityCollector) Update(_ context.Context, s *Scrape) error {
 	}
 	s.Fact(hostInfo, "hostname", hostname)
 
-	machineID, err := readOptional(c.cfg.root("etc/machine-id"))
-	if err == nil && machineID == "" {
-		machineID, err = readOptional(c.cfg.root("var/lib/dbus/machine-id"))
+	boot, err := c.boot.get() // on a failed first read, what could be read
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.Fact(hostInfo, "machine_id", boot.machineID)
+	s.Fact(hostInfo, "boot_id", boot.bootID)
+	if boot.bootTime != 0 {
+		s.Emit(hostBootTime, float64(boot.bootTime))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *identityCollector) readBoot(fs procfs.FS) (bootFacts, error) {
+	var f bootFacts
+	var errs []error
+	var err error
+	f.machineID, err = readOptional(c.cfg.root("etc/machine-id"))
+	if err == nil && f.machineID == "" {
+		f.machineID, err = readOptional(c.cfg.root("var/lib/dbus/machine-id"))
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("read machine-id: %w", err))
 	}
-	s.Fact(hostInfo, "machine_id", machineID)
-
-	bootID, err := readTrim(c.cfg.proc("sys/kernel/random/boot_id"))
-	if err != nil {
+	if f.bootID, err = readTrim(c.cfg.proc("sys/kernel/random/boot_id")); err != nil {
 		errs = append(errs, fmt.Errorf("read boot_id: %w", err))
 	}
-	s.Fact(hostInfo, "boot_id", bootID)
-
-	stat, err := c.fs.Stat()
+	stat, err := fs.Stat()
 	switch {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("read boot time: %w", err))
 	case stat.BootTime == 0:
 		errs = append(errs, errors.New("read boot time: /proc/stat has no btime"))
 	default:
-		s.Emit(hostBootTime, float64(stat.BootTime))
+		f.bootTime = stat.BootTime
 	}
-	return errors.Join(errs...)
+	return f, errors.Join(errs...)
 }

@@ -36,6 +36,7 @@ type listenerCollector struct {
 	newPids  map[int]bool    // learned on this scrape
 	owner    map[uint64]int  // socket inode → pid
 	searched map[uint64]bool // listening inodes whose owner every process was searched for
+	scrapes  int
 }
 
 type listenerProc struct {
@@ -172,24 +173,34 @@ func netnsID(link string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(link, "net:["), "]")
 }
 
-// refreshProcs lists the processes, forgets those gone and learns the new ones. A known
-// process's network namespace is read again on every scrape (one readlink): a process that
-// entered another namespace (ip netns exec, a runtime's init) must be looked for there.
+// netnsRecheckEvery is how many scrapes pass between two readings of every known process's
+// network namespace. A process rarely moves (setns before exec, e.g. `ip netns exec`), and a
+// moved one opening a listener is caught at once by scanOwners; this bounds the rest.
+const netnsRecheckEvery = 8
+
+// refreshProcs lists the processes, forgets those gone and learns the new ones; every
+// netnsRecheckEvery scrapes it reads again the network namespace of the known ones.
 func (c *listenerCollector) refreshProcs() error {
-	entries, err := os.ReadDir(c.cfg.ProcFS)
+	var pids []int
+	err := readDirNames(c.cfg.ProcFS, func(name string, dir bool) {
+		if pid, err := strconv.Atoi(name); err == nil && dir {
+			pids = append(pids, pid)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("list processes: %w", err)
 	}
-	alive := make(map[int]bool, len(entries))
+	c.scrapes++
+	recheck := c.scrapes%netnsRecheckEvery == 0
+	alive := make(map[int]bool, len(pids))
 	c.newPids = map[int]bool{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range pids {
 		alive[pid] = true
 		if known, ok := c.procs[pid]; ok {
-			ns, err := os.Readlink(c.cfg.proc(e.Name(), "ns/net"))
+			if !recheck {
+				continue
+			}
+			ns, err := os.Readlink(c.cfg.proc(strconv.Itoa(pid), "ns/net"))
 			if err == nil && netnsID(ns) == known.netns {
 				continue
 			}

@@ -19,21 +19,38 @@ import (
 //
 // Addresses come from the kernel through netlink in the exporter's network namespace (run it
 // with the host's network, as node_exporter); sysfs has no file for IPv4 addresses.
-type networkCollector struct{ cfg Config }
+type networkCollector struct {
+	cfg     Config
+	mu      sync.Mutex
+	drivers map[string]string // an interface's driver does not change while it exists
+}
 
-func newNetworkCollector(cfg Config) (Collector, error) { return &networkCollector{cfg}, nil }
+func newNetworkCollector(cfg Config) (Collector, error) {
+	return &networkCollector{cfg: cfg, drivers: map[string]string{}}, nil
+}
 
 func (c *networkCollector) Update(ctx context.Context, s *Scrape) error {
 	entries, err := os.ReadDir(c.cfg.sys("class/net"))
 	if err != nil {
 		return fmt.Errorf("list network interfaces: %w", err)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	present := make(map[string]bool, len(entries))
+	defer func() {
+		for dev := range c.drivers {
+			if !present[dev] {
+				delete(c.drivers, dev)
+			}
+		}
+	}()
 	var errs []error
 	for _, e := range entries {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		dev := e.Name()
+		present[dev] = true
 		if c.cfg.NetworkDeviceExclude != nil && c.cfg.NetworkDeviceExclude.MatchString(dev) {
 			continue
 		}
@@ -48,9 +65,12 @@ func (c *networkCollector) Update(ctx context.Context, s *Scrape) error {
 		if speed == "-1" {
 			speed = ""
 		}
-		driver := ""
-		if target, err := os.Readlink(filepath.Join(dir, "device/driver")); err == nil {
-			driver = filepath.Base(target)
+		driver, known := c.drivers[dev]
+		if !known {
+			if target, err := os.Readlink(filepath.Join(dir, "device/driver")); err == nil {
+				driver = filepath.Base(target)
+			}
+			c.drivers[dev] = driver
 		}
 		s.Emit(networkInterfaceInfo, 1, dev, driver, mac, operstate, speed, mtu)
 
