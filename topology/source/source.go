@@ -1,0 +1,154 @@
+// Package source says what the topology needs from outside, as small interfaces that each
+// provider package (haproxy, caddy, nginx, inventory, metrics, kubernetes) implements.
+//
+// To add a source: a new package under source/ with a type implementing LoadBalancers or
+// Facts (or both), one line where the config's `type` is mapped to a constructor
+// (topology/config.go), a test against the real program.
+package source
+
+import (
+	"context"
+	"time"
+)
+
+// LoadBalancers lists load balancers with their services and instances: HAProxy's backends
+// and servers, Caddy's and nginx's upstreams, the inventory's pools.
+type LoadBalancers interface {
+	// Name is the source's name, as strata_topology_source_up{source} shows it.
+	Name() string
+	ListLoadBalancers(ctx context.Context) ([]LB, error)
+}
+
+// Facts lists what hosts and containers are: from the exporters' series in the TSDB, from the
+// inventory.
+type Facts interface {
+	Name() string
+	ListFacts(ctx context.Context, at time.Time) (*FactSet, error)
+}
+
+// LB is one load balancer as a source reports it.
+type LB struct {
+	Name      string
+	Provider  string   // haproxy, caddy, nginx, aws-alb, …
+	Addresses []string // where clients reach it (frontends)
+	// Host is the host the LB runs on where known; a loopback backend address belongs to it.
+	// Empty means this host for sources read on the local machine.
+	Host     string
+	Labels   map[string]string
+	Services []Service
+}
+
+// Service is a pool of instances behind an LB: a HAProxy backend, an upstream.
+type Service struct {
+	Name      string
+	Namespace string
+	Labels    map[string]string
+	Instances []Instance
+}
+
+// Health of an instance, normalised across sources.
+const (
+	HealthUp      = "UP"
+	HealthDown    = "DOWN"
+	HealthMaint   = "MAINT"
+	HealthDrain   = "DRAIN"
+	HealthUnknown = "UNKNOWN"
+)
+
+// Instance is one backend of a service, in the LB's own order.
+type Instance struct {
+	Name     string // the LB's own name for it (HAProxy server name); may be empty
+	Address  string // IP address or host name
+	Port     int
+	Position int // order in the service, from 0, as the LB lists it
+	Health   string
+	Weight   int
+	Host     string // the host it runs on where the source knows it (inventory)
+	Labels   map[string]string
+}
+
+// Origin says which kind of source reported a fact; conflicting facts follow its precedence.
+type Origin int
+
+// Origins from the strongest to the weakest: facts of a stronger origin win.
+const (
+	OriginExporter         Origin = iota // strata-exporter
+	OriginNodeExporter                   // prometheus node_exporter
+	OriginKubeStateMetrics               // kube-state-metrics
+	OriginInventory                      // the inventory file
+)
+
+func (o Origin) String() string {
+	return [...]string{"strata-exporter", "node_exporter", "kube-state-metrics", "inventory"}[o]
+}
+
+// FactSet is what a Facts source knows.
+type FactSet struct {
+	Hosts      []Host
+	Containers []Container
+	Listeners  []Listener
+	Pods       []Pod
+}
+
+// Host is what one source says of one host. Hosts from several sources are the same host
+// when they share a name, hostname, machine-id, SMBIOS UUID or address.
+type Host struct {
+	Origin     Origin
+	Name       string // the host label / node name
+	Hostname   string
+	MachineID  string
+	SystemUUID string
+	Addresses  []string
+	Attrs      map[string]string // kernel_release, os_image, product_name, … (DESIGN.md §3)
+	Labels     map[string]string
+}
+
+// Container is a running container on a host.
+type Container struct {
+	Origin    Origin
+	Host      string
+	ID        string
+	Name      string
+	Image     string
+	ImageID   string
+	Runtime   string
+	Pod       string
+	Namespace string
+	PodUID    string
+	Addresses []string
+	Ports     []Port
+	Labels    map[string]string
+}
+
+// Port is a port a container publishes on its host.
+type Port struct {
+	Protocol      string
+	HostIP        string
+	HostPort      int
+	ContainerPort int
+}
+
+// Listener is a listening socket on a host, with its process and container.
+type Listener struct {
+	Host        string
+	Address     string
+	Port        int
+	PID         int
+	Comm        string
+	ContainerID string
+	Netns       string // empty in the host's network namespace
+}
+
+// Pod is a Kubernetes pod.
+type Pod struct {
+	Origin      Origin
+	Namespace   string
+	Name        string
+	UID         string
+	Node        string
+	IPs         []string
+	HostNetwork bool
+	Phase       string
+	Owner       string
+	Labels      map[string]string
+}
