@@ -1,0 +1,245 @@
+package join
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/source"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the join")
+
+var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// golden compares the graph's dump and the warnings with testdata/<name>.golden.
+func golden(t *testing.T, name string, in Input) *graph.Graph {
+	t.Helper()
+	g, warnings := Build(in)
+	got := graph.Dump(g) + "# warnings\n" + strings.Join(warnings, "\n") + "\n"
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./topology/join -update)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-golden +got):\n%s", path, diff)
+	}
+	return g
+}
+
+func exporterHost(name, mid string, addrs []string, attrs map[string]string) source.Host {
+	return source.Host{Origin: source.OriginExporter, Name: name, Hostname: name, MachineID: mid, Addresses: addrs, Attrs: attrs}
+}
+
+func facts(src string, fs *source.FactSet) FactReport {
+	return FactReport{Source: src, Facts: fs, Seen: t0}
+}
+
+func lbs(src string, lb ...source.LB) LBReport { return LBReport{Source: src, LBs: lb, Seen: t0} }
+
+// downTo follows edges from r to the first entity of kind k, depth first.
+func downTo(g *graph.Graph, r graph.Ref, k graph.Kind) []graph.Ref {
+	var out []graph.Ref
+	for _, e := range g.Down(r) {
+		if e.To.Kind == k {
+			out = append(out, e.To)
+			continue
+		}
+		out = append(out, downTo(g, e.To, k)...)
+	}
+	return out
+}
+
+// TestHAProxyOnOneHost: the c1ps backend: two servers in containers (one published
+// port, one reached through its listener), one plain process on the host, all on loopback.
+func TestHAProxyOnOneHost(t *testing.T) {
+	const c1, c2 = "aaaa000000000000000000000000000000000000000000000000000000000001", "bbbb000000000000000000000000000000000000000000000000000000000002"
+	in := Input{At: t0, LocalHost: "vm",
+		Facts: []FactReport{facts("metrics", &source.FactSet{
+			Hosts: []source.Host{exporterHost("vm", "3d1219c7c4c5404aaa1f6d2a48adfda4", []string{"127.0.0.1", "192.0.2.2", "10.88.0.1"},
+				map[string]string{"kernel_release": "6.18.44", "os_image": "Debian GNU/Linux 12 (bookworm)"})},
+			Containers: []source.Container{
+				{Host: "vm", ID: c1, Name: "c1ps-0", Image: "localhost/strata-test:1", ImageID: "sha256:b539", Runtime: "podman",
+					Addresses: []string{"10.88.0.2"}, Ports: []source.Port{{Protocol: "tcp", HostIP: "127.0.0.1", HostPort: 18080, ContainerPort: 8080}}},
+				{Host: "vm", ID: c2, Name: "c1ps-1", Image: "localhost/strata-test:1", Runtime: "runc"},
+			},
+			Listeners: []source.Listener{
+				{Host: "vm", Address: "127.0.0.1", Port: 18081, PID: 4242, Comm: "httpd", ContainerID: c2},
+				{Host: "vm", Address: "0.0.0.0", Port: 18082, PID: 999, Comm: "python3"},
+			},
+		})},
+		LBs: []LBReport{lbs("haproxy/edge", source.LB{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+			Instances: []source.Instance{
+				{Name: "s0", Address: "127.0.0.1", Port: 18080, Position: 0, Health: "UP", Weight: 1},
+				{Name: "s1", Address: "127.0.0.1", Port: 18081, Position: 1, Health: "UP", Weight: 1},
+				{Name: "s2", Address: "127.0.0.1", Port: 18082, Position: 2, Health: "DOWN", Weight: 1},
+			}}}})},
+	}
+	g := golden(t, "haproxy-one-host", in)
+	for i, want := range []graph.Ref{{Kind: graph.Container, ID: c1}, {Kind: graph.Container, ID: c2}, {Kind: graph.Host, ID: "vm"}} {
+		inst := graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s" + string(rune('0'+i))}
+		got := g.Down(inst)
+		if len(got) != 1 || got[0].To != want {
+			t.Errorf("%s resolves to %v, want %s", inst, got, want)
+		}
+		if hosts := downTo(g, inst, graph.Host); len(hosts) != 1 || hosts[0].ID != "vm" {
+			t.Errorf("%s reaches hosts %v, want vm", inst, hosts)
+		}
+	}
+}
+
+// TestHostNetworkPods: two host-network pods share the node IP; their instances resolve
+// through the port to the container listening on it, not to "the pod with that IP".
+func TestHostNetworkPods(t *testing.T) {
+	const ca, cb = "cccc000000000000000000000000000000000000000000000000000000000001", "dddd000000000000000000000000000000000000000000000000000000000002"
+	in := Input{At: t0,
+		Facts: []FactReport{facts("metrics", &source.FactSet{
+			Hosts: []source.Host{exporterHost("node-1", "11111111111111111111111111111111", []string{"10.0.0.1"}, nil)},
+			Pods: []source.Pod{
+				{Origin: source.OriginKubeStateMetrics, Namespace: "kube-system", Name: "ingress-a", UID: "uid-a", Node: "node-1", IPs: []string{"10.0.0.1"}, HostNetwork: true, Phase: "Running"},
+				{Origin: source.OriginKubeStateMetrics, Namespace: "kube-system", Name: "metrics-b", UID: "uid-b", Node: "node-1", IPs: []string{"10.0.0.1"}, HostNetwork: true, Phase: "Running"},
+			},
+			Containers: []source.Container{
+				{Host: "node-1", ID: ca, Name: "ingress", Image: "ingress:1", Pod: "ingress-a", Namespace: "kube-system", PodUID: "uid-a", Runtime: "containerd"},
+				{Host: "node-1", ID: cb, Name: "metrics", Image: "metrics:2", Pod: "metrics-b", Namespace: "kube-system", PodUID: "uid-b", Runtime: "containerd"},
+			},
+			Listeners: []source.Listener{
+				{Host: "node-1", Address: "0.0.0.0", Port: 443, PID: 10, Comm: "ingress", ContainerID: ca},
+				{Host: "node-1", Address: "0.0.0.0", Port: 9100, PID: 11, Comm: "metrics", ContainerID: cb},
+			},
+		})},
+		LBs: []LBReport{lbs("inventory", source.LB{Name: "edge", Provider: "aws-nlb", Services: []source.Service{
+			{Name: "https", Instances: []source.Instance{{Name: "n1", Address: "10.0.0.1", Port: 443}}},
+			{Name: "metrics", Instances: []source.Instance{{Name: "n1", Address: "10.0.0.1", Port: 9100}}},
+		}})},
+	}
+	g := golden(t, "host-network-pods", in)
+	for inst, want := range map[string]string{"edge/https/n1": ca, "edge/metrics/n1": cb} {
+		got := g.Down(graph.Ref{Kind: graph.Instance, ID: inst})
+		if len(got) != 1 || got[0].To.ID != want {
+			t.Errorf("%s resolves to %v, want container %s", inst, got, want[:4])
+		}
+	}
+}
+
+// TestPodIPReused: a finished pod still reported with the IP a new running pod now has; the
+// instance at that IP is the new pod's, and the pods stay apart by uid.
+func TestPodIPReused(t *testing.T) {
+	in := Input{At: t0,
+		Facts: []FactReport{facts("metrics", &source.FactSet{
+			Hosts: []source.Host{exporterHost("node-1", "11111111111111111111111111111111", []string{"10.0.0.1"}, nil)},
+			Pods: []source.Pod{
+				{Namespace: "shop", Name: "web-new", UID: "uid-new", Node: "node-1", IPs: []string{"10.244.1.7"}, Phase: "Running"},
+				{Namespace: "shop", Name: "web-old", UID: "uid-old", Node: "node-1", IPs: []string{"10.244.1.7"}, Phase: "Succeeded"},
+			},
+		})},
+		LBs: []LBReport{lbs("inventory", source.LB{Name: "edge", Provider: "k8s", Services: []source.Service{
+			{Name: "web", Instances: []source.Instance{{Address: "10.244.1.7", Port: 8080}}},
+		}})},
+	}
+	g := golden(t, "pod-ip-reused", in)
+	got := g.Down(graph.Ref{Kind: graph.Instance, ID: "edge/web/10.244.1.7:8080"})
+	if len(got) != 1 || got[0].To.ID != "shop/web-new" {
+		t.Errorf("instance resolves to %v, want pod shop/web-new", got)
+	}
+}
+
+// TestSameHostname: two machines both called "web" (different machine-ids) stay two hosts;
+// an instance reaches each through its own address.
+func TestSameHostname(t *testing.T) {
+	in := Input{At: t0,
+		Facts: []FactReport{facts("metrics", &source.FactSet{Hosts: []source.Host{
+			exporterHost("web", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", []string{"10.0.1.1"}, map[string]string{"kernel_release": "5.4.0"}),
+			exporterHost("web", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", []string{"10.0.1.2"}, map[string]string{"kernel_release": "6.1.0"}),
+		}})},
+		LBs: []LBReport{lbs("inventory", source.LB{Name: "edge", Provider: "f5", Services: []source.Service{
+			{Name: "web", Instances: []source.Instance{{Name: "a", Address: "10.0.1.1", Port: 80}, {Name: "b", Address: "10.0.1.2", Port: 80, Position: 1}}},
+		}})},
+	}
+	g := golden(t, "same-hostname", in)
+	if n := len(g.Entities(graph.Host)); n != 2 {
+		t.Fatalf("%d hosts, want 2", n)
+	}
+	for inst, kernel := range map[string]string{"edge/web/a": "5.4.0", "edge/web/b": "6.1.0"} {
+		hosts := downTo(g, graph.Ref{Kind: graph.Instance, ID: inst}, graph.Host)
+		if len(hosts) != 1 {
+			t.Fatalf("%s reaches %v", inst, hosts)
+		}
+		h, _ := g.Get(hosts[0])
+		if h.Attrs["kernel_release"] != kernel {
+			t.Errorf("%s runs on %s with kernel %q, want %q", inst, h.ID, h.Attrs["kernel_release"], kernel)
+		}
+	}
+}
+
+// TestSourcesDisagree: the exporter, node_exporter, kube-state-metrics and the inventory all
+// describe node-17; the exporter's facts win, the weaker ones fill what it lacks, and the
+// inventory host known only by address joins the same host.
+func TestSourcesDisagree(t *testing.T) {
+	in := Input{At: t0,
+		Facts: []FactReport{
+			facts("inventory", &source.FactSet{Hosts: []source.Host{
+				{Origin: source.OriginInventory, Name: "node-17", Addresses: []string{"10.0.3.17"},
+					Attrs:  map[string]string{"kernel_release": "6.1.0-13-amd64", "os_image": "Flatcar 3815.2.0", "product_name": "PowerEdge R640"},
+					Labels: map[string]string{"rack": "r12"}},
+				{Origin: source.OriginInventory, Addresses: []string{"10.0.3.17"}, Labels: map[string]string{"zone": "eu-1a"}},
+			}}),
+			facts("metrics", &source.FactSet{Hosts: []source.Host{
+				{Origin: source.OriginKubeStateMetrics, Name: "node-17", SystemUUID: "4C4C4544-0058-5910-805A-B8C04F313233",
+					Attrs: map[string]string{"kernel_release": "6.1.0-12-amd64", "os_image": "Flatcar 3760.2.0", "container_runtime": "containerd://1.7"}},
+				{Origin: source.OriginNodeExporter, Name: "node-17", Hostname: "node-17.example",
+					Attrs: map[string]string{"kernel_release": "6.1.0-14-amd64", "os_id": "flatcar"}},
+				exporterHost("node-17", "17171717171717171717171717171717", []string{"10.0.3.17"},
+					map[string]string{"kernel_release": "6.1.0-15-amd64", "os_image": "Flatcar 3815.2.1"}),
+			}}),
+		},
+	}
+	g := golden(t, "sources-disagree", in)
+	hosts := g.Entities(graph.Host)
+	if len(hosts) != 1 {
+		t.Fatalf("%d hosts, want 1: %v", len(hosts), graph.Dump(g))
+	}
+	h := hosts[0]
+	for k, want := range map[string]string{"kernel_release": "6.1.0-15-amd64", "os_image": "Flatcar 3815.2.1", "os_id": "flatcar",
+		"product_name": "PowerEdge R640", "container_runtime": "containerd://1.7"} {
+		if h.Attrs[k] != want {
+			t.Errorf("host %s = %q, want %q (precedence exporter > node_exporter > kube-state-metrics > inventory)", k, h.Attrs[k], want)
+		}
+	}
+	if h.Labels["rack"] != "r12" || h.Labels["zone"] != "eu-1a" {
+		t.Errorf("labels %v, want rack and zone from the inventory", h.Labels)
+	}
+}
+
+// TestStaleSource: entities of a source that stopped answering are kept, marked stale.
+func TestStaleSource(t *testing.T) {
+	in := Input{At: t0, LocalHost: "vm",
+		Facts: []FactReport{facts("metrics", &source.FactSet{Hosts: []source.Host{exporterHost("vm", "", []string{"192.0.2.2"}, nil)}})},
+		LBs: []LBReport{{Source: "haproxy/edge", Seen: t0.Add(-time.Minute), Stale: true,
+			LBs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+				Instances: []source.Instance{{Name: "s0", Address: "192.0.2.2", Port: 80}}}}}}}},
+	}
+	g := golden(t, "stale-source", in)
+	for _, k := range []graph.Kind{graph.LB, graph.Service, graph.Instance} {
+		for _, e := range g.Entities(k) {
+			if !e.Stale {
+				t.Errorf("%s is not marked stale", e.Ref)
+			}
+		}
+	}
+	if h, _ := g.Get(graph.Ref{Kind: graph.Host, ID: "vm"}); h == nil || h.Stale {
+		t.Errorf("host vm from a live source: %+v", h)
+	}
+}
