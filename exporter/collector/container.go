@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-obs/strata/internal/labelname"
 )
 
 // containerCollector finds running containers by walking the cgroup hierarchy (v1, v2 or
@@ -184,7 +186,7 @@ func (c *containerCollector) labelsMetric(host, id string, labels map[string]str
 	sort.Strings(keys)
 	seen := map[string]bool{}
 	for _, k := range keys {
-		name := "label_" + sanitizeLabelName(k)
+		name := "label_" + labelname.Sanitize(k)
 		if seen[name] {
 			continue
 		}
@@ -198,18 +200,6 @@ func (c *containerCollector) labelsMetric(host, id string, labels map[string]str
 		return nil
 	}
 	return m
-}
-
-// sanitizeLabelName turns a container label key (com.docker.compose.service) into a
-// Prometheus label name (com_docker_compose_service).
-func sanitizeLabelName(k string) string {
-	b := []byte(k)
-	for i, ch := range b {
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
 
 func boolFloat(b bool) float64 {

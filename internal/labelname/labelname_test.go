@@ -1,0 +1,18 @@
+package labelname
+
+import "testing"
+
+func TestSanitize(t *testing.T) {
+	for in, want := range map[string]string{
+		"app":                        "app",
+		"app.kubernetes.io/name":     "app_kubernetes_io_name",
+		"com.docker.compose.service": "com_docker_compose_service",
+		"9lives":                     "_9lives",
+		"team-owner":                 "team_owner",
+		"ünïcode":                    "_____code",
+	} {
+		if got := Sanitize(in); got != want {
+			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package topology
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/strata-obs/strata/internal/labelname"
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// Sample is one series of the graph: its name, label pairs and value.
+type Sample struct {
+	Name   string
+	Labels []Label // sorted by name
+	Value  float64
+}
+
+// Label is one label pair.
+type Label struct{ Name, Value string }
+
+// family declares one strata_topology_* family: name, help, fixed labels, whether allow-listed
+// metadata labels (label_<name>) are added, and how the graph fills it. docs/topology-metrics.md
+// names the same families (a test checks).
+type family struct {
+	Name       string
+	Help       string
+	Labels     []string
+	MetaLabels bool
+	fill       func(g *graph.Graph, emit func(meta map[string]string, values ...string))
+}
+
+// hostInfoAttrs and hostHardwareAttrs are the host attributes each host family carries.
+var (
+	hostInfoAttrs = []string{"hostname", "kernel_release", "kernel_version", "arch", "os_id", "os_version_id",
+		"os_image", "image_id", "image_version", "machine_id"}
+	hostHardwareAttrs = []string{"system_vendor", "product_name", "product_family", "product_version", "board_vendor",
+		"board_name", "bios_vendor", "bios_version", "bios_date", "chassis_type", "cpu_model", "cpu_vendor",
+		"virtualization", "cloud_provider", "instance_type"}
+)
+
+// families lists every series family the topology writes.
+func families() []family {
+	return []family{
+		{Name: "strata_topology_lb_info", Help: "A load balancer; value 1.",
+			Labels: []string{"lb", "provider", "addresses", "host"}, MetaLabels: true,
+			fill: eachEntity(graph.LB, func(e *graph.Entity) []string {
+				return []string{e.Name, e.Attrs["provider"], e.Attrs["addresses"], e.Attrs["host"]}
+			})},
+		{Name: "strata_topology_service_info", Help: "A service behind a load balancer (HAProxy backend, upstream, pool); value 1.",
+			Labels: []string{"lb", "service", "namespace"}, MetaLabels: true,
+			fill: eachEntity(graph.Service, func(e *graph.Entity) []string {
+				return []string{e.Attrs["lb"], e.Name, e.Attrs["namespace"]}
+			})},
+		{Name: "strata_topology_instance_info", Help: "An instance of a service in the LB's own order (position from 0), with its health; value 1.",
+			Labels: []string{"lb", "service", "server", "address", "port", "position", "health", "weight"}, MetaLabels: true,
+			fill: eachEntity(graph.Instance, func(e *graph.Entity) []string {
+				a := e.Attrs
+				return []string{a["lb"], a["service"], a["server"], a["address"], a["port"], a["position"], a["health"], a["weight"]}
+			})},
+		{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
+			Labels: []string{"pod", "namespace", "pod_uid", "host", "ip"}, MetaLabels: true,
+			fill: eachEntity(graph.Pod, func(e *graph.Entity) []string {
+				return []string{e.Name, e.Attrs["namespace"], e.Attrs["uid"], e.Attrs["node"], e.Attrs["ip"]}
+			})},
+		{Name: "strata_topology_container_info", Help: "A container with its image, pod and host; value 1.",
+			Labels: []string{"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "host"}, MetaLabels: true,
+			fill: eachEntity(graph.Container, func(e *graph.Entity) []string {
+				a := e.Attrs
+				return []string{e.ID, e.Name, a["image"], a["image_id"], a["runtime"], a["pod"], a["namespace"], a["host"]}
+			})},
+		{Name: "strata_topology_image_info", Help: "A container image; value 1.",
+			Labels: []string{"image", "name", "tag", "digest"},
+			fill: eachEntity(graph.Image, func(e *graph.Entity) []string {
+				return []string{e.ID, e.Name, e.Attrs["tag"], e.Attrs["digest"]}
+			})},
+		{Name: "strata_topology_host_info", Help: "A host with its kernel and OS image, merged from all sources by precedence; value 1.",
+			Labels: append([]string{"host"}, hostInfoAttrs...), MetaLabels: true,
+			fill: eachEntity(graph.Host, func(e *graph.Entity) []string { return append([]string{e.ID}, attrs(e, hostInfoAttrs)...) })},
+		{Name: "strata_topology_host_hardware_info", Help: "A host's hardware, merged from all sources by precedence; value 1.",
+			Labels: append([]string{"host"}, hostHardwareAttrs...),
+			fill:   eachEntity(graph.Host, func(e *graph.Entity) []string { return append([]string{e.ID}, attrs(e, hostHardwareAttrs)...) })},
+		{Name: "strata_topology_edge_info", Help: "An edge of the graph toward the hardware, once per source that reported it; value 1.",
+			Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
+			fill: func(g *graph.Graph, emit func(map[string]string, ...string)) {
+				for _, e := range g.Edges() {
+					for _, src := range e.Sources {
+						emit(nil, string(e.From.Kind), e.From.ID, string(e.To.Kind), e.To.ID, src)
+					}
+				}
+			}},
+		{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
+			Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name"},
+			fill:   fillPaths},
+	}
+}
+
+func eachEntity(kind graph.Kind, values func(*graph.Entity) []string) func(*graph.Graph, func(map[string]string, ...string)) {
+	return func(g *graph.Graph, emit func(map[string]string, ...string)) {
+		for _, e := range g.Entities(kind) {
+			emit(e.Labels, values(e)...)
+		}
+	}
+}
+
+func attrs(e *graph.Entity, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = e.Attrs[n]
+	}
+	return out
+}
+
+// Path is one row of strata_topology_path_info: an instance and what runs it.
+type Path struct {
+	Instance, Pod, Container, Host *graph.Entity
+}
+
+// Paths walks every instance down to its pod, containers and host.
+func Paths(g *graph.Graph) []Path {
+	var out []Path
+	for _, inst := range g.Entities(graph.Instance) {
+		out = append(out, PathsOf(g, inst)...)
+	}
+	return out
+}
+
+// PathsOf walks one instance down to its pod, containers and host: one row per container,
+// one row without container when the instance runs on a host directly or is unresolved.
+func PathsOf(g *graph.Graph, inst *graph.Entity) []Path {
+	var rows []Path
+	for _, edge := range g.Down(inst.Ref) {
+		target, _ := g.Get(edge.To)
+		switch target.Kind {
+		case graph.Pod:
+			containers := below(g, target, graph.Container)
+			host := first(below(g, target, graph.Host))
+			if len(containers) == 0 {
+				rows = append(rows, Path{Instance: inst, Pod: target, Host: host})
+			}
+			for _, c := range containers {
+				rows = append(rows, Path{Instance: inst, Pod: target, Container: c, Host: firstOr(below(g, c, graph.Host), host)})
+			}
+		case graph.Container:
+			pod := first(above(g, target, graph.Pod))
+			rows = append(rows, Path{Instance: inst, Pod: pod, Container: target, Host: first(below(g, target, graph.Host))})
+		case graph.Host:
+			rows = append(rows, Path{Instance: inst, Host: target})
+		}
+	}
+	if len(rows) == 0 {
+		rows = append(rows, Path{Instance: inst})
+	}
+	return rows
+}
+
+func below(g *graph.Graph, e *graph.Entity, kind graph.Kind) []*graph.Entity {
+	var out []*graph.Entity
+	for _, edge := range g.Down(e.Ref) {
+		if edge.To.Kind == kind {
+			if t, ok := g.Get(edge.To); ok {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func above(g *graph.Graph, e *graph.Entity, kind graph.Kind) []*graph.Entity {
+	var out []*graph.Entity
+	for _, edge := range g.Up(e.Ref) {
+		if edge.From.Kind == kind {
+			if t, ok := g.Get(edge.From); ok {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func first(es []*graph.Entity) *graph.Entity {
+	if len(es) == 0 {
+		return nil
+	}
+	return es[0]
+}
+
+func firstOr(es []*graph.Entity, or *graph.Entity) *graph.Entity {
+	if len(es) == 0 {
+		return or
+	}
+	return es[0]
+}
+
+func fillPaths(g *graph.Graph, emit func(map[string]string, ...string)) {
+	get := func(e *graph.Entity, f func(*graph.Entity) string) string {
+		if e == nil {
+			return ""
+		}
+		return f(e)
+	}
+	for _, p := range Paths(g) {
+		a := p.Instance.Attrs
+		emit(nil, a["lb"], a["service"], a["server"], a["address"], a["position"], a["health"],
+			get(p.Pod, func(e *graph.Entity) string { return e.Name }),
+			get(p.Pod, func(e *graph.Entity) string { return e.Attrs["namespace"] }),
+			get(p.Container, func(e *graph.Entity) string { return e.ID }),
+			get(p.Container, func(e *graph.Entity) string { return e.Attrs["image"] }),
+			get(p.Host, func(e *graph.Entity) string { return e.ID }),
+			get(p.Host, func(e *graph.Entity) string { return e.Attrs["kernel_release"] }),
+			get(p.Host, func(e *graph.Entity) string { return e.Attrs["os_image"] }),
+			get(p.Host, func(e *graph.Entity) string { return e.Attrs["product_name"] }))
+	}
+}
+
+// Series turns the graph into its strata_topology_* series. Metadata labels (k8s labels, LB
+// tags, inventory labels) become label_<name> only when allow-listed, so that cardinality
+// stays bounded.
+func Series(g *graph.Graph, allow []string) []Sample {
+	allowed := map[string]bool{}
+	for _, a := range allow {
+		allowed[a] = true
+	}
+	var out []Sample
+	for _, f := range families() {
+		seen := map[string]bool{}
+		f.fill(g, func(meta map[string]string, values ...string) {
+			labels := make([]Label, 0, len(values)+len(meta))
+			for i, v := range values {
+				if v != "" {
+					labels = append(labels, Label{f.Labels[i], v})
+				}
+			}
+			if f.MetaLabels {
+				for k, v := range meta {
+					if allowed[k] && v != "" {
+						labels = append(labels, Label{"label_" + labelname.Sanitize(k), v})
+					}
+				}
+			}
+			sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
+			key := keyOf(labels)
+			if seen[key] { // two entities that differ only in what the series does not show
+				return
+			}
+			seen[key] = true
+			out = append(out, Sample{Name: f.Name, Labels: labels, Value: 1})
+		})
+	}
+	return out
+}
+
+func keyOf(ls []Label) string {
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteString(l.Name)
+		b.WriteByte(0)
+		b.WriteString(l.Value)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
