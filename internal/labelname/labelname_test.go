@@ -9,7 +9,7 @@ func TestSanitize(t *testing.T) {
 		"com.docker.compose.service": "com_docker_compose_service",
 		"9lives":                     "_9lives",
 		"team-owner":                 "team_owner",
-		"ünïcode":                    "_____code",
+		"ünïcode":                    "__n__code", // byte by byte: two bytes, two underscores
 	} {
 		if got := Sanitize(in); got != want {
 			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
