@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/tsdb"
 )
 
@@ -29,4 +31,9 @@ func OpenStorage(opts StorageOptions, logger *slog.Logger, reg prometheus.Regist
 		return nil, fmt.Errorf("open TSDB at %s: %w", opts.Path, err)
 	}
 	return db, nil
+}
+
+// ParseSeries reads a series in PromQL's notation, name{label="value", …}.
+func ParseSeries(s string) (labels.Labels, error) {
+	return parser.NewParser(parser.Options{}).ParseMetric(s)
 }

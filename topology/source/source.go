@@ -75,11 +75,12 @@ const (
 	OriginExporter         Origin = iota // strata-exporter
 	OriginNodeExporter                   // prometheus node_exporter
 	OriginKubeStateMetrics               // kube-state-metrics
+	OriginCAdvisor                       // cAdvisor (names containers by cgroup only)
 	OriginInventory                      // the inventory file
 )
 
 func (o Origin) String() string {
-	return [...]string{"strata-exporter", "node_exporter", "kube-state-metrics", "inventory"}[o]
+	return [...]string{"strata-exporter", "node_exporter", "kube-state-metrics", "cadvisor", "inventory"}[o]
 }
 
 // FactSet is what a Facts source knows.
