@@ -66,43 +66,72 @@ type Edge struct {
 	LastSeen time.Time
 }
 
-// Graph is the whole topology at one time.
+// Graph is the whole topology at one time. Entities are kept in a slice with an index by
+// Ref, each with its edges both ways, so that adding an edge costs two lookups: a rebuild of
+// a fleet of 10,000 hosts adds over a million.
 type Graph struct {
-	At       time.Time
-	entities map[Ref]*Entity
-	down     map[Ref][]*Edge // by From
-	up       map[Ref][]*Edge // by To
+	At    time.Time
+	index map[Ref]int32
+	nodes []node
+	edges int
+
+	singles map[string][]string
+}
+
+// single returns a one-source list shared by every edge with that source alone: a million
+// edges need not allocate a million lists. Its capacity is 1, so that union copies before
+// adding to it.
+func (g *Graph) single(source string) []string {
+	if l, ok := g.singles[source]; ok {
+		return l
+	}
+	if g.singles == nil {
+		g.singles = map[string][]string{}
+	}
+	l := []string{source}[:1:1]
+	g.singles[source] = l
+	return l
+}
+
+type node struct {
+	entity   *Entity
+	down, up []*Edge
 }
 
 // New returns an empty graph.
-func New(at time.Time) *Graph {
-	return &Graph{At: at, entities: map[Ref]*Entity{}, down: map[Ref][]*Edge{}, up: map[Ref][]*Edge{}}
+func New(at time.Time) *Graph { return NewSized(at, 0) }
+
+// NewSized returns an empty graph with room for about n entities.
+func NewSized(at time.Time, n int) *Graph {
+	return &Graph{At: at, index: make(map[Ref]int32, n), nodes: make([]node, 0, n)}
 }
 
 // Put adds an entity or merges it into the one with the same Ref: attributes already set are
 // kept (the caller adds the strongest source first), labels likewise, sources are unioned.
 func (g *Graph) Put(e *Entity) *Entity {
-	old, ok := g.entities[e.Ref]
+	i, ok := g.index[e.Ref]
 	if !ok {
 		if e.Attrs == nil {
 			e.Attrs = map[string]string{}
 		}
-		if e.Labels == nil {
-			e.Labels = map[string]string{}
-		}
-		g.entities[e.Ref] = e
+		g.index[e.Ref] = int32(len(g.nodes))
+		g.nodes = append(g.nodes, node{entity: e})
 		return e
 	}
+	old := g.nodes[i].entity
 	if old.Name == "" {
 		old.Name = e.Name
 	}
 	for k, v := range e.Attrs {
-		if _, set := old.Attrs[k]; !set || old.Attrs[k] == "" {
+		if old.Attrs[k] == "" {
 			old.Attrs[k] = v
 		}
 	}
 	for k, v := range e.Labels {
 		if _, set := old.Labels[k]; !set {
+			if old.Labels == nil {
+				old.Labels = map[string]string{}
+			}
 			old.Labels[k] = v
 		}
 	}
@@ -114,9 +143,15 @@ func (g *Graph) Put(e *Entity) *Entity {
 	return old
 }
 
-// Link adds an edge, or merges sources into the existing one. Both ends must exist.
+// Link adds an edge, or merges the source into the existing one. Both ends must exist;
+// an edge to or from an unknown entity is not added.
 func (g *Graph) Link(from, to Ref, source string, seen time.Time) {
-	for _, e := range g.down[from] {
+	fi, ok1 := g.index[from]
+	ti, ok2 := g.index[to]
+	if !ok1 || !ok2 {
+		return
+	}
+	for _, e := range g.nodes[fi].down {
 		if e.To == to {
 			e.Sources = union(e.Sources, []string{source})
 			if seen.After(e.LastSeen) {
@@ -125,26 +160,30 @@ func (g *Graph) Link(from, to Ref, source string, seen time.Time) {
 			return
 		}
 	}
-	e := &Edge{From: from, To: to, Sources: []string{source}, LastSeen: seen}
-	g.down[from] = append(g.down[from], e)
-	g.up[to] = append(g.up[to], e)
+	e := &Edge{From: from, To: to, Sources: g.single(source), LastSeen: seen}
+	g.nodes[fi].down = append(g.nodes[fi].down, e)
+	g.nodes[ti].up = append(g.nodes[ti].up, e)
+	g.edges++
 }
 
 // Get returns the entity with that Ref.
 func (g *Graph) Get(r Ref) (*Entity, bool) {
-	e, ok := g.entities[r]
-	return e, ok
+	i, ok := g.index[r]
+	if !ok {
+		return nil, false
+	}
+	return g.nodes[i].entity, true
 }
 
 // Len is the number of entities.
-func (g *Graph) Len() int { return len(g.entities) }
+func (g *Graph) Len() int { return len(g.nodes) }
 
 // Entities returns every entity of a kind ("" for all), sorted by kind depth then id.
 func (g *Graph) Entities(kind Kind) []*Entity {
 	out := make([]*Entity, 0)
-	for _, e := range g.entities {
-		if kind == "" || e.Kind == kind {
-			out = append(out, e)
+	for _, n := range g.nodes {
+		if kind == "" || n.entity.Kind == kind {
+			out = append(out, n.entity)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return less(out[i].Ref, out[j].Ref) })
@@ -152,16 +191,26 @@ func (g *Graph) Entities(kind Kind) []*Entity {
 }
 
 // Down returns the edges from r toward the hardware.
-func (g *Graph) Down(r Ref) []*Edge { return g.down[r] }
+func (g *Graph) Down(r Ref) []*Edge {
+	if i, ok := g.index[r]; ok {
+		return g.nodes[i].down
+	}
+	return nil
+}
 
 // Up returns the edges into r from above.
-func (g *Graph) Up(r Ref) []*Edge { return g.up[r] }
+func (g *Graph) Up(r Ref) []*Edge {
+	if i, ok := g.index[r]; ok {
+		return g.nodes[i].up
+	}
+	return nil
+}
 
 // Edges returns every edge, sorted.
 func (g *Graph) Edges() []*Edge {
-	var out []*Edge
-	for _, es := range g.down {
-		out = append(out, es...)
+	out := make([]*Edge, 0, g.edges)
+	for _, n := range g.nodes {
+		out = append(out, n.down...)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].From != out[j].From {
@@ -179,12 +228,20 @@ func less(a, b Ref) bool {
 	return a.ID < b.ID
 }
 
+// union adds b's sources to a; a is shared (see single), so it is copied before it changes.
 func union(a, b []string) []string {
+	var out []string
 	for _, s := range b {
 		if !slices.Contains(a, s) {
-			a = append(a, s)
+			if out == nil {
+				out = slices.Clone(a)
+			}
+			out = append(out, s)
 		}
 	}
-	sort.Strings(a)
-	return a
+	if out == nil {
+		return a
+	}
+	sort.Strings(out)
+	return out
 }

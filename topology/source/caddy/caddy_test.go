@@ -1,0 +1,401 @@
+package caddy_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/caddy"
+)
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  caddy.Config
+		err  string
+	}{
+		{"ok", caddy.Config{Name: "web", AdminURL: "http://127.0.0.1:2019"}, ""},
+		{"https with a path", caddy.Config{Name: "web", AdminURL: "https://caddy.internal/admin/"}, ""},
+		{"no name", caddy.Config{AdminURL: "http://127.0.0.1:2019"}, "name is empty"},
+		{"no url", caddy.Config{Name: "web"}, "admin_url is empty"},
+		{"no scheme", caddy.Config{Name: "web", AdminURL: "127.0.0.1:2019"}, "not an http(s) URL"},
+		{"unix", caddy.Config{Name: "web", AdminURL: "unix:///run/caddy.sock"}, "not an http(s) URL"},
+		{"bad url", caddy.Config{Name: "web", AdminURL: "http://[::1"}, "admin_url"},
+		{"negative timeout", caddy.Config{Name: "web", AdminURL: "http://127.0.0.1:2019", Timeout: -time.Second}, "negative timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := caddy.New(tt.cfg)
+			if tt.err == "" {
+				if err != nil || s.Name() != tt.cfg.Name {
+					t.Fatalf("New = %v, %v", s, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("err = %v, want …%s…", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestBadAdminAnswers serves what a wrong URL, a proxy in front of Caddy or a dying Caddy
+// answers: each is a clear error, none a panic.
+func TestBadAdminAnswers(t *testing.T) {
+	const config = `{"apps":{"http":{"servers":{"a":{"listen":[":80"],"routes":[{"handle":[
+		{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:8081"}]}]}]}}}}}`
+	const upstreams = `[{"address":"127.0.0.1:8081","num_requests":0,"fails":0}]`
+	tests := []struct {
+		name              string
+		config, upstreams string // "" answers 404
+		want              string
+	}{
+		{"html", "<html><body>Welcome to nginx!</body></html>", upstreams, "decode caddy config: response is HTML"},
+		{"truncated config", config[:40], upstreams, "unexpected end of JSON input"},
+		{"no config endpoint", "", upstreams, "404 Not Found"},
+		{"no upstreams endpoint", config, "", "read caddy upstreams: GET http://"},
+		{"truncated upstreams", config, upstreams[:20], "decode upstream status"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			answer := func(path, body string) {
+				mux.HandleFunc("GET "+path, func(w http.ResponseWriter, _ *http.Request) {
+					if body == "" {
+						http.NotFound(w, nil)
+						return
+					}
+					io.WriteString(w, body)
+				})
+			}
+			answer("/config/", tt.config)
+			answer("/reverse_proxy/upstreams", tt.upstreams)
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			s, err := caddy.New(caddy.Config{Name: "web", AdminURL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lbs, err := s.ListLoadBalancers(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ListLoadBalancers = %v, %v; want error …%s…", lbs, err, tt.want)
+			}
+		})
+	}
+
+	t.Run("connection refused", func(t *testing.T) {
+		s, err := caddy.New(caddy.Config{Name: "web", AdminURL: "http://" + freeAddr(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ListLoadBalancers(context.Background()); err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("err = %v, want connection refused", err)
+		}
+	})
+	t.Run("metrics missing is no error", func(t *testing.T) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /config/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, config) })
+		mux.HandleFunc("GET /reverse_proxy/upstreams", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, upstreams) })
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		s, _ := caddy.New(caddy.Config{Name: "web", AdminURL: srv.URL})
+		lbs, err := s.ListLoadBalancers(context.Background())
+		if err != nil || len(lbs) != 1 || lbs[0].Services[0].Instances[0].Health != source.HealthUp {
+			t.Errorf("ListLoadBalancers = %+v, %v; want the upstream UP", lbs, err)
+		}
+	})
+}
+
+// TestRealCaddy runs Debian's caddy with two servers: "web" proxies example.com/api/* (in a
+// subroute, as the Caddyfile adapter writes it) to u1 and u2 with active health checks;
+// "passive" proxies to u3 and u4 with passive health checks and has a route with dynamic
+// upstreams. Then u2 and u4 stop.
+func TestRealCaddy(t *testing.T) {
+	bin := testenv.Command(t, "caddy")
+	u1, u2, u3, u4 := upstream(t, "u1"), upstream(t, "u2"), upstream(t, "u3"), upstream(t, "u4")
+	adminAddr, webAddr, passiveAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+
+	proxyTo := func(ups ...*httptest.Server) []any {
+		var list []any
+		for _, u := range ups {
+			list = append(list, map[string]any{"dial": u.Listener.Addr().String()})
+		}
+		return list
+	}
+	dir := t.TempDir()
+	config := map[string]any{
+		"admin":   map[string]any{"listen": adminAddr, "config": map[string]any{"persist": false}},
+		"storage": map[string]any{"module": "file_system", "root": filepath.Join(dir, "storage")},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "WARN"}}},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{
+			"web": map[string]any{
+				"listen": []string{webAddr},
+				// A host matcher turns on automatic HTTPS, which would serve TLS and ask an
+				// ACME CA for example.com's certificate.
+				"automatic_https": map[string]any{"disable": true},
+				"routes": []any{map[string]any{
+					"match": []any{map[string]any{"host": []string{"example.com"}}},
+					"handle": []any{map[string]any{"handler": "subroute", "routes": []any{map[string]any{
+						"match": []any{map[string]any{"path": []string{"/api/*"}}},
+						"handle": []any{map[string]any{
+							"handler":   "reverse_proxy",
+							"upstreams": proxyTo(u1, u2),
+							"health_checks": map[string]any{"active": map[string]any{
+								"uri": "/", "interval": "100ms", "timeout": "1s",
+							}},
+						}},
+					}}}},
+				}},
+			},
+			"passive": map[string]any{
+				"listen":          []string{passiveAddr},
+				"automatic_https": map[string]any{"disable": true},
+				"routes": []any{
+					map[string]any{
+						"match": []any{map[string]any{"path": []string{"/dyn/*"}}},
+						"handle": []any{map[string]any{
+							"handler":           "reverse_proxy",
+							"dynamic_upstreams": map[string]any{"source": "a", "name": "localhost", "port": "9"},
+						}},
+					},
+					map[string]any{"handle": []any{map[string]any{
+						"handler":        "reverse_proxy",
+						"upstreams":      proxyTo(u3, u4),
+						"load_balancing": map[string]any{"selection_policy": map[string]any{"policy": "round_robin"}},
+						"health_checks": map[string]any{"passive": map[string]any{
+							"fail_duration": "1m", "max_fails": 1,
+						}},
+					}}},
+				},
+			},
+		}}},
+	}
+	proc := startCaddy(t, bin, dir, config, adminAddr)
+
+	// The config is real: a request through the web server reaches u1 or u2.
+	if body := get(t, "http://"+webAddr+"/api/hello", "example.com"); body != "u1" && body != "u2" {
+		t.Fatalf("request through caddy answered %q, want u1 or u2", body)
+	}
+
+	s, err := caddy.New(caddy.Config{Name: "web-lb", AdminURL: "http://" + adminAddr, Host: "node-1", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbs, err := s.ListLoadBalancers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance := func(u *httptest.Server, pos int, health string) source.Instance {
+		addr := u.Listener.Addr().(*net.TCPAddr)
+		return source.Instance{Name: addr.String(), Address: "127.0.0.1", Port: addr.Port, Position: pos, Health: health, Weight: 1}
+	}
+	want := []source.LB{{
+		Name: "web-lb", Provider: "caddy", Host: "node-1",
+		Addresses: []string{passiveAddr, webAddr}, // servers in name order
+		Services: []source.Service{
+			{Name: "passive/dyn", Labels: map[string]string{"server": "passive", "dynamic_upstreams": "a"}},
+			{Name: "passive/route1", Labels: map[string]string{"server": "passive"}, Instances: []source.Instance{
+				instance(u3, 0, source.HealthUp), instance(u4, 1, source.HealthUp),
+			}},
+			{Name: "example.com/api", Labels: map[string]string{"server": "web"}, Instances: []source.Instance{
+				instance(u1, 0, source.HealthUp), instance(u2, 1, source.HealthUp),
+			}},
+		},
+	}}
+	if !reflect.DeepEqual(lbs, want) {
+		t.Fatalf("caddy with all upstreams up:\n got %+v\nwant %+v", lbs, want)
+	}
+
+	u2.Close()
+	u4.Close()
+
+	// Passive health: Caddy counts a failed request against u4 at once (round robin sends
+	// every second request there), and /reverse_proxy/upstreams shows the count.
+	failed := false
+	for i := 0; i < 10 && !failed; i++ {
+		failed = statusOf(t, "http://"+passiveAddr+"/") == http.StatusBadGateway
+	}
+	if !failed {
+		t.Fatalf("no request through caddy failed after u4 stopped\ncaddy's log:\n%s", proc.log)
+	}
+	want[0].Services[1].Instances[1].Health = source.HealthDown
+	lbs, err = s.ListLoadBalancers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lbs[0].Services[1]; !reflect.DeepEqual(got, want[0].Services[1]) {
+		t.Errorf("after u4 stopped and a request failed:\n got %+v\nwant %+v", got, want[0].Services[1])
+	}
+
+	// Active health: the checks see u2 refuse connections within 100 ms, but Caddy 2.6 shows
+	// it only through /metrics, whose gauge it refreshes every 10 s.
+	want[0].Services[2].Instances[1].Health = source.HealthDown
+	start := time.Now()
+	for {
+		lbs, err = s.ListLoadBalancers(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lbs[0].Services[2]; reflect.DeepEqual(got, want[0].Services[2]) {
+			t.Logf("u2 DOWN %s after it stopped", time.Since(start).Round(100*time.Millisecond))
+			break
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("15 s after u2 stopped:\n got %+v\nwant %+v\ncaddy's log:\n%s", lbs[0].Services[2], want[0].Services[2], proc.log)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	// Caddy stopped: the next read fails at once, well before its timeout.
+	proc.stop()
+	start = time.Now()
+	lbs, err = s.ListLoadBalancers(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("with caddy stopped: %+v, %v; want connection refused", lbs, err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("with caddy stopped the error took %s", took)
+	}
+}
+
+// caddyProcess is a `caddy run` child of the test.
+type caddyProcess struct {
+	log  *lockedBuffer
+	stop func()
+}
+
+// startCaddy writes config to dir and runs caddy on it until the test ends, with HOME and the
+// XDG directories in dir so that Caddy writes nothing outside it; it returns once the admin
+// API answers.
+func startCaddy(t *testing.T, bin, dir string, config map[string]any, adminAddr string) caddyProcess {
+	t.Helper()
+	b, err := json.MarshalIndent(config, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "caddy.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := &lockedBuffer{}
+	cmd := exec.Command(bin, "run", "--config", file)
+	cmd.Env = append(os.Environ(),
+		"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			<-exited
+		})
+	}
+	t.Cleanup(stop)
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + adminAddr + "/config/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return caddyProcess{log: log, stop: stop}
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("caddy exited: %v\n%s", cmd.ProcessState, log)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy's admin API did not answer within 15 s: %v\n%s", err, log)
+		}
+	}
+}
+
+// upstream is a backend on 127.0.0.1 that answers its name.
+func upstream(t *testing.T, name string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// freeAddr is a 127.0.0.1 address with a port nothing listens on (for now).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func get(t *testing.T, url, host string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return string(b)
+}
+
+func statusOf(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

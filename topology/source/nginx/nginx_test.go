@@ -1,0 +1,278 @@
+package nginx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/nginx"
+)
+
+func TestNew(t *testing.T) {
+	if _, err := nginx.New(nginx.Config{ConfigFile: "/etc/nginx/nginx.conf"}); err == nil || !strings.Contains(err.Error(), "name is empty") {
+		t.Errorf("no name: %v", err)
+	}
+	if _, err := nginx.New(nginx.Config{Name: "legacy"}); err == nil || !strings.Contains(err.Error(), "config file is empty") {
+		t.Errorf("no config file: %v", err)
+	}
+	if _, err := nginx.New(nginx.Config{Name: "legacy", ConfigFile: "x", Timeout: -1}); err == nil || !strings.Contains(err.Error(), "negative timeout") {
+		t.Errorf("negative timeout: %v", err)
+	}
+	s, err := nginx.New(nginx.Config{Name: "legacy", ConfigFile: "/nonexistent/nginx.conf"})
+	if err != nil || s.Name() != "legacy" {
+		t.Fatalf("New = %v, %v", s, err)
+	}
+	if _, err := s.ListLoadBalancers(context.Background()); err == nil || !strings.Contains(err.Error(), "/nonexistent/nginx.conf") {
+		t.Errorf("missing config file: %v", err)
+	}
+	s, _ = nginx.New(nginx.Config{Name: "legacy", ConfigFile: "/etc/nginx/nginx.conf", UseNginxT: true, Binary: "/nonexistent/nginx"})
+	if _, err := s.ListLoadBalancers(context.Background()); err == nil || !strings.Contains(err.Error(), "/nonexistent/nginx -T") {
+		t.Errorf("missing nginx binary: %v", err)
+	}
+}
+
+// TestRealNginx runs Debian's nginx on a config with an upstream in nginx.conf and one in an
+// included file, checks that requests through it reach the backends (the config is real),
+// then reads it both ways: the files with their includes, and `nginx -T`.
+func TestRealNginx(t *testing.T) {
+	bin := nginxBinary(t)
+	app1, app2, other := backend(t, "app1"), backend(t, "app2"), backend(t, "other")
+	listen, backup := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "nginx.conf", fmt.Sprintf(`# the test's nginx: everything in %[1]s
+daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events {
+    worker_connections 64;
+}
+http {
+    access_log off;
+    client_body_temp_path %[1]s/client_body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+
+    upstream app {
+        server %[2]s weight=3;
+        server %[3]s;
+    }
+    include conf.d/*.conf;
+
+    server {
+        listen %[4]s;
+        location / {
+            proxy_pass http://app;
+        }
+        location /other/ {
+            proxy_pass http://other/;
+        }
+    }
+}
+`, dir, hostPort(app1), hostPort(app2), listen))
+	writeFile(t, dir, "conf.d/other.conf", fmt.Sprintf(`upstream other {
+    server %s max_fails=2 fail_timeout=5s;
+    server %s backup;
+    server "unix:%s/nothing.sock" down;
+}
+`, hostPort(other), backup, dir))
+	startNginx(t, bin, dir, conf)
+
+	if body := get(t, "http://"+listen+"/"); body != "app1" && body != "app2" {
+		t.Fatalf("request through nginx answered %q, want app1 or app2", body)
+	}
+	if body := get(t, "http://"+listen+"/other/"); body != "other" {
+		t.Fatalf("request through nginx to /other/ answered %q, want other", body)
+	}
+
+	instance := func(addr string, pos, weight int) source.Instance {
+		host, port, _ := net.SplitHostPort(addr)
+		p, _ := strconv.Atoi(port)
+		return source.Instance{Name: addr, Address: host, Port: p, Position: pos, Health: source.HealthUp, Weight: weight}
+	}
+	backupInstance := instance(backup, 1, 1)
+	backupInstance.Labels = map[string]string{"backup": "true"}
+	unix := "unix:" + dir + "/nothing.sock"
+	want := []source.LB{{
+		Name: "legacy", Provider: "nginx", Host: "node-1", Addresses: []string{listen},
+		Services: []source.Service{
+			{Name: "app", Instances: []source.Instance{instance(hostPort(app1), 0, 3), instance(hostPort(app2), 1, 1)}},
+			{Name: "other", Instances: []source.Instance{
+				instance(hostPort(other), 0, 1),
+				backupInstance,
+				{Name: unix, Address: unix, Position: 2, Health: source.HealthMaint, Weight: 1},
+			}},
+		},
+	}}
+	for _, useNginxT := range []bool{false, true} {
+		t.Run(fmt.Sprintf("UseNginxT=%v", useNginxT), func(t *testing.T) {
+			s, err := nginx.New(nginx.Config{Name: "legacy", ConfigFile: conf, Host: "node-1", UseNginxT: useNginxT, Binary: bin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lbs, err := s.ListLoadBalancers(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(lbs, want) {
+				t.Errorf("\n got %+v\nwant %+v", lbs, want)
+			}
+		})
+	}
+}
+
+// TestRealNginxSyntaxErrors writes broken files, included from a valid nginx.conf, and checks
+// that nginx -t rejects each at the file and line where the source's error points, in both
+// modes.
+func TestRealNginxSyntaxErrors(t *testing.T) {
+	bin := nginxBinary(t)
+	tests := []struct {
+		name, broken string
+	}{
+		{"extra brace", "upstream a {\n    server 127.0.0.1:1;\n}\n}\n"},
+		{"missing semicolon", "upstream a {\n    server 127.0.0.1:1\n}\n"},
+		{"unclosed block", "upstream a {\n    server 127.0.0.1:1;\n\n"},
+		{"text after a quote", "upstream a {\n    server \"127.0.0.1:1\"x;\n}\n"},
+		{"lone semicolon", "# nothing\n\n;\n"},
+		{"unclosed quote", "upstream a {\n    server \"127.0.0.1:1;\n}\n"},
+	}
+	nginxSays := regexp.MustCompile(` in (\S+):(\d+)\n`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			conf := writeFile(t, dir, "nginx.conf", fmt.Sprintf("pid %[1]s/nginx.pid;\nerror_log %[1]s/error.log;\nevents {}\nhttp {\n    include conf.d/*.conf;\n}\n", dir))
+			broken := writeFile(t, dir, "conf.d/broken.conf", tt.broken)
+
+			out, err := exec.Command(bin, "-t", "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf).CombinedOutput()
+			m := nginxSays.FindSubmatch(out)
+			if err == nil || m == nil || string(m[1]) != broken {
+				t.Fatalf("nginx -t: %v, %s; want it to reject %s", err, out, broken)
+			}
+			line, _ := strconv.Atoi(string(m[2]))
+
+			s, _ := nginx.New(nginx.Config{Name: "legacy", ConfigFile: conf})
+			_, err = s.ListLoadBalancers(context.Background())
+			var ce *nginx.ConfigError
+			if !errors.As(err, &ce) || ce.File != broken || ce.Line != line {
+				t.Errorf("reading the files: %v; nginx -t says %s:%d", err, broken, line)
+			}
+			t.Logf("nginx -t says %s:%d, the source %v", broken, line, err)
+
+			s, _ = nginx.New(nginx.Config{Name: "legacy", ConfigFile: conf, UseNginxT: true, Binary: bin})
+			_, err = s.ListLoadBalancers(context.Background())
+			if want := fmt.Sprintf("%s:%d", broken, line); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("with nginx -T: %v, want …%s…", err, want)
+			}
+		})
+	}
+}
+
+// nginxBinary finds nginx, also where /usr/sbin is not on PATH.
+func nginxBinary(t *testing.T) string {
+	if _, err := exec.LookPath("nginx"); err != nil {
+		if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+			return "/usr/sbin/nginx"
+		}
+	}
+	return testenv.Command(t, "nginx")
+}
+
+// startNginx runs nginx in the foreground (the config says daemon off) until the test ends;
+// its messages go to error.log in dir.
+func startNginx(t *testing.T, bin, dir, conf string) {
+	t.Helper()
+	cmd := exec.Command(bin, "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	// nginx listens once it has read the config; it may also fail on it.
+	pid := filepath.Join(dir, "nginx.pid")
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := os.Stat(pid); err == nil {
+			return
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx exited: %v\n%s", err, log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nginx wrote no pid file within 10 s")
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	file := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// backend is an HTTP server on 127.0.0.1 that answers its name.
+func backend(t *testing.T, name string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func hostPort(srv *httptest.Server) string { return srv.Listener.Addr().String() }
+
+// freeAddr is a 127.0.0.1 address with a port nothing listens on (for now).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return string(b)
+}
