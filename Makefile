@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       := bin
 PKGS      := ./...
-RUN_ARGS  ?= --web.listen-address=127.0.0.1:9731
+RUN_ARGS  ?=
 
 .PHONY: all build test run bench golden lint fuzz clean
 
@@ -10,16 +10,19 @@ all: build
 
 build:
 	$(GO) build -o $(BIN)/strata-exporter ./cmd/strata-exporter
+	$(GO) build -o $(BIN)/strata ./cmd/strata
 
 # The tests use real parts (podman, runc, prometheus-node-exporter); .ci/run installs them.
 test: build
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
+# strata up: this host's facts, local load balancers, the graph and its API on 127.0.0.1:9730.
 run: build
-	$(BIN)/strata-exporter $(RUN_ARGS)
+	$(BIN)/strata up $(RUN_ARGS)
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./exporter/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./topology/...
 	./scripts/bench-vs-node-exporter.sh
 
 golden:

@@ -94,6 +94,19 @@ func families() []family {
 	}
 }
 
+// familyHelp is the help text of a topology family.
+func familyHelp(name string) string {
+	for _, f := range families() {
+		if f.Name == name {
+			return f.Help
+		}
+	}
+	if name == "strata_topology_source_up" {
+		return "Whether the source answered the last refresh (1) or failed (0)."
+	}
+	return name
+}
+
 func eachEntity(kind graph.Kind, values func(*graph.Entity) []string) func(*graph.Graph, func(map[string]string, ...string)) {
 	return func(g *graph.Graph, emit func(map[string]string, ...string)) {
 		for _, e := range g.Entities(kind) {

@@ -243,7 +243,13 @@ func (rc *runtimeCache) lookup(ctx context.Context, ids []string) (map[string]co
 		}
 	}
 	if rc.at.IsZero() || age > 30*time.Second || missing && age > 2*time.Second {
-		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		// A slow runtime API must not cost the scrape its containers: ask for at most half
+		// the time left, and keep the last answer when it does not come.
+		timeout := 3 * time.Second
+		if deadline, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(deadline)/2)
+		}
+		lctx, cancel := context.WithTimeout(ctx, timeout)
 		metas, err := rc.api.List(lctx)
 		cancel()
 		rc.at = rc.now()

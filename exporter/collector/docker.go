@@ -18,7 +18,7 @@ import (
 type dockerAPI struct {
 	path, endpoint string
 	client         *http.Client
-	engine         atomic.Value // "docker" or "podman", from GET /version
+	engine         atomic.Value // "docker" or "podman", from the answer's headers
 }
 
 func newDockerAPI(path, endpoint string) *dockerAPI {
@@ -32,7 +32,8 @@ func newDockerAPI(path, endpoint string) *dockerAPI {
 	return &dockerAPI{path: path, endpoint: endpoint, client: &http.Client{Transport: tr}}
 }
 
-// Runtime names the engine behind the socket: podman's compatible service says so in /version.
+// Runtime names the engine behind the socket: podman's compatible service says so in its
+// answers' headers (Libpod-Api-Version).
 func (d *dockerAPI) Runtime() string {
 	if e, ok := d.engine.Load().(string); ok {
 		return e
@@ -66,13 +67,6 @@ func (d *dockerAPI) List(ctx context.Context) (map[string]containerMeta, error) 
 	if _, err := os.Stat(d.path); err != nil {
 		return nil, errNoSocket
 	}
-	if d.engine.Load() == nil {
-		body, err := d.get(ctx, "/version")
-		if err != nil {
-			return nil, err
-		}
-		d.engine.Store(engineOfVersion(body))
-	}
 	body, err := d.get(ctx, "/containers/json")
 	if err != nil {
 		return nil, err
@@ -97,27 +91,13 @@ func (d *dockerAPI) get(ctx context.Context, path string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("docker API %s%s: %s: %s", d.endpoint, path, resp.Status, truncate(string(body), 200))
 	}
+	// GET /version would say too, but podman takes seconds to answer it.
+	if resp.Header.Get("Libpod-Api-Version") != "" || strings.HasPrefix(resp.Header.Get("Server"), "Libpod") {
+		d.engine.Store("podman")
+	} else {
+		d.engine.Store("docker")
+	}
 	return body, nil
-}
-
-// engineOfVersion tells podman's compatible API from Docker's by the answer of GET /version.
-func engineOfVersion(body []byte) string {
-	var v struct {
-		Platform   struct{ Name string }
-		Components []struct{ Name string }
-	}
-	if json.Unmarshal(body, &v) == nil {
-		names := []string{v.Platform.Name}
-		for _, c := range v.Components {
-			names = append(names, c.Name)
-		}
-		for _, n := range names {
-			if strings.Contains(strings.ToLower(n), "podman") {
-				return "podman"
-			}
-		}
-	}
-	return "docker"
 }
 
 // parseDockerContainers reads the answer of GET /containers/json.

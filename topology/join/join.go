@@ -248,6 +248,7 @@ func (j *joiner) hosts() {
 				j.hostByName[n] = g
 			}
 			for _, a := range r.Addresses {
+				a = hostOnly(a)
 				if !routable(a) || ambiguousAddr[a] {
 					continue
 				}
@@ -263,7 +264,7 @@ func (j *joiner) hosts() {
 	for _, r := range addressOnly {
 		var target *hostGroup
 		for _, a := range r.Addresses {
-			if g, ok := j.hostByAddr[a]; ok {
+			if g, ok := j.hostByAddr[hostOnly(a)]; ok {
 				target = g
 				break
 			}
@@ -272,7 +273,7 @@ func (j *joiner) hosts() {
 			target = &hostGroup{}
 			j.groups = append(j.groups, target)
 			for _, a := range r.Addresses {
-				if routable(a) && !ambiguousAddr[a] {
+				if a = hostOnly(a); routable(a) && !ambiguousAddr[a] {
 					j.hostByAddr[a] = target
 				}
 			}
@@ -630,6 +631,14 @@ func (j *joiner) podContainer(p *podAt, port int) *containerAt {
 		return inPod[0]
 	}
 	return nil
+}
+
+// hostOnly drops a port from an address ("10.0.3.17:22" in an inventory) for matching.
+func hostOnly(a string) string {
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		return h
+	}
+	return a
 }
 
 func wildcard(a string) bool { return a == "" || a == "0.0.0.0" || a == "::" }

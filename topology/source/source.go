@@ -3,7 +3,7 @@
 //
 // To add a source: a new package under source/ with a type implementing LoadBalancers or
 // Facts (or both), one line where the config's `type` is mapped to a constructor
-// (topology/config.go), a test against the real program.
+// (topology/sources.go), a test against the real program.
 package source
 
 import (

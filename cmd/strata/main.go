@@ -1,0 +1,191 @@
+// Command strata joins load balancers, containers and hosts into one graph and serves it.
+//
+//	strata up                        everything on this machine, no configuration
+//	strata serve --config.file=F     topology, storage and API for a fleet
+//	strata check config F            validate a configuration file
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/strata-obs/strata/exporter"
+	"github.com/strata-obs/strata/exporter/collector"
+	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/config"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// common are the flags of up and serve.
+type common struct {
+	web              *web.FlagConfig
+	storagePath      string
+	storageRetention time.Duration
+	refresh          time.Duration
+	staleAfter       time.Duration
+	scrapeInterval   time.Duration
+	promURL          string
+	// set tells which flags the user gave: those win over the file.
+	refreshSet, staleSet bool
+}
+
+func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
+	c.web = kingpinflag.AddFlags(cmd, listen)
+	cmd.Flag("storage.path", "Where the embedded TSDB keeps its data.").Default("data/").StringVar(&c.storagePath)
+	cmd.Flag("storage.retention", "How long the embedded TSDB keeps samples.").Default("15d").DurationVar(&c.storageRetention)
+	cmd.Flag("topology.refresh-interval", "How often the graph is rebuilt and written as series; overrides the file.").
+		Default("15s").IsSetByUser(&c.refreshSet).DurationVar(&c.refresh)
+	cmd.Flag("topology.stale-after", "How long a failed source's last report is kept, marked stale; overrides the file.").
+		Default("5m").IsSetByUser(&c.staleSet).DurationVar(&c.staleAfter)
+	cmd.Flag("scrape.interval", "Global scrape interval of the embedded scraper (default: the refresh interval).").DurationVar(&c.scrapeInterval)
+	cmd.Flag("prometheus.url", "Read the exporters' series from this Prometheus (remote read) instead of the embedded TSDB; overrides the file.").StringVar(&c.promURL)
+}
+
+func run(args []string, stdout, stderr *os.File) int {
+	app := kingpin.New("strata", "strata links the load balancer to the container to the hardware.")
+	app.Version(version.Print("strata"))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	logConfig := &promslog.Config{}
+	promslogflag.AddFlags(app, logConfig)
+
+	up := app.Command("up", "Run everything on this machine with no configuration: this host's facts, local load balancers, the graph and the API on 127.0.0.1:9730.")
+	var upFlags common
+	addCommon(up, &upFlags, "127.0.0.1:9730")
+	hostName := up.Flag("host.name", "This host's name in the graph (default: $NODE_NAME, else the hostname).").Envar("NODE_NAME").String()
+
+	serve := app.Command("serve", "Serve the topology of a fleet from a configuration file.")
+	var serveFlags common
+	addCommon(serve, &serveFlags, ":9730")
+	configFile := serve.Flag("config.file", "strata's configuration file (YAML).").Default("strata.yml").String()
+
+	check := app.Command("check", "Check a configuration.")
+	checkConfig := check.Command("config", "Validate a configuration file without starting.")
+	checkFile := checkConfig.Arg("file", "The configuration file.").Required().String()
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	logger := promslog.New(logConfig)
+
+	switch cmd {
+	case checkConfig.FullCommand():
+		if _, err := config.Load(*checkFile); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: OK\n", *checkFile)
+		return 0
+	case up.FullCommand():
+		opts, err := upOptions(upFlags, *hostName, logger)
+		if err != nil {
+			logger.Error("strata up", "err", err)
+			return 1
+		}
+		return serveUntilSignal(opts, logger)
+	case serve.FullCommand():
+		cfg, err := config.Load(*configFile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		opts, err := serveOptions(serveFlags, cfg)
+		if err != nil {
+			logger.Error("strata serve", "err", err)
+			return 1
+		}
+		return serveUntilSignal(opts, logger)
+	}
+	return 2
+}
+
+func serveUntilSignal(opts topology.Options, logger *slog.Logger) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := topology.Run(ctx, opts, logger); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("strata stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func (c common) options() topology.Options {
+	return topology.Options{
+		WebConfig: c.web, StoragePath: c.storagePath, StorageRetention: c.storageRetention,
+		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval,
+		PrometheusURL: c.promURL, Allowlist: config.DefaultLabelAllowlist(),
+	}
+}
+
+// upOptions: this host's exporter in process, and the load balancers found on this machine.
+func upOptions(c common, hostName string, logger *slog.Logger) (topology.Options, error) {
+	opts := c.options()
+	var enabled []string
+	for _, f := range collector.Factories() {
+		if f.DefaultEnabled {
+			enabled = append(enabled, f.Name)
+		}
+	}
+	exp := &exporter.Options{
+		Collector: collector.Config{ProcFS: "/proc", SysFS: "/sys", RootFS: "/",
+			AddressLister:           collector.NewNetlinkAddressLister(),
+			DockerSockets:           []string{"/var/run/docker.sock", "/run/podman/podman.sock"},
+			CRISockets:              []string{"/run/containerd/containerd.sock", "/run/crio/crio.sock"},
+			ContainerLabelAllowlist: config.DefaultLabelAllowlist()},
+		Enabled:  enabled,
+		HostName: hostName,
+	}
+	opts.Exporter = exp
+	e, err := exporter.New(*exp, logger)
+	if err != nil {
+		return opts, err
+	}
+	opts.LocalHost = e.Host()
+	lbs, found := topology.DiscoverLocalLBs(context.Background(), opts.LocalHost)
+	for _, f := range found {
+		logger.Info("found a local load balancer", "source", f)
+	}
+	opts.LBSources = lbs
+	return opts, nil
+}
+
+// serveOptions: the sources and scrape configs of the file; flags override the file's
+// prometheus settings.
+func serveOptions(c common, cfg *config.Config) (topology.Options, error) {
+	opts := c.options()
+	lbs, facts, err := topology.BuildSources(cfg)
+	if err != nil {
+		return opts, err
+	}
+	opts.LBSources, opts.FactSources = lbs, facts
+	opts.ScrapeConfigs = string(cfg.ScrapeConfigs)
+	if opts.PrometheusURL == "" {
+		opts.PrometheusURL = cfg.Prometheus.URL
+	}
+	if !c.refreshSet && cfg.Topology.RefreshInterval > 0 {
+		opts.RefreshInterval = cfg.Topology.RefreshInterval
+	}
+	if !c.staleSet && cfg.Topology.StaleAfter > 0 {
+		opts.StaleAfter = cfg.Topology.StaleAfter
+	}
+	if cfg.Topology.LabelAllowlist != nil { // an explicit [] copies no label
+		opts.Allowlist = cfg.Topology.LabelAllowlist
+	}
+	return opts, nil
+}

@@ -1,0 +1,325 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	config_util "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/exporter-toolkit/web"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/discovery"
+	_ "github.com/prometheus/prometheus/discovery/file" // file_sd_configs in scrape_configs
+	_ "github.com/prometheus/prometheus/discovery/http" // http_sd_configs in scrape_configs
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/storage/remote"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-obs/strata/exporter"
+	"github.com/strata-obs/strata/query/promql"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/metrics"
+)
+
+// Options are strata serve's and strata up's settings, from flags and the config file.
+type Options struct {
+	WebConfig *web.FlagConfig
+
+	StoragePath      string
+	StorageRetention time.Duration
+	// PrometheusURL, when set, is read for the exporters' series (remote read) instead of the
+	// embedded TSDB.
+	PrometheusURL string
+
+	RefreshInterval time.Duration // --topology.refresh-interval
+	StaleAfter      time.Duration // --topology.stale-after
+	Allowlist       []string
+
+	// ScrapeConfigs is the YAML of a Prometheus configuration's scrape_configs list.
+	ScrapeConfigs string
+	// ScrapeInterval is the global scrape interval of the embedded scraper.
+	ScrapeInterval time.Duration
+
+	LBSources []source.LoadBalancers
+	// FactSources are read besides the series in the storage (the inventory's hosts).
+	FactSources []source.Facts
+	// Exporter, when set (strata up), runs strata-exporter's collectors in this process and
+	// scrapes them.
+	Exporter *exporter.Options
+
+	LocalHost string
+}
+
+// App is a running strata serve or up.
+type App struct {
+	opts      Options
+	logger    *slog.Logger
+	reg       *prometheus.Registry
+	db        storage.Storage
+	refresher *Refresher
+	ready     atomic.Bool
+}
+
+// Run serves until ctx is done.
+func Run(ctx context.Context, opts Options, logger *slog.Logger) error {
+	a, err := New(ctx, opts, logger)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// New opens the storage and builds the sources.
+func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = 15 * time.Second
+	}
+	if opts.ScrapeInterval <= 0 {
+		opts.ScrapeInterval = opts.RefreshInterval
+	}
+	if opts.LocalHost == "" {
+		opts.LocalHost = localHostName()
+	}
+	a := &App{opts: opts, logger: logger, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(versioncollector.NewCollector("strata"), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	db, err := promql.OpenStorage(promql.StorageOptions{Path: opts.StoragePath, Retention: opts.StorageRetention}, logger, a.reg)
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+
+	var facts storage.Queryable = db
+	if opts.PrometheusURL != "" {
+		q, err := remoteQueryable(opts.PrometheusURL)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		facts = q
+	}
+	a.refresher = NewRefresher(RefresherOptions{
+		LBSources:   opts.LBSources,
+		FactSources: append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
+		LocalHost:   opts.LocalHost,
+		StaleAfter:  opts.StaleAfter,
+		Timeout:     max(opts.RefreshInterval*2/3, time.Second),
+		Allowlist:   opts.Allowlist,
+		Sink:        db,
+	}, logger)
+	a.reg.MustRegister(a.refresher.Collector())
+	return a, nil
+}
+
+// remoteQueryable reads series from an external Prometheus through its remote read API.
+func remoteQueryable(raw string) (storage.Queryable, error) {
+	u, err := url.Parse(strings.TrimSuffix(raw, "/") + "/api/v1/read")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus.url: %w", err)
+	}
+	client, err := remote.NewReadClient("prometheus", &remote.ClientConfig{
+		URL: &config_util.URL{URL: u}, Timeout: model.Duration(30 * time.Second),
+		HTTPClientConfig: config_util.DefaultHTTPClientConfig,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus.url: %w", err)
+	}
+	return remote.NewSampleAndChunkQueryableClient(client, labels.EmptyLabels(), nil, true, func() (int64, error) { return 0, nil }), nil
+}
+
+// Refresher is the app's refresh loop (tests and the query engine read its graph).
+func (a *App) Refresher() *Refresher { return a.refresher }
+
+// Storage is the app's embedded TSDB.
+func (a *App) Storage() storage.Storage { return a.db }
+
+// Handler serves the API, /metrics and the health endpoints.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	NewAPI(a.refresher).Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "strata is Healthy.") })
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "strata is not ready: the first refresh has not finished.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "strata is Ready.")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "strata: the graph from the load balancer to the hardware.\n\n"+
+			"  /api/v1/topology/graph            the whole graph (?kind=host for one kind)\n"+
+			"  /api/v1/topology/entity/KIND/ID   one entity, its edges and paths\n"+
+			"  /api/v1/topology/sources          each source and its state\n"+
+			"  /metrics                          strata_topology_* series and strata's own")
+	})
+	return mux
+}
+
+// Run scrapes, refreshes and serves until ctx is done, then closes the storage.
+func (a *App) Run(ctx context.Context) error {
+	defer a.db.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+
+	scrapeYAML := a.opts.ScrapeConfigs
+	if a.opts.Exporter != nil {
+		target, err := a.serveExporter(ctx, g)
+		if err != nil {
+			return err
+		}
+		scrapeYAML = selfScrapeConfig(target) + scrapeYAML
+	}
+	if strings.TrimSpace(scrapeYAML) != "" {
+		if err := a.startScraping(ctx, g, scrapeYAML); err != nil {
+			return err
+		}
+	}
+
+	g.Go(func() error {
+		// Let the first scrape land before the first refresh reads it.
+		if a.opts.Exporter != nil || strings.TrimSpace(scrapeYAML) != "" {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(min(7*time.Second, a.opts.RefreshInterval)):
+			}
+		}
+		a.refresher.Refresh(ctx)
+		a.ready.Store(true)
+		t := time.NewTicker(a.opts.RefreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				a.refresher.Refresh(ctx)
+			}
+		}
+	})
+
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error {
+		err := web.ListenAndServe(srv, a.opts.WebConfig, a.logger)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		shutdown, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		return srv.Shutdown(shutdown)
+	})
+	return g.Wait()
+}
+
+// serveExporter runs strata-exporter's collectors in this process behind a listener on
+// 127.0.0.1 that only the embedded scraper uses.
+func (a *App) serveExporter(ctx context.Context, g *errgroup.Group) (string, error) {
+	e, err := exporter.New(*a.opts.Exporter, a.logger.With("component", "exporter"))
+	if err != nil {
+		return "", fmt.Errorf("exporter: %w", err)
+	}
+	h, err := e.Handler()
+	if err != nil {
+		return "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("exporter listener: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { <-ctx.Done(); return srv.Close() })
+	return l.Addr().String(), nil
+}
+
+func selfScrapeConfig(target string) string {
+	return fmt.Sprintf("- job_name: strata-exporter\n  static_configs:\n  - targets: [%q]\n", target)
+}
+
+// startScraping runs Prometheus's discovery and scrape managers on the scrape_configs,
+// appending to the embedded TSDB.
+func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML string) error {
+	cfgText := fmt.Sprintf("global:\n  scrape_interval: %s\n  scrape_timeout: %s\nscrape_configs:\n%s",
+		model.Duration(a.opts.ScrapeInterval), model.Duration(min(a.opts.ScrapeInterval, 10*time.Second)), indent(scrapeYAML))
+	cfg, err := promconfig.Load(cfgText, a.logger)
+	if err != nil {
+		return fmt.Errorf("scrape_configs: %w", err)
+	}
+	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(a.reg)
+	if err != nil {
+		return err
+	}
+	dm := discovery.NewManager(ctx, a.logger.With("component", "discovery"), a.reg, sdMetrics, discovery.Updatert(time.Second))
+	if dm == nil {
+		return errors.New("discovery manager")
+	}
+	sm, err := scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(time.Second)},
+		a.logger.With("component", "scrape"), nil, a.db, nil, a.reg)
+	if err != nil {
+		return err
+	}
+	sdConfigs := map[string]discovery.Configs{}
+	scfgs, err := cfg.GetScrapeConfigs()
+	if err != nil {
+		return err
+	}
+	for _, sc := range scfgs {
+		sdConfigs[sc.JobName] = sc.ServiceDiscoveryConfigs
+	}
+	if err := dm.ApplyConfig(sdConfigs); err != nil {
+		return err
+	}
+	if err := sm.ApplyConfig(cfg); err != nil {
+		return err
+	}
+	g.Go(func() error { return dm.Run() })
+	g.Go(func() error { return sm.Run(dm.SyncCh()) })
+	g.Go(func() error { <-ctx.Done(); sm.Stop(); return nil })
+	return nil
+}
+
+func indent(yaml string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(yaml, "\n"), "\n") {
+		b.WriteString("  " + line + "\n")
+	}
+	return b.String()
+}
+
+func localHostName() string {
+	if b, err := os.ReadFile("/proc/sys/kernel/hostname"); err == nil {
+		if h := strings.TrimSpace(string(b)); h != "" {
+			return h
+		}
+	}
+	h, _ := os.Hostname()
+	return h
+}

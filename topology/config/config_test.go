@@ -1,0 +1,553 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/strata-obs/strata/topology/config/strictyaml"
+)
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func defaultTopology() Topology {
+	return Topology{RefreshInterval: 15 * time.Second, StaleAfter: 5 * time.Minute, LabelAllowlist: DefaultLabelAllowlist()}
+}
+
+func TestParseDesignExample(t *testing.T) {
+	t.Setenv("HOME", "/home/sre")
+	got, err := Parse("/etc/strata/strata.yml", readTestdata(t, "design.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Sources: []Source{
+			{Type: "haproxy", Name: "edge", Line: 3, Spec: &HAProxy{RuntimeAPI: "unix:///run/haproxy/admin.sock", Host: "node-1", Timeout: 5 * time.Second}},
+			{Type: "caddy", Name: "web", Line: 7, Spec: &Caddy{AdminURL: "http://127.0.0.1:2019", Timeout: 5 * time.Second}},
+			{Type: "nginx", Name: "legacy", Line: 10, Spec: &Nginx{Config: "/etc/nginx/nginx.conf"}},
+			{Type: "kubernetes", Name: "kubernetes", Line: 13, Spec: &Kubernetes{Kubeconfig: "/home/sre/.kube/config"}},
+			{Type: "inventory", Name: "inventory", Line: 15, Spec: &Inventory{File: "/etc/strata/inventory.yml"}},
+		},
+		Prometheus: Prometheus{URL: "http://prometheus:9090", RemoteWrite: "http://prometheus:9090/api/v1/write"},
+		Topology:   defaultTopology(),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	got, err := Parse("/etc/strata/strata.yml", readTestdata(t, "full.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape := got.ScrapeConfigs
+	got.ScrapeConfigs = nil
+	want := &Config{
+		Sources: []Source{
+			{Type: "haproxy", Name: "edge", Line: 3, Spec: &HAProxy{StatsURL: "http://127.0.0.1:8404/stats;csv", Host: "node-1", Timeout: 2 * time.Second}},
+			{Type: "haproxy", Name: "edge-tcp", Line: 8, Spec: &HAProxy{RuntimeAPI: "tcp://127.0.0.1:9999", Timeout: 5 * time.Second}},
+			{Type: "caddy", Name: "caddy", Line: 11, Spec: &Caddy{AdminURL: "https://caddy.internal:2019", Host: "node-2", Timeout: 1500 * time.Millisecond}},
+			{Type: "nginx", Name: "nginx", Line: 15, Spec: &Nginx{Config: "/etc/strata/nginx/nginx.conf", UseNginxT: true, Host: "node-3"}},
+			{Type: "kubernetes", Name: "prod", Line: 19, Spec: &Kubernetes{Kubeconfig: "/etc/kube/config"}},
+			{Type: "inventory", Name: "cmdb", Line: 22, Spec: &Inventory{File: "/srv/cmdb/inventory.yml"}},
+		},
+		Prometheus: Prometheus{URL: "https://prometheus.internal:9090/", RemoteWrite: "https://prometheus.internal:9090/api/v1/write"},
+		Topology:   Topology{RefreshInterval: 30 * time.Second, StaleAfter: 10 * time.Minute, LabelAllowlist: []string{"app", "team", "cost_center"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+
+	// The scrape configs stand alone, aliases expanded, ready to go under a scrape_configs key.
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte("scrape_configs:\n"+indent(string(scrape))), &doc); err != nil {
+		t.Fatalf("ScrapeConfigs is not YAML: %v\n%s", err, scrape)
+	}
+	wantDoc := map[string]any{"scrape_configs": []any{
+		map[string]any{
+			"job_name": "strata-exporter", "scrape_interval": "15s",
+			"static_configs": []any{map[string]any{"targets": []any{"node-1:9731", "node-2:9731"}, "labels": map[string]any{"env": "prod"}}},
+		},
+		map[string]any{
+			"job_name": "node", "scrape_interval": "15s",
+			"static_configs": []any{map[string]any{"targets": []any{"node-1:9100"}, "labels": map[string]any{"env": "prod"}}},
+		},
+	}}
+	if diff := cmp.Diff(wantDoc, doc); diff != "" {
+		t.Errorf("ScrapeConfigs (-want +got):\n%s", diff)
+	}
+	if strings.Contains(string(scrape), "&") || strings.Contains(string(scrape), "*") {
+		t.Errorf("ScrapeConfigs keeps anchors or aliases:\n%s", scrape)
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+}
+
+// TestScrapeConfigsBlock: a flow list comes out as a block list, so that the caller can put
+// its own entries (strata up's scrape of its exporter) in front.
+func TestScrapeConfigsBlock(t *testing.T) {
+	c, err := Parse("strata.yml", []byte("scrape_configs: [{job_name: node, static_configs: [{targets: [\"a:9100\"]}]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "- {job_name: node, static_configs: [{targets: [\"a:9100\"]}]}\n"
+	if string(c.ScrapeConfigs) != want {
+		t.Errorf("ScrapeConfigs =\n%s\nwant\n%s", c.ScrapeConfigs, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	for _, in := range []string{"", "# strata up needs no configuration\n", "topology:\n", "topology: {label_allowlist: }\n", "scrape_configs: []\n"} {
+		got, err := Parse("strata.yml", []byte(in))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
+			continue
+		}
+		if diff := cmp.Diff(&Config{Topology: defaultTopology()}, got); diff != "" {
+			t.Errorf("Parse(%q) (-want +got):\n%s", in, diff)
+		}
+	}
+
+	got, err := Parse("strata.yml", []byte("sources: [{type: haproxy, runtime_api: \"unix:///s\"}, {type: caddy}, {type: nginx}, {type: kubernetes}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Source{
+		{Type: "haproxy", Name: "haproxy", Line: 1, Spec: &HAProxy{RuntimeAPI: "unix:///s", Timeout: 5 * time.Second}},
+		{Type: "caddy", Name: "caddy", Line: 1, Spec: &Caddy{AdminURL: "http://localhost:2019", Timeout: 5 * time.Second}},
+		{Type: "nginx", Name: "nginx", Line: 1, Spec: &Nginx{Config: "/etc/nginx/nginx.conf"}},
+		{Type: "kubernetes", Name: "kubernetes", Line: 1, Spec: &Kubernetes{}},
+	}
+	if diff := cmp.Diff(want, got.Sources); diff != "" {
+		t.Errorf("defaults of the sources (-want +got):\n%s", diff)
+	}
+
+	// An explicit empty allow-list copies no labels; it is not the default.
+	got, err = Parse("strata.yml", []byte("topology: {label_allowlist: []}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Topology.LabelAllowlist == nil || len(got.Topology.LabelAllowlist) != 0 {
+		t.Errorf("label_allowlist: [] = %#v, want an empty list", got.Topology.LabelAllowlist)
+	}
+	if SourceTypes := SourceTypes(); !cmp.Equal(SourceTypes, []string{"haproxy", "caddy", "nginx", "kubernetes", "inventory"}) {
+		t.Errorf("SourceTypes() = %v", SourceTypes)
+	}
+}
+
+func TestRelativePaths(t *testing.T) {
+	t.Setenv("HOME", "/home/sre")
+	in := []byte(`sources:
+  - {type: inventory, name: a, file: inventory.yml}
+  - {type: inventory, name: b, file: ./sub/../inv.yml}
+  - {type: inventory, name: c, file: ../shared/inventory.yml}
+  - {type: inventory, name: d, file: /abs/inventory.yml}
+  - {type: inventory, name: e, file: ~/inventory.yml}
+  - {type: inventory, name: f, file: "~"}
+  - {type: nginx, config: conf/nginx.conf}
+  - {type: kubernetes, kubeconfig: kube.yml}
+`)
+	files := func(c *Config) []string {
+		var out []string
+		for _, s := range c.Sources {
+			switch spec := s.Spec.(type) {
+			case *Inventory:
+				out = append(out, spec.File)
+			case *Nginx:
+				out = append(out, spec.Config)
+			case *Kubernetes:
+				out = append(out, spec.Kubeconfig)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"/etc/strata/strata.yml", []string{
+			"/etc/strata/inventory.yml", "/etc/strata/inv.yml", "/etc/shared/inventory.yml", "/abs/inventory.yml",
+			"/home/sre/inventory.yml", "/home/sre", "/etc/strata/conf/nginx.conf", "/etc/strata/kube.yml",
+		}},
+		{"strata.yml", []string{
+			"inventory.yml", "inv.yml", "../shared/inventory.yml", "/abs/inventory.yml",
+			"/home/sre/inventory.yml", "/home/sre", "conf/nginx.conf", "kube.yml",
+		}},
+		{"deploy/strata.yml", []string{
+			"deploy/inventory.yml", "deploy/inv.yml", "shared/inventory.yml", "/abs/inventory.yml",
+			"/home/sre/inventory.yml", "/home/sre", "deploy/conf/nginx.conf", "deploy/kube.yml",
+		}},
+	} {
+		c, err := Parse(tc.name, in)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", tc.name, err)
+		}
+		if diff := cmp.Diff(tc.want, files(c)); diff != "" {
+			t.Errorf("Parse(%s) paths (-want +got):\n%s", tc.name, diff)
+		}
+	}
+
+	// Load makes them absolute, so that they stay right whatever the working directory.
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc", "strata.yml"), in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	c, err := Load("etc/strata.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := files(c)[0]; got != filepath.Join(dir, "etc", "inventory.yml") {
+		t.Errorf("Load: inventory file %q, want %q", got, filepath.Join(dir, "etc", "inventory.yml"))
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yml")); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want a not-exist error", err)
+	}
+	path := filepath.Join(t.TempDir(), "strata.yml")
+	if err := os.WriteFile(path, []byte("sources:\n  - type: nginix\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := path + `:2: sources[0].type: unknown source type "nginix" (want one of haproxy, caddy, nginx, kubernetes, inventory)`
+	if _, err := Load(path); err == nil || err.Error() != want {
+		t.Errorf("Load = %v, want %s", err, want)
+	}
+}
+
+// TestParseErrors has one row per mistake, each with the one message, line included, that it
+// must produce.
+func TestParseErrors(t *testing.T) {
+	t.Setenv("HOME", "/home/sre")
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{
+			name: "the example of the brief",
+			in: `sources:
+  - type: caddy
+    name: web
+
+  - type: haproxy
+    name: edge
+    runtime_api: foo
+`,
+			want: `strata.yml:7: sources[1].runtime_api: want unix:///path or tcp://host:port, got "foo"`,
+		},
+		{
+			name: "unknown top-level key",
+			in:   "sources: []\nglobal: {scrape_interval: 15s}\n",
+			want: `strata.yml:2: unknown field "global" (want one of sources, scrape_configs, prometheus, topology)`,
+		},
+		{
+			name: "document a list",
+			in:   "- type: haproxy\n",
+			want: `strata.yml:1: want a mapping, got a list`,
+		},
+		{
+			name: "sources a mapping",
+			in:   "sources:\n  edge: {type: haproxy}\n",
+			want: `strata.yml:2: sources: want a list, got a mapping`,
+		},
+		{
+			name: "source a string",
+			in:   "sources:\n  - haproxy\n",
+			want: `strata.yml:2: sources[0]: want a mapping with a type (one of haproxy, caddy, nginx, kubernetes, inventory), got "haproxy"`,
+		},
+		{
+			name: "source empty",
+			in:   "sources:\n  -\n",
+			want: `strata.yml:2: sources[0]: want a mapping with a type (one of haproxy, caddy, nginx, kubernetes, inventory), got nothing`,
+		},
+		{
+			name: "source without type",
+			in:   "sources:\n  - name: edge\n    runtime_api: unix:///s\n",
+			want: `strata.yml:2: sources[0].type: required (one of haproxy, caddy, nginx, kubernetes, inventory)`,
+		},
+		{
+			name: "unknown source type",
+			in:   "sources:\n  - name: edge\n    type: traefik\n    entrypoint: x\n",
+			want: `strata.yml:3: sources[0].type: unknown source type "traefik" (want one of haproxy, caddy, nginx, kubernetes, inventory)`,
+		},
+		{
+			name: "source type a list",
+			in:   "sources:\n  - type: [haproxy]\n",
+			want: `strata.yml:2: sources[0].type: want a string, got a list`,
+		},
+		{
+			name: "field of another type",
+			in:   "sources:\n  - type: caddy\n    runtime_api: unix:///s\n",
+			want: `strata.yml:3: sources[0]: unknown field "runtime_api" (want one of type, name, admin_url, host, timeout)`,
+		},
+		{
+			name: "repeated key",
+			in:   "sources:\n  - type: caddy\n    host: a\n    host: b\n",
+			want: `strata.yml:4: sources[0].host: repeated key (first at line 3)`,
+		},
+		{
+			name: "empty name",
+			in:   "sources:\n  - type: caddy\n    name: \"\"\n",
+			want: `strata.yml:3: sources[0].name: must not be empty (leave it out for the default)`,
+		},
+		{
+			name: "two sources with one name",
+			in:   "sources:\n  - {type: caddy, name: web}\n  - {type: nginx, name: web}\n",
+			want: `strata.yml:3: sources[1].name: "web" is used twice (first at line 2)`,
+		},
+		{
+			name: "a default name taken",
+			in:   "sources:\n  - {type: caddy, name: nginx}\n  - {type: nginx}\n",
+			want: `strata.yml:3: sources[1].name: required: the default, "nginx", is used at line 2`,
+		},
+		{
+			name: "several of a type without names",
+			in:   "sources:\n  - type: inventory\n    file: a.yml\n  - type: inventory\n    name: b\n    file: b.yml\n",
+			want: `strata.yml:2: sources[0].name: required when there are several inventory sources`,
+		},
+		{
+			name: "haproxy without an address",
+			in:   "sources:\n  - type: haproxy\n    host: node-1\n",
+			want: `strata.yml:2: sources[0]: want runtime_api (unix:///path or tcp://host:port) or stats_url`,
+		},
+		{
+			name: "haproxy with both addresses",
+			in:   "sources:\n  - type: haproxy\n    runtime_api: unix:///s\n    stats_url: http://127.0.0.1:8404/stats\n",
+			want: `strata.yml:4: sources[0].stats_url: set runtime_api or stats_url, not both`,
+		},
+		{
+			name: "runtime API relative socket",
+			in:   "sources:\n  - type: haproxy\n    runtime_api: unix://admin.sock\n",
+			want: `strata.yml:3: sources[0].runtime_api: want unix:///path or tcp://host:port, got "unix://admin.sock"`,
+		},
+		{
+			name: "runtime API without port",
+			in:   "sources:\n  - type: haproxy\n    runtime_api: tcp://127.0.0.1\n",
+			want: `strata.yml:3: sources[0].runtime_api: want unix:///path or tcp://host:port, got "tcp://127.0.0.1"`,
+		},
+		{
+			name: "runtime API port out of range",
+			in:   "sources:\n  - type: haproxy\n    runtime_api: tcp://127.0.0.1:70000\n",
+			want: `strata.yml:3: sources[0].runtime_api: "tcp://127.0.0.1:70000": invalid port "70000" (want 1-65535)`,
+		},
+		{
+			name: "stats URL without scheme",
+			in:   "sources:\n  - type: haproxy\n    stats_url: 127.0.0.1:8404/stats\n",
+			want: `strata.yml:3: sources[0].stats_url: want an http:// or https:// URL, got "127.0.0.1:8404/stats"`,
+		},
+		{
+			name: "caddy admin URL",
+			in:   "sources:\n  - type: caddy\n    admin_url: unix//run/caddy.sock\n",
+			want: `strata.yml:3: sources[0].admin_url: want an http:// or https:// URL, got "unix//run/caddy.sock"`,
+		},
+		{
+			name: "timeout without unit",
+			in:   "sources:\n  - type: caddy\n    timeout: 5\n",
+			want: `strata.yml:3: sources[0].timeout: want a duration such as 15s, 5m or 1h, got "5"`,
+		},
+		{
+			name: "timeout zero",
+			in:   "sources:\n  - type: caddy\n    timeout: 0s\n",
+			want: `strata.yml:3: sources[0].timeout: want a duration such as 15s, 5m or 1h, got "0s"`,
+		},
+		{
+			name: "timeout longer than the refresh interval",
+			in:   "sources:\n  - type: caddy\n    timeout: 20s\ntopology:\n  refresh_interval: 10s\n",
+			want: `strata.yml:3: sources[0].timeout: 20s is longer than topology.refresh_interval (10s)`,
+		},
+		{
+			name: "use_nginx_t not a bool",
+			in:   "sources:\n  - type: nginx\n    use_nginx_t: yes\n",
+			want: `strata.yml:3: sources[0].use_nginx_t: want true or false, got "yes"`,
+		},
+		{
+			name: "nginx config a list",
+			in:   "sources:\n  - type: nginx\n    config: [a, b]\n",
+			want: `strata.yml:3: sources[0].config: want a string, got a list`,
+		},
+		{
+			name: "inventory without file",
+			in:   "sources:\n  - type: inventory\n    name: cmdb\n",
+			want: `strata.yml:2: sources[0].file: required`,
+		},
+		{
+			name: "~user",
+			in:   "sources:\n  - type: kubernetes\n    kubeconfig: ~sre/.kube/config\n",
+			want: `strata.yml:3: sources[0].kubeconfig: "~sre/.kube/config": only ~ and ~/… are expanded, not ~user; write the full path`,
+		},
+		{
+			name: "scrape_configs a mapping",
+			in:   "scrape_configs:\n  job_name: node\n",
+			want: `strata.yml:2: scrape_configs: want a list, got a mapping`,
+		},
+		{
+			name: "scrape config a string",
+			in:   "scrape_configs:\n  - node\n",
+			want: `strata.yml:2: scrape_configs[0]: want a mapping (a Prometheus scrape config), got "node"`,
+		},
+		{
+			name: "scrape config without job_name",
+			in:   "scrape_configs:\n  - job_name: a\n  - static_configs: [{targets: [\"a:9100\"]}]\n",
+			want: `strata.yml:3: scrape_configs[1].job_name: required`,
+		},
+		{
+			name: "scrape config with an empty job_name",
+			in:   "scrape_configs:\n  - job_name: \"\"\n",
+			want: `strata.yml:2: scrape_configs[0].job_name: must not be empty`,
+		},
+		{
+			name: "two scrape configs with one job_name",
+			in:   "scrape_configs:\n  - job_name: node\n  - job_name: node\n",
+			want: `strata.yml:3: scrape_configs[1].job_name: "node" is used twice (first at line 2)`,
+		},
+		{
+			name: "prometheus URL without scheme",
+			in:   "prometheus:\n  url: prometheus:9090\n",
+			want: `strata.yml:2: prometheus.url: want an http:// or https:// URL, got "prometheus:9090"`,
+		},
+		{
+			name: "remote_write not a URL",
+			in:   "prometheus:\n  remote_write: \"http://[::1\"\n",
+			want: `strata.yml:2: prometheus.remote_write: want an http:// or https:// URL, got "http://[::1"`,
+		},
+		{
+			name: "remote_write port",
+			in:   "prometheus:\n  remote_write: http://p:0/api/v1/write\n",
+			want: `strata.yml:2: prometheus.remote_write: "http://p:0/api/v1/write": invalid port "0" (want 1-65535)`,
+		},
+		{
+			name: "unknown prometheus key",
+			in:   "prometheus:\n  remote_read: http://p:9090\n",
+			want: `strata.yml:2: prometheus: unknown field "remote_read" (want one of url, remote_write)`,
+		},
+		{
+			name: "refresh_interval a number",
+			in:   "topology:\n  refresh_interval: 15\n",
+			want: `strata.yml:2: topology.refresh_interval: want a duration such as 15s, 5m or 1h, got "15"`,
+		},
+		{
+			name: "stale_after shorter than refresh_interval",
+			in:   "topology:\n  refresh_interval: 1m\n  stale_after: 30s\n",
+			want: `strata.yml:3: topology.stale_after: stale_after (30s) must not be shorter than refresh_interval (1m)`,
+		},
+		{
+			name: "refresh_interval longer than the default stale_after",
+			in:   "topology:\n  refresh_interval: 10m\n",
+			want: `strata.yml:2: topology.refresh_interval: stale_after (5m) must not be shorter than refresh_interval (10m)`,
+		},
+		{
+			name: "label_allowlist a string",
+			in:   "topology:\n  label_allowlist: app,team\n",
+			want: `strata.yml:2: topology.label_allowlist: want a list, got "app,team"`,
+		},
+		{
+			name: "invalid label name",
+			in:   "topology:\n  label_allowlist:\n    - app\n    - app.kubernetes.io/name\n",
+			want: `strata.yml:4: topology.label_allowlist[1]: invalid label name "app.kubernetes.io/name" (want letters, digits and _, not starting with a digit)`,
+		},
+		{
+			name: "reserved label name",
+			in:   "topology:\n  label_allowlist: [__meta_x]\n",
+			want: `strata.yml:2: topology.label_allowlist[0]: label name "__meta_x" is reserved (names starting with __ are Prometheus's own)`,
+		},
+		{
+			name: "a label the scraper owns",
+			in:   "topology:\n  label_allowlist: [instance]\n",
+			want: `strata.yml:2: topology.label_allowlist[0]: "instance" cannot be copied into series: the scraper owns it`,
+		},
+		{
+			name: "a label twice",
+			in:   "topology:\n  label_allowlist:\n    - app\n    - app\n",
+			want: `strata.yml:4: topology.label_allowlist[1]: "app" is used twice (first at line 3)`,
+		},
+		{
+			name: "unknown topology key",
+			in:   "topology:\n  refresh: 15s\n",
+			want: `strata.yml:2: topology: unknown field "refresh" (want one of refresh_interval, stale_after, label_allowlist)`,
+		},
+		{
+			name: "malformed YAML",
+			in:   "sources:\n  - type: caddy\n   name: web\n",
+			want: `strata.yml:2: did not find expected '-' indicator`, // where the list at fault starts
+		},
+		{
+			name: "two documents",
+			in:   "sources: []\n---\nsources: []\n",
+			want: `strata.yml:2: more than one YAML document (remove the ---)`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("strata.yml", []byte(tc.in))
+			if err == nil {
+				t.Fatalf("Parse: no error, want %s", tc.want)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("Parse:\n got %s\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseReportsEveryProblem: one run names every mistake, in line order, including those
+// found once the whole file is read.
+func TestParseReportsEveryProblem(t *testing.T) {
+	in := `topology:
+  refresh_interval: 10s
+sources:
+  - type: haproxy
+    runtime_api: foo
+    timeout: 1m
+  - type: nginix
+prometheus:
+  url: prometheus:9090
+`
+	_, err := Parse("strata.yml", []byte(in))
+	want := []string{
+		`strata.yml:5: sources[0].runtime_api: want unix:///path or tcp://host:port, got "foo"`,
+		`strata.yml:6: sources[0].timeout: 1m is longer than topology.refresh_interval (10s)`,
+		`strata.yml:7: sources[1].type: unknown source type "nginix" (want one of haproxy, caddy, nginx, kubernetes, inventory)`,
+		`strata.yml:9: prometheus.url: want an http:// or https:// URL, got "prometheus:9090"`,
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	var e *strictyaml.Error
+	if !errors.As(err, &e) || e.Line != 5 || e.Path != "sources[0].runtime_api" {
+		t.Errorf("errors.As(*strictyaml.Error) = %+v", e)
+	}
+}
+
+func TestCheckLabelName(t *testing.T) {
+	for _, ok := range []string{"app", "_x", "team2", "cost_center", "A"} {
+		if err := CheckLabelName(ok); err != nil {
+			t.Errorf("CheckLabelName(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "2fa", "a-b", "a.b", "é", "__name__", "a b"} {
+		if err := CheckLabelName(bad); err == nil {
+			t.Errorf("CheckLabelName(%q): no error", bad)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+// Package topology keeps strata's graph fresh: every refresh it asks each source, joins what
+// they said into one graph (topology/join), writes the graph as strata_topology_* series into
+// the storage, and serves it on the JSON API and /metrics.
+package topology
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/join"
+	"github.com/strata-obs/strata/topology/source"
+)
+
+// RefresherOptions configure the refresh loop.
+type RefresherOptions struct {
+	LBSources   []source.LoadBalancers
+	FactSources []source.Facts
+	LocalHost   string        // this machine's host name, for LBs read locally
+	StaleAfter  time.Duration // --topology.stale-after: how long a failed source's last report is kept
+	Timeout     time.Duration // per source and refresh
+	Allowlist   []string      // metadata labels copied into series as label_<name>
+	// Sink receives the series of each refresh (the TSDB); nil writes nowhere.
+	Sink storage.Appendable
+	Now  func() time.Time
+}
+
+// Refresher holds the latest graph and the state of each source.
+type Refresher struct {
+	opts   RefresherOptions
+	logger *slog.Logger
+
+	mu       sync.RWMutex
+	graph    *graph.Graph
+	warnings []string
+	series   []Sample
+	sources  map[string]*sourceState
+	written  map[string]labels.Labels // series of the last write, to end the ones that vanish
+	duration time.Duration
+}
+
+// sourceState is what strata knows of one source: its last good report and its last error.
+type sourceState struct {
+	kind  string // "lb" or "facts"
+	lbs   []source.LB
+	facts *source.FactSet
+	seen  time.Time // of the last good report
+	err   error     // of the last attempt
+}
+
+// NewRefresher builds the loop; call Refresh or Run.
+func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 5 * time.Minute
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	r := &Refresher{opts: opts, logger: logger, sources: map[string]*sourceState{}, written: map[string]labels.Labels{}}
+	for _, s := range opts.LBSources {
+		r.sources[s.Name()] = &sourceState{kind: "lb"}
+	}
+	for _, s := range opts.FactSources {
+		r.sources[s.Name()] = &sourceState{kind: "facts"}
+	}
+	r.graph = graph.New(opts.Now())
+	return r
+}
+
+// Run refreshes every interval until ctx is done.
+func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		r.Refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Refresh asks every source once, joins and writes the graph. A source that fails keeps its
+// last report, marked stale, for StaleAfter; it never wipes the graph.
+func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
+	start := time.Now()
+	now := r.opts.Now()
+	type result struct {
+		name  string
+		lbs   []source.LB
+		facts *source.FactSet
+		err   error
+	}
+	results := make(chan result, len(r.opts.LBSources)+len(r.opts.FactSources))
+	var wg sync.WaitGroup
+	for _, s := range r.opts.LBSources {
+		wg.Go(func() {
+			c, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+			defer cancel()
+			lbs, err := safely(func() ([]source.LB, error) { return s.ListLoadBalancers(c) })
+			results <- result{name: s.Name(), lbs: lbs, err: err}
+		})
+	}
+	for _, s := range r.opts.FactSources {
+		wg.Go(func() {
+			c, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+			defer cancel()
+			fs, err := safely(func() (*source.FactSet, error) { return s.ListFacts(c, now) })
+			results <- result{name: s.Name(), facts: fs, err: err}
+		})
+	}
+	wg.Wait()
+	close(results)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for res := range results {
+		st := r.sources[res.name]
+		st.err = res.err
+		if res.err != nil {
+			r.logger.Warn("source failed", "source", res.name, "err", res.err)
+			continue
+		}
+		st.lbs, st.facts, st.seen = res.lbs, res.facts, now
+	}
+
+	in := join.Input{At: now, LocalHost: r.opts.LocalHost}
+	var warnings []string
+	for _, name := range r.sourceNames() {
+		st := r.sources[name]
+		if st.err != nil {
+			warnings = append(warnings, fmt.Sprintf("source %s: %v", name, st.err))
+		}
+		if st.seen.IsZero() {
+			continue
+		}
+		stale := st.err != nil
+		if stale && now.Sub(st.seen) > r.opts.StaleAfter {
+			warnings = append(warnings, fmt.Sprintf("source %s: nothing heard for %s, its entities are dropped", name, now.Sub(st.seen).Round(time.Second)))
+			continue
+		}
+		if st.kind == "lb" {
+			in.LBs = append(in.LBs, join.LBReport{Source: name, LBs: st.lbs, Seen: st.seen, Stale: stale})
+		} else {
+			in.Facts = append(in.Facts, join.FactReport{Source: name, Facts: st.facts, Seen: st.seen, Stale: stale})
+		}
+	}
+	g, joinWarnings := join.Build(in)
+	r.graph, r.warnings = g, append(warnings, joinWarnings...)
+	r.series = append(Series(g, r.opts.Allowlist), r.sourceUpSamples()...)
+	r.duration = time.Since(start)
+	if err := r.write(ctx, now); err != nil {
+		r.logger.Error("write topology series", "err", err)
+		r.warnings = append(r.warnings, "write topology series: "+err.Error())
+	}
+	return g
+}
+
+// safely turns a source's panic into its error: one broken source must not stop the loop.
+func safely[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("source panicked: %v", p)
+		}
+	}()
+	return f()
+}
+
+func (r *Refresher) sourceNames() []string {
+	names := make([]string, 0, len(r.sources))
+	for n := range r.sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (r *Refresher) sourceUpSamples() []Sample {
+	var out []Sample
+	for _, name := range r.sourceNames() {
+		up := 1.0
+		if r.sources[name].err != nil {
+			up = 0
+		}
+		out = append(out, Sample{Name: "strata_topology_source_up", Labels: []Label{{"source", name}}, Value: up})
+	}
+	return out
+}
+
+// write appends this refresh's series at now, and a staleness marker for each series of the
+// last refresh that is gone, so that a query at a later time does not see it for five more
+// minutes (the instance removed really is removed).
+func (r *Refresher) write(ctx context.Context, now time.Time) error {
+	if r.opts.Sink == nil {
+		return nil
+	}
+	app := r.opts.Sink.Appender(ctx)
+	ts := now.UnixMilli()
+	current := make(map[string]labels.Labels, len(r.series))
+	for _, s := range r.series {
+		ls := sampleLabels(s)
+		key := ls.String()
+		current[key] = ls
+		if _, err := app.Append(0, ls, ts, s.Value); err != nil {
+			_ = app.Rollback()
+			return err
+		}
+	}
+	stale := math.Float64frombits(value.StaleNaN)
+	for key, ls := range r.written {
+		if _, ok := current[key]; !ok {
+			if _, err := app.Append(0, ls, ts, stale); err != nil {
+				_ = app.Rollback()
+				return err
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		return err
+	}
+	r.written = current
+	return nil
+}
+
+func sampleLabels(s Sample) labels.Labels {
+	b := labels.NewScratchBuilder(len(s.Labels) + 1)
+	b.Add(labels.MetricName, s.Name)
+	for _, l := range s.Labels {
+		b.Add(l.Name, l.Value)
+	}
+	b.Sort()
+	return b.Labels()
+}
+
+// Graph returns the latest graph and its warnings.
+func (r *Refresher) Graph() (*graph.Graph, []string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.graph, append([]string(nil), r.warnings...)
+}
+
+// Samples returns the latest refresh's series.
+func (r *Refresher) Samples() []Sample {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.series
+}
+
+// SourceStatus is one source's state for the API.
+type SourceStatus struct {
+	Name     string    `json:"name"`
+	Kind     string    `json:"kind"`
+	Up       bool      `json:"up"`
+	LastSeen time.Time `json:"last_seen"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Sources returns each source's state.
+func (r *Refresher) Sources() []SourceStatus {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []SourceStatus
+	for _, name := range r.sourceNames() {
+		st := r.sources[name]
+		s := SourceStatus{Name: name, Kind: st.kind, Up: st.err == nil && !st.seen.IsZero(), LastSeen: st.seen}
+		if st.err != nil {
+			s.Error = st.err.Error()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// LastDuration is how long the last refresh took.
+func (r *Refresher) LastDuration() time.Duration {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.duration
+}
