@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -189,12 +190,14 @@ func (graphCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: label s
 
 func (c graphCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.r.Samples() {
-		names := make([]string, len(s.Labels))
-		values := make([]string, len(s.Labels))
-		for i, l := range s.Labels {
-			names[i], values[i] = l.Name, l.Value
-		}
-		m, err := prometheus.NewConstMetric(prometheus.NewDesc(s.Name, familyHelp(s.Name), names, nil), prometheus.GaugeValue, s.Value, values...)
+		name := s.Name()
+		var names, values []string
+		s.Labels.Range(func(l labels.Label) {
+			if l.Name != labels.MetricName {
+				names, values = append(names, l.Name), append(values, l.Value)
+			}
+		})
+		m, err := prometheus.NewConstMetric(prometheus.NewDesc(name, familyHelp(name), names, nil), prometheus.GaugeValue, s.Value, values...)
 		if err == nil {
 			ch <- m
 		}

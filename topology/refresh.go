@@ -44,7 +44,7 @@ type Refresher struct {
 	warnings []string
 	series   []Sample
 	sources  map[string]*sourceState
-	written  map[string]labels.Labels // series of the last write, to end the ones that vanish
+	written  map[uint64][]written // series of the last write by hash, to end the ones that vanish
 	duration time.Duration
 }
 
@@ -68,7 +68,7 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	r := &Refresher{opts: opts, logger: logger, sources: map[string]*sourceState{}, written: map[string]labels.Labels{}}
+	r := &Refresher{opts: opts, logger: logger, sources: map[string]*sourceState{}, written: map[uint64][]written{}}
 	for _, s := range opts.LBSources {
 		r.sources[s.Name()] = &sourceState{kind: "lb"}
 	}
@@ -195,36 +195,54 @@ func (r *Refresher) sourceUpSamples() []Sample {
 		if r.sources[name].err != nil {
 			up = 0
 		}
-		out = append(out, Sample{Name: "strata_topology_source_up", Labels: []Label{{"source", name}}, Value: up})
+		out = append(out, Sample{Labels: labels.FromStrings(labels.MetricName, "strata_topology_source_up", "source", name), Value: up})
 	}
 	return out
 }
 
 // write appends this refresh's series at now, and a staleness marker for each series of the
 // last refresh that is gone, so that a query at a later time does not see it for five more
-// minutes (the instance removed really is removed).
+// minutes (the instance removed really is removed). It commits in batches: one transaction of
+// a large fleet's series would hold them all in one WAL record.
 func (r *Refresher) write(ctx context.Context, now time.Time) error {
 	if r.opts.Sink == nil {
 		return nil
 	}
-	app := r.opts.Sink.Appender(ctx)
+	const batch = 20_000
 	ts := now.UnixMilli()
-	current := make(map[string]labels.Labels, len(r.series))
-	for _, s := range r.series {
-		ls := sampleLabels(s)
-		key := ls.String()
-		current[key] = ls
-		if _, err := app.Append(0, ls, ts, s.Value); err != nil {
+	app := r.opts.Sink.Appender(ctx)
+	n := 0
+	appendOne := func(ref storage.SeriesRef, ls labels.Labels, v float64) (storage.SeriesRef, error) {
+		got, err := app.Append(ref, ls, ts, v)
+		if err != nil {
 			_ = app.Rollback()
+			return 0, err
+		}
+		if n++; n%batch == 0 {
+			if err := app.Commit(); err != nil {
+				return 0, err
+			}
+			app = r.opts.Sink.Appender(ctx)
+		}
+		return got, nil
+	}
+	current := make(map[uint64][]written, len(r.series))
+	for _, s := range r.series {
+		h := s.Labels.Hash()
+		ref, _ := find(r.written[h], s.Labels)
+		got, err := appendOne(ref, s.Labels, s.Value)
+		if err != nil {
 			return err
 		}
+		current[h] = append(current[h], written{s.Labels, got})
 	}
 	stale := math.Float64frombits(value.StaleNaN)
-	for key, ls := range r.written {
-		if _, ok := current[key]; !ok {
-			if _, err := app.Append(0, ls, ts, stale); err != nil {
-				_ = app.Rollback()
-				return err
+	for h, list := range r.written {
+		for _, w := range list {
+			if _, still := find(current[h], w.labels); !still {
+				if _, err := appendOne(w.ref, w.labels, stale); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -235,14 +253,22 @@ func (r *Refresher) write(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-func sampleLabels(s Sample) labels.Labels {
-	b := labels.NewScratchBuilder(len(s.Labels) + 1)
-	b.Add(labels.MetricName, s.Name)
-	for _, l := range s.Labels {
-		b.Add(l.Name, l.Value)
+// written is a series of the last write and the storage's reference to it, which saves the
+// storage a lookup by labels on the next write (as Prometheus's scrape cache does).
+type written struct {
+	labels labels.Labels
+	ref    storage.SeriesRef
+}
+
+// find looks ls up in a hash bucket: the storage's reference to it (0 lets the storage look
+// it up by labels), and whether it is there.
+func find(list []written, ls labels.Labels) (storage.SeriesRef, bool) {
+	for _, w := range list {
+		if labels.Equal(w.labels, ls) {
+			return w.ref, true
+		}
 	}
-	b.Sort()
-	return b.Labels()
+	return 0, false
 }
 
 // Graph returns the latest graph and its warnings.

@@ -1,22 +1,20 @@
 package topology
 
 import (
-	"sort"
-	"strings"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/labelname"
 	"github.com/strata-obs/strata/topology/graph"
 )
 
-// Sample is one series of the graph: its name, label pairs and value.
+// Sample is one series of the graph: its labels, the metric name among them, and its value.
 type Sample struct {
-	Name   string
-	Labels []Label // sorted by name
+	Labels labels.Labels
 	Value  float64
 }
 
-// Label is one label pair.
-type Label struct{ Name, Value string }
+// Name is the sample's metric name.
+func (s Sample) Name() string { return s.Labels.Get(labels.MetricName) }
 
 // family declares one strata_topology_* family: name, help, fixed labels, whether allow-listed
 // metadata labels (label_<name>) are added, and how the graph fills it. docs/topology-metrics.md
@@ -79,14 +77,19 @@ func families() []family {
 		{Name: "strata_topology_host_hardware_info", Help: "A host's hardware, merged from all sources by precedence; value 1.",
 			Labels: append([]string{"host"}, hostHardwareAttrs...),
 			fill:   eachEntity(graph.Host, func(e *graph.Entity) []string { return append([]string{e.ID}, attrs(e, hostHardwareAttrs)...) })},
-		{Name: "strata_topology_edge_info", Help: "An edge of the graph toward the hardware, once per source that reported it; value 1.",
+		// The other edges are already labels of the info series (service_info{lb},
+		// instance_info{lb,service}, container_info{host,image,pod}, pod_info{host}); writing
+		// them again would double the series of a large fleet for nothing.
+		{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), once per source it rests on; value 1.",
 			Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
 			fill: func(g *graph.Graph, emit func(map[string]string, ...string)) {
-				for _, e := range g.Edges() {
-					for _, src := range e.Sources {
-						emit(nil, string(e.From.Kind), e.From.ID, string(e.To.Kind), e.To.ID, src)
+				g.Each(graph.Instance, func(inst *graph.Entity) {
+					for _, e := range g.Down(inst.Ref) {
+						for _, src := range e.Sources {
+							emit(nil, string(e.From.Kind), e.From.ID, string(e.To.Kind), e.To.ID, src)
+						}
 					}
-				}
+				})
 			}},
 		{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
 			Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name"},
@@ -109,9 +112,7 @@ func familyHelp(name string) string {
 
 func eachEntity(kind graph.Kind, values func(*graph.Entity) []string) func(*graph.Graph, func(map[string]string, ...string)) {
 	return func(g *graph.Graph, emit func(map[string]string, ...string)) {
-		for _, e := range g.Entities(kind) {
-			emit(e.Labels, values(e)...)
-		}
+		g.Each(kind, func(e *graph.Entity) { emit(e.Labels, values(e)...) })
 	}
 }
 
@@ -128,12 +129,10 @@ type Path struct {
 	Instance, Pod, Container, Host *graph.Entity
 }
 
-// Paths walks every instance down to its pod, containers and host.
+// Paths walks every instance down to its pod, containers and host, in no particular order.
 func Paths(g *graph.Graph) []Path {
 	var out []Path
-	for _, inst := range g.Entities(graph.Instance) {
-		out = append(out, PathsOf(g, inst)...)
-	}
+	g.Each(graph.Instance, func(inst *graph.Entity) { out = append(out, PathsOf(g, inst)...) })
 	return out
 }
 
@@ -227,48 +226,33 @@ func fillPaths(g *graph.Graph, emit func(map[string]string, ...string)) {
 
 // Series turns the graph into its strata_topology_* series. Metadata labels (k8s labels, LB
 // tags, inventory labels) become label_<name> only when allow-listed, so that cardinality
-// stays bounded.
+// stays bounded. Each entity's labels are unique by its identity, so no series repeats.
 func Series(g *graph.Graph, allow []string) []Sample {
 	allowed := map[string]bool{}
 	for _, a := range allow {
 		allowed[a] = true
 	}
 	var out []Sample
+	b := labels.NewScratchBuilder(16)
 	for _, f := range families() {
-		seen := map[string]bool{}
 		f.fill(g, func(meta map[string]string, values ...string) {
-			labels := make([]Label, 0, len(values)+len(meta))
+			b.Reset()
+			b.Add(labels.MetricName, f.Name)
 			for i, v := range values {
 				if v != "" {
-					labels = append(labels, Label{f.Labels[i], v})
+					b.Add(f.Labels[i], v)
 				}
 			}
 			if f.MetaLabels {
 				for k, v := range meta {
 					if allowed[k] && v != "" {
-						labels = append(labels, Label{"label_" + labelname.Sanitize(k), v})
+						b.Add("label_"+labelname.Sanitize(k), v)
 					}
 				}
 			}
-			sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
-			key := keyOf(labels)
-			if seen[key] { // two entities that differ only in what the series does not show
-				return
-			}
-			seen[key] = true
-			out = append(out, Sample{Name: f.Name, Labels: labels, Value: 1})
+			b.Sort()
+			out = append(out, Sample{Labels: b.Labels(), Value: 1})
 		})
 	}
 	return out
-}
-
-func keyOf(ls []Label) string {
-	var b strings.Builder
-	for _, l := range ls {
-		b.WriteString(l.Name)
-		b.WriteByte(0)
-		b.WriteString(l.Value)
-		b.WriteByte(0)
-	}
-	return b.String()
 }

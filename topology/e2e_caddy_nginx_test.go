@@ -1,0 +1,279 @@
+package topology_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/caddy"
+	"github.com/strata-obs/strata/topology/source/nginx"
+)
+
+// TestCaddyAndNginx runs a real Caddy and a real nginx side by side, each proxying to two
+// upstreams on 127.0.0.1: a podman container publishing a port and a plain host process, in
+// opposite orders. strata, reading both, must resolve every upstream the same way the HAProxy
+// path does (the container by its published port, the process by its listening socket), in
+// each LB's upstream order, down to this host's kernel.
+func TestCaddyAndNginx(t *testing.T) {
+	testenv.Root(t)
+	caddyBin := testenv.Command(t, "caddy")
+	nginxBin := nginxBinary(t)
+	busybox := testenv.Command(t, "busybox")
+	truth := readThisHost(t)
+	pm := startPodman(t)
+
+	// Caddy: the container first, then the process; nginx: the other way round.
+	caddyPorts := []int{freePort(t), freePort(t)}
+	nginxPorts := []int{freePort(t), freePort(t)}
+	_, caddyContainer := pm.httpdContainer(t, caddyPorts[0])
+	caddyProcess := hostHTTPD(t, busybox, caddyPorts[1])
+	nginxProcess := hostHTTPD(t, busybox, nginxPorts[0])
+	_, nginxContainer := pm.httpdContainer(t, nginxPorts[1])
+
+	caddyAdmin, caddyListen := startCaddyProxy(t, caddyBin, caddyPorts)
+	nginxConf, nginxListen := startNginxProxy(t, nginxBin, nginxPorts)
+	// The configurations are real: requests through both LBs reach the upstreams.
+	for _, url := range []string{"http://" + caddyListen + "/c1ps/", "http://" + nginxListen + "/"} {
+		if err := getOK(url); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	expOpts := exporterOptions(pm.sock)
+	host := exporterHost(t, expOpts)
+	caddySrc, err := caddy.New(caddy.Config{Name: "web", AdminURL: "http://" + caddyAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nginxSrc, err := nginx.New(nginx.Config{Name: "legacy", ConfigFile: nginxConf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, topology.Options{
+		RefreshInterval: 2 * time.Second,
+		ScrapeInterval:  time.Second,
+		Exporter:        expOpts,
+		LBSources:       []source.LoadBalancers{caddySrc, nginxSrc},
+		LocalHost:       host,
+	})
+
+	type upstream struct {
+		port          int
+		target        string // the ref it resolves to
+		comm, pid     string // the host process, if any
+		containerPath string // the path's container, if any
+	}
+	process := func(port int, p *process) upstream {
+		return upstream{port: port, target: "host/" + host, comm: procComm(t, p.pid()), pid: strconv.Itoa(p.pid())}
+	}
+	container := func(port int, id string) upstream {
+		return upstream{port: port, target: "container/" + id, containerPath: id}
+	}
+	lbs := []struct {
+		lb, service string // refs' ids
+		upstreams   []upstream
+	}{
+		{"caddy/web", "web/srv0/c1ps", []upstream{container(caddyPorts[0], caddyContainer), process(caddyPorts[1], caddyProcess)}},
+		{"nginx/legacy", "legacy/c1ps", []upstream{process(nginxPorts[0], nginxProcess), container(nginxPorts[1], nginxContainer)}},
+	}
+
+	eventually(t, pollTimeout, "both LBs' upstreams resolved down to the kernel", func() error {
+		g, err := a.graph("")
+		if err != nil {
+			return err
+		}
+		for _, lb := range lbs {
+			if _, ok := g.node("lb", lb.lb); !ok {
+				return fmt.Errorf("no lb %s in the graph (warnings %v)", lb.lb, g.Warnings)
+			}
+			if !slices.Contains(g.down("lb/"+lb.lb), "service/"+lb.service) {
+				return fmt.Errorf("no edge lb/%s → service/%s: %v", lb.lb, lb.service, g.down("lb/"+lb.lb))
+			}
+			if n := len(g.down("service/" + lb.service)); n != len(lb.upstreams) {
+				return fmt.Errorf("service %s has %d instances, want %d", lb.service, n, len(lb.upstreams))
+			}
+			for i, u := range lb.upstreams {
+				id := lb.service + "/127.0.0.1:" + strconv.Itoa(u.port)
+				inst, ok := g.node("instance", id)
+				if !ok {
+					return fmt.Errorf("no instance %s in the graph (warnings %v)", id, g.Warnings)
+				}
+				for k, want := range map[string]string{
+					"position": strconv.Itoa(i), "address": "127.0.0.1", "port": strconv.Itoa(u.port), "health": source.HealthUp,
+				} {
+					if inst.Attrs[k] != want {
+						return fmt.Errorf("instance %v: %s is %q, want %q", inst, k, inst.Attrs[k], want)
+					}
+				}
+				if down := g.down("instance/" + id); !slices.Equal(down, []string{u.target}) {
+					return fmt.Errorf("instance %v resolves to %v, want %s (warnings %v)", inst, down, u.target, g.Warnings)
+				}
+				if u.comm != "" {
+					via := inst.Attrs["resolved_via"]
+					if !strings.Contains(via, u.comm) || !strings.Contains(via, "pid "+u.pid) || inst.Attrs["pid"] != u.pid {
+						return fmt.Errorf("instance %v: want it resolved through the host process %s (pid %s)", inst, u.comm, u.pid)
+					}
+				}
+				e, err := a.entity("instance", id)
+				if err != nil {
+					return err
+				}
+				if len(e.Paths) != 1 || e.Paths[0]["host"] != host || e.Paths[0]["container"] != u.containerPath {
+					return fmt.Errorf("instance %s: paths %v, want one, with container %q on host %s", id, e.Paths, u.containerPath, host)
+				}
+			}
+		}
+		h, ok := g.node("host", host)
+		if !ok {
+			return fmt.Errorf("no host %s in the graph", host)
+		}
+		if h.Attrs["kernel_release"] != truth.kernelRelease || h.Attrs["os_image"] != truth.prettyName {
+			return fmt.Errorf("host %v: want kernel_release %q (uname -r) and os_image %q (os-release)", h, truth.kernelRelease, truth.prettyName)
+		}
+		return nil
+	})
+}
+
+// startCaddyProxy runs Caddy with one server, srv0, proxying /c1ps/* to the upstreams on
+// 127.0.0.1 in that order; HOME and the XDG directories are the test's, so that Caddy writes
+// nothing outside it. It returns the admin and the server's addresses.
+func startCaddyProxy(t *testing.T, bin string, upstreams []int) (admin, listen string) {
+	t.Helper()
+	dir := t.TempDir()
+	admin = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	var dials []any
+	for _, p := range upstreams {
+		dials = append(dials, map[string]any{"dial": "127.0.0.1:" + strconv.Itoa(p)})
+	}
+	config := map[string]any{
+		"admin":   map[string]any{"listen": admin, "config": map[string]any{"persist": false}},
+		"storage": map[string]any{"module": "file_system", "root": filepath.Join(dir, "storage")},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "WARN"}}},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{
+			"srv0": map[string]any{
+				"listen":          []string{listen},
+				"automatic_https": map[string]any{"disable": true},
+				"routes": []any{map[string]any{
+					"match": []any{map[string]any{"path": []string{"/c1ps/*"}}},
+					"handle": []any{
+						map[string]any{"handler": "rewrite", "uri": "/"},
+						map[string]any{"handler": "reverse_proxy", "upstreams": dials},
+					},
+				}},
+			},
+		}}},
+	}
+	b, err := json.MarshalIndent(config, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "caddy.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// env(1) sets Caddy's environment: startProcess runs the program as given.
+	p := startProcess(t, "env", "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), bin, "run", "--config", file)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("caddy's output:\n%s", p.log)
+		}
+	})
+	eventually(t, 15*time.Second, "caddy's admin API", func() error {
+		if err := p.running(); err != nil {
+			t.Fatal(err)
+		}
+		return getOK("http://" + admin + "/config/")
+	})
+	return admin, listen
+}
+
+// startNginxProxy runs nginx from a configuration in the test's directory (its prefix),
+// proxying to upstream c1ps: the upstreams on 127.0.0.1 in that order. It returns the
+// configuration file and the listen address.
+func startNginxProxy(t *testing.T, bin string, upstreams []int) (conf, listen string) {
+	t.Helper()
+	dir := t.TempDir()
+	listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	var servers strings.Builder
+	for _, p := range upstreams {
+		fmt.Fprintf(&servers, "        server 127.0.0.1:%d;\n", p)
+	}
+	conf = filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events {
+    worker_connections 64;
+}
+http {
+    access_log off;
+    client_body_temp_path %[1]s/client_body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+
+    upstream c1ps {
+%[2]s    }
+    server {
+        listen %[3]s;
+        location / {
+            proxy_pass http://c1ps;
+        }
+    }
+}
+`, dir, servers.String(), listen)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, bin, "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx's error.log:\n%s", b)
+		}
+	})
+	eventually(t, 10*time.Second, "nginx serving", func() error {
+		if err := p.running(); err != nil {
+			t.Fatal(err)
+		}
+		return getOK("http://" + listen + "/")
+	})
+	return conf, listen
+}
+
+// nginxBinary finds nginx, also where /usr/sbin is not on PATH.
+func nginxBinary(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx"
+	}
+	return testenv.Command(t, "nginx")
+}
+
+// getOK GETs url and wants 200.
+func getOK(url string) error {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, body)
+	}
+	return nil
+}

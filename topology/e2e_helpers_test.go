@@ -1,0 +1,693 @@
+package topology_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/strata-obs/strata/exporter"
+	"github.com/strata-obs/strata/exporter/collector"
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/topology"
+)
+
+// The end-to-end tests run strata's App (storage, scraper, in-process exporter, refresh loop,
+// HTTP API) against real load balancers, real podman containers and real host processes, and
+// compare what the API and /metrics answer with what the system itself says (uname -r,
+// /etc/os-release, podman inspect, /proc, HAProxy's runtime API). Everything listens on
+// 127.0.0.1; every process and container is removed when the test ends.
+
+// pollTimeout bounds a wait for the graph to show something: the first scrape lands a
+// second or two after start, the first refresh after the refresh interval, and a change
+// needs a scrape and a refresh more.
+const pollTimeout = 15 * time.Second
+
+// eventually retries check until it succeeds or timeout passes, then fails the test with the
+// last error.
+func eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	start := time.Now()
+	for {
+		err := check()
+		if err == nil {
+			t.Logf("%s: after %s", what, time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// run runs a program and returns its trimmed standard output; the error holds its standard
+// error.
+func run(name string, args ...string) (string, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func mustRun(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := run(name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// thisHost is what the system itself says of this machine: the truth the graph is checked on.
+type thisHost struct {
+	hostname      string
+	kernelRelease string // uname -r
+	prettyName    string // /etc/os-release PRETTY_NAME
+	osID          string // /etc/os-release ID
+}
+
+func readThisHost(t testing.TB) thisHost {
+	t.Helper()
+	h := thisHost{hostname: mustRun(t, "hostname"), kernelRelease: mustRun(t, "uname", "-r")}
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		f, err = os.Open("/usr/lib/os-release")
+	}
+	if err != nil {
+		t.Fatalf("read os-release: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok {
+			continue
+		}
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		} else {
+			v = strings.Trim(v, `'`)
+		}
+		switch k {
+		case "PRETTY_NAME":
+			h.prettyName = v
+		case "ID":
+			h.osID = v
+		}
+	}
+	if h.hostname == "" || h.kernelRelease == "" || h.prettyName == "" || h.osID == "" {
+		t.Fatalf("this host: %+v: something is missing", h)
+	}
+	return h
+}
+
+// testLogWriter sends a logger's lines to the test's log, and drops what comes after the test
+// ended (a goroutine may still log while it shuts down).
+type testLogWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+// testLogger logs warnings and errors into the test's log.
+func testLogger(t testing.TB) *slog.Logger {
+	w := &testLogWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// exporterOptions is strata up's in-process exporter on this machine: every default
+// collector, the real /proc, /sys and /, and the given Docker-API sockets.
+func exporterOptions(dockerSockets ...string) *exporter.Options {
+	var enabled []string
+	for _, f := range collector.Factories() {
+		if f.DefaultEnabled {
+			enabled = append(enabled, f.Name)
+		}
+	}
+	return &exporter.Options{
+		Collector: collector.Config{ProcFS: "/proc", SysFS: "/sys", RootFS: "/",
+			AddressLister: collector.NewNetlinkAddressLister(), DockerSockets: dockerSockets},
+		Enabled: enabled,
+	}
+}
+
+// exporterHost is the host name the exporter reports for opts: the LB's local host.
+func exporterHost(t testing.TB, opts *exporter.Options) string {
+	t.Helper()
+	e, err := exporter.New(*opts, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Host()
+}
+
+// app is a topology.App running in the test until it ends, serving on 127.0.0.1.
+type app struct {
+	base string // http://127.0.0.1:port
+	*topology.App
+}
+
+// startApp builds the app from opts (a fresh storage directory and listen address of its
+// own) and runs it until the test ends; it returns once the HTTP API answers.
+func startApp(t *testing.T, opts topology.Options) *app {
+	t.Helper()
+	logger := testLogger(t)
+	var lastErr error
+	for range 3 { // another process may take the free port between pick and listen
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		addrs, systemd, configFile := []string{addr}, false, ""
+		opts.WebConfig = &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &configFile}
+		opts.StoragePath = t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		a, err := topology.New(ctx, opts, logger)
+		if err != nil {
+			cancel()
+			t.Fatalf("topology.New: %v", err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- a.Run(ctx) }()
+		base := "http://" + addr
+		if lastErr = waitHTTP(base+"/-/healthy", errc, 15*time.Second); lastErr != nil {
+			cancel()
+			continue
+		}
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("App.Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("App.Run did not return 15 s after its context ended")
+			}
+		})
+		return &app{base: base, App: a}
+	}
+	t.Fatalf("start the app: %v", lastErr)
+	return nil
+}
+
+// waitHTTP waits until url answers 200, or Run returns.
+func waitHTTP(url string, errc <-chan error, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("App.Run returned before serving: %v", err)
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The JSON API's answers, as a client reads them.
+
+type apiEntity struct {
+	Kind     string            `json:"kind"`
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Attrs    map[string]string `json:"attributes"`
+	Labels   map[string]string `json:"labels"`
+	Sources  []string          `json:"sources"`
+	LastSeen time.Time         `json:"last_seen"`
+	Stale    bool              `json:"stale"`
+}
+
+func (e apiEntity) String() string {
+	return fmt.Sprintf("%s/%s%v stale=%v sources=%v", e.Kind, e.ID, e.Attrs, e.Stale, e.Sources)
+}
+
+type apiEdge struct {
+	From    string   `json:"from"`
+	To      string   `json:"to"`
+	Sources []string `json:"sources"`
+}
+
+type apiGraph struct {
+	Nodes    []apiEntity `json:"nodes"`
+	Edges    []apiEdge   `json:"edges"`
+	Warnings []string    `json:"-"`
+}
+
+// node finds an entity of the graph by kind and id.
+func (g apiGraph) node(kind, id string) (apiEntity, bool) {
+	for _, n := range g.Nodes {
+		if n.Kind == kind && n.ID == id {
+			return n, true
+		}
+	}
+	return apiEntity{}, false
+}
+
+// down lists the refs ("kind/id") an entity has edges to.
+func (g apiGraph) down(ref string) []string {
+	var out []string
+	for _, e := range g.Edges {
+		if e.From == ref {
+			out = append(out, e.To)
+		}
+	}
+	return out
+}
+
+type apiEntityAnswer struct {
+	Entity     apiEntity            `json:"entity"`
+	Up         []apiEdge            `json:"up"`
+	Down       []apiEdge            `json:"down"`
+	Neighbours map[string]apiEntity `json:"neighbours"`
+	Paths      []map[string]string  `json:"paths"`
+}
+
+type apiSource struct {
+	Name     string    `json:"name"`
+	Kind     string    `json:"kind"`
+	Up       bool      `json:"up"`
+	LastSeen time.Time `json:"last_seen"`
+	Error    string    `json:"error"`
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+// getAPI GETs a JSON API path and decodes the envelope's data into data; the warnings are
+// returned.
+func getAPI(base, path string, data any) ([]string, error) {
+	resp, err := httpClient.Get(base + path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	var env struct {
+		Status   string          `json:"status"`
+		Data     json.RawMessage `json:"data"`
+		Error    string          `json:"error"`
+		Warnings []string        `json:"warnings"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, fmt.Errorf("GET %s: %s: not the API's envelope: %v: %.300s", path, resp.Status, err, body)
+	}
+	if resp.StatusCode != http.StatusOK || env.Status != "success" {
+		return env.Warnings, fmt.Errorf("GET %s: %s: %s", path, resp.Status, env.Error)
+	}
+	if err := json.Unmarshal(env.Data, data); err != nil {
+		return env.Warnings, fmt.Errorf("GET %s: decode data: %v", path, err)
+	}
+	return env.Warnings, nil
+}
+
+func (a *app) graph(kind string) (apiGraph, error) {
+	path := "/api/v1/topology/graph"
+	if kind != "" {
+		path += "?kind=" + url.QueryEscape(kind)
+	}
+	var g apiGraph
+	w, err := getAPI(a.base, path, &g)
+	g.Warnings = w
+	return g, err
+}
+
+func (a *app) entity(kind, id string) (apiEntityAnswer, error) {
+	var e apiEntityAnswer
+	_, err := getAPI(a.base, "/api/v1/topology/entity/"+kind+"/"+id, &e)
+	return e, err
+}
+
+func (a *app) sources() ([]apiSource, error) {
+	var s []apiSource
+	_, err := getAPI(a.base, "/api/v1/topology/sources", &s)
+	return s, err
+}
+
+// metricFamilies is one scrape of a /metrics endpoint, parsed.
+type metricFamilies map[string]*dto.MetricFamily
+
+func scrapeMetrics(url string) (metricFamilies, error) {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %.300s", url, resp.Status, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", url, err)
+	}
+	return fams, nil
+}
+
+// metricSample is one series of a scrape.
+type metricSample struct {
+	labels map[string]string
+	value  float64
+}
+
+func (s metricSample) String() string { return fmt.Sprintf("%v %g", s.labels, s.value) }
+
+// samples lists the series of a family whose labels include match.
+func (f metricFamilies) samples(name string, match map[string]string) []metricSample {
+	var out []metricSample
+	for _, m := range f[name].GetMetric() {
+		s := metricSample{labels: map[string]string{}}
+		for _, lp := range m.GetLabel() {
+			s.labels[lp.GetName()] = lp.GetValue()
+		}
+		switch {
+		case m.Gauge != nil:
+			s.value = m.GetGauge().GetValue()
+		case m.Counter != nil:
+			s.value = m.GetCounter().GetValue()
+		case m.Untyped != nil:
+			s.value = m.GetUntyped().GetValue()
+		}
+		ok := true
+		for k, v := range match {
+			if s.labels[k] != v {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// only is the single series of a family whose labels include match.
+func (f metricFamilies) only(name string, match map[string]string) (metricSample, error) {
+	got := f.samples(name, match)
+	if len(got) != 1 {
+		return metricSample{}, fmt.Errorf("want exactly one %s%v, got %d: %v", name, match, len(got), got)
+	}
+	return got[0], nil
+}
+
+// process is a program the test started, stopped when the test ends.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *lockedBuffer
+	once   sync.Once
+}
+
+// startProcess starts a program in a process group of its own; stop (or the test's end)
+// kills the group.
+func startProcess(t testing.TB, name string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(name, args...), exited: make(chan struct{}), log: &lockedBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) stop() {
+	p.once.Do(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	})
+}
+
+func (p *process) running() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("%s exited: %v\n%s", p.cmd.Path, p.cmd.ProcessState, p.log)
+	default:
+		return nil
+	}
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitServing waits until an HTTP server answers at url, whatever its status.
+func waitServing(t testing.TB, url string, p *process) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	eventually(t, 30*time.Second, "serving at "+url, func() error {
+		if p != nil {
+			if err := p.running(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+}
+
+// hostHTTPD is busybox httpd serving a directory on 127.0.0.1:port as a plain host process.
+func hostHTTPD(t testing.TB, busybox string, port int) *process {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("host process\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
+	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), p)
+	return p
+}
+
+// procComm is a process's comm, as /proc shows it (and strata-exporter reports it).
+func procComm(t testing.TB, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Podman: the containers of the tests, from busybox-static's /bin/busybox imported as an
+// image (no registry can be reached), served over podman's Docker-compatible API on a socket
+// of the test's own.
+
+const e2eImage = "localhost/strata-e2e:1"
+
+// podmanFlags are the global flags podman needs on these machines (no systemd, hybrid cgroups).
+var podmanFlags = []string{"--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime", "runc"}
+
+type podman struct {
+	bin  string
+	sock string // the Docker-compatible API's socket
+}
+
+// startPodman checks for podman, runc and busybox, imports the image if needed and starts the
+// API service.
+func startPodman(t *testing.T) *podman {
+	t.Helper()
+	testenv.Root(t)
+	p := &podman{bin: testenv.Command(t, "podman")}
+	testenv.Command(t, "runc")
+	p.ensureImage(t, testenv.Command(t, "busybox"))
+	p.sock = filepath.Join(t.TempDir(), "podman.sock")
+	svc := startProcess(t, p.bin, append(append([]string{}, podmanFlags...), "system", "service", "--time=0", "unix://"+p.sock)...)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", p.sock)
+		},
+	}}
+	eventually(t, 30*time.Second, "podman API service", func() error {
+		if err := svc.running(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Get("http://podman/_ping")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("_ping: %s", resp.Status)
+		}
+		return nil
+	})
+	// SIGTERM first: podman's service cleans up its socket and state on it.
+	t.Cleanup(func() {
+		_ = syscall.Kill(-svc.pid(), syscall.SIGTERM)
+		select {
+		case <-svc.exited:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	return p
+}
+
+func (p *podman) run(args ...string) (string, error) {
+	return run(p.bin, append(append([]string{}, podmanFlags...), args...)...)
+}
+
+func (p *podman) must(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := p.run(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// httpdContainer runs busybox httpd on port 8080 in a container published at
+// 127.0.0.1:hostPort, and returns its name and full id (podman inspect).
+func (p *podman) httpdContainer(t testing.TB, hostPort int) (name, id string) {
+	t.Helper()
+	name = "strata-e2e-" + randomHex(t, 6)
+	t.Cleanup(func() { _, _ = p.run("rm", "-f", "-t", "0", name) })
+	p.must(t, "run", "-d", "--name", name,
+		"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+		"-p", fmt.Sprintf("127.0.0.1:%d:8080", hostPort),
+		e2eImage, "/bin/httpd", "-f", "-p", "8080", "-h", "/www")
+	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", hostPort), nil)
+	return name, p.must(t, "inspect", "-f", "{{.Id}}", name)
+}
+
+// ensureImage imports e2eImage from a busybox rootfs unless podman has it already.
+func (p *podman) ensureImage(t testing.TB, busybox string) {
+	t.Helper()
+	if _, err := p.run("image", "exists", e2eImage); err == nil {
+		return
+	}
+	rootfs := t.TempDir()
+	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "www"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range []string{"sh", "httpd"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "www", "index.html"), []byte("container\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tar := exec.Command(testenv.Command(t, "tar"), "-C", rootfs, "-c", ".")
+	imp := exec.Command(p.bin, append(append([]string{}, podmanFlags...), "import", "--change", `CMD ["/bin/sh"]`, "-", e2eImage)...)
+	pipe, err := tar.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp.Stdin = pipe
+	var out bytes.Buffer
+	imp.Stdout, imp.Stderr = &out, &out
+	if err := tar.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := imp.Run(); err != nil {
+		_ = tar.Wait()
+		t.Fatalf("podman import: %v\n%s", err, out.String())
+	}
+	if err := tar.Wait(); err != nil {
+		t.Fatalf("tar: %v", err)
+	}
+}
