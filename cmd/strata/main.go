@@ -169,6 +169,9 @@ func upOptions(c common, hostName string, logger *slog.Logger) (topology.Options
 // prometheus settings.
 func serveOptions(c common, cfg *config.Config) (topology.Options, error) {
 	opts := c.options()
+	if cfg.Prometheus.RemoteWrite != "" {
+		return opts, fmt.Errorf("prometheus.remote_write: writing the topology series to an external store is not in this build yet; let the store scrape strata's /metrics instead")
+	}
 	lbs, facts, err := topology.BuildSources(cfg)
 	if err != nil {
 		return opts, err
