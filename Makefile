@@ -27,17 +27,28 @@ bench: build
 
 golden:
 	$(GO) test ./exporter/collector -run Golden -update
+	$(GO) test ./topology/join -update
 
 lint:
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 	test -z "$$(gofmt -l .)"
 
+# Each fuzzer for FUZZTIME; -fuzzminimizetime keeps a loaded machine fuzzing, not minimizing.
+FUZZTIME ?= 20s
+FUZZ = $(GO) test -run '^$$' -fuzzminimizetime 2s -fuzztime $(FUZZTIME)
 fuzz:
-	$(GO) test ./exporter/collector -run '^$$' -fuzz FuzzParseOSRelease -fuzztime 20s
-	$(GO) test ./exporter/collector -run '^$$' -fuzz FuzzParseProcNetTCP -fuzztime 20s
-	$(GO) test ./exporter/collector -run '^$$' -fuzz FuzzParseCgroupPath -fuzztime 20s
-	$(GO) test ./exporter/collector -run '^$$' -fuzz FuzzCPUInfo -fuzztime 20s
+	$(FUZZ) -fuzz '^FuzzParseOSRelease$$' ./exporter/collector
+	$(FUZZ) -fuzz '^FuzzParseProcNetTCP$$' ./exporter/collector
+	$(FUZZ) -fuzz '^FuzzParseCgroupPath$$' ./exporter/collector
+	$(FUZZ) -fuzz '^FuzzCPUInfo$$' ./exporter/collector
+	$(FUZZ) -fuzz '^FuzzParseStat$$' ./topology/source/haproxy
+	$(FUZZ) -fuzz '^FuzzParseServersState$$' ./topology/source/haproxy
+	$(FUZZ) -fuzz '^FuzzParseConfig$$' ./topology/source/caddy
+	$(FUZZ) -fuzz '^FuzzParseUpstreamsAndMetrics$$' ./topology/source/caddy
+	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/source/nginx
+	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/source/inventory
+	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/config
 
 clean:
 	rm -rf $(BIN)
