@@ -43,12 +43,16 @@ func TestCaddyAndNginx(t *testing.T) {
 
 	caddyAdmin, caddyListen := startCaddyProxy(t, caddyBin, caddyPorts)
 	nginxConf, nginxListen := startNginxProxy(t, nginxBin, nginxPorts)
-	// The configurations are real: requests through both LBs reach the upstreams.
-	for _, url := range []string{"http://" + caddyListen + "/c1ps/", "http://" + nginxListen + "/"} {
-		if err := getOK(url); err != nil {
-			t.Fatal(err)
+	// The configurations are real: requests through both LBs reach the upstreams. (Caddy's
+	// admin API answers before its HTTP server listens.)
+	eventually(t, 10*time.Second, "requests through caddy and nginx", func() error {
+		for _, url := range []string{"http://" + caddyListen + "/c1ps/", "http://" + nginxListen + "/"} {
+			if err := getOK(url); err != nil {
+				return err
+			}
 		}
-	}
+		return nil
+	})
 
 	expOpts := exporterOptions(pm.sock)
 	host := exporterHost(t, expOpts)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -44,7 +45,7 @@ import (
 // pollTimeout bounds a wait for the graph to show something: the first scrape lands a
 // second or two after start, the first refresh after the refresh interval, and a change
 // needs a scrape and a refresh more.
-const pollTimeout = 15 * time.Second
+const pollTimeout = 45 * time.Second
 
 // eventually retries check until it succeeds or timeout passes, then fails the test with the
 // last error.
@@ -64,9 +65,29 @@ func eventually(t testing.TB, timeout time.Duration, what string, check func() e
 	}
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
+// freePort picks a free TCP port on 127.0.0.1 below the kernel's ephemeral range: every
+// process's outbound connections take their local ports from that range, so one of them could
+// take a port picked there (bind to :0) before the program the test starts binds it.
 func freePort(t testing.TB) int {
 	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	for range 100 {
+		port := 20000 + mathrand.IntN(max(low-20000, 1))
+		if port >= low {
+			break // no room below the range: take any free port
+		}
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("pick a free port: %v", err)

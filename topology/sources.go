@@ -2,10 +2,14 @@ package topology
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
+
+	promconfig "github.com/prometheus/prometheus/config"
 
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
@@ -38,7 +42,7 @@ func BuildSources(cfg *config.Config) ([]source.LoadBalancers, []source.Facts, e
 			err = fmt.Errorf("type %s is not supported by this build yet", s.Type)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("source %s (line %d): %w", s.Name, s.Line, err)
+			return nil, nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}
 		if l, ok := src.(source.LoadBalancers); ok {
 			lbs = append(lbs, l)
@@ -90,4 +94,25 @@ func DiscoverLocalLBs(ctx context.Context, localHost string) (lbs []source.LoadB
 		}
 	}
 	return lbs, found
+}
+
+// Check does what strata serve does with a configuration before it starts, without starting:
+// it builds every source (an inventory file must parse, a kubernetes source must be supported)
+// and hands the scrape configs to Prometheus's own parser. strata check config runs it after
+// the file itself parsed.
+func Check(file string, cfg *config.Config) error {
+	var errs []error
+	for _, s := range cfg.Sources {
+		one := *cfg
+		one.Sources = []config.Source{s}
+		if _, _, err := BuildSources(&one); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", file, s.Line, err))
+		}
+	}
+	if len(cfg.ScrapeConfigs) > 0 {
+		if _, err := promconfig.Load("scrape_configs:\n"+indent(string(cfg.ScrapeConfigs)), slog.New(slog.DiscardHandler)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: scrape_configs: %w", file, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -86,7 +86,11 @@ func run(args []string, stdout, stderr *os.File) int {
 
 	switch cmd {
 	case checkConfig.FullCommand():
-		if _, err := config.Load(*checkFile); err != nil {
+		cfg, err := config.Load(*checkFile)
+		if err == nil {
+			err = topology.Check(*checkFile, cfg)
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}

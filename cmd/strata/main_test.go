@@ -1,0 +1,638 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/strata-obs/strata/internal/testenv"
+)
+
+// The test binary doubles as strata when asked to, so that the real main (flags, exit codes,
+// signals) is what runs.
+const asMainEnv = "STRATA_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// strataCommand is strata run with args, as a child process. NODE_NAME is dropped: it would
+// rename this host.
+func strataCommand(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "NODE_NAME=") && !strings.HasPrefix(kv, asMainEnv+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, asMainEnv+"=1")
+	return cmd
+}
+
+func exitCode(err error) int {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// TestCheckConfig runs `strata check config FILE` on good and broken files: a good one exits 0
+// saying OK; a broken one exits 1 and names the file, the line and the field of every problem.
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	tests := []struct {
+		name, file string
+		code       int
+		stdout     string   // exactly, "" for nothing
+		stderr     []string // substrings, with FILE for the file's path
+	}{
+		{
+			name: "valid",
+			file: write("valid.yml", `sources:
+  - type: haproxy
+    name: edge
+    runtime_api: unix:///run/haproxy/admin.sock
+  - type: caddy
+    name: web
+    admin_url: http://127.0.0.1:2019
+  - type: nginx
+    name: legacy
+    config: /etc/nginx/nginx.conf
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["127.0.0.1:9100"]
+topology:
+  refresh_interval: 30s
+  stale_after: 10m
+`),
+			code: 0, stdout: "FILE: OK\n",
+		},
+		{
+			name: "bad runtime_api",
+			file: write("runtime-api.yml", `sources:
+  - type: haproxy
+    name: edge
+    runtime_api: http://127.0.0.1:9999
+`),
+			code: 1, stderr: []string{"FILE:4: sources[0].runtime_api:", `"http://127.0.0.1:9999"`},
+		},
+		{
+			name: "what serve would refuse",
+			file: write("serve-refuses.yml", `sources:
+  - type: kubernetes
+  - type: inventory
+    file: missing-inventory.yml
+scrape_configs:
+  - job_name: node
+    scrape_interval: banana
+    static_configs:
+      - targets: ["127.0.0.1:9100"]
+`),
+			code: 1, stderr: []string{"FILE:2: source kubernetes: type kubernetes is not supported", "FILE:3: source inventory:",
+				"missing-inventory.yml", `FILE: scrape_configs: not a valid duration string: "banana"`},
+		},
+		{
+			name: "unknown key",
+			file: write("unknown-key.yml", `sources:
+  - type: caddy
+    name: web
+    admin_url: http://127.0.0.1:2019
+    colour: red
+`),
+			code: 1, stderr: []string{"FILE:5: sources[0]:", `unknown field "colour"`},
+		},
+		{
+			name: "every problem at once",
+			file: write("two-problems.yml", `sources:
+  - type: haproxy
+    name: edge
+    runtime_api: tcp://127.0.0.1
+topology:
+  refresh_interval: soon
+`),
+			code: 1, stderr: []string{"FILE:4: sources[0].runtime_api:", "FILE:6: topology.refresh_interval:"},
+		},
+		{
+			name: "bad YAML",
+			file: write("bad-yaml.yml", "sources:\n  - type: haproxy\n    name: [edge\n"),
+			code: 1, stderr: []string{"FILE:3:"},
+		},
+		{
+			name: "missing file",
+			file: filepath.Join(dir, "missing.yml"),
+			code: 1, stderr: []string{"FILE", "no such file or directory"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := strataCommand(t, "check", "config", tt.file)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			code := exitCode(cmd.Run())
+			t.Logf("exit %d, stderr:\n%s", code, stderr.String())
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d", code, tt.code)
+			}
+			if want := strings.ReplaceAll(tt.stdout, "FILE", tt.file); stdout.String() != want {
+				t.Errorf("stdout %q, want %q", stdout.String(), want)
+			}
+			if tt.code == 0 && stderr.Len() > 0 {
+				t.Errorf("stderr %q, want nothing", stderr.String())
+			}
+			for _, s := range tt.stderr {
+				if want := strings.ReplaceAll(s, "FILE", tt.file); !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr does not say %q", want)
+				}
+			}
+		})
+	}
+
+	t.Run("no file", func(t *testing.T) {
+		out, err := strataCommand(t, "check", "config").CombinedOutput()
+		if code := exitCode(err); code != 2 || !strings.Contains(string(out), "file") {
+			t.Errorf("exit %d, output %q; want 2 and a word about the missing file argument", code, out)
+		}
+	})
+}
+
+// TestStrataUp runs the real `strata up` with no configuration: it must find this host through
+// its in-process exporter (the kernel uname -r reports, the OS image of /etc/os-release) and,
+// where HAProxy's runtime socket is at its usual path, the load balancer behind it.
+func TestStrataUp(t *testing.T) {
+	truth := readThisHost(t)
+	haproxyBackend := startSystemHAProxy(t)
+
+	dir := t.TempDir()
+	var (
+		base string
+		up   *upProcess
+	)
+	for attempt := 1; ; attempt++ { // another process may take the free port between pick and listen
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		up = startUp(t, "up", "--storage.path="+filepath.Join(dir, "data"+strconv.Itoa(attempt)),
+			"--web.listen-address="+addr, "--topology.refresh-interval=2s", "--log.level=warn")
+		base = "http://" + addr
+		err := waitStatus(base+"/-/ready", http.StatusOK, up, 60*time.Second)
+		if err == nil {
+			break
+		}
+		up.kill()
+		if attempt == 3 || !strings.Contains(up.log.String(), "address already in use") {
+			t.Fatalf("strata up: %v\n%s", err, up.log)
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("strata up's log:\n%s", up.log)
+		}
+	})
+
+	var graph struct {
+		Nodes []struct {
+			Kind  string            `json:"kind"`
+			ID    string            `json:"id"`
+			Attrs map[string]string `json:"attributes"`
+		} `json:"nodes"`
+	}
+	eventually(t, 30*time.Second, "this host in the graph", func() error {
+		if err := getData(base+"/api/v1/topology/graph?kind=host", &graph); err != nil {
+			return err
+		}
+		for _, n := range graph.Nodes {
+			if n.Kind != "host" {
+				return fmt.Errorf("graph?kind=host lists %s/%s", n.Kind, n.ID)
+			}
+			if n.ID != truth.hostname {
+				continue
+			}
+			if n.Attrs["kernel_release"] != truth.kernelRelease || n.Attrs["os_image"] != truth.prettyName {
+				return fmt.Errorf("host %s %v: want kernel_release %q (uname -r), os_image %q (os-release)",
+					n.ID, n.Attrs, truth.kernelRelease, truth.prettyName)
+			}
+			return nil
+		}
+		return fmt.Errorf("no host %s in %+v", truth.hostname, graph.Nodes)
+	})
+
+	eventually(t, 30*time.Second, "strata_topology_host_info on /metrics", func() error {
+		fams, err := scrapeMetrics(base + "/metrics")
+		if err != nil {
+			return err
+		}
+		info, err := fams.only("strata_topology_host_info", map[string]string{"host": truth.hostname})
+		if err != nil {
+			return err
+		}
+		if info.labels["kernel_release"] != truth.kernelRelease || info.labels["os_image"] != truth.prettyName {
+			return fmt.Errorf("%v: want kernel_release %q, os_image %q", info, truth.kernelRelease, truth.prettyName)
+		}
+		return nil
+	})
+
+	if haproxyBackend != "" {
+		eventually(t, 30*time.Second, "the local HAProxy's instance on /metrics", func() error {
+			fams, err := scrapeMetrics(base + "/metrics")
+			if err != nil {
+				return err
+			}
+			row, err := fams.only("strata_topology_path_info", map[string]string{"lb": "haproxy", "service": haproxyBackend, "server": "app"})
+			if err != nil {
+				return err
+			}
+			for k, want := range map[string]string{
+				"position": "0", "address": "127.0.0.1", "health": "UP", "host": truth.hostname, "kernel_release": truth.kernelRelease,
+			} {
+				if row.labels[k] != want {
+					return fmt.Errorf("%v: %s is %q, want %q", row, k, row.labels[k], want)
+				}
+			}
+			return nil
+		})
+	}
+
+	// SIGTERM ends it cleanly.
+	if err := up.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-up.exited:
+		if code := up.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("strata up exited %d after SIGTERM, want 0\n%s", code, up.log)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("strata up still runs 15 s after SIGTERM")
+	}
+}
+
+// haproxySocket is the first place strata up looks for HAProxy's runtime API.
+const haproxySocket = "/run/haproxy/admin.sock"
+
+// startSystemHAProxy runs an HAProxy of the test's whose runtime socket is at haproxySocket,
+// with one backend of one server on 127.0.0.1, and returns the backend's name; or "" (having
+// logged why) when that cannot be done without touching someone else's HAProxy.
+func startSystemHAProxy(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if testenv.InCI() {
+			t.Fatalf("real part missing in CI: haproxy: %v", err)
+		}
+		t.Logf("not testing the local HAProxy: %v", err)
+		return ""
+	}
+	if os.Geteuid() != 0 {
+		t.Logf("not testing the local HAProxy: %s needs root", haproxySocket)
+		return ""
+	}
+	if _, err := os.Lstat(haproxySocket); err == nil {
+		t.Logf("not testing the local HAProxy: %s exists, and belongs to another HAProxy", haproxySocket)
+		return ""
+	}
+	sockDir := filepath.Dir(haproxySocket)
+	if _, err := os.Stat(sockDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(sockDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Remove(sockDir) }) // only if empty: someone may have used it since
+	}
+
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "app\n") }))
+	t.Cleanup(app.Close)
+	backend := "strata_up_" + randomHex(t, 4)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`global
+  stats socket %s mode 600 level admin
+  maxconn 64
+
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+
+backend %s
+  server app %s check inter 300ms fall 1 rise 1
+`, haproxySocket, backend, app.Listener.Addr())
+	file := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log lockedBuffer
+	cmd := exec.Command(bin, "-f", file, "-db")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		// The socket is this test's: it did not exist before HAProxy made it.
+		if st, err := os.Lstat(haproxySocket); err == nil && st.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(haproxySocket)
+		}
+		if t.Failed() {
+			t.Logf("haproxy's output:\n%s", log.String())
+		}
+	})
+	eventually(t, 10*time.Second, "HAProxy's runtime API at "+haproxySocket, func() error {
+		select {
+		case <-exited:
+			t.Fatalf("haproxy exited: %v\n%s", cmd.ProcessState, log.String())
+		default:
+		}
+		c, err := net.DialTimeout("unix", haproxySocket, time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := io.WriteString(c, "show servers state "+backend+"\n"); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(c)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), " app ") {
+			return fmt.Errorf("show servers state: %q", b)
+		}
+		return nil
+	})
+	return backend
+}
+
+// upProcess is a strata child process of the test.
+type upProcess struct {
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	exited chan struct{}
+	once   sync.Once
+}
+
+func startUp(t *testing.T, args ...string) *upProcess {
+	t.Helper()
+	p := &upProcess{cmd: strataCommand(t, args...), log: &lockedBuffer{}, exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, even a killed one
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.kill)
+	return p
+}
+
+func (p *upProcess) kill() {
+	p.once.Do(func() {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+}
+
+// waitStatus waits until url answers with code, or the process exits.
+func waitStatus(url string, code int, p *upProcess, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("exited: %v", p.cmd.ProcessState)
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == code {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+// getData GETs a JSON API URL and decodes the envelope's data into data.
+func getData(url string, data any) error {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Status string          `json:"status"`
+		Data   json.RawMessage `json:"data"`
+		Error  string          `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return fmt.Errorf("GET %s: %s: %v", url, resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK || env.Status != "success" {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, env.Error)
+	}
+	return json.Unmarshal(env.Data, data)
+}
+
+type metricFamilies map[string]*dto.MetricFamily
+
+type metricSample struct {
+	labels map[string]string
+	value  float64
+}
+
+func scrapeMetrics(url string) (metricFamilies, error) {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// only is the single series of a family whose labels include match.
+func (f metricFamilies) only(name string, match map[string]string) (metricSample, error) {
+	var got []metricSample
+	for _, m := range f[name].GetMetric() {
+		s := metricSample{labels: map[string]string{}, value: m.GetGauge().GetValue()}
+		for _, lp := range m.GetLabel() {
+			s.labels[lp.GetName()] = lp.GetValue()
+		}
+		ok := true
+		for k, v := range match {
+			ok = ok && s.labels[k] == v
+		}
+		if ok {
+			got = append(got, s)
+		}
+	}
+	if len(got) != 1 {
+		return metricSample{}, fmt.Errorf("want exactly one %s%v, got %d: %v", name, match, len(got), got)
+	}
+	return got[0], nil
+}
+
+// thisHost is what the system says of this machine.
+type thisHost struct{ hostname, kernelRelease, prettyName string }
+
+func readThisHost(t *testing.T) thisHost {
+	t.Helper()
+	run := func(name string, args ...string) string {
+		out, err := exec.Command(name, args...).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	h := thisHost{hostname: run("hostname"), kernelRelease: run("uname", "-r")}
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+			if uq, err := strconv.Unquote(v); err == nil {
+				v = uq
+			}
+			h.prettyName = v
+		}
+	}
+	if h.prettyName == "" {
+		t.Fatal("/etc/os-release has no PRETTY_NAME")
+	}
+	return h
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	start := time.Now()
+	for {
+		err := check()
+		if err == nil {
+			t.Logf("%s: after %s", what, time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// freePort picks a free TCP port on 127.0.0.1 below the kernel's ephemeral range: every
+// process's outbound connections take their local ports from that range, so one of them could
+// take a port picked there (bind to :0) before the program the test starts binds it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	for range 100 {
+		port := 20000 + mathrand.IntN(max(low-20000, 1))
+		if port >= low {
+			break // no room below the range: take any free port
+		}
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
