@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/topology/graph"
@@ -193,7 +194,7 @@ func (c graphCollector) Collect(ch chan<- prometheus.Metric) {
 		name := s.Name()
 		var names, values []string
 		s.Labels.Range(func(l labels.Label) {
-			if l.Name != labels.MetricName {
+			if l.Name != model.MetricNameLabel {
 				names, values = append(names, l.Name), append(values, l.Value)
 			}
 		})

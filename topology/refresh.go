@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
@@ -195,7 +196,7 @@ func (r *Refresher) sourceUpSamples() []Sample {
 		if r.sources[name].err != nil {
 			up = 0
 		}
-		out = append(out, Sample{Labels: labels.FromStrings(labels.MetricName, "strata_topology_source_up", "source", name), Value: up})
+		out = append(out, Sample{Labels: labels.FromStrings(model.MetricNameLabel, "strata_topology_source_up", "source", name), Value: up})
 	}
 	return out
 }

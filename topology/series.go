@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/labelname"
@@ -14,7 +15,7 @@ type Sample struct {
 }
 
 // Name is the sample's metric name.
-func (s Sample) Name() string { return s.Labels.Get(labels.MetricName) }
+func (s Sample) Name() string { return s.Labels.Get(model.MetricNameLabel) }
 
 // family declares one strata_topology_* family: name, help, fixed labels, whether allow-listed
 // metadata labels (label_<name>) are added, and how the graph fills it. docs/topology-metrics.md
@@ -237,7 +238,7 @@ func Series(g *graph.Graph, allow []string) []Sample {
 	for _, f := range families() {
 		f.fill(g, func(meta map[string]string, values ...string) {
 			b.Reset()
-			b.Add(labels.MetricName, f.Name)
+			b.Add(model.MetricNameLabel, f.Name)
 			for i, v := range values {
 				if v != "" {
 					b.Add(f.Labels[i], v)

@@ -16,8 +16,10 @@ import (
 // recognised by the strings its hypervisor writes into SMBIOS. Serial numbers and the SMBIOS
 // UUID are reported only with --collector.dmi.serials.
 //
-// A host without DMI (most ARM boards, Firecracker VMs) has no data, which is not a failure:
-// the hardware labels stay empty, as node_exporter does.
+// A host without DMI (most ARM boards, Firecracker VMs) fails the collector, as any missing
+// input does: strata_exporter_collector_success{collector="dmi"} 0 and a log line tell that its
+// hardware labels are empty. The virtualization read from the CPU flags is still reported.
+// Run with --no-collector.dmi where no DMI is expected.
 type dmiCollector struct {
 	cfg   Config
 	facts *slowly[dmiFacts]
@@ -92,6 +94,9 @@ func (c *dmiCollector) Update(_ context.Context, s *Scrape) error {
 	if c.cfg.Serials && f.dmi != nil {
 		s.Emit(hostSerialInfo, 1, strings.ToLower(dmiString(d.ProductUUID)), dmiString(d.ProductSerial),
 			dmiString(d.BoardSerial), dmiString(d.ChassisSerial))
+	}
+	if f.dmi == nil {
+		return errors.Join(err, fmt.Errorf("no DMI table at %s: hardware facts are empty", c.cfg.sys("class/dmi/id")))
 	}
 	return err
 }

@@ -27,7 +27,7 @@ var goldenScenarios = []struct {
 	{name: "cloudvm", host: "ip-172-31-20-5"},
 	{name: "k8s-containerd-v2", host: "k8s-worker-3"},
 	{name: "docker-v1", host: "docker-01"},
-	{name: "broken", host: "broken-01", failing: []string{"cpu", "os"}},
+	{name: "broken", host: "broken-01", failing: []string{"cpu", "dmi", "os"}},
 }
 
 // goldenNow is the fixed clock of the golden scrapes.

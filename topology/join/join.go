@@ -123,7 +123,6 @@ func (j *joiner) warn(format string, args ...any) {
 type hostGroup struct {
 	records []hostRecord
 	ref     graph.Ref
-	names   []string
 }
 
 type hostRecord struct {

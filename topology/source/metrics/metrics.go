@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
@@ -59,7 +60,7 @@ func (s *Source) latest(ctx context.Context, at time.Time, metric string) ([]ser
 	}
 	defer q.Close()
 	set := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
-		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric))
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric))
 	var out []series
 	var it chunkenc.Iterator
 	for set.Next() {
