@@ -172,10 +172,9 @@ func TestRuncContainer(t *testing.T) {
 	fams := scrape(t, nil, srv.url("/metrics"), nil)
 	info := fams.one(t, "strata_container_info", map[string]string{"container_id": id}).labels
 	// The cgroup path /strata-test/<id> names no runtime and no runtime API lists the container:
-	// "" says "unknown"; "runc" is right too, for an exporter that reads runc's state.
-	t.Logf("runtime label of a bare runc container: %q", info["runtime"])
-	if rt := info["runtime"]; rt != "" && rt != "runc" {
-		t.Errorf("strata_container_info runtime = %q, want empty (unknown) or runc", rt)
+	// runc's own state file (/run/runc/<id>/state.json) says it is runc's.
+	if rt := info["runtime"]; rt != "runc" {
+		t.Errorf("strata_container_info runtime = %q, want runc (from runc's state)", rt)
 	}
 	l := fams.one(t, "strata_listener_info", map[string]string{"port": strconv.Itoa(port)}).labels
 	for label, want := range map[string]string{

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -71,8 +72,13 @@ func (e *Exporter) Host() string {
 			return s
 		}
 	}
-	h, _ := os.Hostname()
-	return h
+	// The exporter's own hostname is the host's only when it reads the host's own /proc; in a
+	// container with the host mounted elsewhere it would be the container's, a wrong join key.
+	if filepath.Clean(e.opts.Collector.ProcFS) == "/proc" {
+		h, _ := os.Hostname()
+		return h
+	}
+	return ""
 }
 
 // Gather runs one scrape of every enabled collector.

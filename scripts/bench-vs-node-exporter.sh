@@ -14,7 +14,17 @@ if [[ -z "$NODE_EXPORTER" ]]; then
 fi
 [[ -x bin/strata-exporter ]] || go build -o bin/strata-exporter ./cmd/strata-exporter
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port of 127.0.0.1 that nothing listens on, from the range below the ephemeral one.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 10000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
 SP=$(free_port); NP=$(free_port)
 bin/strata-exporter --web.listen-address=127.0.0.1:$SP --log.level=warn & SPID=$!
 "$NODE_EXPORTER" --web.listen-address=127.0.0.1:$NP --log.level=warn 2>/dev/null & NPID=$!

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,10 +64,10 @@ func newContainerCollector(cfg Config) (Collector, error) {
 		c.allow[l] = true
 	}
 	for _, sock := range cfg.DockerSockets {
-		c.runtimes = append(c.runtimes, &runtimeCache{api: newDockerAPI(cfg.root(sock), sock), now: cfg.now})
+		c.runtimes = append(c.runtimes, &runtimeCache{api: newDockerAPI(cfg.root(sock), sock), now: cfg.now, logger: cfg.Logger})
 	}
 	for _, sock := range cfg.CRISockets {
-		c.runtimes = append(c.runtimes, &runtimeCache{api: newCRIAPI(cfg.root(sock), sock), now: cfg.now})
+		c.runtimes = append(c.runtimes, &runtimeCache{api: newCRIAPI(cfg.root(sock), sock), now: cfg.now, logger: cfg.Logger})
 	}
 	return c, nil
 }
@@ -219,12 +220,13 @@ func shortID(id string) string {
 // runtimeCache keeps the last list of a runtime's containers; it asks again when a container
 // it does not know appears in the cgroups (at most every 2 s) and otherwise every 30 s.
 type runtimeCache struct {
-	api   containerRuntimeAPI
-	now   func() time.Time
-	mu    sync.Mutex
-	metas map[string]containerMeta
-	at    time.Time
-	up    runtimeStatus
+	logger *slog.Logger
+	api    containerRuntimeAPI
+	now    func() time.Time
+	mu     sync.Mutex
+	metas  map[string]containerMeta
+	at     time.Time
+	up     runtimeStatus
 }
 
 type runtimeStatus struct{ present, ok bool }
@@ -258,6 +260,9 @@ func (rc *runtimeCache) lookup(ctx context.Context, ids []string) (map[string]co
 			rc.up = runtimeStatus{}
 		case err != nil:
 			rc.up = runtimeStatus{present: true}
+			if rc.logger != nil {
+				rc.logger.Warn("container runtime API failed; containers keep their last known names", "endpoint", rc.api.Endpoint(), "err", err)
+			}
 		default:
 			rc.metas, rc.up = metas, runtimeStatus{present: true, ok: true}
 		}

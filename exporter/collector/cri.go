@@ -23,7 +23,15 @@ type criAPI struct {
 
 func newCRIAPI(path, endpoint string) *criAPI { return &criAPI{path: path, endpoint: endpoint} }
 
-func (c *criAPI) Runtime() string  { return "cri" }
+// Runtime names the runtime behind the socket (containerd, cri-o) once it answered.
+func (c *criAPI) Runtime() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runtime != "" {
+		return c.runtime
+	}
+	return "cri"
+}
 func (c *criAPI) Endpoint() string { return c.endpoint }
 
 func (c *criAPI) client() (runtimeapi.RuntimeServiceClient, error) {
@@ -47,12 +55,18 @@ func (c *criAPI) List(ctx context.Context) (map[string]containerMeta, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CRI %s: %w", c.endpoint, err)
 	}
-	if c.runtime == "" {
+	c.mu.Lock()
+	runtime := c.runtime
+	c.mu.Unlock()
+	if runtime == "" {
 		v, err := rs.Version(ctx, &runtimeapi.VersionRequest{})
 		if err != nil {
 			return nil, fmt.Errorf("CRI %s: version: %w", c.endpoint, err)
 		}
-		c.runtime = v.GetRuntimeName()
+		runtime = v.GetRuntimeName()
+		c.mu.Lock()
+		c.runtime = runtime
+		c.mu.Unlock()
 	}
 	containers, err := rs.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
 	if err != nil {
@@ -64,7 +78,7 @@ func (c *criAPI) List(ctx context.Context) (map[string]containerMeta, error) {
 	}
 	out := map[string]containerMeta{}
 	for _, sb := range sandboxes.GetItems() {
-		out[sb.GetId()] = containerMeta{Sandbox: true, Runtime: c.runtime}
+		out[sb.GetId()] = containerMeta{Sandbox: true, Runtime: runtime}
 	}
 	for _, ct := range containers.GetContainers() {
 		labels := ct.GetLabels()
@@ -72,7 +86,7 @@ func (c *criAPI) List(ctx context.Context) (map[string]containerMeta, error) {
 			Name:      ct.GetMetadata().GetName(),
 			Image:     ct.GetImage().GetImage(),
 			ImageID:   ct.GetImageRef(),
-			Runtime:   c.runtime,
+			Runtime:   runtime,
 			Pod:       labels["io.kubernetes.pod.name"],
 			Namespace: labels["io.kubernetes.pod.namespace"],
 			PodUID:    labels["io.kubernetes.pod.uid"],

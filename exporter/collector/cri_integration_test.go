@@ -142,7 +142,7 @@ func TestCRIContainerdPod(t *testing.T) {
 	if s := findSeries(metrics[containerInfo.Name], map[string]string{"container_id": sb.PodSandboxId}); s != nil {
 		t.Errorf("the pause sandbox %s is reported as a container", sb.PodSandboxId)
 	}
-	if s := findSeries(metrics[containerRuntimeUp.Name], map[string]string{"runtime": "cri", "endpoint": sock}); s == nil || s.GetGauge().GetValue() != 1 {
+	if s := findSeries(metrics[containerRuntimeUp.Name], map[string]string{"runtime": "containerd", "endpoint": sock}); s == nil || s.GetGauge().GetValue() != 1 {
 		t.Errorf("strata_container_runtime_up for %s = %v, want 1", sock, s)
 	}
 	if s := findSeries(metrics[containerLabelsName], map[string]string{"container_id": created.ContainerId, "label_io_kubernetes_container_name": "web"}); s == nil {

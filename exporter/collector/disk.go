@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,6 +45,7 @@ func (c *diskCollector) read() ([]disk, error) {
 		return nil, fmt.Errorf("list block devices: %w", err)
 	}
 	var disks []disk
+	var errs []error
 	for _, e := range entries {
 		name := e.Name()
 		dir := c.cfg.sys("block", name)
@@ -55,12 +57,14 @@ func (c *diskCollector) read() ([]disk, error) {
 		}
 		d := disk{device: name}
 		sectors, err := readTrim(filepath.Join(dir, "size"))
-		if err != nil {
-			return nil, fmt.Errorf("read size of %s: %w", name, err)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed (a hot-unplugged disk) while we read
 		}
-		n, err := strconv.ParseUint(sectors, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("size of %s: %w", name, err)
+		n, perr := strconv.ParseUint(sectors, 10, 64)
+		if err != nil || perr != nil {
+			// One unreadable disk is this collector's failure, not the loss of the others.
+			errs = append(errs, fmt.Errorf("size of %s: %w", name, errors.Join(err, perr)))
+			continue
 		}
 		d.sizeBytes = float64(n) * 512 // sysfs counts 512-byte sectors whatever the block size
 		d.rotational, _ = readOptional(filepath.Join(dir, "queue/rotational"))
@@ -75,5 +79,5 @@ func (c *diskCollector) read() ([]disk, error) {
 		disks = append(disks, d)
 	}
 	sort.Slice(disks, func(i, j int) bool { return disks[i].device < disks[j].device })
-	return disks, nil
+	return disks, errors.Join(errs...)
 }

@@ -51,11 +51,16 @@ func (c *kernelCollector) read() (kernelFacts, error) {
 }
 
 // arch reads kernel.arch (Linux 6.1+); older kernels have no such file, and then the
-// running kernel's uname tells, which is the host's as well since containers share it.
+// running kernel's uname tells, which is the host's as well since containers share it, as
+// long as --path.procfs is a real procfs (not a copy of another host's).
 func (c *kernelCollector) arch() (string, error) {
 	arch, err := readTrim(c.cfg.proc("sys/kernel/arch"))
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return arch, err
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(c.cfg.ProcFS, &st) != nil || st.Type != unix.PROC_SUPER_MAGIC {
+		return "", err
 	}
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {

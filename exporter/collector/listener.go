@@ -190,6 +190,9 @@ func (c *listenerCollector) refreshProcs() error {
 	if err != nil {
 		return fmt.Errorf("list processes: %w", err)
 	}
+	if len(pids) == 0 {
+		return fmt.Errorf("list processes: no process under %s: is it a procfs?", c.cfg.ProcFS)
+	}
 	c.scrapes++
 	recheck := c.scrapes%netnsRecheckEvery == 0
 	alive := make(map[int]bool, len(pids))
