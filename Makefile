@@ -3,14 +3,20 @@ GO        ?= go
 BIN       := bin
 PKGS      := ./...
 RUN_ARGS  ?=
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
+             -X github.com/prometheus/common/version.Revision=$(REVISION) \
+             -X github.com/prometheus/common/version.Branch=$(BRANCH)
 
 .PHONY: all build test run bench golden lint fuzz clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/strata-exporter ./cmd/strata-exporter
-	$(GO) build -o $(BIN)/strata ./cmd/strata
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/strata-exporter ./cmd/strata-exporter
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/strata ./cmd/strata
 
 # The tests use real parts (podman, runc, prometheus-node-exporter); .ci/run installs them.
 test: build
