@@ -38,7 +38,7 @@ func TestPodmanContainer(t *testing.T) {
 	ensureImage(t, podman)
 
 	name := "strata-test-" + randomHex(t, 6)
-	hostPort := freePort(t)
+	hostPort := testenv.FreePort(t)
 	if _, err := podmanRun(podman, "run", "-d", "--name", name,
 		"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
 		"-p", fmt.Sprintf("127.0.0.1:%d:8080", hostPort),
@@ -125,7 +125,7 @@ func TestRuncContainer(t *testing.T) {
 		t.Fatalf("runc spec: %v\n%s", err, out)
 	}
 	id := randomHex(t, 32) // a 64-hex container id, as runtimes make them
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	editSpec(t, filepath.Join(bundle, "config.json"), func(spec map[string]any) {
 		process := spec["process"].(map[string]any)
 		process["args"] = []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + strconv.Itoa(port)}

@@ -1,6 +1,8 @@
 package exporter_test
 
 import (
+	"github.com/strata-obs/strata/internal/testenv"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -59,7 +61,7 @@ func serve(t *testing.T, opts exporter.Options, webConfigFile string) served {
 	logger := slog.New(slog.NewTextHandler(newTestLogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var lastErr error
 	for range 5 { // another process may take the free port between pick and listen
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
 		addrs, systemd, configFile := []string{addr}, false, webConfigFile
 		opts.WebConfig = &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &configFile}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -103,17 +105,6 @@ func waitListening(addr string, errc <-chan error, timeout time.Duration) error 
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("%s does not accept connections after %s", addr, timeout)
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // testLogWriter sends the exporter's log to the test's, and drops what comes after the test

@@ -149,7 +149,7 @@ func ipAddresses(t *testing.T, ip string) map[string]bool {
 // on the same host: the kernel and OS image each reports must be the same.
 func TestSideBySideNodeExporter(t *testing.T) {
 	bin := testenv.Command(t, "prometheus-node-exporter")
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
 	cmd := exec.Command(bin, "--web.listen-address="+addr,
 		"--collector.disable-defaults", "--collector.uname", "--collector.os")
 	var log strings.Builder
@@ -206,7 +206,7 @@ func TestListenerCommFollowsExec(t *testing.T) {
 	sh := testenv.Command(t, "sh")
 	busybox := testenv.Command(t, "busybox")
 	srv := serve(t, hostOptions("listener"), "")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	gate := t.TempDir() + "/go"
 	cmd := exec.Command(sh, "-c", fmt.Sprintf(
 		`while [ ! -e %s ]; do sleep 0.05; done; exec %s httpd -f -p 127.0.0.1:%d`, gate, busybox, port))

@@ -34,8 +34,8 @@ func TestCaddyAndNginx(t *testing.T) {
 	pm := startPodman(t)
 
 	// Caddy: the container first, then the process; nginx: the other way round.
-	caddyPorts := []int{freePort(t), freePort(t)}
-	nginxPorts := []int{freePort(t), freePort(t)}
+	caddyPorts := []int{testenv.FreePort(t), testenv.FreePort(t)}
+	nginxPorts := []int{testenv.FreePort(t), testenv.FreePort(t)}
 	_, caddyContainer := pm.httpdContainer(t, caddyPorts[0])
 	caddyProcess := hostHTTPD(t, busybox, caddyPorts[1])
 	nginxProcess := hostHTTPD(t, busybox, nginxPorts[0])
@@ -155,8 +155,8 @@ func TestCaddyAndNginx(t *testing.T) {
 func startCaddyProxy(t *testing.T, bin string, upstreams []int) (admin, listen string) {
 	t.Helper()
 	dir := t.TempDir()
-	admin = "127.0.0.1:" + strconv.Itoa(freePort(t))
-	listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	admin = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	var dials []any
 	for _, p := range upstreams {
 		dials = append(dials, map[string]any{"dial": "127.0.0.1:" + strconv.Itoa(p)})
@@ -210,7 +210,7 @@ func startCaddyProxy(t *testing.T, bin string, upstreams []int) (admin, listen s
 func startNginxProxy(t *testing.T, bin string, upstreams []int) (conf, listen string) {
 	t.Helper()
 	dir := t.TempDir()
-	listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	var servers strings.Builder
 	for _, p := range upstreams {
 		fmt.Fprintf(&servers, "        server 127.0.0.1:%d;\n", p)

@@ -19,7 +19,7 @@ func TestNodeExporterOnly(t *testing.T) {
 	truth := readThisHost(t)
 	arch := mustRun(t, "uname", "-m")
 
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	p := startProcess(t, bin, "--web.listen-address="+addr, "--log.level=warn")
 	waitServing(t, "http://"+addr+"/metrics", p)
 

@@ -32,7 +32,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	truth := readThisHost(t)
 	pm := startPodman(t)
 
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	ports := []int{testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)}
 	c0, id0 := pm.httpdContainer(t, ports[0])
 	c1, id1 := pm.httpdContainer(t, ports[1])
 	httpd := hostHTTPD(t, busybox, ports[2])
@@ -291,7 +291,7 @@ frontend fe
   default_backend c1ps
 
 backend c1ps
-%s`, h.sock, freePort(t), servers.String())
+%s`, h.sock, testenv.FreePort(t), servers.String())
 	file := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

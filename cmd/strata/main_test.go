@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -211,7 +210,7 @@ func TestStrataUp(t *testing.T) {
 		up   *upProcess
 	)
 	for attempt := 1; ; attempt++ { // another process may take the free port between pick and listen
-		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 		up = startUp(t, "up", "--storage.path="+filepath.Join(dir, "data"+strconv.Itoa(attempt)),
 			"--web.listen-address="+addr, "--topology.refresh-interval=2s", "--log.level=warn")
 		base = "http://" + addr
@@ -577,37 +576,6 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-// freePort picks a free TCP port on 127.0.0.1 below the kernel's ephemeral range: every
-// process's outbound connections take their local ports from that range, so one of them could
-// take a port picked there (bind to :0) before the program the test starts binds it.
-func freePort(t *testing.T) int {
-	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
-	for range 100 {
-		port := 20000 + mathrand.IntN(max(low-20000, 1))
-		if port >= low {
-			break // no room below the range: take any free port
-		}
-		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
-			l.Close()
-			return port
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func randomHex(t *testing.T, n int) string {

@@ -73,7 +73,7 @@ func TestCRIContainerdPod(t *testing.T) {
 	defer cancel()
 
 	uid := randomUUID(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	sandboxConfig := &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: "web-0", Namespace: "shop", Uid: uid},
 		Labels:   map[string]string{"io.kubernetes.pod.name": "web-0", "io.kubernetes.pod.namespace": "shop", "io.kubernetes.pod.uid": uid},
@@ -232,16 +232,6 @@ func waitFor(t *testing.T, limit time.Duration, ok func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func randomUUID(t *testing.T) string {

@@ -27,7 +27,7 @@ func TestThousandContainerHost(t *testing.T) {
 		}
 	}
 	type row = map[string]string
-	series := map[string]map[string]row{}   // family → container_id → labels
+	series := map[string]map[string]row{}     // family → container_id → labels
 	values := map[string]map[string]float64{} // family → container_id → value
 	for _, mf := range gatherFamilies(t, metrics) {
 		for _, m := range mf.GetMetric() {

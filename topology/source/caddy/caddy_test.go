@@ -98,7 +98,7 @@ func TestBadAdminAnswers(t *testing.T) {
 	}
 
 	t.Run("connection refused", func(t *testing.T) {
-		s, err := caddy.New(caddy.Config{Name: "web", AdminURL: "http://" + freeAddr(t)})
+		s, err := caddy.New(caddy.Config{Name: "web", AdminURL: "http://" + testenv.FreeAddr(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestBadAdminAnswers(t *testing.T) {
 func TestRealCaddy(t *testing.T) {
 	bin := testenv.Command(t, "caddy")
 	u1, u2, u3, u4 := upstream(t, "u1"), upstream(t, "u2"), upstream(t, "u3"), upstream(t, "u4")
-	adminAddr, webAddr, passiveAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	adminAddr, webAddr, passiveAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 
 	proxyTo := func(ups ...*httptest.Server) []any {
 		var list []any
@@ -337,17 +337,6 @@ func upstream(t *testing.T, name string) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// freeAddr is a 127.0.0.1 address with a port nothing listens on (for now).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func get(t *testing.T, url, host string) string {

@@ -101,7 +101,7 @@ func startHAProxy(t *testing.T) *realHAProxy {
 }
 
 func (h *realHAProxy) start(t *testing.T, bin string) error {
-	tcpPort, frontendPort, statsPort := freePort(t), freePort(t), freePort(t)
+	tcpPort, frontendPort, statsPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	h.tcpAPI = fmt.Sprintf("tcp://127.0.0.1:%d", tcpPort)
 	h.statsURL = fmt.Sprintf("http://127.0.0.1:%d/stats;csv", statsPort)
 	h.frontend = fmt.Sprintf("127.0.0.1:%d", frontendPort)
@@ -169,16 +169,6 @@ func (h *realHAProxy) start(t *testing.T, bin string) error {
 func (h *realHAProxy) stop() {
 	_ = h.cmd.Process.Kill()
 	<-h.exited
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // source returns a Source reading h through the unix socket, the TCP runtime API or the stats
@@ -330,7 +320,7 @@ func TestRealHAProxyHealth(t *testing.T) {
 // this is how the time-travel tests change an instance's address.
 func TestRealHAProxySetServerAddr(t *testing.T) {
 	h := startHAProxy(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	h.command(t, fmt.Sprintf("set server c1ps/c1ps-1 addr 127.0.0.2 port %d", port))
 	for _, via := range []string{"unix", "tcp", "http"} {
 		lb := h.list(t, h.source(t, via))

@@ -52,7 +52,7 @@ func TestNew(t *testing.T) {
 func TestRealNginx(t *testing.T) {
 	bin := nginxBinary(t)
 	app1, app2, other := backend(t, "app1"), backend(t, "app2"), backend(t, "other")
-	listen, backup := freeAddr(t), freeAddr(t)
+	listen, backup := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	dir := t.TempDir()
 	conf := writeFile(t, dir, "nginx.conf", fmt.Sprintf(`# the test's nginx: everything in %[1]s
 daemon off;
@@ -248,17 +248,6 @@ func backend(t *testing.T, name string) *httptest.Server {
 }
 
 func hostPort(srv *httptest.Server) string { return srv.Listener.Addr().String() }
-
-// freeAddr is a 127.0.0.1 address with a port nothing listens on (for now).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func get(t *testing.T, url string) string {
 	t.Helper()
