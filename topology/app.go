@@ -136,6 +136,8 @@ func remoteQueryable(raw string) (storage.Queryable, error) {
 	client, err := remote.NewReadClient("prometheus", &remote.ClientConfig{
 		URL: &config_util.URL{URL: u}, Timeout: model.Duration(30 * time.Second),
 		HTTPClientConfig: config_util.DefaultHTTPClientConfig,
+		// Prometheus's own limit of a streamed frame; left at zero, every answer is refused.
+		ChunkedReadLimit: promconfig.DefaultChunkedReadLimit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus.url: %w", err)

@@ -1,0 +1,76 @@
+package topology_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/topology"
+)
+
+// TestExternalPrometheus: strata serve with prometheus.url reads the exporters' series from a
+// real Prometheus (Debian's 2.42) by remote read, with no scraping of its own: the host and its
+// kernel and OS come from node_exporter's series in that Prometheus.
+func TestExternalPrometheus(t *testing.T) {
+	promBin := testenv.Command(t, "prometheus")
+	nodeBin := testenv.Command(t, "prometheus-node-exporter")
+	truth := readThisHost(t)
+
+	nodeAddr := testenv.FreeAddr(t)
+	node := startProcess(t, nodeBin, "--web.listen-address="+nodeAddr, "--log.level=warn")
+	waitServing(t, "http://"+nodeAddr+"/metrics", node)
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [%q]\n", nodeAddr)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := testenv.FreeAddr(t)
+	prom := startProcess(t, promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr, "--log.level=warn")
+	waitServing(t, "http://"+promAddr+"/-/ready", prom)
+	// Prometheus's first scrape lands a few seconds after it starts.
+	eventually(t, pollTimeout, "node_uname_info in Prometheus", func() error {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape("node_uname_info"))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var answer struct {
+			Data struct {
+				Result []json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+			return err
+		}
+		if len(answer.Data.Result) == 0 {
+			return fmt.Errorf("no node_uname_info yet")
+		}
+		return nil
+	})
+
+	a := startApp(t, topology.Options{RefreshInterval: 2 * time.Second, PrometheusURL: "http://" + promAddr})
+	eventually(t, pollTimeout, "this host read from Prometheus", func() error {
+		g, err := a.graph("host")
+		if err != nil {
+			return err
+		}
+		if len(g.Nodes) != 1 {
+			return fmt.Errorf("want one host, got %v (warnings %v)", g.Nodes, g.Warnings)
+		}
+		h := g.Nodes[0]
+		for k, want := range map[string]string{"kernel_release": truth.kernelRelease, "os_image": truth.prettyName, "hostname": truth.hostname} {
+			if h.Attrs[k] != want {
+				return fmt.Errorf("host %v: %s is %q, want %q", h, k, h.Attrs[k], want)
+			}
+		}
+		return nil
+	})
+}
