@@ -230,12 +230,16 @@ func (r *Refresher) write(ctx context.Context, now time.Time) error {
 	current := make(map[uint64][]written, len(r.series))
 	for _, s := range r.series {
 		h := s.Labels.Hash()
-		ref, _ := find(r.written[h], s.Labels)
-		got, err := appendOne(ref, s.Labels, s.Value)
+		last, known := find(r.written[h], s.Labels)
+		if known && last.value == s.Value && ts-last.at < heartbeat.Milliseconds() {
+			current[h] = append(current[h], last) // unchanged and recent: no sample needed yet
+			continue
+		}
+		got, err := appendOne(last.ref, s.Labels, s.Value)
 		if err != nil {
 			return err
 		}
-		current[h] = append(current[h], written{s.Labels, got})
+		current[h] = append(current[h], written{s.Labels, got, ts, s.Value})
 	}
 	stale := math.Float64frombits(value.StaleNaN)
 	for h, list := range r.written {
@@ -254,22 +258,29 @@ func (r *Refresher) write(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// written is a series of the last write and the storage's reference to it, which saves the
-// storage a lookup by labels on the next write (as Prometheus's scrape cache does).
+// heartbeat is how often a series that did not change is written again. Every new, changed or
+// vanished series is written at once; an unchanged one only needs a sample within a query's
+// lookback (Prometheus's 5m) to be seen at any time, and writing each of a large fleet's
+// series every refresh would cost most of the refresh.
+const heartbeat = time.Minute
+
+// written is a series of the last write: the storage's reference to it, which saves the
+// storage a lookup by labels (as Prometheus's scrape cache does), and its last sample.
 type written struct {
 	labels labels.Labels
 	ref    storage.SeriesRef
+	at     int64 // milliseconds
+	value  float64
 }
 
-// find looks ls up in a hash bucket: the storage's reference to it (0 lets the storage look
-// it up by labels), and whether it is there.
-func find(list []written, ls labels.Labels) (storage.SeriesRef, bool) {
+// find looks ls up in a hash bucket.
+func find(list []written, ls labels.Labels) (written, bool) {
 	for _, w := range list {
 		if labels.Equal(w.labels, ls) {
-			return w.ref, true
+			return w, true
 		}
 	}
-	return 0, false
+	return written{}, false
 }
 
 // Graph returns the latest graph and its warnings.

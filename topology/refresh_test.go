@@ -8,6 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 )
@@ -93,5 +99,59 @@ func TestPanickingSourceIsAWarning(t *testing.T) {
 	_, warnings := r.Graph()
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "panicked") {
 		t.Errorf("warnings %v", warnings)
+	}
+}
+
+// TestWriteHeartbeatAndStaleness: an unchanged series is written again only after the
+// heartbeat, a changed one at once, and a vanished one ends with a staleness marker.
+func TestWriteHeartbeatAndStaleness(t *testing.T) {
+	db, err := promql.OpenStorage(promql.StorageOptions{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	now := t0
+	inst := func(health string) []source.LB {
+		return []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+			Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80, Health: health}}}}}}
+	}
+	src := &scriptedLBs{lbs: inst("UP")}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}, Sink: db,
+		Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+	for _, step := range []time.Duration{0, 15 * time.Second, 30 * time.Second, 45 * time.Second, 60 * time.Second} {
+		now = t0.Add(step)
+		r.Refresh(context.Background())
+	}
+	src.lbs = inst("DOWN")
+	now = t0.Add(75 * time.Second)
+	r.Refresh(context.Background())
+
+	samples := func(health string) []float64 {
+		q, err := db.Querier(t0.UnixMilli(), now.UnixMilli())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		set := q.Select(context.Background(), false, nil,
+			labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "strata_topology_instance_info"),
+			labels.MustNewMatcher(labels.MatchEqual, "health", health))
+		var out []float64
+		for set.Next() {
+			it := set.At().Iterator(nil)
+			for it.Next() != chunkenc.ValNone {
+				_, v := it.At()
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	up := samples("UP")
+	// Written at 0 s and at 60 s (the heartbeat), then ended by a staleness marker at 75 s.
+	if len(up) != 3 || up[0] != 1 || up[1] != 1 || !value.IsStaleNaN(up[2]) {
+		t.Errorf("UP series samples %v, want [1 1 stale]", up)
+	}
+	if down := samples("DOWN"); len(down) != 1 || down[0] != 1 {
+		t.Errorf("DOWN series samples %v, want [1], written at once", down)
 	}
 }
