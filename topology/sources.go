@@ -62,38 +62,60 @@ var (
 	nginxConfig = "/etc/nginx/nginx.conf"
 )
 
-// DiscoverLocalLBs finds the load balancers strata up reads without configuration: a
-// HAProxy runtime socket at its usual paths, a Caddy admin API on 127.0.0.1:2019, and nginx's
-// configuration at /etc/nginx. found names what was found, for the log.
-func DiscoverLocalLBs(ctx context.Context, localHost string) (lbs []source.LoadBalancers, found []string) {
-	for _, sock := range haproxySockets {
-		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
-			if s, err := haproxy.New(haproxy.Config{Name: "haproxy", RuntimeAPI: "unix://" + sock, Host: localHost}); err == nil {
-				lbs = append(lbs, s)
-				found = append(found, "haproxy at "+sock)
-				break
+// LocalLBs are the load balancers strata up reads without configuration: a HAProxy runtime
+// socket at its usual paths, a Caddy admin API on 127.0.0.1:2019, and nginx's configuration
+// at /etc/nginx. Each is looked for again on every refresh, so that one started after strata
+// is found; one that is not there lists no LB and is no failure.
+func LocalLBs(localHost string) []source.LoadBalancers {
+	return []source.LoadBalancers{
+		&localLB{name: "haproxy", find: func(context.Context) (source.LoadBalancers, bool) {
+			for _, sock := range haproxySockets {
+				if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
+					s, err := haproxy.New(haproxy.Config{Name: "haproxy", RuntimeAPI: "unix://" + sock, Host: localHost})
+					return s, err == nil
+				}
 			}
-		}
-	}
-	c, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(c, http.MethodGet, caddyAdmin+"/config/", nil)
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			if s, err := caddy.New(caddy.Config{Name: "caddy", AdminURL: caddyAdmin, Host: localHost}); err == nil {
-				lbs = append(lbs, s)
-				found = append(found, "caddy admin API at "+caddyAdmin)
+			return nil, false
+		}},
+		&localLB{name: "caddy", find: func(ctx context.Context) (source.LoadBalancers, bool) {
+			c, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(c, http.MethodGet, caddyAdmin+"/config/", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return nil, false
 			}
-		}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return nil, false
+			}
+			s, err := caddy.New(caddy.Config{Name: "caddy", AdminURL: caddyAdmin, Host: localHost})
+			return s, err == nil
+		}},
+		&localLB{name: "nginx", find: func(context.Context) (source.LoadBalancers, bool) {
+			if _, err := os.Stat(nginxConfig); err != nil {
+				return nil, false
+			}
+			s, err := nginx.New(nginx.Config{Name: "nginx", ConfigFile: nginxConfig, Host: localHost})
+			return s, err == nil
+		}},
 	}
-	if _, err := os.Stat(nginxConfig); err == nil {
-		if s, err := nginx.New(nginx.Config{Name: "nginx", ConfigFile: nginxConfig, Host: localHost}); err == nil {
-			lbs = append(lbs, s)
-			found = append(found, "nginx configuration at "+nginxConfig)
-		}
+}
+
+// localLB is a load balancer of this machine that may or may not be there.
+type localLB struct {
+	name string
+	find func(context.Context) (source.LoadBalancers, bool)
+}
+
+func (l *localLB) Name() string { return l.name }
+
+func (l *localLB) ListLoadBalancers(ctx context.Context) ([]source.LB, error) {
+	s, ok := l.find(ctx)
+	if !ok {
+		return nil, nil
 	}
-	return lbs, found
+	return s.ListLoadBalancers(ctx)
 }
 
 // Check does what strata serve does with a configuration before it starts, without starting:

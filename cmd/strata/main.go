@@ -161,11 +161,7 @@ func upOptions(c common, hostName string, logger *slog.Logger) (topology.Options
 		return opts, err
 	}
 	opts.LocalHost = e.Host()
-	lbs, found := topology.DiscoverLocalLBs(context.Background(), opts.LocalHost)
-	for _, f := range found {
-		logger.Info("found a local load balancer", "source", f)
-	}
-	opts.LBSources = lbs
+	opts.LBSources = topology.LocalLBs(opts.LocalHost)
 	return opts, nil
 }
 
