@@ -69,6 +69,15 @@ func TestStaleSourceKeptThenDropped(t *testing.T) {
 	if up() != 0 {
 		t.Error("source_up after a failure is not 0")
 	}
+	staleSeries := 0
+	for _, s := range r.Samples() {
+		if n := s.Name(); (n == "strata_topology_instance_info" || n == "strata_topology_path_info") && s.Labels.Get("stale") == "true" {
+			staleSeries++
+		}
+	}
+	if staleSeries != 2 {
+		t.Errorf("%d stale instance_info and path_info series, want both marked stale=\"true\"", staleSeries)
+	}
 
 	now = now.Add(5 * time.Minute)
 	g = r.Refresh(context.Background())

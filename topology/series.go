@@ -41,42 +41,42 @@ var (
 func families() []family {
 	return []family{
 		{Name: "strata_topology_lb_info", Help: "A load balancer; value 1.",
-			Labels: []string{"lb", "provider", "addresses", "host"}, MetaLabels: true,
+			Labels: []string{"lb", "provider", "addresses", "host", "stale"}, MetaLabels: true,
 			fill: eachEntity(graph.LB, func(e *graph.Entity) []string {
 				return []string{e.Name, e.Attrs["provider"], e.Attrs["addresses"], e.Attrs["host"]}
 			})},
 		{Name: "strata_topology_service_info", Help: "A service behind a load balancer (HAProxy backend, upstream, pool); value 1.",
-			Labels: []string{"lb", "service", "namespace"}, MetaLabels: true,
+			Labels: []string{"lb", "service", "namespace", "stale"}, MetaLabels: true,
 			fill: eachEntity(graph.Service, func(e *graph.Entity) []string {
 				return []string{e.Attrs["lb"], e.Name, e.Attrs["namespace"]}
 			})},
 		{Name: "strata_topology_instance_info", Help: "An instance of a service in the LB's own order (position from 0), with its health; value 1.",
-			Labels: []string{"lb", "service", "server", "address", "port", "position", "health", "weight"}, MetaLabels: true,
+			Labels: []string{"lb", "service", "server", "address", "port", "position", "health", "weight", "stale"}, MetaLabels: true,
 			fill: eachEntity(graph.Instance, func(e *graph.Entity) []string {
 				a := e.Attrs
 				return []string{a["lb"], a["service"], a["server"], a["address"], a["port"], a["position"], a["health"], a["weight"]}
 			})},
 		{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
-			Labels: []string{"pod", "namespace", "pod_uid", "host", "ip"}, MetaLabels: true,
+			Labels: []string{"pod", "namespace", "pod_uid", "host", "ip", "stale"}, MetaLabels: true,
 			fill: eachEntity(graph.Pod, func(e *graph.Entity) []string {
 				return []string{e.Name, e.Attrs["namespace"], e.Attrs["uid"], e.Attrs["node"], e.Attrs["ip"]}
 			})},
 		{Name: "strata_topology_container_info", Help: "A container with its image, pod and host; value 1.",
-			Labels: []string{"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "host"}, MetaLabels: true,
+			Labels: []string{"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "host", "stale"}, MetaLabels: true,
 			fill: eachEntity(graph.Container, func(e *graph.Entity) []string {
 				a := e.Attrs
 				return []string{e.ID, e.Name, a["image"], a["image_id"], a["runtime"], a["pod"], a["namespace"], a["host"]}
 			})},
 		{Name: "strata_topology_image_info", Help: "A container image; value 1.",
-			Labels: []string{"image", "name", "tag", "digest"},
+			Labels: []string{"image", "name", "tag", "digest", "stale"},
 			fill: eachEntity(graph.Image, func(e *graph.Entity) []string {
 				return []string{e.ID, e.Name, e.Attrs["tag"], e.Attrs["digest"]}
 			})},
 		{Name: "strata_topology_host_info", Help: "A host with its kernel and OS image, merged from all sources by precedence; value 1.",
-			Labels: append([]string{"host"}, hostInfoAttrs...), MetaLabels: true,
+			Labels: append(append([]string{"host"}, hostInfoAttrs...), "stale"), MetaLabels: true,
 			fill: eachEntity(graph.Host, func(e *graph.Entity) []string { return append([]string{e.ID}, attrs(e, hostInfoAttrs)...) })},
 		{Name: "strata_topology_host_hardware_info", Help: "A host's hardware, merged from all sources by precedence; value 1.",
-			Labels: append([]string{"host"}, hostHardwareAttrs...),
+			Labels: append(append([]string{"host"}, hostHardwareAttrs...), "stale"),
 			fill:   eachEntity(graph.Host, func(e *graph.Entity) []string { return append([]string{e.ID}, attrs(e, hostHardwareAttrs)...) })},
 		// The other edges are already labels of the info series (service_info{lb},
 		// instance_info{lb,service}, container_info{host,image,pod}, pod_info{host}); writing
@@ -93,7 +93,7 @@ func families() []family {
 				})
 			}},
 		{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
-			Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name"},
+			Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name", "stale"},
 			fill:   fillPaths},
 	}
 }
@@ -111,10 +111,19 @@ func familyHelp(name string) string {
 	return name
 }
 
+// eachEntity fills a family with one series per entity of a kind; the last label, stale, is
+// "true" while the entity's sources have stopped answering (kept for --topology.stale-after).
 func eachEntity(kind graph.Kind, values func(*graph.Entity) []string) func(*graph.Graph, func(map[string]string, ...string)) {
 	return func(g *graph.Graph, emit func(map[string]string, ...string)) {
-		g.Each(kind, func(e *graph.Entity) { emit(e.Labels, values(e)...) })
+		g.Each(kind, func(e *graph.Entity) { emit(e.Labels, append(values(e), staleValue(e))...) })
 	}
+}
+
+func staleValue(e *graph.Entity) string {
+	if e != nil && e.Stale {
+		return "true"
+	}
+	return ""
 }
 
 func attrs(e *graph.Entity, names []string) []string {
@@ -221,7 +230,8 @@ func fillPaths(g *graph.Graph, emit func(map[string]string, ...string)) {
 			get(p.Host, func(e *graph.Entity) string { return e.ID }),
 			get(p.Host, func(e *graph.Entity) string { return e.Attrs["kernel_release"] }),
 			get(p.Host, func(e *graph.Entity) string { return e.Attrs["os_image"] }),
-			get(p.Host, func(e *graph.Entity) string { return e.Attrs["product_name"] }))
+			get(p.Host, func(e *graph.Entity) string { return e.Attrs["product_name"] }),
+			staleValue(p.Instance))
 	}
 }
 
