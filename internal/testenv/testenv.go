@@ -8,9 +8,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run in CI (CI=true, or any value but "", "0" and "false"),
@@ -52,7 +54,10 @@ func Root(t testing.TB) {
 
 // FreePort picks a free TCP port on 127.0.0.1 below the kernel's ephemeral range: every
 // process's outbound connections take their local ports from that range, so one of them could
-// take a port picked there (bind to :0) before the program the test starts binds it.
+// take a port picked there (bind to :0) before the program the test starts binds it. Test
+// binaries of several packages run at once and pick from the same range, so a port is also
+// claimed by a file in the system's temporary directory until the test ends: two tests never
+// hand out the same port.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	low := 32768
@@ -63,22 +68,39 @@ func FreePort(t testing.TB) int {
 			}
 		}
 	}
-	for range 100 {
+	dir := filepath.Join(os.TempDir(), "strata-test-ports")
+	_ = os.MkdirAll(dir, 0o755)
+	for range 200 {
 		port := 20000 + rand.IntN(max(low-20000, 1))
 		if port >= low {
-			break // no room below the range: take any free port
+			break // no room below the range
+		}
+		if !claim(t, dir, port) {
+			continue
 		}
 		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
 			l.Close()
 			return port
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a free port: %v", err)
+	t.Fatalf("no free port of 127.0.0.1 between 20000 and %d", low)
+	return 0
+}
+
+// claim reserves port for this test across processes; a claim left by a test binary that died
+// is taken over after ten minutes.
+func claim(t testing.TB, dir string, port int) bool {
+	path := filepath.Join(dir, strconv.Itoa(port))
+	if st, err := os.Stat(path); err == nil && time.Since(st.ModTime()) > 10*time.Minute {
+		_ = os.Remove(path)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	t.Cleanup(func() { _ = os.Remove(path) })
+	return true
 }
 
 // FreeAddr is FreePort as "127.0.0.1:port".
