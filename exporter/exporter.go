@@ -63,18 +63,21 @@ func New(opts Options, logger *slog.Logger) (*Exporter, error) {
 }
 
 // Host is the value of the host label: --host.name, else the hostname under --path.procfs.
-func (e *Exporter) Host() string {
-	if e.opts.HostName != "" {
-		return e.opts.HostName
+func (e *Exporter) Host() string { return HostName(e.opts) }
+
+// HostName is the host label opts give: --host.name, else the hostname under --path.procfs.
+func HostName(opts Options) string {
+	if opts.HostName != "" {
+		return opts.HostName
 	}
-	if h, err := os.ReadFile(e.opts.Collector.ProcFS + "/sys/kernel/hostname"); err == nil {
+	if h, err := os.ReadFile(opts.Collector.ProcFS + "/sys/kernel/hostname"); err == nil {
 		if s := strings.TrimSpace(string(h)); s != "" {
 			return s
 		}
 	}
 	// The exporter's own hostname is the host's only when it reads the host's own /proc; in a
 	// container with the host mounted elsewhere it would be the container's, a wrong join key.
-	if filepath.Clean(e.opts.Collector.ProcFS) == "/proc" {
+	if filepath.Clean(opts.Collector.ProcFS) == "/proc" {
 		h, _ := os.Hostname()
 		return h
 	}

@@ -1,6 +1,8 @@
 package topology_test
 
 import (
+	"github.com/strata-obs/strata/exporter"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -55,7 +57,7 @@ func TestCaddyAndNginx(t *testing.T) {
 	})
 
 	expOpts := exporterOptions(pm.sock)
-	host := exporterHost(t, expOpts)
+	host := exporter.HostName(*expOpts)
 	caddySrc, err := caddy.New(caddy.Config{Name: "web", AdminURL: "http://" + caddyAdmin})
 	if err != nil {
 		t.Fatal(err)

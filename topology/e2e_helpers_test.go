@@ -178,16 +178,6 @@ func exporterOptions(dockerSockets ...string) *exporter.Options {
 	}
 }
 
-// exporterHost is the host name the exporter reports for opts: the LB's local host.
-func exporterHost(t testing.TB, opts *exporter.Options) string {
-	t.Helper()
-	e, err := exporter.New(*opts, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e.Host()
-}
-
 // app is a topology.App running in the test until it ends, serving on 127.0.0.1.
 type app struct {
 	base string // http://127.0.0.1:port
@@ -455,7 +445,7 @@ func (f metricFamilies) only(name string, match map[string]string) (metricSample
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    *lockedBuffer
+	log    *testenv.LockedBuffer
 	once   sync.Once
 }
 
@@ -463,7 +453,7 @@ type process struct {
 // kills the group.
 func startProcess(t testing.TB, name string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), exited: make(chan struct{}), log: &lockedBuffer{}}
+	p := &process{cmd: exec.Command(name, args...), exited: make(chan struct{}), log: &testenv.LockedBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -490,24 +480,6 @@ func (p *process) running() error {
 	default:
 		return nil
 	}
-}
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // waitServing waits until an HTTP server answers at url, whatever its status.

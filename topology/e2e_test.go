@@ -1,6 +1,8 @@
 package topology_test
 
 import (
+	"github.com/strata-obs/strata/exporter"
+
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -41,7 +43,7 @@ func TestHAProxyC1PS(t *testing.T) {
 
 	hap := startHAProxy(t, haproxyBin, ports)
 	expOpts := exporterOptions(pm.sock)
-	host := exporterHost(t, expOpts)
+	host := exporter.HostName(*expOpts)
 	if host != truth.hostname {
 		t.Logf("the exporter names this host %q, hostname says %q", host, truth.hostname)
 	}

@@ -154,17 +154,17 @@ func PathsOf(g *graph.Graph, inst *graph.Entity) []Path {
 		target, _ := g.Get(edge.To)
 		switch target.Kind {
 		case graph.Pod:
-			containers := below(g, target, graph.Container)
-			host := first(below(g, target, graph.Host))
+			containers := g.Below(target.Ref, graph.Container)
+			host := first(g.Below(target.Ref, graph.Host))
 			if len(containers) == 0 {
 				rows = append(rows, Path{Instance: inst, Pod: target, Host: host})
 			}
 			for _, c := range containers {
-				rows = append(rows, Path{Instance: inst, Pod: target, Container: c, Host: firstOr(below(g, c, graph.Host), host)})
+				rows = append(rows, Path{Instance: inst, Pod: target, Container: c, Host: firstOr(g.Below(c.Ref, graph.Host), host)})
 			}
 		case graph.Container:
-			pod := first(above(g, target, graph.Pod))
-			rows = append(rows, Path{Instance: inst, Pod: pod, Container: target, Host: first(below(g, target, graph.Host))})
+			pod := first(g.Above(target.Ref, graph.Pod))
+			rows = append(rows, Path{Instance: inst, Pod: pod, Container: target, Host: first(g.Below(target.Ref, graph.Host))})
 		case graph.Host:
 			rows = append(rows, Path{Instance: inst, Host: target})
 		}
@@ -173,30 +173,6 @@ func PathsOf(g *graph.Graph, inst *graph.Entity) []Path {
 		rows = append(rows, Path{Instance: inst})
 	}
 	return rows
-}
-
-func below(g *graph.Graph, e *graph.Entity, kind graph.Kind) []*graph.Entity {
-	var out []*graph.Entity
-	for _, edge := range g.Down(e.Ref) {
-		if edge.To.Kind == kind {
-			if t, ok := g.Get(edge.To); ok {
-				out = append(out, t)
-			}
-		}
-	}
-	return out
-}
-
-func above(g *graph.Graph, e *graph.Entity, kind graph.Kind) []*graph.Entity {
-	var out []*graph.Entity
-	for _, edge := range g.Up(e.Ref) {
-		if edge.From.Kind == kind {
-			if t, ok := g.Get(edge.From); ok {
-				out = append(out, t)
-			}
-		}
-	}
-	return out
 }
 
 func first(es []*graph.Entity) *graph.Entity {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -35,13 +34,13 @@ func run(args []string) int {
 	app.Flag("path.rootfs", "rootfs mountpoint: the host's / (os-release, machine-id, runtime sockets are read under it).").Default("/").StringVar(&opts.Collector.RootFS)
 	app.Flag("host.name", "The host label of every series (default: $NODE_NAME, else the hostname).").Envar("NODE_NAME").StringVar(&opts.HostName)
 	app.Flag("scrape.timeout", "Deadline of a scrape when Prometheus sends none.").Default("10s").DurationVar(&opts.ScrapeTimeout)
-	app.Flag("collector.static-refresh", "How often facts that do not change (DMI, CPU model, disks) are re-read.").Default("10m").DurationVar(&opts.Collector.StaticRefresh)
+	app.Flag("collector.static-refresh", "How often facts that do not change (DMI, CPU model, disks) are re-read.").Default(collector.DefaultStaticRefresh.String()).DurationVar(&opts.Collector.StaticRefresh)
 	app.Flag("collector.dmi.serials", "Report serial numbers and the SMBIOS UUID.").Default("false").BoolVar(&opts.Collector.Serials)
-	exclude := app.Flag("collector.network.device-exclude", "Regexp of network interfaces to leave out.").Default(`^(veth|cali|lxc|tap|vnet).*$`).String()
-	app.Flag("collector.container.docker-socket", "Docker Engine API socket under --path.rootfs (Docker, podman); repeatable.").Default("/var/run/docker.sock", "/run/podman/podman.sock").StringsVar(&opts.Collector.DockerSockets)
-	app.Flag("collector.container.cri-socket", "CRI API socket under --path.rootfs (containerd, CRI-O); repeatable.").Default("/run/containerd/containerd.sock", "/run/crio/crio.sock").StringsVar(&opts.Collector.CRISockets)
+	exclude := app.Flag("collector.network.device-exclude", "Regexp of network interfaces to leave out.").Default(collector.DefaultNetworkDeviceExclude).String()
+	app.Flag("collector.container.docker-socket", "Docker Engine API socket under --path.rootfs (Docker, podman); repeatable.").Default(collector.DefaultDockerSockets()...).StringsVar(&opts.Collector.DockerSockets)
+	app.Flag("collector.container.cri-socket", "CRI API socket under --path.rootfs (containerd, CRI-O); repeatable.").Default(collector.DefaultCRISockets()...).StringsVar(&opts.Collector.CRISockets)
 	allow := app.Flag("collector.container.labels-allowlist", `Comma-separated container labels exported as label_<name> on strata_container_labels; "*" for all.`).
-		Default("app,team,owner,env,service,role,component,com.docker.compose.project,com.docker.compose.service,io.kubernetes.container.name").String()
+		Default(collector.DefaultLabelAllowlist).String()
 
 	enabled := map[string]*bool{}
 	for _, f := range collector.Factories() {
@@ -68,11 +67,7 @@ func run(args []string) int {
 	}
 	opts.Collector.NetworkDeviceExclude = re
 	opts.Collector.AddressLister = collector.NewNetlinkAddressLister()
-	for _, l := range strings.Split(*allow, ",") {
-		if l = strings.TrimSpace(l); l != "" {
-			opts.Collector.ContainerLabelAllowlist = append(opts.Collector.ContainerLabelAllowlist, l)
-		}
-	}
+	opts.Collector.ContainerLabelAllowlist = collector.SplitList(*allow)
 	for _, f := range collector.Factories() {
 		if *enabled[f.Name] {
 			opts.Enabled = append(opts.Enabled, f.Name)

@@ -97,12 +97,7 @@ func run(args []string, stdout, stderr *os.File) int {
 		fmt.Fprintf(stdout, "%s: OK\n", *checkFile)
 		return 0
 	case up.FullCommand():
-		opts, err := upOptions(upFlags, *hostName, logger)
-		if err != nil {
-			logger.Error("strata up", "err", err)
-			return 1
-		}
-		return serveUntilSignal(opts, logger)
+		return serveUntilSignal(upOptions(upFlags, *hostName), logger)
 	case serve.FullCommand():
 		cfg, err := config.Load(*configFile)
 		if err != nil {
@@ -138,31 +133,13 @@ func (c common) options() topology.Options {
 }
 
 // upOptions: this host's exporter in process, and the load balancers found on this machine.
-func upOptions(c common, hostName string, logger *slog.Logger) (topology.Options, error) {
+func upOptions(c common, hostName string) topology.Options {
 	opts := c.options()
-	var enabled []string
-	for _, f := range collector.Factories() {
-		if f.DefaultEnabled {
-			enabled = append(enabled, f.Name)
-		}
-	}
-	exp := &exporter.Options{
-		Collector: collector.Config{ProcFS: "/proc", SysFS: "/sys", RootFS: "/",
-			AddressLister:           collector.NewNetlinkAddressLister(),
-			DockerSockets:           []string{"/var/run/docker.sock", "/run/podman/podman.sock"},
-			CRISockets:              []string{"/run/containerd/containerd.sock", "/run/crio/crio.sock"},
-			ContainerLabelAllowlist: config.DefaultLabelAllowlist()},
-		Enabled:  enabled,
-		HostName: hostName,
-	}
+	exp := &exporter.Options{Collector: collector.DefaultConfig(), Enabled: collector.DefaultEnabled(), HostName: hostName}
 	opts.Exporter = exp
-	e, err := exporter.New(*exp, logger)
-	if err != nil {
-		return opts, err
-	}
-	opts.LocalHost = e.Host()
+	opts.LocalHost = exporter.HostName(*exp)
 	opts.LBSources = topology.LocalLBs(opts.LocalHost)
-	return opts, nil
+	return opts
 }
 
 // serveOptions: the sources and scrape configs of the file; flags override the file's

@@ -359,7 +359,7 @@ backend %s
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log lockedBuffer
+	var log testenv.LockedBuffer
 	cmd := exec.Command(bin, "-f", file, "-db")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -409,14 +409,14 @@ backend %s
 // upProcess is a strata child process of the test.
 type upProcess struct {
 	cmd    *exec.Cmd
-	log    *lockedBuffer
+	log    *testenv.LockedBuffer
 	exited chan struct{}
 	once   sync.Once
 }
 
 func startUp(t *testing.T, args ...string) *upProcess {
 	t.Helper()
-	p := &upProcess{cmd: strataCommand(t, args...), log: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &upProcess{cmd: strataCommand(t, args...), log: &testenv.LockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, even a killed one
 	if err := p.cmd.Start(); err != nil {
@@ -585,22 +585,4 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

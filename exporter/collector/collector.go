@@ -8,6 +8,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 )
 
 // Config is what every collector may need: the roots facts are read under and the
@@ -51,6 +53,14 @@ type Config struct {
 func (c Config) proc(p ...string) string { return filepath.Join(append([]string{c.ProcFS}, p...)...) }
 func (c Config) sys(p ...string) string  { return filepath.Join(append([]string{c.SysFS}, p...)...) }
 func (c Config) root(p ...string) string { return filepath.Join(append([]string{c.RootFS}, p...)...) }
+
+// liveProcfs tells a real procfs (this kernel's, whatever the mount point) from a copy of
+// another host's files (a fixture): only on a real one may the running kernel be asked
+// (uname, sock_diag in its namespaces).
+func (c Config) liveProcfs() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(c.ProcFS, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+}
 
 func (c Config) now() time.Time {
 	if c.Now != nil {
@@ -145,6 +155,9 @@ func (set *Set) Gather(ctx context.Context, host string) []prometheus.Metric {
 			s := &Scrape{Host: host, facts: facts}
 			start := time.Now()
 			err := safeUpdate(ctx, set.collectors[name], s)
+			if err == nil && len(s.errs) > 0 {
+				err = errors.Join(s.errs...) // a series it could not build is its failure too
+			}
 			if err == nil && ctx.Err() != nil {
 				err = fmt.Errorf("scrape deadline passed: %w", ctx.Err())
 			}

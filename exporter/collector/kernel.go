@@ -58,8 +58,7 @@ func (c *kernelCollector) arch() (string, error) {
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return arch, err
 	}
-	var st unix.Statfs_t
-	if unix.Statfs(c.cfg.ProcFS, &st) != nil || st.Type != unix.PROC_SUPER_MAGIC {
+	if !c.cfg.liveProcfs() {
 		return "", err
 	}
 	var u unix.Utsname

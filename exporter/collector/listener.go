@@ -52,8 +52,7 @@ type Listener struct {
 
 func newListenerCollector(cfg Config) (Collector, error) {
 	c := &listenerCollector{cfg: cfg, procs: map[int]*listenerProc{}, owner: map[uint64]int{}, searched: map[uint64]bool{}}
-	var st unix.Statfs_t
-	if err := unix.Statfs(cfg.ProcFS, &st); err == nil && st.Type == unix.PROC_SUPER_MAGIC {
+	if cfg.liveProcfs() {
 		c.liveProc = true
 		if ns, err := os.Readlink("/proc/self/ns/net"); err == nil {
 			c.ownNetns = netnsID(ns)

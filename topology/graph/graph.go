@@ -78,10 +78,10 @@ type Graph struct {
 	singles map[string][]string
 }
 
-// single returns a one-source list shared by every edge with that source alone: a million
-// edges need not allocate a million lists. Its capacity is 1, so that union copies before
-// adding to it.
-func (g *Graph) single(source string) []string {
+// Single returns a one-source list shared by every entity or edge with that source alone: a
+// million of them need not allocate a million lists. Its capacity is 1, so that a merge
+// (union) copies before adding to it.
+func (g *Graph) Single(source string) []string {
 	if l, ok := g.singles[source]; ok {
 		return l
 	}
@@ -160,7 +160,7 @@ func (g *Graph) Link(from, to Ref, source string, seen time.Time) {
 			return
 		}
 	}
-	e := &Edge{From: from, To: to, Sources: g.single(source), LastSeen: seen}
+	e := &Edge{From: from, To: to, Sources: g.Single(source), LastSeen: seen}
 	g.nodes[fi].down = append(g.nodes[fi].down, e)
 	g.nodes[ti].up = append(g.nodes[ti].up, e)
 	g.edges++
@@ -187,6 +187,28 @@ func (g *Graph) Entities(kind Kind) []*Entity {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return less(out[i].Ref, out[j].Ref) })
+	return out
+}
+
+// Below returns the entities of a kind that r's edges lead down to.
+func (g *Graph) Below(r Ref, kind Kind) []*Entity {
+	return g.ends(g.Down(r), func(e *Edge) Ref { return e.To }, kind)
+}
+
+// Above returns the entities of a kind whose edges lead down to r.
+func (g *Graph) Above(r Ref, kind Kind) []*Entity {
+	return g.ends(g.Up(r), func(e *Edge) Ref { return e.From }, kind)
+}
+
+func (g *Graph) ends(edges []*Edge, end func(*Edge) Ref, kind Kind) []*Entity {
+	var out []*Entity
+	for _, edge := range edges {
+		if r := end(edge); r.Kind == kind {
+			if e, ok := g.Get(r); ok {
+				out = append(out, e)
+			}
+		}
+	}
 	return out
 }
 

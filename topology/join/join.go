@@ -99,20 +99,6 @@ type joiner struct {
 	podsByUID     map[string]*podAt
 	listeners     map[*hostGroup][]listenerAt
 	process       *listenerAt // the host process the last resolve found, if any
-	singles       map[string][]string
-}
-
-// sources is a one-source list shared by every entity of that source (see graph.single).
-func (j *joiner) sources(name string) []string {
-	if l, ok := j.singles[name]; ok {
-		return l
-	}
-	if j.singles == nil {
-		j.singles = map[string][]string{}
-	}
-	l := []string{name}[:1:1]
-	j.singles[name] = l
-	return l
 }
 
 func (j *joiner) warn(format string, args ...any) {
@@ -296,7 +282,7 @@ func (j *joiner) hosts() {
 		g.ref = graph.Ref{Kind: graph.Host, ID: id}
 		for _, r := range g.records {
 			e := &graph.Entity{Ref: g.ref, Name: g.name(), Attrs: map[string]string{}, Labels: r.Labels,
-				Sources: j.sources(r.src), LastSeen: r.seen, Stale: r.stale}
+				Sources: j.g.Single(r.src), LastSeen: r.seen, Stale: r.stale}
 			for k, v := range r.Attrs {
 				e.Attrs[k] = v
 			}
@@ -375,7 +361,7 @@ func (j *joiner) workloads() {
 		}
 		for _, p := range rep.Facts.Pods {
 			ref := graph.Ref{Kind: graph.Pod, ID: p.Namespace + "/" + p.Name}
-			e := &graph.Entity{Ref: ref, Name: p.Name, Sources: j.sources(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
+			e := &graph.Entity{Ref: ref, Name: p.Name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
 				Labels: p.Labels, Attrs: map[string]string{"namespace": p.Namespace, "uid": p.UID, "node": p.Node,
 					"ip": strings.Join(p.IPs, ","), "phase": p.Phase, "owner": p.Owner, "host_network": strconv.FormatBool(p.HostNetwork)}}
 			j.g.Put(e)
@@ -417,7 +403,7 @@ func (j *joiner) workloads() {
 				attrs["host"] = host.ref.ID
 			}
 			e := j.g.Put(&graph.Entity{Ref: ref, Name: c.Name, Attrs: attrs, Labels: c.Labels,
-				Sources: j.sources(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+				Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 			ca, seen := j.containers[c.ID]
 			if !seen {
 				ca = &containerAt{Container: c, ref: ref, host: host, src: rep.Source}
@@ -432,7 +418,7 @@ func (j *joiner) workloads() {
 			if c.Image != "" {
 				img := graph.Ref{Kind: graph.Image, ID: c.Image}
 				name, tag := splitImage(c.Image)
-				j.g.Put(&graph.Entity{Ref: img, Name: name, Sources: j.sources(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
+				j.g.Put(&graph.Entity{Ref: img, Name: name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
 					Attrs: map[string]string{"tag": tag, "digest": c.ImageID}})
 				j.g.Link(ref, img, rep.Source, rep.Seen)
 			}
@@ -466,7 +452,7 @@ func (j *joiner) ensurePod(c source.Container, host *hostGroup, rep FactReport) 
 	if host != nil {
 		node = host.ref.ID
 	}
-	j.g.Put(&graph.Entity{Ref: ref, Name: c.Pod, Sources: j.sources(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
+	j.g.Put(&graph.Entity{Ref: ref, Name: c.Pod, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
 		Attrs: map[string]string{"namespace": c.Namespace, "uid": c.PodUID, "node": node}})
 	pa := &podAt{Pod: source.Pod{Namespace: c.Namespace, Name: c.Pod, UID: c.PodUID, Node: node}, ref: ref, host: host}
 	if c.PodUID != "" {
@@ -493,12 +479,12 @@ func (j *joiner) loadBalancers() {
 			}
 			attrs := map[string]string{"provider": provider, "addresses": strings.Join(lb.Addresses, ","), "host": lbHost}
 			j.g.Put(&graph.Entity{Ref: lbRef, Name: lb.Name, Attrs: attrs, Labels: lb.Labels,
-				Sources: j.sources(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+				Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 			for _, svc := range lb.Services {
 				svcRef := graph.Ref{Kind: graph.Service, ID: lb.Name + "/" + svc.Name}
 				j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels,
 					Attrs:   map[string]string{"lb": lb.Name, "namespace": svc.Namespace},
-					Sources: j.sources(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+					Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 				j.g.Link(lbRef, svcRef, rep.Source, rep.Seen)
 				for _, inst := range svc.Instances {
 					j.instance(rep, lb, lbHost, svcRef, inst)
@@ -522,7 +508,7 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svcRef grap
 		"address": inst.Address, "port": strconv.Itoa(inst.Port), "position": strconv.Itoa(inst.Position),
 		"health": health, "weight": strconv.Itoa(inst.Weight)}
 	e := j.g.Put(&graph.Entity{Ref: ref, Name: firstNonEmpty(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
-		Sources: j.sources(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 	j.g.Link(svcRef, ref, rep.Source, rep.Seen)
 
 	j.process = nil

@@ -1,7 +1,6 @@
 package caddy_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -274,7 +273,7 @@ func TestRealCaddy(t *testing.T) {
 
 // caddyProcess is a `caddy run` child of the test.
 type caddyProcess struct {
-	log  *lockedBuffer
+	log  *testenv.LockedBuffer
 	stop func()
 }
 
@@ -291,7 +290,7 @@ func startCaddy(t *testing.T, bin, dir string, config map[string]any, adminAddr 
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	log := &lockedBuffer{}
+	log := &testenv.LockedBuffer{}
 	cmd := exec.Command(bin, "run", "--config", file)
 	cmd.Env = append(os.Environ(),
 		"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
@@ -369,22 +368,4 @@ func statusOf(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

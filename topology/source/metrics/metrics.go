@@ -51,14 +51,8 @@ type series struct {
 	value  float64
 }
 
-// latest returns the series named metric alive at t.
-func (s *Source) latest(ctx context.Context, at time.Time, metric string) ([]series, error) {
-	mint, maxt := at.Add(-s.lookback).UnixMilli(), at.UnixMilli()
-	q, err := s.q.Querier(mint, maxt)
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", metric, err)
-	}
-	defer q.Close()
+// latest returns the series named metric alive at the querier's end (maxt).
+func latest(ctx context.Context, q storage.Querier, mint, maxt int64, metric string) ([]series, error) {
 	set := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
 		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric))
 	var out []series
@@ -90,12 +84,18 @@ func (s *Source) latest(ctx context.Context, at time.Time, metric string) ([]ser
 	return out, nil
 }
 
-// ListFacts reads every mapped family at time at and assembles hosts, containers, listeners
-// and pods.
+// ListFacts reads every mapped family at time at, through one querier, and assembles hosts,
+// containers, listeners and pods.
 func (s *Source) ListFacts(ctx context.Context, at time.Time) (*source.FactSet, error) {
+	mint, maxt := at.Add(-s.lookback).UnixMilli(), at.UnixMilli()
+	q, err := s.q.Querier(mint, maxt)
+	if err != nil {
+		return nil, fmt.Errorf("open querier: %w", err)
+	}
+	defer q.Close()
 	b := newBuilder()
 	for _, m := range hostMappings() {
-		ss, err := s.latest(ctx, at, m.metric)
+		ss, err := latest(ctx, q, mint, maxt, m.metric)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +104,7 @@ func (s *Source) ListFacts(ctx context.Context, at time.Time) (*source.FactSet, 
 		}
 	}
 	for _, m := range workloadMappings() {
-		ss, err := s.latest(ctx, at, m.metric)
+		ss, err := latest(ctx, q, mint, maxt, m.metric)
 		if err != nil {
 			return nil, err
 		}
