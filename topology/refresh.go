@@ -45,7 +45,8 @@ type Refresher struct {
 	warnings []string
 	series   []Sample
 	sources  map[string]*sourceState
-	written  map[uint64][]written // series of the last write by hash, to end the ones that vanish
+	written  seriesIndex // the series written so far, to find what changed and what vanished
+	epoch    uint64      // counts refreshes; a written series not seen in this one has vanished
 	duration time.Duration
 }
 
@@ -69,7 +70,7 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	r := &Refresher{opts: opts, logger: logger, sources: map[string]*sourceState{}, written: map[uint64][]written{}}
+	r := &Refresher{opts: opts, logger: logger, sources: map[string]*sourceState{}, written: seriesIndex{}}
 	for _, s := range opts.LBSources {
 		r.sources[s.Name()] = &sourceState{kind: "lb"}
 	}
@@ -164,12 +165,11 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	r.graph, r.series = nil, nil
 	g, joinWarnings := safeJoin(in)
 	r.graph, r.warnings = g, append(warnings, joinWarnings...)
-	r.series = append(Series(g, r.opts.Allowlist), r.sourceUpSamples()...)
-	r.duration = time.Since(start)
-	if err := r.write(ctx, now); err != nil {
+	if err := r.write(ctx, g, now); err != nil {
 		r.logger.Error("write topology series", "err", err)
 		r.warnings = append(r.warnings, "write topology series: "+err.Error())
 	}
+	r.duration = time.Since(start)
 	return g
 }
 
@@ -215,61 +215,89 @@ func (r *Refresher) sourceUpSamples() []Sample {
 	return out
 }
 
-// write appends this refresh's series at now, and a staleness marker for each series of the
-// last refresh that is gone, so that a query at a later time does not see it for five more
-// minutes (the instance removed really is removed). It commits in batches: one transaction of
-// a large fleet's series would hold them all in one WAL record.
-func (r *Refresher) write(ctx context.Context, now time.Time) error {
-	if r.opts.Sink == nil {
-		return nil
-	}
-	const batch = 20_000
+// write builds this refresh's series, keeps them for /metrics, and appends to the storage
+// each one that is new or changed, or that was last written a heartbeat ago, and a staleness
+// marker for each series of the last refresh that is gone, so that a query at a later time
+// does not see it for five more minutes (the instance removed really is removed). A series
+// already written keeps its labels from then: a steady refresh of a large fleet allocates
+// next to nothing for its series. It commits in batches: one transaction of a large fleet's
+// series would hold them all in one WAL record.
+func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) error {
+	r.epoch++
 	ts := now.UnixMilli()
-	app := r.opts.Sink.Appender(ctx)
-	n := 0
-	appendOne := func(ref storage.SeriesRef, ls labels.Labels, v float64) (storage.SeriesRef, error) {
-		got, err := app.Append(ref, ls, ts, v)
-		if err != nil {
-			_ = app.Rollback()
-			return 0, err
+	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
+	series := make([]Sample, 0, len(r.written)+len(r.written)/8)
+	var scratch labels.Labels
+	keep := func(ls labels.Labels, v float64, copyLabels func() labels.Labels) {
+		h := ls.Hash()
+		last := r.written.get(h, ls)
+		if last == nil {
+			last = &written{labels: copyLabels(), at: math.MinInt64}
+			r.written.add(h, last)
 		}
-		if n++; n%batch == 0 {
-			if err := app.Commit(); err != nil {
-				return 0, err
-			}
-			app = r.opts.Sink.Appender(ctx)
+		last.epoch = r.epoch
+		series = append(series, Sample{Labels: last.labels, Value: v})
+		if last.value == v && ts-last.at < heartbeat.Milliseconds() {
+			return // unchanged and recent: no sample needed yet
 		}
-		return got, nil
+		if ref, ok := w.append(last.ref, last.labels, v); ok {
+			last.ref, last.at, last.value = ref, ts, v
+		}
 	}
-	current := make(map[uint64][]written, len(r.series))
-	for _, s := range r.series {
-		h := s.Labels.Hash()
-		last, known := find(r.written[h], s.Labels)
-		if known && last.value == s.Value && ts-last.at < heartbeat.Milliseconds() {
-			current[h] = append(current[h], last) // unchanged and recent: no sample needed yet
-			continue
-		}
-		got, err := appendOne(last.ref, s.Labels, s.Value)
-		if err != nil {
-			return err
-		}
-		current[h] = append(current[h], written{s.Labels, got, ts, s.Value})
+	eachSeries(g, r.opts.Allowlist, func(b *labels.ScratchBuilder) {
+		b.Overwrite(&scratch)
+		keep(scratch, 1, func() labels.Labels { return scratch.Copy() })
+	})
+	for _, s := range r.sourceUpSamples() {
+		keep(s.Labels, s.Value, func() labels.Labels { return s.Labels })
 	}
+	r.series = series
 	stale := math.Float64frombits(value.StaleNaN)
-	for h, list := range r.written {
-		for _, w := range list {
-			if _, still := find(current[h], w.labels); !still {
-				if _, err := appendOne(w.ref, w.labels, stale); err != nil {
-					return err
-				}
-			}
-		}
+	r.written.sweep(r.epoch, func(gone *written) { w.append(gone.ref, gone.labels, stale) })
+	return w.commit()
+}
+
+// batchWriter appends to the storage and commits every batch samples; the first error
+// ends the writes of the refresh.
+type batchWriter struct {
+	sink storage.Appendable
+	ctx  context.Context
+	ts   int64
+	app  storage.Appender
+	n    int
+	err  error
+}
+
+const batch = 20_000
+
+func (w *batchWriter) append(ref storage.SeriesRef, ls labels.Labels, v float64) (storage.SeriesRef, bool) {
+	if w.sink == nil {
+		return ref, true
 	}
-	if err := app.Commit(); err != nil {
-		return err
+	if w.err != nil {
+		return ref, false
 	}
-	r.written = current
-	return nil
+	if w.app == nil {
+		w.app = w.sink.Appender(w.ctx)
+	}
+	got, err := w.app.Append(ref, ls, w.ts, v)
+	if err != nil {
+		_ = w.app.Rollback()
+		w.app, w.err = nil, err
+		return ref, false
+	}
+	if w.n++; w.n%batch == 0 {
+		w.err = w.app.Commit()
+		w.app = nil
+	}
+	return got, w.err == nil
+}
+
+func (w *batchWriter) commit() error {
+	if w.app != nil && w.err == nil {
+		w.err = w.app.Commit()
+	}
+	return w.err
 }
 
 // heartbeat is how often a series that did not change is written again. Every new, changed or
@@ -278,23 +306,52 @@ func (r *Refresher) write(ctx context.Context, now time.Time) error {
 // series every refresh would cost most of the refresh.
 const heartbeat = time.Minute
 
-// written is a series of the last write: the storage's reference to it, which saves the
-// storage a lookup by labels (as Prometheus's scrape cache does), and its last sample.
+// written is a series as last written: the storage's reference to it, which saves the
+// storage a lookup by labels (as Prometheus's scrape cache does), its last sample, and the
+// refresh that last had it.
 type written struct {
 	labels labels.Labels
 	ref    storage.SeriesRef
 	at     int64 // milliseconds
 	value  float64
+	epoch  uint64
+	next   *written // the next series with the same hash
 }
 
-// find looks ls up in a hash bucket.
-func find(list []written, ls labels.Labels) (written, bool) {
-	for _, w := range list {
+// seriesIndex finds a written series by its labels' hash; it lives across refreshes, so a
+// steady refresh changes it in place instead of building a new one.
+type seriesIndex map[uint64]*written
+
+func (x seriesIndex) get(h uint64, ls labels.Labels) *written {
+	for w := x[h]; w != nil; w = w.next {
 		if labels.Equal(w.labels, ls) {
-			return w, true
+			return w
 		}
 	}
-	return written{}, false
+	return nil
+}
+
+func (x seriesIndex) add(h uint64, w *written) { w.next, x[h] = x[h], w }
+
+// sweep removes the series not seen in epoch, calling gone for each.
+func (x seriesIndex) sweep(epoch uint64, gone func(*written)) {
+	for h, w := range x {
+		var kept *written
+		for w != nil {
+			next := w.next
+			if w.epoch == epoch {
+				w.next, kept = kept, w
+			} else {
+				gone(w)
+			}
+			w = next
+		}
+		if kept == nil {
+			delete(x, h)
+		} else {
+			x[h] = kept
+		}
+	}
 }
 
 // Graph returns the latest graph and its warnings.

@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"cmp"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -18,14 +20,17 @@ type Sample struct {
 func (s Sample) Name() string { return s.Labels.Get(model.MetricNameLabel) }
 
 // family declares one strata_topology_* family: name, help, fixed labels, whether allow-listed
-// metadata labels (label_<name>) are added, and how the graph fills it. docs/topology-metrics.md
+// metadata labels (label_<name>) are added, and how the graph fills it. docs/topology.md
 // names the same families (a test checks).
 type family struct {
 	Name       string
 	Help       string
 	Labels     []string
 	MetaLabels bool
-	fill       func(g *graph.Graph, emit func(meta map[string]string, values ...string))
+	// fill calls emit once per series with the label values in the order of Labels. The
+	// values slice is the caller's buffer, reused from one series to the next: a large
+	// fleet's 700k series must not be 700k allocations.
+	fill func(g *graph.Graph, v []string, emit func(meta map[string]string, v []string))
 }
 
 // hostInfoAttrs and hostHardwareAttrs are the host attributes each host family carries.
@@ -37,66 +42,67 @@ var (
 		"virtualization", "cloud_provider", "instance_type"}
 )
 
-// families lists every series family the topology writes.
-func families() []family {
-	return []family{
-		{Name: "strata_topology_lb_info", Help: "A load balancer; value 1.",
-			Labels: []string{"lb", "provider", "addresses", "host", "stale"}, MetaLabels: true,
-			fill: eachEntity(graph.LB, func(e *graph.Entity) []string {
-				return []string{e.Name, e.Attrs["provider"], e.Attrs["addresses"], e.Attrs["host"]}
-			})},
-		{Name: "strata_topology_service_info", Help: "A service behind a load balancer (HAProxy backend, upstream, pool); value 1.",
-			Labels: []string{"lb", "service", "namespace", "stale"}, MetaLabels: true,
-			fill: eachEntity(graph.Service, func(e *graph.Entity) []string {
-				return []string{e.Attrs["lb"], e.Name, e.Attrs["namespace"]}
-			})},
-		{Name: "strata_topology_instance_info", Help: "An instance of a service in the LB's own order (position from 0), with its health; value 1.",
-			Labels: []string{"lb", "service", "server", "address", "port", "position", "health", "weight", "stale"}, MetaLabels: true,
-			fill: eachEntity(graph.Instance, func(e *graph.Entity) []string {
-				a := e.Attrs
-				return []string{a["lb"], a["service"], a["server"], a["address"], a["port"], a["position"], a["health"], a["weight"]}
-			})},
-		{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
-			Labels: []string{"pod", "namespace", "pod_uid", "host", "ip", "stale"}, MetaLabels: true,
-			fill: eachEntity(graph.Pod, func(e *graph.Entity) []string {
-				return []string{e.Name, e.Attrs["namespace"], e.Attrs["uid"], e.Attrs["node"], e.Attrs["ip"]}
-			})},
-		{Name: "strata_topology_container_info", Help: "A container with its image, pod and host; value 1.",
-			Labels: []string{"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "host", "stale"}, MetaLabels: true,
-			fill: eachEntity(graph.Container, func(e *graph.Entity) []string {
-				a := e.Attrs
-				return []string{e.ID, e.Name, a["image"], a["image_id"], a["runtime"], a["pod"], a["namespace"], a["host"]}
-			})},
-		{Name: "strata_topology_image_info", Help: "A container image; value 1.",
-			Labels: []string{"image", "name", "tag", "digest", "stale"},
-			fill: eachEntity(graph.Image, func(e *graph.Entity) []string {
-				return []string{e.ID, e.Name, e.Attrs["tag"], e.Attrs["digest"]}
-			})},
-		{Name: "strata_topology_host_info", Help: "A host with its kernel and OS image, merged from all sources by precedence; value 1.",
-			Labels: append(append([]string{"host"}, hostInfoAttrs...), "stale"), MetaLabels: true,
-			fill: eachEntity(graph.Host, func(e *graph.Entity) []string { return append([]string{e.ID}, attrs(e, hostInfoAttrs)...) })},
-		{Name: "strata_topology_host_hardware_info", Help: "A host's hardware, merged from all sources by precedence; value 1.",
-			Labels: append(append([]string{"host"}, hostHardwareAttrs...), "stale"),
-			fill:   eachEntity(graph.Host, func(e *graph.Entity) []string { return append([]string{e.ID}, attrs(e, hostHardwareAttrs)...) })},
-		// The other edges are already labels of the info series (service_info{lb},
-		// instance_info{lb,service}, container_info{host,image,pod}, pod_info{host}); writing
-		// them again would double the series of a large fleet for nothing.
-		{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), once per source it rests on; value 1.",
-			Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
-			fill: func(g *graph.Graph, emit func(map[string]string, ...string)) {
-				g.Each(graph.Instance, func(inst *graph.Entity) {
-					for _, e := range g.Down(inst.Ref) {
-						for _, src := range e.Sources {
-							emit(nil, string(e.From.Kind), e.From.ID, string(e.To.Kind), e.To.ID, src)
-						}
+// familyList is every series family the topology writes; see families.
+var familyList = []family{
+	{Name: "strata_topology_lb_info", Help: "A load balancer; value 1.",
+		Labels: []string{"lb", "provider", "addresses", "host", "stale"}, MetaLabels: true,
+		fill: eachEntity(graph.LB, func(e *graph.Entity, v []string) {
+			v[0], v[1], v[2], v[3] = e.Name, e.Attrs["provider"], e.Attrs["addresses"], e.Attrs["host"]
+		})},
+	{Name: "strata_topology_service_info", Help: "A service behind a load balancer (HAProxy backend, upstream, pool); value 1.",
+		Labels: []string{"lb", "service", "namespace", "stale"}, MetaLabels: true,
+		fill: eachEntity(graph.Service, func(e *graph.Entity, v []string) {
+			v[0], v[1], v[2] = e.Attrs["lb"], e.Name, e.Attrs["namespace"]
+		})},
+	{Name: "strata_topology_instance_info", Help: "An instance of a service in the LB's own order (position from 0), with its health; value 1.",
+		Labels: []string{"lb", "service", "server", "address", "port", "position", "health", "weight", "stale"}, MetaLabels: true,
+		fill: eachEntity(graph.Instance, func(e *graph.Entity, v []string) {
+			attrsInto(e, []string{"lb", "service", "server", "address", "port", "position", "health", "weight"}, v)
+		})},
+	{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
+		Labels: []string{"pod", "namespace", "pod_uid", "host", "ip", "stale"}, MetaLabels: true,
+		fill: eachEntity(graph.Pod, func(e *graph.Entity, v []string) {
+			v[0], v[1], v[2], v[3], v[4] = e.Name, e.Attrs["namespace"], e.Attrs["uid"], e.Attrs["node"], e.Attrs["ip"]
+		})},
+	{Name: "strata_topology_container_info", Help: "A container with its image, pod and host; value 1.",
+		Labels: []string{"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "host", "stale"}, MetaLabels: true,
+		fill: eachEntity(graph.Container, func(e *graph.Entity, v []string) {
+			v[0], v[1] = e.ID, e.Name
+			attrsInto(e, []string{"image", "image_id", "runtime", "pod", "namespace", "host"}, v[2:])
+		})},
+	{Name: "strata_topology_image_info", Help: "A container image; value 1.",
+		Labels: []string{"image", "name", "tag", "digest", "stale"},
+		fill: eachEntity(graph.Image, func(e *graph.Entity, v []string) {
+			v[0], v[1], v[2], v[3] = e.ID, e.Name, e.Attrs["tag"], e.Attrs["digest"]
+		})},
+	{Name: "strata_topology_host_info", Help: "A host with its kernel and OS image, merged from all sources by precedence; value 1.",
+		Labels: append(append([]string{"host"}, hostInfoAttrs...), "stale"), MetaLabels: true,
+		fill: eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostInfoAttrs, v[1:]) })},
+	{Name: "strata_topology_host_hardware_info", Help: "A host's hardware, merged from all sources by precedence; value 1.",
+		Labels: append(append([]string{"host"}, hostHardwareAttrs...), "stale"),
+		fill:   eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostHardwareAttrs, v[1:]) })},
+	// The other edges are already labels of the info series (service_info{lb},
+	// instance_info{lb,service}, container_info{host,image,pod}, pod_info{host}); writing
+	// them again would double the series of a large fleet for nothing.
+	{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), once per source it rests on; value 1.",
+		Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
+		fill: func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+			g.Each(graph.Instance, func(inst *graph.Entity) {
+				for _, e := range g.DownOf(inst) {
+					for _, src := range e.Sources {
+						v[0], v[1], v[2], v[3], v[4] = string(e.From.Kind), e.From.ID, string(e.To.Kind), e.To.ID, src
+						emit(nil, v)
 					}
-				})
-			}},
-		{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
-			Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name", "stale"},
-			fill:   fillPaths},
-	}
+				}
+			})
+		}},
+	{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
+		Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name", "stale"},
+		fill:   fillPaths},
 }
+
+// families lists every series family the topology writes.
+func families() []family { return familyList }
 
 // familyHelp is the help text of a topology family.
 func familyHelp(name string) string {
@@ -113,9 +119,13 @@ func familyHelp(name string) string {
 
 // eachEntity fills a family with one series per entity of a kind; the last label, stale, is
 // "true" while the entity's sources have stopped answering (kept for --topology.stale-after).
-func eachEntity(kind graph.Kind, values func(*graph.Entity) []string) func(*graph.Graph, func(map[string]string, ...string)) {
-	return func(g *graph.Graph, emit func(map[string]string, ...string)) {
-		g.Each(kind, func(e *graph.Entity) { emit(e.Labels, append(values(e), staleValue(e))...) })
+func eachEntity(kind graph.Kind, values func(e *graph.Entity, v []string)) func(*graph.Graph, []string, func(map[string]string, []string)) {
+	return func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+		g.Each(kind, func(e *graph.Entity) {
+			values(e, v)
+			v[len(v)-1] = staleValue(e)
+			emit(e.Labels, v)
+		})
 	}
 }
 
@@ -126,12 +136,11 @@ func staleValue(e *graph.Entity) string {
 	return ""
 }
 
-func attrs(e *graph.Entity, names []string) []string {
-	out := make([]string, len(names))
+// attrsInto copies the named attributes of e into v.
+func attrsInto(e *graph.Entity, names []string, v []string) {
 	for i, n := range names {
-		out[i] = e.Attrs[n]
+		v[i] = e.Attrs[n]
 	}
-	return out
 }
 
 // Path is one row of strata_topology_path_info: an instance and what runs it.
@@ -150,87 +159,112 @@ func Paths(g *graph.Graph) []Path {
 // one row without container when the instance runs on a host directly or is unresolved.
 func PathsOf(g *graph.Graph, inst *graph.Entity) []Path {
 	var rows []Path
-	for _, edge := range g.Down(inst.Ref) {
-		target, _ := g.Get(edge.To)
-		switch target.Kind {
-		case graph.Pod:
-			containers := g.Below(target.Ref, graph.Container)
-			host := first(g.Below(target.Ref, graph.Host))
-			if len(containers) == 0 {
-				rows = append(rows, Path{Instance: inst, Pod: target, Host: host})
-			}
-			for _, c := range containers {
-				rows = append(rows, Path{Instance: inst, Pod: target, Container: c, Host: firstOr(g.Below(c.Ref, graph.Host), host)})
-			}
-		case graph.Container:
-			pod := first(g.Above(target.Ref, graph.Pod))
-			rows = append(rows, Path{Instance: inst, Pod: pod, Container: target, Host: first(g.Below(target.Ref, graph.Host))})
-		case graph.Host:
-			rows = append(rows, Path{Instance: inst, Host: target})
-		}
-	}
-	if len(rows) == 0 {
-		rows = append(rows, Path{Instance: inst})
-	}
+	eachPath(g, inst, func(p Path) { rows = append(rows, p) })
 	return rows
 }
 
-func first(es []*graph.Entity) *graph.Entity {
-	if len(es) == 0 {
-		return nil
-	}
-	return es[0]
-}
-
-func firstOr(es []*graph.Entity, or *graph.Entity) *graph.Entity {
-	if len(es) == 0 {
-		return or
-	}
-	return es[0]
-}
-
-func fillPaths(g *graph.Graph, emit func(map[string]string, ...string)) {
-	get := func(e *graph.Entity, f func(*graph.Entity) string) string {
-		if e == nil {
-			return ""
+// eachPath is PathsOf without the slice: fillPaths runs it for every instance of a fleet.
+func eachPath(g *graph.Graph, inst *graph.Entity, f func(Path)) {
+	n := 0
+	for _, edge := range g.DownOf(inst) {
+		target := g.To(edge)
+		switch target.Kind {
+		case graph.Pod:
+			host, containers := firstBelow(g, target, graph.Host), 0
+			for _, e := range g.DownOf(target) {
+				if e.To.Kind != graph.Container {
+					continue
+				}
+				c := g.To(e)
+				f(Path{Instance: inst, Pod: target, Container: c, Host: cmp.Or(firstBelow(g, c, graph.Host), host)})
+				containers++
+			}
+			n += containers
+			if containers == 0 {
+				f(Path{Instance: inst, Pod: target, Host: host})
+				n++
+			}
+		case graph.Container:
+			f(Path{Instance: inst, Pod: firstAbove(g, target, graph.Pod), Container: target, Host: firstBelow(g, target, graph.Host)})
+			n++
+		case graph.Host:
+			f(Path{Instance: inst, Host: target})
+			n++
 		}
-		return f(e)
 	}
-	for _, p := range Paths(g) {
-		a := p.Instance.Attrs
-		emit(nil, a["lb"], a["service"], a["server"], a["address"], a["position"], a["health"],
-			get(p.Pod, func(e *graph.Entity) string { return e.Name }),
-			get(p.Pod, func(e *graph.Entity) string { return e.Attrs["namespace"] }),
-			get(p.Container, func(e *graph.Entity) string { return e.ID }),
-			get(p.Container, func(e *graph.Entity) string { return e.Attrs["image"] }),
-			get(p.Host, func(e *graph.Entity) string { return e.ID }),
-			get(p.Host, func(e *graph.Entity) string { return e.Attrs["kernel_release"] }),
-			get(p.Host, func(e *graph.Entity) string { return e.Attrs["os_image"] }),
-			get(p.Host, func(e *graph.Entity) string { return e.Attrs["product_name"] }),
-			staleValue(p.Instance))
+	if n == 0 {
+		f(Path{Instance: inst})
 	}
+}
+
+// firstBelow and firstAbove are the first entity of a kind below or above r, or nil.
+func firstBelow(g *graph.Graph, r *graph.Entity, kind graph.Kind) *graph.Entity {
+	for _, e := range g.DownOf(r) {
+		if e.To.Kind == kind {
+			return g.To(e)
+		}
+	}
+	return nil
+}
+
+func firstAbove(g *graph.Graph, r *graph.Entity, kind graph.Kind) *graph.Entity {
+	for _, e := range g.UpOf(r) {
+		if e.From.Kind == kind {
+			return g.From(e)
+		}
+	}
+	return nil
+}
+
+func fillPaths(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+	g.Each(graph.Instance, func(inst *graph.Entity) {
+		eachPath(g, inst, func(p Path) {
+			attrsInto(inst, []string{"lb", "service", "server", "address", "position", "health"}, v)
+			v[6], v[7], v[8], v[9] = "", "", "", ""
+			v[10], v[11], v[12], v[13] = "", "", "", ""
+			if p.Pod != nil {
+				v[6], v[7] = p.Pod.Name, p.Pod.Attrs["namespace"]
+			}
+			if p.Container != nil {
+				v[8], v[9] = p.Container.ID, p.Container.Attrs["image"]
+			}
+			if p.Host != nil {
+				v[10], v[11], v[12], v[13] = p.Host.ID, p.Host.Attrs["kernel_release"], p.Host.Attrs["os_image"], p.Host.Attrs["product_name"]
+			}
+			v[14] = staleValue(inst)
+			emit(nil, v)
+		})
+	})
 }
 
 // Series turns the graph into its strata_topology_* series. Metadata labels (k8s labels, LB
 // tags, inventory labels) become label_<name> only when allow-listed, so that cardinality
 // stays bounded. Each entity's labels are unique by its identity, so no series repeats.
 func Series(g *graph.Graph, allow []string) []Sample {
+	var out []Sample
+	eachSeries(g, allow, func(b *labels.ScratchBuilder) { out = append(out, Sample{Labels: b.Labels(), Value: 1}) })
+	return out
+}
+
+// eachSeries builds every series of the graph in b, sorted, and calls f with it; the value of
+// each is 1. b is reused: f copies what it keeps.
+func eachSeries(g *graph.Graph, allow []string, f func(b *labels.ScratchBuilder)) {
 	allowed := map[string]bool{}
 	for _, a := range allow {
 		allowed[a] = true
 	}
-	var out []Sample
-	b := labels.NewScratchBuilder(16)
-	for _, f := range families() {
-		f.fill(g, func(meta map[string]string, values ...string) {
+	b := labels.NewScratchBuilder(24)
+	var buf [24]string
+	for _, fam := range families() {
+		fam.fill(g, buf[:len(fam.Labels)], func(meta map[string]string, values []string) {
 			b.Reset()
-			b.Add(model.MetricNameLabel, f.Name)
+			b.Add(model.MetricNameLabel, fam.Name)
 			for i, v := range values {
 				if v != "" {
-					b.Add(f.Labels[i], v)
+					b.Add(fam.Labels[i], v)
 				}
 			}
-			if f.MetaLabels {
+			if fam.MetaLabels {
 				for k, v := range meta {
 					if allowed[k] && v != "" {
 						b.Add("label_"+labelname.Sanitize(k), v)
@@ -238,8 +272,7 @@ func Series(g *graph.Graph, allow []string) []Sample {
 				}
 			}
 			b.Sort()
-			out = append(out, Sample{Labels: b.Labels(), Value: 1})
+			f(&b)
 		})
 	}
-	return out
 }

@@ -46,6 +46,8 @@ type Entity struct {
 	Sources  []string          // which sources reported it
 	LastSeen time.Time
 	Stale    bool // its sources stopped reporting; kept for the grace period
+
+	place int32 // in the graph that holds it, for DownOf and UpOf
 }
 
 // Attr returns an attribute, or the entity's name for "name" and its id for "id".
@@ -64,6 +66,8 @@ type Edge struct {
 	From, To Ref
 	Sources  []string
 	LastSeen time.Time
+
+	from, to int32 // the ends' places in the graph: walking an edge needs no lookup
 }
 
 // Graph is the whole topology at one time. Entities are kept in a slice with an index by
@@ -76,6 +80,7 @@ type Graph struct {
 	edges int
 
 	singles map[string][]string
+	slab    []Edge // edges are allocated from here, a block at a time
 }
 
 // Single returns a one-source list shared by every entity or edge with that source alone: a
@@ -114,7 +119,8 @@ func (g *Graph) Put(e *Entity) *Entity {
 		if e.Attrs == nil {
 			e.Attrs = map[string]string{}
 		}
-		g.index[e.Ref] = int32(len(g.nodes))
+		e.place = int32(len(g.nodes))
+		g.index[e.Ref] = e.place
 		g.nodes = append(g.nodes, node{entity: e})
 		return e
 	}
@@ -151,6 +157,25 @@ func (g *Graph) Link(from, to Ref, source string, seen time.Time) {
 	if !ok1 || !ok2 {
 		return
 	}
+	g.link(fi, ti, source, seen)
+}
+
+// Connect is Link for two entities already in this graph (as Put returned them), without
+// the lookups by Ref.
+func (g *Graph) Connect(from, to *Entity, source string, seen time.Time) {
+	if !g.holds(from) || !g.holds(to) {
+		g.Link(from.Ref, to.Ref, source, seen)
+		return
+	}
+	g.link(from.place, to.place, source, seen)
+}
+
+func (g *Graph) holds(e *Entity) bool {
+	return int(e.place) < len(g.nodes) && g.nodes[e.place].entity == e
+}
+
+func (g *Graph) link(fi, ti int32, source string, seen time.Time) {
+	to := g.nodes[ti].entity.Ref
 	for _, e := range g.nodes[fi].down {
 		if e.To == to {
 			e.Sources = union(e.Sources, []string{source})
@@ -160,7 +185,11 @@ func (g *Graph) Link(from, to Ref, source string, seen time.Time) {
 			return
 		}
 	}
-	e := &Edge{From: from, To: to, Sources: g.Single(source), LastSeen: seen}
+	if len(g.slab) == cap(g.slab) {
+		g.slab = make([]Edge, 0, 4096) // a million edges need not be a million allocations
+	}
+	g.slab = append(g.slab, Edge{From: g.nodes[fi].entity.Ref, To: to, Sources: g.Single(source), LastSeen: seen, from: fi, to: ti})
+	e := &g.slab[len(g.slab)-1]
 	g.nodes[fi].down = append(g.nodes[fi].down, e)
 	g.nodes[ti].up = append(g.nodes[ti].up, e)
 	g.edges++
@@ -192,25 +221,29 @@ func (g *Graph) Entities(kind Kind) []*Entity {
 
 // Below returns the entities of a kind that r's edges lead down to.
 func (g *Graph) Below(r Ref, kind Kind) []*Entity {
-	return g.ends(g.Down(r), func(e *Edge) Ref { return e.To }, kind)
-}
-
-// Above returns the entities of a kind whose edges lead down to r.
-func (g *Graph) Above(r Ref, kind Kind) []*Entity {
-	return g.ends(g.Up(r), func(e *Edge) Ref { return e.From }, kind)
-}
-
-func (g *Graph) ends(edges []*Edge, end func(*Edge) Ref, kind Kind) []*Entity {
 	var out []*Entity
-	for _, edge := range edges {
-		if r := end(edge); r.Kind == kind {
-			if e, ok := g.Get(r); ok {
-				out = append(out, e)
-			}
+	for _, e := range g.Down(r) {
+		if e.To.Kind == kind {
+			out = append(out, g.To(e))
 		}
 	}
 	return out
 }
+
+// Above returns the entities of a kind whose edges lead down to r.
+func (g *Graph) Above(r Ref, kind Kind) []*Entity {
+	var out []*Entity
+	for _, e := range g.Up(r) {
+		if e.From.Kind == kind {
+			out = append(out, g.From(e))
+		}
+	}
+	return out
+}
+
+// To is the entity an edge of this graph leads to, From the one it leads from.
+func (g *Graph) To(e *Edge) *Entity   { return g.nodes[e.to].entity }
+func (g *Graph) From(e *Edge) *Entity { return g.nodes[e.from].entity }
 
 // Each calls f for every entity of a kind ("" for all), in no particular order: cheaper than
 // Entities on a large graph when the order does not matter.
@@ -237,6 +270,22 @@ func (g *Graph) Down(r Ref) []*Edge {
 		return g.nodes[i].down
 	}
 	return nil
+}
+
+// DownOf is Down for an entity of this graph, without the lookup by Ref.
+func (g *Graph) DownOf(e *Entity) []*Edge {
+	if g.holds(e) {
+		return g.nodes[e.place].down
+	}
+	return g.Down(e.Ref)
+}
+
+// UpOf is Up for an entity of this graph, without the lookup by Ref.
+func (g *Graph) UpOf(e *Entity) []*Edge {
+	if g.holds(e) {
+		return g.nodes[e.place].up
+	}
+	return g.Up(e.Ref)
 }
 
 // Up returns the edges into r from above.

@@ -109,6 +109,7 @@ func (j *joiner) warn(format string, args ...any) {
 type hostGroup struct {
 	records []hostRecord
 	ref     graph.Ref
+	entity  *graph.Entity // in the graph
 }
 
 type hostRecord struct {
@@ -292,7 +293,7 @@ func (j *joiner) hosts() {
 			if len(r.Addresses) > 0 {
 				e.Attrs["addresses"] = strings.Join(sortedUnique(r.Addresses), ",")
 			}
-			j.g.Put(e)
+			g.entity = j.g.Put(e)
 		}
 	}
 }
@@ -323,10 +324,10 @@ func (j *joiner) hostOf(name string) *hostGroup {
 }
 
 type containerAt struct {
-	source.Container
-	ref  graph.Ref
-	host *hostGroup
-	src  string
+	*source.Container // the source's record, not a copy: a fleet has 300k of them
+	ref               graph.Ref
+	host              *hostGroup
+	src               string
 }
 
 type podAt struct {
@@ -389,7 +390,8 @@ func (j *joiner) workloads() {
 		if rep.Facts == nil {
 			continue
 		}
-		for _, c := range rep.Facts.Containers {
+		for i := range rep.Facts.Containers {
+			c := &rep.Facts.Containers[i]
 			host := j.hostOf(c.Host)
 			ref := graph.Ref{Kind: graph.Container, ID: c.ID}
 			attrs := make(map[string]string, 8)
@@ -417,13 +419,17 @@ func (j *joiner) workloads() {
 			}
 			if c.Image != "" {
 				img := graph.Ref{Kind: graph.Image, ID: c.Image}
-				name, tag := splitImage(c.Image)
-				j.g.Put(&graph.Entity{Ref: img, Name: name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
-					Attrs: map[string]string{"tag": tag, "digest": c.ImageID}})
-				j.g.Link(ref, img, rep.Source, rep.Seen)
+				// Many containers share an image: it is made once per source and digest.
+				ie, ok := j.g.Get(img)
+				if !ok || !slices.Contains(ie.Sources, rep.Source) || (ie.Attrs["digest"] == "" && c.ImageID != "") {
+					name, tag := splitImage(c.Image)
+					ie = j.g.Put(&graph.Entity{Ref: img, Name: name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
+						Attrs: map[string]string{"tag": tag, "digest": c.ImageID}})
+				}
+				j.g.Connect(e, ie, rep.Source, rep.Seen)
 			}
 			if host != nil {
-				j.g.Link(ref, host.ref, rep.Source, rep.Seen)
+				j.g.Connect(e, host.entity, rep.Source, rep.Seen)
 			} else if c.Host != "" {
 				j.warn("container %s reports host %q, which no host source knows", shortID(c.ID), c.Host)
 			}
@@ -446,7 +452,7 @@ func (j *joiner) workloads() {
 
 // ensurePod makes the pod a container names when no pod source reported it (a container
 // runtime's Kubernetes labels without kube-state-metrics).
-func (j *joiner) ensurePod(c source.Container, host *hostGroup, rep FactReport) *podAt {
+func (j *joiner) ensurePod(c *source.Container, host *hostGroup, rep FactReport) *podAt {
 	ref := graph.Ref{Kind: graph.Pod, ID: c.Namespace + "/" + c.Pod}
 	node := ""
 	if host != nil {
@@ -482,19 +488,20 @@ func (j *joiner) loadBalancers() {
 				Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 			for _, svc := range lb.Services {
 				svcRef := graph.Ref{Kind: graph.Service, ID: lb.Name + "/" + svc.Name}
-				j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels,
+				svcEntity := j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels,
 					Attrs:   map[string]string{"lb": lb.Name, "namespace": svc.Namespace},
 					Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 				j.g.Link(lbRef, svcRef, rep.Source, rep.Seen)
 				for _, inst := range svc.Instances {
-					j.instance(rep, lb, lbHost, svcRef, inst)
+					j.instance(rep, lb, lbHost, svcEntity, inst)
 				}
 			}
 		}
 	}
 }
 
-func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svcRef graph.Ref, inst source.Instance) {
+func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.Entity, inst source.Instance) {
+	svcRef := svc.Ref
 	key := inst.Name
 	if key == "" {
 		key = net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port))
@@ -504,28 +511,32 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svcRef grap
 	if health == "" {
 		health = source.HealthUnknown
 	}
-	attrs := map[string]string{"lb": lb.Name, "service": strings.TrimPrefix(svcRef.ID, lb.Name+"/"), "server": inst.Name,
-		"address": inst.Address, "port": strconv.Itoa(inst.Port), "position": strconv.Itoa(inst.Position),
-		"health": health, "weight": strconv.Itoa(inst.Weight)}
-	e := j.g.Put(&graph.Entity{Ref: ref, Name: firstNonEmpty(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
-		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
-	j.g.Link(svcRef, ref, rep.Source, rep.Seen)
-
+	// Resolve first, so that the attributes go into a map of the right size at once: the
+	// instances of a large fleet are the join's most numerous writes.
 	j.process = nil
 	target, via := j.resolve(inst, lbHost)
+	attrs := make(map[string]string, 11)
+	attrs["lb"], attrs["service"], attrs["server"] = lb.Name, strings.TrimPrefix(svcRef.ID, lb.Name+"/"), inst.Name
+	attrs["address"], attrs["port"], attrs["position"] = inst.Address, strconv.Itoa(inst.Port), strconv.Itoa(inst.Position)
+	attrs["health"], attrs["weight"] = health, strconv.Itoa(inst.Weight)
 	if j.process != nil {
-		e.Attrs["process"] = j.process.Comm
-		e.Attrs["pid"] = strconv.Itoa(j.process.PID)
+		attrs["process"] = j.process.Comm
+		attrs["pid"] = strconv.Itoa(j.process.PID)
 	}
+	if target != nil {
+		attrs["resolved_via"] = via
+	}
+	e := j.g.Put(&graph.Entity{Ref: ref, Name: firstNonEmpty(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
+		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+	j.g.Connect(svc, e, rep.Source, rep.Seen)
 	if target == nil {
 		j.warn("instance %s (%s): %s", ref.ID, net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)), via)
 		return
 	}
-	e.Attrs["resolved_via"] = via
-	j.g.Link(ref, *target, rep.Source, rep.Seen)
-	if t, ok := j.g.Get(*target); ok { // the edge rests on the facts that found the target too
-		for _, src := range t.Sources {
-			j.g.Link(ref, *target, src, t.LastSeen)
+	if t, ok := j.g.Get(*target); ok {
+		j.g.Connect(e, t, rep.Source, rep.Seen)
+		for _, src := range t.Sources { // the edge rests on the facts that found the target too
+			j.g.Connect(e, t, src, t.LastSeen)
 		}
 	}
 }
