@@ -28,7 +28,10 @@ run: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./exporter/...
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./topology/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./topology/join
+# One process per fleet benchmark, so that each peak RSS is its own; GOGC as the strata binary sets it.
+	GOGC=75 $(GO) test -run '^$$' -bench 'RebuildFleet' -benchtime 8x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleet' -benchtime 8x -timeout 30m ./topology
 	./scripts/bench-vs-node-exporter.sh
 
 golden:

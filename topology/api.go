@@ -60,7 +60,7 @@ func entityJSON(e *graph.Entity) EntityJSON {
 }
 
 func edgeJSON(e *graph.Edge) EdgeJSON {
-	return EdgeJSON{From: e.From.String(), To: e.To.String(), Sources: e.Sources, LastSeen: e.LastSeen}
+	return EdgeJSON{From: e.From().String(), To: e.To().String(), Sources: e.Sources, LastSeen: e.LastSeen}
 }
 
 func nonNil(m map[string]string) map[string]string {
@@ -114,7 +114,7 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 	}
 	edges := []EdgeJSON{}
 	for _, e := range g.Edges() {
-		if in[e.From] || in[e.To] {
+		if in[e.From()] || in[e.To()] {
 			edges = append(edges, edgeJSON(e))
 		}
 	}
@@ -143,13 +143,13 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 	neighbours := map[string]EntityJSON{}
 	for _, edge := range g.Up(e.Ref) {
 		up = append(up, edgeJSON(edge))
-		if n, ok := g.Get(edge.From); ok {
+		if n, ok := g.Get(edge.From()); ok {
 			neighbours[n.Ref.String()] = entityJSON(n)
 		}
 	}
 	for _, edge := range g.Down(e.Ref) {
 		down = append(down, edgeJSON(edge))
-		if n, ok := g.Get(edge.To); ok {
+		if n, ok := g.Get(edge.To()); ok {
 			neighbours[n.Ref.String()] = entityJSON(n)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/storage"
+
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/internal/fleet"
 	"github.com/strata-obs/strata/topology/source"
@@ -30,20 +32,33 @@ func (f fleetFacts) ListFacts(context.Context, time.Time) (*source.FactSet, erro
 
 // BenchmarkRefreshFleet is a full refresh of the synthetic fleet of DESIGN.md §10 (10k hosts,
 // 100k instances, 300k containers, 1k LBs): join, series, and their write into the embedded
-// TSDB. Targets: < 2 s a refresh, RSS < 2 GB.
+// TSDB. Targets: < 2 s a refresh, RSS < 2 GB. Run it alone (make bench does): peak RSS is
+// the process's.
 func BenchmarkRefreshFleet(b *testing.B) {
-	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	facts, lbs := fleet.Synthetic(at)
 	db, err := promql.OpenStorage(promql.StorageOptions{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
+	benchRefresh(b, db)
+}
+
+// BenchmarkRebuildFleet is the same refresh without storage: the graph and its series (as
+// /metrics serves them) rebuilt from the sources' reports, the "full rebuild" of DESIGN.md §10.
+func BenchmarkRebuildFleet(b *testing.B) { benchRefresh(b, nil) }
+
+func benchRefresh(b *testing.B, sink storage.Appendable) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := fleet.Synthetic(at)
 	now := at
-	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{fleetLBs(lbs)}, FactSources: []source.Facts{fleetFacts{facts}},
-		Sink: db, Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
-	// The first refresh creates every series in the TSDB; the ones after it are the steady
-	// state that the target is about.
+	opts := RefresherOptions{LBSources: []source.LoadBalancers{fleetLBs(lbs)}, FactSources: []source.Facts{fleetFacts{facts}},
+		Now: func() time.Time { return now }}
+	if sink != nil {
+		opts.Sink = sink
+	}
+	r := NewRefresher(opts, slog.New(slog.DiscardHandler))
+	// The first refresh creates every series; the ones after it are the steady state that the
+	// target is about.
 	r.Refresh(context.Background())
 	b.ResetTimer()
 	for range b.N {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -227,14 +228,7 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 	ts := now.UnixMilli()
 	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
 	series := make([]Sample, 0, len(r.written)+len(r.written)/8)
-	var scratch labels.Labels
-	keep := func(ls labels.Labels, v float64, copyLabels func() labels.Labels) {
-		h := ls.Hash()
-		last := r.written.get(h, ls)
-		if last == nil {
-			last = &written{labels: copyLabels(), at: math.MinInt64}
-			r.written.add(h, last)
-		}
+	keep := func(last *written, v float64) {
 		last.epoch = r.epoch
 		series = append(series, Sample{Labels: last.labels, Value: v})
 		if last.value == v && ts-last.at < heartbeat.Milliseconds() {
@@ -244,17 +238,76 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 			last.ref, last.at, last.value = ref, ts, v
 		}
 	}
-	eachSeries(g, r.opts.Allowlist, func(b *labels.ScratchBuilder) {
-		b.Overwrite(&scratch)
-		keep(scratch, 1, func() labels.Labels { return scratch.Copy() })
-	})
+	for _, fam := range r.findSeries(g) {
+		for _, f := range fam {
+			if f.known == nil {
+				f.known = &written{labels: f.labels, at: math.MinInt64}
+				r.written.add(f.hash, f.known)
+			}
+			keep(f.known, 1)
+		}
+	}
 	for _, s := range r.sourceUpSamples() {
-		keep(s.Labels, s.Value, func() labels.Labels { return s.Labels })
+		h := s.Labels.Hash()
+		last := r.written.get(h, s.Labels)
+		if last == nil {
+			last = &written{labels: s.Labels, at: math.MinInt64}
+			r.written.add(h, last)
+		}
+		keep(last, s.Value)
 	}
 	r.series = series
 	stale := math.Float64frombits(value.StaleNaN)
 	r.written.sweep(r.epoch, func(gone *written) { w.append(gone.ref, gone.labels, stale) })
 	return w.commit()
+}
+
+// found is a series of this refresh: the one written before with the same labels, or the
+// labels of a new one.
+type found struct {
+	known  *written
+	hash   uint64
+	labels labels.Labels // when known is nil
+}
+
+// findSeries builds the graph's series family by family on every core, and looks each up
+// among the series written before (the index is only read here).
+func (r *Refresher) findSeries(g *graph.Graph) [][]found {
+	fams := families()
+	out := make([][]found, len(fams))
+	// The largest families first, so that the cores finish together.
+	order := make([]int, len(fams))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return fams[order[a]].size(g) > fams[order[b]].size(g) })
+	next := make(chan int, len(fams))
+	for _, i := range order {
+		next <- i
+	}
+	close(next)
+	allowed := allowSet(r.opts.Allowlist)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(fams)) {
+		wg.Go(func() {
+			var scratch labels.Labels
+			for i := range next {
+				list := make([]found, 0, fams[i].size(g))
+				fams[i].series(g, allowed, func(b *labels.ScratchBuilder) {
+					b.Overwrite(&scratch)
+					h := scratch.Hash()
+					if w := r.written.get(h, scratch); w != nil {
+						list = append(list, found{known: w, hash: h})
+					} else {
+						list = append(list, found{hash: h, labels: scratch.Copy()})
+					}
+				})
+				out[i] = list
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // batchWriter appends to the storage and commits every batch samples; the first error

@@ -31,7 +31,13 @@ type family struct {
 	// values slice is the caller's buffer, reused from one series to the next: a large
 	// fleet's 700k series must not be 700k allocations.
 	fill func(g *graph.Graph, v []string, emit func(meta map[string]string, v []string))
+	// kind is the kind of entity the family has about one series for (edge_info and
+	// path_info: for each instance), to size and order the work.
+	kind graph.Kind
 }
+
+// size is about how many series the family has in g.
+func (fam family) size(g *graph.Graph) int { return g.Count(fam.kind) }
 
 // hostInfoAttrs and hostHardwareAttrs are the host attributes each host family carries.
 var (
@@ -46,51 +52,51 @@ var (
 var familyList = []family{
 	{Name: "strata_topology_lb_info", Help: "A load balancer; value 1.",
 		Labels: []string{"lb", "provider", "addresses", "host", "stale"}, MetaLabels: true,
-		fill: eachEntity(graph.LB, func(e *graph.Entity, v []string) {
+		kind: graph.LB, fill: eachEntity(graph.LB, func(e *graph.Entity, v []string) {
 			v[0], v[1], v[2], v[3] = e.Name, e.Attrs["provider"], e.Attrs["addresses"], e.Attrs["host"]
 		})},
 	{Name: "strata_topology_service_info", Help: "A service behind a load balancer (HAProxy backend, upstream, pool); value 1.",
 		Labels: []string{"lb", "service", "namespace", "stale"}, MetaLabels: true,
-		fill: eachEntity(graph.Service, func(e *graph.Entity, v []string) {
+		kind: graph.Service, fill: eachEntity(graph.Service, func(e *graph.Entity, v []string) {
 			v[0], v[1], v[2] = e.Attrs["lb"], e.Name, e.Attrs["namespace"]
 		})},
 	{Name: "strata_topology_instance_info", Help: "An instance of a service in the LB's own order (position from 0), with its health; value 1.",
 		Labels: []string{"lb", "service", "server", "address", "port", "position", "health", "weight", "stale"}, MetaLabels: true,
-		fill: eachEntity(graph.Instance, func(e *graph.Entity, v []string) {
+		kind: graph.Instance, fill: eachEntity(graph.Instance, func(e *graph.Entity, v []string) {
 			attrsInto(e, []string{"lb", "service", "server", "address", "port", "position", "health", "weight"}, v)
 		})},
 	{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
 		Labels: []string{"pod", "namespace", "pod_uid", "host", "ip", "stale"}, MetaLabels: true,
-		fill: eachEntity(graph.Pod, func(e *graph.Entity, v []string) {
+		kind: graph.Pod, fill: eachEntity(graph.Pod, func(e *graph.Entity, v []string) {
 			v[0], v[1], v[2], v[3], v[4] = e.Name, e.Attrs["namespace"], e.Attrs["uid"], e.Attrs["node"], e.Attrs["ip"]
 		})},
 	{Name: "strata_topology_container_info", Help: "A container with its image, pod and host; value 1.",
 		Labels: []string{"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "host", "stale"}, MetaLabels: true,
-		fill: eachEntity(graph.Container, func(e *graph.Entity, v []string) {
+		kind: graph.Container, fill: eachEntity(graph.Container, func(e *graph.Entity, v []string) {
 			v[0], v[1] = e.ID, e.Name
 			attrsInto(e, []string{"image", "image_id", "runtime", "pod", "namespace", "host"}, v[2:])
 		})},
 	{Name: "strata_topology_image_info", Help: "A container image; value 1.",
 		Labels: []string{"image", "name", "tag", "digest", "stale"},
-		fill: eachEntity(graph.Image, func(e *graph.Entity, v []string) {
+		kind:   graph.Image, fill: eachEntity(graph.Image, func(e *graph.Entity, v []string) {
 			v[0], v[1], v[2], v[3] = e.ID, e.Name, e.Attrs["tag"], e.Attrs["digest"]
 		})},
 	{Name: "strata_topology_host_info", Help: "A host with its kernel and OS image, merged from all sources by precedence; value 1.",
 		Labels: append(append([]string{"host"}, hostInfoAttrs...), "stale"), MetaLabels: true,
-		fill: eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostInfoAttrs, v[1:]) })},
+		kind: graph.Host, fill: eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostInfoAttrs, v[1:]) })},
 	{Name: "strata_topology_host_hardware_info", Help: "A host's hardware, merged from all sources by precedence; value 1.",
 		Labels: append(append([]string{"host"}, hostHardwareAttrs...), "stale"),
-		fill:   eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostHardwareAttrs, v[1:]) })},
+		kind:   graph.Host, fill: eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostHardwareAttrs, v[1:]) })},
 	// The other edges are already labels of the info series (service_info{lb},
 	// instance_info{lb,service}, container_info{host,image,pod}, pod_info{host}); writing
 	// them again would double the series of a large fleet for nothing.
 	{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), once per source it rests on; value 1.",
 		Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
-		fill: func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+		kind:   graph.Instance, fill: func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
 			g.Each(graph.Instance, func(inst *graph.Entity) {
 				for _, e := range g.DownOf(inst) {
 					for _, src := range e.Sources {
-						v[0], v[1], v[2], v[3], v[4] = string(e.From.Kind), e.From.ID, string(e.To.Kind), e.To.ID, src
+						v[0], v[1], v[2], v[3], v[4] = string(e.From().Kind), e.From().ID, string(e.To().Kind), e.To().ID, src
 						emit(nil, v)
 					}
 				}
@@ -98,7 +104,7 @@ var familyList = []family{
 		}},
 	{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
 		Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name", "stale"},
-		fill:   fillPaths},
+		kind:   graph.Instance, fill: fillPaths},
 }
 
 // families lists every series family the topology writes.
@@ -167,15 +173,15 @@ func PathsOf(g *graph.Graph, inst *graph.Entity) []Path {
 func eachPath(g *graph.Graph, inst *graph.Entity, f func(Path)) {
 	n := 0
 	for _, edge := range g.DownOf(inst) {
-		target := g.To(edge)
+		target := edge.ToEntity()
 		switch target.Kind {
 		case graph.Pod:
 			host, containers := firstBelow(g, target, graph.Host), 0
 			for _, e := range g.DownOf(target) {
-				if e.To.Kind != graph.Container {
+				if e.To().Kind != graph.Container {
 					continue
 				}
-				c := g.To(e)
+				c := e.ToEntity()
 				f(Path{Instance: inst, Pod: target, Container: c, Host: cmp.Or(firstBelow(g, c, graph.Host), host)})
 				containers++
 			}
@@ -200,8 +206,8 @@ func eachPath(g *graph.Graph, inst *graph.Entity, f func(Path)) {
 // firstBelow and firstAbove are the first entity of a kind below or above r, or nil.
 func firstBelow(g *graph.Graph, r *graph.Entity, kind graph.Kind) *graph.Entity {
 	for _, e := range g.DownOf(r) {
-		if e.To.Kind == kind {
-			return g.To(e)
+		if e.To().Kind == kind {
+			return e.ToEntity()
 		}
 	}
 	return nil
@@ -209,8 +215,8 @@ func firstBelow(g *graph.Graph, r *graph.Entity, kind graph.Kind) *graph.Entity 
 
 func firstAbove(g *graph.Graph, r *graph.Entity, kind graph.Kind) *graph.Entity {
 	for _, e := range g.UpOf(r) {
-		if e.From.Kind == kind {
-			return g.From(e)
+		if e.From().Kind == kind {
+			return e.FromEntity()
 		}
 	}
 	return nil
@@ -242,37 +248,42 @@ func fillPaths(g *graph.Graph, v []string, emit func(map[string]string, []string
 // stays bounded. Each entity's labels are unique by its identity, so no series repeats.
 func Series(g *graph.Graph, allow []string) []Sample {
 	var out []Sample
-	eachSeries(g, allow, func(b *labels.ScratchBuilder) { out = append(out, Sample{Labels: b.Labels(), Value: 1}) })
+	allowed := allowSet(allow)
+	for _, fam := range families() {
+		fam.series(g, allowed, func(b *labels.ScratchBuilder) { out = append(out, Sample{Labels: b.Labels(), Value: 1}) })
+	}
 	return out
 }
 
-// eachSeries builds every series of the graph in b, sorted, and calls f with it; the value of
-// each is 1. b is reused: f copies what it keeps.
-func eachSeries(g *graph.Graph, allow []string, f func(b *labels.ScratchBuilder)) {
+func allowSet(allow []string) map[string]bool {
 	allowed := map[string]bool{}
 	for _, a := range allow {
 		allowed[a] = true
 	}
+	return allowed
+}
+
+// series builds every series of the family in b, sorted, and calls f with it; the value of
+// each is 1. b is reused: f copies what it keeps. Families can be built concurrently.
+func (fam family) series(g *graph.Graph, allowed map[string]bool, f func(b *labels.ScratchBuilder)) {
 	b := labels.NewScratchBuilder(24)
 	var buf [24]string
-	for _, fam := range families() {
-		fam.fill(g, buf[:len(fam.Labels)], func(meta map[string]string, values []string) {
-			b.Reset()
-			b.Add(model.MetricNameLabel, fam.Name)
-			for i, v := range values {
-				if v != "" {
-					b.Add(fam.Labels[i], v)
+	fam.fill(g, buf[:len(fam.Labels)], func(meta map[string]string, values []string) {
+		b.Reset()
+		b.Add(model.MetricNameLabel, fam.Name)
+		for i, v := range values {
+			if v != "" {
+				b.Add(fam.Labels[i], v)
+			}
+		}
+		if fam.MetaLabels {
+			for k, v := range meta {
+				if allowed[k] && v != "" {
+					b.Add("label_"+labelname.Sanitize(k), v)
 				}
 			}
-			if fam.MetaLabels {
-				for k, v := range meta {
-					if allowed[k] && v != "" {
-						b.Add("label_"+labelname.Sanitize(k), v)
-					}
-				}
-			}
-			b.Sort()
-			f(&b)
-		})
-	}
+		}
+		b.Sort()
+		f(&b)
+	})
 }

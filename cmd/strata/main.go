@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,7 +29,21 @@ import (
 	"github.com/strata-obs/strata/topology/config"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	setGOGC()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// defaultGOGC is Prometheus's own default: strata holds a TSDB head and a large graph that
+// live long, and collecting a little more often keeps the heap's high-water mark a quarter
+// lower for a few percent of CPU. The GOGC environment variable wins.
+const defaultGOGC = 75
+
+func setGOGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
+}
 
 // common are the flags of up and serve.
 type common struct {

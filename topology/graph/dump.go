@@ -26,7 +26,7 @@ func Dump(g *Graph) string {
 		b.WriteString("\n")
 	}
 	for _, e := range g.Edges() {
-		fmt.Fprintf(&b, "%s -> %s sources=%s\n", e.From, e.To, strings.Join(e.Sources, ","))
+		fmt.Fprintf(&b, "%s -> %s sources=%s\n", e.From(), e.To(), strings.Join(e.Sources, ","))
 	}
 	return b.String()
 }

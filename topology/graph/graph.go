@@ -63,12 +63,18 @@ func (e *Entity) Attr(name string) string {
 
 // Edge goes from an entity toward the hardware (lb → service → instance → … → host).
 type Edge struct {
-	From, To Ref
+	from, to *Entity // walking an edge needs no lookup
 	Sources  []string
 	LastSeen time.Time
-
-	from, to int32 // the ends' places in the graph: walking an edge needs no lookup
 }
+
+// From and To name the ends of the edge.
+func (e *Edge) From() Ref { return e.from.Ref }
+func (e *Edge) To() Ref   { return e.to.Ref }
+
+// FromEntity and ToEntity are the ends of the edge.
+func (e *Edge) FromEntity() *Entity { return e.from }
+func (e *Edge) ToEntity() *Entity   { return e.to }
 
 // Graph is the whole topology at one time. Entities are kept in a slice with an index by
 // Ref, each with its edges both ways, so that adding an edge costs two lookups: a rebuild of
@@ -78,6 +84,7 @@ type Graph struct {
 	index map[Ref]int32
 	nodes []node
 	edges int
+	count map[Kind]int
 
 	singles map[string][]string
 	slab    []Edge // edges are allocated from here, a block at a time
@@ -119,6 +126,10 @@ func (g *Graph) Put(e *Entity) *Entity {
 		if e.Attrs == nil {
 			e.Attrs = map[string]string{}
 		}
+		if g.count == nil {
+			g.count = map[Kind]int{}
+		}
+		g.count[e.Kind]++
 		e.place = int32(len(g.nodes))
 		g.index[e.Ref] = e.place
 		g.nodes = append(g.nodes, node{entity: e})
@@ -175,9 +186,9 @@ func (g *Graph) holds(e *Entity) bool {
 }
 
 func (g *Graph) link(fi, ti int32, source string, seen time.Time) {
-	to := g.nodes[ti].entity.Ref
+	to := g.nodes[ti].entity
 	for _, e := range g.nodes[fi].down {
-		if e.To == to {
+		if e.to == to {
 			e.Sources = union(e.Sources, []string{source})
 			if seen.After(e.LastSeen) {
 				e.LastSeen = seen
@@ -188,7 +199,7 @@ func (g *Graph) link(fi, ti int32, source string, seen time.Time) {
 	if len(g.slab) == cap(g.slab) {
 		g.slab = make([]Edge, 0, 4096) // a million edges need not be a million allocations
 	}
-	g.slab = append(g.slab, Edge{From: g.nodes[fi].entity.Ref, To: to, Sources: g.Single(source), LastSeen: seen, from: fi, to: ti})
+	g.slab = append(g.slab, Edge{from: g.nodes[fi].entity, to: to, Sources: g.Single(source), LastSeen: seen})
 	e := &g.slab[len(g.slab)-1]
 	g.nodes[fi].down = append(g.nodes[fi].down, e)
 	g.nodes[ti].up = append(g.nodes[ti].up, e)
@@ -203,6 +214,9 @@ func (g *Graph) Get(r Ref) (*Entity, bool) {
 	}
 	return g.nodes[i].entity, true
 }
+
+// Count is the number of entities of a kind.
+func (g *Graph) Count(kind Kind) int { return g.count[kind] }
 
 // Len is the number of entities.
 func (g *Graph) Len() int { return len(g.nodes) }
@@ -223,8 +237,8 @@ func (g *Graph) Entities(kind Kind) []*Entity {
 func (g *Graph) Below(r Ref, kind Kind) []*Entity {
 	var out []*Entity
 	for _, e := range g.Down(r) {
-		if e.To.Kind == kind {
-			out = append(out, g.To(e))
+		if e.to.Kind == kind {
+			out = append(out, e.to)
 		}
 	}
 	return out
@@ -234,16 +248,12 @@ func (g *Graph) Below(r Ref, kind Kind) []*Entity {
 func (g *Graph) Above(r Ref, kind Kind) []*Entity {
 	var out []*Entity
 	for _, e := range g.Up(r) {
-		if e.From.Kind == kind {
-			out = append(out, g.From(e))
+		if e.from.Kind == kind {
+			out = append(out, e.from)
 		}
 	}
 	return out
 }
-
-// To is the entity an edge of this graph leads to, From the one it leads from.
-func (g *Graph) To(e *Edge) *Entity   { return g.nodes[e.to].entity }
-func (g *Graph) From(e *Edge) *Entity { return g.nodes[e.from].entity }
 
 // Each calls f for every entity of a kind ("" for all), in no particular order: cheaper than
 // Entities on a large graph when the order does not matter.
@@ -303,10 +313,10 @@ func (g *Graph) Edges() []*Edge {
 		out = append(out, n.down...)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].From != out[j].From {
-			return less(out[i].From, out[j].From)
+		if out[i].From() != out[j].From() {
+			return less(out[i].From(), out[j].From())
 		}
-		return less(out[i].To, out[j].To)
+		return less(out[i].To(), out[j].To())
 	})
 	return out
 }

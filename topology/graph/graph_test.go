@@ -85,3 +85,52 @@ func TestEntitiesOrderAndDump(t *testing.T) {
 		t.Error("Depth")
 	}
 }
+
+// TestConnectIsLinkWithoutLookups: Connect on entities of the graph makes the same edges as
+// Link, merges sources the same way, walks both ways, and falls back to Link for an entity of
+// another graph (whose place means nothing here).
+func TestConnectIsLinkWithoutLookups(t *testing.T) {
+	g, other := New(t0), New(t0)
+	c := g.Put(&Entity{Ref: Ref{Container, "c1"}})
+	h := g.Put(&Entity{Ref: Ref{Host, "h1"}})
+	stranger := other.Put(&Entity{Ref: Ref{Host, "h1"}}) // same Ref, place 0 in its own graph
+	g.Connect(c, h, "metrics", t0)
+	g.Connect(c, h, "inventory", t0.Add(time.Second))
+	g.Connect(c, stranger, "kube", t0) // resolves by Ref to h
+	down := g.DownOf(c)
+	if len(down) != 1 || down[0].ToEntity() != h || down[0].FromEntity() != c || down[0].To() != h.Ref {
+		t.Fatalf("down of c: %v", down)
+	}
+	if !slices.Equal(down[0].Sources, []string{"inventory", "kube", "metrics"}) || !down[0].LastSeen.Equal(t0.Add(time.Second)) {
+		t.Errorf("sources %v last seen %v", down[0].Sources, down[0].LastSeen)
+	}
+	if up := g.UpOf(h); len(up) != 1 || up[0] != down[0] {
+		t.Errorf("up of h: %v", up)
+	}
+	if len(g.UpOf(stranger)) != 1 {
+		t.Error("UpOf an entity of another graph must look it up by Ref")
+	}
+	if g.Count(Container) != 1 || g.Count(Host) != 1 || g.Count(Pod) != 0 {
+		t.Errorf("counts %d %d %d", g.Count(Container), g.Count(Host), g.Count(Pod))
+	}
+}
+
+// TestManyEdgesKeepTheirEnds: edges come from blocks; a new block must not move old edges.
+func TestManyEdgesKeepTheirEnds(t *testing.T) {
+	g := New(t0)
+	h := g.Put(&Entity{Ref: Ref{Host, "h"}})
+	const n = 10_000
+	for i := range n {
+		c := g.Put(&Entity{Ref: Ref{Container, strings.Repeat("c", 1+i%7) + string(rune('a'+i%26)) + strings.Repeat("x", i/182)}})
+		g.Connect(c, h, "s", t0)
+	}
+	up := g.UpOf(h)
+	if len(up) != g.Count(Container) {
+		t.Fatalf("%d edges up to h, %d containers", len(up), g.Count(Container))
+	}
+	for _, e := range up {
+		if e.ToEntity() != h || len(g.DownOf(e.FromEntity())) != 1 || g.DownOf(e.FromEntity())[0] != e {
+			t.Fatalf("edge %s -> %s lost its ends", e.From(), e.To())
+		}
+	}
+}

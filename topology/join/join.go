@@ -326,14 +326,16 @@ func (j *joiner) hostOf(name string) *hostGroup {
 type containerAt struct {
 	*source.Container // the source's record, not a copy: a fleet has 300k of them
 	ref               graph.Ref
+	entity            *graph.Entity
 	host              *hostGroup
 	src               string
 }
 
 type podAt struct {
 	source.Pod
-	ref  graph.Ref
-	host *hostGroup
+	ref    graph.Ref
+	entity *graph.Entity
+	host   *hostGroup
 }
 
 type listenerAt struct {
@@ -365,8 +367,7 @@ func (j *joiner) workloads() {
 			e := &graph.Entity{Ref: ref, Name: p.Name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
 				Labels: p.Labels, Attrs: map[string]string{"namespace": p.Namespace, "uid": p.UID, "node": p.Node,
 					"ip": strings.Join(p.IPs, ","), "phase": p.Phase, "owner": p.Owner, "host_network": strconv.FormatBool(p.HostNetwork)}}
-			j.g.Put(e)
-			pa := &podAt{Pod: p, ref: ref, host: j.hostOf(p.Node)}
+			pa := &podAt{Pod: p, ref: ref, entity: j.g.Put(e), host: j.hostOf(p.Node)}
 			if p.UID != "" {
 				j.podsByUID[p.UID] = pa
 			}
@@ -408,7 +409,7 @@ func (j *joiner) workloads() {
 				Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 			ca, seen := j.containers[c.ID]
 			if !seen {
-				ca = &containerAt{Container: c, ref: ref, host: host, src: rep.Source}
+				ca = &containerAt{Container: c, ref: ref, entity: e, host: host, src: rep.Source}
 				j.containers[c.ID] = ca
 				if host != nil {
 					j.containersAt[host] = append(j.containersAt[host], ca)
@@ -458,9 +459,9 @@ func (j *joiner) ensurePod(c *source.Container, host *hostGroup, rep FactReport)
 	if host != nil {
 		node = host.ref.ID
 	}
-	j.g.Put(&graph.Entity{Ref: ref, Name: c.Pod, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
+	e := j.g.Put(&graph.Entity{Ref: ref, Name: c.Pod, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
 		Attrs: map[string]string{"namespace": c.Namespace, "uid": c.PodUID, "node": node}})
-	pa := &podAt{Pod: source.Pod{Namespace: c.Namespace, Name: c.Pod, UID: c.PodUID, Node: node}, ref: ref, host: host}
+	pa := &podAt{Pod: source.Pod{Namespace: c.Namespace, Name: c.Pod, UID: c.PodUID, Node: node}, ref: ref, entity: e, host: host}
 	if c.PodUID != "" {
 		j.podsByUID[c.PodUID] = pa
 	}
@@ -533,17 +534,15 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 		j.warn("instance %s (%s): %s", ref.ID, net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)), via)
 		return
 	}
-	if t, ok := j.g.Get(*target); ok {
-		j.g.Connect(e, t, rep.Source, rep.Seen)
-		for _, src := range t.Sources { // the edge rests on the facts that found the target too
-			j.g.Connect(e, t, src, t.LastSeen)
-		}
+	j.g.Connect(e, target, rep.Source, rep.Seen)
+	for _, src := range target.Sources { // the edge rests on the facts that found the target too
+		j.g.Connect(e, target, src, target.LastSeen)
 	}
 }
 
 // resolve finds what an instance address is: a pod, a container, a host process or a host.
 // via says how, or, when nothing is found, why.
-func (j *joiner) resolve(inst source.Instance, lbHost string) (*graph.Ref, string) {
+func (j *joiner) resolve(inst source.Instance, lbHost string) (*graph.Entity, string) {
 	addr := inst.Address
 	if inst.Host != "" {
 		if g := j.hostOf(inst.Host); g != nil {
@@ -552,12 +551,12 @@ func (j *joiner) resolve(inst source.Instance, lbHost string) (*graph.Ref, strin
 	}
 	if p, ok := j.podByIP[addr]; ok {
 		if c := j.podContainer(p, inst.Port); c != nil {
-			return &c.ref, "pod IP, container listening on the port"
+			return c.entity, "pod IP, container listening on the port"
 		}
-		return &p.ref, "pod IP"
+		return p.entity, "pod IP"
 	}
 	if c, ok := j.byContainerIP[addr]; ok {
-		return &c.ref, "container address"
+		return c.entity, "container address"
 	}
 	ip := net.ParseIP(addr)
 	if ip != nil && ip.IsLoopback() {
@@ -578,11 +577,11 @@ func (j *joiner) resolve(inst source.Instance, lbHost string) (*graph.Ref, strin
 
 // onHost resolves a port on a known host: the container publishing it, else the process
 // listening on it, else the host itself.
-func (j *joiner) onHost(g *hostGroup, addr string, port int, via string) (*graph.Ref, string) {
+func (j *joiner) onHost(g *hostGroup, addr string, port int, via string) (*graph.Entity, string) {
 	for _, c := range j.containersAt[g] {
 		for _, p := range c.Ports {
 			if p.HostPort == port && (wildcard(p.HostIP) || p.HostIP == addr) {
-				return &c.ref, via + ", port published by the container"
+				return c.entity, via + ", port published by the container"
 			}
 		}
 	}
@@ -593,7 +592,7 @@ func (j *joiner) onHost(g *hostGroup, addr string, port int, via string) (*graph
 		}
 		if l.ContainerID != "" {
 			if c, ok := j.containers[l.ContainerID]; ok {
-				return &c.ref, via + ", listener in the container"
+				return c.entity, via + ", listener in the container"
 			}
 		}
 		if process == nil {
@@ -602,9 +601,9 @@ func (j *joiner) onHost(g *hostGroup, addr string, port int, via string) (*graph
 	}
 	if process != nil {
 		j.process = process
-		return &g.ref, fmt.Sprintf("%s, host process %s (pid %d)", via, firstNonEmpty(process.Comm, "?"), process.PID)
+		return g.entity, fmt.Sprintf("%s, host process %s (pid %d)", via, firstNonEmpty(process.Comm, "?"), process.PID)
 	}
-	return &g.ref, via
+	return g.entity, via
 }
 
 // podContainer picks the container of a pod that serves a port: the one listening on it, else

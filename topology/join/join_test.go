@@ -53,11 +53,11 @@ func lbs(src string, lb ...source.LB) LBReport { return LBReport{Source: src, LB
 func downTo(g *graph.Graph, r graph.Ref, k graph.Kind) []graph.Ref {
 	var out []graph.Ref
 	for _, e := range g.Down(r) {
-		if e.To.Kind == k {
-			out = append(out, e.To)
+		if e.To().Kind == k {
+			out = append(out, e.To())
 			continue
 		}
-		out = append(out, downTo(g, e.To, k)...)
+		out = append(out, downTo(g, e.To(), k)...)
 	}
 	return out
 }
@@ -91,7 +91,7 @@ func TestHAProxyOnOneHost(t *testing.T) {
 	for i, want := range []graph.Ref{{Kind: graph.Container, ID: c1}, {Kind: graph.Container, ID: c2}, {Kind: graph.Host, ID: "vm"}} {
 		inst := graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s" + string(rune('0'+i))}
 		got := g.Down(inst)
-		if len(got) != 1 || got[0].To != want {
+		if len(got) != 1 || got[0].To() != want {
 			t.Errorf("%s resolves to %v, want %s", inst, got, want)
 		}
 		if hosts := downTo(g, inst, graph.Host); len(hosts) != 1 || hosts[0].ID != "vm" {
@@ -128,7 +128,7 @@ func TestHostNetworkPods(t *testing.T) {
 	g := golden(t, "host-network-pods", in)
 	for inst, want := range map[string]string{"edge/https/n1": ca, "edge/metrics/n1": cb} {
 		got := g.Down(graph.Ref{Kind: graph.Instance, ID: inst})
-		if len(got) != 1 || got[0].To.ID != want {
+		if len(got) != 1 || got[0].To().ID != want {
 			t.Errorf("%s resolves to %v, want container %s", inst, got, want[:4])
 		}
 	}
@@ -151,7 +151,7 @@ func TestPodIPReused(t *testing.T) {
 	}
 	g := golden(t, "pod-ip-reused", in)
 	got := g.Down(graph.Ref{Kind: graph.Instance, ID: "edge/web/10.244.1.7:8080"})
-	if len(got) != 1 || got[0].To.ID != "shop/web-new" {
+	if len(got) != 1 || got[0].To().ID != "shop/web-new" {
 		t.Errorf("instance resolves to %v, want pod shop/web-new", got)
 	}
 }
