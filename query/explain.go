@@ -1,0 +1,159 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// pathInfo is the flattened series one row of which the topology writes per instance and
+// container (DESIGN.md §4): the PromQL that Explain writes selects it, so that dashboards and
+// alert rules need no joins.
+const pathInfo = "strata_topology_path_info"
+
+// pathInfoLabels maps, for each kind, the attributes that strata_topology_path_info carries to
+// its labels.
+var pathInfoLabels = map[graph.Kind]map[string]string{
+	graph.LB:        {"name": "lb", "id": "lb"},
+	graph.Service:   {"name": "service", "lb": "lb"},
+	graph.Instance:  {"name": "server", "server": "server", "address": "address", "position": "position", "health": "health", "lb": "lb", "service": "service"},
+	graph.Pod:       {"name": "pod", "namespace": "namespace"},
+	graph.Container: {"id": "container_id", "image": "image"},
+	graph.Image:     {"id": "image"},
+	graph.Host:      {"id": "host", "name": "host", "kernel_release": "kernel_release", "os_image": "os_image", "product_name": "product_name"},
+}
+
+// identity is the path_info labels that tell one entity of a kind from another.
+var identity = map[graph.Kind][]string{
+	graph.LB:        {"lb"},
+	graph.Service:   {"lb", "service"},
+	graph.Instance:  {"lb", "service", "server", "address", "position"},
+	graph.Pod:       {"namespace", "pod"},
+	graph.Container: {"container_id"},
+	graph.Image:     {"image"},
+	graph.Host:      {"host"},
+}
+
+// Explain writes a query as PromQL over the strata_topology_* series, for Grafana panels and
+// alert rules: count by the answer's identity and projections over strata_topology_path_info,
+// whose rows are the paths from LBs down to hosts. It says why when a query has no such
+// equivalent: a path that touches no LB, service or instance (path_info only holds what is
+// behind an LB), an attribute path_info does not carry, a pick other than [i] on the instances
+// of a service, sort and limit (PromQL orders by value), and diff.
+func Explain(q *Query) (string, error) {
+	if q.Diff != nil {
+		return "", errors.New("diff has no PromQL equivalent: compare two instant queries at the two times instead")
+	}
+	steps := q.Path.Steps
+	if !slices.ContainsFunc(steps, func(s Step) bool {
+		return s.Kind == graph.LB || s.Kind == graph.Service || s.Kind == graph.Instance
+	}) {
+		return "", errors.New("the path touches no lb, service or instance, and strata_topology_path_info only holds what is behind a load balancer")
+	}
+	var matchers []string
+	for i, st := range steps {
+		for _, m := range st.Matchers {
+			l, ok := pathInfoLabels[st.Kind][m.Name]
+			if !ok {
+				return "", fmt.Errorf("%s: %s{%s}: strata_topology_path_info has no label for the %s attribute %q", st.Pos, st.Kind, m, st.Kind, m.Name)
+			}
+			matchers = append(matchers, l+m.Op+strconv.Quote(m.Value))
+		}
+		if st.Pick != nil {
+			if st.Kind != graph.Instance || st.Pick.sliceRange || *st.Pick.Index < 0 || i == 0 || steps[i-1].Kind != graph.Service || st.Dir != Down {
+				return "", fmt.Errorf("%s: only [i] (i ≥ 0) on the instances of a service (service -> instance[i]) has a PromQL equivalent, position=\"i\"", st.Pick.Pos)
+			}
+			matchers = append(matchers, "position="+strconv.Quote(strconv.Itoa(*st.Pick.Index)))
+		}
+	}
+	target := steps[len(steps)-1].Kind
+	by := slices.Clone(identity[target])
+	for _, a := range q.Path.Project {
+		l, ok := pathInfoLabels[target][a]
+		if !ok {
+			return "", fmt.Errorf("strata_topology_path_info has no label for the %s attribute %q", target, a)
+		}
+		if !slices.Contains(by, l) {
+			by = append(by, l)
+		}
+	}
+	label := func(name string) (string, error) {
+		if slices.Contains(by, name) {
+			return name, nil
+		}
+		if l, ok := pathInfoLabels[target][name]; ok {
+			return l, nil
+		}
+		return "", fmt.Errorf("strata_topology_path_info has no label for the %s attribute %q", target, name)
+	}
+	var outer []string // aggregations around the inner count, innermost first
+	for _, st := range q.Stages {
+		switch st.Op {
+		case "where":
+			l, err := label(st.Where.Name)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", st.Pos, err)
+			}
+			if len(outer) > 0 {
+				return "", fmt.Errorf("%s: where after count has no PromQL equivalent here", st.Pos)
+			}
+			matchers = append(matchers, l+st.Where.Op+strconv.Quote(st.Where.Value))
+		case "count":
+			var groups []string
+			for _, b := range st.By {
+				l, err := label(b)
+				if err != nil {
+					return "", fmt.Errorf("%s: %w", st.Pos, err)
+				}
+				if !slices.Contains(by, l) {
+					by = append(by, l)
+				}
+				groups = append(groups, l)
+			}
+			if len(outer) > 0 {
+				return "", fmt.Errorf("%s: a second count has no PromQL equivalent here", st.Pos)
+			}
+			outer = append(outer, "count by ("+strings.Join(groups, ", ")+") ")
+			if len(groups) == 0 {
+				outer[len(outer)-1] = "count "
+			}
+		default:
+			return "", fmt.Errorf("%s: | %s has no PromQL equivalent (PromQL orders and limits by value only)", st.Pos, st.Op)
+		}
+	}
+	sel := pathInfo + "{" + strings.Join(matchers, ", ") + "}"
+	if q.At != nil {
+		sel += " @ " + strconv.FormatFloat(float64(q.At.UnixMilli())/1000, 'f', -1, 64)
+	}
+	if q.Offset > 0 {
+		sel += " offset " + formatDuration(q.Offset)
+	}
+	expr := "count by (" + strings.Join(by, ", ") + ") (" + sel + ")"
+	for _, o := range outer {
+		expr = o + "(" + expr + ")"
+	}
+	return expr, nil
+}
+
+// formatDuration writes a duration as PromQL does (1h30m, 90s).
+func formatDuration(d interface{ Seconds() float64 }) string {
+	s := int64(d.Seconds())
+	var b strings.Builder
+	for _, u := range []struct {
+		n    int64
+		unit string
+	}{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
+		if s >= u.n {
+			fmt.Fprintf(&b, "%d%s", s/u.n, u.unit)
+			s %= u.n
+		}
+	}
+	if b.Len() == 0 {
+		return "0s"
+	}
+	return b.String()
+}
