@@ -58,6 +58,7 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/source/nginx
 	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/source/inventory
 	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/config
+	$(FUZZ) -fuzz '^FuzzParse$$' ./query
 
 clean:
 	rm -rf $(BIN)
