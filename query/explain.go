@@ -125,7 +125,10 @@ func Explain(q *Query) (string, error) {
 			return "", fmt.Errorf("%s: | %s has no PromQL equivalent (PromQL orders and limits by value only)", st.Pos, st.Op)
 		}
 	}
-	sel := pathInfo + "{" + strings.Join(matchers, ", ") + "}"
+	sel := pathInfo
+	if len(matchers) > 0 {
+		sel += "{" + strings.Join(matchers, ", ") + "}"
+	}
 	if q.At != nil {
 		sel += " @ " + strconv.FormatFloat(float64(q.At.UnixMilli())/1000, 'f', -1, 64)
 	}

@@ -482,21 +482,31 @@ func (p *parser) nameList(context string) ([]string, error) {
 func (p *parser) timestamp(context string) (time.Time, error) {
 	t := p.next()
 	switch t.kind {
-	case tTime:
-		at, err := time.Parse(time.RFC3339Nano, t.text)
+	case tTime, tNumber:
+		at, err := ParseTime(t.text)
 		if err != nil {
-			return time.Time{}, p.errorf(t, "expected an RFC 3339 time %s (2026-11-20T10:00:00Z), got %s", context, t.describe())
+			return time.Time{}, p.errorf(t, "expected a time %s (RFC 3339 or unix seconds), got %s", context, t.describe())
 		}
 		return at, nil
-	case tNumber:
-		f, err := strconv.ParseFloat(t.text, 64)
-		if err != nil || f < 0 {
-			return time.Time{}, p.errorf(t, "expected unix seconds %s, got %s", context, t.describe())
+	}
+	return time.Time{}, p.errorf(t, "expected a time %s (RFC 3339 or unix seconds), got %s", context, t.describe())
+}
+
+// ParseTime reads a time as Prometheus's API takes it: RFC 3339 or unix seconds with an
+// optional fraction.
+func ParseTime(s string) (time.Time, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 || f > 1e11 {
+			return time.Time{}, fmt.Errorf("time %q out of range", s)
 		}
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
 	}
-	return time.Time{}, p.errorf(t, "expected a time %s (RFC 3339 or unix seconds), got %s", context, t.describe())
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cannot parse %q as a time: want RFC 3339 or unix seconds", s)
+	}
+	return at, nil
 }
 
 func (p *parser) duration(context string) (time.Duration, error) {

@@ -1,14 +1,22 @@
 package topology
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/strata-obs/strata/query"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -71,36 +79,226 @@ func nonNil(m map[string]string) map[string]string {
 }
 
 // API serves the topology's JSON endpoints.
-type API struct{ r *Refresher }
+type API struct {
+	r      *Refresher
+	graphs graphs
+	opts   APIOptions
+}
 
-// NewAPI serves r's graph.
-func NewAPI(r *Refresher) *API { return &API{r} }
+// APIOptions bound the queries the API runs.
+type APIOptions struct {
+	// History is the storage the topology's series are read from for a past time.
+	History storage.Queryable
+	Limits  query.Limits
+	Timeout time.Duration // --query.timeout
+}
+
+// NewAPI serves r's graph, and the graph at a past time from the history.
+func NewAPI(r *Refresher, opts APIOptions) *API {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	d := query.DefaultLimits
+	opts.Limits.MaxSteps = cmp.Or(opts.Limits.MaxSteps, d.MaxSteps)
+	opts.Limits.MaxVisited = cmp.Or(opts.Limits.MaxVisited, d.MaxVisited)
+	opts.Limits.MaxResults = cmp.Or(opts.Limits.MaxResults, d.MaxResults)
+	return &API{r: r, graphs: graphs{r, opts.History}, opts: opts}
+}
 
 // Register adds the endpoints to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/topology/graph", a.graph)
 	mux.HandleFunc("GET /api/v1/topology/entity/{kind}/{id...}", a.entity)
 	mux.HandleFunc("GET /api/v1/topology/sources", a.sources)
-}
-
-// unsupportedParams refuses parameters that belong to the query engine, rather than
-// silently answering about now when a past time was asked.
-func unsupportedParams(w http.ResponseWriter, r *http.Request, names ...string) bool {
-	for _, n := range names {
-		if r.URL.Query().Has(n) {
-			writeError(w, http.StatusBadRequest, "bad_data", "parameter "+n+" is not supported yet: the graph API answers about the latest refresh")
-			return true
-		}
+	for _, m := range []string{"GET", "POST"} {
+		mux.HandleFunc(m+" /api/v1/topology/query", a.query)
+		mux.HandleFunc(m+" /api/v1/topology/diff", a.diff)
 	}
-	return false
 }
 
-// graph answers the whole graph, or the entities of one kind (kind=host) and their edges.
-func (a *API) graph(w http.ResponseWriter, r *http.Request) {
-	if unsupportedParams(w, r, "q", "time") {
+// graphs gives the query engine the latest graph, and for a past time the graph the storage
+// recorded then (topology series, GraphAt).
+type graphs struct {
+	r       *Refresher
+	history storage.Queryable
+}
+
+func (g graphs) GraphAt(ctx context.Context, at time.Time) (*graph.Graph, []string, error) {
+	if at.IsZero() {
+		if !g.r.Refreshed() && g.history != nil {
+			// Just started: until the first refresh, the latest graph is the one stored
+			// before the restart.
+			gr, w, err := GraphAt(ctx, g.history, time.Now())
+			return gr, append(w, "the first refresh since the start has not finished: this is the graph as stored before"), err
+		}
+		gr, w := g.r.Graph()
+		return gr, w, nil
+	}
+	if g.history == nil {
+		return nil, nil, errors.New("no storage to read a past graph from")
+	}
+	return GraphAt(ctx, g.history, at)
+}
+
+// timeParam reads an optional time parameter (RFC 3339 or unix seconds); zero when absent.
+func timeParam(r *http.Request, name string) (time.Time, error) {
+	v := r.FormValue(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := query.ParseTime(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid parameter %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// graphAt is the graph a request asks for: the latest, or at its time parameter.
+func (a *API) graphAt(w http.ResponseWriter, r *http.Request) (*graph.Graph, []string, bool) {
+	at, err := timeParam(r, "time")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return nil, nil, false
+	}
+	g, warnings, err := a.graphs.GraphAt(r.Context(), at)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+		return nil, nil, false
+	}
+	return g, warnings, true
+}
+
+// run parses and runs a query for a request, answering its error if it fails: a query that
+// does not parse is bad_data (400), one that fails while running execution (422), one out of
+// time timeout (503), as Prometheus answers.
+func (a *API) run(w http.ResponseWriter, r *http.Request, q *query.Query, now time.Time) (*query.Result, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+	defer cancel()
+	eng := &query.Engine{Graphs: a.graphs, Limits: a.opts.Limits, Now: func() time.Time {
+		if !now.IsZero() {
+			return now
+		}
+		return time.Now()
+	}}
+	res, err := eng.Run(ctx, q)
+	switch {
+	case err == nil:
+		return res, true
+	case ctx.Err() != nil:
+		writeError(w, http.StatusServiceUnavailable, "timeout", "query timed out after "+a.opts.Timeout.String()+" (--query.timeout)")
+	default:
+		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+	}
+	return nil, false
+}
+
+func (a *API) parse(w http.ResponseWriter, r *http.Request) (*query.Query, bool) {
+	src := r.FormValue("q")
+	if src == "" {
+		src = r.FormValue("query")
+	}
+	if src == "" {
+		writeError(w, http.StatusBadRequest, "bad_data", "missing parameter q: a path query, e.g. service{name=\"c1ps\"} -> instance[0] -> host .kernel_release")
+		return nil, false
+	}
+	q, err := query.Parse(src, a.opts.Limits)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return nil, false
+	}
+	return q, true
+}
+
+// QueryData is the answer of /api/v1/topology/query.
+type QueryData struct {
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	// Time is the time the answer is about; absent for the latest graph.
+	Time *time.Time `json:"time,omitempty"`
+	// PromQL is the equivalent PromQL (explain=promql), or why there is none.
+	PromQL      string `json:"promql,omitempty"`
+	PromQLError string `json:"promql_error,omitempty"`
+}
+
+// query answers GET /api/v1/topology/query?q=…&time=…&explain=promql. time, like
+// Prometheus's, is the evaluation time: the query's @ when it has none.
+func (a *API) query(w http.ResponseWriter, r *http.Request) {
+	q, ok := a.parse(w, r)
+	if !ok {
 		return
 	}
-	g, warnings := a.r.Graph()
+	at, err := timeParam(r, "time")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
+	}
+	if !at.IsZero() && q.At == nil && q.Diff == nil {
+		q.At = &at
+	}
+	var data QueryData
+	switch e := r.FormValue("explain"); e {
+	case "":
+	case "promql":
+		if data.PromQL, err = query.Explain(q); err != nil {
+			data.PromQL, data.PromQLError = "", err.Error()
+		}
+	default:
+		writeError(w, http.StatusBadRequest, "bad_data", "invalid parameter explain: "+strconv.Quote(e)+", want promql")
+		return
+	}
+	res, ok := a.run(w, r, q, at)
+	if !ok {
+		return
+	}
+	data.Columns, data.Rows = res.Columns, res.Rows
+	if !res.At.IsZero() {
+		data.Time = &res.At
+	}
+	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data, Warnings: res.Warnings})
+}
+
+// diff answers GET /api/v1/topology/diff?q=PATH&from=…&to=…: what changed between the two
+// times among what the path reaches.
+func (a *API) diff(w http.ResponseWriter, r *http.Request) {
+	q, ok := a.parse(w, r)
+	if !ok {
+		return
+	}
+	if q.Diff == nil {
+		from, err1 := timeParam(r, "from")
+		to, err2 := timeParam(r, "to")
+		if err := errors.Join(err1, err2); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+			return
+		}
+		if from.IsZero() || to.IsZero() || !to.After(from) {
+			writeError(w, http.StatusBadRequest, "bad_data", "parameters from and to are needed, to after from")
+			return
+		}
+		if len(q.Stages) > 0 || q.At != nil || q.Offset != 0 {
+			writeError(w, http.StatusBadRequest, "bad_data", "diff takes a path: no stages, @ or offset")
+			return
+		}
+		q.Diff = &query.Diff{From: from, To: to}
+	}
+	res, ok := a.run(w, r, q, time.Time{})
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: QueryData{Columns: res.Columns, Rows: res.Rows}, Warnings: res.Warnings})
+}
+
+// graph answers the whole graph, or the entities of one kind (kind=host) and their edges,
+// or those a path query reaches (q=…), at the latest refresh or a past time (time=…).
+func (a *API) graph(w http.ResponseWriter, r *http.Request) {
+	g, warnings, ok := a.graphAt(w, r)
+	if !ok {
+		return
+	}
+	if r.FormValue("q") != "" {
+		a.queryGraph(w, r, g, warnings)
+		return
+	}
 	kind := graph.Kind(r.URL.Query().Get("kind"))
 	if kind != "" && kind.Depth() < 0 {
 		writeError(w, http.StatusBadRequest, "bad_data", "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
@@ -125,15 +323,15 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 // entity answers one entity with its edges both ways, the entities at their ends, and for an
 // instance its paths down to the hardware.
 func (a *API) entity(w http.ResponseWriter, r *http.Request) {
-	if unsupportedParams(w, r, "time") {
-		return
-	}
 	kind := graph.Kind(r.PathValue("kind"))
 	if kind.Depth() < 0 {
 		writeError(w, http.StatusBadRequest, "bad_data", "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
 		return
 	}
-	g, warnings := a.r.Graph()
+	g, warnings, ok := a.graphAt(w, r)
+	if !ok {
+		return
+	}
 	e, ok := g.Get(graph.Ref{Kind: kind, ID: r.PathValue("id")})
 	if !ok {
 		writeError(w, http.StatusNotFound, "not_found", "no "+string(kind)+" "+r.PathValue("id"))
@@ -168,6 +366,38 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 		data["paths"] = paths
 	}
 	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data, Warnings: warnings})
+}
+
+// queryGraph answers the entities a path query reaches in g and the edges between them.
+func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph, warnings []string) {
+	q, ok := a.parse(w, r)
+	if !ok {
+		return
+	}
+	if q.Diff != nil || q.At != nil || q.Offset != 0 {
+		writeError(w, http.StatusBadRequest, "bad_data", "the graph endpoint takes a path and the time parameter: no diff, @ or offset in q")
+		return
+	}
+	res, err := query.Eval(r.Context(), g, q, a.opts.Limits)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+		return
+	}
+	nodes, in := []EntityJSON{}, map[graph.Ref]bool{}
+	for _, e := range res.Entities {
+		nodes = append(nodes, entityJSON(e))
+		in[e.Ref] = true
+	}
+	edges := []EdgeJSON{}
+	for _, e := range res.Entities {
+		for _, edge := range g.DownOf(e) {
+			if in[edge.To()] {
+				edges = append(edges, edgeJSON(edge))
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, envelope{Status: "success", Warnings: warnings,
+		Data: map[string]any{"time": g.At, "nodes": nodes, "edges": edges}})
 }
 
 func nonNilEdges(es []EdgeJSON) []EdgeJSON {

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-obs/strata/exporter"
+	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/metrics"
@@ -63,6 +64,10 @@ type Options struct {
 	Exporter *exporter.Options
 
 	LocalHost string
+
+	// QueryLimits and QueryTimeout bound a path query (--query.*); QueryTimeout a PromQL one too.
+	QueryLimits  query.Limits
+	QueryTimeout time.Duration
 }
 
 // App is a running strata serve or up.
@@ -73,6 +78,8 @@ type App struct {
 	db        storage.Storage
 	refresher *Refresher
 	ready     atomic.Bool
+	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
+	promAPI interface{ Register(*http.ServeMux) }
 }
 
 // Run serves until ctx is done.
@@ -106,6 +113,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.db = db
 
 	var facts storage.Queryable = db
+	a.promAPI = promql.NewAPI(db, promql.APIOptions{Timeout: opts.QueryTimeout}, logger)
 	if opts.PrometheusURL != "" {
 		q, err := remoteQueryable(opts.PrometheusURL)
 		if err != nil {
@@ -113,6 +121,10 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		facts = q
+		if a.promAPI, err = promql.NewProxy(opts.PrometheusURL); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	a.refresher = NewRefresher(RefresherOptions{
 		LBSources:   opts.LBSources,
@@ -154,7 +166,8 @@ func (a *App) Storage() storage.Storage { return a.db }
 // Handler serves the API, /metrics and the health endpoints.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	NewAPI(a.refresher).Register(mux)
+	NewAPI(a.refresher, APIOptions{History: a.db, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout}).Register(mux)
+	a.promAPI.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "strata is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {

@@ -182,10 +182,12 @@ func exporterOptions(dockerSockets ...string) *exporter.Options {
 type app struct {
 	base string // http://127.0.0.1:port
 	*topology.App
+	stop func() // ends Run and waits for it (once); the test's end does it too
 }
 
-// startApp builds the app from opts (a fresh storage directory and listen address of its
-// own) and runs it until the test ends; it returns once the HTTP API answers.
+// startApp builds the app from opts (a listen address of its own, and a fresh storage
+// directory unless opts names one) and runs it until the test ends or stop; it returns once
+// the HTTP API answers.
 func startApp(t *testing.T, opts topology.Options) *app {
 	t.Helper()
 	logger := testLogger(t)
@@ -194,7 +196,9 @@ func startApp(t *testing.T, opts topology.Options) *app {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
 		addrs, systemd, configFile := []string{addr}, false, ""
 		opts.WebConfig = &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &configFile}
-		opts.StoragePath = t.TempDir()
+		if opts.StoragePath == "" {
+			opts.StoragePath = t.TempDir()
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		a, err := topology.New(ctx, opts, logger)
 		if err != nil {
@@ -208,7 +212,7 @@ func startApp(t *testing.T, opts topology.Options) *app {
 			cancel()
 			continue
 		}
-		t.Cleanup(func() {
+		stop := sync.OnceFunc(func() {
 			cancel()
 			select {
 			case err := <-errc:
@@ -219,7 +223,8 @@ func startApp(t *testing.T, opts topology.Options) *app {
 				t.Errorf("App.Run did not return 15 s after its context ended")
 			}
 		})
-		return &app{base: base, App: a}
+		t.Cleanup(stop)
+		return &app{base: base, App: a, stop: stop}
 	}
 	t.Fatalf("start the app: %v", lastErr)
 	return nil

@@ -41,14 +41,15 @@ type Refresher struct {
 	opts   RefresherOptions
 	logger *slog.Logger
 
-	mu       sync.RWMutex
-	graph    *graph.Graph
-	warnings []string
-	series   []Sample
-	sources  map[string]*sourceState
-	written  seriesIndex // the series written so far, to find what changed and what vanished
-	epoch    uint64      // counts refreshes; a written series not seen in this one has vanished
-	duration time.Duration
+	mu        sync.RWMutex
+	graph     *graph.Graph
+	warnings  []string
+	series    []Sample
+	sources   map[string]*sourceState
+	refreshed bool        // a refresh has finished
+	written   seriesIndex // the series written so far, to find what changed and what vanished
+	epoch     uint64      // counts refreshes; a written series not seen in this one has vanished
+	duration  time.Duration
 }
 
 // sourceState is what strata knows of one source: its last good report and its last error.
@@ -171,6 +172,7 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 		r.warnings = append(r.warnings, "write topology series: "+err.Error())
 	}
 	r.duration = time.Since(start)
+	r.refreshed = true
 	return g
 }
 
@@ -412,6 +414,13 @@ func (r *Refresher) Graph() (*graph.Graph, []string) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.graph, append([]string(nil), r.warnings...)
+}
+
+// Refreshed tells whether a refresh has finished since the start.
+func (r *Refresher) Refreshed() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.refreshed
 }
 
 // Samples returns the latest refresh's series.

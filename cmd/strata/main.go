@@ -2,6 +2,8 @@
 //
 //	strata up                        everything on this machine, no configuration
 //	strata serve --config.file=F     topology, storage and API for a fleet
+//	strata query 'Q'                 ask a server a path query (--explain promql for its PromQL)
+//	strata promql 'EXPR'             ask a server a PromQL query
 //	strata check config F            validate a configuration file
 package main
 
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
+	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/config"
 )
@@ -56,6 +60,8 @@ type common struct {
 	promURL          string
 	// set tells which flags the user gave: those win over the file.
 	refreshSet, staleSet bool
+	queryLimits          query.Limits
+	queryTimeout         time.Duration
 }
 
 func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
@@ -68,6 +74,11 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 		Default("5m").IsSetByUser(&c.staleSet).DurationVar(&c.staleAfter)
 	cmd.Flag("scrape.interval", "Global scrape interval of the embedded scraper (default: the refresh interval).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("prometheus.url", "Read the exporters' series from this Prometheus (remote read) instead of the embedded TSDB; overrides the file.").StringVar(&c.promURL)
+	d := query.DefaultLimits
+	cmd.Flag("query.max-steps", "Most steps a path query may have.").Default(strconv.Itoa(d.MaxSteps)).IntVar(&c.queryLimits.MaxSteps)
+	cmd.Flag("query.max-visited", "Most entities a path query may visit.").Default(strconv.Itoa(d.MaxVisited)).IntVar(&c.queryLimits.MaxVisited)
+	cmd.Flag("query.max-results", "Most rows a path query may answer.").Default(strconv.Itoa(d.MaxResults)).IntVar(&c.queryLimits.MaxResults)
+	cmd.Flag("query.timeout", "Longest a query (path or PromQL) may run.").Default("2m").DurationVar(&c.queryTimeout)
 }
 
 func run(args []string, stdout, stderr *os.File) int {
@@ -88,6 +99,17 @@ func run(args []string, stdout, stderr *os.File) int {
 	addCommon(serve, &serveFlags, ":9730")
 	configFile := serve.Flag("config.file", "strata's configuration file (YAML).").Default("strata.yml").String()
 
+	queryCmd := app.Command("query", "Ask a strata server a path query, e.g. strata query 'service{name=\"c1ps\"} -> instance[0] -> host .kernel_release'.")
+	var queryFlags client
+	addClient(queryCmd, &queryFlags)
+	queryCmd.Flag("explain", "Print the equivalent PromQL instead of the answer.").EnumVar(&queryFlags.explain, "promql")
+	queryText := queryCmd.Arg("query", "The path query.").Required().String()
+
+	promqlCmd := app.Command("promql", "Ask a strata server a PromQL instant query.")
+	var promqlFlags client
+	addClient(promqlCmd, &promqlFlags)
+	promqlExpr := promqlCmd.Arg("expr", "The PromQL expression.").Required().String()
+
 	check := app.Command("check", "Check a configuration.")
 	checkConfig := check.Command("config", "Validate a configuration file without starting.")
 	checkFile := checkConfig.Arg("file", "The configuration file.").Required().String()
@@ -100,6 +122,10 @@ func run(args []string, stdout, stderr *os.File) int {
 	logger := promslog.New(logConfig)
 
 	switch cmd {
+	case queryCmd.FullCommand():
+		return runQuery(queryFlags, *queryText, stdout, stderr)
+	case promqlCmd.FullCommand():
+		return runPromQL(promqlFlags, *promqlExpr, stdout, stderr)
 	case checkConfig.FullCommand():
 		cfg, err := config.Load(*checkFile)
 		if err == nil {
@@ -144,6 +170,7 @@ func (c common) options() topology.Options {
 		WebConfig: c.web, StoragePath: c.storagePath, StorageRetention: c.storageRetention,
 		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval,
 		PrometheusURL: c.promURL, Allowlist: config.DefaultLabelAllowlist(),
+		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout,
 	}
 }
 

@@ -163,7 +163,7 @@ func NewProxy(rawURL string) (*Proxy, error) {
 		// A client such as Grafana shows the error of Prometheus's envelope, where the
 		// default handler would answer with an empty body.
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writeJSON(w, http.StatusBadGateway, response{Status: "error", ErrorType: "unavailable",
+			writeJSON(w, http.StatusBadGateway, response{Status: "error", ErrorType: string(errorUnavailable),
 				Error: fmt.Sprintf("prometheus at %s: %v", target.Redacted(), err)}, nil)
 		},
 	}}, nil
@@ -193,6 +193,8 @@ const (
 	errorTimeout  errorType = "timeout"
 	errorCanceled errorType = "canceled"
 	errorInternal errorType = "internal"
+	// errorUnavailable is the proxy's, for a Prometheus it cannot reach.
+	errorUnavailable errorType = "unavailable"
 )
 
 func (t errorType) status() int {
@@ -226,16 +228,16 @@ func invalidParam(name string, err error) *apiError {
 // evalError classifies an error of the engine or storage as Prometheus's API does.
 func evalError(err error) *apiError {
 	var (
-		canceled promql.ErrQueryCanceled
-		timeout  promql.ErrQueryTimeout
-		storage  promql.ErrStorage
+		canceled   promql.ErrQueryCanceled
+		timeout    promql.ErrQueryTimeout
+		storageErr promql.ErrStorage
 	)
 	switch {
 	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
 		return &apiError{errorCanceled, err}
 	case errors.As(err, &timeout):
 		return &apiError{errorTimeout, err}
-	case errors.As(err, &storage):
+	case errors.As(err, &storageErr):
 		return &apiError{errorInternal, err}
 	}
 	return &apiError{errorExec, err}
@@ -305,7 +307,10 @@ func (a *API) query(r *http.Request) result {
 	}
 	defer cancel()
 	qry, err := a.engine.NewInstantQuery(ctx, a.queryable, nil, r.FormValue("query"), ts)
-	return a.exec(ctx, qry, err, limit)
+	if err != nil {
+		return result{err: buildError(err)}
+	}
+	return run(ctx, qry, limit)
 }
 
 func (a *API) queryRange(r *http.Request) result {
@@ -341,39 +346,49 @@ func (a *API) queryRange(r *http.Request) result {
 	}
 	defer cancel()
 	qry, err := a.engine.NewRangeQuery(ctx, a.queryable, nil, r.FormValue("query"), start, end, step)
-	return a.exec(ctx, qry, err, limit)
+	if err != nil {
+		return result{err: buildError(err)}
+	}
+	return run(ctx, qry, limit)
 }
 
-// exec runs a query built by NewInstantQuery or NewRangeQuery (err is theirs) and keeps the
-// first limit series of its result when limit > 0.
-func (a *API) exec(ctx context.Context, qry promql.Query, err error, limit int) result {
-	if err != nil {
-		var timeout promql.ErrQueryTimeout
-		var canceled promql.ErrQueryCanceled
-		if errors.As(err, &timeout) || errors.As(err, &canceled) {
-			return result{err: evalError(err)}
-		}
-		return result{err: invalidParam("query", err)}
+// buildError classifies an error of NewInstantQuery or NewRangeQuery: the query does not
+// parse, or time ran out while it waited.
+func buildError(err error) *apiError {
+	var (
+		timeout  promql.ErrQueryTimeout
+		canceled promql.ErrQueryCanceled
+	)
+	if errors.As(err, &timeout) || errors.As(err, &canceled) {
+		return evalError(err)
 	}
+	return invalidParam("query", err)
+}
+
+// run executes qry and keeps the first limit series of its result when limit > 0.
+func run(ctx context.Context, qry promql.Query, limit int) result {
 	res := qry.Exec(ctx)
 	if res.Err != nil {
 		return result{err: evalError(res.Err), release: qry.Close}
 	}
-	warnings := res.Warnings
-	value := res.Value
+	value, truncated := res.Value, false
 	switch v := value.(type) {
 	case promql.Vector:
-		if limit > 0 && len(v) > limit {
-			value = v[:limit]
-			warnings.Add(errors.New("results truncated due to limit"))
-		}
+		value, truncated = truncate(v, limit)
 	case promql.Matrix:
-		if limit > 0 && len(v) > limit {
-			value = v[:limit]
-			warnings.Add(errors.New("results truncated due to limit"))
-		}
+		value, truncated = truncate(v, limit)
 	}
-	return result{data: queryData{ResultType: value.Type(), Result: jsonValue{value}}, warnings: warnings, release: qry.Close}
+	if truncated {
+		res.Warnings.Add(errors.New("results truncated due to limit"))
+	}
+	return result{data: queryData{ResultType: value.Type(), Result: jsonValue{value}}, warnings: res.Warnings, release: qry.Close}
+}
+
+func truncate[S ~[]E, E any](s S, limit int) (S, bool) {
+	if limit > 0 && len(s) > limit {
+		return s[:limit], true
+	}
+	return s, false
 }
 
 // withTimeoutParam bounds the request's context by its timeout parameter, if any; the

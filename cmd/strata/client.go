@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+// client is the flags of strata query and strata promql: which server, at what time, how to
+// print.
+type client struct {
+	server  string
+	at      string
+	output  string
+	explain string
+	timeout time.Duration
+}
+
+func addClient(cmd *kingpin.CmdClause, c *client) {
+	cmd.Flag("server", "The strata server to ask.").Default("http://127.0.0.1:9730").StringVar(&c.server)
+	cmd.Flag("time", "Evaluate at this time (RFC 3339 or unix seconds) instead of now.").StringVar(&c.at)
+	cmd.Flag("output", "Output format: table for people, json for scripts.").Short('o').Default("table").EnumVar(&c.output, "table", "json")
+	cmd.Flag("client.timeout", "How long to wait for the answer.").Default("2m").DurationVar(&c.timeout)
+}
+
+// apiResponse is Prometheus's envelope, as strata's API answers too.
+type apiResponse struct {
+	Status    string          `json:"status"`
+	Data      json.RawMessage `json:"data"`
+	ErrorType string          `json:"errorType"`
+	Error     string          `json:"error"`
+	Warnings  []string        `json:"warnings"`
+}
+
+// get asks the server and returns the data of a successful answer; an error answer becomes
+// the error, as the server worded it.
+func (c client) get(path string, params url.Values, stderr io.Writer) (json.RawMessage, error) {
+	u, err := url.Parse(strings.TrimSuffix(c.server, "/") + path)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want a URL like http://127.0.0.1:9730", c.server)
+	}
+	u.RawQuery = params.Encode()
+	hc := &http.Client{Timeout: c.timeout}
+	resp, err := hc.Get(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("ask %s: %w (is strata running? start it with: make run)", c.server, err)
+	}
+	defer resp.Body.Close()
+	var r apiResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, fmt.Errorf("%s answered %s, not strata's JSON API", u.Redacted(), resp.Status)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("%s", r.Error)
+	}
+	return r.Data, nil
+}
+
+// runQuery is strata query 'Q': the path query's table, its JSON, or its PromQL.
+func runQuery(c client, q string, stdout, stderr *os.File) int {
+	params := url.Values{"q": {q}}
+	if c.at != "" {
+		params.Set("time", c.at)
+	}
+	if c.explain != "" {
+		params.Set("explain", c.explain)
+	}
+	data, err := c.get("/api/v1/topology/query", params, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	if c.output == "json" {
+		fmt.Fprintln(stdout, string(data))
+		return 0
+	}
+	var d struct {
+		Columns     []string   `json:"columns"`
+		Rows        [][]string `json:"rows"`
+		PromQL      string     `json:"promql"`
+		PromQLError string     `json:"promql_error"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		fmt.Fprintln(stderr, "error: unexpected answer:", err)
+		return 1
+	}
+	if c.explain != "" {
+		if d.PromQLError != "" {
+			fmt.Fprintln(stderr, "no PromQL equivalent:", d.PromQLError)
+			return 1
+		}
+		fmt.Fprintln(stdout, d.PromQL)
+		return 0
+	}
+	printTable(stdout, d.Columns, d.Rows)
+	return 0
+}
+
+// runPromQL is strata promql 'EXPR': Prometheus's instant query against the server.
+func runPromQL(c client, expr string, stdout, stderr *os.File) int {
+	params := url.Values{"query": {expr}}
+	if c.at != "" {
+		params.Set("time", c.at)
+	}
+	data, err := c.get("/api/v1/query", params, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	if c.output == "json" {
+		fmt.Fprintln(stdout, string(data))
+		return 0
+	}
+	var d struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		fmt.Fprintln(stderr, "error: unexpected answer:", err)
+		return 1
+	}
+	switch d.ResultType {
+	case "vector":
+		var v []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		}
+		if err := json.Unmarshal(d.Result, &v); err != nil {
+			fmt.Fprintln(stderr, "error: unexpected answer:", err)
+			return 1
+		}
+		var rows [][]string
+		for _, s := range v {
+			rows = append(rows, []string{formatMetric(s.Metric), fmt.Sprint(s.Value[1])})
+		}
+		printTable(stdout, []string{"series", "value"}, rows)
+	case "scalar", "string":
+		var v [2]any
+		if err := json.Unmarshal(d.Result, &v); err != nil {
+			fmt.Fprintln(stderr, "error: unexpected answer:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, v[1])
+	default:
+		fmt.Fprintln(stdout, string(d.Result))
+	}
+	return 0
+}
+
+// formatMetric writes a series as PromQL does: name{a="x", b="y"}.
+func formatMetric(m map[string]string) string {
+	name := m["__name__"]
+	var parts []string
+	for k, v := range m {
+		if k != "__name__" {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 && name != "" {
+		return name
+	}
+	return name + "{" + strings.Join(parts, ", ") + "}"
+}
+
+func printTable(w io.Writer, columns []string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(columns, "\t")))
+	for _, r := range rows {
+		cells := make([]string, len(r))
+		for i, v := range r {
+			cells[i] = v
+			if v == "" {
+				cells[i] = "-"
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	_ = tw.Flush()
+}

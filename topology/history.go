@@ -1,0 +1,356 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// lookback is how long a series' last sample counts, as in PromQL: a series written no
+// later than this before the asked time is gone, as if a staleness marker had ended it.
+const lookback = 5 * time.Minute
+
+// GraphAt rebuilds the graph as it was at a past time from the strata_topology_* series the
+// refreshes wrote: each series alive at that time (its last sample within the lookback and no
+// staleness marker) becomes its entity and the edges its labels carry. Any storage.Queryable
+// serves: the embedded TSDB, or a Prometheus-compatible store through remote read.
+//
+// The series carry less than the graph held: entities come back without sources, and with
+// only the attributes and allow-listed labels (under their sanitized names) that the series
+// have; LastSeen is when the series was last written, within a heartbeat of the refresh. The
+// warnings name series that cannot be placed, such as an edge to an entity no series names.
+func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Graph, []string, error) {
+	// (at-lookback, at]: left-open, as PromQL's lookback is since Prometheus 3.
+	mint, maxt := at.Add(-lookback).UnixMilli()+1, at.UnixMilli()
+	fams := families()
+	read := make([][]aliveSeries, len(fams))
+	errs := make([]error, len(fams))
+	var wg sync.WaitGroup
+	for i, fam := range fams {
+		if !restorers[fam.Name].restores() {
+			continue // path_info: nothing of its own to restore, not worth reading
+		}
+		// A querier per family: storage.Querier does not promise concurrent Selects, and
+		// reading the families side by side is most of what makes a fleet fast.
+		wg.Go(func() { read[i], errs[i] = readAlive(ctx, q, mint, maxt, fam.Name) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+
+	n := 0
+	for _, series := range read {
+		n += len(series)
+	}
+	b := &rebuilder{g: graph.NewSized(at, n), unmapped: map[unmappedKey]*unmappedCount{}}
+	// Entities first, then edges: an edge needs both its ends, whatever family names them.
+	for i, fam := range fams {
+		r := restorers[fam.Name]
+		if r.kind == "" {
+			continue
+		}
+		attrs := r.attrNames(fam)
+		for j := range read[i] {
+			read[i][j].entity = b.put(fam, r, attrs, read[i][j])
+		}
+	}
+	b.index()
+	for i, fam := range fams {
+		r := restorers[fam.Name]
+		if r.link == nil {
+			continue
+		}
+		b.family = fam.Name
+		for _, s := range read[i] {
+			r.link(b, s)
+		}
+	}
+	// Only edge_info names the sources of an edge; the edges that other series carry were
+	// linked with none (graph.Link takes one) and are left without.
+	b.g.EachEdge(func(e *graph.Edge) {
+		if len(e.Sources) == 1 && e.Sources[0] == noSource {
+			e.Sources = nil
+		}
+	})
+	return b.g, b.warnings(), nil
+}
+
+// noSource links an edge whose series says nothing of its sources.
+const noSource = ""
+
+// aliveSeries is a series alive at the asked time: its labels, the time of its last sample,
+// and the entity it names once put in the graph.
+type aliveSeries struct {
+	labels labels.Labels
+	t      int64 // milliseconds
+	entity *graph.Entity
+}
+
+func (s aliveSeries) seen() time.Time { return time.UnixMilli(s.t) }
+
+// readAlive returns the series of a family whose last sample in [mint, maxt] is not a
+// staleness marker.
+func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name string) ([]aliveSeries, error) {
+	querier, err := q.Querier(mint, maxt)
+	if err != nil {
+		return nil, fmt.Errorf("open querier for %s: %w", name, err)
+	}
+	defer querier.Close()
+	set := querier.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, name))
+	var out []aliveSeries
+	var it chunkenc.Iterator
+	for set.Next() {
+		series := set.At()
+		it = series.Iterator(it)
+		last, lastT, ok := 0.0, int64(0), false
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			if vt != chunkenc.ValFloat {
+				continue
+			}
+			t, v := it.At()
+			if t > maxt {
+				break
+			}
+			last, lastT, ok = v, t, true
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		if ok && !value.IsStaleNaN(last) {
+			out = append(out, aliveSeries{labels: series.Labels(), t: lastT})
+		}
+	}
+	if err := set.Err(); err != nil {
+		return nil, fmt.Errorf("select %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// restorer turns the series of one family back into the graph: the entity each names, and
+// the edges its labels carry.
+type restorer struct {
+	kind graph.Kind // of the entity; "" for a family of edges only
+	// ident forms the entity's identity and name from the series as the join forms them
+	// from the sources' facts.
+	ident func(ls labels.Labels) (id, name string)
+	// attr renames the labels whose attribute is named otherwise; "" drops a label that is
+	// the entity's identity or name, not an attribute. The other labels of the family are
+	// attributes of the same name.
+	attr map[string]string
+	// link adds the edges the series carries.
+	link func(b *rebuilder, s aliveSeries)
+}
+
+// restorers map each family of series.go back to the graph; a test checks that every family
+// has one. path_info has none: its rows are walks of the edges the other families carry.
+var restorers = map[string]restorer{
+	"strata_topology_lb_info": {kind: graph.LB, attr: map[string]string{"lb": ""},
+		ident: func(ls labels.Labels) (string, string) {
+			name := ls.Get("lb")
+			return ls.Get("provider") + "/" + name, name
+		}},
+	"strata_topology_service_info": {kind: graph.Service, attr: map[string]string{"service": ""},
+		ident: func(ls labels.Labels) (string, string) {
+			name := ls.Get("service")
+			return ls.Get("lb") + "/" + name, name
+		},
+		// The series names its LB by name alone: every LB of that name leads to it, as
+		// the join links them.
+		link: func(b *rebuilder, s aliveSeries) {
+			name := s.labels.Get("lb")
+			if len(b.lbsByName[name]) == 0 {
+				b.unmappedSeries(graph.LB, name, s)
+			}
+			for _, lb := range b.lbsByName[name] {
+				b.g.Connect(lb, s.entity, noSource, s.seen())
+			}
+		}},
+	"strata_topology_instance_info": {kind: graph.Instance,
+		ident: func(ls labels.Labels) (string, string) {
+			// An instance the LB does not name is known by its address.
+			name := ls.Get("server")
+			if name == "" {
+				name = net.JoinHostPort(ls.Get("address"), ls.Get("port"))
+			}
+			return ls.Get("lb") + "/" + ls.Get("service") + "/" + name, name
+		},
+		link: func(b *rebuilder, s aliveSeries) {
+			b.edge(graph.Ref{Kind: graph.Service, ID: s.labels.Get("lb") + "/" + s.labels.Get("service")}, s.entity.Ref, noSource, s)
+		}},
+	"strata_topology_pod_info": {kind: graph.Pod, attr: map[string]string{"pod": "", "pod_uid": "uid", "host": "node"},
+		ident: func(ls labels.Labels) (string, string) {
+			name := ls.Get("pod")
+			return ls.Get("namespace") + "/" + name, name
+		},
+		// The node is the name Kubernetes knows the host by, not always its identity: it
+		// resolves as the join resolves it, and a node no host answers to had no edge then
+		// either (no warning).
+		link: func(b *rebuilder, s aliveSeries) {
+			if host := b.hostsByName[s.labels.Get("host")]; host != nil {
+				b.g.Connect(s.entity, host, noSource, s.seen())
+			}
+		}},
+	"strata_topology_container_info": {kind: graph.Container, attr: map[string]string{"container_id": "", "name": ""},
+		ident: func(ls labels.Labels) (string, string) { return ls.Get("container_id"), ls.Get("name") },
+		link: func(b *rebuilder, s aliveSeries) {
+			if pod := s.labels.Get("pod"); pod != "" {
+				b.edge(graph.Ref{Kind: graph.Pod, ID: s.labels.Get("namespace") + "/" + pod}, s.entity.Ref, noSource, s)
+			}
+			if image := s.labels.Get("image"); image != "" {
+				b.edge(s.entity.Ref, graph.Ref{Kind: graph.Image, ID: image}, noSource, s)
+			}
+			if host := s.labels.Get("host"); host != "" {
+				b.edge(s.entity.Ref, graph.Ref{Kind: graph.Host, ID: host}, noSource, s)
+			}
+		}},
+	"strata_topology_image_info": {kind: graph.Image, attr: map[string]string{"image": "", "name": ""},
+		ident: func(ls labels.Labels) (string, string) { return ls.Get("image"), ls.Get("name") }},
+	"strata_topology_host_info":          {kind: graph.Host, attr: map[string]string{"host": ""}, ident: hostIdent},
+	"strata_topology_host_hardware_info": {kind: graph.Host, attr: map[string]string{"host": ""}, ident: hostIdent},
+	"strata_topology_edge_info": {
+		link: func(b *rebuilder, s aliveSeries) {
+			ls := s.labels
+			b.edge(graph.Ref{Kind: graph.Kind(ls.Get("from_kind")), ID: ls.Get("from")},
+				graph.Ref{Kind: graph.Kind(ls.Get("to_kind")), ID: ls.Get("to")}, ls.Get("source"), s)
+		}},
+	"strata_topology_path_info": {},
+}
+
+// restores tells a family that has something of its own to restore.
+func (r restorer) restores() bool { return r.kind != "" || r.link != nil }
+
+// hostIdent: a host's identity is its name, with "~" and the start of its machine-id where
+// two hosts share the name (a host name holds no "~").
+func hostIdent(ls labels.Labels) (string, string) {
+	id := ls.Get("host")
+	name, _, _ := strings.Cut(id, "~")
+	return id, name
+}
+
+// attrNames maps each label of the family to the attribute it holds ("" for none).
+func (r restorer) attrNames(fam family) map[string]string {
+	names := make(map[string]string, len(fam.Labels))
+	for _, l := range fam.Labels {
+		names[l] = l
+		if a, ok := r.attr[l]; ok {
+			names[l] = a
+		}
+	}
+	names[staleLabel] = ""
+	return names
+}
+
+const (
+	staleLabel      = "stale"  // "true" on the series of a stale entity
+	metaLabelPrefix = "label_" // before an allow-listed metadata label's sanitized name
+)
+
+// rebuilder holds the graph being rebuilt, the indexes its edges resolve through, and the
+// series that could not be placed.
+type rebuilder struct {
+	g           *graph.Graph
+	lbsByName   map[string][]*graph.Entity
+	hostsByName map[string]*graph.Entity // nil for a name two hosts answer to
+	family      string                   // whose edges are being linked
+	unmapped    map[unmappedKey]*unmappedCount
+}
+
+// put adds the entity a series names; the two host families merge into one host.
+func (b *rebuilder) put(fam family, r restorer, attrs map[string]string, s aliveSeries) *graph.Entity {
+	id, name := r.ident(s.labels)
+	e := &graph.Entity{Ref: graph.Ref{Kind: r.kind, ID: id}, Name: name,
+		Attrs: make(map[string]string, len(fam.Labels)), LastSeen: s.seen()}
+	// Only the family's own labels: a store read remotely may add its external labels.
+	s.labels.Range(func(l labels.Label) {
+		if l.Name == staleLabel {
+			e.Stale = l.Value == "true"
+		} else if a := attrs[l.Name]; a != "" {
+			e.Attrs[a] = l.Value
+		} else if k, ok := strings.CutPrefix(l.Name, metaLabelPrefix); ok && fam.MetaLabels {
+			if e.Labels == nil {
+				e.Labels = map[string]string{}
+			}
+			e.Labels[k] = l.Value
+		}
+	})
+	return b.g.Put(e)
+}
+
+// index finds LBs by name (service_info names its LB so) and hosts by the names the join
+// resolves a pod's node by: the host's name and hostname, when one host alone answers to it.
+func (b *rebuilder) index() {
+	b.lbsByName = map[string][]*graph.Entity{}
+	b.g.Each(graph.LB, func(e *graph.Entity) { b.lbsByName[e.Name] = append(b.lbsByName[e.Name], e) })
+	b.hostsByName = map[string]*graph.Entity{}
+	b.g.Each(graph.Host, func(e *graph.Entity) {
+		for _, n := range []string{e.Name, e.Attrs["hostname"]} {
+			if other, taken := b.hostsByName[n]; n != "" && taken && other != e {
+				b.hostsByName[n] = nil
+			} else if n != "" && !taken {
+				b.hostsByName[n] = e
+			}
+		}
+	})
+}
+
+// edge links two entities named by a series, or counts the series as unmapped when an end
+// is named by no series of that time.
+func (b *rebuilder) edge(from, to graph.Ref, source string, s aliveSeries) {
+	fe, ok := b.g.Get(from)
+	if !ok {
+		b.unmappedSeries(from.Kind, from.ID, s)
+		return
+	}
+	te, ok := b.g.Get(to)
+	if !ok {
+		b.unmappedSeries(to.Kind, to.ID, s)
+		return
+	}
+	b.g.Connect(fe, te, source, s.seen())
+}
+
+// unmappedKey and unmappedCount sum the unmapped series by family and missing kind: one
+// broken source can leave thousands, which one line each would bury.
+type unmappedKey struct {
+	family string
+	kind   graph.Kind
+}
+
+type unmappedCount struct {
+	n     int
+	first string
+}
+
+func (b *rebuilder) unmappedSeries(kind graph.Kind, id string, s aliveSeries) {
+	k := unmappedKey{b.family, kind}
+	c := b.unmapped[k]
+	if c == nil {
+		c = &unmappedCount{first: fmt.Sprintf("%s/%s in %s", kind, id, s.labels)}
+		b.unmapped[k] = c
+	}
+	c.n++
+}
+
+func (b *rebuilder) warnings() []string {
+	var out []string
+	for k, c := range b.unmapped {
+		out = append(out, fmt.Sprintf("%s: %d series point at a missing %s, first %s", k.family, c.n, k.kind, c.first))
+	}
+	sort.Strings(out)
+	return out
+}
