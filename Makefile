@@ -32,6 +32,8 @@ bench: build
 # One process per fleet benchmark, so that each peak RSS is its own; GOGC as the strata binary sets it.
 	GOGC=75 $(GO) test -run '^$$' -bench 'RebuildFleet' -benchtime 8x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleet' -benchtime 8x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
 	./scripts/bench-vs-node-exporter.sh
 
 golden:

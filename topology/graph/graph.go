@@ -84,7 +84,7 @@ type Graph struct {
 	index map[Ref]int32
 	nodes []node
 	edges int
-	count map[Kind]int
+	byKind map[Kind][]int32 // the places of each kind's entities, so that Each(kind) visits only those
 
 	singles map[string][]string
 	slab    []Edge // edges are allocated from here, a block at a time
@@ -126,11 +126,11 @@ func (g *Graph) Put(e *Entity) *Entity {
 		if e.Attrs == nil {
 			e.Attrs = map[string]string{}
 		}
-		if g.count == nil {
-			g.count = map[Kind]int{}
+		if g.byKind == nil {
+			g.byKind = map[Kind][]int32{}
 		}
-		g.count[e.Kind]++
 		e.place = int32(len(g.nodes))
+		g.byKind[e.Kind] = append(g.byKind[e.Kind], e.place)
 		g.index[e.Ref] = e.place
 		g.nodes = append(g.nodes, node{entity: e})
 		return e
@@ -216,7 +216,7 @@ func (g *Graph) Get(r Ref) (*Entity, bool) {
 }
 
 // Count is the number of entities of a kind.
-func (g *Graph) Count(kind Kind) int { return g.count[kind] }
+func (g *Graph) Count(kind Kind) int { return len(g.byKind[kind]) }
 
 // Len is the number of entities.
 func (g *Graph) Len() int { return len(g.nodes) }
@@ -224,11 +224,7 @@ func (g *Graph) Len() int { return len(g.nodes) }
 // Entities returns every entity of a kind ("" for all), sorted by kind depth then id.
 func (g *Graph) Entities(kind Kind) []*Entity {
 	out := make([]*Entity, 0)
-	for _, n := range g.nodes {
-		if kind == "" || n.entity.Kind == kind {
-			out = append(out, n.entity)
-		}
-	}
+	g.Each(kind, func(e *Entity) { out = append(out, e) })
 	sort.Slice(out, func(i, j int) bool { return less(out[i].Ref, out[j].Ref) })
 	return out
 }
@@ -258,10 +254,14 @@ func (g *Graph) Above(r Ref, kind Kind) []*Entity {
 // Each calls f for every entity of a kind ("" for all), in no particular order: cheaper than
 // Entities on a large graph when the order does not matter.
 func (g *Graph) Each(kind Kind, f func(*Entity)) {
-	for _, n := range g.nodes {
-		if kind == "" || n.entity.Kind == kind {
-			f(n.entity)
+	if kind != "" {
+		for _, i := range g.byKind[kind] {
+			f(g.nodes[i].entity)
 		}
+		return
+	}
+	for _, n := range g.nodes {
+		f(n.entity)
 	}
 }
 
