@@ -292,6 +292,8 @@ func TestStrataUp(t *testing.T) {
 		})
 	}
 
+	checkClient(t, base, truth, haproxyBackend)
+
 	// SIGTERM ends it cleanly.
 	if err := up.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -585,4 +587,62 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// checkClient asks the running strata up through strata query and strata promql, as a user
+// would, and compares with this host's own truth.
+func checkClient(t *testing.T, base string, truth thisHost, haproxyBackend string) {
+	t.Helper()
+	strata := func(args ...string) (stdout, stderr string, code int) {
+		cmd := strataCommand(t, append(args, "--server", base)...)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		return out.String(), errb.String(), exitCode(err)
+	}
+	out, errOut, code := strata("query", "host .kernel_release .os_image")
+	if code != 0 || !strings.Contains(out, "KERNEL_RELEASE") {
+		t.Fatalf("strata query: exit %d\n%s%s", code, out, errOut)
+	}
+	found := false
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "host" && f[1] == truth.hostname {
+			found = f[2] == truth.kernelRelease && strings.Contains(line, truth.prettyName)
+		}
+	}
+	if !found {
+		t.Errorf("strata query: no row host %s %s %q in\n%s", truth.hostname, truth.kernelRelease, truth.prettyName, out)
+	}
+
+	out, _, code = strata("query", "-o", "json", "host{id="+strconv.Quote(truth.hostname)+"} .kernel_release")
+	var data struct {
+		Columns []string   `json:"columns"`
+		Rows    [][]string `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &data); code != 0 || err != nil || len(data.Rows) != 1 || data.Rows[0][2] != truth.kernelRelease {
+		t.Errorf("strata query -o json: exit %d, %v: %s", code, err, out)
+	}
+
+	_, errOut, code = strata("query", "host -> hots")
+	if code != 1 || !strings.Contains(errOut, `1:9: expected kind after "->", got "hots"; did you mean host?`) {
+		t.Errorf("strata query with a typo: exit %d, stderr %q", code, errOut)
+	}
+
+	out, _, code = strata("query", "--explain", "promql", "lb -> host | count by (kernel_release)")
+	if want := "count by (kernel_release) (count by (host, kernel_release) (strata_topology_path_info))"; code != 0 || strings.TrimSpace(out) != want {
+		t.Errorf("strata query --explain promql: exit %d, %q, want %q", code, out, want)
+	}
+
+	out, errOut, code = strata("promql", "strata_topology_host_info{host="+strconv.Quote(truth.hostname)+"}")
+	if code != 0 || !strings.Contains(out, `kernel_release="`+truth.kernelRelease+`"`) {
+		t.Errorf("strata promql: exit %d\n%s%s", code, out, errOut)
+	}
+
+	if haproxyBackend != "" {
+		q := fmt.Sprintf("service{name=%q} -> instance[0] -> host .kernel_release", haproxyBackend)
+		out, errOut, code = strata("query", q)
+		if code != 0 || !strings.Contains(out, truth.hostname) || !strings.Contains(out, truth.kernelRelease) {
+			t.Errorf("strata query %s: exit %d\n%s%s", q, code, out, errOut)
+		}
+	}
 }
