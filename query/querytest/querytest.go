@@ -19,6 +19,8 @@
 //	eval_explain <query>                 the PromQL expected, exactly (or the reason it has none)
 //	  count by (host, kernel_release) (strata_topology_path_info{service="c1ps", position="0"})
 //
+//	limits steps=3 visited=10 results=5  the limits of the queries after it (0: the default)
+//
 // Queries without @ run on the last graph loaded; a query with @ or offset, and diff, on the
 // last graph loaded at or before its time, as the storage would answer.
 package querytest
@@ -78,6 +80,7 @@ func Run(t *testing.T, name, script string) {
 	t.Helper()
 	lines := strings.Split(script, "\n")
 	var gs graphs
+	lim := query.DefaultLimits
 	for i := 0; i < len(lines); i++ {
 		line := strings.TrimSpace(lines[i])
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -105,8 +108,10 @@ func Run(t *testing.T, name, script string) {
 				at = gs[len(gs)-1].At.Add(time.Minute)
 			}
 			gs = append(gs, load(t, where, at, body))
+		case "limits":
+			lim = limits(t, where, rest)
 		case "eval", "eval_columns", "eval_error", "eval_explain":
-			check(t, where, verb, rest, body, gs)
+			check(t, where, verb, rest, body, gs, lim)
 		default:
 			t.Fatalf("%s: unknown command %q", where, verb)
 		}
@@ -173,9 +178,33 @@ func ref(s string) graph.Ref {
 
 func lastPart(id string) string { return id[strings.LastIndex(id, "/")+1:] }
 
-func check(t *testing.T, where, verb, q string, body []string, gs graphs) {
+// limits reads "steps=3 visited=10 results=5"; a limit not named is the default.
+func limits(t *testing.T, where, spec string) query.Limits {
 	t.Helper()
-	eng := &query.Engine{Graphs: gs, Limits: query.DefaultLimits, Now: func() time.Time {
+	lim := query.DefaultLimits
+	for _, kv := range strings.Fields(spec) {
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("%s: limits: %q: %v", where, kv, err)
+		}
+		switch k {
+		case "steps":
+			lim.MaxSteps = n
+		case "visited":
+			lim.MaxVisited = n
+		case "results":
+			lim.MaxResults = n
+		default:
+			t.Fatalf("%s: limits: unknown %q (steps, visited, results)", where, k)
+		}
+	}
+	return lim
+}
+
+func check(t *testing.T, where, verb, q string, body []string, gs graphs, lim query.Limits) {
+	t.Helper()
+	eng := &query.Engine{Graphs: gs, Limits: lim, Now: func() time.Time {
 		if len(gs) == 0 {
 			return Start
 		}
@@ -192,7 +221,7 @@ func check(t *testing.T, where, verb, q string, body []string, gs graphs) {
 		}
 		return
 	case "eval_explain":
-		parsed, err := query.Parse(q, query.DefaultLimits)
+		parsed, err := query.Parse(q, lim)
 		if err != nil {
 			t.Errorf("%s: %s: %v", where, q, err)
 			return
