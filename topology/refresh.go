@@ -41,15 +41,16 @@ type Refresher struct {
 	opts   RefresherOptions
 	logger *slog.Logger
 
-	mu        sync.RWMutex
-	graph     *graph.Graph
-	warnings  []string
-	series    []Sample
-	sources   map[string]*sourceState
-	refreshed bool        // a refresh has finished
-	written   seriesIndex // the series written so far, to find what changed and what vanished
-	epoch     uint64      // counts refreshes; a written series not seen in this one has vanished
-	duration  time.Duration
+	mu           sync.RWMutex
+	graph        *graph.Graph
+	warnings     []string
+	series       []Sample
+	sources      map[string]*sourceState
+	refreshed    bool        // a refresh has finished
+	written      seriesIndex // the series written so far, to find what changed and what vanished
+	epoch        uint64      // counts refreshes; a written series not seen in this one has vanished
+	writtenCount int         // series in written
+	duration     time.Duration
 }
 
 // sourceState is what strata knows of one source: its last good report and its last error.
@@ -230,7 +231,11 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 	ts := now.UnixMilli()
 	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
 	series := make([]Sample, 0, len(r.written)+len(r.written)/8)
+	seen := 0 // distinct written series of this refresh: when all are seen, none vanished
 	keep := func(last *written, v float64) {
+		if last.epoch != r.epoch {
+			seen++
+		}
 		last.epoch = r.epoch
 		series = append(series, Sample{Labels: last.labels, Value: v})
 		if last.value == v && ts-last.at < heartbeat.Milliseconds() {
@@ -245,6 +250,7 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 			if f.known == nil {
 				f.known = &written{labels: f.labels, at: math.MinInt64}
 				r.written.add(f.hash, f.known)
+				r.writtenCount++
 			}
 			keep(f.known, 1)
 		}
@@ -255,12 +261,18 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 		if last == nil {
 			last = &written{labels: s.Labels, at: math.MinInt64}
 			r.written.add(h, last)
+			r.writtenCount++
 		}
 		keep(last, s.Value)
 	}
 	r.series = series
-	stale := math.Float64frombits(value.StaleNaN)
-	r.written.sweep(r.epoch, func(gone *written) { w.append(gone.ref, gone.labels, stale) })
+	if seen < r.writtenCount {
+		stale := math.Float64frombits(value.StaleNaN)
+		r.written.sweep(r.epoch, func(gone *written) {
+			w.append(gone.ref, gone.labels, stale)
+			r.writtenCount--
+		})
+	}
 	return w.commit()
 }
 

@@ -164,3 +164,31 @@ func TestWriteHeartbeatAndStaleness(t *testing.T) {
 		t.Errorf("DOWN series samples %v, want [1], written at once", down)
 	}
 }
+
+// TestSeriesLabelsSorted: every series is built with its labels in order (the TSDB and
+// PromQL rely on it), with and without allow-listed metadata labels among them.
+func TestSeriesLabelsSorted(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	src := &scriptedLBs{lbs: []source.LB{{Name: "edge", Provider: "haproxy", Labels: map[string]string{"team": "web", "zone": "a"},
+		Services: []source.Service{{Name: "c1ps", Labels: map[string]string{"app": "shop"},
+			Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80, Health: "UP"}}}}}}}
+	for _, allow := range [][]string{nil, {"team", "zone", "app"}} {
+		r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}, Allowlist: allow,
+			Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+		r.Refresh(context.Background())
+		metaSeen := false
+		for _, s := range append(r.Samples(), Series(r.graph, allow)...) {
+			var names []string
+			s.Labels.Range(func(l labels.Label) { names = append(names, l.Name) })
+			for i := 1; i < len(names); i++ {
+				if names[i-1] >= names[i] {
+					t.Fatalf("allow %v: %s: labels out of order: %v", allow, s.Labels, names)
+				}
+			}
+			metaSeen = metaSeen || s.Labels.Has("label_team")
+		}
+		if metaSeen != (allow != nil) {
+			t.Errorf("allow %v: label_team seen %v", allow, metaSeen)
+		}
+	}
+}

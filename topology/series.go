@@ -2,6 +2,7 @@ package topology
 
 import (
 	"cmp"
+	"sort"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -268,22 +269,33 @@ func allowSet(allow []string) map[string]bool {
 func (fam family) series(g *graph.Graph, allowed map[string]bool, f func(b *labels.ScratchBuilder)) {
 	b := labels.NewScratchBuilder(24)
 	var buf [24]string
+	// The family's labels in name order: a series without metadata labels is built sorted,
+	// which saves sorting 700k label sets on a large fleet. __name__ sorts before them all.
+	order := make([]int, len(fam.Labels))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return fam.Labels[order[a]] < fam.Labels[order[b]] })
 	fam.fill(g, buf[:len(fam.Labels)], func(meta map[string]string, values []string) {
 		b.Reset()
 		b.Add(model.MetricNameLabel, fam.Name)
-		for i, v := range values {
-			if v != "" {
+		for _, i := range order {
+			if v := values[i]; v != "" {
 				b.Add(fam.Labels[i], v)
 			}
 		}
 		if fam.MetaLabels {
+			added := false
 			for k, v := range meta {
 				if allowed[k] && v != "" {
 					b.Add("label_"+labelname.Sanitize(k), v)
+					added = true
 				}
 			}
+			if added {
+				b.Sort()
+			}
 		}
-		b.Sort()
 		f(&b)
 	})
 }

@@ -80,10 +80,10 @@ func (e *Edge) ToEntity() *Entity   { return e.to }
 // Ref, each with its edges both ways, so that adding an edge costs two lookups: a rebuild of
 // a fleet of 10,000 hosts adds over a million.
 type Graph struct {
-	At    time.Time
-	index map[Ref]int32
-	nodes []node
-	edges int
+	At     time.Time
+	index  map[Ref]int32
+	nodes  []node
+	edges  int
 	byKind map[Kind][]int32 // the places of each kind's entities, so that Each(kind) visits only those
 
 	singles map[string][]string
