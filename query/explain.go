@@ -18,14 +18,19 @@ const pathInfo = "strata_topology_path_info"
 // pathInfoLabels maps, for each kind, the attributes that strata_topology_path_info carries to
 // its labels.
 var pathInfoLabels = map[graph.Kind]map[string]string{
-	graph.LB:        {"name": "lb", "id": "lb"},
+	graph.LB:        {"name": "lb"}, // an lb's id is provider/name: no label holds it
 	graph.Service:   {"name": "service", "lb": "lb"},
 	graph.Instance:  {"name": "server", "server": "server", "address": "address", "position": "position", "health": "health", "lb": "lb", "service": "service"},
 	graph.Pod:       {"name": "pod", "namespace": "namespace"},
 	graph.Container: {"id": "container_id", "image": "image"},
 	graph.Image:     {"id": "image"},
-	graph.Host:      {"id": "host", "name": "host", "kernel_release": "kernel_release", "os_image": "os_image", "product_name": "product_name"},
+	graph.Host:      {"id": "host", "kernel_release": "kernel_release", "os_image": "os_image", "product_name": "product_name"},
 }
+
+// presence is, for the kinds below the instance, the path_info label that is empty in a row
+// whose instance reaches no entity of that kind (an unresolved instance has no host): such rows
+// must not count as one.
+var presence = map[graph.Kind]string{graph.Pod: "pod", graph.Container: "container_id", graph.Image: "image", graph.Host: "host"}
 
 // identity is the path_info labels that tell one entity of a kind from another.
 var identity = map[graph.Kind][]string{
@@ -54,6 +59,9 @@ func Explain(q *Query) (string, error) {
 	}) {
 		return "", errors.New("the path touches no lb, service or instance, and strata_topology_path_info only holds what is behind a load balancer")
 	}
+	if !slices.ContainsFunc(steps, func(s Step) bool { return s.Kind.Depth() >= graph.Instance.Depth() }) {
+		return "", errors.New("a path of lb and service steps only: strata_topology_path_info holds only those with instances; use strata_topology_lb_info or strata_topology_service_info")
+	}
 	var matchers []string
 	for i, st := range steps {
 		for _, m := range st.Matchers {
@@ -62,6 +70,9 @@ func Explain(q *Query) (string, error) {
 				return "", fmt.Errorf("%s: %s{%s}: strata_topology_path_info has no label for the %s attribute %q", st.Pos, st.Kind, m, st.Kind, m.Name)
 			}
 			matchers = append(matchers, l+m.Op+strconv.Quote(m.Value))
+		}
+		if l, ok := presence[st.Kind]; ok && !slices.ContainsFunc(st.Matchers, func(m *Matcher) bool { return pathInfoLabels[st.Kind][m.Name] == l }) {
+			matchers = append(matchers, l+`!=""`)
 		}
 		if st.Pick != nil {
 			if st.Kind != graph.Instance || st.Pick.sliceRange || *st.Pick.Index < 0 || i == 0 || steps[i-1].Kind != graph.Service || st.Dir != Down {
@@ -138,6 +149,9 @@ func Explain(q *Query) (string, error) {
 	expr := "count by (" + strings.Join(by, ", ") + ") (" + sel + ")"
 	for _, o := range outer {
 		expr = o + "(" + expr + ")"
+	}
+	if len(outer) > 0 && outer[len(outer)-1] == "count " {
+		expr += " or vector(0)" // the path query counts 0 where PromQL's count of nothing is nothing
 	}
 	return expr, nil
 }

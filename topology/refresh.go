@@ -45,13 +45,17 @@ type Refresher struct {
 	graph        *graph.Graph
 	warnings     []string
 	series       []Sample
-	sources      map[string]*sourceState
+	sources      map[sourceKey]*sourceState
 	refreshed    bool        // a refresh has finished
 	written      seriesIndex // the series written so far, to find what changed and what vanished
 	epoch        uint64      // counts refreshes; a written series not seen in this one has vanished
 	writtenCount int         // series in written
 	duration     time.Duration
 }
+
+// sourceKey names a source: an inventory is both an LB source and a facts source under one
+// name, and each half keeps its own state.
+type sourceKey struct{ kind, name string }
 
 // sourceState is what strata knows of one source: its last good report and its last error.
 type sourceState struct {
@@ -73,12 +77,12 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	r := &Refresher{opts: opts, logger: logger, sources: map[string]*sourceState{}, written: seriesIndex{}}
+	r := &Refresher{opts: opts, logger: logger, sources: map[sourceKey]*sourceState{}, written: seriesIndex{}}
 	for _, s := range opts.LBSources {
-		r.sources[s.Name()] = &sourceState{kind: "lb"}
+		r.sources[sourceKey{"lb", s.Name()}] = &sourceState{kind: "lb"}
 	}
 	for _, s := range opts.FactSources {
-		r.sources[s.Name()] = &sourceState{kind: "facts"}
+		r.sources[sourceKey{"facts", s.Name()}] = &sourceState{kind: "facts"}
 	}
 	r.graph = graph.New(opts.Now())
 	return r
@@ -104,7 +108,7 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	start := time.Now()
 	now := r.opts.Now()
 	type result struct {
-		name  string
+		key   sourceKey
 		lbs   []source.LB
 		facts *source.FactSet
 		err   error
@@ -116,7 +120,7 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 			c, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 			defer cancel()
 			lbs, err := safely(func() ([]source.LB, error) { return s.ListLoadBalancers(c) })
-			results <- result{name: s.Name(), lbs: lbs, err: err}
+			results <- result{key: sourceKey{"lb", s.Name()}, lbs: lbs, err: err}
 		})
 	}
 	for _, s := range r.opts.FactSources {
@@ -124,7 +128,7 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 			c, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 			defer cancel()
 			fs, err := safely(func() (*source.FactSet, error) { return s.ListFacts(c, now) })
-			results <- result{name: s.Name(), facts: fs, err: err}
+			results <- result{key: sourceKey{"facts", s.Name()}, facts: fs, err: err}
 		})
 	}
 	wg.Wait()
@@ -133,10 +137,10 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for res := range results {
-		st := r.sources[res.name]
+		st := r.sources[res.key]
 		st.err = res.err
 		if res.err != nil {
-			r.logger.Warn("source failed", "source", res.name, "err", res.err)
+			r.logger.Warn("source failed", "source", res.key.name, "kind", res.key.kind, "err", res.err)
 			continue
 		}
 		st.lbs, st.facts, st.seen = res.lbs, res.facts, now
@@ -144,8 +148,8 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 
 	in := join.Input{At: now, LocalHost: r.opts.LocalHost}
 	var warnings []string
-	for _, name := range r.sourceNames() {
-		st := r.sources[name]
+	for _, key := range r.sourceKeys() {
+		st, name := r.sources[key], key.name
 		if st.err != nil {
 			warnings = append(warnings, fmt.Sprintf("source %s: %v", name, st.err))
 		}
@@ -198,23 +202,37 @@ func safely[T any](f func() (T, error)) (v T, err error) {
 	return f()
 }
 
-func (r *Refresher) sourceNames() []string {
-	names := make([]string, 0, len(r.sources))
-	for n := range r.sources {
-		names = append(names, n)
+// sourceKeys lists the sources by name, then kind.
+func (r *Refresher) sourceKeys() []sourceKey {
+	keys := make([]sourceKey, 0, len(r.sources))
+	for k := range r.sources {
+		keys = append(keys, k)
 	}
-	sort.Strings(names)
-	return names
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].name != keys[j].name {
+			return keys[i].name < keys[j].name
+		}
+		return keys[i].kind < keys[j].kind
+	})
+	return keys
 }
 
+// sourceUpSamples is strata_topology_source_up for each source name: 0 when any half of it
+// failed.
 func (r *Refresher) sourceUpSamples() []Sample {
 	var out []Sample
-	for _, name := range r.sourceNames() {
-		up := 1.0
-		if r.sources[name].err != nil {
-			up = 0
+	keys := r.sourceKeys()
+	for i, key := range keys {
+		if i > 0 && keys[i-1].name == key.name {
+			continue
 		}
-		out = append(out, Sample{Labels: labels.FromStrings(model.MetricNameLabel, "strata_topology_source_up", "source", name), Value: up})
+		up := 1.0
+		for _, k := range keys[i:] {
+			if k.name == key.name && r.sources[k].err != nil {
+				up = 0
+			}
+		}
+		out = append(out, Sample{Labels: labels.FromStrings(model.MetricNameLabel, "strata_topology_source_up", "source", key.name), Value: up})
 	}
 	return out
 }
@@ -456,9 +474,9 @@ func (r *Refresher) Sources() []SourceStatus {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var out []SourceStatus
-	for _, name := range r.sourceNames() {
-		st := r.sources[name]
-		s := SourceStatus{Name: name, Kind: st.kind, Up: st.err == nil && !st.seen.IsZero(), LastSeen: st.seen}
+	for _, key := range r.sourceKeys() {
+		st := r.sources[key]
+		s := SourceStatus{Name: key.name, Kind: st.kind, Up: st.err == nil && !st.seen.IsZero(), LastSeen: st.seen}
 		if st.err != nil {
 			s.Error = st.err.Error()
 		}

@@ -192,3 +192,46 @@ func TestSeriesLabelsSorted(t *testing.T) {
 		}
 	}
 }
+
+// bothHalves is one source that reports LBs and facts under one name, as an inventory does.
+type bothHalves struct {
+	scriptedLBs
+	factsErr error
+}
+
+func (b *bothHalves) ListFacts(context.Context, time.Time) (*source.FactSet, error) {
+	return &source.FactSet{Hosts: []source.Host{{Origin: source.OriginInventory, Name: "node-1", Addresses: []string{"192.0.2.7"}}}}, b.factsErr
+}
+
+// TestOneSourceBothHalves: an LB source and a facts source under one name keep a state each:
+// both halves join (the instance resolves to the host the same source names), and one half
+// failing makes the source's source_up 0 without dropping the other half.
+func TestOneSourceBothHalves(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	src := &bothHalves{scriptedLBs: scriptedLBs{lbs: []source.LB{{Name: "edge", Provider: "inventory", Services: []source.Service{{Name: "c1ps",
+		Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}}}}}}}}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}, FactSources: []source.Facts{src},
+		Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+	g := r.Refresh(context.Background())
+	if hosts := g.Below(graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"}, graph.Host); len(hosts) != 1 || hosts[0].ID != "node-1" {
+		t.Fatalf("instance resolves to %v, want host node-1 of the same source", hosts)
+	}
+	src.factsErr = errors.New("inventory unreadable")
+	now = now.Add(time.Minute)
+	g = r.Refresh(context.Background())
+	if _, ok := g.Get(graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"}); !ok {
+		t.Error("the LB half's instance is gone when the facts half failed")
+	}
+	ups := 0
+	for _, s := range r.Samples() {
+		if s.Name() == "strata_topology_source_up" {
+			ups++
+			if s.Labels.Get("source") != "edge" || s.Value != 0 {
+				t.Errorf("%s %g: want source_up{source=edge} 0", s.Labels, s.Value)
+			}
+		}
+	}
+	if ups != 1 {
+		t.Errorf("%d source_up series, want one per source name", ups)
+	}
+}

@@ -629,7 +629,7 @@ func checkClient(t *testing.T, base string, truth thisHost, haproxyBackend strin
 	}
 
 	out, _, code = strata("query", "--explain", "promql", "lb -> host | count by (kernel_release)")
-	if want := "count by (kernel_release) (count by (host, kernel_release) (strata_topology_path_info))"; code != 0 || strings.TrimSpace(out) != want {
+	if want := `count by (kernel_release) (count by (host, kernel_release) (strata_topology_path_info{host!=""}))`; code != 0 || strings.TrimSpace(out) != want {
 		t.Errorf("strata query --explain promql: exit %d, %q, want %q", code, out, want)
 	}
 
