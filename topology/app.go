@@ -46,6 +46,9 @@ type Options struct {
 	// PrometheusURL, when set, is read for the exporters' series (remote read) instead of the
 	// embedded TSDB.
 	PrometheusURL string
+	// RemoteWriteURL, when set, receives the strata_topology_* series by Prometheus's remote
+	// write protocol (prometheus.remote_write).
+	RemoteWriteURL string
 
 	RefreshInterval time.Duration // --topology.refresh-interval
 	StaleAfter      time.Duration // --topology.stale-after
@@ -76,6 +79,8 @@ type App struct {
 	logger    *slog.Logger
 	reg       *prometheus.Registry
 	db        storage.Storage
+	sink      storage.Appendable // what scrapes and refreshes append to: db, or db fanned out to remote
+	remote    *remoteWrite       // nil without a remote write URL
 	refresher *Refresher
 	ready     atomic.Bool
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
@@ -126,6 +131,14 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 			return nil, err
 		}
 	}
+	a.sink = db
+	if opts.RemoteWriteURL != "" {
+		if a.remote, err = newRemoteWrite(opts.RemoteWriteURL, db, a.reg, logger); err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.sink = storage.NewFanout(logger, db, a.remote)
+	}
 	a.refresher = NewRefresher(RefresherOptions{
 		LBSources:   opts.LBSources,
 		FactSources: append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
@@ -133,7 +146,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		StaleAfter:  opts.StaleAfter,
 		Timeout:     max(opts.RefreshInterval*2/3, time.Second),
 		Allowlist:   opts.Allowlist,
-		Sink:        db,
+		Sink:        a.sink,
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
 	return a, nil
@@ -191,6 +204,9 @@ func (a *App) Handler() http.Handler {
 // Run scrapes, refreshes and serves until ctx is done, then closes the storage.
 func (a *App) Run(ctx context.Context) error {
 	defer a.db.Close()
+	if a.remote != nil {
+		defer a.remote.Close() // before the TSDB's: stop tailing its WAL, then close it
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
@@ -217,6 +233,9 @@ func (a *App) Run(ctx context.Context) error {
 				return nil
 			case <-time.After(min(7*time.Second, a.opts.RefreshInterval)):
 			}
+		}
+		if a.remote != nil && !a.remote.waitTailing(ctx) {
+			return nil
 		}
 		a.refresher.Refresh(ctx)
 		a.ready.Store(true)
@@ -297,7 +316,7 @@ func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML s
 		return errors.New("discovery manager")
 	}
 	sm, err := scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(time.Second)},
-		a.logger.With("component", "scrape"), nil, a.db, nil, a.reg)
+		a.logger.With("component", "scrape"), nil, a.sink, nil, a.reg)
 	if err != nil {
 		return err
 	}

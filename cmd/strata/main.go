@@ -58,6 +58,7 @@ type common struct {
 	staleAfter       time.Duration
 	scrapeInterval   time.Duration
 	promURL          string
+	remoteWriteURL   string
 	// set tells which flags the user gave: those win over the file.
 	refreshSet, staleSet bool
 	queryLimits          query.Limits
@@ -74,6 +75,7 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 		Default("5m").IsSetByUser(&c.staleSet).DurationVar(&c.staleAfter)
 	cmd.Flag("scrape.interval", "Global scrape interval of the embedded scraper (default: the refresh interval).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("prometheus.url", "Read the exporters' series from this Prometheus (remote read) instead of the embedded TSDB; overrides the file.").StringVar(&c.promURL)
+	cmd.Flag("prometheus.remote-write-url", "Send the strata_topology_* series to this URL by Prometheus's remote write protocol (e.g. http://prometheus:9090/api/v1/write); overrides the file.").StringVar(&c.remoteWriteURL)
 	d := query.DefaultLimits
 	cmd.Flag("query.max-steps", "Most steps a path query may have.").Default(strconv.Itoa(d.MaxSteps)).IntVar(&c.queryLimits.MaxSteps)
 	cmd.Flag("query.max-visited", "Most entities a path query may visit.").Default(strconv.Itoa(d.MaxVisited)).IntVar(&c.queryLimits.MaxVisited)
@@ -169,7 +171,7 @@ func (c common) options() topology.Options {
 	return topology.Options{
 		WebConfig: c.web, StoragePath: c.storagePath, StorageRetention: c.storageRetention,
 		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval,
-		PrometheusURL: c.promURL, Allowlist: config.DefaultLabelAllowlist(),
+		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, Allowlist: config.DefaultLabelAllowlist(),
 		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout,
 	}
 }
@@ -188,9 +190,6 @@ func upOptions(c common, hostName string) topology.Options {
 // prometheus settings.
 func serveOptions(c common, cfg *config.Config) (topology.Options, error) {
 	opts := c.options()
-	if cfg.Prometheus.RemoteWrite != "" {
-		return opts, fmt.Errorf("prometheus.remote_write: writing the topology series to an external store is not in this build yet; let the store scrape strata's /metrics instead")
-	}
 	lbs, facts, err := topology.BuildSources(cfg)
 	if err != nil {
 		return opts, err
@@ -199,6 +198,9 @@ func serveOptions(c common, cfg *config.Config) (topology.Options, error) {
 	opts.ScrapeConfigs = string(cfg.ScrapeConfigs)
 	if opts.PrometheusURL == "" {
 		opts.PrometheusURL = cfg.Prometheus.URL
+	}
+	if opts.RemoteWriteURL == "" {
+		opts.RemoteWriteURL = cfg.Prometheus.RemoteWrite
 	}
 	if !c.refreshSet && cfg.Topology.RefreshInterval > 0 {
 		opts.RefreshInterval = cfg.Topology.RefreshInterval

@@ -39,10 +39,14 @@ type Config struct {
 	Topology      Topology
 }
 
-// Prometheus is an external store that replaces the embedded TSDB.
+// Prometheus is an external store beside the embedded TSDB: one to read the exporters' series
+// from, one to send the topology's series to, or both.
 type Prometheus struct {
-	URL         string // where to query (read); empty: the embedded TSDB
-	RemoteWrite string // where to remote-write the strata_topology_* series; empty: the embedded TSDB
+	URL string // where to query (read); empty: the embedded TSDB
+	// RemoteWrite is where the strata_topology_* series are sent with Prometheus's remote write
+	// protocol (a receiver's URL, such as Prometheus's /api/v1/write), besides the embedded
+	// TSDB; empty: they stay in the embedded TSDB only.
+	RemoteWrite string
 }
 
 // Topology holds the settings of the refresh loop.
@@ -106,8 +110,8 @@ func parse(name, dir string, data []byte) (*Config, error) {
 			{Name: "scrape_configs", Read: func(n *yaml.Node, path string) { c.ScrapeConfigs = r.scrapeConfigs(n, path) }},
 			{Name: "prometheus", Read: func(n *yaml.Node, path string) {
 				r.d.Mapping(n, path, []strictyaml.Field{
-					{Name: "url", Read: r.str(&c.Prometheus.URL, checkHTTPURL)},
-					{Name: "remote_write", Read: r.str(&c.Prometheus.RemoteWrite, checkHTTPURL)},
+					{Name: "url", Read: r.str(&c.Prometheus.URL, CheckHTTPURL)},
+					{Name: "remote_write", Read: r.str(&c.Prometheus.RemoteWrite, CheckHTTPURL)},
 				})
 			}},
 			{Name: "topology", Read: func(n *yaml.Node, path string) { r.topology(n, path, &c.Topology) }},
@@ -305,8 +309,9 @@ func (r *reader) boolean(dst *bool) func(*yaml.Node, string) {
 	}
 }
 
-// checkHTTPURL accepts an absolute http or https URL.
-func checkHTTPURL(s string) error {
+// CheckHTTPURL accepts an absolute http or https URL (the file's, and the flags' that override
+// them).
+func CheckHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("want an http:// or https:// URL, got %s", strictyaml.Quote(s))

@@ -235,6 +235,27 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestLoadBadRemoteWrite: a remote_write that is no http(s) URL stops strata check config and
+// strata serve (both go through Load) at the file's line, before anything starts.
+func TestLoadBadRemoteWrite(t *testing.T) {
+	for _, tc := range []struct{ value, reason string }{
+		{"prometheus:9090/api/v1/write", `want an http:// or https:// URL, got "prometheus:9090/api/v1/write"`},
+		{"ftp://prometheus:9090/api/v1/write", `want an http:// or https:// URL, got "ftp://prometheus:9090/api/v1/write"`},
+		{"http:///api/v1/write", `want an http:// or https:// URL, got "http:///api/v1/write"`},
+		{"http://prometheus:99999/api/v1/write", `"http://prometheus:99999/api/v1/write": invalid port "99999" (want 1-65535)`},
+	} {
+		path := filepath.Join(t.TempDir(), "strata.yml")
+		data := "# strata serve\nprometheus:\n  url: http://prometheus:9090\n  remote_write: " + tc.value + "\n"
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := path + ":4: prometheus.remote_write: " + tc.reason
+		if _, err := Load(path); err == nil || err.Error() != want {
+			t.Errorf("Load(remote_write: %s) = %v, want %s", tc.value, err, want)
+		}
+	}
+}
+
 // TestParseErrors has one row per mistake, each with the one message, line included, that it
 // must produce.
 func TestParseErrors(t *testing.T) {

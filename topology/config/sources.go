@@ -79,7 +79,7 @@ func (*HAProxy) Type() string { return "haproxy" }
 func (s *HAProxy) fields(r *reader) []strictyaml.Field {
 	return []strictyaml.Field{
 		{Name: "runtime_api", Read: r.str(&s.RuntimeAPI, checkEndpoint)},
-		{Name: "stats_url", Read: r.str(&s.StatsURL, checkHTTPURL)},
+		{Name: "stats_url", Read: r.str(&s.StatsURL, CheckHTTPURL)},
 		{Name: "host", Read: r.str(&s.Host, nil)},
 		{Name: "timeout", Read: r.timeout(&s.Timeout)},
 	}
@@ -109,7 +109,7 @@ func (*Caddy) Type() string { return "caddy" }
 
 func (s *Caddy) fields(r *reader) []strictyaml.Field {
 	return []strictyaml.Field{
-		{Name: "admin_url", Read: r.str(&s.AdminURL, checkHTTPURL)},
+		{Name: "admin_url", Read: r.str(&s.AdminURL, CheckHTTPURL)},
 		{Name: "host", Read: r.str(&s.Host, nil)},
 		{Name: "timeout", Read: r.timeout(&s.Timeout)},
 	}

@@ -1,0 +1,102 @@
+package topology
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	config_util "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/storage/remote"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/strata-obs/strata/topology/config"
+)
+
+// remoteWriteName is the queue's remote_name in the prometheus_remote_storage_* metrics.
+const remoteWriteName = "strata"
+
+// remoteFlushDeadline bounds how long shutdown waits for samples still queued for the store.
+// Shorter than Prometheus's minute: the next refresh writes the whole graph again, and a store
+// that is down must not hold strata's stop past a service manager's patience.
+const remoteFlushDeadline = 5 * time.Second
+
+// remoteWatcherStart is how long after the queue's start the first refresh waits. The queue's
+// WAL reader sends only samples later than the moment its goroutine starts, and an unchanged
+// series is written again only a heartbeat later: a first refresh that beat the reader would
+// reach the store a minute late. No hook tells when the reader started; a second is ample for a goroutine to.
+const remoteWatcherStart = time.Second
+
+// remoteWrite is the queue that sends the topology's series to a remote store.
+type remoteWrite struct {
+	*remote.Storage
+	started time.Time
+}
+
+// waitTailing waits until the queue surely reads the WAL, or ctx is done (false).
+func (rw *remoteWrite) waitTailing(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Until(rw.started.Add(remoteWatcherStart))):
+		return true
+	}
+}
+
+// newRemoteWrite sends the strata_topology_* series appended to db to rawURL with Prometheus's
+// remote write protocol, the way Prometheus does it: a queue tails the TSDB's write-ahead log,
+// so a slow or dead store never slows a refresh and a backlog waits in the WAL, not in memory.
+// The caller appends through storage.NewFanout(db, the returned storage), which lets the queue
+// size its shards from the rate of samples coming in. The WAL also holds the exporters' raw
+// series that strata scrapes: a write relabel rule keeps them local.
+//
+// The queue's health is Prometheus's own metrics (prometheus_remote_storage_*,
+// prometheus_wal_watcher_*) on reg, so the dashboards and alerts written for Prometheus's
+// remote write work on strata as they are.
+func newRemoteWrite(rawURL string, db *tsdb.DB, reg prometheus.Registerer, logger *slog.Logger) (*remoteWrite, error) {
+	rw, err := remoteWriteConfig(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	// No scrape manager: it is only asked for metadata, which is not sent (see remoteWriteConfig).
+	s := remote.NewStorage(logger.With("component", "remote"), reg, db.StartTime, db.Dir(), remoteFlushDeadline, nil, false)
+	if err := s.ApplyConfig(&promconfig.Config{RemoteWriteConfigs: []*promconfig.RemoteWriteConfig{rw}}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("remote write: %w", err)
+	}
+	// Wakes the queue's WAL reader at every commit rather than at its polling timer.
+	db.SetWriteNotified(s)
+	return &remoteWrite{Storage: s, started: time.Now()}, nil
+}
+
+// remoteWriteConfig is Prometheus's remote_write entry for rawURL, with its defaults (queue,
+// retries, timeout, protocol 1.0, which every Prometheus-compatible receiver takes).
+func remoteWriteConfig(rawURL string) (*promconfig.RemoteWriteConfig, error) {
+	// Checked again: --prometheus.remote-write-url does not pass through the file's checks.
+	u, err := url.Parse(rawURL)
+	if err == nil {
+		err = config.CheckHTTPURL(rawURL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remote write: %w", err)
+	}
+	rw := promconfig.DefaultRemoteWriteConfig
+	rw.URL = &config_util.URL{URL: u}
+	rw.Name = remoteWriteName
+	rw.WriteRelabelConfigs = []*relabel.Config{{
+		SourceLabels:         model.LabelNames{model.MetricNameLabel},
+		Separator:            ";",
+		Regex:                relabel.MustNewRegexp("strata_topology_.*"),
+		Action:               relabel.Keep,
+		NameValidationScheme: model.LegacyValidation,
+	}}
+	// Metadata comes from the scrape targets and passes no relabel rule: sending it would name
+	// the raw series that stay local, and the topology's own series have none to send.
+	rw.MetadataConfig.Send = false
+	return &rw, nil
+}

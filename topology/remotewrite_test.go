@@ -1,0 +1,237 @@
+package topology_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/inventory"
+)
+
+// remoteWriteInventory is DESIGN.md §8's example, cut to one host and one service.
+const remoteWriteInventory = `hosts:
+  - name: node-17
+    addresses: [10.0.3.17]
+    labels: {rack: r12, zone: eu-1a}
+    facts: {kernel_release: 6.1.0-13-amd64, os_image: "Flatcar Container Linux 3815.2.0", product_name: "PowerEdge R640"}
+lbs:
+  - name: edge
+    provider: aws-alb
+    addresses: [203.0.113.10:443]
+    labels: {env: prod}
+    services:
+      - name: c1ps
+        labels: {team: payments, owner: manthan}
+        instances:
+          - {name: c1ps-0, address: 10.0.3.17:8080}
+`
+
+// TestRemoteWriteToPrometheus: with a remote write URL, a real Prometheus 2.42 (its remote
+// write receiver, no scrape jobs of its own) ends up holding exactly the strata_topology_*
+// series strata writes, and none of the raw series strata scrapes into the same TSDB (here
+// that Prometheus's own /metrics), so a central store can answer the mission question in plain
+// PromQL. strata's /metrics tells how the queue is doing with Prometheus's own metrics.
+func TestRemoteWriteToPrometheus(t *testing.T) {
+	promBin := testenv.Command(t, "prometheus")
+	dir := t.TempDir()
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(promConfig, []byte("global:\n  scrape_interval: 15s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := testenv.FreeAddr(t)
+	promBase := "http://" + promAddr
+	prom := startProcess(t, promBin, "--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(dir, "prometheus"),
+		"--web.listen-address="+promAddr, "--web.enable-remote-write-receiver", "--log.level=warn")
+	eventually(t, 30*time.Second, "Prometheus ready", func() error {
+		if err := prom.running(); err != nil {
+			t.Fatal(err)
+		}
+		return httpOK(promBase + "/-/ready")
+	})
+
+	invFile := filepath.Join(dir, "inventory.yml")
+	if err := os.WriteFile(invFile, []byte(remoteWriteInventory), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// One source, both halves under one name, as BuildSources passes an inventory.
+	inv, err := inventory.New("inventory", invFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, topology.Options{
+		RefreshInterval: 2 * time.Second,
+		ScrapeInterval:  time.Second,
+		ScrapeConfigs:   fmt.Sprintf("- job_name: prometheus\n  static_configs:\n  - targets: [%q]\n", promAddr),
+		LBSources:       []source.LoadBalancers{inv},
+		FactSources:     []source.Facts{inv},
+		Allowlist:       []string{"rack", "zone", "env"},
+		RemoteWriteURL:  promBase + "/api/v1/write",
+	})
+
+	// The raw series are in strata's TSDB, hence in the WAL the queue reads: their absence at
+	// the receiver below is the relabel rule's doing.
+	eventually(t, pollTimeout, "the scraped prometheus_build_info in strata's TSDB", func() error {
+		got, err := queryReceiver(a.base, "prometheus_build_info")
+		if err == nil && len(got) == 0 {
+			err = fmt.Errorf("not scraped yet")
+		}
+		return err
+	})
+
+	eventually(t, pollTimeout, "the topology series at the receiver", func() error {
+		want := map[string]bool{}
+		for _, s := range a.Refresher().Samples() {
+			want[s.Labels.String()] = true
+		}
+		if len(want) == 0 {
+			return fmt.Errorf("no refresh yet")
+		}
+		got, err := queryReceiver(promBase, `{__name__=~"strata_topology_.*"}`)
+		if err != nil {
+			return err
+		}
+		var missing, extra []string
+		for _, s := range got {
+			if ls := labels.FromMap(s.labels).String(); !want[ls] {
+				extra = append(extra, ls)
+			} else {
+				delete(want, ls)
+			}
+		}
+		for ls := range want {
+			missing = append(missing, ls)
+		}
+		if len(missing) > 0 || len(extra) > 0 {
+			slices.Sort(missing)
+			slices.Sort(extra)
+			return fmt.Errorf("the receiver lacks %q and has %q besides strata's series", missing, extra)
+		}
+		return nil
+	})
+
+	for _, c := range []struct {
+		expr string
+		want map[string]string // labels the one answer must have
+	}{
+		{`strata_topology_host_info{host="node-17"}`, map[string]string{"kernel_release": "6.1.0-13-amd64",
+			"os_image": "Flatcar Container Linux 3815.2.0", "label_rack": "r12", "label_zone": "eu-1a"}},
+		{`strata_topology_lb_info{lb="edge"}`, map[string]string{"provider": "aws-alb", "addresses": "203.0.113.10:443", "label_env": "prod"}},
+		// The mission question, asked of the central store.
+		{`strata_topology_path_info{service="c1ps", position="0"}`, map[string]string{"lb": "edge", "server": "c1ps-0",
+			"host": "node-17", "kernel_release": "6.1.0-13-amd64", "product_name": "PowerEdge R640"}},
+	} {
+		got, err := queryReceiver(promBase, c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 {
+			t.Errorf("%s: %v, want one series", c.expr, got)
+			continue
+		}
+		for k, v := range c.want {
+			if got[0].labels[k] != v {
+				t.Errorf("%s: %v: %s is %q, want %q", c.expr, got[0], k, got[0].labels[k], v)
+			}
+		}
+	}
+	// PromQL wants a matcher that fails on the empty name, hence the first one.
+	if got, err := queryReceiver(promBase, `count({__name__=~".+", __name__!~"strata_topology_.*"}) by (__name__)`); err != nil || len(got) != 0 {
+		t.Errorf("series other than the topology's at the receiver: %v, %v", got, err)
+	}
+
+	fams, err := scrapeMetrics(a.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := map[string]string{"remote_name": "strata", "url": promBase + "/api/v1/write"}
+	for _, c := range []struct {
+		name     string
+		match    map[string]string
+		positive bool // above 0, or exactly 0
+	}{
+		{"prometheus_remote_storage_samples_total", queue, true},
+		{"prometheus_remote_storage_samples_failed_total", queue, false},
+		{"prometheus_remote_storage_samples_dropped_total", map[string]string{"remote_name": "strata", "reason": "dropped_series"}, true},
+	} {
+		s, err := fams.only(c.name, c.match)
+		if err != nil {
+			t.Errorf("strata's /metrics: %v", err)
+		} else if (s.value > 0) != c.positive {
+			t.Errorf("strata's /metrics: %v: want it above 0: %t", s, c.positive)
+		}
+	}
+}
+
+// TestRemoteWriteStoreDown: a store that is not there costs strata nothing but retries, shown
+// on /metrics; refreshes go on, and the stop waits no longer than the flush deadline. With no
+// scraping, the first refresh comes at once and its series are the only ones for a heartbeat:
+// they must reach the queue all the same (its WAL reader skips what predates its start).
+func TestRemoteWriteStoreDown(t *testing.T) {
+	writeURL := "http://" + testenv.FreeAddr(t) + "/api/v1/write" // nobody listens
+	a := startApp(t, topology.Options{RefreshInterval: time.Second, RemoteWriteURL: writeURL})
+	eventually(t, pollTimeout, "failed sends retried", func() error {
+		if err := httpOK(a.base + "/-/ready"); err != nil {
+			return err
+		}
+		fams, err := scrapeMetrics(a.base + "/metrics")
+		if err != nil {
+			return err
+		}
+		s, err := fams.only("prometheus_remote_storage_samples_retried_total", map[string]string{"remote_name": "strata", "url": writeURL})
+		if err == nil && s.value == 0 {
+			err = fmt.Errorf("%v", s)
+		}
+		return err
+	})
+	start := time.Now()
+	a.stop()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the app took %s to stop with its store down", d.Round(100*time.Millisecond))
+	}
+}
+
+// receivedSample is one series of an instant query's answer.
+type receivedSample struct {
+	labels map[string]string
+	value  string
+}
+
+// queryReceiver evaluates expr now with the /api/v1/query of the Prometheus HTTP API at base.
+func queryReceiver(base, expr string) ([]receivedSample, error) {
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if _, err := getAPI(base, "/api/v1/query?"+url.Values{"query": {expr}}.Encode(), &data); err != nil {
+		return nil, fmt.Errorf("%s: %w", expr, err)
+	}
+	out := make([]receivedSample, 0, len(data.Result))
+	for _, r := range data.Result {
+		out = append(out, receivedSample{labels: r.Metric, value: fmt.Sprint(r.Value[1])})
+	}
+	return out, nil
+}
+
+func httpOK(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
