@@ -83,6 +83,8 @@ type App struct {
 	remote    *remoteWrite       // nil without a remote write URL
 	refresher *Refresher
 	ready     atomic.Bool
+	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
+	history storage.Queryable
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
 	promAPI interface{ Register(*http.ServeMux) }
 }
@@ -118,6 +120,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.db = db
 
 	var facts storage.Queryable = db
+	a.history = db
 	a.promAPI = promql.NewAPI(db, promql.APIOptions{Timeout: opts.QueryTimeout}, logger)
 	if opts.PrometheusURL != "" {
 		q, err := remoteQueryable(opts.PrometheusURL)
@@ -126,6 +129,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		facts = q
+		a.history = mergedHistory(db, q)
 		if a.promAPI, err = promql.NewProxy(opts.PrometheusURL); err != nil {
 			db.Close()
 			return nil, err
@@ -150,6 +154,23 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
 	return a, nil
+}
+
+// mergedHistory reads a past graph from the embedded TSDB and from the external store together:
+// the store holds the topology's history from before this strata's disk (it scrapes strata or
+// receives its remote write). The store failing is a warning, the local history still answers.
+func mergedHistory(local, remote storage.Queryable) storage.Queryable {
+	return storage.QueryableFunc(func(mint, maxt int64) (storage.Querier, error) {
+		l, err := local.Querier(mint, maxt)
+		if err != nil {
+			return nil, err
+		}
+		r, err := remote.Querier(mint, maxt)
+		if err != nil {
+			return l, nil
+		}
+		return storage.NewMergeQuerier([]storage.Querier{l}, []storage.Querier{r}, storage.ChainedSeriesMerge), nil
+	})
 }
 
 // remoteQueryable reads series from an external Prometheus through its remote read API.
@@ -179,7 +200,7 @@ func (a *App) Storage() storage.Storage { return a.db }
 // Handler serves the API, /metrics and the health endpoints.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	NewAPI(a.refresher, APIOptions{History: a.db, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout}).Register(mux)
+	NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout}).Register(mux)
 	a.promAPI.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "strata is Healthy.") })

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -225,68 +223,7 @@ func compareExplained(q, kind string, d topology.QueryData, rows []string, engin
 // as job "strata", and returns its base URL once it is ready.
 func startScrapingPrometheus(t *testing.T, bin, target string) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: strata\n    static_configs:\n      - targets: [%q]\n", target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := testenv.FreeAddr(t)
-	p := startProcess(t, bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
-	base := "http://" + addr
-	eventually(t, pollTimeout, "Prometheus ready", func() error {
-		if err := p.running(); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := httpClient.Get(base + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/-/ready: %s", resp.Status)
-		}
-		return nil
-	})
-	return base
-}
-
-// promSample is one element of an instant vector.
-type promSample struct {
-	labels map[string]string
-	value  float64
-}
-
-func (s promSample) String() string { return fmt.Sprintf("%v %g", s.labels, s.value) }
-
-// queryAPI evaluates expr at a time through the /api/v1/query of Prometheus's HTTP API at base.
-func queryAPI(base, expr string, at time.Time) ([]promSample, error) {
-	var data struct {
-		ResultType string `json:"resultType"`
-		Result     []struct {
-			Metric map[string]string `json:"metric"`
-			Value  [2]any            `json:"value"`
-		} `json:"result"`
-	}
-	if _, err := getAPI(base, "/api/v1/query?"+url.Values{"query": {expr}, "time": {unix(at)}}.Encode(), &data); err != nil {
-		return nil, err
-	}
-	if data.ResultType != "vector" {
-		return nil, fmt.Errorf("%s: a %s, not a vector", expr, data.ResultType)
-	}
-	out := make([]promSample, 0, len(data.Result))
-	for _, r := range data.Result {
-		s, ok := r.Value[1].(string)
-		if !ok {
-			return nil, fmt.Errorf("%s: value %v", expr, r.Value)
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: value %v: %w", expr, r.Value, err)
-		}
-		out = append(out, promSample{labels: r.Metric, value: v})
-	}
-	return out, nil
+	return startPrometheus(t, bin, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: strata\n    static_configs:\n      - targets: [%q]\n", target))
 }
 
 // The strata_topology_path_info labels of DESIGN.md §4 that stand for an entity of each kind

@@ -657,3 +657,81 @@ func (p *podman) ensureImage(t testing.TB, busybox string) {
 		t.Fatalf("tar: %v", err)
 	}
 }
+
+// startPrometheus runs a real Prometheus (Debian's) with the configuration config and the
+// extra args, a data directory of its own, on a free port of 127.0.0.1; it returns the base URL
+// once /-/ready answers 200.
+func startPrometheus(t *testing.T, bin, config string, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := testenv.FreeAddr(t)
+	p := startProcess(t, bin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr, "--log.level=warn"}, args...)...)
+	base := "http://" + addr
+	eventually(t, pollTimeout, "Prometheus ready", func() error {
+		if err := p.running(); err != nil {
+			t.Fatal(err)
+		}
+		return httpOK(base + "/-/ready")
+	})
+	return base
+}
+
+// httpOK GETs url and wants 200.
+func httpOK(url string) error {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// promSample is one element of an instant vector.
+type promSample struct {
+	labels map[string]string
+	value  float64
+}
+
+func (s promSample) String() string { return fmt.Sprintf("%v %g", s.labels, s.value) }
+
+// queryAPI evaluates expr at a time through the /api/v1/query of Prometheus's HTTP API at base.
+// A zero time is now.
+func queryAPI(base, expr string, at time.Time) ([]promSample, error) {
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	params := url.Values{"query": {expr}}
+	if !at.IsZero() {
+		params.Set("time", unix(at))
+	}
+	if _, err := getAPI(base, "/api/v1/query?"+params.Encode(), &data); err != nil {
+		return nil, err
+	}
+	if data.ResultType != "vector" {
+		return nil, fmt.Errorf("%s: a %s, not a vector", expr, data.ResultType)
+	}
+	out := make([]promSample, 0, len(data.Result))
+	for _, r := range data.Result {
+		s, ok := r.Value[1].(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: value %v", expr, r.Value)
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: value %v: %w", expr, r.Value, err)
+		}
+		out = append(out, promSample{labels: r.Metric, value: v})
+	}
+	return out, nil
+}

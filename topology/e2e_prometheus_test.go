@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,15 +25,8 @@ func TestExternalPrometheus(t *testing.T) {
 	node := startProcess(t, nodeBin, "--web.listen-address="+nodeAddr, "--log.level=warn")
 	waitServing(t, "http://"+nodeAddr+"/metrics", node)
 
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [%q]\n", nodeAddr)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := testenv.FreeAddr(t)
-	prom := startProcess(t, promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr, "--log.level=warn")
-	waitServing(t, "http://"+promAddr+"/-/ready", prom)
+	promBase := startPrometheus(t, promBin, fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [%q]\n", nodeAddr))
+	promAddr := strings.TrimPrefix(promBase, "http://")
 	// Prometheus's first scrape lands a few seconds after it starts.
 	eventually(t, pollTimeout, "node_uname_info in Prometheus", func() error {
 		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape("node_uname_info"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,32 +41,44 @@ func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Gra
 	errs := make([]error, len(fams))
 	var wg sync.WaitGroup
 	for i, fam := range fams {
-		if !restorers[fam.Name].restores() {
+		r := restorers[fam.Name]
+		if !r.restores() {
 			continue // path_info: nothing of its own to restore, not worth reading
 		}
-		// A querier per family: storage.Querier does not promise concurrent Selects, and
-		// reading the families side by side is most of what makes a fleet fast.
-		wg.Go(func() { read[i], errs[i] = readAlive(ctx, q, mint, maxt, fam.Name) })
+		// A querier per family: storage.Querier does not promise concurrent Selects. Each
+		// family's entities are made here too, on every core: only putting them in the
+		// graph is sequential.
+		wg.Go(func() {
+			series, err := readAlive(ctx, q, mint, maxt, fam.Name)
+			if r.kind != "" {
+				attrs := r.attrNames(fam)
+				for j := range series {
+					series[j].entity = r.entity(fam, attrs, series[j])
+				}
+			}
+			read[i], errs[i] = series, err
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
 
+	// Entities first, then edges: an edge needs both its ends, whatever family names them.
+	// Put merges the two host families into one host. The graph is sized once: grown
+	// entity by entity, its index would cost a fleet more than all its entities' attributes.
 	n := 0
-	for _, series := range read {
-		n += len(series)
+	for i, fam := range fams {
+		if restorers[fam.Name].kind != "" {
+			n += len(read[i])
+		}
 	}
 	b := &rebuilder{g: graph.NewSized(at, n), unmapped: map[unmappedKey]*unmappedCount{}}
-	// Entities first, then edges: an edge needs both its ends, whatever family names them.
-	for i, fam := range fams {
-		r := restorers[fam.Name]
-		if r.kind == "" {
-			continue
-		}
-		attrs := r.attrNames(fam)
-		for j := range read[i] {
-			read[i][j].entity = b.put(fam, r, attrs, read[i][j])
+	for _, series := range read {
+		for j := range series {
+			if e := series[j].entity; e != nil {
+				series[j].entity = b.g.Put(e)
+			}
 		}
 	}
 	b.index()
@@ -132,6 +145,11 @@ func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name 
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if ok && !value.IsStaleNaN(last) {
+			if len(out) == cap(out) {
+				// Doubling: append grows a large slice by a quarter, which for the
+				// 300k containers of a fleet copies them over and over.
+				out = slices.Grow(out, max(len(out), 1024))
+			}
 			out = append(out, aliveSeries{labels: series.Labels(), t: lastT})
 		}
 	}
@@ -152,7 +170,8 @@ type restorer struct {
 	// the entity's identity or name, not an attribute. The other labels of the family are
 	// attributes of the same name.
 	attr map[string]string
-	// link adds the edges the series carries.
+	// link adds the edges the series carries, from its entity's attributes where it has
+	// one (the entity is in the graph by then).
 	link func(b *rebuilder, s aliveSeries)
 }
 
@@ -172,7 +191,7 @@ var restorers = map[string]restorer{
 		// The series names its LB by name alone: every LB of that name leads to it, as
 		// the join links them.
 		link: func(b *rebuilder, s aliveSeries) {
-			name := s.labels.Get("lb")
+			name := s.entity.Attrs["lb"]
 			if len(b.lbsByName[name]) == 0 {
 				b.unmappedSeries(graph.LB, name, s)
 			}
@@ -190,7 +209,9 @@ var restorers = map[string]restorer{
 			return ls.Get("lb") + "/" + ls.Get("service") + "/" + name, name
 		},
 		link: func(b *rebuilder, s aliveSeries) {
-			b.edge(graph.Ref{Kind: graph.Service, ID: s.labels.Get("lb") + "/" + s.labels.Get("service")}, s.entity.Ref, noSource, s)
+			if svc, ok := b.find(graph.Ref{Kind: graph.Service, ID: s.entity.Attrs["lb"] + "/" + s.entity.Attrs["service"]}, s); ok {
+				b.g.Connect(svc, s.entity, noSource, s.seen())
+			}
 		}},
 	"strata_topology_pod_info": {kind: graph.Pod, attr: map[string]string{"pod": "", "pod_uid": "uid", "host": "node"},
 		ident: func(ls labels.Labels) (string, string) {
@@ -201,21 +222,28 @@ var restorers = map[string]restorer{
 		// resolves as the join resolves it, and a node no host answers to had no edge then
 		// either (no warning).
 		link: func(b *rebuilder, s aliveSeries) {
-			if host := b.hostsByName[s.labels.Get("host")]; host != nil {
+			if host := b.hostsByName[s.entity.Attrs["node"]]; host != nil {
 				b.g.Connect(s.entity, host, noSource, s.seen())
 			}
 		}},
 	"strata_topology_container_info": {kind: graph.Container, attr: map[string]string{"container_id": "", "name": ""},
 		ident: func(ls labels.Labels) (string, string) { return ls.Get("container_id"), ls.Get("name") },
 		link: func(b *rebuilder, s aliveSeries) {
-			if pod := s.labels.Get("pod"); pod != "" {
-				b.edge(graph.Ref{Kind: graph.Pod, ID: s.labels.Get("namespace") + "/" + pod}, s.entity.Ref, noSource, s)
+			c, seen := s.entity, s.seen()
+			if name := c.Attrs["pod"]; name != "" {
+				if pod, ok := b.find(graph.Ref{Kind: graph.Pod, ID: c.Attrs["namespace"] + "/" + name}, s); ok {
+					b.g.Connect(pod, c, noSource, seen)
+				}
 			}
-			if image := s.labels.Get("image"); image != "" {
-				b.edge(s.entity.Ref, graph.Ref{Kind: graph.Image, ID: image}, noSource, s)
+			if id := c.Attrs["image"]; id != "" {
+				if image, ok := b.find(graph.Ref{Kind: graph.Image, ID: id}, s); ok {
+					b.g.Connect(c, image, noSource, seen)
+				}
 			}
-			if host := s.labels.Get("host"); host != "" {
-				b.edge(s.entity.Ref, graph.Ref{Kind: graph.Host, ID: host}, noSource, s)
+			if id := c.Attrs["host"]; id != "" {
+				if host, ok := b.find(graph.Ref{Kind: graph.Host, ID: id}, s); ok {
+					b.g.Connect(c, host, noSource, seen)
+				}
 			}
 		}},
 	"strata_topology_image_info": {kind: graph.Image, attr: map[string]string{"image": "", "name": ""},
@@ -225,8 +253,11 @@ var restorers = map[string]restorer{
 	"strata_topology_edge_info": {
 		link: func(b *rebuilder, s aliveSeries) {
 			ls := s.labels
-			b.edge(graph.Ref{Kind: graph.Kind(ls.Get("from_kind")), ID: ls.Get("from")},
-				graph.Ref{Kind: graph.Kind(ls.Get("to_kind")), ID: ls.Get("to")}, ls.Get("source"), s)
+			from, ok1 := b.find(graph.Ref{Kind: graph.Kind(ls.Get("from_kind")), ID: ls.Get("from")}, s)
+			to, ok2 := b.find(graph.Ref{Kind: graph.Kind(ls.Get("to_kind")), ID: ls.Get("to")}, s)
+			if ok1 && ok2 {
+				b.g.Connect(from, to, ls.Get("source"), s.seen())
+			}
 		}},
 	"strata_topology_path_info": {},
 }
@@ -270,11 +301,14 @@ type rebuilder struct {
 	unmapped    map[unmappedKey]*unmappedCount
 }
 
-// put adds the entity a series names; the two host families merge into one host.
-func (b *rebuilder) put(fam family, r restorer, attrs map[string]string, s aliveSeries) *graph.Entity {
+// entity is the entity a series names, not yet in the graph.
+func (r restorer) entity(fam family, attrs map[string]string, s aliveSeries) *graph.Entity {
 	id, name := r.ident(s.labels)
+	// The series' labels bound its attributes: a map sized by the family's labels instead
+	// would outgrow a map's first group (8) for half the fleet's entities, and cost most
+	// of the rebuild.
 	e := &graph.Entity{Ref: graph.Ref{Kind: r.kind, ID: id}, Name: name,
-		Attrs: make(map[string]string, len(fam.Labels)), LastSeen: s.seen()}
+		Attrs: make(map[string]string, s.labels.Len()-1), LastSeen: s.seen()}
 	// Only the family's own labels: a store read remotely may add its external labels.
 	s.labels.Range(func(l labels.Label) {
 		if l.Name == staleLabel {
@@ -288,7 +322,7 @@ func (b *rebuilder) put(fam family, r restorer, attrs map[string]string, s alive
 			e.Labels[k] = l.Value
 		}
 	})
-	return b.g.Put(e)
+	return e
 }
 
 // index finds LBs by name (service_info names its LB so) and hosts by the names the join
@@ -308,20 +342,14 @@ func (b *rebuilder) index() {
 	})
 }
 
-// edge links two entities named by a series, or counts the series as unmapped when an end
-// is named by no series of that time.
-func (b *rebuilder) edge(from, to graph.Ref, source string, s aliveSeries) {
-	fe, ok := b.g.Get(from)
+// find returns the entity a series names, or counts the series as unmapped when no series
+// of that time names the entity.
+func (b *rebuilder) find(r graph.Ref, s aliveSeries) (*graph.Entity, bool) {
+	e, ok := b.g.Get(r)
 	if !ok {
-		b.unmappedSeries(from.Kind, from.ID, s)
-		return
+		b.unmappedSeries(r.Kind, r.ID, s)
 	}
-	te, ok := b.g.Get(to)
-	if !ok {
-		b.unmappedSeries(to.Kind, to.ID, s)
-		return
-	}
-	b.g.Connect(fe, te, source, s.seen())
+	return e, ok
 }
 
 // unmappedKey and unmappedCount sum the unmapped series by family and missing kind: one

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -14,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/storage/remote"
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/strata-obs/strata/query/promql"
@@ -139,7 +145,7 @@ const (
 	containerC2 = "c2c2000000000000000000000000000000000000000000000000000000000002"
 )
 
-// historyFacts: hosts vm and db; on vm container c1 publishing 18080, and pod shop/web-0 with
+// historyFacts: hosts vm, db and two called twin; on vm container c1 publishing 18080, and pod shop/web-0 with
 // its container c2.
 func historyFacts() *source.FactSet {
 	return &source.FactSet{
@@ -150,6 +156,9 @@ func historyFacts() *source.FactSet {
 					"product_name": "PowerEdge R640", "cpu_cores": "8"}},
 			{Origin: source.OriginExporter, Name: "db", Hostname: "db.example", MachineID: "9f0e3c9a5d2b4e7f8a1b2c3d4e5f6a7b",
 				Addresses: []string{"192.0.2.3"}, Attrs: map[string]string{"kernel_release": "6.1.0-13-amd64", "arch": "x86_64"}},
+			// Two machines called twin: hosts twin~0a0a0a0a and twin~0b0b0b0b, both named twin.
+			{Origin: source.OriginExporter, Name: "twin", Hostname: "twin", MachineID: "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a"},
+			{Origin: source.OriginExporter, Name: "twin", Hostname: "twin", MachineID: "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"},
 		},
 		Containers: []source.Container{
 			{Origin: source.OriginExporter, Host: "vm", ID: containerC1, Name: "c1ps-0", Image: "localhost/app:1", ImageID: "sha256:b539",
@@ -222,7 +231,7 @@ func openHistoryDB(t *testing.T, dir string) *tsdb.DB {
 }
 
 // checkEveryTime compares GraphAt with the refresher's graph at each refresh and between two.
-func (h *history) checkEveryTime(t *testing.T, db *tsdb.DB) {
+func (h *history) checkEveryTime(t *testing.T, db storage.Queryable) {
 	t.Helper()
 	for _, want := range h.refreshes {
 		for _, at := range []time.Time{want.At, want.At.Add(20 * time.Second)} {
@@ -326,6 +335,24 @@ func TestGraphAtAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.checkEveryTime(t, openHistoryDB(t, h.dir))
+}
+
+// TestGraphAtRemoteRead: the same history read from a Prometheus-compatible store through
+// remote read (as --prometheus.url does), which adds its external labels to every series.
+func TestGraphAtRemoteRead(t *testing.T) {
+	h := writeHistory(t)
+	conf := func() config.Config {
+		return config.Config{GlobalConfig: config.GlobalConfig{ExternalLabels: labels.FromStrings("cluster", "eu", "replica", "a")}}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/read", remote.NewReadHandler(slog.New(slog.DiscardHandler), nil, h.db, conf, 0, 1, 1<<20))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	q, err := remoteQueryable(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.checkEveryTime(t, q)
 }
 
 // TestGraphAtComparisonCanFail: the comparison sees a moved instance, a vanished container and a

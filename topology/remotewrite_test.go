@@ -2,11 +2,10 @@ package topology_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,21 +42,9 @@ lbs:
 // PromQL. strata's /metrics tells how the queue is doing with Prometheus's own metrics.
 func TestRemoteWriteToPrometheus(t *testing.T) {
 	promBin := testenv.Command(t, "prometheus")
+	promBase := startPrometheus(t, promBin, "global:\n  scrape_interval: 15s\n", "--web.enable-remote-write-receiver")
+	promAddr := strings.TrimPrefix(promBase, "http://")
 	dir := t.TempDir()
-	promConfig := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(promConfig, []byte("global:\n  scrape_interval: 15s\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := testenv.FreeAddr(t)
-	promBase := "http://" + promAddr
-	prom := startProcess(t, promBin, "--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(dir, "prometheus"),
-		"--web.listen-address="+promAddr, "--web.enable-remote-write-receiver", "--log.level=warn")
-	eventually(t, 30*time.Second, "Prometheus ready", func() error {
-		if err := prom.running(); err != nil {
-			t.Fatal(err)
-		}
-		return httpOK(promBase + "/-/ready")
-	})
 
 	invFile := filepath.Join(dir, "inventory.yml")
 	if err := os.WriteFile(invFile, []byte(remoteWriteInventory), 0o644); err != nil {
@@ -81,7 +68,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 	// The raw series are in strata's TSDB, hence in the WAL the queue reads: their absence at
 	// the receiver below is the relabel rule's doing.
 	eventually(t, pollTimeout, "the scraped prometheus_build_info in strata's TSDB", func() error {
-		got, err := queryReceiver(a.base, "prometheus_build_info")
+		got, err := queryAPI(a.base, "prometheus_build_info", time.Time{})
 		if err == nil && len(got) == 0 {
 			err = fmt.Errorf("not scraped yet")
 		}
@@ -96,7 +83,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		if len(want) == 0 {
 			return fmt.Errorf("no refresh yet")
 		}
-		got, err := queryReceiver(promBase, `{__name__=~"strata_topology_.*"}`)
+		got, err := queryAPI(promBase, `{__name__=~"strata_topology_.*"}`, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -130,7 +117,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		{`strata_topology_path_info{service="c1ps", position="0"}`, map[string]string{"lb": "edge", "server": "c1ps-0",
 			"host": "node-17", "kernel_release": "6.1.0-13-amd64", "product_name": "PowerEdge R640"}},
 	} {
-		got, err := queryReceiver(promBase, c.expr)
+		got, err := queryAPI(promBase, c.expr, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +132,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		}
 	}
 	// PromQL wants a matcher that fails on the empty name, hence the first one.
-	if got, err := queryReceiver(promBase, `count({__name__=~".+", __name__!~"strata_topology_.*"}) by (__name__)`); err != nil || len(got) != 0 {
+	if got, err := queryAPI(promBase, `count({__name__=~".+", __name__!~"strata_topology_.*"}) by (__name__)`, time.Time{}); err != nil || len(got) != 0 {
 		t.Errorf("series other than the topology's at the receiver: %v, %v", got, err)
 	}
 
@@ -198,40 +185,4 @@ func TestRemoteWriteStoreDown(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the app took %s to stop with its store down", d.Round(100*time.Millisecond))
 	}
-}
-
-// receivedSample is one series of an instant query's answer.
-type receivedSample struct {
-	labels map[string]string
-	value  string
-}
-
-// queryReceiver evaluates expr now with the /api/v1/query of the Prometheus HTTP API at base.
-func queryReceiver(base, expr string) ([]receivedSample, error) {
-	var data struct {
-		Result []struct {
-			Metric map[string]string `json:"metric"`
-			Value  [2]any            `json:"value"`
-		} `json:"result"`
-	}
-	if _, err := getAPI(base, "/api/v1/query?"+url.Values{"query": {expr}}.Encode(), &data); err != nil {
-		return nil, fmt.Errorf("%s: %w", expr, err)
-	}
-	out := make([]receivedSample, 0, len(data.Result))
-	for _, r := range data.Result {
-		out = append(out, receivedSample{labels: r.Metric, value: fmt.Sprint(r.Value[1])})
-	}
-	return out, nil
-}
-
-func httpOK(url string) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
 }
