@@ -186,3 +186,46 @@ func TestRemoteWriteStoreDown(t *testing.T) {
 		t.Errorf("the app took %s to stop with its store down", d.Round(100*time.Millisecond))
 	}
 }
+
+// TestTimeTravelFromTheStore: a strata that remote-writes its graph to a real Prometheus is
+// replaced by one with a fresh disk that reads that Prometheus (prometheus.url): the graph of
+// before the replacement comes back from the store, while the latest graph is the new one's.
+func TestTimeTravelFromTheStore(t *testing.T) {
+	promBin := testenv.Command(t, "prometheus")
+	promBase := startPrometheus(t, promBin, "global:\n  scrape_interval: 15s\n", "--web.enable-remote-write-receiver")
+	invFile := filepath.Join(t.TempDir(), "inventory.yml")
+	write := func(kernel string) *inventory.Source {
+		t.Helper()
+		if err := os.WriteFile(invFile, []byte(strings.Replace(remoteWriteInventory, "6.1.0-13-amd64", kernel, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := inventory.New("inventory", invFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	const q = `host{id="node-17"} .kernel_release`
+	inv := write("6.1.0-13-amd64")
+	old := startApp(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
+		FactSources: []source.Facts{inv}, RemoteWriteURL: promBase + "/api/v1/write"})
+	eventually(t, pollTimeout, "the old graph in the store", func() error {
+		got, err := queryAPI(promBase, `strata_topology_host_info{host="node-17", kernel_release="6.1.0-13-amd64"}`, time.Time{})
+		if err == nil && len(got) == 0 {
+			err = fmt.Errorf("not yet")
+		}
+		return err
+	})
+	before := time.Now()
+	old.stop()
+
+	inv = write("6.8.0-45-generic")
+	a := startApp(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
+		FactSources: []source.Facts{inv}, PrometheusURL: promBase})
+	eventually(t, pollTimeout, "the new graph", func() error {
+		return a.expect(q, "", []string{"host node-17 6.8.0-45-generic"})
+	})
+	if err := a.expect(q, unix(before), []string{"host node-17 6.1.0-13-amd64"}); err != nil {
+		t.Error(err)
+	}
+}
