@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -103,6 +104,12 @@ type Limits struct {
 
 // DefaultLimits are the flags' defaults.
 var DefaultLimits = Limits{MaxSteps: 16, MaxVisited: 2_000_000, MaxResults: 100_000}
+
+// OrDefaults is l with each limit not set (0) at its default.
+func (l Limits) OrDefaults() Limits {
+	d := DefaultLimits
+	return Limits{MaxSteps: cmp.Or(l.MaxSteps, d.MaxSteps), MaxVisited: cmp.Or(l.MaxVisited, d.MaxVisited), MaxResults: cmp.Or(l.MaxResults, d.MaxResults)}
+}
 
 // Parse reads a query. now resolves nothing here: times are absolute (RFC 3339 or unix
 // seconds); a relative offset is kept as a duration.

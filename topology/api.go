@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,10 +97,7 @@ func NewAPI(r *Refresher, opts APIOptions) *API {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Minute
 	}
-	d := query.DefaultLimits
-	opts.Limits.MaxSteps = cmp.Or(opts.Limits.MaxSteps, d.MaxSteps)
-	opts.Limits.MaxVisited = cmp.Or(opts.Limits.MaxVisited, d.MaxVisited)
-	opts.Limits.MaxResults = cmp.Or(opts.Limits.MaxResults, d.MaxResults)
+	opts.Limits = opts.Limits.OrDefaults()
 	return &API{r: r, graphs: graphs{r, opts.History}, opts: opts}
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
+	"github.com/strata-obs/strata/ui"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/metrics"
 )
@@ -83,6 +84,7 @@ type App struct {
 	remote    *remoteWrite       // nil without a remote write URL
 	refresher *Refresher
 	ready     atomic.Bool
+	ui *ui.UI
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
 	history storage.Queryable
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
@@ -153,6 +155,10 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		Sink:        a.sink,
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
+	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history}, Limits: opts.QueryLimits.OrDefaults(), Series: db}, logger); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -200,7 +206,8 @@ func (a *App) Storage() storage.Storage { return a.db }
 // Handler serves the API, /metrics and the health endpoints.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout}).Register(mux)
+	api := NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout})
+	api.Register(mux)
 	a.promAPI.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "strata is Healthy.") })
@@ -211,14 +218,7 @@ func (a *App) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, "strata is Ready.")
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "strata: the graph from the load balancer to the hardware.\n\n"+
-			"  /api/v1/topology/graph            the whole graph (?kind=host for one kind)\n"+
-			"  /api/v1/topology/entity/KIND/ID   one entity, its edges and paths\n"+
-			"  /api/v1/topology/sources          each source and its state\n"+
-			"  /metrics                          strata_topology_* series and strata's own")
-	})
+	mux.Handle("GET /", a.ui) // the UI: every other page
 	return mux
 }
 

@@ -1,0 +1,228 @@
+// Package ui is strata's web UI, served by strata serve and strata up under /: search (the
+// path language or plain text), the pages of each kind of entity, the fleet, the changes
+// between two times and PromQL. Every page takes ?time= (RFC 3339 or unix seconds): "as of"
+// that time, carried in every link, so a URL shows the same thing tomorrow.
+//
+// Pages are data: pages() lists them (path, title, handler); each renders a template of
+// templates/ inside layout.html. Every asset (ECharts from its npm package, the CSS and the
+// small script) is embedded and served by strata itself: a page requests nothing elsewhere.
+//
+// To add a page: a handler in its own file, a template in templates/, one line in pages(), a
+// golden test, and a step in the browser test.
+package ui
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// AssetsPath is where the embedded assets are served; go-echarts loads ECharts from here.
+const AssetsPath = "/ui/assets/"
+
+// Options are what the UI reads.
+type Options struct {
+	// Graphs gives the latest graph (zero time) and the graph at a past time.
+	Graphs query.Graphs
+	Limits query.Limits
+	// Series is the storage the charts read (the embedded TSDB); nil draws no charts.
+	Series storage.Queryable
+	Now    func() time.Time
+}
+
+// UI serves the pages.
+type UI struct {
+	opts   Options
+	logger *slog.Logger
+	tmpl   map[string]*template.Template
+	echo   *echo.Echo
+}
+
+// page is one page of the UI.
+type page struct {
+	path    string // echo route
+	title   string
+	nav     bool // listed in the navigation bar
+	handler func(u *UI, c *echo.Context) error
+}
+
+// pages lists every page.
+func pages() []page {
+	return []page{
+		{path: "/", title: "Search", nav: true, handler: (*UI).search},
+		{path: "/entity/:kind/*", title: "Entity", handler: (*UI).entity},
+	}
+}
+
+// New builds the UI.
+func New(opts Options, logger *slog.Logger) (*UI, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	u := &UI{opts: opts, logger: logger, tmpl: map[string]*template.Template{}, echo: echo.New()}
+	layout, err := fs.ReadFile(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if name == "templates/layout.html" {
+			continue
+		}
+		body, err := fs.ReadFile(templateFS, name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+		if err == nil {
+			_, err = t.Parse(string(body))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		u.tmpl[strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")] = t
+	}
+	assets, _ := fs.Sub(assetFS, "assets")
+	u.echo.StaticFS(AssetsPath, assets)
+	for _, p := range pages() {
+		u.echo.GET(p.path, func(c *echo.Context) error { return p.handler(u, c) })
+	}
+	return u, nil
+}
+
+// ServeHTTP serves the pages and assets.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	u.echo.ServeHTTP(w, r)
+}
+
+// view is what the layout needs from every page.
+type view struct {
+	Title string
+	Nav   []navItem
+	// At is the page's "as of" time (zero: now), Time the parameter as given.
+	At   time.Time
+	Time string
+	// Query is the search box's text.
+	Query string
+	Data  any
+}
+
+type navItem struct {
+	Title, Href string
+	Current     bool
+}
+
+// render writes a page.
+func (u *UI) render(c *echo.Context, code int, name, title string, data any) error {
+	t, ok := u.tmpl[name]
+	if !ok {
+		return fmt.Errorf("no template %s", name)
+	}
+	v := view{Title: title, Data: data, Time: c.QueryParam("time"), Query: c.QueryParam("q")}
+	v.At, _ = asOf(c)
+	for _, p := range pages() {
+		if p.nav {
+			v.Nav = append(v.Nav, navItem{Title: p.title, Href: withTime(p.path, v.Time), Current: p.title == title})
+		}
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, v); err != nil {
+		u.logger.Error("render", "page", name, "err", err)
+		return c.String(http.StatusInternalServerError, "render "+name+": "+err.Error())
+	}
+	return c.HTMLBlob(code, b.Bytes())
+}
+
+// asOf is the page's time parameter; zero for now. A browser's datetime-local field sends
+// the time without a zone: it is read as UTC, as the page shows it.
+func asOf(c *echo.Context) (time.Time, error) {
+	s := c.QueryParam("time")
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return query.ParseTime(s)
+}
+
+// graphAt is the graph the page is about.
+func (u *UI) graphAt(ctx context.Context, c *echo.Context) (*graph.Graph, []string, error) {
+	at, err := asOf(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u.opts.Graphs.GraphAt(ctx, at)
+}
+
+// withTime adds the time parameter to a link, so that every link keeps the page's time.
+func withTime(path, at string) string {
+	if at == "" {
+		return path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "time=" + url.QueryEscape(at)
+}
+
+// entityHref is the page of an entity.
+func entityHref(kind graph.Kind, id, at string) string {
+	return withTime("/entity/"+string(kind)+"/"+escapeID(id), at)
+}
+
+// escapeID escapes each part of an id that holds slashes (instance ids do).
+func escapeID(id string) string {
+	parts := strings.Split(id, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+var funcs = template.FuncMap{
+	"entityHref": func(kind, id, at string) string { return entityHref(graph.Kind(kind), id, at) },
+	"withTime":   withTime,
+	"searchHref": func(q, at string) string { return withTime("/?q="+url.QueryEscape(q), at) },
+	"fmtTime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+	"inputTime": func(t time.Time) string { // for <input type="datetime-local">, in UTC
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02T15:04:05")
+	},
+	"isKind": func(s string) bool { return graph.Kind(s).Depth() >= 0 },
+}
