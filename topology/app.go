@@ -33,9 +33,9 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
-	"github.com/strata-obs/strata/ui"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/metrics"
+	"github.com/strata-obs/strata/ui"
 )
 
 // Options are strata serve's and strata up's settings, from flags and the config file.
@@ -84,7 +84,7 @@ type App struct {
 	remote    *remoteWrite       // nil without a remote write URL
 	refresher *Refresher
 	ready     atomic.Bool
-	ui *ui.UI
+	ui        *ui.UI
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
 	history storage.Queryable
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
