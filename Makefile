@@ -34,11 +34,13 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleet' -benchtime 8x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'UIPagesFleet' -benchtime 1x -timeout 30m ./topology
 	./scripts/bench-vs-node-exporter.sh
 
 golden:
 	$(GO) test ./exporter/collector -run Golden -update
 	$(GO) test ./topology/join -update
+	$(GO) test ./ui -update
 
 lint:
 	$(GO) vet $(PKGS)

@@ -3,6 +3,9 @@ package topology
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +19,7 @@ import (
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/internal/fleet"
 	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/ui"
 )
 
 // fleetLBs and fleetFacts serve the synthetic fleet from memory, as an inventory and the
@@ -161,4 +165,39 @@ func p50(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkUIPagesFleet serves UI pages on the synthetic fleet: an entity page (a host with its
+// 30 containers and the instances above them, up to the LBs) and the mission question typed into
+// search. Target (DESIGN.md §10): < 300 ms server time for an entity page at that scale.
+func BenchmarkUIPagesFleet(b *testing.B) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := fleet.Synthetic(at)
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{fleetLBs(lbs)}, FactSources: []source.Facts{fleetFacts{facts}},
+		Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	u, err := ui.New(ui.Options{Graphs: graphs{r: r}, Limits: query.DefaultLimits}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []struct{ name, page string }{
+		{"host-page", "/entity/host/node-00042"},
+		{"instance-page", "/entity/instance/lb-0042/svc-3/s0"},
+		{"search", "/?q=" + url.QueryEscape(`lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`)},
+	} {
+		page := p.page
+		var times []time.Duration
+		for range b.N {
+			for range 20 {
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				u.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, page, nil))
+				times = append(times, time.Since(start))
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "node-") {
+					b.Fatalf("%s: %d\n%.500s", page, rec.Code, rec.Body.String())
+				}
+			}
+		}
+		b.ReportMetric(float64(p50(times).Microseconds()), p.name+"-p50-µs")
+	}
 }
