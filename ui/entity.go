@@ -2,7 +2,6 @@ package ui
 
 import (
 	"net/http"
-	"net/url"
 	"sort"
 
 	"github.com/labstack/echo/v5"
@@ -27,13 +26,14 @@ type entityData struct {
 	Stale          bool
 	Up, Down       []related // toward the LBs, toward the hardware: nearest kind first
 	NotFound       bool
+	Charts         *entityChartsView // its series over time; nil: none (entitycharts.go)
 }
 
 // entity is the page of one entity: its facts, what depends on it up to the LBs, and what it
 // runs on down to the hardware.
 func (u *UI) entity(c *echo.Context) error {
 	kind := graph.Kind(c.Param("kind"))
-	id, err := url.PathUnescape(c.Param("*"))
+	id, err := idFromPath(c, "/entity/"+string(kind)+"/")
 	if err != nil || kind.Depth() < 0 {
 		return u.render(c, http.StatusNotFound, "entity", "Entity", entityData{Kind: string(kind), ID: c.Param("*"), NotFound: true})
 	}
@@ -48,7 +48,7 @@ func (u *UI) entity(c *echo.Context) error {
 	at := c.QueryParam("time")
 	d := entityData{Kind: string(kind), ID: id, Name: e.Name, Attrs: sortedKV(e.Attrs), Labels: sortedKV(e.Labels),
 		Sources: e.Sources, LastSeen: e.LastSeen.UTC().Format("2006-01-02T15:04:05Z"), Stale: e.Stale,
-		Up: walk(g, e, true, at), Down: walk(g, e, false, at)}
+		Up: walk(g, e, true, at), Down: walk(g, e, false, at), Charts: u.entityCharts(c, e)}
 	return u.render(c, http.StatusOK, "entity", string(kind)+" "+id, d)
 }
 

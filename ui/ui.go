@@ -71,6 +71,11 @@ func pages() []page {
 	return []page{
 		{path: "/", title: "Search", nav: true, handler: (*UI).search},
 		{path: "/entity/:kind/*", title: "Entity", handler: (*UI).entity},
+		{path: "/lbs", title: "Load balancers", nav: true, handler: (*UI).lbs},
+		{path: "/lb/*", title: "Load balancer", handler: (*UI).lb},
+		{path: "/fleet", title: "Fleet", nav: true, handler: (*UI).fleet},
+		{path: "/changes", title: "Changes", nav: true, handler: (*UI).changes},
+		{path: "/promql", title: "PromQL", nav: true, handler: (*UI).promqlPage},
 	}
 }
 
@@ -158,20 +163,8 @@ func (u *UI) render(c *echo.Context, code int, name, title string, data any) err
 	return c.HTMLBlob(code, b.Bytes())
 }
 
-// asOf is the page's time parameter; zero for now. A browser's datetime-local field sends
-// the time without a zone: it is read as UTC, as the page shows it.
-func asOf(c *echo.Context) (time.Time, error) {
-	s := c.QueryParam("time")
-	if s == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return query.ParseTime(s)
-}
+// asOf is the page's time parameter; zero for now.
+func asOf(c *echo.Context) (time.Time, error) { return formTime(c.QueryParam("time")) }
 
 // graphAt is the graph the page is about.
 func (u *UI) graphAt(ctx context.Context, c *echo.Context) (*graph.Graph, []string, error) {

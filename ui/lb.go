@@ -1,0 +1,561 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+	"github.com/labstack/echo/v5"
+
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// maxChartNodes bounds the nodes a graph view draws (DESIGN.md §10): past it the LB page
+// aggregates instances into counts, and past that again it draws nothing until filtered.
+const maxChartNodes = 500
+
+// maxTableRows bounds the instance table of one LB page; the filter narrows it.
+const maxTableRows = 1000
+
+// lbRow is one load balancer of the list.
+type lbRow struct {
+	LB                         cell // its LB page
+	Entity                     string
+	Provider, Addresses        string
+	Services, Instances, Hosts int
+	Health                     []healthCount
+}
+
+type healthCount struct {
+	Health, Class string
+	Count         int
+}
+
+type lbsData struct {
+	Rows  []lbRow
+	Error string
+}
+
+// lbPage is what lb.html draws: the list of load balancers, or one of them.
+type lbPage struct {
+	List *lbsData
+	LB   *lbData
+}
+
+// lbs lists the load balancers, each with what stands behind it.
+func (u *UI) lbs(c *echo.Context) error {
+	g, _, err := u.graphAt(c.Request().Context(), c)
+	if err != nil {
+		return u.render(c, http.StatusUnprocessableEntity, "lb", "Load balancers", lbPage{List: &lbsData{Error: err.Error()}})
+	}
+	at := c.QueryParam("time")
+	var d lbsData
+	for _, lb := range g.Entities(graph.LB) {
+		row := lbRow{LB: cell{Text: lb.ID, Href: lbHref(lb.ID, at)}, Entity: entityHref(graph.LB, lb.ID, at),
+			Provider: lb.Attrs["provider"], Addresses: lb.Attrs["addresses"]}
+		hosts := map[*graph.Entity]bool{}
+		health := map[string]int{}
+		for _, svc := range entitiesBelow(g, lb, graph.Service) {
+			row.Services++
+			for _, inst := range entitiesBelow(g, svc, graph.Instance) {
+				row.Instances++
+				health[inst.Attrs["health"]]++
+				for _, h := range underInstance(g, inst).hosts {
+					hosts[h] = true
+				}
+			}
+		}
+		row.Hosts, row.Health = len(hosts), healthCounts(health)
+		d.Rows = append(d.Rows, row)
+	}
+	return u.render(c, http.StatusOK, "lb", "Load balancers", lbPage{List: &d})
+}
+
+// instanceRow is one line of an LB page's instance table.
+type instanceRow struct {
+	Service, Server             cell
+	Position, Address, Health   string
+	HealthClass                 string
+	Containers, Images, Hosts   []cell
+	Kernels, OSImages, Hardware []cell
+}
+
+type lbData struct {
+	ID, Name            string
+	Entity              string // the LB's entity page
+	Provider, Addresses string
+	NotFound            bool
+	Error               string
+	// Filter narrows the page to the services whose name holds it.
+	Filter              string
+	Clear               string // the page without the filter
+	Services, Instances int    // behind the LB, after the filter
+	Health              []healthCount
+	Rows                []instanceRow
+	More                int // instances left out of the table
+	// The graph view: every instance, or one count per service and host (Aggregated), or
+	// nothing (TooMany) when even that passes maxChartNodes.
+	Chart               *chartView
+	Aggregated, TooMany bool
+	Nodes, MaxNodes     int
+}
+
+// lb is the page of a load balancer: LB → service → instance → host as a sankey coloured by
+// the instances' health, and the instance table down to the hardware.
+func (u *UI) lb(c *echo.Context) error {
+	id, err := idFromPath(c, "/lb/")
+	if err != nil {
+		return u.render(c, http.StatusNotFound, "lb", "Load balancer", lbPage{LB: &lbData{ID: c.Param("*"), NotFound: true}})
+	}
+	filter := strings.TrimSpace(c.QueryParam("service"))
+	d := lbData{ID: id, Filter: filter, MaxNodes: maxChartNodes}
+	g, _, err := u.graphAt(c.Request().Context(), c)
+	if err != nil {
+		d.Error = err.Error()
+		return u.render(c, http.StatusUnprocessableEntity, "lb", "Load balancer "+id, lbPage{LB: &d})
+	}
+	lb, ok := g.Get(graph.Ref{Kind: graph.LB, ID: id})
+	if !ok {
+		d.NotFound = true
+		return u.render(c, http.StatusNotFound, "lb", "Load balancer "+id, lbPage{LB: &d})
+	}
+	at := c.QueryParam("time")
+	d.Name, d.Entity, d.Clear = lb.Name, entityHref(graph.LB, lb.ID, at), lbHref(lb.ID, at)
+	d.Provider, d.Addresses = lb.Attrs["provider"], lb.Attrs["addresses"]
+
+	view := lbView{lb: lb}
+	health := map[string]int{}
+	for _, svc := range entitiesBelow(g, lb, graph.Service) {
+		if filter != "" && !strings.Contains(strings.ToLower(svc.Name), strings.ToLower(filter)) {
+			continue
+		}
+		s := lbService{entity: svc}
+		for _, inst := range entitiesBelow(g, svc, graph.Instance) {
+			s.instances = append(s.instances, lbInstance{entity: inst, under: underInstance(g, inst)})
+			health[inst.Attrs["health"]]++
+		}
+		sort.SliceStable(s.instances, func(i, j int) bool { return byPosition(s.instances[i].entity, s.instances[j].entity) })
+		view.services = append(view.services, s)
+		d.Services++
+		d.Instances += len(s.instances)
+	}
+	d.Health = healthCounts(health)
+
+	for _, s := range view.services {
+		for _, inst := range s.instances {
+			if len(d.Rows) == maxTableRows {
+				d.More++
+				continue
+			}
+			d.Rows = append(d.Rows, newInstanceRow(s.entity, inst, at))
+		}
+	}
+
+	sankey, hrefs, nodes, aggregated := view.sankey(at)
+	d.Nodes, d.Aggregated = nodes, aggregated
+	if nodes > maxChartNodes {
+		d.TooMany = true
+	} else if len(view.services) > 0 {
+		chart, err := renderChart(sankey, "lb-sankey", hrefs)
+		if err != nil {
+			return err
+		}
+		d.Chart = &chart
+	}
+	return u.render(c, http.StatusOK, "lb", "Load balancer "+id, lbPage{LB: &d})
+}
+
+// idFromPath is the id that follows prefix in the request's path, as escapeID wrote it. It is
+// read from the escaped path: echo's c.Param("*") is decoded or not depending on whether the
+// URL has a RawPath, so unescaping it again breaks an id that holds a "%".
+func idFromPath(c *echo.Context, prefix string) (string, error) {
+	return url.PathUnescape(strings.TrimPrefix(c.Request().URL.EscapedPath(), prefix))
+}
+
+// lbHref is the page of a load balancer.
+func lbHref(id, at string) string { return withTime("/lb/"+escapeID(id), at) }
+
+func newInstanceRow(svc *graph.Entity, inst lbInstance, at string) instanceRow {
+	e := inst.entity
+	row := instanceRow{
+		Service:  cell{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)},
+		Server:   cell{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)},
+		Position: e.Attrs["position"], Address: e.Attrs["address"], Health: e.Attrs["health"],
+		HealthClass: healthClass(e.Attrs["health"]),
+	}
+	if p := e.Attrs["port"]; p != "" && p != "0" && row.Address != "" {
+		row.Address += ":" + p
+	}
+	for _, ct := range inst.under.containers {
+		row.Containers = append(row.Containers, cell{Text: firstNonEmptyString(ct.Name, shortContainerID(ct.ID)), Href: entityHref(graph.Container, ct.ID, at)})
+	}
+	for _, img := range inst.under.images {
+		row.Images = append(row.Images, cell{Text: img.ID, Href: entityHref(graph.Image, img.ID, at)})
+	}
+	for _, h := range inst.under.hosts {
+		row.Hosts = append(row.Hosts, cell{Text: h.ID, Href: entityHref(graph.Host, h.ID, at)})
+		row.Kernels = appendFact(row.Kernels, h, "kernel_release", at)
+		row.OSImages = appendFact(row.OSImages, h, "os_image", at)
+		row.Hardware = appendFact(row.Hardware, h, "product_name", at)
+	}
+	return row
+}
+
+// appendFact adds a host's fact as a link to the search for the hosts that share it.
+func appendFact(cells []cell, host *graph.Entity, attr, at string) []cell {
+	v := host.Attrs[attr]
+	if v == "" {
+		return cells
+	}
+	for _, c := range cells {
+		if c.Text == v {
+			return cells
+		}
+	}
+	return append(cells, cell{Text: v, Href: attrSearchHref(graph.Host, attr, v, at)})
+}
+
+// lbView is what an LB page draws, after the filter.
+type lbView struct {
+	lb       *graph.Entity
+	services []lbService
+}
+
+type lbService struct {
+	entity    *graph.Entity
+	instances []lbInstance
+}
+
+type lbInstance struct {
+	entity *graph.Entity
+	under  underneath
+}
+
+// sankey draws LB → service → instance → host, or LB → service → host with instance counts
+// when that passes maxChartNodes. nodes is the count of the view drawn, or of the smallest
+// view when none fits (the chart is then not to be drawn).
+func (v lbView) sankey(at string) (chart *charts.Sankey, hrefs []string, nodes int, aggregated bool) {
+	s := newSankeyBuilder()
+	lbNode := s.node(v.lb, 0, colourLB)
+	hostHealth := map[*graph.Entity]string{} // the worst health of the instances on each host
+	for _, svc := range v.services {
+		for _, inst := range svc.instances {
+			for _, h := range inst.under.hosts {
+				hostHealth[h] = worseHealth(hostHealth[h], inst.entity.Attrs["health"])
+			}
+		}
+	}
+	hosts := make([]*graph.Entity, 0, len(hostHealth))
+	for h := range hostHealth {
+		hosts = append(hosts, h)
+	}
+	sort.Slice(hosts, func(i, j int) bool { return hosts[i].ID < hosts[j].ID })
+
+	// Instances whose host is not known end at one node of the aggregated view.
+	instances, unresolved := 0, make([]int, len(v.services))
+	someUnresolved := 0
+	for i, svc := range v.services {
+		instances += len(svc.instances)
+		for _, inst := range svc.instances {
+			if len(inst.under.hosts) == 0 {
+				unresolved[i]++
+				someUnresolved = 1
+			}
+		}
+	}
+	full := 1 + len(v.services) + instances + len(hosts)
+	if full <= maxChartNodes {
+		for _, svc := range v.services {
+			sn := s.node(svc.entity, 1, colourService)
+			s.link(lbNode, sn, len(svc.instances))
+			for _, inst := range svc.instances {
+				in := s.node(inst.entity, 2, healthColour(inst.entity.Attrs["health"]))
+				s.link(sn, in, 1)
+			}
+		}
+		for _, h := range hosts {
+			s.node(h, 3, healthColour(hostHealth[h]))
+		}
+		for _, svc := range v.services {
+			for _, inst := range svc.instances {
+				for _, h := range inst.under.hosts {
+					s.link(s.index[inst.entity], s.index[h], 1)
+				}
+			}
+		}
+		chart, hrefs = s.chart(at)
+		return chart, hrefs, s.len(), false
+	}
+
+	aggregatedNodes := 1 + len(v.services) + len(hosts) + someUnresolved
+	if aggregatedNodes > maxChartNodes {
+		return nil, nil, aggregatedNodes, true
+	}
+	for _, svc := range v.services {
+		sn := s.node(svc.entity, 1, colourService)
+		s.link(lbNode, sn, len(svc.instances))
+	}
+	for _, h := range hosts {
+		s.node(h, 2, healthColour(hostHealth[h]))
+	}
+	none := -1
+	if someUnresolved > 0 {
+		none = s.label("no host resolved", 2, healthColour(""))
+	}
+	for i, svc := range v.services {
+		perHost := map[*graph.Entity]int{}
+		for _, inst := range svc.instances {
+			for _, h := range inst.under.hosts {
+				perHost[h]++
+			}
+		}
+		for _, h := range hosts {
+			if n := perHost[h]; n > 0 {
+				s.link(s.index[svc.entity], s.index[h], n)
+			}
+		}
+		if unresolved[i] > 0 {
+			s.link(s.index[svc.entity], none, unresolved[i])
+		}
+	}
+	chart, hrefs = s.chart(at)
+	return chart, hrefs, s.len(), true
+}
+
+// Node colours: the instances' health, the LB and services in the page's accent.
+const (
+	colourLB      = "#2457c5"
+	colourService = "#5470c6"
+)
+
+// healthColour is an instance's colour; a host takes the worst of its instances'.
+func healthColour(health string) string {
+	switch healthClass(health) {
+	case "up":
+		return "#2e7d32"
+	case "down":
+		return "#c62828"
+	case "maint":
+		return "#f0a30a"
+	}
+	return "#9e9e9e"
+}
+
+// healthClass groups the health values as the page colours them.
+func healthClass(health string) string {
+	switch strings.ToUpper(health) {
+	case "UP":
+		return "up"
+	case "DOWN":
+		return "down"
+	case "MAINT", "DRAIN":
+		return "maint"
+	}
+	return "other"
+}
+
+// worseHealth is the worse of two healths: DOWN, then MAINT/DRAIN, then anything else, then UP.
+func worseHealth(a, b string) string {
+	rank := map[string]int{"up": 1, "other": 2, "maint": 3, "down": 4}
+	if a == "" || rank[healthClass(b)] > rank[healthClass(a)] {
+		return b
+	}
+	return a
+}
+
+func healthCounts(m map[string]int) []healthCount {
+	out := make([]healthCount, 0, len(m))
+	for h, n := range m {
+		out = append(out, healthCount{Health: firstNonEmptyString(h, "UNKNOWN"), Class: healthClass(h), Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Health < out[j].Health })
+	return out
+}
+
+// sankeyBuilder collects a sankey's nodes and links. ECharts names a node by its label, so
+// two entities with the same name (a service and a host, two servers in two backends) are
+// told apart by their kind and id.
+type sankeyBuilder struct {
+	nodes []opts.SankeyNode
+	refs  []graph.Ref // the entity of each node; zero for a label
+	links []opts.SankeyLink
+	used  map[string]bool
+	index map[*graph.Entity]int
+}
+
+func newSankeyBuilder() *sankeyBuilder {
+	return &sankeyBuilder{used: map[string]bool{}, index: map[*graph.Entity]int{}}
+}
+
+func (s *sankeyBuilder) len() int { return len(s.nodes) }
+
+// node adds an entity once and returns its index.
+func (s *sankeyBuilder) node(e *graph.Entity, depth int, colour string) int {
+	if i, ok := s.index[e]; ok {
+		return i
+	}
+	name := firstNonEmptyString(e.Name, e.ID)
+	if e.Kind == graph.LB || e.Kind == graph.Host {
+		name = e.ID
+	}
+	if s.used[name] {
+		name = string(e.Kind) + " " + e.ID
+	}
+	i := s.label(name, depth, colour)
+	s.index[e] = i
+	s.refs[i] = e.Ref
+	return i
+}
+
+// label adds a node that is no entity.
+func (s *sankeyBuilder) label(name string, depth int, colour string) int {
+	for s.used[name] {
+		name += " "
+	}
+	s.used[name] = true
+	d := depth
+	s.nodes = append(s.nodes, opts.SankeyNode{Name: name, Depth: &d, ItemStyle: &opts.ItemStyle{Color: colour}})
+	s.refs = append(s.refs, graph.Ref{})
+	return len(s.nodes) - 1
+}
+
+func (s *sankeyBuilder) link(from, to, value int) {
+	if value <= 0 {
+		return
+	}
+	s.links = append(s.links, opts.SankeyLink{Source: s.nodes[from].Name, Target: s.nodes[to].Name, Value: float32(value)})
+}
+
+// chart is the sankey and the links of its nodes.
+func (s *sankeyBuilder) chart(at string) (*charts.Sankey, []string) {
+	hrefs := make([]string, len(s.nodes))
+	for i, r := range s.refs {
+		if r.Kind != "" {
+			hrefs[i] = entityHref(r.Kind, r.ID, at)
+		}
+	}
+	height := 24 * s.tallestColumn()
+	height = max(360, min(height, 6000))
+	c := charts.NewSankey()
+	c.SetGlobalOptions(
+		charts.WithInitializationOpts(chartInit("lb-sankey", strconv.Itoa(height)+"px")),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
+		charts.WithAnimation(false),
+	)
+	c.AddSeries("topology", s.nodes, s.links,
+		charts.WithLabelOpts(opts.Label{Show: opts.Bool(true), Position: "right"}),
+		charts.WithLineStyleOpts(opts.LineStyle{Color: "gradient", Opacity: opts.Float(0.35)}),
+	)
+	return c, hrefs
+}
+
+func (s *sankeyBuilder) tallestColumn() int {
+	perDepth := map[int]int{}
+	tallest := 0
+	for _, n := range s.nodes {
+		perDepth[*n.Depth]++
+		tallest = max(tallest, perDepth[*n.Depth])
+	}
+	return tallest
+}
+
+// entitiesBelow is the entities of a kind directly under e, by id.
+func entitiesBelow(g *graph.Graph, e *graph.Entity, kind graph.Kind) []*graph.Entity {
+	var out []*graph.Entity
+	for _, edge := range g.DownOf(e) {
+		if to := edge.ToEntity(); to.Kind == kind {
+			out = append(out, to)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// underneath is what an instance runs on: its containers (through its pod or directly), their
+// images and the hosts below, each by id.
+type underneath struct {
+	containers, images, hosts []*graph.Entity
+}
+
+// underInstance walks down from an instance to its hosts. An instance may lead to a pod, a
+// container or a host (DESIGN.md §3), so the walk takes every path down.
+func underInstance(g *graph.Graph, inst *graph.Entity) underneath {
+	var u underneath
+	seen := []*graph.Entity{inst}
+	queue := []*graph.Entity{inst}
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		for _, edge := range g.DownOf(e) {
+			n := edge.ToEntity()
+			if containsEntity(seen, n) {
+				continue
+			}
+			seen = append(seen, n)
+			queue = append(queue, n)
+			switch n.Kind {
+			case graph.Container:
+				u.containers = append(u.containers, n)
+			case graph.Image:
+				u.images = append(u.images, n)
+			case graph.Host:
+				u.hosts = append(u.hosts, n)
+			}
+		}
+	}
+	for _, l := range [][]*graph.Entity{u.containers, u.images, u.hosts} {
+		sort.Slice(l, func(i, j int) bool { return l[i].ID < l[j].ID })
+	}
+	return u
+}
+
+func containsEntity(l []*graph.Entity, e *graph.Entity) bool {
+	for _, x := range l {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+// byPosition orders instances as the LB does: by position, then name.
+func byPosition(a, b *graph.Entity) bool {
+	pa, errA := strconv.Atoi(a.Attrs["position"])
+	pb, errB := strconv.Atoi(b.Attrs["position"])
+	if errA == nil && errB == nil && pa != pb {
+		return pa < pb
+	}
+	if (errA == nil) != (errB == nil) {
+		return errA == nil
+	}
+	return a.Name < b.Name
+}
+
+// pathQueryHref is the search page for a path query.
+func pathQueryHref(q, at string) string { return withTime("/?q="+url.QueryEscape(q), at) }
+
+// quoteValue quotes a string for the path language (PromQL's escapes).
+func quoteValue(s string) string { return `"` + queryStringEscaper.Replace(s) + `"` }
+
+var queryStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+
+func firstNonEmptyString(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func shortContainerID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
