@@ -172,22 +172,43 @@ func TestUIInBrowser(t *testing.T) {
 	b.expectText("p.summary", "0 rows")
 	b.shot("search-before-start")
 
-	// The load balancer pages, once the UI has them: from the list to the LB, to the instance
-	// in the container, the container, the host.
-	if err := httpOK(a.base + "/lbs"); err != nil {
-		t.Logf("no LB pages to click through yet: %v", err)
-	} else {
-		b.open("/lbs", http.StatusOK)
-		b.shot("lbs")
-		b.click(`main a[href^="/lb/"]`)
-		b.shot("lb")
-		b.click(`main a[href="/entity/instance/edge/c1ps/s1"]`)
-		b.expectHeading("instance edge/c1ps/s1")
-		b.click(`a[href="/entity/container/` + containerID + `"]`)
-		b.expectHeading("container " + containerID)
-		b.click(`a[href="/entity/host/` + host + `"]`)
-		b.expectAttr("kernel_release", truth.kernelRelease)
+	// The load balancer pages: from the list to the LB, to the instance in the container, the
+	// container, the host.
+	b.open("/lbs", http.StatusOK)
+	b.shot("lbs")
+	b.click(`main a[href^="/lb/"]`)
+	b.shot("lb")
+	b.click(`main a[href="/entity/instance/edge/c1ps/s1"]`)
+	b.expectHeading("instance edge/c1ps/s1")
+	b.click(`a[href="/entity/container/` + containerID + `"]`)
+	b.expectHeading("container " + containerID)
+	b.click(`a[href="/entity/host/` + host + `"]`)
+	b.expectAttr("kernel_release", truth.kernelRelease)
+
+	// The fleet: this host's kernel is a bar, and its row leads to the search for it.
+	b.open("/fleet", http.StatusOK)
+	b.shot("fleet")
+	b.click(`main a[href="/?q=` + url.QueryEscape(`host{kernel_release="`+truth.kernelRelease+`"}`) + `"]`)
+	if got := b.text("table.results tbody"); !strings.Contains(got, host) {
+		t.Errorf("the fleet's kernel link answers %q, want host %s", got, host)
 	}
+
+	// The changes between before s0 moved and now name its new address.
+	b.open("/changes?"+url.Values{"q": {"lb -> instance"}, "from": {at}}.Encode(), http.StatusOK)
+	// Exactly that change: both ends come from the stored history, so facts the series do not
+	// carry (pids, how an instance was resolved) are no changes.
+	if got := b.text("main"); !strings.Contains(got, "address") || !strings.Contains(got, "127.0.0.2") ||
+		!strings.Contains(got, "2 changed") || strings.Contains(got, "resolved_via") {
+		t.Errorf("the changes since %s: %q, want s0's address and port change, and nothing else", at, got)
+	}
+	b.shot("changes")
+
+	// PromQL: the topology's own series, as a chart and a table.
+	b.open("/promql?"+url.Values{"expr": {`strata_topology_instance_info{service="c1ps"}`}}.Encode(), http.StatusOK)
+	if got := b.text("main"); !strings.Contains(got, "s1") {
+		t.Errorf("the PromQL page: %q, want the instance_info of s1", got)
+	}
+	b.shot("promql")
 
 	b.checkRequestsStayedLocal()
 	b.checkNoPageErrors()

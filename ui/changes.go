@@ -97,7 +97,9 @@ func (u *UI) changes(c *echo.Context) error {
 	if !end.After(d.From) {
 		return fail(http.StatusBadRequest, "from must be before to ("+fmtRFC3339(d.From)+" is not before "+fmtRFC3339(end)+")")
 	}
-	q.Diff = &query.Diff{From: d.From, To: d.To}
+	// Both ends from the stored history, "now" included: the latest graph holds facts that the
+	// series do not (pids, how an instance was resolved), which would all read as changes.
+	q.Diff = &query.Diff{From: d.From, To: end}
 	eng := &query.Engine{Graphs: u.opts.Graphs, Limits: u.opts.Limits, Now: u.opts.Now}
 	res, err := eng.Run(c.Request().Context(), q)
 	if err != nil {

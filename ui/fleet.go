@@ -70,7 +70,16 @@ type sharedHostRow struct {
 	Host        cell
 }
 
+// sharedZoneRow is a service whose instances run on several hosts, all in one zone.
+type sharedZoneRow struct {
+	Service, LB cell
+	Instances   int
+	Hosts       int
+	Zone        string
+}
+
 type fleetData struct {
+	SharedZone            []sharedZoneRow
 	Error                 string
 	Hosts, Containers     int
 	Distributions         []distribution
@@ -98,6 +107,7 @@ func (u *UI) fleet(c *echo.Context) error {
 		d.Distributions = append(d.Distributions, dist)
 	}
 	d.Drift, d.DriftMore, d.SharedHost, d.SharedMore = serviceDrift(g, at)
+	d.SharedZone = sharedZones(g, at)
 	return u.render(c, http.StatusOK, "fleet", "Fleet", d)
 }
 
@@ -253,4 +263,62 @@ func sortedCounts(counts map[string]int) []valueCount {
 // ("" finds those without it).
 func attrSearchHref(kind graph.Kind, attr, value, at string) string {
 	return pathQueryHref(fmt.Sprintf("%s{%s=%s}", kind, attr, quoteValue(value)), at)
+}
+
+// zoneLabels are where a host's zone is found: an attribute or label named zone (an inventory,
+// a cloud fact), else Kubernetes' node label.
+var zoneLabels = []string{"zone", "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"}
+
+func zoneOf(h *graph.Entity) string {
+	for _, k := range zoneLabels {
+		if v := h.Attrs[k]; v != "" {
+			return v
+		}
+		if v := h.Labels[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// sharedZones lists the services whose instances (two or more, every one on a host whose zone
+// is known) spread over several hosts that all sit in one zone: one zone's outage takes the
+// whole service. Services on one host are the other table's.
+func sharedZones(g *graph.Graph, at string) []sharedZoneRow {
+	var out []sharedZoneRow
+	for _, svc := range g.Entities(graph.Service) {
+		instances := entitiesBelow(g, svc, graph.Instance)
+		if len(instances) < 2 {
+			continue
+		}
+		hosts, zones, known := map[*graph.Entity]bool{}, map[string]bool{}, true
+		for _, inst := range instances {
+			under := underInstance(g, inst)
+			if len(under.hosts) == 0 {
+				known = false
+			}
+			for _, h := range under.hosts {
+				hosts[h] = true
+				z := zoneOf(h)
+				if z == "" {
+					known = false
+				}
+				zones[z] = true
+			}
+		}
+		if !known || len(hosts) < 2 || len(zones) != 1 || len(out) == maxDriftRows {
+			continue
+		}
+		var lb cell
+		for _, edge := range g.UpOf(svc) {
+			if e := edge.FromEntity(); e.Kind == graph.LB {
+				lb = cell{Text: e.ID, Href: lbHref(e.ID, at)}
+			}
+		}
+		for z := range zones {
+			out = append(out, sharedZoneRow{Service: cell{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}, LB: lb,
+				Instances: len(instances), Hosts: len(hosts), Zone: z})
+		}
+	}
+	return out
 }

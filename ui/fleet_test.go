@@ -2,11 +2,15 @@ package ui
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
 	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/topology/graph"
 )
 
 func TestFleetGolden(t *testing.T) {
@@ -98,5 +102,32 @@ func TestFleetSearchesAnswer(t *testing.T) {
 	}
 	if searches < 15 {
 		t.Errorf("only %d searches on the fleet page", searches)
+	}
+}
+
+// TestFleetSharedZone: a service on two hosts of one zone is listed with its zone; one on two
+// zones, or on a host whose zone is unknown, is not.
+func TestFleetSharedZone(t *testing.T) {
+	g := graph.New(time.Time{})
+	put := func(kind graph.Kind, id string, labels map[string]string) *graph.Entity {
+		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: id, Labels: labels})
+	}
+	hosts := map[string]*graph.Entity{
+		"a1": put(graph.Host, "a1", map[string]string{"zone": "eu-1a"}),
+		"a2": put(graph.Host, "a2", map[string]string{"topology.kubernetes.io/zone": "eu-1a"}),
+		"b1": put(graph.Host, "b1", map[string]string{"zone": "eu-1b"}),
+		"x":  put(graph.Host, "x", nil),
+	}
+	for svc, on := range map[string][]string{"one-zone": {"a1", "a2"}, "two-zones": {"a1", "b1"}, "unknown": {"a1", "x"}} {
+		s := put(graph.Service, "edge/"+svc, nil)
+		for i, h := range on {
+			inst := put(graph.Instance, fmt.Sprintf("edge/%s/s%d", svc, i), nil)
+			g.Connect(s, inst, "t", time.Time{})
+			g.Connect(inst, hosts[h], "t", time.Time{})
+		}
+	}
+	rows := sharedZones(g, "")
+	if len(rows) != 1 || rows[0].Service.Text != "edge/one-zone" || rows[0].Zone != "eu-1a" || rows[0].Hosts != 2 {
+		t.Fatalf("shared zones: %+v, want edge/one-zone in eu-1a on 2 hosts", rows)
 	}
 }
