@@ -180,20 +180,23 @@ func BenchmarkUIPagesFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, p := range []struct{ name, page string }{
-		{"host-page", "/entity/host/node-00042"},
-		{"instance-page", "/entity/instance/lb-0042/svc-3/s0"},
-		{"search", "/?q=" + url.QueryEscape(`lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`)},
+	for _, p := range []struct{ name, page, holds string }{
+		{"host-page", "/entity/host/node-00042", "node-00042"},
+		{"instance-page", "/entity/instance/lb-0042/svc-3/s0", "node-"},
+		{"search", "/?q=" + url.QueryEscape(`lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`), "node-"},
+		{"lb-page", "/lb/haproxy/lb-0042", "node-"},
+		{"lbs-page", "/lbs", "lb-0042"},
+		{"fleet-page", "/fleet", "5.15.0-91-generic"},
 	} {
 		page := p.page
 		var times []time.Duration
 		for range b.N {
-			for range 20 {
+			for range 5 {
 				rec := httptest.NewRecorder()
 				start := time.Now()
 				u.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, page, nil))
 				times = append(times, time.Since(start))
-				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "node-") {
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), p.holds) {
 					b.Fatalf("%s: %d\n%.500s", page, rec.Code, rec.Body.String())
 				}
 			}
