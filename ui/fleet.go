@@ -106,8 +106,7 @@ func (u *UI) fleet(c *echo.Context) error {
 		}
 		d.Distributions = append(d.Distributions, dist)
 	}
-	d.Drift, d.DriftMore, d.SharedHost, d.SharedMore = serviceDrift(g, at)
-	d.SharedZone = sharedZones(g, at)
+	d.Drift, d.DriftMore, d.SharedHost, d.SharedMore, d.SharedZone = serviceDrift(g, at)
 	return u.render(c, http.StatusOK, "fleet", "Fleet", d)
 }
 
@@ -174,7 +173,7 @@ var driftFacts = []struct {
 // serviceDrift finds the services whose instances run mixed kernels, OS images or images, and
 // those whose instances (two or more) all run on one host. Instances whose host or container
 // is not known count for neither: no facts is not drift.
-func serviceDrift(g *graph.Graph, at string) (drift []driftRow, driftMore int, shared []sharedHostRow, sharedMore int) {
+func serviceDrift(g *graph.Graph, at string) (drift []driftRow, driftMore int, shared []sharedHostRow, sharedMore int, zones []sharedZoneRow) {
 	for _, svc := range g.Entities(graph.Service) {
 		instances := entitiesBelow(g, svc, graph.Instance)
 		if len(instances) == 0 {
@@ -230,6 +229,9 @@ func serviceDrift(g *graph.Graph, at string) (drift []driftRow, driftMore int, s
 			}
 			drift = append(drift, driftRow{Service: svcCell, LB: lb, What: f.What, Values: values, More: more})
 		}
+		if z, ok := oneZone(hosts); ok && len(instances) >= 2 && resolved == len(instances) && len(hosts) >= 2 && len(zones) < maxDriftRows {
+			zones = append(zones, sharedZoneRow{Service: svcCell, LB: lb, Instances: len(instances), Hosts: len(hosts), Zone: z})
+		}
 		if len(instances) >= 2 && resolved == len(instances) && len(hosts) == 1 {
 			if len(shared) == maxDriftRows {
 				sharedMore++
@@ -241,7 +243,7 @@ func serviceDrift(g *graph.Graph, at string) (drift []driftRow, driftMore int, s
 			}
 		}
 	}
-	return drift, driftMore, shared, sharedMore
+	return drift, driftMore, shared, sharedMore, zones
 }
 
 // sortedCounts is the values most common first, then by value.
@@ -281,44 +283,16 @@ func zoneOf(h *graph.Entity) string {
 	return ""
 }
 
-// sharedZones lists the services whose instances (two or more, every one on a host whose zone
-// is known) spread over several hosts that all sit in one zone: one zone's outage takes the
-// whole service. Services on one host are the other table's.
-func sharedZones(g *graph.Graph, at string) []sharedZoneRow {
-	var out []sharedZoneRow
-	for _, svc := range g.Entities(graph.Service) {
-		instances := entitiesBelow(g, svc, graph.Instance)
-		if len(instances) < 2 {
-			continue
+// oneZone is the zone all the hosts sit in, when every host's zone is known and they share
+// one: one zone's outage takes the whole service.
+func oneZone(hosts map[*graph.Entity]bool) (string, bool) {
+	zone := ""
+	for h := range hosts {
+		z := zoneOf(h)
+		if z == "" || (zone != "" && z != zone) {
+			return "", false
 		}
-		hosts, zones, known := map[*graph.Entity]bool{}, map[string]bool{}, true
-		for _, inst := range instances {
-			under := underInstance(g, inst)
-			if len(under.hosts) == 0 {
-				known = false
-			}
-			for _, h := range under.hosts {
-				hosts[h] = true
-				z := zoneOf(h)
-				if z == "" {
-					known = false
-				}
-				zones[z] = true
-			}
-		}
-		if !known || len(hosts) < 2 || len(zones) != 1 || len(out) == maxDriftRows {
-			continue
-		}
-		var lb cell
-		for _, edge := range g.UpOf(svc) {
-			if e := edge.FromEntity(); e.Kind == graph.LB {
-				lb = cell{Text: e.ID, Href: lbHref(e.ID, at)}
-			}
-		}
-		for z := range zones {
-			out = append(out, sharedZoneRow{Service: cell{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}, LB: lb,
-				Instances: len(instances), Hosts: len(hosts), Zone: z})
-		}
+		zone = z
 	}
-	return out
+	return zone, zone != ""
 }

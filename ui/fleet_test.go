@@ -126,7 +126,7 @@ func TestFleetSharedZone(t *testing.T) {
 			g.Connect(inst, hosts[h], "t", time.Time{})
 		}
 	}
-	rows := sharedZones(g, "")
+	_, _, _, _, rows := serviceDrift(g, "")
 	if len(rows) != 1 || rows[0].Service.Text != "edge/one-zone" || rows[0].Zone != "eu-1a" || rows[0].Hosts != 2 {
 		t.Fatalf("shared zones: %+v, want edge/one-zone in eu-1a on 2 hosts", rows)
 	}
