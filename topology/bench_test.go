@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,10 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
@@ -40,41 +40,79 @@ func (f fleetFacts) ListFacts(context.Context, time.Time) (*source.FactSet, erro
 // 100k instances, 300k containers, 1k LBs): join, series, and their write into the embedded
 // TSDB. Targets: < 2 s a refresh, RSS < 2 GB. Run it alone (make bench does): peak RSS is
 // the process's.
-func BenchmarkRefreshFleet(b *testing.B) {
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	benchRefresh(b, db)
-}
+func BenchmarkRefreshFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, true)) }
 
 // BenchmarkRebuildFleet is the same refresh without storage: the graph and its series (as
 // /metrics serves them) rebuilt from the sources' reports, the "full rebuild" of DESIGN.md §10.
-func BenchmarkRebuildFleet(b *testing.B) { benchRefresh(b, nil) }
+func BenchmarkRebuildFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, false)) }
 
-func benchRefresh(b *testing.B, sink storage.Appendable) {
-	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	facts, lbs := fleet.Synthetic(at)
-	now := at
-	opts := RefresherOptions{LBSources: []source.LoadBalancers{fleetLBs(lbs)}, FactSources: []source.Facts{fleetFacts{facts}},
-		Now: func() time.Time { return now }}
-	if sink != nil {
-		opts.Sink = sink
+// fleetRun is the synthetic fleet with its refresher (and TSDB), made once per process: the
+// testing package runs a benchmark once with b.N = 1 before the measured run, and a second
+// fleet and TSDB beside the first would double the peak RSS that the target is about.
+type fleetRun struct {
+	r   *Refresher
+	now time.Time
+	db  io.Closer // the TSDB, if any
+	dir string
+}
+
+var (
+	fleetRunsMu sync.Mutex
+	fleetRuns   = map[bool]*fleetRun{}
+)
+
+func fleetRefresher(b *testing.B, withTSDB bool) *fleetRun {
+	fleetRunsMu.Lock()
+	defer fleetRunsMu.Unlock()
+	if f, ok := fleetRuns[withTSDB]; ok {
+		return f
 	}
-	r := NewRefresher(opts, slog.New(slog.DiscardHandler))
+	f := &fleetRun{now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	facts, lbs := fleet.Synthetic(f.now)
+	opts := RefresherOptions{LBSources: []source.LoadBalancers{fleetLBs(lbs)}, FactSources: []source.Facts{fleetFacts{facts}},
+		Now: func() time.Time { return f.now }}
+	if withTSDB {
+		// Left open until the process ends: the runs of the benchmark share it.
+		dir, err := os.MkdirTemp("", "strata-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		db, err := promql.OpenStorage(promql.StorageOptions{Path: dir}, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts.Sink, f.db, f.dir = db, db, dir
+	}
+	f.r = NewRefresher(opts, slog.New(slog.DiscardHandler))
 	// The first refresh creates every series; the ones after it are the steady state that the
 	// target is about.
-	r.Refresh(context.Background())
+	f.r.Refresh(context.Background())
+	fleetRuns[withTSDB] = f
+	return f
+}
+
+// TestMain closes and removes the fleet benchmarks' TSDBs once every benchmark has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, f := range fleetRuns {
+		if f.db != nil {
+			f.db.Close()
+			os.RemoveAll(f.dir)
+		}
+	}
+	os.Exit(code)
+}
+
+func benchRefresh(b *testing.B, f *fleetRun) {
 	b.ResetTimer()
 	for range b.N {
-		now = now.Add(15 * time.Second)
-		g := r.Refresh(context.Background())
+		f.now = f.now.Add(15 * time.Second)
+		g := f.r.Refresh(context.Background())
 		b.ReportMetric(float64(g.Len()), "entities")
-		b.ReportMetric(float64(len(r.Samples())), "series")
+		b.ReportMetric(float64(len(f.r.Samples())), "series")
 	}
 	b.StopTimer()
-	if _, w := r.Graph(); len(w) > 0 {
+	if _, w := f.r.Graph(); len(w) > 0 {
 		b.Fatalf("%d warnings, first: %s", len(w), w[0])
 	}
 	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
