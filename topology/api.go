@@ -364,7 +364,7 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data, Warnings: warnings})
 }
 
-// queryGraph answers the entities a path query reaches in g and the edges between them.
+// queryGraph answers the entities a path query reaches in g and the edges that touch them.
 func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph, warnings []string) {
 	q, ok := a.parse(w, r)
 	if !ok {
@@ -384,10 +384,15 @@ func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph,
 		nodes = append(nodes, entityJSON(e))
 		in[e.Ref] = true
 	}
+	// The edges that touch them, as kind= answers: a path of one kind has no edges among its
+	// entities, and their neighbours are what a drawing needs.
 	edges := []EdgeJSON{}
 	for _, e := range res.Entities {
 		for _, edge := range g.DownOf(e) {
-			if in[edge.To()] {
+			edges = append(edges, edgeJSON(edge))
+		}
+		for _, edge := range g.UpOf(e) {
+			if !in[edge.From()] { // an edge between two of them is listed once, from its upper end
 				edges = append(edges, edgeJSON(edge))
 			}
 		}

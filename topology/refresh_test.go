@@ -2,8 +2,12 @@ package topology
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +237,36 @@ func TestOneSourceBothHalves(t *testing.T) {
 	}
 	if ups != 1 {
 		t.Errorf("%d source_up series, want one per source name", ups)
+	}
+}
+
+// TestGraphAPIPathQuery: /api/v1/topology/graph?q=PATH answers the entities the path reaches
+// and the edges that touch them, as ?kind= does: a path of one kind has no edges among its
+// entities, but a drawing needs the ones to their neighbours.
+func TestGraphAPIPathQuery(t *testing.T) {
+	src := &scriptedLBs{lbs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+		Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}}}}}}}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	mux := http.NewServeMux()
+	NewAPI(r, APIOptions{}).Register(mux)
+	for _, q := range []string{"instance", "lb -> instance"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/topology/graph?q="+url.QueryEscape(q), nil))
+		var env struct {
+			Data struct {
+				Nodes []EntityJSON `json:"nodes"`
+				Edges []EdgeJSON   `json:"edges"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %v: %s", q, rec.Code, err, rec.Body)
+		}
+		if len(env.Data.Nodes) != 1 || env.Data.Nodes[0].ID != "edge/c1ps/s0" {
+			t.Errorf("%s: nodes %+v, want instance edge/c1ps/s0", q, env.Data.Nodes)
+		}
+		if len(env.Data.Edges) != 1 || env.Data.Edges[0].From != "service/edge/c1ps" || env.Data.Edges[0].To != "instance/edge/c1ps/s0" {
+			t.Errorf("%s: edges %+v, want service/edge/c1ps -> instance/edge/c1ps/s0", q, env.Data.Edges)
+		}
 	}
 }
