@@ -1,0 +1,149 @@
+package topology_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/exporter"
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/haproxy"
+)
+
+// The README's PromQL recipes, as the README writes them (a test keeps the two equal).
+const (
+	recipeMission    = `strata_topology_path_info{service="c1ps", position="0"}`
+	recipeKernelMix  = `count by (kernel_release) (count by (host, kernel_release) (strata_topology_path_info{lb="edge"}))`
+	recipeErrorsToHW = `sum by (host, kernel_release, os_image, product_name) (
+  rate(haproxy_server_http_responses_total{code="5xx"}[1m])
+  * on (proxy, server) group_left (host, kernel_release, os_image, product_name)
+  label_replace(strata_topology_path_info, "proxy", "$1", "service", "(.*)")
+)`
+)
+
+// TestPromQLRecipes evaluates the README's recipes against a running strata: a real HAProxy
+// whose backend c1ps answers 500s, its built-in Prometheus exporter scraped by strata, and this
+// host's facts from the exporter in process. Each recipe must answer with this host's kernel.
+func TestPromQLRecipes(t *testing.T) {
+	testenv.Root(t)
+	haproxyBin := testenv.Command(t, "haproxy")
+	busybox := testenv.Command(t, "busybox")
+	truth := readThisHost(t)
+
+	// s0: busybox httpd whose CGI answers 500.
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "cgi-bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cgi := "#!/bin/sh\nprintf 'Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nboom\\n'\n"
+	if err := os.WriteFile(filepath.Join(dir, "cgi-bin", "fail"), []byte(cgi), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := testenv.FreePort(t)
+	httpd := startProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
+	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), httpd)
+
+	front, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	cfg := fmt.Sprintf(`global
+  stats socket %s mode 600 level admin
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend fe
+  bind %s
+  default_backend c1ps
+frontend prometheus
+  bind %s
+  http-request use-service prometheus-exporter if { path /metrics }
+backend c1ps
+  server s0 127.0.0.1:%d
+`, sock, front, metrics, port)
+	cfgFile := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hap := startProcess(t, haproxyBin, "-f", cfgFile, "-db")
+	waitServing(t, "http://"+metrics+"/metrics", hap)
+
+	expOpts := exporterOptions()
+	host := exporter.HostName(*expOpts)
+	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startApp(t, topology.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
+		LBSources: []source.LoadBalancers{src}, LocalHost: host,
+		ScrapeConfigs: fmt.Sprintf("- job_name: haproxy\n  static_configs:\n  - targets: [%q]\n", metrics)})
+
+	// 5xx through the LB, for the rate to see.
+	for range 20 {
+		resp, err := http.Get("http://" + front + "/cgi-bin/fail")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("GET through HAProxy: %s, want 500 from the backend", resp.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	for _, c := range []struct {
+		name, expr string
+		check      func([]promSample) error
+	}{
+		{"mission question", recipeMission, func(s []promSample) error {
+			if len(s) != 1 || s[0].labels["kernel_release"] != truth.kernelRelease || s[0].labels["host"] != host {
+				return fmt.Errorf("want one row with host %s and kernel_release %s", host, truth.kernelRelease)
+			}
+			return nil
+		}},
+		{"kernel mix behind an LB", recipeKernelMix, func(s []promSample) error {
+			if len(s) != 1 || s[0].labels["kernel_release"] != truth.kernelRelease || s[0].value != 1 {
+				return fmt.Errorf("want {kernel_release=%q} 1", truth.kernelRelease)
+			}
+			return nil
+		}},
+		{"HAProxy errors joined to hardware", recipeErrorsToHW, func(s []promSample) error {
+			if len(s) != 1 || s[0].labels["host"] != host || s[0].labels["kernel_release"] != truth.kernelRelease ||
+				s[0].labels["os_image"] != truth.prettyName || s[0].value <= 0 {
+				return fmt.Errorf("want one row for host %s, kernel %s, os %q with a 5xx rate above 0", host, truth.kernelRelease, truth.prettyName)
+			}
+			return nil
+		}},
+	} {
+		eventually(t, pollTimeout, c.name, func() error {
+			got, err := queryAPI(a.base, c.expr, time.Time{})
+			if err != nil {
+				return err
+			}
+			if err := c.check(got); err != nil {
+				return fmt.Errorf("%s answers %v: %w", c.expr, got, err)
+			}
+			return nil
+		})
+	}
+}
+
+// TestREADMERecipes: the README shows the recipes that TestPromQLRecipes runs, word for word.
+func TestREADMERecipes(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{recipeMission, recipeKernelMix, recipeErrorsToHW} {
+		if !strings.Contains(string(readme), r) {
+			t.Errorf("README.md lacks the recipe\n%s", r)
+		}
+	}
+}
