@@ -10,7 +10,7 @@ LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
              -X github.com/prometheus/common/version.Revision=$(REVISION) \
              -X github.com/prometheus/common/version.Branch=$(BRANCH)
 
-.PHONY: all build test run bench golden lint fuzz clean
+.PHONY: all build test run bench golden lint fuzz clean dashboards
 
 all: build
 
@@ -36,6 +36,10 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'UIPagesFleet' -benchtime 1x -timeout 30m ./topology
 	./scripts/bench-vs-node-exporter.sh
+
+# Grafana dashboards as code (dashboards/*.go) to the JSON checked in under dashboards/json.
+dashboards:
+	$(GO) run ./dashboards/cmd/gen-dashboards -out dashboards/json
 
 golden:
 	$(GO) test ./exporter/collector -run Golden -update
