@@ -51,66 +51,15 @@ func TestRenderIsDeterministic(t *testing.T) {
 	}
 }
 
-// query is one PromQL expression of a dashboard, from a panel target or a variable.
-type query struct {
-	where string
-	expr  string
-}
-
-// queriesOf reads the expressions out of a dashboard's JSON, as Grafana would: the targets
-// of every panel (rows' nested panels too) and every query variable.
-func queriesOf(t *testing.T, name string, data []byte) []query {
+// queriesOf reads the expressions out of a dashboard's JSON (Queries), failing the test on
+// a variable that is no label_values(selector, label) query.
+func queriesOf(t *testing.T, name string, data []byte) []Query {
 	t.Helper()
-	var d struct {
-		Panels     []panelJSON `json:"panels"`
-		Templating struct {
-			List []struct {
-				Name  string `json:"name"`
-				Type  string `json:"type"`
-				Query any    `json:"query"`
-			} `json:"list"`
-		} `json:"templating"`
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	var qs []query
-	var walk func([]panelJSON)
-	walk = func(panels []panelJSON) {
-		for _, p := range panels {
-			for _, target := range p.Targets {
-				qs = append(qs, query{where: fmt.Sprintf("%s: panel %q", name, p.Title), expr: target.Expr})
-			}
-			walk(p.Panels)
-		}
-	}
-	walk(d.Panels)
-	for _, v := range d.Templating.List {
-		if v.Type != "query" {
-			continue
-		}
-		where := fmt.Sprintf("%s: variable %s", name, v.Name)
-		s, ok := v.Query.(string)
-		if !ok {
-			t.Errorf("%s: query is %T, want a label_values(...) string", where, v.Query)
-			continue
-		}
-		m := labelValues.FindStringSubmatch(s)
-		if m == nil {
-			t.Errorf("%s: %q is no label_values(selector, label) query", where, s)
-			continue
-		}
-		qs = append(qs, query{where: where, expr: m[1]})
+	qs, err := Queries(name, data)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return qs
-}
-
-type panelJSON struct {
-	Title   string `json:"title"`
-	Targets []struct {
-		Expr string `json:"expr"`
-	} `json:"targets"`
-	Panels []panelJSON `json:"panels"`
 }
 
 func TestQueriesUseKnownMetrics(t *testing.T) {
@@ -131,11 +80,11 @@ func TestQueriesUseKnownMetrics(t *testing.T) {
 			t.Errorf("%s: no queries found", name)
 		}
 		for _, q := range qs {
-			if q.expr == "" {
-				t.Errorf("%s: empty expression", q.where)
+			if q.Expr == "" {
+				t.Errorf("%s: empty expression", q.Where)
 				continue
 			}
-			checkMetrics(t, q.where, q.expr, known, families)
+			checkMetrics(t, q.Where, q.Expr, known, families)
 		}
 	}
 }

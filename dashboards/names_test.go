@@ -110,8 +110,6 @@ var (
 	// otherVariables are $name, ${name} and ${name:format}; outside a range or offset they sit
 	// in label values, where any word will do. $1 in label_replace is left alone.
 	otherVariables = regexp.MustCompile(`\$\{[a-zA-Z_][a-zA-Z0-9_]*(:[a-z]+)?\}|\$[a-zA-Z_][a-zA-Z0-9_]*`)
-	// labelValues is Grafana's label_values(selector, label) variable query.
-	labelValues = regexp.MustCompile(`^\s*label_values\((.*),\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)\s*$`)
 )
 
 // substituteVariables replaces Grafana's variables with placeholders PromQL parses.

@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strata-obs/strata/dashboards"
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/topology"
@@ -30,7 +32,8 @@ const (
 
 // TestPromQLRecipes evaluates the README's recipes against a running strata: a real HAProxy
 // whose backend c1ps answers 500s, its built-in Prometheus exporter scraped by strata, and this
-// host's facts from the exporter in process. Each recipe must answer with this host's kernel.
+// host's facts from the exporter in process. Each recipe must answer with this host's kernel;
+// then every query of the Grafana dashboards (dashboards/) runs on the same strata.
 func TestPromQLRecipes(t *testing.T) {
 	testenv.Root(t)
 	haproxyBin := testenv.Command(t, "haproxy")
@@ -132,6 +135,46 @@ backend c1ps
 			}
 			return nil
 		})
+	}
+
+	// Every query of the Grafana dashboards runs on this strata with the variables set to this
+	// LB, service, instance and host: none fails (a join that is many-to-many, a bad function),
+	// and each dashboard shows something.
+	files, err := dashboards.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"lb": "edge", "service": "c1ps", "instance": "s0", "host": host, "datasource": "strata",
+		"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
+	variable := regexp.MustCompile(`\$\{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-z]+)?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)`)
+	for name, data := range files {
+		queries, err := dashboards.Queries(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answered := 0
+		for _, q := range queries {
+			expr := variable.ReplaceAllStringFunc(q.Expr, func(v string) string {
+				m := variable.FindStringSubmatch(v)
+				key := m[1] + m[3]
+				if val, ok := vars[key]; ok {
+					return val
+				}
+				t.Errorf("%s: unknown variable %s in %s", q.Where, v, q.Expr)
+				return v
+			})
+			got, err := queryAPI(a.base, expr, time.Time{})
+			if err != nil {
+				t.Errorf("%s: %s: %v", q.Where, expr, err)
+				continue
+			}
+			if len(got) > 0 {
+				answered++
+			}
+		}
+		if answered == 0 {
+			t.Errorf("dashboard %s: none of its %d queries answers anything on a strata with an LB, a service and a host", name, len(queries))
+		}
 	}
 }
 
