@@ -104,6 +104,12 @@ type Set struct {
 	names      []string
 	collectors map[string]Collector
 	logger     *slog.Logger
+
+	// failing is each failing collector's last logged error: the same failure at every scrape
+	// (no DMI on this host) is logged once as a warning, then at debug level, until it changes
+	// or the collector recovers.
+	failingMu sync.Mutex
+	failing   map[string]string
 }
 
 // NewSet builds the named collectors from the factories.
@@ -182,9 +188,10 @@ func (set *Set) Gather(ctx context.Context, host string) []prometheus.Metric {
 		case !finished:
 			set.logger.Warn("collector did not finish before the scrape deadline", "collector", name)
 		case r.err != nil:
-			set.logger.Warn("collector failed", "collector", name, "err", r.err)
+			set.logFailure(name, r.err)
 			out = append(out, r.scrape.metrics...) // partial facts are still facts
 		default:
+			set.logRecovery(name)
 			success = 1
 			out = append(out, r.scrape.metrics...)
 		}
@@ -194,6 +201,29 @@ func (set *Set) Gather(ctx context.Context, host string) []prometheus.Metric {
 		out = append(out, prometheus.MustNewConstMetric(collectorSuccess.desc, prometheus.GaugeValue, success, name))
 	}
 	return append(out, facts.metrics(host)...)
+}
+
+func (set *Set) logFailure(name string, err error) {
+	set.failingMu.Lock()
+	defer set.failingMu.Unlock()
+	if set.failing == nil {
+		set.failing = map[string]string{}
+	}
+	if last, ok := set.failing[name]; ok && last == err.Error() {
+		set.logger.Debug("collector failed", "collector", name, "err", err)
+		return
+	}
+	set.failing[name] = err.Error()
+	set.logger.Warn("collector failed", "collector", name, "err", err)
+}
+
+func (set *Set) logRecovery(name string) {
+	set.failingMu.Lock()
+	defer set.failingMu.Unlock()
+	if _, ok := set.failing[name]; ok {
+		delete(set.failing, name)
+		set.logger.Info("collector recovered", "collector", name)
+	}
 }
 
 // safeUpdate turns a panic in a collector into its failure: one collector's bug must not take

@@ -3,8 +3,10 @@ package collector
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,5 +113,61 @@ func TestSlowlyReadsOnceAndKeepsTheLastGoodFacts(t *testing.T) {
 	v, err := get()
 	if v != "PowerEdge R650" || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("failed re-read: %q %v, want the last good value and the error", v, err)
+	}
+}
+
+// flaky fails with its err, or succeeds when it is nil.
+type flaky struct{ err *error }
+
+func (f flaky) Update(context.Context, *Scrape) error { return *f.err }
+
+// levelCounter counts log records by level.
+type levelCounter struct {
+	mu     sync.Mutex
+	counts map[slog.Level]int
+}
+
+func (c *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[r.Level]++
+	return nil
+}
+func (c *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *levelCounter) WithGroup(string) slog.Handler      { return c }
+
+// TestFailureLoggedOnce: the same failure at every scrape (a host without DMI) is one warning,
+// then debug; a different failure warns again; a recovery is said once.
+func TestFailureLoggedOnce(t *testing.T) {
+	logs := &levelCounter{counts: map[slog.Level]int{}}
+	fail := errors.New("no DMI table")
+	err := fail
+	set, e := NewSet(Config{Logger: slog.New(logs)}, []Factory{{Name: "dmi", New: func(Config) (Collector, error) { return flaky{&err}, nil }}}, []string{"dmi"})
+	if e != nil {
+		t.Fatal(e)
+	}
+	gather := func() { set.Gather(context.Background(), "h") }
+	gather()
+	gather()
+	gather()
+	if logs.counts[slog.LevelWarn] != 1 || logs.counts[slog.LevelDebug] != 2 {
+		t.Fatalf("three same failures: %v, want one warning and two debug records", logs.counts)
+	}
+	err = errors.New("permission denied")
+	gather()
+	if logs.counts[slog.LevelWarn] != 2 {
+		t.Fatalf("a new failure: %v, want a second warning", logs.counts)
+	}
+	err = nil
+	gather()
+	gather()
+	if logs.counts[slog.LevelInfo] != 1 {
+		t.Fatalf("recovery: %v, want one info record", logs.counts)
+	}
+	err = fail
+	gather()
+	if logs.counts[slog.LevelWarn] != 3 {
+		t.Fatalf("failing again after a recovery: %v, want a third warning", logs.counts)
 	}
 }
