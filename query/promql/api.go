@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/version"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/promql"
@@ -125,6 +126,14 @@ func NewAPI(q storage.Queryable, opts APIOptions, logger *slog.Logger) *API {
 // Register adds the API's endpoints to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	register(mux, a.handle(a.query), a.handle(a.queryRange), a.handle(a.series), a.handle(a.labelNames), a.handle(a.labelValues))
+	mux.Handle("GET /api/v1/status/buildinfo", a.handle(a.buildInfo))
+}
+
+// buildInfo answers /api/v1/status/buildinfo, which Grafana's Prometheus data source asks for
+// to learn what it talks to: strata's own build, in Prometheus's shape.
+func (a *API) buildInfo(*http.Request) result {
+	return result{data: map[string]string{"version": version.Version, "revision": version.Revision, "branch": version.Branch,
+		"buildUser": version.BuildUser, "buildDate": version.BuildDate, "goVersion": version.GoVersion}}
 }
 
 // register adds the query endpoints of Prometheus's HTTP API to mux with the methods
@@ -172,6 +181,7 @@ func NewProxy(rawURL string) (*Proxy, error) {
 // Register adds the proxied endpoints to mux.
 func (p *Proxy) Register(mux *http.ServeMux) {
 	register(mux, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy)
+	mux.Handle("GET /api/v1/status/buildinfo", p.proxy)
 }
 
 // response is the envelope of every answer of Prometheus's HTTP API.

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -551,5 +552,29 @@ func TestEvalInstant(t *testing.T) {
 		if got, err := promql.EvalInstant(t.Context(), db, expr, ts); err == nil {
 			t.Errorf("%s: %v, want an error", expr, got)
 		}
+	}
+}
+
+// TestBuildInfo: /api/v1/status/buildinfo, which Grafana's Prometheus data source asks for,
+// answers strata's build in Prometheus's shape.
+func TestBuildInfo(t *testing.T) {
+	mux := http.NewServeMux()
+	promql.NewAPI(openStorage(t, t.TempDir()), promql.APIOptions{}, slog.New(slog.DiscardHandler)).Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/status/buildinfo", nil))
+	var env struct {
+		Status string            `json:"status"`
+		Data   map[string]string `json:"data"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || rec.Code != http.StatusOK || env.Status != "success" {
+		t.Fatalf("%d %v: %s", rec.Code, err, rec.Body)
+	}
+	for _, k := range []string{"version", "revision", "branch", "buildUser", "buildDate", "goVersion"} {
+		if _, ok := env.Data[k]; !ok {
+			t.Errorf("buildinfo lacks %q: %v", k, env.Data)
+		}
+	}
+	if env.Data["goVersion"] != runtime.Version() {
+		t.Errorf("goVersion %q, want %s", env.Data["goVersion"], runtime.Version())
 	}
 }
