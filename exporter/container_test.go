@@ -73,16 +73,16 @@ func TestPodmanContainer(t *testing.T) {
 	opts.Collector.DockerSockets = []string{sock}
 	srv := serve(t, opts, "")
 
-	var fams families
+	var fams testenv.Families
 	eventually(t, 15*time.Second, func() error {
 		var err error
-		if fams, err = tryScrape(nil, srv.url("/metrics"), nil); err != nil {
+		if fams, err = testenv.Scrape(nil, srv.url("/metrics"), nil); err != nil {
 			return err
 		}
-		_, err = fams.only("strata_container_info", map[string]string{"container_id": id, "name": name})
+		_, err = fams.Only("strata_container_info", map[string]string{"container_id": id, "name": name})
 		return err
 	})
-	info := fams.one(t, "strata_container_info", map[string]string{"container_id": id}).labels
+	info := fams.One(t, "strata_container_info", map[string]string{"container_id": id}).Labels
 	for label, want := range map[string]string{
 		"name":     name,
 		"image":    imageName,
@@ -93,13 +93,13 @@ func TestPodmanContainer(t *testing.T) {
 			t.Errorf("strata_container_info %s = %q, podman says %q", label, info[label], want)
 		}
 	}
-	if up := fams.one(t, "strata_container_runtime_up", map[string]string{"endpoint": sock, "runtime": "podman"}); up.value != 1 {
+	if up := fams.One(t, "strata_container_runtime_up", map[string]string{"endpoint": sock, "runtime": "podman"}); up.Value != 1 {
 		t.Errorf("the podman API at %s did not answer: %v", sock, up)
 	}
-	fams.one(t, "strata_container_port_info", map[string]string{
+	fams.One(t, "strata_container_port_info", map[string]string{
 		"container_id": id, "protocol": "tcp", "host_ip": publishedIP, "host_port": publishedPort, "container_port": "8080",
 	})
-	l := fams.one(t, "strata_listener_info", map[string]string{"port": "8080", "container_id": id}).labels
+	l := fams.One(t, "strata_listener_info", map[string]string{"port": "8080", "container_id": id}).Labels
 	if l["comm"] != "httpd" || l["pid"] != pid || l["netns"] != netns {
 		t.Errorf("strata_listener_info of the container = %v, want comm httpd, pid %s and netns %s (podman inspect, /proc)", l, pid, netns)
 	}
@@ -170,13 +170,13 @@ func TestRuncContainer(t *testing.T) {
 
 	srv := serve(t, hostOptions("container", "listener"), "")
 	fams := scrape(t, nil, srv.url("/metrics"), nil)
-	info := fams.one(t, "strata_container_info", map[string]string{"container_id": id}).labels
+	info := fams.One(t, "strata_container_info", map[string]string{"container_id": id}).Labels
 	// The cgroup path /strata-test/<id> names no runtime and no runtime API lists the container:
 	// runc's own state file (/run/runc/<id>/state.json) says it is runc's.
 	if rt := info["runtime"]; rt != "runc" {
 		t.Errorf("strata_container_info runtime = %q, want runc (from runc's state)", rt)
 	}
-	l := fams.one(t, "strata_listener_info", map[string]string{"port": strconv.Itoa(port)}).labels
+	l := fams.One(t, "strata_listener_info", map[string]string{"port": strconv.Itoa(port)}).Labels
 	for label, want := range map[string]string{
 		"address": "127.0.0.1", "container_id": id, "pid": pid, "comm": comm, "netns": "",
 	} {
@@ -196,12 +196,12 @@ func TestRuncContainer(t *testing.T) {
 
 // goneFromScrape tells whether a container and its listeners have left the exporter's answer.
 func goneFromScrape(srv served, id string) error {
-	fams, err := tryScrape(nil, srv.url("/metrics"), nil)
+	fams, err := testenv.Scrape(nil, srv.url("/metrics"), nil)
 	if err != nil {
 		return err
 	}
 	for _, name := range []string{"strata_container_info", "strata_listener_info", "strata_container_port_info"} {
-		if s := fams.samples(name, map[string]string{"container_id": id}); len(s) > 0 {
+		if s := fams.Samples(name, map[string]string{"container_id": id}); len(s) > 0 {
 			return fmt.Errorf("%s still lists the removed container: %v", name, s)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/strata-obs/strata/exporter"
@@ -130,114 +126,14 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// families is one scrape, parsed.
-type families map[string]*dto.MetricFamily
-
 // scrape GETs a /metrics URL with client, checks the answer is 200 and parses it.
-func scrape(t testing.TB, client *http.Client, url string, header http.Header) families {
+func scrape(t testing.TB, client *http.Client, url string, header http.Header) testenv.Families {
 	t.Helper()
-	fams, err := tryScrape(client, url, header)
+	fams, err := testenv.Scrape(client, url, header)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return fams
-}
-
-func tryScrape(client *http.Client, url string, header http.Header) (families, error) {
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s: %s: %s", url, resp.Status, body)
-	}
-	return parseMetrics(body)
-}
-
-func parseMetrics(body []byte) (families, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("parse the scrape: %w", err)
-	}
-	return fams, nil
-}
-
-// sample is one series of a scrape.
-type sample struct {
-	labels map[string]string
-	value  float64
-}
-
-func (s sample) String() string { return fmt.Sprintf("%v %g", s.labels, s.value) }
-
-// samples lists the series of a family whose labels include match.
-func (f families) samples(name string, match map[string]string) []sample {
-	fam := f[name]
-	if fam == nil {
-		return nil
-	}
-	var out []sample
-	for _, m := range fam.GetMetric() {
-		s := sample{labels: map[string]string{}}
-		for _, lp := range m.GetLabel() {
-			s.labels[lp.GetName()] = lp.GetValue()
-		}
-		switch {
-		case m.Gauge != nil:
-			s.value = m.GetGauge().GetValue()
-		case m.Counter != nil:
-			s.value = m.GetCounter().GetValue()
-		case m.Untyped != nil:
-			s.value = m.GetUntyped().GetValue()
-		}
-		if matches(s.labels, match) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// one is the single series of a family whose labels include match.
-func (f families) one(t testing.TB, name string, match map[string]string) sample {
-	t.Helper()
-	s, err := f.only(name, match)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func (f families) only(name string, match map[string]string) (sample, error) {
-	got := f.samples(name, match)
-	if len(got) != 1 {
-		return sample{}, fmt.Errorf("want exactly one %s%v, got %d: %v", name, match, len(got), got)
-	}
-	return got[0], nil
-}
-
-func matches(labels, match map[string]string) bool {
-	for k, v := range match {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // eventually retries check until it succeeds or timeout passes, then fails with its last error.

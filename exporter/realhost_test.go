@@ -28,7 +28,7 @@ func TestRealHostFacts(t *testing.T) {
 	// one (other packages) come and go; one that leaves mid-scrape may fail the listener
 	// collector once, so a few scrapes are allowed.
 	_, dmiErr := os.Stat("/sys/class/dmi/id")
-	var fams families
+	var fams testenv.Families
 	eventually(t, 5*time.Second, func() error {
 		fams = scrape(t, nil, srv.url("/metrics"), nil)
 		var failed []string
@@ -37,8 +37,8 @@ func TestRealHostFacts(t *testing.T) {
 			if f.Name == "dmi" && dmiErr != nil {
 				want = 0
 			}
-			if s := fams.one(t, "strata_exporter_collector_success", map[string]string{"collector": f.Name}); s.value != want {
-				failed = append(failed, fmt.Sprintf("%s=%v (want %v)", f.Name, s.value, want))
+			if s := fams.One(t, "strata_exporter_collector_success", map[string]string{"collector": f.Name}); s.Value != want {
+				failed = append(failed, fmt.Sprintf("%s=%v (want %v)", f.Name, s.Value, want))
 			}
 		}
 		if len(failed) > 0 {
@@ -47,7 +47,7 @@ func TestRealHostFacts(t *testing.T) {
 		return nil
 	})
 
-	info := fams.one(t, "strata_host_info", nil).labels
+	info := fams.One(t, "strata_host_info", nil).Labels
 	osRelease := strings.Split(output(t, sh, "-c",
 		`for f in /etc/os-release /usr/lib/os-release; do if [ -r "$f" ]; then . "$f"; break; fi; done
 		 printf '%s\n%s\n%s\n' "$ID" "$VERSION_ID" "$PRETTY_NAME"`), "\n")
@@ -76,10 +76,10 @@ func TestRealHostFacts(t *testing.T) {
 		t.Errorf("strata_host_info kernel_version = %q, uname -v says %q", got, w)
 	}
 
-	if got, w := fams.one(t, "strata_host_cpu_cores", nil).value, float64(countProcessors(t)); got != w {
+	if got, w := fams.One(t, "strata_host_cpu_cores", nil).Value, float64(countProcessors(t)); got != w {
 		t.Errorf("strata_host_cpu_cores = %g, /proc/cpuinfo lists %g processors", got, w)
 	}
-	if got, w := fams.one(t, "strata_host_memory_bytes", nil).value, float64(memTotalKB(t)*1024); got != w {
+	if got, w := fams.One(t, "strata_host_memory_bytes", nil).Value, float64(memTotalKB(t)*1024); got != w {
 		t.Errorf("strata_host_memory_bytes = %g, /proc/meminfo MemTotal*1024 = %g", got, w)
 	}
 	var st syscall.Sysinfo_t
@@ -87,7 +87,7 @@ func TestRealHostFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Boot time from /proc/stat's btime agrees with now - uptime to a few seconds.
-	bootTime := fams.one(t, "strata_host_boot_time_seconds", nil).value
+	bootTime := fams.One(t, "strata_host_boot_time_seconds", nil).Value
 	if w := float64(time.Now().Unix() - st.Uptime); bootTime < w-5 || bootTime > w+5 {
 		t.Errorf("strata_host_boot_time_seconds = %.0f, now - sysinfo uptime = %.0f", bootTime, w)
 	}
@@ -109,12 +109,12 @@ func TestRealHostAddresses(t *testing.T) {
 			continue // went away while scraping (another test's container)
 		}
 		dev, addr, _ := strings.Cut(key, " ")
-		if len(fams.samples("strata_host_address_info", map[string]string{"device": dev, "address": addr})) != 1 {
+		if len(fams.Samples("strata_host_address_info", map[string]string{"device": dev, "address": addr})) != 1 {
 			t.Errorf("ip addr lists %s on %s, strata_host_address_info does not", addr, dev)
 		}
 	}
-	for _, s := range fams.samples("strata_host_address_info", nil) {
-		key := s.labels["device"] + " " + s.labels["address"]
+	for _, s := range fams.Samples("strata_host_address_info", nil) {
+		key := s.Labels["device"] + " " + s.Labels["address"]
 		if !before[key] && !after[key] {
 			t.Errorf("strata_host_address_info lists %s, ip addr does not", key)
 		}
@@ -163,7 +163,7 @@ func TestSideBySideNodeExporter(t *testing.T) {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	var node families
+	var node testenv.Families
 	eventually(t, 15*time.Second, func() error {
 		select {
 		case err := <-exited:
@@ -172,14 +172,14 @@ func TestSideBySideNodeExporter(t *testing.T) {
 		default:
 		}
 		var err error
-		node, err = tryScrape(nil, "http://"+addr+"/metrics", nil)
+		node, err = testenv.Scrape(nil, "http://"+addr+"/metrics", nil)
 		return err
 	})
 
 	srv := serve(t, hostOptions("identity", "kernel", "os"), "")
-	strata := scrape(t, nil, srv.url("/metrics"), nil).one(t, "strata_host_info", nil).labels
-	uname := node.one(t, "node_uname_info", nil).labels
-	osInfo := node.one(t, "node_os_info", nil).labels
+	strata := scrape(t, nil, srv.url("/metrics"), nil).One(t, "strata_host_info", nil).Labels
+	uname := node.One(t, "node_uname_info", nil).Labels
+	osInfo := node.One(t, "node_os_info", nil).Labels
 
 	for _, c := range []struct{ strataLabel, nodeLabel, strata, node string }{
 		{"kernel_release", "node_uname_info release", strata["kernel_release"], uname["release"]},
@@ -221,9 +221,9 @@ func TestListenerCommFollowsExec(t *testing.T) {
 	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 10*time.Second)
 	comm := readTrim(t, fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
 	fams := scrape(t, nil, srv.url("/metrics"), nil)
-	l := fams.one(t, "strata_listener_info", map[string]string{"port": strconv.Itoa(port)})
-	if l.labels["comm"] != comm {
-		t.Errorf("strata_listener_info comm = %q, /proc/%d/comm = %q", l.labels["comm"], cmd.Process.Pid, comm)
+	l := fams.One(t, "strata_listener_info", map[string]string{"port": strconv.Itoa(port)})
+	if l.Labels["comm"] != comm {
+		t.Errorf("strata_listener_info comm = %q, /proc/%d/comm = %q", l.Labels["comm"], cmd.Process.Pid, comm)
 	}
 }
 

@@ -72,11 +72,11 @@ basic_auth_users:
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("https with the right password: %d %v\n%s", code, err, body)
 	}
-	fams, err := parseMetrics([]byte(body))
+	fams, err := testenv.ParseMetrics([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fams.one(t, "strata_host_info", nil).labels["kernel_release"], readTrim(t, "/proc/sys/kernel/osrelease"); got != want {
+	if got, want := fams.One(t, "strata_host_info", nil).Labels["kernel_release"], readTrim(t, "/proc/sys/kernel/osrelease"); got != want {
 		t.Errorf("over https: kernel_release = %q, want %q", got, want)
 	}
 	for _, path := range []string{"/-/healthy", "/-/ready"} {
@@ -185,11 +185,11 @@ func TestMalformedOSReleaseFailsOnlyTheOSCollector(t *testing.T) {
 	fams := scrape(t, nil, srv.url("/metrics"), nil)
 
 	for collector, want := range map[string]float64{"os": 0, "kernel": 1, "identity": 1} {
-		if got := fams.one(t, "strata_exporter_collector_success", map[string]string{"collector": collector}).value; got != want {
+		if got := fams.One(t, "strata_exporter_collector_success", map[string]string{"collector": collector}).Value; got != want {
 			t.Errorf("strata_exporter_collector_success{collector=%q} = %g, want %g", collector, got, want)
 		}
 	}
-	info := fams.one(t, "strata_host_info", nil).labels
+	info := fams.One(t, "strata_host_info", nil).Labels
 	if got, want := info["kernel_release"], output(t, uname, "-r"); got != want {
 		t.Errorf("kernel_release = %q, uname -r says %q", got, want)
 	}
@@ -202,7 +202,7 @@ func TestTinyScrapeTimeout(t *testing.T) {
 	srv := serve(t, opts, "")
 	fams := scrape(t, nil, srv.url("/metrics"), http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"0.001"}})
 	for _, name := range opts.Enabled {
-		fams.one(t, "strata_exporter_collector_success", map[string]string{"collector": name})
+		fams.One(t, "strata_exporter_collector_success", map[string]string{"collector": name})
 	}
-	fams.one(t, "strata_host_info", nil) // the host is named even when no fact made it
+	fams.One(t, "strata_host_info", nil) // the host is named even when no fact made it
 }

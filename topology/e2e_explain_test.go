@@ -57,7 +57,7 @@ func TestExplainPromQL(t *testing.T) {
 			return fmt.Errorf("%d series, want %d", len(got), pathRows)
 		}
 		for _, s := range got {
-			if s.labels["job"] != "strata" || s.labels["instance"] != target {
+			if s.Labels["job"] != "strata" || s.Labels["instance"] != target {
 				return fmt.Errorf("%v: want job=\"strata\" and instance=%q", s, target)
 			}
 		}
@@ -65,18 +65,18 @@ func TestExplainPromQL(t *testing.T) {
 	})
 
 	engines := []promEngine{
-		{"promql.EvalInstant on the embedded TSDB", func(expr string) ([]promSample, error) {
+		{"promql.EvalInstant on the embedded TSDB", func(expr string) ([]testenv.Sample, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			samples, err := promql.EvalInstant(ctx, a.Storage(), expr, evalAt)
-			out := make([]promSample, 0, len(samples))
+			out := make([]testenv.Sample, 0, len(samples))
 			for _, s := range samples {
-				out = append(out, promSample{labels: s.Labels.Map(), value: s.Value})
+				out = append(out, testenv.Sample{Labels: s.Labels.Map(), Value: s.Value})
 			}
 			return out, err
 		}},
-		{"strata's /api/v1/query", func(expr string) ([]promSample, error) { return queryAPI(a.base, expr, evalAt) }},
-		{"Prometheus 2.42 scraping strata's /metrics", func(expr string) ([]promSample, error) { return queryAPI(prom, expr, evalAt) }},
+		{"strata's /api/v1/query", func(expr string) ([]testenv.Sample, error) { return queryAPI(a.base, expr, evalAt) }},
+		{"Prometheus 2.42 scraping strata's /metrics", func(expr string) ([]testenv.Sample, error) { return queryAPI(prom, expr, evalAt) }},
 	}
 
 	for _, c := range []struct {
@@ -191,7 +191,7 @@ func TestExplainPromQL(t *testing.T) {
 // promEngine evaluates PromQL at the test's evaluation time.
 type promEngine struct {
 	name string
-	eval func(expr string) ([]promSample, error)
+	eval func(expr string) ([]testenv.Sample, error)
 }
 
 // compareExplained evaluates the PromQL that explains q on every engine and says where one
@@ -263,7 +263,7 @@ func pathID(kind string, l map[string]string) string {
 // with columns: kind, id and projections (or name) for the entities of a kind; the groups and
 // their count after | count. A sample must carry no label but those of its entity's identity,
 // its projections or its groups: not the job and instance labels of a scrape.
-func explainedRows(kind string, columns []string, samples []promSample) ([][]string, error) {
+func explainedRows(kind string, columns []string, samples []testenv.Sample) ([][]string, error) {
 	count := len(columns) > 0 && columns[len(columns)-1] == "count"
 	allowed := map[string]bool{}
 	var attrs []string // the columns that are attributes
@@ -288,20 +288,20 @@ func explainedRows(kind string, columns []string, samples []promSample) ([][]str
 	}
 	var rows [][]string
 	for _, s := range samples {
-		for name := range s.labels {
+		for name := range s.Labels {
 			if !allowed[name] {
 				return nil, fmt.Errorf("sample %v has label %q, want only %v", s, name, slices.Sorted(maps.Keys(allowed)))
 			}
 		}
 		var row []string
 		if !count {
-			row = append(row, kind, pathID(kind, s.labels))
+			row = append(row, kind, pathID(kind, s.Labels))
 		}
 		for _, l := range labelsOf {
-			row = append(row, s.labels[l])
+			row = append(row, s.Labels[l])
 		}
 		if count {
-			row = append(row, strconv.FormatFloat(s.value, 'f', -1, 64))
+			row = append(row, strconv.FormatFloat(s.Value, 'f', -1, 64))
 		}
 		rows = append(rows, row)
 	}

@@ -24,9 +24,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/strata-obs/strata/exporter"
@@ -376,75 +373,7 @@ func (a *app) sources() ([]apiSource, error) {
 	return s, err
 }
 
-// metricFamilies is one scrape of a /metrics endpoint, parsed.
-type metricFamilies map[string]*dto.MetricFamily
-
-func scrapeMetrics(url string) (metricFamilies, error) {
-	resp, err := httpClient.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %.300s", url, resp.Status, body)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", url, err)
-	}
-	return fams, nil
-}
-
-// metricSample is one series of a scrape.
-type metricSample struct {
-	labels map[string]string
-	value  float64
-}
-
-func (s metricSample) String() string { return fmt.Sprintf("%v %g", s.labels, s.value) }
-
-// samples lists the series of a family whose labels include match.
-func (f metricFamilies) samples(name string, match map[string]string) []metricSample {
-	var out []metricSample
-	for _, m := range f[name].GetMetric() {
-		s := metricSample{labels: map[string]string{}}
-		for _, lp := range m.GetLabel() {
-			s.labels[lp.GetName()] = lp.GetValue()
-		}
-		switch {
-		case m.Gauge != nil:
-			s.value = m.GetGauge().GetValue()
-		case m.Counter != nil:
-			s.value = m.GetCounter().GetValue()
-		case m.Untyped != nil:
-			s.value = m.GetUntyped().GetValue()
-		}
-		ok := true
-		for k, v := range match {
-			if s.labels[k] != v {
-				ok = false
-			}
-		}
-		if ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// only is the single series of a family whose labels include match.
-func (f metricFamilies) only(name string, match map[string]string) (metricSample, error) {
-	got := f.samples(name, match)
-	if len(got) != 1 {
-		return metricSample{}, fmt.Errorf("want exactly one %s%v, got %d: %v", name, match, len(got), got)
-	}
-	return got[0], nil
-}
+func scrapeMetrics(url string) (testenv.Families, error) { return testenv.Scrape(httpClient, url, nil) }
 
 // process is a program the test started, stopped when the test ends.
 type process struct {
@@ -693,17 +622,9 @@ func httpOK(url string) error {
 	return nil
 }
 
-// promSample is one element of an instant vector.
-type promSample struct {
-	labels map[string]string
-	value  float64
-}
-
-func (s promSample) String() string { return fmt.Sprintf("%v %g", s.labels, s.value) }
-
 // queryAPI evaluates expr at a time through the /api/v1/query of Prometheus's HTTP API at base.
 // A zero time is now.
-func queryAPI(base, expr string, at time.Time) ([]promSample, error) {
+func queryAPI(base, expr string, at time.Time) ([]testenv.Sample, error) {
 	var data struct {
 		ResultType string `json:"resultType"`
 		Result     []struct {
@@ -721,7 +642,7 @@ func queryAPI(base, expr string, at time.Time) ([]promSample, error) {
 	if data.ResultType != "vector" {
 		return nil, fmt.Errorf("%s: a %s, not a vector", expr, data.ResultType)
 	}
-	out := make([]promSample, 0, len(data.Result))
+	out := make([]testenv.Sample, 0, len(data.Result))
 	for _, r := range data.Result {
 		s, ok := r.Value[1].(string)
 		if !ok {
@@ -731,7 +652,7 @@ func queryAPI(base, expr string, at time.Time) ([]promSample, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: value %v: %w", expr, r.Value, err)
 		}
-		out = append(out, promSample{labels: r.Metric, value: v})
+		out = append(out, testenv.Sample{Labels: r.Metric, Value: v})
 	}
 	return out, nil
 }

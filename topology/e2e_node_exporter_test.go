@@ -59,14 +59,14 @@ func TestNodeExporterOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := fams.only("strata_topology_host_info", map[string]string{"host": truth.hostname})
+	info, err := fams.Only("strata_topology_host_info", map[string]string{"host": truth.hostname})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.labels["kernel_release"] != truth.kernelRelease || info.labels["os_image"] != truth.prettyName || info.labels["os_id"] != truth.osID {
+	if info.Labels["kernel_release"] != truth.kernelRelease || info.Labels["os_image"] != truth.prettyName || info.Labels["os_id"] != truth.osID {
 		t.Errorf("%v: want kernel_release %q, os_image %q, os_id %q", info, truth.kernelRelease, truth.prettyName, truth.osID)
 	}
-	if up, err := fams.only("strata_topology_source_up", map[string]string{"source": "metrics"}); err != nil || up.value != 1 {
+	if up, err := fams.Only("strata_topology_source_up", map[string]string{"source": "metrics"}); err != nil || up.Value != 1 {
 		t.Errorf("strata_topology_source_up of the metrics source: %v, %v; want 1", up, err)
 	}
 }

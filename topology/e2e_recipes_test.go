@@ -103,23 +103,23 @@ backend c1ps
 
 	for _, c := range []struct {
 		name, expr string
-		check      func([]promSample) error
+		check      func([]testenv.Sample) error
 	}{
-		{"mission question", recipeMission, func(s []promSample) error {
-			if len(s) != 1 || s[0].labels["kernel_release"] != truth.kernelRelease || s[0].labels["host"] != host {
+		{"mission question", recipeMission, func(s []testenv.Sample) error {
+			if len(s) != 1 || s[0].Labels["kernel_release"] != truth.kernelRelease || s[0].Labels["host"] != host {
 				return fmt.Errorf("want one row with host %s and kernel_release %s", host, truth.kernelRelease)
 			}
 			return nil
 		}},
-		{"kernel mix behind an LB", recipeKernelMix, func(s []promSample) error {
-			if len(s) != 1 || s[0].labels["kernel_release"] != truth.kernelRelease || s[0].value != 1 {
+		{"kernel mix behind an LB", recipeKernelMix, func(s []testenv.Sample) error {
+			if len(s) != 1 || s[0].Labels["kernel_release"] != truth.kernelRelease || s[0].Value != 1 {
 				return fmt.Errorf("want {kernel_release=%q} 1", truth.kernelRelease)
 			}
 			return nil
 		}},
-		{"HAProxy errors joined to hardware", recipeErrorsToHW, func(s []promSample) error {
-			if len(s) != 1 || s[0].labels["host"] != host || s[0].labels["kernel_release"] != truth.kernelRelease ||
-				s[0].labels["os_image"] != truth.prettyName || s[0].value <= 0 {
+		{"HAProxy errors joined to hardware", recipeErrorsToHW, func(s []testenv.Sample) error {
+			if len(s) != 1 || s[0].Labels["host"] != host || s[0].Labels["kernel_release"] != truth.kernelRelease ||
+				s[0].Labels["os_image"] != truth.prettyName || s[0].Value <= 0 {
 				return fmt.Errorf("want one row for host %s, kernel %s, os %q with a 5xx rate above 0", host, truth.kernelRelease, truth.prettyName)
 			}
 			return nil

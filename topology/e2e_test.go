@@ -229,15 +229,15 @@ func TestHAProxyC1PS(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		up, err := fams.only("strata_topology_source_up", map[string]string{"source": "edge"})
+		up, err := fams.Only("strata_topology_source_up", map[string]string{"source": "edge"})
 		if err != nil {
 			return err
 		}
-		if up.value != 0 {
+		if up.Value != 0 {
 			return fmt.Errorf("%v: want 0", up)
 		}
 		for i := range servers {
-			row, err := fams.only("strata_topology_path_info", map[string]string{"lb": "edge", "service": "c1ps", "server": servers[i]})
+			row, err := fams.Only("strata_topology_path_info", map[string]string{"lb": "edge", "service": "c1ps", "server": servers[i]})
 			if err != nil {
 				return err
 			}
@@ -252,8 +252,8 @@ func TestHAProxyC1PS(t *testing.T) {
 				want["health"] = source.HealthMaint
 			}
 			for k, v := range want {
-				if row.labels[k] != v {
-					return fmt.Errorf("%v: %s is %q, want %q", row, k, row.labels[k], v)
+				if row.Labels[k] != v {
+					return fmt.Errorf("%v: %s is %q, want %q", row, k, row.Labels[k], v)
 				}
 			}
 		}

@@ -89,7 +89,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		}
 		var missing, extra []string
 		for _, s := range got {
-			if ls := labels.FromMap(s.labels).String(); !want[ls] {
+			if ls := labels.FromMap(s.Labels).String(); !want[ls] {
 				extra = append(extra, ls)
 			} else {
 				delete(want, ls)
@@ -126,8 +126,8 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 			continue
 		}
 		for k, v := range c.want {
-			if got[0].labels[k] != v {
-				t.Errorf("%s: %v: %s is %q, want %q", c.expr, got[0], k, got[0].labels[k], v)
+			if got[0].Labels[k] != v {
+				t.Errorf("%s: %v: %s is %q, want %q", c.expr, got[0], k, got[0].Labels[k], v)
 			}
 		}
 	}
@@ -150,10 +150,10 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		{"prometheus_remote_storage_samples_failed_total", queue, false},
 		{"prometheus_remote_storage_samples_dropped_total", map[string]string{"remote_name": "strata", "reason": "dropped_series"}, true},
 	} {
-		s, err := fams.only(c.name, c.match)
+		s, err := fams.Only(c.name, c.match)
 		if err != nil {
 			t.Errorf("strata's /metrics: %v", err)
-		} else if (s.value > 0) != c.positive {
+		} else if (s.Value > 0) != c.positive {
 			t.Errorf("strata's /metrics: %v: want it above 0: %t", s, c.positive)
 		}
 	}
@@ -174,8 +174,8 @@ func TestRemoteWriteStoreDown(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		s, err := fams.only("prometheus_remote_storage_samples_retried_total", map[string]string{"remote_name": "strata", "url": writeURL})
-		if err == nil && s.value == 0 {
+		s, err := fams.Only("prometheus_remote_storage_samples_retried_total", map[string]string{"remote_name": "strata", "url": writeURL})
+		if err == nil && s.Value == 0 {
 			err = fmt.Errorf("%v", s)
 		}
 		return err

@@ -22,10 +22,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/strata-obs/strata/internal/testenv"
 )
 
@@ -261,11 +257,11 @@ func TestStrataUp(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		info, err := fams.only("strata_topology_host_info", map[string]string{"host": truth.hostname})
+		info, err := fams.Only("strata_topology_host_info", map[string]string{"host": truth.hostname})
 		if err != nil {
 			return err
 		}
-		if info.labels["kernel_release"] != truth.kernelRelease || info.labels["os_image"] != truth.prettyName {
+		if info.Labels["kernel_release"] != truth.kernelRelease || info.Labels["os_image"] != truth.prettyName {
 			return fmt.Errorf("%v: want kernel_release %q, os_image %q", info, truth.kernelRelease, truth.prettyName)
 		}
 		return nil
@@ -277,15 +273,15 @@ func TestStrataUp(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			row, err := fams.only("strata_topology_path_info", map[string]string{"lb": "haproxy", "service": haproxyBackend, "server": "app"})
+			row, err := fams.Only("strata_topology_path_info", map[string]string{"lb": "haproxy", "service": haproxyBackend, "server": "app"})
 			if err != nil {
 				return err
 			}
 			for k, want := range map[string]string{
 				"position": "0", "address": "127.0.0.1", "health": "UP", "host": truth.hostname, "kernel_release": truth.kernelRelease,
 			} {
-				if row.labels[k] != want {
-					return fmt.Errorf("%v: %s is %q, want %q", row, k, row.labels[k], want)
+				if row.Labels[k] != want {
+					return fmt.Errorf("%v: %s is %q, want %q", row, k, row.Labels[k], want)
 				}
 			}
 			return nil
@@ -489,47 +485,7 @@ func getData(url string, data any) error {
 	return json.Unmarshal(env.Data, data)
 }
 
-type metricFamilies map[string]*dto.MetricFamily
-
-type metricSample struct {
-	labels map[string]string
-	value  float64
-}
-
-func scrapeMetrics(url string) (metricFamilies, error) {
-	resp, err := httpClient.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(resp.Body)
-}
-
-// only is the single series of a family whose labels include match.
-func (f metricFamilies) only(name string, match map[string]string) (metricSample, error) {
-	var got []metricSample
-	for _, m := range f[name].GetMetric() {
-		s := metricSample{labels: map[string]string{}, value: m.GetGauge().GetValue()}
-		for _, lp := range m.GetLabel() {
-			s.labels[lp.GetName()] = lp.GetValue()
-		}
-		ok := true
-		for k, v := range match {
-			ok = ok && s.labels[k] == v
-		}
-		if ok {
-			got = append(got, s)
-		}
-	}
-	if len(got) != 1 {
-		return metricSample{}, fmt.Errorf("want exactly one %s%v, got %d: %v", name, match, len(got), got)
-	}
-	return got[0], nil
-}
+func scrapeMetrics(url string) (testenv.Families, error) { return testenv.Scrape(nil, url, nil) }
 
 // thisHost is what the system says of this machine.
 type thisHost struct{ hostname, kernelRelease, prettyName string }
