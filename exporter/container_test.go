@@ -37,7 +37,7 @@ func TestPodmanContainer(t *testing.T) {
 	sock := startPodmanService(t, podman)
 	ensureImage(t, podman)
 
-	name := "strata-test-" + randomHex(t, 6)
+	name := "strata-test-" + testenv.RandomHex(t, 6)
 	hostPort := testenv.FreePort(t)
 	if _, err := podmanRun(podman, "run", "-d", "--name", name,
 		"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
@@ -74,7 +74,7 @@ func TestPodmanContainer(t *testing.T) {
 	srv := serve(t, opts, "")
 
 	var fams testenv.Families
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, "the containers in the scrape", func() error {
 		var err error
 		if fams, err = testenv.Scrape(nil, srv.url("/metrics"), nil); err != nil {
 			return err
@@ -107,7 +107,7 @@ func TestPodmanContainer(t *testing.T) {
 	if _, err := podmanRun(podman, "rm", "-f", "-t", "0", name); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error { return goneFromScrape(srv, id) })
+	testenv.Eventually(t, 10*time.Second, "the container gone from the scrape", func() error { return goneFromScrape(srv, id) })
 }
 
 // TestRuncContainer runs a container with runc alone, in the host's network namespace, from an
@@ -124,7 +124,7 @@ func TestRuncContainer(t *testing.T) {
 	if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("runc spec: %v\n%s", err, out)
 	}
-	id := randomHex(t, 32) // a 64-hex container id, as runtimes make them
+	id := testenv.RandomHex(t, 32) // a 64-hex container id, as runtimes make them
 	port := testenv.FreePort(t)
 	editSpec(t, filepath.Join(bundle, "config.json"), func(spec map[string]any) {
 		process := spec["process"].(map[string]any)
@@ -191,7 +191,7 @@ func TestRuncContainer(t *testing.T) {
 	if out, err := exec.Command(runc, "delete", "-f", id).CombinedOutput(); err != nil {
 		t.Fatalf("runc delete: %v\n%s", err, out)
 	}
-	eventually(t, 10*time.Second, func() error { return goneFromScrape(srv, id) })
+	testenv.Eventually(t, 10*time.Second, "the container gone from the scrape", func() error { return goneFromScrape(srv, id) })
 }
 
 // goneFromScrape tells whether a container and its listeners have left the exporter's answer.
@@ -220,7 +220,7 @@ func netnsInode(t *testing.T, pid string) string {
 // podmanRun runs podman with the global flags and returns its trimmed standard output; the
 // error holds its standard error.
 func podmanRun(podman string, args ...string) (string, error) {
-	return tryOutput(podman, append(append([]string{}, podmanFlags...), args...)...)
+	return testenv.TryOutput(podman, append(append([]string{}, podmanFlags...), args...)...)
 }
 
 // startPodmanService runs podman's Docker-compatible API on a socket of the test's own and
@@ -253,7 +253,7 @@ func startPodmanService(t *testing.T, podman string) string {
 			return d.DialContext(ctx, "unix", sock)
 		},
 	}}
-	eventually(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, "the runtime API answering", func() error {
 		select {
 		case <-exited:
 			t.Fatalf("podman system service exited:\n%s", log.String())

@@ -14,7 +14,7 @@ import (
 // Kubernetes' client (DESIGN.md §2); the CRI API's generated types are fine.
 func TestExporterBinaryStaysSmall(t *testing.T) {
 	goCmd := testenv.Command(t, "go")
-	gomod := output(t, goCmd, "env", "GOMOD")
+	gomod := testenv.Output(t, goCmd, "env", "GOMOD")
 	if gomod == "" || gomod == "/dev/null" {
 		t.Fatalf("go env GOMOD = %q: not inside the module", gomod)
 	}

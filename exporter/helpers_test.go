@@ -3,15 +3,11 @@ package exporter_test
 import (
 	"github.com/strata-obs/strata/internal/testenv"
 
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,58 +132,11 @@ func scrape(t testing.TB, client *http.Client, url string, header http.Header) t
 	return fams
 }
 
-// eventually retries check until it succeeds or timeout passes, then fails with its last error.
-func eventually(t testing.TB, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// output runs a command and returns its trimmed standard output.
-func output(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := tryOutput(name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func tryOutput(name string, args ...string) (string, error) {
-	var stderr bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-// randomHex is n random bytes in hex: unique names for what a test creates.
-func randomHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
 // waitServing waits until an HTTP server answers at url, whatever its status.
 func waitServing(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
-	eventually(t, timeout, func() error {
+	testenv.Eventually(t, timeout, "serving at "+url, func() error {
 		resp, err := client.Get(url)
 		if err != nil {
 			return err

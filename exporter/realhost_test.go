@@ -29,7 +29,7 @@ func TestRealHostFacts(t *testing.T) {
 	// collector once, so a few scrapes are allowed.
 	_, dmiErr := os.Stat("/sys/class/dmi/id")
 	var fams testenv.Families
-	eventually(t, 5*time.Second, func() error {
+	testenv.Eventually(t, 5*time.Second, "the scrape", func() error {
 		fams = scrape(t, nil, srv.url("/metrics"), nil)
 		var failed []string
 		for _, f := range collector.Factories() {
@@ -48,18 +48,18 @@ func TestRealHostFacts(t *testing.T) {
 	})
 
 	info := fams.One(t, "strata_host_info", nil).Labels
-	osRelease := strings.Split(output(t, sh, "-c",
+	osRelease := strings.Split(testenv.Output(t, sh, "-c",
 		`for f in /etc/os-release /usr/lib/os-release; do if [ -r "$f" ]; then . "$f"; break; fi; done
 		 printf '%s\n%s\n%s\n' "$ID" "$VERSION_ID" "$PRETTY_NAME"`), "\n")
 	for len(osRelease) < 3 {
 		osRelease = append(osRelease, "")
 	}
 	want := map[string]string{
-		"host":           output(t, uname, "-n"),
-		"hostname":       output(t, uname, "-n"),
-		"kernel_release": output(t, uname, "-r"),
+		"host":           testenv.Output(t, uname, "-n"),
+		"hostname":       testenv.Output(t, uname, "-n"),
+		"kernel_release": testenv.Output(t, uname, "-r"),
 		"kernel_version": readTrim(t, "/proc/sys/kernel/version"),
-		"arch":           output(t, uname, "-m"),
+		"arch":           testenv.Output(t, uname, "-m"),
 		"os_id":          osRelease[0],
 		"os_version_id":  osRelease[1],
 		"os_image":       osRelease[2],
@@ -72,7 +72,7 @@ func TestRealHostFacts(t *testing.T) {
 		}
 	}
 	// uname(1)'s -v is the same string as /proc/sys/kernel/version, through the syscall.
-	if got, w := info["kernel_version"], output(t, uname, "-v"); got != w {
+	if got, w := info["kernel_version"], testenv.Output(t, uname, "-v"); got != w {
 		t.Errorf("strata_host_info kernel_version = %q, uname -v says %q", got, w)
 	}
 
@@ -125,7 +125,7 @@ func TestRealHostAddresses(t *testing.T) {
 func ipAddresses(t *testing.T, ip string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	for _, line := range strings.Split(output(t, ip, "-o", "addr", "show"), "\n") {
+	for _, line := range strings.Split(testenv.Output(t, ip, "-o", "addr", "show"), "\n") {
 		// 4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\ ...
 		f := strings.Fields(line)
 		if len(f) < 4 || (f[2] != "inet" && f[2] != "inet6") {
@@ -164,7 +164,7 @@ func TestSideBySideNodeExporter(t *testing.T) {
 		<-exited
 	})
 	var node testenv.Families
-	eventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, "node_exporter serving", func() error {
 		select {
 		case err := <-exited:
 			exited <- err

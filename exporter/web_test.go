@@ -30,7 +30,7 @@ import (
 func TestWebTLSAndBasicAuth(t *testing.T) {
 	dir := t.TempDir()
 	certPEM := writeSelfSignedCert(t, dir)
-	user, password := "strata", randomHex(t, 12)
+	user, password := "strata", testenv.RandomHex(t, 12)
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestMalformedOSReleaseFailsOnlyTheOSCollector(t *testing.T) {
 		}
 	}
 	info := fams.One(t, "strata_host_info", nil).Labels
-	if got, want := info["kernel_release"], output(t, uname, "-r"); got != want {
+	if got, want := info["kernel_release"], testenv.Output(t, uname, "-r"); got != want {
 		t.Errorf("kernel_release = %q, uname -r says %q", got, want)
 	}
 }

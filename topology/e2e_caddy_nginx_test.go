@@ -32,7 +32,7 @@ func TestCaddyAndNginx(t *testing.T) {
 	caddyBin := testenv.Command(t, "caddy")
 	nginxBin := nginxBinary(t)
 	busybox := testenv.Command(t, "busybox")
-	truth := readThisHost(t)
+	truth := testenv.ReadThisHost(t)
 	pm := startPodman(t)
 
 	// Caddy: the container first, then the process; nginx: the other way round.
@@ -47,7 +47,7 @@ func TestCaddyAndNginx(t *testing.T) {
 	nginxConf, nginxListen := startNginxProxy(t, nginxBin, nginxPorts)
 	// The configurations are real: requests through both LBs reach the upstreams. (Caddy's
 	// admin API answers before its HTTP server listens.)
-	eventually(t, 10*time.Second, "requests through caddy and nginx", func() error {
+	testenv.Eventually(t, 10*time.Second, "requests through caddy and nginx", func() error {
 		for _, url := range []string{"http://" + caddyListen + "/c1ps/", "http://" + nginxListen + "/"} {
 			if err := getOK(url); err != nil {
 				return err
@@ -94,7 +94,7 @@ func TestCaddyAndNginx(t *testing.T) {
 		{"nginx/legacy", "legacy/c1ps", []upstream{process(nginxPorts[0], nginxProcess), container(nginxPorts[1], nginxContainer)}},
 	}
 
-	eventually(t, pollTimeout, "both LBs' upstreams resolved down to the kernel", func() error {
+	testenv.Eventually(t, pollTimeout, "both LBs' upstreams resolved down to the kernel", func() error {
 		g, err := a.graph("")
 		if err != nil {
 			return err
@@ -144,8 +144,8 @@ func TestCaddyAndNginx(t *testing.T) {
 		if !ok {
 			return fmt.Errorf("no host %s in the graph", host)
 		}
-		if h.Attrs["kernel_release"] != truth.kernelRelease || h.Attrs["os_image"] != truth.prettyName {
-			return fmt.Errorf("host %v: want kernel_release %q (uname -r) and os_image %q (os-release)", h, truth.kernelRelease, truth.prettyName)
+		if h.Attrs["kernel_release"] != truth.KernelRelease || h.Attrs["os_image"] != truth.PrettyName {
+			return fmt.Errorf("host %v: want kernel_release %q (uname -r) and os_image %q (os-release)", h, truth.KernelRelease, truth.PrettyName)
 		}
 		return nil
 	})
@@ -197,7 +197,7 @@ func startCaddyProxy(t *testing.T, bin string, upstreams []int) (admin, listen s
 			t.Logf("caddy's output:\n%s", p.log)
 		}
 	})
-	eventually(t, 15*time.Second, "caddy's admin API", func() error {
+	testenv.Eventually(t, 15*time.Second, "caddy's admin API", func() error {
 		if err := p.running(); err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ http {
 			t.Logf("nginx's error.log:\n%s", b)
 		}
 	})
-	eventually(t, 10*time.Second, "nginx serving", func() error {
+	testenv.Eventually(t, 10*time.Second, "nginx serving", func() error {
 		if err := p.running(); err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,7 @@ func TestExplainPromQL(t *testing.T) {
 		LBSources: []source.LoadBalancers{inv}, FactSources: []source.Facts{inv}})
 	// 13 instances, each with one strata_topology_path_info row (an unresolved one too).
 	const pathRows = 13
-	eventually(t, pollTimeout, "the fleet in the graph", func() error {
+	testenv.Eventually(t, pollTimeout, "the fleet in the graph", func() error {
 		return a.expect(`lb -> instance | count`, "", []string{strconv.Itoa(pathRows)})
 	})
 
@@ -47,7 +47,7 @@ func TestExplainPromQL(t *testing.T) {
 	// empty an answer. The series Prometheus scraped carry the target's labels, which the
 	// explained PromQL must aggregate away.
 	var evalAt time.Time
-	eventually(t, pollTimeout, "strata_topology_path_info scraped by Prometheus", func() error {
+	testenv.Eventually(t, pollTimeout, "strata_topology_path_info scraped by Prometheus", func() error {
 		evalAt = time.Now()
 		got, err := queryAPI(prom, "strata_topology_path_info", evalAt)
 		if err != nil {

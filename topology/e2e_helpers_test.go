@@ -1,11 +1,8 @@
 package topology_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,98 +39,6 @@ import (
 // second or two after start, the first refresh after the refresh interval, and a change
 // needs a scrape and a refresh more.
 const pollTimeout = 45 * time.Second
-
-// eventually retries check until it succeeds or timeout passes, then fails the test with the
-// last error.
-func eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	start := time.Now()
-	for {
-		err := check()
-		if err == nil {
-			t.Logf("%s: after %s", what, time.Since(start).Round(100*time.Millisecond))
-			return
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-func randomHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// run runs a program and returns its trimmed standard output; the error holds its standard
-// error.
-func run(name string, args ...string) (string, error) {
-	var stderr bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-func mustRun(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := run(name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// thisHost is what the system itself says of this machine: the truth the graph is checked on.
-type thisHost struct {
-	hostname      string
-	kernelRelease string // uname -r
-	prettyName    string // /etc/os-release PRETTY_NAME
-	osID          string // /etc/os-release ID
-}
-
-func readThisHost(t testing.TB) thisHost {
-	t.Helper()
-	h := thisHost{hostname: mustRun(t, "hostname"), kernelRelease: mustRun(t, "uname", "-r")}
-	f, err := os.Open("/etc/os-release")
-	if err != nil {
-		f, err = os.Open("/usr/lib/os-release")
-	}
-	if err != nil {
-		t.Fatalf("read os-release: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-		if !ok {
-			continue
-		}
-		if uq, err := strconv.Unquote(v); err == nil {
-			v = uq
-		} else {
-			v = strings.Trim(v, `'`)
-		}
-		switch k {
-		case "PRETTY_NAME":
-			h.prettyName = v
-		case "ID":
-			h.osID = v
-		}
-	}
-	if h.hostname == "" || h.kernelRelease == "" || h.prettyName == "" || h.osID == "" {
-		t.Fatalf("this host: %+v: something is missing", h)
-	}
-	return h
-}
 
 // testLogWriter sends a logger's lines to the test's log, and drops what comes after the test
 // ended (a goroutine may still log while it shuts down).
@@ -420,7 +325,7 @@ func (p *process) running() error {
 func waitServing(t testing.TB, url string, p *process) {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
-	eventually(t, 30*time.Second, "serving at "+url, func() error {
+	testenv.Eventually(t, 30*time.Second, "serving at "+url, func() error {
 		if p != nil {
 			if err := p.running(); err != nil {
 				t.Fatal(err)
@@ -487,7 +392,7 @@ func startPodman(t *testing.T) *podman {
 			return d.DialContext(ctx, "unix", p.sock)
 		},
 	}}
-	eventually(t, 30*time.Second, "podman API service", func() error {
+	testenv.Eventually(t, 30*time.Second, "podman API service", func() error {
 		if err := svc.running(); err != nil {
 			t.Fatal(err)
 		}
@@ -513,7 +418,7 @@ func startPodman(t *testing.T) *podman {
 }
 
 func (p *podman) run(args ...string) (string, error) {
-	return run(p.bin, append(append([]string{}, podmanFlags...), args...)...)
+	return testenv.TryOutput(p.bin, append(append([]string{}, podmanFlags...), args...)...)
 }
 
 func (p *podman) must(t testing.TB, args ...string) string {
@@ -529,7 +434,7 @@ func (p *podman) must(t testing.TB, args ...string) string {
 // 127.0.0.1:hostPort, and returns its name and full id (podman inspect).
 func (p *podman) httpdContainer(t testing.TB, hostPort int) (name, id string) {
 	t.Helper()
-	name = "strata-e2e-" + randomHex(t, 6)
+	name = "strata-e2e-" + testenv.RandomHex(t, 6)
 	t.Cleanup(func() { _, _ = p.run("rm", "-f", "-t", "0", name) })
 	p.must(t, "run", "-d", "--name", name,
 		"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
@@ -600,7 +505,7 @@ func startPrometheus(t *testing.T, bin, config string, args ...string) string {
 	p := startProcess(t, bin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr, "--log.level=warn"}, args...)...)
 	base := "http://" + addr
-	eventually(t, pollTimeout, "Prometheus ready", func() error {
+	testenv.Eventually(t, pollTimeout, "Prometheus ready", func() error {
 		if err := p.running(); err != nil {
 			t.Fatal(err)
 		}

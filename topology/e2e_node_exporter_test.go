@@ -16,8 +16,8 @@ import (
 // and the OS image /etc/os-release names.
 func TestNodeExporterOnly(t *testing.T) {
 	bin := testenv.Command(t, "prometheus-node-exporter")
-	truth := readThisHost(t)
-	arch := mustRun(t, "uname", "-m")
+	truth := testenv.ReadThisHost(t)
+	arch := testenv.Output(t, "uname", "-m")
 
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	p := startProcess(t, bin, "--web.listen-address="+addr, "--log.level=warn")
@@ -29,7 +29,7 @@ func TestNodeExporterOnly(t *testing.T) {
 		ScrapeConfigs:   fmt.Sprintf("- job_name: node\n  static_configs:\n  - targets: [%q]\n", addr),
 	})
 
-	eventually(t, pollTimeout, "this host from node_exporter's series", func() error {
+	testenv.Eventually(t, pollTimeout, "this host from node_exporter's series", func() error {
 		g, err := a.graph("host")
 		if err != nil {
 			return err
@@ -39,18 +39,18 @@ func TestNodeExporterOnly(t *testing.T) {
 		}
 		h := g.Nodes[0]
 		for k, want := range map[string]string{
-			"kernel_release": truth.kernelRelease, // uname -r
-			"os_image":       truth.prettyName,    // PRETTY_NAME
-			"os_id":          truth.osID,          // ID
+			"kernel_release": truth.KernelRelease, // uname -r
+			"os_image":       truth.PrettyName,    // PRETTY_NAME
+			"os_id":          truth.OSID,          // ID
 			"arch":           arch,                // uname -m
-			"hostname":       truth.hostname,
+			"hostname":       truth.Hostname,
 		} {
 			if h.Attrs[k] != want {
 				return fmt.Errorf("host %v: %s is %q, want %q", h, k, h.Attrs[k], want)
 			}
 		}
-		if h.ID != truth.hostname || h.Name != truth.hostname {
-			return fmt.Errorf("host %v: want it named %q, node_exporter's nodename", h, truth.hostname)
+		if h.ID != truth.Hostname || h.Name != truth.Hostname {
+			return fmt.Errorf("host %v: want it named %q, node_exporter's nodename", h, truth.Hostname)
 		}
 		return nil
 	})
@@ -59,12 +59,12 @@ func TestNodeExporterOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := fams.Only("strata_topology_host_info", map[string]string{"host": truth.hostname})
+	info, err := fams.Only("strata_topology_host_info", map[string]string{"host": truth.Hostname})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Labels["kernel_release"] != truth.kernelRelease || info.Labels["os_image"] != truth.prettyName || info.Labels["os_id"] != truth.osID {
-		t.Errorf("%v: want kernel_release %q, os_image %q, os_id %q", info, truth.kernelRelease, truth.prettyName, truth.osID)
+	if info.Labels["kernel_release"] != truth.KernelRelease || info.Labels["os_image"] != truth.PrettyName || info.Labels["os_id"] != truth.OSID {
+		t.Errorf("%v: want kernel_release %q, os_image %q, os_id %q", info, truth.KernelRelease, truth.PrettyName, truth.OSID)
 	}
 	if up, err := fams.Only("strata_topology_source_up", map[string]string{"source": "metrics"}); err != nil || up.Value != 1 {
 		t.Errorf("strata_topology_source_up of the metrics source: %v, %v; want 1", up, err)

@@ -19,7 +19,7 @@ import (
 func TestExternalPrometheus(t *testing.T) {
 	promBin := testenv.Command(t, "prometheus")
 	nodeBin := testenv.Command(t, "prometheus-node-exporter")
-	truth := readThisHost(t)
+	truth := testenv.ReadThisHost(t)
 
 	nodeAddr := testenv.FreeAddr(t)
 	node := startProcess(t, nodeBin, "--web.listen-address="+nodeAddr, "--log.level=warn")
@@ -28,7 +28,7 @@ func TestExternalPrometheus(t *testing.T) {
 	promBase := startPrometheus(t, promBin, fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [%q]\n", nodeAddr))
 	promAddr := strings.TrimPrefix(promBase, "http://")
 	// Prometheus's first scrape lands a few seconds after it starts.
-	eventually(t, pollTimeout, "node_uname_info in Prometheus", func() error {
+	testenv.Eventually(t, pollTimeout, "node_uname_info in Prometheus", func() error {
 		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape("node_uname_info"))
 		if err != nil {
 			return err
@@ -49,7 +49,7 @@ func TestExternalPrometheus(t *testing.T) {
 	})
 
 	a := startApp(t, topology.Options{RefreshInterval: 2 * time.Second, PrometheusURL: "http://" + promAddr})
-	eventually(t, pollTimeout, "this host read from Prometheus", func() error {
+	testenv.Eventually(t, pollTimeout, "this host read from Prometheus", func() error {
 		g, err := a.graph("host")
 		if err != nil {
 			return err
@@ -58,7 +58,7 @@ func TestExternalPrometheus(t *testing.T) {
 			return fmt.Errorf("want one host, got %v (warnings %v)", g.Nodes, g.Warnings)
 		}
 		h := g.Nodes[0]
-		for k, want := range map[string]string{"kernel_release": truth.kernelRelease, "os_image": truth.prettyName, "hostname": truth.hostname} {
+		for k, want := range map[string]string{"kernel_release": truth.KernelRelease, "os_image": truth.PrettyName, "hostname": truth.Hostname} {
 			if h.Attrs[k] != want {
 				return fmt.Errorf("host %v: %s is %q, want %q", h, k, h.Attrs[k], want)
 			}

@@ -38,7 +38,7 @@ func TestPromQLRecipes(t *testing.T) {
 	testenv.Root(t)
 	haproxyBin := testenv.Command(t, "haproxy")
 	busybox := testenv.Command(t, "busybox")
-	truth := readThisHost(t)
+	truth := testenv.ReadThisHost(t)
 
 	// s0: busybox httpd whose CGI answers 500.
 	dir := t.TempDir()
@@ -106,26 +106,26 @@ backend c1ps
 		check      func([]testenv.Sample) error
 	}{
 		{"mission question", recipeMission, func(s []testenv.Sample) error {
-			if len(s) != 1 || s[0].Labels["kernel_release"] != truth.kernelRelease || s[0].Labels["host"] != host {
-				return fmt.Errorf("want one row with host %s and kernel_release %s", host, truth.kernelRelease)
+			if len(s) != 1 || s[0].Labels["kernel_release"] != truth.KernelRelease || s[0].Labels["host"] != host {
+				return fmt.Errorf("want one row with host %s and kernel_release %s", host, truth.KernelRelease)
 			}
 			return nil
 		}},
 		{"kernel mix behind an LB", recipeKernelMix, func(s []testenv.Sample) error {
-			if len(s) != 1 || s[0].Labels["kernel_release"] != truth.kernelRelease || s[0].Value != 1 {
-				return fmt.Errorf("want {kernel_release=%q} 1", truth.kernelRelease)
+			if len(s) != 1 || s[0].Labels["kernel_release"] != truth.KernelRelease || s[0].Value != 1 {
+				return fmt.Errorf("want {kernel_release=%q} 1", truth.KernelRelease)
 			}
 			return nil
 		}},
 		{"HAProxy errors joined to hardware", recipeErrorsToHW, func(s []testenv.Sample) error {
-			if len(s) != 1 || s[0].Labels["host"] != host || s[0].Labels["kernel_release"] != truth.kernelRelease ||
-				s[0].Labels["os_image"] != truth.prettyName || s[0].Value <= 0 {
-				return fmt.Errorf("want one row for host %s, kernel %s, os %q with a 5xx rate above 0", host, truth.kernelRelease, truth.prettyName)
+			if len(s) != 1 || s[0].Labels["host"] != host || s[0].Labels["kernel_release"] != truth.KernelRelease ||
+				s[0].Labels["os_image"] != truth.PrettyName || s[0].Value <= 0 {
+				return fmt.Errorf("want one row for host %s, kernel %s, os %q with a 5xx rate above 0", host, truth.KernelRelease, truth.PrettyName)
 			}
 			return nil
 		}},
 	} {
-		eventually(t, pollTimeout, c.name, func() error {
+		testenv.Eventually(t, pollTimeout, c.name, func() error {
 			got, err := queryAPI(a.base, c.expr, time.Time{})
 			if err != nil {
 				return err

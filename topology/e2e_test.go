@@ -31,7 +31,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	testenv.Root(t)
 	haproxyBin := testenv.Command(t, "haproxy")
 	busybox := testenv.Command(t, "busybox")
-	truth := readThisHost(t)
+	truth := testenv.ReadThisHost(t)
 	pm := startPodman(t)
 
 	ports := []int{testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)}
@@ -44,8 +44,8 @@ func TestHAProxyC1PS(t *testing.T) {
 	hap := startHAProxy(t, haproxyBin, ports)
 	expOpts := exporterOptions(pm.sock)
 	host := exporter.HostName(*expOpts)
-	if host != truth.hostname {
-		t.Logf("the exporter names this host %q, hostname says %q", host, truth.hostname)
+	if host != truth.Hostname {
+		t.Logf("the exporter names this host %q, hostname says %q", host, truth.Hostname)
 	}
 	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.sock})
 	if err != nil {
@@ -136,8 +136,8 @@ func TestHAProxyC1PS(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if h.Entity.Attrs["kernel_release"] != truth.kernelRelease {
-			return fmt.Errorf("host %v: kernel_release %q, uname -r says %q", h.Entity, h.Entity.Attrs["kernel_release"], truth.kernelRelease)
+		if h.Entity.Attrs["kernel_release"] != truth.KernelRelease {
+			return fmt.Errorf("host %v: kernel_release %q, uname -r says %q", h.Entity, h.Entity.Attrs["kernel_release"], truth.KernelRelease)
 		}
 		return nil
 	}
@@ -146,14 +146,14 @@ func TestHAProxyC1PS(t *testing.T) {
 	if got := hap.serverOrder(t, "c1ps"); !slices.Equal(got, servers) {
 		t.Fatalf("HAProxy lists c1ps's servers as %v, want %v", got, servers)
 	}
-	eventually(t, pollTimeout, "lb → c1ps → s0, s1, s2 resolved down to the kernel", func() error {
+	testenv.Eventually(t, pollTimeout, "lb → c1ps → s0, s1, s2 resolved down to the kernel", func() error {
 		return checkInstances([]string{"UP", "UP", "UP"})
 	})
 
 	// The s1 container stops: HAProxy's check fails, and the graph says so. The instance then
 	// runs nowhere strata knows: it is left on the LB's host.
 	pm.must(t, "stop", "-t", "0", c1)
-	eventually(t, pollTimeout, "s1 DOWN after its container stopped", func() error {
+	testenv.Eventually(t, pollTimeout, "s1 DOWN after its container stopped", func() error {
 		if st := hap.status(t, "c1ps", "s1"); !strings.HasPrefix(st, "DOWN") {
 			return fmt.Errorf("HAProxy says s1 is %q", st)
 		}
@@ -169,7 +169,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	})
 	// It starts again under the same id and port: back UP and in its container.
 	pm.must(t, "start", c1)
-	eventually(t, pollTimeout, "s1 UP in its container again", func() error {
+	testenv.Eventually(t, pollTimeout, "s1 UP in its container again", func() error {
 		return checkInstances([]string{"UP", "UP", "UP"})
 	})
 
@@ -177,7 +177,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	if out := hap.command(t, "disable server c1ps/s0"); out != "" {
 		t.Fatalf("disable server c1ps/s0: %q", out)
 	}
-	eventually(t, pollTimeout, "s0 MAINT", func() error {
+	testenv.Eventually(t, pollTimeout, "s0 MAINT", func() error {
 		if st := hap.status(t, "c1ps", "s0"); !strings.HasPrefix(st, "MAINT") {
 			return fmt.Errorf("HAProxy says s0 is %q", st)
 		}
@@ -186,7 +186,7 @@ func TestHAProxyC1PS(t *testing.T) {
 
 	// HAProxy dies: the source is down with its error, its last report stays, marked stale.
 	hap.proc.stop()
-	eventually(t, pollTimeout, "the haproxy source down, its entities stale", func() error {
+	testenv.Eventually(t, pollTimeout, "the haproxy source down, its entities stale", func() error {
 		srcs, err := a.sources()
 		if err != nil {
 			return err
@@ -224,7 +224,7 @@ func TestHAProxyC1PS(t *testing.T) {
 		return nil
 	})
 
-	eventually(t, pollTimeout, "/metrics: the source down and a path row per instance", func() error {
+	testenv.Eventually(t, pollTimeout, "/metrics: the source down and a path row per instance", func() error {
 		fams, err := scrapeMetrics(a.base + "/metrics")
 		if err != nil {
 			return err
@@ -242,8 +242,8 @@ func TestHAProxyC1PS(t *testing.T) {
 				return err
 			}
 			want := map[string]string{
-				"position": strconv.Itoa(i), "address": "127.0.0.1", "host": host, "kernel_release": truth.kernelRelease,
-				"os_image": truth.prettyName, "container_id": strings.TrimPrefix(wantTarget[i], "container/"),
+				"position": strconv.Itoa(i), "address": "127.0.0.1", "host": host, "kernel_release": truth.KernelRelease,
+				"os_image": truth.PrettyName, "container_id": strings.TrimPrefix(wantTarget[i], "container/"),
 			}
 			if i == 2 {
 				want["container_id"] = ""
@@ -304,7 +304,7 @@ backend c1ps
 			t.Logf("haproxy's output:\n%s", h.proc.log)
 		}
 	})
-	eventually(t, 10*time.Second, "haproxy's runtime API", func() error {
+	testenv.Eventually(t, 10*time.Second, "haproxy's runtime API", func() error {
 		if err := h.proc.running(); err != nil {
 			t.Fatal(err)
 		}

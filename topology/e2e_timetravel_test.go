@@ -48,7 +48,7 @@ func TestTimeTravelHAProxy(t *testing.T) {
 	// settled waits until the latest graph answers rows, then for two more refreshes, so that
 	// the storage holds that state; it returns a time within it.
 	settled := func(a *app, rows []string) time.Time {
-		eventually(t, pollTimeout, "the graph to show "+fmt.Sprint(rows), func() error {
+		testenv.Eventually(t, pollTimeout, "the graph to show "+fmt.Sprint(rows), func() error {
 			return a.expect(mission, "", rows)
 		})
 		time.Sleep(2500 * time.Millisecond)
@@ -58,7 +58,7 @@ func TestTimeTravelHAProxy(t *testing.T) {
 	}
 	before := settled(a, want("127.0.0.1", portA))
 	hap.command(t, fmt.Sprintf("set server c1ps/s0 addr 127.0.0.2 port %d", portB))
-	eventually(t, pollTimeout, "s0 UP at its new address", func() error {
+	testenv.Eventually(t, pollTimeout, "s0 UP at its new address", func() error {
 		if row := hap.stat(t, "c1ps")[0]; row["status"] != "UP" || row["addr"] != fmt.Sprintf("127.0.0.2:%d", portB) {
 			return fmt.Errorf("haproxy says %v", row)
 		}
@@ -66,7 +66,7 @@ func TestTimeTravelHAProxy(t *testing.T) {
 	})
 	after := settled(a, want("127.0.0.2", portB))
 
-	hostRow := []string{querytest.FormatRow([]string{"host", host, readThisHost(t).kernelRelease})}
+	hostRow := []string{querytest.FormatRow([]string{"host", host, testenv.ReadThisHost(t).KernelRelease})}
 	wantDiff := []string{
 		querytest.FormatRow([]string{"changed", "instance", "edge/c1ps/s0", "address", "127.0.0.1", "127.0.0.2"}),
 		querytest.FormatRow([]string{"changed", "instance", "edge/c1ps/s0", "port", strconv.Itoa(portA), strconv.Itoa(portB)}),

@@ -44,7 +44,7 @@ func TestUIInBrowser(t *testing.T) {
 	chromium := testenv.Command(t, "chromium")
 	haproxyBin := testenv.Command(t, "haproxy")
 	busybox := testenv.Command(t, "busybox")
-	truth := readThisHost(t)
+	truth := testenv.ReadThisHost(t)
 	pm := startPodman(t)
 
 	ports := []int{testenv.FreePort(t), testenv.FreePort(t)}
@@ -66,7 +66,7 @@ func TestUIInBrowser(t *testing.T) {
 		LBSources: []source.LoadBalancers{src}, LocalHost: host})
 
 	s0, s1 := "instance/edge/c1ps/s0", "instance/edge/c1ps/s1"
-	eventually(t, pollTimeout, "s0 on this host, s1 in its container", func() error {
+	testenv.Eventually(t, pollTimeout, "s0 on this host, s1 in its container", func() error {
 		g, err := a.graph("")
 		if err != nil {
 			return err
@@ -85,7 +85,7 @@ func TestUIInBrowser(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	hap.command(t, fmt.Sprintf("set server c1ps/s0 addr 127.0.0.2 port %d", movedPort))
 	const s0Address = `service{name="c1ps"} -> instance[0] .address .port`
-	eventually(t, pollTimeout, "the graph to show s0 at its new address", func() error {
+	testenv.Eventually(t, pollTimeout, "the graph to show s0 at its new address", func() error {
 		return a.expect(s0Address, "", []string{querytest.FormatRow([]string{"instance", "edge/c1ps/s0", "127.0.0.2", strconv.Itoa(movedPort)})})
 	})
 
@@ -102,8 +102,8 @@ func TestUIInBrowser(t *testing.T) {
 	}
 	b.press(mission)
 	b.submit(http.StatusOK)
-	if got := b.text("table.results tbody"); !strings.Contains(got, "host\t"+host+"\t"+truth.kernelRelease) {
-		t.Errorf("the mission question answers %q, want host %s with kernel %s (uname -r)", got, host, truth.kernelRelease)
+	if got := b.text("table.results tbody"); !strings.Contains(got, "host\t"+host+"\t"+truth.KernelRelease) {
+		t.Errorf("the mission question answers %q, want host %s with kernel %s (uname -r)", got, host, truth.KernelRelease)
 	}
 	if loc := b.location(); !strings.Contains(loc, "q="+url.QueryEscape(mission)) {
 		t.Errorf("the results' URL %s does not hold the question: it cannot be shared", loc)
@@ -136,8 +136,8 @@ func TestUIInBrowser(t *testing.T) {
 	b.shot("entity-instance-s0")
 	b.click(`a[href="/entity/host/` + host + `"]`)
 	b.expectHeading("host " + host)
-	b.expectAttr("kernel_release", truth.kernelRelease)
-	b.expectAttr("os_image", truth.prettyName)
+	b.expectAttr("kernel_release", truth.KernelRelease)
+	b.expectAttr("os_image", truth.PrettyName)
 	b.shot("entity-host")
 	b.open(results, http.StatusOK)
 	b.click(`table.results a[href="/entity/instance/edge/c1ps/s1"]`)
@@ -183,12 +183,12 @@ func TestUIInBrowser(t *testing.T) {
 	b.click(`a[href="/entity/container/` + containerID + `"]`)
 	b.expectHeading("container " + containerID)
 	b.click(`a[href="/entity/host/` + host + `"]`)
-	b.expectAttr("kernel_release", truth.kernelRelease)
+	b.expectAttr("kernel_release", truth.KernelRelease)
 
 	// The fleet: this host's kernel is a bar, and its row leads to the search for it.
 	b.open("/fleet", http.StatusOK)
 	b.shot("fleet")
-	b.click(`main a[href="/?q=` + url.QueryEscape(`host{kernel_release="`+truth.kernelRelease+`"}`) + `"]`)
+	b.click(`main a[href="/?q=` + url.QueryEscape(`host{kernel_release="`+truth.KernelRelease+`"}`) + `"]`)
 	if got := b.text("table.results tbody"); !strings.Contains(got, host) {
 		t.Errorf("the fleet's kernel link answers %q, want host %s", got, host)
 	}

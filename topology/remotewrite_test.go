@@ -67,7 +67,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 
 	// The raw series are in strata's TSDB, hence in the WAL the queue reads: their absence at
 	// the receiver below is the relabel rule's doing.
-	eventually(t, pollTimeout, "the scraped prometheus_build_info in strata's TSDB", func() error {
+	testenv.Eventually(t, pollTimeout, "the scraped prometheus_build_info in strata's TSDB", func() error {
 		got, err := queryAPI(a.base, "prometheus_build_info", time.Time{})
 		if err == nil && len(got) == 0 {
 			err = fmt.Errorf("not scraped yet")
@@ -75,7 +75,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		return err
 	})
 
-	eventually(t, pollTimeout, "the topology series at the receiver", func() error {
+	testenv.Eventually(t, pollTimeout, "the topology series at the receiver", func() error {
 		want := map[string]bool{}
 		for _, s := range a.Refresher().Samples() {
 			want[s.Labels.String()] = true
@@ -166,7 +166,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 func TestRemoteWriteStoreDown(t *testing.T) {
 	writeURL := "http://" + testenv.FreeAddr(t) + "/api/v1/write" // nobody listens
 	a := startApp(t, topology.Options{RefreshInterval: time.Second, RemoteWriteURL: writeURL})
-	eventually(t, pollTimeout, "failed sends retried", func() error {
+	testenv.Eventually(t, pollTimeout, "failed sends retried", func() error {
 		if err := httpOK(a.base + "/-/ready"); err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ func TestTimeTravelFromTheStore(t *testing.T) {
 	inv := write("6.1.0-13-amd64")
 	old := startApp(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
 		FactSources: []source.Facts{inv}, RemoteWriteURL: promBase + "/api/v1/write"})
-	eventually(t, pollTimeout, "the old graph in the store", func() error {
+	testenv.Eventually(t, pollTimeout, "the old graph in the store", func() error {
 		got, err := queryAPI(promBase, `strata_topology_host_info{host="node-17", kernel_release="6.1.0-13-amd64"}`, time.Time{})
 		if err == nil && len(got) == 0 {
 			err = fmt.Errorf("not yet")
@@ -222,7 +222,7 @@ func TestTimeTravelFromTheStore(t *testing.T) {
 	inv = write("6.8.0-45-generic")
 	a := startApp(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
 		FactSources: []source.Facts{inv}, PrometheusURL: promBase})
-	eventually(t, pollTimeout, "the new graph", func() error {
+	testenv.Eventually(t, pollTimeout, "the new graph", func() error {
 		return a.expect(q, "", []string{"host node-17 6.8.0-45-generic"})
 	})
 	if err := a.expect(q, unix(before), []string{"host node-17 6.1.0-13-amd64"}); err != nil {

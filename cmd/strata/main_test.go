@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,7 +194,7 @@ topology:
 // its in-process exporter (the kernel uname -r reports, the OS image of /etc/os-release) and,
 // where HAProxy's runtime socket is at its usual path, the load balancer behind it.
 func TestStrataUp(t *testing.T) {
-	truth := readThisHost(t)
+	truth := testenv.ReadThisHost(t)
 	haproxyBackend := startSystemHAProxy(t)
 
 	dir := t.TempDir()
@@ -232,7 +229,7 @@ func TestStrataUp(t *testing.T) {
 			Attrs map[string]string `json:"attributes"`
 		} `json:"nodes"`
 	}
-	eventually(t, 30*time.Second, "this host in the graph", func() error {
+	testenv.Eventually(t, 30*time.Second, "this host in the graph", func() error {
 		if err := getData(base+"/api/v1/topology/graph?kind=host", &graph); err != nil {
 			return err
 		}
@@ -240,35 +237,35 @@ func TestStrataUp(t *testing.T) {
 			if n.Kind != "host" {
 				return fmt.Errorf("graph?kind=host lists %s/%s", n.Kind, n.ID)
 			}
-			if n.ID != truth.hostname {
+			if n.ID != truth.Hostname {
 				continue
 			}
-			if n.Attrs["kernel_release"] != truth.kernelRelease || n.Attrs["os_image"] != truth.prettyName {
+			if n.Attrs["kernel_release"] != truth.KernelRelease || n.Attrs["os_image"] != truth.PrettyName {
 				return fmt.Errorf("host %s %v: want kernel_release %q (uname -r), os_image %q (os-release)",
-					n.ID, n.Attrs, truth.kernelRelease, truth.prettyName)
+					n.ID, n.Attrs, truth.KernelRelease, truth.PrettyName)
 			}
 			return nil
 		}
-		return fmt.Errorf("no host %s in %+v", truth.hostname, graph.Nodes)
+		return fmt.Errorf("no host %s in %+v", truth.Hostname, graph.Nodes)
 	})
 
-	eventually(t, 30*time.Second, "strata_topology_host_info on /metrics", func() error {
+	testenv.Eventually(t, 30*time.Second, "strata_topology_host_info on /metrics", func() error {
 		fams, err := scrapeMetrics(base + "/metrics")
 		if err != nil {
 			return err
 		}
-		info, err := fams.Only("strata_topology_host_info", map[string]string{"host": truth.hostname})
+		info, err := fams.Only("strata_topology_host_info", map[string]string{"host": truth.Hostname})
 		if err != nil {
 			return err
 		}
-		if info.Labels["kernel_release"] != truth.kernelRelease || info.Labels["os_image"] != truth.prettyName {
-			return fmt.Errorf("%v: want kernel_release %q, os_image %q", info, truth.kernelRelease, truth.prettyName)
+		if info.Labels["kernel_release"] != truth.KernelRelease || info.Labels["os_image"] != truth.PrettyName {
+			return fmt.Errorf("%v: want kernel_release %q, os_image %q", info, truth.KernelRelease, truth.PrettyName)
 		}
 		return nil
 	})
 
 	if haproxyBackend != "" {
-		eventually(t, 30*time.Second, "the local HAProxy's instance on /metrics", func() error {
+		testenv.Eventually(t, 30*time.Second, "the local HAProxy's instance on /metrics", func() error {
 			fams, err := scrapeMetrics(base + "/metrics")
 			if err != nil {
 				return err
@@ -278,7 +275,7 @@ func TestStrataUp(t *testing.T) {
 				return err
 			}
 			for k, want := range map[string]string{
-				"position": "0", "address": "127.0.0.1", "health": "UP", "host": truth.hostname, "kernel_release": truth.kernelRelease,
+				"position": "0", "address": "127.0.0.1", "health": "UP", "host": truth.Hostname, "kernel_release": truth.KernelRelease,
 			} {
 				if row.Labels[k] != want {
 					return fmt.Errorf("%v: %s is %q, want %q", row, k, row.Labels[k], want)
@@ -338,7 +335,7 @@ func startSystemHAProxy(t *testing.T) string {
 
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "app\n") }))
 	t.Cleanup(app.Close)
-	backend := "strata_up_" + randomHex(t, 4)
+	backend := "strata_up_" + testenv.RandomHex(t, 4)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`global
   stats socket %s mode 600 level admin
@@ -377,7 +374,7 @@ backend %s
 			t.Logf("haproxy's output:\n%s", log.String())
 		}
 	})
-	eventually(t, 10*time.Second, "HAProxy's runtime API at "+haproxySocket, func() error {
+	testenv.Eventually(t, 10*time.Second, "HAProxy's runtime API at "+haproxySocket, func() error {
 		select {
 		case <-exited:
 			t.Fatalf("haproxy exited: %v\n%s", cmd.ProcessState, log.String())
@@ -487,67 +484,9 @@ func getData(url string, data any) error {
 
 func scrapeMetrics(url string) (testenv.Families, error) { return testenv.Scrape(nil, url, nil) }
 
-// thisHost is what the system says of this machine.
-type thisHost struct{ hostname, kernelRelease, prettyName string }
-
-func readThisHost(t *testing.T) thisHost {
-	t.Helper()
-	run := func(name string, args ...string) string {
-		out, err := exec.Command(name, args...).Output()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	h := thisHost{hostname: run("hostname"), kernelRelease: run("uname", "-r")}
-	f, err := os.Open("/etc/os-release")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
-			if uq, err := strconv.Unquote(v); err == nil {
-				v = uq
-			}
-			h.prettyName = v
-		}
-	}
-	if h.prettyName == "" {
-		t.Fatal("/etc/os-release has no PRETTY_NAME")
-	}
-	return h
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	start := time.Now()
-	for {
-		err := check()
-		if err == nil {
-			t.Logf("%s: after %s", what, time.Since(start).Round(100*time.Millisecond))
-			return
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
 // checkClient asks the running strata up through strata query and strata promql, as a user
 // would, and compares with this host's own truth.
-func checkClient(t *testing.T, base string, truth thisHost, haproxyBackend string) {
+func checkClient(t *testing.T, base string, truth testenv.ThisHost, haproxyBackend string) {
 	t.Helper()
 	strata := func(args ...string) (stdout, stderr string, code int) {
 		cmd := strataCommand(t, append(args, "--server", base)...)
@@ -562,20 +501,20 @@ func checkClient(t *testing.T, base string, truth thisHost, haproxyBackend strin
 	}
 	found := false
 	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "host" && f[1] == truth.hostname {
-			found = f[2] == truth.kernelRelease && strings.Contains(line, truth.prettyName)
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "host" && f[1] == truth.Hostname {
+			found = f[2] == truth.KernelRelease && strings.Contains(line, truth.PrettyName)
 		}
 	}
 	if !found {
-		t.Errorf("strata query: no row host %s %s %q in\n%s", truth.hostname, truth.kernelRelease, truth.prettyName, out)
+		t.Errorf("strata query: no row host %s %s %q in\n%s", truth.Hostname, truth.KernelRelease, truth.PrettyName, out)
 	}
 
-	out, _, code = strata("query", "-o", "json", "host{id="+strconv.Quote(truth.hostname)+"} .kernel_release")
+	out, _, code = strata("query", "-o", "json", "host{id="+strconv.Quote(truth.Hostname)+"} .kernel_release")
 	var data struct {
 		Columns []string   `json:"columns"`
 		Rows    [][]string `json:"rows"`
 	}
-	if err := json.Unmarshal([]byte(out), &data); code != 0 || err != nil || len(data.Rows) != 1 || data.Rows[0][2] != truth.kernelRelease {
+	if err := json.Unmarshal([]byte(out), &data); code != 0 || err != nil || len(data.Rows) != 1 || data.Rows[0][2] != truth.KernelRelease {
 		t.Errorf("strata query -o json: exit %d, %v: %s", code, err, out)
 	}
 
@@ -589,15 +528,15 @@ func checkClient(t *testing.T, base string, truth thisHost, haproxyBackend strin
 		t.Errorf("strata query --explain promql: exit %d, %q, want %q", code, out, want)
 	}
 
-	out, errOut, code = strata("promql", "strata_topology_host_info{host="+strconv.Quote(truth.hostname)+"}")
-	if code != 0 || !strings.Contains(out, `kernel_release="`+truth.kernelRelease+`"`) {
+	out, errOut, code = strata("promql", "strata_topology_host_info{host="+strconv.Quote(truth.Hostname)+"}")
+	if code != 0 || !strings.Contains(out, `kernel_release="`+truth.KernelRelease+`"`) {
 		t.Errorf("strata promql: exit %d\n%s%s", code, out, errOut)
 	}
 
 	if haproxyBackend != "" {
 		q := fmt.Sprintf("service{name=%q} -> instance[0] -> host .kernel_release", haproxyBackend)
 		out, errOut, code = strata("query", q)
-		if code != 0 || !strings.Contains(out, truth.hostname) || !strings.Contains(out, truth.kernelRelease) {
+		if code != 0 || !strings.Contains(out, truth.Hostname) || !strings.Contains(out, truth.KernelRelease) {
 			t.Errorf("strata query %s: exit %d\n%s%s", q, code, out, errOut)
 		}
 	}
