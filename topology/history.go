@@ -186,7 +186,7 @@ var restorers = map[string]restorer{
 	"strata_topology_service_info": {kind: graph.Service, attr: map[string]string{"service": ""},
 		ident: func(ls labels.Labels) (string, string) {
 			name := ls.Get("service")
-			return ls.Get("lb") + "/" + name, name
+			return graph.ServiceID(ls.Get("lb"), ls.Get("namespace"), name), name
 		},
 		// The series names its LB by name alone: every LB of that name leads to it, as
 		// the join links them.
@@ -206,10 +206,11 @@ var restorers = map[string]restorer{
 			if name == "" {
 				name = net.JoinHostPort(ls.Get("address"), ls.Get("port"))
 			}
-			return ls.Get("lb") + "/" + ls.Get("service") + "/" + name, name
+			return graph.ServiceID(ls.Get("lb"), ls.Get("namespace"), ls.Get("service")) + "/" + name, name
 		},
 		link: func(b *rebuilder, s aliveSeries) {
-			if svc, ok := b.find(graph.Ref{Kind: graph.Service, ID: s.entity.Attrs["lb"] + "/" + s.entity.Attrs["service"]}, s); ok {
+			a := s.entity.Attrs
+			if svc, ok := b.find(graph.Ref{Kind: graph.Service, ID: graph.ServiceID(a["lb"], a["namespace"], a["service"])}, s); ok {
 				b.g.Connect(svc, s.entity, noSource, s.seen())
 			}
 		}},

@@ -88,8 +88,10 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	return r
 }
 
-// Run refreshes every interval until ctx is done.
+// Run refreshes every interval until ctx is done, and soon after a watching source (the
+// Kubernetes API) says its view changed.
 func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
+	changed := r.watch(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -98,8 +100,58 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-changed:
+			// A rollout is many events: let them settle into one refresh.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settle):
+			}
+			select {
+			case <-changed:
+			default:
+			}
 		}
 	}
+}
+
+// settle is how long the refresh loop waits after a watched change for more to come.
+const settle = 200 * time.Millisecond
+
+// watch starts every source that watches (once, though it may be both an LB and a fact
+// source) and merges their signals into one channel that holds at most one.
+func (r *Refresher) watch(ctx context.Context) <-chan struct{} {
+	merged := make(chan struct{}, 1)
+	started := map[source.Watcher]bool{}
+	var all []any
+	for _, s := range r.opts.LBSources {
+		all = append(all, s)
+	}
+	for _, s := range r.opts.FactSources {
+		all = append(all, s)
+	}
+	for _, s := range all {
+		w, ok := s.(source.Watcher)
+		if !ok || started[w] {
+			continue
+		}
+		started[w] = true
+		ch := w.Watch(ctx)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ch:
+					select {
+					case merged <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	return merged
 }
 
 // Refresh asks every source once, joins and writes the graph. A source that fails keeps its

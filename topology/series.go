@@ -62,9 +62,9 @@ var familyList = []family{
 			v[0], v[1], v[2] = e.Attrs["lb"], e.Name, e.Attrs["namespace"]
 		})},
 	{Name: "strata_topology_instance_info", Help: "An instance of a service in the LB's own order (position from 0), with its health; value 1.",
-		Labels: []string{"lb", "service", "server", "address", "port", "position", "health", "weight", "stale"}, MetaLabels: true,
+		Labels: []string{"lb", "service", "namespace", "server", "address", "port", "position", "health", "weight", "stale"}, MetaLabels: true,
 		kind: graph.Instance, fill: eachEntity(graph.Instance, func(e *graph.Entity, v []string) {
-			attrsInto(e, []string{"lb", "service", "server", "address", "port", "position", "health", "weight"}, v)
+			attrsInto(e, []string{"lb", "service", "namespace", "server", "address", "port", "position", "health", "weight"}, v)
 		})},
 	{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
 		Labels: []string{"pod", "namespace", "pod_uid", "host", "ip", "stale"}, MetaLabels: true,
@@ -91,14 +91,24 @@ var familyList = []family{
 	// The other edges are already labels of the info series (service_info{lb},
 	// instance_info{lb,service}, container_info{host,image,pod}, pod_info{host}); writing
 	// them again would double the series of a large fleet for nothing.
-	{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), once per source it rests on; value 1.",
+	{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), or from an LB to a service another LB owns (an Ingress in front of a Kubernetes Service), once per source it rests on; value 1.",
 		Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
 		kind:   graph.Instance, fill: func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+			edge := func(e *graph.Edge) {
+				for _, src := range e.Sources {
+					v[0], v[1], v[2], v[3], v[4] = string(e.From().Kind), e.From().ID, string(e.To().Kind), e.To().ID, src
+					emit(nil, v)
+				}
+			}
 			g.Each(graph.Instance, func(inst *graph.Entity) {
 				for _, e := range g.DownOf(inst) {
-					for _, src := range e.Sources {
-						v[0], v[1], v[2], v[3], v[4] = string(e.From().Kind), e.From().ID, string(e.To().Kind), e.To().ID, src
-						emit(nil, v)
+					edge(e)
+				}
+			})
+			g.Each(graph.LB, func(lb *graph.Entity) {
+				for _, e := range g.DownOf(lb) {
+					if svc := e.ToEntity(); svc.Kind == graph.Service && svc.Attrs["lb"] != lb.Name {
+						edge(e)
 					}
 				}
 			})

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-obs/strata/topology/source/caddy"
 	"github.com/strata-obs/strata/topology/source/haproxy"
 	"github.com/strata-obs/strata/topology/source/inventory"
+	"github.com/strata-obs/strata/topology/source/kubernetes"
 	"github.com/strata-obs/strata/topology/source/nginx"
 )
 
@@ -36,6 +37,8 @@ func BuildSources(cfg *config.Config) ([]source.LoadBalancers, []source.Facts, e
 			src, err = caddy.New(caddy.Config{Name: s.Name, AdminURL: spec.AdminURL, Host: spec.Host, Timeout: spec.Timeout})
 		case *config.Nginx:
 			src, err = nginx.New(nginx.Config{Name: s.Name, ConfigFile: spec.Config, UseNginxT: spec.UseNginxT, Host: spec.Host})
+		case *config.Kubernetes:
+			src, err = kubernetes.New(kubernetes.Config{Name: s.Name, Kubeconfig: spec.Kubeconfig})
 		case *config.Inventory:
 			src, err = inventory.New(s.Name, spec.File)
 		default:
@@ -119,7 +122,7 @@ func (l *localLB) ListLoadBalancers(ctx context.Context) ([]source.LB, error) {
 }
 
 // Check does what strata serve does with a configuration before it starts, without starting:
-// it builds every source (an inventory file must parse, a kubernetes source must be supported)
+// it builds every source (an inventory file must parse, a kubeconfig must load)
 // and hands the scrape configs to Prometheus's own parser. strata check config runs it after
 // the file itself parsed.
 func Check(file string, cfg *config.Config) error {

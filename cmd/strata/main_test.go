@@ -123,7 +123,7 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:9100"]
 `),
-			code: 1, stderr: []string{"FILE:2: source kubernetes: type kubernetes is not supported", "FILE:3: source inventory:",
+			code: 1, stderr: []string{"FILE:2: source kubernetes: no kubeconfig is set and strata does not run in a pod", "FILE:3: source inventory:",
 				"missing-inventory.yml", `FILE: scrape_configs: not a valid duration string: "banana"`},
 		},
 		{

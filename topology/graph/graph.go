@@ -37,6 +37,15 @@ type Ref struct {
 
 func (r Ref) String() string { return string(r.Kind) + "/" + r.ID }
 
+// ServiceID is a service's identity: its LB's name and its own, with its namespace between
+// them where it has one (two Kubernetes namespaces may each have a Service "web").
+func ServiceID(lb, namespace, name string) string {
+	if namespace != "" {
+		return lb + "/" + namespace + "/" + name
+	}
+	return lb + "/" + name
+}
+
 // Entity is one node of the graph.
 type Entity struct {
 	Ref

@@ -367,6 +367,7 @@ func (j *joiner) workloads() {
 			e := &graph.Entity{Ref: ref, Name: p.Name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
 				Labels: p.Labels, Attrs: map[string]string{"namespace": p.Namespace, "uid": p.UID, "node": p.Node,
 					"ip": strings.Join(p.IPs, ","), "phase": p.Phase, "owner": p.Owner, "host_network": strconv.FormatBool(p.HostNetwork)}}
+			setIf(e.Attrs, "ordinal", p.Ordinal)
 			pa := &podAt{Pod: p, ref: ref, entity: j.g.Put(e), host: j.hostOf(p.Node)}
 			if p.UID != "" {
 				j.podsByUID[p.UID] = pa
@@ -488,7 +489,11 @@ func (j *joiner) loadBalancers() {
 			j.g.Put(&graph.Entity{Ref: lbRef, Name: lb.Name, Attrs: attrs, Labels: lb.Labels,
 				Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 			for _, svc := range lb.Services {
-				svcRef := graph.Ref{Kind: graph.Service, ID: lb.Name + "/" + svc.Name}
+				if svc.Of != "" {
+					j.front(rep, lbRef, svc)
+					continue
+				}
+				svcRef := graph.Ref{Kind: graph.Service, ID: graph.ServiceID(lb.Name, svc.Namespace, svc.Name)}
 				svcEntity := j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels,
 					Attrs:   map[string]string{"lb": lb.Name, "namespace": svc.Namespace},
 					Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
@@ -499,6 +504,17 @@ func (j *joiner) loadBalancers() {
 			}
 		}
 	}
+}
+
+// front links an LB to a service another LB of its source owns: an Ingress, or a Service of
+// type LoadBalancer, in front of a cluster Service.
+func (j *joiner) front(rep LBReport, lbRef graph.Ref, svc source.Service) {
+	ref := graph.Ref{Kind: graph.Service, ID: graph.ServiceID(svc.Of, svc.Namespace, svc.Name)}
+	if _, ok := j.g.Get(ref); !ok {
+		j.warn("%s fronts service %s, which its source does not list", lbRef, ref.ID)
+		return
+	}
+	j.g.Link(lbRef, ref, rep.Source, rep.Seen)
 }
 
 func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.Entity, inst source.Instance) {
@@ -516,8 +532,9 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 	// instances of a large fleet are the join's most numerous writes.
 	j.process = nil
 	target, via := j.resolve(inst, lbHost)
-	attrs := make(map[string]string, 11)
-	attrs["lb"], attrs["service"], attrs["server"] = lb.Name, strings.TrimPrefix(svcRef.ID, lb.Name+"/"), inst.Name
+	attrs := make(map[string]string, 12)
+	attrs["lb"], attrs["service"], attrs["server"] = lb.Name, svc.Name, inst.Name
+	setIf(attrs, "namespace", svc.Attrs["namespace"])
 	attrs["address"], attrs["port"], attrs["position"] = inst.Address, strconv.Itoa(inst.Port), strconv.Itoa(inst.Position)
 	attrs["health"], attrs["weight"] = health, strconv.Itoa(inst.Weight)
 	if j.process != nil {
@@ -544,6 +561,13 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 // via says how, or, when nothing is found, why.
 func (j *joiner) resolve(inst source.Instance, lbHost string) (*graph.Entity, string) {
 	addr := inst.Address
+	// The pod the LB names, not whatever pod holds its IP now: pod IPs are reused.
+	if p, ok := j.podsByUID[inst.PodUID]; ok && inst.PodUID != "" {
+		if c := j.podContainer(p, inst.Port); c != nil {
+			return c.entity, "pod named by the source, container listening on the port"
+		}
+		return p.entity, "pod named by the source"
+	}
 	if inst.Host != "" {
 		if g := j.hostOf(inst.Host); g != nil {
 			return j.onHost(g, addr, inst.Port, "host given by the source")

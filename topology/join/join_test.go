@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,64 @@ func TestStaleSource(t *testing.T) {
 	}
 	if h, _ := g.Get(graph.Ref{Kind: graph.Host, ID: "vm"}); h == nil || h.Stale {
 		t.Errorf("host vm from a live source: %+v", h)
+	}
+}
+
+// TestKubernetesSource: what the Kubernetes source reports. Two namespaces each have a
+// Service c1ps and stay two services; an instance resolves to the pod its EndpointSlice names
+// by uid even though another (newer, running) pod now holds the same IP; an Ingress fronts the
+// cluster's Service instead of making another; the exporter's kernel wins over the Node's.
+func TestKubernetesSource(t *testing.T) {
+	in := Input{At: t0,
+		Facts: []FactReport{
+			facts("k8s", &source.FactSet{
+				Hosts: []source.Host{
+					{Origin: source.OriginKubernetes, Name: "node-1", MachineID: "m1", Attrs: map[string]string{"kernel_release": "6.1.0-node-says"}},
+					{Origin: source.OriginKubernetes, Name: "node-2", MachineID: "m2", Attrs: map[string]string{"kernel_release": "6.6.0"}},
+				},
+				Pods: []source.Pod{
+					{Origin: source.OriginKubernetes, Namespace: "shop", Name: "c1ps-0", UID: "u-old", Node: "node-1", IPs: []string{"10.244.1.5"}, Phase: "Running", Owner: "StatefulSet/c1ps", Ordinal: "0"},
+					{Origin: source.OriginKubernetes, Namespace: "other", Name: "batch-1", UID: "u-other", Node: "node-2", IPs: []string{"10.244.1.5"}, Phase: "Running"},
+				},
+				Containers: []source.Container{{Origin: source.OriginKubernetes, Host: "node-1", ID: "c0", Name: "app", Image: "c1ps:2",
+					Runtime: "containerd", Pod: "c1ps-0", Namespace: "shop", PodUID: "u-old"}},
+			}),
+			facts("metrics", &source.FactSet{Hosts: []source.Host{exporterHost("node-1", "m1", nil, map[string]string{"kernel_release": "6.1.0-13-amd64"})}}),
+		},
+		LBs: []LBReport{lbs("k8s",
+			source.LB{Name: "k8s", Provider: "kubernetes", Services: []source.Service{
+				{Name: "c1ps", Namespace: "other", Instances: []source.Instance{{Name: "batch-1", Address: "10.244.1.5", Port: 80, PodUID: "u-other"}}},
+				{Name: "c1ps", Namespace: "shop", Instances: []source.Instance{{Name: "c1ps-0", Address: "10.244.1.5", Port: 8443, PodUID: "u-old"}}},
+			}},
+			source.LB{Name: "shop/edge", Provider: "kubernetes-ingress", Services: []source.Service{
+				{Name: "c1ps", Namespace: "shop", Of: "k8s"}, {Name: "gone", Namespace: "shop", Of: "k8s"}}},
+		)},
+	}
+	g, warnings := Build(in)
+	if n := g.Count(graph.Service); n != 2 {
+		t.Errorf("%d services, want 2 (shop/c1ps and other/c1ps)", n)
+	}
+	for inst, want := range map[string]string{"k8s/shop/c1ps/c1ps-0": "6.1.0-13-amd64", "k8s/other/c1ps/batch-1": "6.6.0"} {
+		hosts := downTo(g, graph.Ref{Kind: graph.Instance, ID: inst}, graph.Host)
+		if len(hosts) != 1 {
+			t.Fatalf("%s reaches hosts %v, want one", inst, hosts)
+		}
+		if h, _ := g.Get(hosts[0]); h.Attrs["kernel_release"] != want {
+			t.Errorf("%s runs on %s with kernel %q, want %q", inst, h.ID, h.Attrs["kernel_release"], want)
+		}
+	}
+	if got := downTo(g, graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-0"}, graph.Container); len(got) != 1 || got[0].ID != "c0" {
+		t.Errorf("shop/c1ps-0 reaches containers %v, want c0", got)
+	}
+	inst, _ := g.Get(graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-0"})
+	if inst == nil || inst.Attrs["namespace"] != "shop" || inst.Attrs["service"] != "c1ps" {
+		t.Errorf("instance attributes: %v", inst)
+	}
+	edge := g.Down(graph.Ref{Kind: graph.LB, ID: "kubernetes-ingress/shop/edge"})
+	if len(edge) != 1 || edge[0].To().ID != "k8s/shop/c1ps" {
+		t.Errorf("the ingress leads to %v, want the cluster's service k8s/shop/c1ps only", edge)
+	}
+	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "fronts service k8s/shop/gone") }) {
+		t.Errorf("no warning for the ingress's missing service: %q", warnings)
 	}
 }

@@ -44,6 +44,11 @@ type Service struct {
 	Namespace string
 	Labels    map[string]string
 	Instances []Instance
+	// Of names the LB of the same source that owns this service when this LB only fronts it
+	// (an Ingress or a Service of type LoadBalancer in front of a cluster Service): the join
+	// links this LB to that service instead of making another one. Such a service lists no
+	// instances of its own.
+	Of string
 }
 
 // Health of an instance, normalised across sources.
@@ -64,7 +69,10 @@ type Instance struct {
 	Health   string
 	Weight   int
 	Host     string // the host it runs on where the source knows it (inventory)
-	Labels   map[string]string
+	// PodUID is the pod the source says serves this instance (an EndpointSlice's targetRef):
+	// the instance resolves to that pod, not to whatever now holds its IP.
+	PodUID string
+	Labels map[string]string
 }
 
 // Origin says which kind of source reported a fact; conflicting facts follow its precedence.
@@ -74,13 +82,14 @@ type Origin int
 const (
 	OriginExporter         Origin = iota // strata-exporter
 	OriginNodeExporter                   // prometheus node_exporter
+	OriginKubernetes                     // the Kubernetes API (a Node's status)
 	OriginKubeStateMetrics               // kube-state-metrics
 	OriginCAdvisor                       // cAdvisor (names containers by cgroup only)
 	OriginInventory                      // the inventory file
 )
 
 func (o Origin) String() string {
-	return [...]string{"strata-exporter", "node_exporter", "kube-state-metrics", "cadvisor", "inventory"}[o]
+	return [...]string{"strata-exporter", "node_exporter", "kubernetes", "kube-state-metrics", "cadvisor", "inventory"}[o]
 }
 
 // FactSet is what a Facts source knows.
@@ -150,6 +159,15 @@ type Pod struct {
 	IPs         []string
 	HostNetwork bool
 	Phase       string
-	Owner       string
+	Owner       string // kind/name: Deployment/web (through its ReplicaSet), StatefulSet/db, DaemonSet/…
+	Ordinal     string // the pod's ordinal in its StatefulSet; empty for other pods
 	Labels      map[string]string
+}
+
+// Watcher is a source that keeps its own view from a stream of events (the Kubernetes API)
+// instead of asking on each refresh. Watch starts it and returns at once; it watches until
+// ctx ends, and the channel receives when its view changed, so that the refresh loop runs
+// without waiting for its interval.
+type Watcher interface {
+	Watch(ctx context.Context) <-chan struct{}
 }

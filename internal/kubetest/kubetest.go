@@ -1,0 +1,278 @@
+// Package kubetest starts a real Kubernetes control plane for tests: Debian's etcd, and
+// kube-apiserver and kube-controller-manager built from k8s.io/kubernetes by scripts/kube-build,
+// all on 127.0.0.1 and ending with the test. There is no kubelet and no scheduler: a test binds
+// pods to nodes and writes their status itself, as they would.
+package kubetest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/strata-obs/strata/internal/testenv"
+)
+
+// Version is the Kubernetes release scripts/kube-build builds (scripts/kube/go.mod).
+const Version = "v1.37.2"
+
+// Controllers are the controllers kube-controller-manager runs: those that turn a
+// StatefulSet into pods and a Service into EndpointSlices, and the garbage collector. Not the
+// node lifecycle controller: with no kubelet to renew their leases, it would mark every node
+// unreachable and its pods not ready.
+var Controllers = []string{"statefulset-controller", "endpointslice-controller", "garbage-collector-controller",
+	"serviceaccount-controller", "replicaset-controller", "deployment-controller"}
+
+// Cluster is a running control plane.
+type Cluster struct {
+	URL        string       // https://127.0.0.1:port of the API server
+	Kubeconfig string       // an admin kubeconfig (system:masters, by token)
+	REST       *rest.Config // the same, for client-go
+	Client     kubernetes.Interface
+	Bin        string // where kube-apiserver, kube-controller-manager and kubectl are
+
+	t         testing.TB
+	dir       string
+	etcdURL   string
+	apiPort   int
+	apiserver *Process
+}
+
+// Bin is the directory of the Kubernetes binaries: $STRATA_KUBE_BIN, else
+// scripts/kube-build's cache. A binary that is not there is a missing real part.
+func Bin(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("STRATA_KUBE_BIN")
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			testenv.Missing(t, "no cache directory for the kube binaries: %v", err)
+		}
+		dir = filepath.Join(cache, "strata", "kube-"+Version)
+	}
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			testenv.Missing(t, "%s is not built (run scripts/kube-build; .ci/run does): %v", b, err)
+		}
+	}
+	return dir
+}
+
+// Start starts etcd, the API server and the controller manager, and returns once the API
+// server is ready and the controller manager has made the default ServiceAccount.
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	testenv.Command(t, "etcd")
+	c := &Cluster{t: t, Bin: Bin(t), dir: t.TempDir()}
+	c.startEtcd()
+	c.apiPort = testenv.FreePort(t)
+	c.URL = "https://127.0.0.1:" + strconv.Itoa(c.apiPort)
+	token := testenv.RandomHex(t, 16)
+	c.write("tokens.csv", token+",admin,admin,system:masters\n")
+	c.writeServiceAccountKey()
+	c.StartAPIServer()
+	c.Kubeconfig = c.write("admin.kubeconfig", KubeconfigFor(c.URL, token, ""))
+	c.REST = &rest.Config{Host: c.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
+	var err error
+	if c.Client, err = kubernetes.NewForConfig(c.REST); err != nil {
+		t.Fatalf("kubernetes client: %v", err)
+	}
+	c.startControllerManager()
+	testenv.Eventually(t, 60*time.Second, "the default ServiceAccount (the controller manager works)", func() error {
+		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metavOptions)
+		return err
+	})
+	return c
+}
+
+// KubeconfigFor is a kubeconfig for an API server by bearer token, impersonating user
+// `as` when it is not empty (as kubectl --as does).
+func KubeconfigFor(url, token, as string) string {
+	impersonate := ""
+	if as != "" {
+		impersonate = "\n    as: " + as
+	}
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: %s
+    insecure-skip-tls-verify: true
+users:
+- name: test
+  user:
+    token: %s%s
+contexts:
+- name: test
+  context: {cluster: test, user: test}
+current-context: test
+`, url, token, impersonate)
+}
+
+// WriteFile writes a file into the cluster's directory and returns its path.
+func (c *Cluster) WriteFile(name, content string) string { return c.write(name, content) }
+
+func (c *Cluster) write(name, content string) string {
+	p := filepath.Join(c.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		c.t.Fatalf("write %s: %v", name, err)
+	}
+	return p
+}
+
+func (c *Cluster) startEtcd() {
+	client, peer := testenv.FreePort(c.t), testenv.FreePort(c.t)
+	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(client)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peer)
+	p := StartProcess(c.t, "etcd", "--name=test", "--data-dir="+filepath.Join(c.dir, "etcd"),
+		"--listen-client-urls="+c.etcdURL, "--advertise-client-urls="+c.etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=test="+peerURL, "--log-level=warn")
+	c.waitHTTP("etcd", c.etcdURL+"/health", p, nil)
+}
+
+// writeServiceAccountKey makes the key the API server signs service account tokens with.
+func (c *Cluster) writeServiceAccountKey() {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		c.t.Fatalf("service account key: %v", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		c.t.Fatalf("service account key: %v", err)
+	}
+	c.write("sa.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+}
+
+// StartAPIServer starts the API server (again, after StopAPIServer) on the same port and
+// etcd, and waits until it is ready.
+func (c *Cluster) StartAPIServer() {
+	c.apiserver = StartProcess(c.t, filepath.Join(c.Bin, "kube-apiserver"),
+		"--etcd-servers="+c.etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(c.apiPort),
+		// The kubernetes Service's endpoint would be this loopback address, which the reconciler refuses.
+		"--endpoint-reconciler-type=none",
+		"--cert-dir="+filepath.Join(c.dir, "certs"),
+		"--token-auth-file="+filepath.Join(c.dir, "tokens.csv"),
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file="+filepath.Join(c.dir, "sa.key"),
+		"--service-account-signing-key-file="+filepath.Join(c.dir, "sa.key"),
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--profiling=false", "--v=0")
+	c.waitHTTP("kube-apiserver", c.URL+"/readyz", c.apiserver, insecureClient)
+}
+
+// StopAPIServer kills the API server; etcd and what it holds stay.
+func (c *Cluster) StopAPIServer() { c.apiserver.Stop() }
+
+func (c *Cluster) startControllerManager() {
+	StartProcess(c.t, filepath.Join(c.Bin, "kube-controller-manager"),
+		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false",
+		"--controllers="+strings.Join(Controllers, ","),
+		"--bind-address=127.0.0.1", "--secure-port=0",
+		"--use-service-account-credentials=false", "--concurrent-endpointslice-syncs=5", "--v=0")
+}
+
+var insecureClient = &http.Client{Timeout: 2 * time.Second,
+	Transport: &http.Transport{TLSClientConfig: insecureTLS()}}
+
+// waitHTTP waits until url answers 200 without a token (readyz and etcd's health are
+// public), or the process exits.
+func (c *Cluster) waitHTTP(what, url string, p *Process, client *http.Client) {
+	c.t.Helper()
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second}
+	}
+	testenv.Eventually(c.t, 90*time.Second, what+" ready at "+url, func() error {
+		if err := p.Running(); err != nil {
+			c.t.Fatalf("%s: %v", what, err)
+		}
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// Kubectl runs the cluster's kubectl with the admin kubeconfig.
+func (c *Cluster) Kubectl(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(c.Bin, "kubectl"), append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Process is a program a test started in a process group of its own; Stop, or the test's
+// end, kills the group.
+type Process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *testenv.LockedBuffer
+	once   sync.Once
+}
+
+// StartProcess starts a program that ends with the test.
+func StartProcess(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	p := &Process{cmd: exec.Command(name, args...), exited: make(chan struct{}), log: &testenv.LockedBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Stop kills the program and waits for it.
+func (p *Process) Stop() {
+	p.once.Do(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	})
+}
+
+// Running is nil while the program runs, else how it ended with what it wrote.
+func (p *Process) Running() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("%s exited: %v\n%s", filepath.Base(p.cmd.Path), p.cmd.ProcessState, tail(p.log.String(), 4000))
+	default:
+		return nil
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} } // the API server's own self-signed certificate
+
+var metavOptions = metav1.GetOptions{}
