@@ -22,8 +22,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
-	_ "github.com/prometheus/prometheus/discovery/file" // file_sd_configs in scrape_configs
-	_ "github.com/prometheus/prometheus/discovery/http" // http_sd_configs in scrape_configs
+	_ "github.com/prometheus/prometheus/discovery/file"       // file_sd_configs in scrape_configs
+	_ "github.com/prometheus/prometheus/discovery/http"       // http_sd_configs in scrape_configs
+	_ "github.com/prometheus/prometheus/discovery/kubernetes" // kubernetes_sd_configs: finding the exporters of a cluster
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
@@ -246,6 +247,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
+	changed := a.refresher.Watch(ctx)
 	g.Go(func() error {
 		// Let the first scrape land before the first refresh reads it.
 		if a.opts.Exporter != nil || strings.TrimSpace(scrapeYAML) != "" {
@@ -260,16 +262,8 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		a.refresher.Refresh(ctx)
 		a.ready.Store(true)
-		t := time.NewTicker(a.opts.RefreshInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				a.refresher.Refresh(ctx)
-			}
-		}
+		a.refresher.Loop(ctx, a.opts.RefreshInterval, changed)
+		return nil
 	})
 
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}

@@ -88,14 +88,12 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	return r
 }
 
-// Run refreshes every interval until ctx is done, and soon after a watching source (the
-// Kubernetes API) says its view changed.
-func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
-	changed := r.watch(ctx)
+// Loop refreshes every interval until ctx is done, and soon after changed (Watch's channel)
+// says a watching source's view changed. The caller does the first refresh.
+func (r *Refresher) Loop(ctx context.Context, interval time.Duration, changed <-chan struct{}) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		r.Refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -112,15 +110,16 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 			default:
 			}
 		}
+		r.Refresh(ctx)
 	}
 }
 
 // settle is how long the refresh loop waits after a watched change for more to come.
 const settle = 200 * time.Millisecond
 
-// watch starts every source that watches (once, though it may be both an LB and a fact
-// source) and merges their signals into one channel that holds at most one.
-func (r *Refresher) watch(ctx context.Context) <-chan struct{} {
+// Watch starts every source that watches (once, though it may be both an LB and a fact
+// source) until ctx ends, and merges their signals into one channel that holds at most one.
+func (r *Refresher) Watch(ctx context.Context) <-chan struct{} {
 	merged := make(chan struct{}, 1)
 	started := map[source.Watcher]bool{}
 	var all []any

@@ -94,8 +94,11 @@ func Start(t testing.TB) *Cluster {
 	if c.Client, err = kubernetes.NewForConfig(c.REST); err != nil {
 		t.Fatalf("kubernetes client: %v", err)
 	}
-	c.startControllerManager()
+	kcm := c.startControllerManager()
 	testenv.Eventually(t, 60*time.Second, "the default ServiceAccount (the controller manager works)", func() error {
+		if err := kcm.Running(); err != nil {
+			t.Fatalf("kube-controller-manager: %v", err)
+		}
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metavOptions)
 		return err
 	})
@@ -164,13 +167,29 @@ func (c *Cluster) writeServiceAccountKey() {
 
 // StartAPIServer starts the API server (again, after StopAPIServer) on the same port and
 // etcd, and waits until it is ready.
-func (c *Cluster) StartAPIServer() {
-	c.apiserver = StartProcess(c.t, filepath.Join(c.Bin, "kube-apiserver"),
+func (c *Cluster) StartAPIServer() { c.apiserver = c.startAPIServer(c.apiPort) }
+
+// StartExtraAPIServer starts a second API server on the same etcd, as an HA control plane
+// has, and returns an admin client of it: a test writes through it while the first is away.
+func (c *Cluster) StartExtraAPIServer() kubernetes.Interface {
+	port := testenv.FreePort(c.t)
+	c.startAPIServer(port)
+	rc := rest.CopyConfig(c.REST)
+	rc.Host = "https://127.0.0.1:" + strconv.Itoa(port)
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		c.t.Fatalf("kubernetes client: %v", err)
+	}
+	return client
+}
+
+func (c *Cluster) startAPIServer(port int) *Process {
+	p := StartProcess(c.t, filepath.Join(c.Bin, "kube-apiserver"),
 		"--etcd-servers="+c.etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(c.apiPort),
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
 		// The kubernetes Service's endpoint would be this loopback address, which the reconciler refuses.
 		"--endpoint-reconciler-type=none",
-		"--cert-dir="+filepath.Join(c.dir, "certs"),
+		"--cert-dir="+filepath.Join(c.dir, "certs-"+strconv.Itoa(port)),
 		"--token-auth-file="+filepath.Join(c.dir, "tokens.csv"),
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc",
@@ -178,18 +197,19 @@ func (c *Cluster) StartAPIServer() {
 		"--service-account-signing-key-file="+filepath.Join(c.dir, "sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--profiling=false", "--v=0")
-	c.waitHTTP("kube-apiserver", c.URL+"/readyz", c.apiserver, insecureClient)
+	c.waitHTTP("kube-apiserver", "https://127.0.0.1:"+strconv.Itoa(port)+"/readyz", p, insecureClient)
+	return p
 }
 
 // StopAPIServer kills the API server; etcd and what it holds stay.
 func (c *Cluster) StopAPIServer() { c.apiserver.Stop() }
 
-func (c *Cluster) startControllerManager() {
-	StartProcess(c.t, filepath.Join(c.Bin, "kube-controller-manager"),
+func (c *Cluster) startControllerManager() *Process {
+	return StartProcess(c.t, filepath.Join(c.Bin, "kube-controller-manager"),
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false",
 		"--controllers="+strings.Join(Controllers, ","),
 		"--bind-address=127.0.0.1", "--secure-port=0",
-		"--use-service-account-credentials=false", "--concurrent-endpointslice-syncs=5", "--v=0")
+		"--use-service-account-credentials=false", "--v=0")
 }
 
 var insecureClient = &http.Client{Timeout: 2 * time.Second,

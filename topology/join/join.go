@@ -561,11 +561,9 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 // via says how, or, when nothing is found, why.
 func (j *joiner) resolve(inst source.Instance, lbHost string) (*graph.Entity, string) {
 	addr := inst.Address
-	// The pod the LB names, not whatever pod holds its IP now: pod IPs are reused.
+	// The pod the LB names, not whatever pod holds its IP now: pod IPs are reused. The
+	// instance leads to the pod, and through it to each of its containers.
 	if p, ok := j.podsByUID[inst.PodUID]; ok && inst.PodUID != "" {
-		if c := j.podContainer(p, inst.Port); c != nil {
-			return c.entity, "pod named by the source, container listening on the port"
-		}
 		return p.entity, "pod named by the source"
 	}
 	if inst.Host != "" {

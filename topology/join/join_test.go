@@ -280,13 +280,17 @@ func TestKubernetesSource(t *testing.T) {
 		t.Errorf("%d services, want 2 (shop/c1ps and other/c1ps)", n)
 	}
 	for inst, want := range map[string]string{"k8s/shop/c1ps/c1ps-0": "6.1.0-13-amd64", "k8s/other/c1ps/batch-1": "6.6.0"} {
-		hosts := downTo(g, graph.Ref{Kind: graph.Instance, ID: inst}, graph.Host)
+		// The pod leads to its host directly and through its container: the same host.
+		hosts := slices.Compact(downTo(g, graph.Ref{Kind: graph.Instance, ID: inst}, graph.Host))
 		if len(hosts) != 1 {
 			t.Fatalf("%s reaches hosts %v, want one", inst, hosts)
 		}
 		if h, _ := g.Get(hosts[0]); h.Attrs["kernel_release"] != want {
 			t.Errorf("%s runs on %s with kernel %q, want %q", inst, h.ID, h.Attrs["kernel_release"], want)
 		}
+	}
+	if got := g.Down(graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-0"}); len(got) != 1 || got[0].To().ID != "shop/c1ps-0" {
+		t.Errorf("instance shop/c1ps-0 leads to %v, want the pod shop/c1ps-0 its slice names (not other/batch-1, which holds its IP)", got)
 	}
 	if got := downTo(g, graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-0"}, graph.Container); len(got) != 1 || got[0].ID != "c0" {
 		t.Errorf("shop/c1ps-0 reaches containers %v, want c0", got)

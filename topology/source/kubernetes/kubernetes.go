@@ -49,7 +49,13 @@ type Source struct {
 	mu      sync.Mutex
 	started bool
 	changed chan struct{}
+	apiErr  error // the last probe of the API server's /readyz
 }
+
+// probeEvery is how often the source asks the API server whether it is there. The caches
+// outlive it, and a watch that cannot reconnect retries quietly inside client-go: without
+// the probe, a graph built from a cache nobody feeds any more would look fresh.
+const probeEvery = 5 * time.Second
 
 // watched is one kind of object the source watches, with what its informer last said.
 type watched struct {
@@ -103,7 +109,10 @@ func New(cfg Config) (*Source, error) {
 		{resource: "ingresses.networking.k8s.io", informer: factory.Networking().V1().Ingresses().Informer(), same: sameVersion},
 	}
 	for _, w := range s.kinds {
-		if err := w.informer.SetWatchErrorHandlerWithContext(w.failed); err != nil {
+		// A failed watch wakes the refresh loop too: the graph turns stale now, not at the
+		// next interval.
+		failed := func(_ context.Context, _ *cache.Reflector, err error) { w.failed(err); s.signal() }
+		if err := w.informer.SetWatchErrorHandlerWithContext(failed); err != nil {
 			return nil, fmt.Errorf("watch %s: %w", w.resource, err)
 		}
 	}
@@ -132,10 +141,42 @@ func (s *Source) Watch(ctx context.Context) <-chan struct{} {
 	}
 	s.factory.Start(ctx.Done())
 	go func() { <-ctx.Done(); s.factory.Shutdown() }()
+	go s.probe(ctx)
 	return s.changed
 }
 
+// probe asks the API server's /readyz every probeEvery and wakes the refresh loop when the
+// answer turns, so that the graph goes stale when the API server goes away, and fresh when
+// it is back.
+func (s *Source) probe(ctx context.Context) {
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	for {
+		c, cancel := context.WithTimeout(ctx, probeEvery*3/5)
+		err := s.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(c).Error()
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		turned := (err == nil) != (s.apiErr == nil)
+		s.apiErr = err
+		s.mu.Unlock()
+		if turned {
+			s.signal()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func (s *Source) signal() {
+	if s.changed == nil {
+		return // not watching yet
+	}
 	select {
 	case s.changed <- struct{}{}:
 	default:
@@ -148,7 +189,7 @@ func (s *Source) signalUnless(same bool) {
 	}
 }
 
-func (w *watched) failed(_ context.Context, _ *cache.Reflector, err error) {
+func (w *watched) failed(err error) {
 	w.mu.Lock()
 	w.lastErr, w.errAt = err, time.Now()
 	w.mu.Unlock()
@@ -209,8 +250,10 @@ func (s *Source) ready(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	// The caches outlive the API server; the refresh must know when they stopped being fed.
-	if err := s.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error(); err != nil {
+	s.mu.Lock()
+	err := s.apiErr
+	s.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("kubernetes API server: %w", err)
 	}
 	return nil
