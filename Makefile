@@ -10,6 +10,11 @@ LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
              -X github.com/prometheus/common/version.Revision=$(REVISION) \
              -X github.com/prometheus/common/version.Branch=$(BRANCH)
 
+# Static binaries without build paths, as the container image (deploy/Containerfile) ships
+# them; the tests and deploy/build-image.sh build the same way and share one build cache.
+export CGO_ENABLED := 0
+export GOFLAGS := -trimpath $(filter-out -trimpath,$(GOFLAGS))
+
 .PHONY: all build test run bench golden lint fuzz clean dashboards
 
 all: build

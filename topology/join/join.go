@@ -9,12 +9,14 @@
 //     SMBIOS UUID, unless their machine-ids (or UUIDs) differ: two machines both called "web"
 //     stay two hosts. A record with only addresses (an inventory entry) joins the one host
 //     that owns the address.
-//   - an instance address resolves, in order, to a pod (pod IP, unless host network), to a
+//   - an instance the source ties to a pod by uid (an EndpointSlice's targetRef) leads to that
+//     pod, whoever holds its IP now. Otherwise its address resolves, in order, to a pod (pod
+//     IP, unless host network), to a
 //     container (its own address), or to the host that owns the IP (a loopback address
 //     belongs to the LB's host); on that host the port leads to the container publishing it,
 //     or to the process listening on it (in a container or on the host).
-//   - facts conflict by precedence: strata-exporter over node_exporter over
-//     kube-state-metrics over the inventory (source.Origin).
+//   - facts conflict by precedence: strata-exporter over node_exporter over the Kubernetes
+//     API over kube-state-metrics over the inventory (source.Origin).
 package join
 
 import (
