@@ -99,11 +99,13 @@ func (r *Refresher) Loop(ctx context.Context, interval time.Duration, changed <-
 			return
 		case <-t.C:
 		case <-changed:
-			// A rollout is many events: let them settle into one refresh.
+			// A rollout is many events: let them settle into one refresh. A large cluster
+			// changes all the time: waiting as long as the last refresh took keeps the loop
+			// busy half the time at most.
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(settle):
+			case <-time.After(max(settle, r.LastDuration())):
 			}
 			select {
 			case <-changed:

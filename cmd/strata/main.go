@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"k8s.io/klog/v2"
 
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
@@ -122,6 +123,8 @@ func run(args []string, stdout, stderr *os.File) int {
 		return 2
 	}
 	logger := promslog.New(logConfig)
+	// client-go (the kubernetes source) logs through klog: into the same structured log.
+	klog.SetSlogLogger(logger.With("component", "client-go"))
 
 	switch cmd {
 	case queryCmd.FullCommand():
