@@ -81,7 +81,7 @@ func TestCaddyAndNginx(t *testing.T) {
 		containerPath string // the path's container, if any
 	}
 	process := func(port int, p *process) upstream {
-		return upstream{port: port, target: "host/" + host, comm: procComm(t, p.pid()), pid: strconv.Itoa(p.pid())}
+		return upstream{port: port, target: "host/" + host, comm: procComm(t, p.Pid()), pid: strconv.Itoa(p.Pid())}
 	}
 	container := func(port int, id string) upstream {
 		return upstream{port: port, target: "container/" + id, containerPath: id}
@@ -190,15 +190,15 @@ func startCaddyProxy(t *testing.T, bin string, upstreams []int) (admin, listen s
 		t.Fatal(err)
 	}
 	// env(1) sets Caddy's environment: startProcess runs the program as given.
-	p := startProcess(t, "env", "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"),
+	p := testenv.StartProcess(t, "env", "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), bin, "run", "--config", file)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("caddy's output:\n%s", p.log)
+			t.Logf("caddy's output:\n%s", p.Log())
 		}
 	})
 	testenv.Eventually(t, 15*time.Second, "caddy's admin API", func() error {
-		if err := p.running(); err != nil {
+		if err := p.Running(); err != nil {
 			t.Fatal(err)
 		}
 		return getOK("http://" + admin + "/config/")
@@ -245,7 +245,7 @@ http {
 `, dir, servers.String(), listen)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startProcess(t, bin, "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	p := testenv.StartProcess(t, bin, "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
@@ -253,7 +253,7 @@ http {
 		}
 	})
 	testenv.Eventually(t, 10*time.Second, "nginx serving", func() error {
-		if err := p.running(); err != nil {
+		if err := p.Running(); err != nil {
 			t.Fatal(err)
 		}
 		return getOK("http://" + listen + "/")

@@ -280,46 +280,8 @@ func (a *app) sources() ([]apiSource, error) {
 
 func scrapeMetrics(url string) (testenv.Families, error) { return testenv.Scrape(httpClient, url, nil) }
 
-// process is a program the test started, stopped when the test ends.
-type process struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *testenv.LockedBuffer
-	once   sync.Once
-}
-
-// startProcess starts a program in a process group of its own; stop (or the test's end)
-// kills the group.
-func startProcess(t testing.TB, name string, args ...string) *process {
-	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), exited: make(chan struct{}), log: &testenv.LockedBuffer{}}
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-func (p *process) stop() {
-	p.once.Do(func() {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
-	})
-}
-
-func (p *process) running() error {
-	select {
-	case <-p.exited:
-		return fmt.Errorf("%s exited: %v\n%s", p.cmd.Path, p.cmd.ProcessState, p.log)
-	default:
-		return nil
-	}
-}
+// process is a program the test started; it ends with the test.
+type process = testenv.Process
 
 // waitServing waits until an HTTP server answers at url, whatever its status.
 func waitServing(t testing.TB, url string, p *process) {
@@ -327,7 +289,7 @@ func waitServing(t testing.TB, url string, p *process) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	testenv.Eventually(t, 30*time.Second, "serving at "+url, func() error {
 		if p != nil {
-			if err := p.running(); err != nil {
+			if err := p.Running(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -347,7 +309,7 @@ func hostHTTPD(t testing.TB, busybox string, port int) *process {
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("host process\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
+	p := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
 	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), p)
 	return p
 }
@@ -385,7 +347,7 @@ func startPodman(t *testing.T) *podman {
 	testenv.Command(t, "runc")
 	p.ensureImage(t, testenv.Command(t, "busybox"))
 	p.sock = filepath.Join(t.TempDir(), "podman.sock")
-	svc := startProcess(t, p.bin, append(append([]string{}, podmanFlags...), "system", "service", "--time=0", "unix://"+p.sock)...)
+	svc := testenv.StartProcess(t, p.bin, append(append([]string{}, podmanFlags...), "system", "service", "--time=0", "unix://"+p.sock)...)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -393,7 +355,7 @@ func startPodman(t *testing.T) *podman {
 		},
 	}}
 	testenv.Eventually(t, 30*time.Second, "podman API service", func() error {
-		if err := svc.running(); err != nil {
+		if err := svc.Running(); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := client.Get("http://podman/_ping")
@@ -408,9 +370,9 @@ func startPodman(t *testing.T) *podman {
 	})
 	// SIGTERM first: podman's service cleans up its socket and state on it.
 	t.Cleanup(func() {
-		_ = syscall.Kill(-svc.pid(), syscall.SIGTERM)
+		_ = syscall.Kill(-svc.Pid(), syscall.SIGTERM)
 		select {
-		case <-svc.exited:
+		case <-svc.Exited():
 		case <-time.After(10 * time.Second):
 		}
 	})
@@ -502,11 +464,11 @@ func startPrometheus(t *testing.T, bin, config string, args ...string) string {
 		t.Fatal(err)
 	}
 	addr := testenv.FreeAddr(t)
-	p := startProcess(t, bin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
+	p := testenv.StartProcess(t, bin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr, "--log.level=warn"}, args...)...)
 	base := "http://" + addr
 	testenv.Eventually(t, pollTimeout, "Prometheus ready", func() error {
-		if err := p.running(); err != nil {
+		if err := p.Running(); err != nil {
 			t.Fatal(err)
 		}
 		return httpOK(base + "/-/ready")

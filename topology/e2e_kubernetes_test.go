@@ -252,7 +252,10 @@ func TestKubernetesSource(t *testing.T) {
 	other := cluster.StartExtraAPIServer()
 	setNode(other, "k8s-worker-4", "6.1.0-22-amd64", "aaaabbbbccccddddeeeeffff00001111", "10.0.3.24")
 	cluster.StartAPIServer()
-	eventually(`host{name="k8s-worker-4"} .kernel_release`, "", hostRow("k8s-worker-4", "6.1.0-22-amd64"))
+	// client-go's reflector retries with a backoff of up to 30 s, jittered up to twice that.
+	testenv.Eventually(t, 90*time.Second, "the relisted node", func() error {
+		return a.expect(`host{name="k8s-worker-4"} .kernel_release`, "", hostRow("k8s-worker-4", "6.1.0-22-amd64"))
+	})
 	testenv.Eventually(t, pollTimeout, "the kubernetes source up again", func() error {
 		srcs, err := a.sources()
 		if err != nil {

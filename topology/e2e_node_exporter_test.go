@@ -20,7 +20,7 @@ func TestNodeExporterOnly(t *testing.T) {
 	arch := testenv.Output(t, "uname", "-m")
 
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	p := startProcess(t, bin, "--web.listen-address="+addr, "--log.level=warn")
+	p := testenv.StartProcess(t, bin, "--web.listen-address="+addr, "--log.level=warn")
 	waitServing(t, "http://"+addr+"/metrics", p)
 
 	a := startApp(t, topology.Options{

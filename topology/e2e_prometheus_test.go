@@ -22,7 +22,7 @@ func TestExternalPrometheus(t *testing.T) {
 	truth := testenv.ReadThisHost(t)
 
 	nodeAddr := testenv.FreeAddr(t)
-	node := startProcess(t, nodeBin, "--web.listen-address="+nodeAddr, "--log.level=warn")
+	node := testenv.StartProcess(t, nodeBin, "--web.listen-address="+nodeAddr, "--log.level=warn")
 	waitServing(t, "http://"+nodeAddr+"/metrics", node)
 
 	promBase := startPrometheus(t, promBin, fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [%q]\n", nodeAddr))

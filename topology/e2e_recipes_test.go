@@ -50,7 +50,7 @@ func TestPromQLRecipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := testenv.FreePort(t)
-	httpd := startProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
+	httpd := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
 	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), httpd)
 
 	front, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
@@ -75,7 +75,7 @@ backend c1ps
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hap := startProcess(t, haproxyBin, "-f", cfgFile, "-db")
+	hap := testenv.StartProcess(t, haproxyBin, "-f", cfgFile, "-db")
 	waitServing(t, "http://"+metrics+"/metrics", hap)
 
 	expOpts := exporterOptions()

@@ -38,7 +38,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	c0, id0 := pm.httpdContainer(t, ports[0])
 	c1, id1 := pm.httpdContainer(t, ports[1])
 	httpd := hostHTTPD(t, busybox, ports[2])
-	comm, pid := procComm(t, httpd.pid()), strconv.Itoa(httpd.pid())
+	comm, pid := procComm(t, httpd.Pid()), strconv.Itoa(httpd.Pid())
 	t.Logf("s0: container %s %s; s1: container %s %s; s2: host process %s pid %s", c0, id0, c1, id1, comm, pid)
 
 	hap := startHAProxy(t, haproxyBin, ports)
@@ -185,7 +185,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	})
 
 	// HAProxy dies: the source is down with its error, its last report stays, marked stale.
-	hap.proc.stop()
+	hap.proc.Stop()
 	testenv.Eventually(t, pollTimeout, "the haproxy source down, its entities stale", func() error {
 		srcs, err := a.sources()
 		if err != nil {
@@ -298,14 +298,14 @@ backend c1ps
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.proc = startProcess(t, bin, "-f", file, "-db")
+	h.proc = testenv.StartProcess(t, bin, "-f", file, "-db")
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("haproxy's output:\n%s", h.proc.log)
+			t.Logf("haproxy's output:\n%s", h.proc.Log())
 		}
 	})
 	testenv.Eventually(t, 10*time.Second, "haproxy's runtime API", func() error {
-		if err := h.proc.running(); err != nil {
+		if err := h.proc.Running(); err != nil {
 			t.Fatal(err)
 		}
 		_, err := h.tryCommand("show info")

@@ -26,7 +26,7 @@ func TestTimeTravelHAProxy(t *testing.T) {
 	busybox := testenv.Command(t, "busybox")
 	portA, portB := testenv.FreePort(t), testenv.FreePort(t)
 	hostHTTPD(t, busybox, portA)
-	second := startProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.2:"+strconv.Itoa(portB), "-h", t.TempDir())
+	second := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.2:"+strconv.Itoa(portB), "-h", t.TempDir())
 	waitServing(t, fmt.Sprintf("http://127.0.0.2:%d/", portB), second)
 
 	hap := startHAProxy(t, haproxyBin, []int{portA})

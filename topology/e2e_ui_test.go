@@ -51,7 +51,7 @@ func TestUIInBrowser(t *testing.T) {
 	hostHTTPD(t, busybox, ports[0])
 	_, containerID := pm.httpdContainer(t, ports[1])
 	movedPort := testenv.FreePort(t)
-	moved := startProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.2:"+strconv.Itoa(movedPort), "-h", t.TempDir())
+	moved := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.2:"+strconv.Itoa(movedPort), "-h", t.TempDir())
 	waitServing(t, fmt.Sprintf("http://127.0.0.2:%d/", movedPort), moved)
 
 	hap := startHAProxy(t, haproxyBin, ports)

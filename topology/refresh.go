@@ -100,12 +100,13 @@ func (r *Refresher) Loop(ctx context.Context, interval time.Duration, changed <-
 		case <-t.C:
 		case <-changed:
 			// A rollout is many events: let them settle into one refresh. A large cluster
-			// changes all the time: waiting as long as the last refresh took keeps the loop
-			// busy half the time at most.
+			// changes all the time: waiting as long as the last refresh took (up to a
+			// second, so that a change still shows within about two) keeps the loop from
+			// refreshing back to back.
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(max(settle, r.LastDuration())):
+			case <-time.After(max(settle, min(r.LastDuration(), time.Second))):
 			}
 			select {
 			case <-changed:

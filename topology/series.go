@@ -237,7 +237,9 @@ func fillPaths(g *graph.Graph, v []string, emit func(map[string]string, []string
 	g.Each(graph.Instance, func(inst *graph.Entity) {
 		eachPath(g, inst, func(p Path) {
 			attrsInto(inst, []string{"lb", "service", "server", "address", "position", "health"}, v)
-			v[6], v[7], v[8], v[9] = "", "", "", ""
+			// The namespace is the pod's, else the service's: two namespaces' Services of one
+			// name whose endpoints are no pods must not make the same row.
+			v[6], v[7], v[8], v[9] = "", inst.Attrs["namespace"], "", ""
 			v[10], v[11], v[12], v[13] = "", "", "", ""
 			if p.Pod != nil {
 				v[6], v[7] = p.Pod.Name, p.Pod.Attrs["namespace"]

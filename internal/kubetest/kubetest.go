@@ -18,8 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +50,7 @@ type Cluster struct {
 	dir       string
 	etcdURL   string
 	apiPort   int
-	apiserver *Process
+	apiserver *testenv.Process
 }
 
 // Bin is the directory of the Kubernetes binaries: $STRATA_KUBE_BIN, else
@@ -145,7 +143,7 @@ func (c *Cluster) startEtcd() {
 	client, peer := testenv.FreePort(c.t), testenv.FreePort(c.t)
 	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(client)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(peer)
-	p := StartProcess(c.t, "etcd", "--name=test", "--data-dir="+filepath.Join(c.dir, "etcd"),
+	p := testenv.StartProcess(c.t, "etcd", "--name=test", "--data-dir="+filepath.Join(c.dir, "etcd"),
 		"--listen-client-urls="+c.etcdURL, "--advertise-client-urls="+c.etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=test="+peerURL, "--log-level=warn")
@@ -183,8 +181,8 @@ func (c *Cluster) StartExtraAPIServer() kubernetes.Interface {
 	return client
 }
 
-func (c *Cluster) startAPIServer(port int) *Process {
-	p := StartProcess(c.t, filepath.Join(c.Bin, "kube-apiserver"),
+func (c *Cluster) startAPIServer(port int) *testenv.Process {
+	p := testenv.StartProcess(c.t, filepath.Join(c.Bin, "kube-apiserver"),
 		"--etcd-servers="+c.etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
 		// The kubernetes Service's endpoint would be this loopback address, which the reconciler refuses.
@@ -204,8 +202,8 @@ func (c *Cluster) startAPIServer(port int) *Process {
 // StopAPIServer kills the API server; etcd and what it holds stay.
 func (c *Cluster) StopAPIServer() { c.apiserver.Stop() }
 
-func (c *Cluster) startControllerManager() *Process {
-	return StartProcess(c.t, filepath.Join(c.Bin, "kube-controller-manager"),
+func (c *Cluster) startControllerManager() *testenv.Process {
+	return testenv.StartProcess(c.t, filepath.Join(c.Bin, "kube-controller-manager"),
 		"--kubeconfig="+c.Kubeconfig, "--leader-elect=false",
 		"--controllers="+strings.Join(Controllers, ","),
 		"--bind-address=127.0.0.1", "--secure-port=0",
@@ -217,7 +215,7 @@ var insecureClient = &http.Client{Timeout: 2 * time.Second,
 
 // waitHTTP waits until url answers 200 without a token (readyz and etcd's health are
 // public), or the process exits.
-func (c *Cluster) waitHTTP(what, url string, p *Process, client *http.Client) {
+func (c *Cluster) waitHTTP(what, url string, p *testenv.Process, client *http.Client) {
 	c.t.Helper()
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Second}
@@ -243,54 +241,6 @@ func (c *Cluster) Kubectl(args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(c.Bin, "kubectl"), append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-// Process is a program a test started in a process group of its own; Stop, or the test's
-// end, kills the group.
-type Process struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *testenv.LockedBuffer
-	once   sync.Once
-}
-
-// StartProcess starts a program that ends with the test.
-func StartProcess(t testing.TB, name string, args ...string) *Process {
-	t.Helper()
-	p := &Process{cmd: exec.Command(name, args...), exited: make(chan struct{}), log: &testenv.LockedBuffer{}}
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.Stop)
-	return p
-}
-
-// Stop kills the program and waits for it.
-func (p *Process) Stop() {
-	p.once.Do(func() {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
-	})
-}
-
-// Running is nil while the program runs, else how it ended with what it wrote.
-func (p *Process) Running() error {
-	select {
-	case <-p.exited:
-		return fmt.Errorf("%s exited: %v\n%s", filepath.Base(p.cmd.Path), p.cmd.ProcessState, tail(p.log.String(), 4000))
-	default:
-		return nil
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} } // the API server's own self-signed certificate

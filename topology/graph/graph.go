@@ -4,6 +4,7 @@
 package graph
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -153,10 +154,16 @@ func (g *Graph) Put(e *Entity) *Entity {
 			old.Attrs[k] = v
 		}
 	}
+	// The first record's labels are the source's own map (a source may keep it across
+	// refreshes, an informer's cache may still read it): merging writes into a copy.
+	copied := false
 	for k, v := range e.Labels {
 		if _, set := old.Labels[k]; !set {
-			if old.Labels == nil {
-				old.Labels = map[string]string{}
+			if !copied {
+				old.Labels, copied = maps.Clone(old.Labels), true
+				if old.Labels == nil {
+					old.Labels = map[string]string{}
+				}
 			}
 			old.Labels[k] = v
 		}

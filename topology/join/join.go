@@ -20,7 +20,9 @@
 package join
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sort"
@@ -360,7 +362,11 @@ func (j *joiner) workloads() {
 	j.podsByUID = map[string]*podAt{}
 	j.listeners = map[*hostGroup][]listenerAt{}
 
-	for _, rep := range j.in.Facts {
+	// The strongest source's record of a pod or container comes first: the first record
+	// names the entity and keeps its ports and addresses, the others fill what it lacks.
+	reports := slices.Clone(j.in.Facts)
+	slices.SortStableFunc(reports, func(a, b FactReport) int { return cmp.Compare(strongest(a), strongest(b)) })
+	for _, rep := range reports {
 		if rep.Facts == nil {
 			continue
 		}
@@ -390,7 +396,7 @@ func (j *joiner) workloads() {
 			}
 		}
 	}
-	for _, rep := range j.in.Facts {
+	for _, rep := range reports {
 		if rep.Facts == nil {
 			continue
 		}
@@ -452,6 +458,22 @@ func (j *joiner) workloads() {
 			}
 		}
 	}
+}
+
+// strongest is the strongest origin of a report's containers and pods (source.Origin: the
+// exporter's first).
+func strongest(r FactReport) source.Origin {
+	o := source.Origin(math.MaxInt)
+	if r.Facts == nil {
+		return o
+	}
+	for i := range r.Facts.Containers {
+		o = min(o, r.Facts.Containers[i].Origin)
+	}
+	for i := range r.Facts.Pods {
+		o = min(o, r.Facts.Pods[i].Origin)
+	}
+	return o
 }
 
 // ensurePod makes the pod a container names when no pod source reported it (a container
@@ -565,15 +587,19 @@ func (j *joiner) resolve(inst source.Instance, lbHost string) (*graph.Entity, st
 	addr := inst.Address
 	// The pod the LB names, not whatever pod holds its IP now: pod IPs are reused. The
 	// instance leads to the pod, and through it to each of its containers.
-	if p, ok := j.podsByUID[inst.PodUID]; ok && inst.PodUID != "" {
-		return p.entity, "pod named by the source"
+	if inst.PodUID != "" {
+		if p, ok := j.podsByUID[inst.PodUID]; ok {
+			return p.entity, "pod named by the source"
+		}
 	}
 	if inst.Host != "" {
 		if g := j.hostOf(inst.Host); g != nil {
 			return j.onHost(g, addr, inst.Port, "host given by the source")
 		}
 	}
-	if p, ok := j.podByIP[addr]; ok {
+	// A pod holding the address is the instance only if it is the pod the source named, if
+	// it named one: the slice may still list a pod that is gone, whose IP another now has.
+	if p, ok := j.podByIP[addr]; ok && (inst.PodUID == "" || inst.PodUID == p.UID) {
 		if c := j.podContainer(p, inst.Port); c != nil {
 			return c.entity, "pod IP, container listening on the port"
 		}

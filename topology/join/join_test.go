@@ -260,24 +260,37 @@ func TestKubernetesSource(t *testing.T) {
 				Pods: []source.Pod{
 					{Origin: source.OriginKubernetes, Namespace: "shop", Name: "c1ps-0", UID: "u-old", Node: "node-1", IPs: []string{"10.244.1.5"}, Phase: "Running", Owner: "StatefulSet/c1ps", Ordinal: "0"},
 					{Origin: source.OriginKubernetes, Namespace: "other", Name: "batch-1", UID: "u-other", Node: "node-2", IPs: []string{"10.244.1.5"}, Phase: "Running"},
+					{Origin: source.OriginKubernetes, Namespace: "other", Name: "newcomer", UID: "u-new", Node: "node-2", IPs: []string{"10.244.9.9"}, Phase: "Running"},
 				},
-				Containers: []source.Container{{Origin: source.OriginKubernetes, Host: "node-1", ID: "c0", Name: "app", Image: "c1ps:2",
-					Runtime: "containerd", Pod: "c1ps-0", Namespace: "shop", PodUID: "u-old"}},
+				Containers: []source.Container{
+					{Origin: source.OriginKubernetes, Host: "node-1", ID: "c0", Name: "app", Image: "c1ps:2", Runtime: "containerd", Pod: "c1ps-0", Namespace: "shop", PodUID: "u-old"},
+					{Origin: source.OriginKubernetes, Host: "node-1", ID: "ingress-ctl", Name: "controller", Runtime: "containerd"},
+				},
 			}),
-			facts("metrics", &source.FactSet{Hosts: []source.Host{exporterHost("node-1", "m1", nil, map[string]string{"kernel_release": "6.1.0-13-amd64"})}}),
+			// The exporter's record of a container the API also reports: its published port
+			// must count though the source "k8s" sorts before "metrics".
+			facts("metrics", &source.FactSet{
+				Hosts: []source.Host{exporterHost("node-1", "m1", []string{"10.0.3.1"}, map[string]string{"kernel_release": "6.1.0-13-amd64"})},
+				Containers: []source.Container{{Origin: source.OriginExporter, Host: "node-1", ID: "ingress-ctl", Name: "k8s_controller",
+					Ports: []source.Port{{Protocol: "tcp", HostPort: 443, ContainerPort: 8443}}}},
+			}),
 		},
 		LBs: []LBReport{lbs("k8s",
 			source.LB{Name: "k8s", Provider: "kubernetes", Services: []source.Service{
 				{Name: "c1ps", Namespace: "other", Instances: []source.Instance{{Name: "batch-1", Address: "10.244.1.5", Port: 80, PodUID: "u-other"}}},
-				{Name: "c1ps", Namespace: "shop", Instances: []source.Instance{{Name: "c1ps-0", Address: "10.244.1.5", Port: 8443, PodUID: "u-old"}}},
+				{Name: "c1ps", Namespace: "shop", Instances: []source.Instance{{Name: "c1ps-0", Address: "10.244.1.5", Port: 8443, PodUID: "u-old"},
+					// A slice that still lists a pod gone since, whose IP a newcomer took.
+					{Name: "c1ps-1", Address: "10.244.9.9", Port: 8443, PodUID: "u-gone", Position: 1}}},
 			}},
+			source.LB{Name: "haproxy", Provider: "haproxy", Services: []source.Service{
+				{Name: "ingress", Instances: []source.Instance{{Name: "n1", Address: "10.0.3.1", Port: 443}}}}},
 			source.LB{Name: "shop/edge", Provider: "kubernetes-ingress", Services: []source.Service{
 				{Name: "c1ps", Namespace: "shop", Of: "k8s"}, {Name: "gone", Namespace: "shop", Of: "k8s"}}},
 		)},
 	}
 	g, warnings := Build(in)
-	if n := g.Count(graph.Service); n != 2 {
-		t.Errorf("%d services, want 2 (shop/c1ps and other/c1ps)", n)
+	if n := g.Count(graph.Service); n != 3 {
+		t.Errorf("%d services, want 3 (shop/c1ps and other/c1ps, haproxy's ingress)", n)
 	}
 	for inst, want := range map[string]string{"k8s/shop/c1ps/c1ps-0": "6.1.0-13-amd64", "k8s/other/c1ps/batch-1": "6.6.0"} {
 		// The pod leads to its host directly and through its container: the same host.
@@ -298,6 +311,15 @@ func TestKubernetesSource(t *testing.T) {
 	inst, _ := g.Get(graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-0"})
 	if inst == nil || inst.Attrs["namespace"] != "shop" || inst.Attrs["service"] != "c1ps" {
 		t.Errorf("instance attributes: %v", inst)
+	}
+	if got := g.Down(graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-1"}); len(got) != 0 {
+		t.Errorf("an instance whose pod is gone leads to %v, want nothing (not the pod that took its IP)", got)
+	}
+	if got := g.Down(graph.Ref{Kind: graph.Instance, ID: "haproxy/ingress/n1"}); len(got) != 1 || got[0].To().ID != "ingress-ctl" {
+		t.Errorf("node-1:443 leads to %v, want the container publishing it", got)
+	}
+	if c, _ := g.Get(graph.Ref{Kind: graph.Container, ID: "ingress-ctl"}); c == nil || c.Name != "k8s_controller" {
+		t.Errorf("container ingress-ctl: %v, want the exporter's name first", c)
 	}
 	edge := g.Down(graph.Ref{Kind: graph.LB, ID: "kubernetes-ingress/shop/edge"})
 	if len(edge) != 1 || edge[0].To().ID != "k8s/shop/c1ps" {

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"cmp"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -38,7 +39,7 @@ type Objects struct {
 func nodeHost(n *corev1.Node) source.Host {
 	info := n.Status.NodeInfo
 	h := source.Host{Origin: source.OriginKubernetes, Name: n.Name, MachineID: info.MachineID,
-		SystemUUID: info.SystemUUID, Labels: n.Labels, Attrs: map[string]string{}}
+		SystemUUID: info.SystemUUID, Labels: maps.Clone(n.Labels), Attrs: map[string]string{}}
 	for _, a := range n.Status.Addresses {
 		switch a.Type {
 		case corev1.NodeHostName:
@@ -84,7 +85,7 @@ func unameMachine(arch string) string {
 // podFacts is a pod and its running containers.
 func podFacts(p *corev1.Pod) (source.Pod, []source.Container) {
 	pod := source.Pod{Origin: source.OriginKubernetes, Namespace: p.Namespace, Name: p.Name, UID: string(p.UID),
-		Node: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, Phase: string(p.Status.Phase), Labels: p.Labels}
+		Node: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, Phase: string(p.Status.Phase), Labels: maps.Clone(p.Labels)}
 	for _, ip := range p.Status.PodIPs {
 		pod.IPs = append(pod.IPs, ip.IP)
 	}
@@ -93,10 +94,12 @@ func podFacts(p *corev1.Pod) (source.Pod, []source.Container) {
 	}
 	pod.Owner, pod.Ordinal = owner(p)
 	var containers []source.Container
-	for _, cs := range p.Status.ContainerStatuses {
+	// The containers that run: a pod's own, and its sidecars (init containers that keep
+	// running); not those that finished.
+	for _, cs := range slices.Concat(p.Status.ContainerStatuses, p.Status.InitContainerStatuses) {
 		runtime, id, ok := strings.Cut(cs.ContainerID, "://")
-		if !ok || id == "" {
-			continue // not started yet
+		if !ok || id == "" || cs.State.Running == nil {
+			continue
 		}
 		containers = append(containers, source.Container{Origin: source.OriginKubernetes, Host: p.Spec.NodeName,
 			ID: id, Name: cs.Name, Image: cs.Image, ImageID: cs.ImageID, Runtime: runtime,
@@ -175,7 +178,7 @@ func loadBalancers(cluster string, o Objects) []source.LB {
 	exists := map[string]bool{}
 	for _, svc := range services {
 		exists[svc.Namespace+"/"+svc.Name] = true
-		out[0].Services = append(out[0].Services, source.Service{Name: svc.Name, Namespace: svc.Namespace, Labels: svc.Labels,
+		out[0].Services = append(out[0].Services, source.Service{Name: svc.Name, Namespace: svc.Namespace, Labels: maps.Clone(svc.Labels),
 			Instances: instances(svc, slicesOf[svc.Namespace+"/"+svc.Name], pods)})
 	}
 	for _, svc := range services {
@@ -189,10 +192,10 @@ func loadBalancers(cluster string, o Objects) []source.LB {
 			}
 		}
 		out = append(out, source.LB{Name: svc.Namespace + "/" + svc.Name, Provider: ProviderLoadBalancer, Addresses: addrs,
-			Labels: svc.Labels, Services: []source.Service{{Name: svc.Name, Namespace: svc.Namespace, Of: cluster}}})
+			Labels: maps.Clone(svc.Labels), Services: []source.Service{{Name: svc.Name, Namespace: svc.Namespace, Of: cluster}}})
 	}
 	for _, ing := range sortedBy(o.Ingresses, func(i *networkingv1.Ingress) string { return i.Namespace + "/" + i.Name }) {
-		lb := source.LB{Name: ing.Namespace + "/" + ing.Name, Provider: ProviderIngress, Labels: ing.Labels}
+		lb := source.LB{Name: ing.Namespace + "/" + ing.Name, Provider: ProviderIngress, Labels: maps.Clone(ing.Labels)}
 		for _, a := range ing.Status.LoadBalancer.Ingress {
 			lb.Addresses = append(lb.Addresses, cmp.Or(a.IP, a.Hostname))
 		}
@@ -261,7 +264,9 @@ func instances(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, pods map[s
 				ep.Name, ep.PodUID, key = e.TargetRef.Name, string(e.TargetRef.UID), "pod:"+e.TargetRef.Name
 				if p := pods[svc.Namespace+"/"+e.TargetRef.Name]; p != nil {
 					if _, ord := owner(p); ord != "" {
-						ep.ordinal, _ = strconv.Atoi(ord)
+						if n, err := strconv.Atoi(ord); err == nil {
+							ep.ordinal = n
+						}
 					}
 				}
 			}

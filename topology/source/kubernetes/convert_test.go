@@ -34,8 +34,14 @@ func TestNodeHost(t *testing.T) {
 		Attrs: map[string]string{"kernel_release": "6.1.0-13-amd64", "os_image": "Debian GNU/Linux 12 (bookworm)",
 			"arch": "aarch64", "container_runtime": "containerd://1.7.24", "kubelet_version": "v1.37.2",
 			"provider_id": "aws:///eu-west-1a/i-0abc", "cloud_provider": "aws", "instance_type": "m5.large"}}
-	if diff := cmp.Diff(want, nodeHost(n)); diff != "" {
+	got := nodeHost(n)
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("nodeHost (-want +got):\n%s", diff)
+	}
+	// The join merges into these maps: they must not be the informer cache's own.
+	got.Labels["rack"] = "r12"
+	if _, ok := n.Labels["rack"]; ok {
+		t.Error("nodeHost hands out the Node's own label map")
 	}
 }
 
@@ -58,8 +64,14 @@ func TestPodFacts(t *testing.T) {
 				Spec: corev1.PodSpec{NodeName: "node-1"},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.1.5", PodIPs: []corev1.PodIP{{IP: "10.244.1.5"}, {IP: "fd00::5"}},
 					ContainerStatuses: []corev1.ContainerStatus{
-						{Name: "app", ContainerID: "containerd://62b97b58", Image: "registry.example/c1ps:2.1", ImageID: "registry.example/c1ps@sha256:aa"},
+						{Name: "app", ContainerID: "containerd://62b97b58", Image: "registry.example/c1ps:2.1", ImageID: "registry.example/c1ps@sha256:aa",
+							State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
 						{Name: "sidecar", Image: "envoy:1.30"}, // waiting: no container yet
+						{Name: "old", ContainerID: "containerd://0ld", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}},
+					},
+					InitContainerStatuses: []corev1.ContainerStatus{
+						{Name: "migrate", ContainerID: "containerd://d0ne", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}},
+						{Name: "proxy", ContainerID: "containerd://5ide", Image: "envoy:1.30", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
 					}},
 			},
 			want: source.Pod{Origin: source.OriginKubernetes, Namespace: "shop", Name: "c1ps-1", UID: "uid-1", Node: "node-1",
@@ -67,7 +79,9 @@ func TestPodFacts(t *testing.T) {
 				Labels: map[string]string{"app": "c1ps", "apps.kubernetes.io/pod-index": "1"}},
 			wantContainers: []source.Container{{Origin: source.OriginKubernetes, Host: "node-1", ID: "62b97b58", Name: "app",
 				Image: "registry.example/c1ps:2.1", ImageID: "registry.example/c1ps@sha256:aa", Runtime: "containerd",
-				Pod: "c1ps-1", Namespace: "shop", PodUID: "uid-1"}},
+				Pod: "c1ps-1", Namespace: "shop", PodUID: "uid-1"},
+				{Origin: source.OriginKubernetes, Host: "node-1", ID: "5ide", Name: "proxy", Image: "envoy:1.30", Runtime: "containerd",
+					Pod: "c1ps-1", Namespace: "shop", PodUID: "uid-1"}},
 		},
 		{
 			name: "deployment pod through its replicaset, ordinal from the name",
@@ -86,7 +100,8 @@ func TestPodFacts(t *testing.T) {
 			pod: &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "db", Name: "pg-12", UID: "uid-3", OwnerReferences: append(
 					[]metav1.OwnerReference{{Kind: "Foo", Name: "bar"}}, controller("StatefulSet", "pg")...)},
-				Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "pg", ContainerID: "cri-o://9f8e"}}},
+				Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "pg", ContainerID: "cri-o://9f8e",
+					State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
 			},
 			want: source.Pod{Origin: source.OriginKubernetes, Namespace: "db", Name: "pg-12", UID: "uid-3", Owner: "StatefulSet/pg", Ordinal: "12"},
 			wantContainers: []source.Container{{Origin: source.OriginKubernetes, ID: "9f8e", Name: "pg", Runtime: "cri-o",

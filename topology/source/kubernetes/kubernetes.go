@@ -19,6 +19,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -48,6 +49,7 @@ type Source struct {
 
 	mu      sync.Mutex
 	started bool
+	stopped context.Context // Watch's: once it ends, the caches are fed no more
 	changed chan struct{}
 	apiErr  error // the last probe of the API server's /readyz
 }
@@ -71,10 +73,11 @@ type watched struct {
 	lastEvent time.Time // the last add, update or delete: the watch worked then
 }
 
-// errorMemory is how long a failed list or watch counts against the source unless an event
-// shows the watch working again; the reflector retries at least this often (its backoff
-// tops at 30 s), so a failure that lasts stays counted.
-const errorMemory = 45 * time.Second
+// errorMemory is how long a failed list counts against a kind that has listed before, unless
+// an event shows its watch working again; the reflector retries at least this often (its
+// backoff tops at 30 s, up to twice that with its jitter), so a failure that lasts stays
+// counted. A kind that never listed keeps its last error until it does.
+const errorMemory = 90 * time.Second
 
 // New builds the client and the informers; nothing is asked of the API until Watch.
 func New(cfg Config) (*Source, error) {
@@ -109,9 +112,14 @@ func New(cfg Config) (*Source, error) {
 		{resource: "ingresses.networking.k8s.io", informer: factory.Networking().V1().Ingresses().Informer(), same: sameVersion},
 	}
 	for _, w := range s.kinds {
-		// A failed watch wakes the refresh loop too: the graph turns stale now, not at the
-		// next interval.
-		failed := func(_ context.Context, _ *cache.Reflector, err error) { w.failed(err); s.signal() }
+		// A failed list wakes the refresh loop too: the graph turns stale now, not at the
+		// next interval. (A watch that cannot reconnect retries inside the reflector and
+		// comes here only when it gives up: the probe is what notices the API server gone.)
+		failed := func(ctx context.Context, r *cache.Reflector, err error) {
+			cache.DefaultWatchErrorHandler(ctx, r, err) // client-go's own log of it
+			w.failed(err)
+			s.signal()
+		}
 		if err := w.informer.SetWatchErrorHandlerWithContext(failed); err != nil {
 			return nil, fmt.Errorf("watch %s: %w", w.resource, err)
 		}
@@ -130,7 +138,7 @@ func (s *Source) Watch(ctx context.Context) <-chan struct{} {
 	if s.started {
 		return s.changed
 	}
-	s.started, s.changed = true, make(chan struct{}, 1)
+	s.started, s.stopped, s.changed = true, ctx, make(chan struct{}, 1)
 	for _, w := range s.kinds {
 		// It fails only on an informer that has stopped, and these have not started.
 		_, _ = w.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -153,7 +161,7 @@ func (s *Source) probe(ctx context.Context) {
 	defer t.Stop()
 	for {
 		c, cancel := context.WithTimeout(ctx, probeEvery*3/5)
-		err := s.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(c).Error()
+		err := reachable(s.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(c).Error())
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -205,7 +213,10 @@ func (w *watched) event() {
 func (w *watched) trouble(now time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.lastErr == nil || now.Sub(w.errAt) > errorMemory || w.lastEvent.After(w.errAt) {
+	if w.lastErr == nil || w.lastEvent.After(w.errAt) {
+		return nil
+	}
+	if w.informer.HasSynced() && now.Sub(w.errAt) > errorMemory {
 		return nil
 	}
 	return w.lastErr
@@ -217,10 +228,13 @@ func (w *watched) trouble(now time.Time) error {
 // the last report, marked stale, while the API server is away.
 func (s *Source) ready(ctx context.Context) error {
 	s.mu.Lock()
-	started := s.started
+	started, stopped := s.started, s.stopped
 	s.mu.Unlock()
 	if !started {
 		return errors.New("the kubernetes source is not watching yet")
+	}
+	if stopped.Err() != nil {
+		return errors.New("the kubernetes source stopped watching")
 	}
 	for {
 		var waiting []string
@@ -257,6 +271,17 @@ func (s *Source) ready(ctx context.Context) error {
 		return fmt.Errorf("kubernetes API server: %w", err)
 	}
 	return nil
+}
+
+// reachable keeps only the errors that say the API server is away: no answer, or a 5xx. A
+// proxy in front of it, or RBAC without system:public-info-viewer, may refuse /readyz (403,
+// 404) while lists and watches work.
+func reachable(err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Code < 500 {
+		return nil
+	}
+	return err
 }
 
 // objects reads the informers' caches.
