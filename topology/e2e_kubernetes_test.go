@@ -167,8 +167,8 @@ func TestKubernetesSource(t *testing.T) {
 		fmt.Sprintf(instanceHost, 1):                                 hostRow("k8s-worker-4", "6.1.0-21-amd64"),
 		`service{name="c1ps"} -> instance[0] -> container .image`:    {querytest.FormatRow([]string{"container", fixtureContainer, "registry.example/c1ps:2.1"})},
 		`service{name="c1ps"} -> instance[0] -> pod .owner .ordinal`: {querytest.FormatRow([]string{"pod", "shop/c1ps-0", "StatefulSet/c1ps", "0"})},
-		`lb{name="shop/edge"} -> host | count`:                       {querytest.FormatRow([]string{"2"})},
-		`lb{name="shop/c1ps"} .provider .addresses`:                  {querytest.FormatRow([]string{"lb", "kubernetes-loadbalancer/shop/c1ps", "kubernetes-loadbalancer", "203.0.113.10:443"})},
+		`lb{name="kubernetes/shop/edge"} -> host | count`:            {querytest.FormatRow([]string{"2"})},
+		`lb{name="kubernetes/shop/c1ps"} .provider .host .addresses`: {querytest.FormatRow([]string{"lb", "kubernetes-loadbalancer/kubernetes/shop/c1ps", "kubernetes-loadbalancer", "", "203.0.113.10:443"})},
 	} {
 		if err := a.expect(q, "", rows); err != nil {
 			t.Error(err)
@@ -208,7 +208,7 @@ func TestKubernetesSource(t *testing.T) {
 		{fmt.Sprintf(instanceHost, 1), unix(before), hostRow("k8s-worker-4", "6.1.0-21-amd64")},
 		{`pod{name="c1ps-1"} .uid .node`, unix(before), []string{querytest.FormatRow([]string{"pod", "shop/c1ps-1", string(oldUID), "k8s-worker-4"})}},
 		{fmt.Sprintf(instanceHost, 1), unix(after), hostRow(fixtureNode, truthKernel)},
-		{`lb{name="shop/edge"} -> instance | count`, unix(before), []string{querytest.FormatRow([]string{"2"})}},
+		{`lb{name="kubernetes/shop/edge"} -> instance | count`, unix(before), []string{querytest.FormatRow([]string{"2"})}},
 	} {
 		if err := a.expect(c.q, c.at, c.rows); err != nil {
 			t.Error(err)

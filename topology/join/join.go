@@ -506,7 +506,7 @@ func (j *joiner) loadBalancers() {
 			}
 			lbRef := graph.Ref{Kind: graph.LB, ID: provider + "/" + lb.Name}
 			lbHost := lb.Host
-			if lbHost == "" {
+			if lbHost == "" && !lb.NoHost {
 				lbHost = j.in.LocalHost
 			}
 			attrs := map[string]string{"provider": provider, "addresses": strings.Join(lb.Addresses, ","), "host": lbHost}

@@ -33,7 +33,10 @@ type LB struct {
 	Addresses []string // where clients reach it (frontends)
 	// Host is the host the LB runs on where known; a loopback backend address belongs to it.
 	// Empty means this host for sources read on the local machine.
-	Host     string
+	Host string
+	// NoHost says the LB runs on no one host (a Kubernetes cluster's kube-proxy, an Ingress
+	// served by many controllers): it gets no host, and a loopback backend resolves nowhere.
+	NoHost   bool
 	Labels   map[string]string
 	Services []Service
 }

@@ -15,9 +15,10 @@ import (
 	"github.com/strata-obs/strata/topology/source"
 )
 
-// The LB providers this source reports. The cluster itself is one LB (kube-proxy spreads a
-// Service's traffic over its endpoints); a Service of type LoadBalancer and an Ingress are LBs
-// in front of cluster Services.
+// The LB providers this source reports. The cluster itself is one LB, named after the source
+// (kube-proxy spreads a Service's traffic over its endpoints); a Service of type LoadBalancer
+// and an Ingress are LBs in front of cluster Services, named cluster/namespace/name so that
+// two clusters' Ingresses of one name stay two. None runs on one host.
 const (
 	ProviderCluster      = "kubernetes"
 	ProviderLoadBalancer = "kubernetes-loadbalancer"
@@ -174,7 +175,7 @@ func loadBalancers(cluster string, o Objects) []source.LB {
 		}
 	}
 	services := sortedBy(o.Services, func(s *corev1.Service) string { return s.Namespace + "/" + s.Name })
-	out := []source.LB{{Name: cluster, Provider: ProviderCluster, Services: make([]source.Service, 0, len(services))}}
+	out := []source.LB{{Name: cluster, Provider: ProviderCluster, NoHost: true, Services: make([]source.Service, 0, len(services))}}
 	exists := map[string]bool{}
 	for _, svc := range services {
 		exists[svc.Namespace+"/"+svc.Name] = true
@@ -191,11 +192,11 @@ func loadBalancers(cluster string, o Objects) []source.LB {
 				addrs = append(addrs, net.JoinHostPort(cmp.Or(ing.IP, ing.Hostname), strconv.Itoa(int(p.Port))))
 			}
 		}
-		out = append(out, source.LB{Name: svc.Namespace + "/" + svc.Name, Provider: ProviderLoadBalancer, Addresses: addrs,
+		out = append(out, source.LB{Name: cluster + "/" + svc.Namespace + "/" + svc.Name, Provider: ProviderLoadBalancer, NoHost: true, Addresses: addrs,
 			Labels: maps.Clone(svc.Labels), Services: []source.Service{{Name: svc.Name, Namespace: svc.Namespace, Of: cluster}}})
 	}
 	for _, ing := range sortedBy(o.Ingresses, func(i *networkingv1.Ingress) string { return i.Namespace + "/" + i.Name }) {
-		lb := source.LB{Name: ing.Namespace + "/" + ing.Name, Provider: ProviderIngress, Labels: maps.Clone(ing.Labels)}
+		lb := source.LB{Name: cluster + "/" + ing.Namespace + "/" + ing.Name, Provider: ProviderIngress, NoHost: true, Labels: maps.Clone(ing.Labels)}
 		for _, a := range ing.Status.LoadBalancer.Ingress {
 			lb.Addresses = append(lb.Addresses, cmp.Or(a.IP, a.Hostname))
 		}

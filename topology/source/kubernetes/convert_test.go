@@ -180,7 +180,7 @@ func TestLoadBalancers(t *testing.T) {
 		}},
 	}
 	want := []source.LB{
-		{Name: "k8s", Provider: ProviderCluster, Services: []source.Service{
+		{Name: "k8s", Provider: ProviderCluster, NoHost: true, Services: []source.Service{
 			{Name: "c1ps", Namespace: "other", Instances: []source.Instance{
 				{Name: "c1ps-7d9-a", Address: "10.244.2.2", Port: 8080, Position: 0, Health: source.HealthDown, Weight: 1, PodUID: "u9"}}},
 			{Name: "c1ps", Namespace: "shop", Labels: map[string]string{"team": "payments"}, Instances: []source.Instance{
@@ -191,9 +191,9 @@ func TestLoadBalancers(t *testing.T) {
 			}},
 			{Name: "web", Namespace: "shop", Instances: []source.Instance{}},
 		}},
-		{Name: "shop/c1ps", Provider: ProviderLoadBalancer, Addresses: []string{"203.0.113.7:443"}, Labels: map[string]string{"team": "payments"},
+		{Name: "k8s/shop/c1ps", Provider: ProviderLoadBalancer, NoHost: true, Addresses: []string{"203.0.113.7:443"}, Labels: map[string]string{"team": "payments"},
 			Services: []source.Service{{Name: "c1ps", Namespace: "shop", Of: "k8s"}}},
-		{Name: "shop/edge", Provider: ProviderIngress, Addresses: []string{"lb-1.example"}, Labels: map[string]string{"env": "prod"},
+		{Name: "k8s/shop/edge", Provider: ProviderIngress, NoHost: true, Addresses: []string{"lb-1.example"}, Labels: map[string]string{"env": "prod"},
 			Services: []source.Service{{Name: "web", Namespace: "shop", Of: "k8s"}, {Name: "c1ps", Namespace: "shop", Of: "k8s"}}},
 	}
 	if diff := cmp.Diff(want, loadBalancers("k8s", o)); diff != "" {
