@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -172,6 +174,21 @@ func TestKubernetesSource(t *testing.T) {
 	} {
 		if err := a.expect(q, "", rows); err != nil {
 			t.Error(err)
+		}
+	}
+	// The UI's pages of the Ingress and of a pod.
+	for path, want := range map[string]string{
+		"/lb/kubernetes-ingress/kubernetes/shop/edge": "c1ps-1",
+		"/entity/pod/shop/c1ps-0":                     fixtureNode,
+	} {
+		resp, err := httpClient.Get(a.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %s, want 200 and a page naming %s", path, resp.Status, want)
 		}
 	}
 	// Only allow-listed labels become metric labels.
