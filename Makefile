@@ -25,7 +25,7 @@ build:
 
 # The tests use real parts (podman, runc, prometheus-node-exporter); .ci/run installs them.
 test: build
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 25m $(PKGS)
 
 # strata up: this host's facts, local load balancers, the graph and its API on 127.0.0.1:9730.
 run: build
