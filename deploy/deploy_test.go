@@ -147,15 +147,14 @@ func TestContainerImage(t *testing.T) {
 	testenv.Root(t)
 	podman := testenv.Command(t, "podman")
 	image := "localhost/strata-test:" + testenv.RandomHex(t, 4)
-	flags := []string{"--cgroup-manager=cgroupfs", "--events-backend=file"}
 	build := exec.Command("./build-image.sh")
 	build.Env = append(os.Environ(), "IMAGE="+image)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build-image.sh: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command(podman, append(flags, "rmi", "-f", image)...).Run() })
+	t.Cleanup(func() { _ = exec.Command(podman, testenv.PodmanArgs("rmi", "-f", image)...).Run() })
 	for _, entrypoint := range []string{"/strata", "/strata-exporter"} {
-		args := append(slices.Clone(flags), "run", "--rm", "--runtime", "runc", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+		args := testenv.PodmanArgs("run", "--rm", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
 			"--entrypoint", entrypoint, image, "--version")
 		out, err := exec.Command(podman, args...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), filepath.Base(entrypoint)+", version") {
@@ -163,7 +162,7 @@ func TestContainerImage(t *testing.T) {
 		}
 	}
 	// Nothing but the binaries and what they need: no shell to run.
-	out, err := exec.Command(podman, append(slices.Clone(flags), "run", "--rm", "--runtime", "runc", "--entrypoint", "/bin/sh", image, "-c", "true")...).CombinedOutput()
+	out, err := exec.Command(podman, testenv.PodmanArgs("run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true")...).CombinedOutput()
 	if err == nil {
 		t.Errorf("the image has a shell: %s", out)
 	}

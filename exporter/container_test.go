@@ -24,9 +24,6 @@ import (
 // imported from a rootfs since no registry can be reached.
 const testImage = "localhost/strata-test:1"
 
-// podmanFlags are the global flags podman needs on these machines (no systemd, hybrid cgroups).
-var podmanFlags = []string{"--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime", "runc"}
-
 // TestPodmanContainer starts a real podman container serving HTTP on a published port and
 // checks what the exporter reports of it against podman's own inspect, through the Docker
 // Engine API that podman serves; then removes it and checks it is gone.
@@ -220,7 +217,7 @@ func netnsInode(t *testing.T, pid string) string {
 // podmanRun runs podman with the global flags and returns its trimmed standard output; the
 // error holds its standard error.
 func podmanRun(podman string, args ...string) (string, error) {
-	return testenv.TryOutput(podman, append(append([]string{}, podmanFlags...), args...)...)
+	return testenv.TryOutput(podman, testenv.PodmanArgs(args...)...)
 }
 
 // startPodmanService runs podman's Docker-compatible API on a socket of the test's own and
@@ -228,7 +225,7 @@ func podmanRun(podman string, args ...string) (string, error) {
 func startPodmanService(t *testing.T, podman string) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "podman.sock")
-	args := append(append([]string{}, podmanFlags...), "system", "service", "--time=0", "unix://"+sock)
+	args := testenv.PodmanArgs("system", "service", "--time=0", "unix://"+sock)
 	cmd := exec.Command(podman, args...)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -284,8 +281,7 @@ func ensureImage(t *testing.T, podman string) {
 	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	buildRootfs(t, busybox, rootfs)
 	archive := exec.Command(tar, "-C", rootfs, "-c", ".")
-	imp := exec.Command(podman, append(append([]string{}, podmanFlags...),
-		"import", "--change", `CMD ["/bin/sh"]`, "-", testImage)...)
+	imp := exec.Command(podman, testenv.PodmanArgs("import", "--change", `CMD ["/bin/sh"]`, "-", testImage)...)
 	pipe, err := archive.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

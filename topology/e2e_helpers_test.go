@@ -330,9 +330,6 @@ func procComm(t testing.TB, pid int) string {
 
 const e2eImage = "localhost/strata-e2e:1"
 
-// podmanFlags are the global flags podman needs on these machines (no systemd, hybrid cgroups).
-var podmanFlags = []string{"--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime", "runc"}
-
 type podman struct {
 	bin  string
 	sock string // the Docker-compatible API's socket
@@ -347,7 +344,7 @@ func startPodman(t *testing.T) *podman {
 	testenv.Command(t, "runc")
 	p.ensureImage(t, testenv.Command(t, "busybox"))
 	p.sock = filepath.Join(t.TempDir(), "podman.sock")
-	svc := testenv.StartProcess(t, p.bin, append(append([]string{}, podmanFlags...), "system", "service", "--time=0", "unix://"+p.sock)...)
+	svc := testenv.StartProcess(t, p.bin, testenv.PodmanArgs("system", "service", "--time=0", "unix://"+p.sock)...)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -380,7 +377,7 @@ func startPodman(t *testing.T) *podman {
 }
 
 func (p *podman) run(args ...string) (string, error) {
-	return testenv.TryOutput(p.bin, append(append([]string{}, podmanFlags...), args...)...)
+	return testenv.TryOutput(p.bin, testenv.PodmanArgs(args...)...)
 }
 
 func (p *podman) must(t testing.TB, args ...string) string {
@@ -434,7 +431,7 @@ func (p *podman) ensureImage(t testing.TB, busybox string) {
 		t.Fatal(err)
 	}
 	tar := exec.Command(testenv.Command(t, "tar"), "-C", rootfs, "-c", ".")
-	imp := exec.Command(p.bin, append(append([]string{}, podmanFlags...), "import", "--change", `CMD ["/bin/sh"]`, "-", e2eImage)...)
+	imp := exec.Command(p.bin, testenv.PodmanArgs("import", "--change", `CMD ["/bin/sh"]`, "-", e2eImage)...)
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

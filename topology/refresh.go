@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -205,7 +206,11 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	for _, key := range r.sourceKeys() {
 		st, name := r.sources[key], key.name
 		if st.err != nil {
-			warnings = append(warnings, fmt.Sprintf("source %s: %v", name, st.err))
+			// A source that is both an LB and a fact source (kubernetes, an inventory) fails
+			// both halves the same way: one warning says it.
+			if w := fmt.Sprintf("source %s: %v", name, st.err); !slices.Contains(warnings, w) {
+				warnings = append(warnings, w)
+			}
 		}
 		if st.seen.IsZero() {
 			continue

@@ -107,10 +107,10 @@ func Start(t testing.TB) *Cluster {
 	c.apiPort = testenv.FreePort(t)
 	c.URL = "https://127.0.0.1:" + strconv.Itoa(c.apiPort)
 	token := testenv.RandomHex(t, 16)
-	c.write("tokens.csv", token+",admin,admin,system:masters\n")
+	c.WriteFile("tokens.csv", token+",admin,admin,system:masters\n")
 	c.writeServiceAccountKey()
 	c.StartAPIServer()
-	c.Kubeconfig = c.write("admin.kubeconfig", KubeconfigFor(c.URL, token, ""))
+	c.Kubeconfig = c.WriteFile("admin.kubeconfig", KubeconfigFor(c.URL, token, ""))
 	c.REST = &rest.Config{Host: c.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
 	var err error
 	if c.Client, err = kubernetes.NewForConfig(c.REST); err != nil {
@@ -121,7 +121,7 @@ func Start(t testing.TB) *Cluster {
 		if err := kcm.Running(); err != nil {
 			t.Fatalf("kube-controller-manager: %v", err)
 		}
-		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metavOptions)
+		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metav1.GetOptions{})
 		return err
 	})
 	return c
@@ -153,9 +153,7 @@ current-context: test
 }
 
 // WriteFile writes a file into the cluster's directory and returns its path.
-func (c *Cluster) WriteFile(name, content string) string { return c.write(name, content) }
-
-func (c *Cluster) write(name, content string) string {
+func (c *Cluster) WriteFile(name, content string) string {
 	p := filepath.Join(c.dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		c.t.Fatalf("write %s: %v", name, err)
@@ -184,7 +182,7 @@ func (c *Cluster) writeServiceAccountKey() {
 	if err != nil {
 		c.t.Fatalf("service account key: %v", err)
 	}
-	c.write("sa.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	c.WriteFile("sa.key", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
 }
 
 // StartAPIServer starts the API server (again, after StopAPIServer) on the same port and
@@ -235,7 +233,8 @@ func (c *Cluster) startControllerManager() *testenv.Process {
 }
 
 var insecureClient = &http.Client{Timeout: 2 * time.Second,
-	Transport: &http.Transport{TLSClientConfig: insecureTLS()}}
+	// The API server's own self-signed certificate.
+	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
 // waitHTTP waits until url answers 200 without a token (readyz and etcd's health are
 // public), or the process exits.
@@ -266,7 +265,3 @@ func (c *Cluster) Kubectl(args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
-
-func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} } // the API server's own self-signed certificate
-
-var metavOptions = metav1.GetOptions{}

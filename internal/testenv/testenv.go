@@ -128,3 +128,9 @@ func (b *LockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// PodmanArgs are podman's global flags on these machines (no systemd, hybrid cgroups:
+// DESIGN.md §9) followed by args.
+func PodmanArgs(args ...string) []string {
+	return append([]string{"--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime", "runc"}, args...)
+}

@@ -176,9 +176,7 @@ func loadBalancers(cluster string, o Objects) []source.LB {
 	}
 	services := sortedBy(o.Services, func(s *corev1.Service) string { return s.Namespace + "/" + s.Name })
 	out := []source.LB{{Name: cluster, Provider: ProviderCluster, NoHost: true, Services: make([]source.Service, 0, len(services))}}
-	exists := map[string]bool{}
 	for _, svc := range services {
-		exists[svc.Namespace+"/"+svc.Name] = true
 		out[0].Services = append(out[0].Services, source.Service{Name: svc.Name, Namespace: svc.Namespace, Labels: maps.Clone(svc.Labels),
 			Instances: instances(svc, slicesOf[svc.Namespace+"/"+svc.Name], pods)})
 	}
@@ -200,10 +198,9 @@ func loadBalancers(cluster string, o Objects) []source.LB {
 		for _, a := range ing.Status.LoadBalancer.Ingress {
 			lb.Addresses = append(lb.Addresses, cmp.Or(a.IP, a.Hostname))
 		}
+		// A backend Service that does not exist is the join's warning to give.
 		for _, name := range ingressBackends(ing) {
-			if exists[ing.Namespace+"/"+name] {
-				lb.Services = append(lb.Services, source.Service{Name: name, Namespace: ing.Namespace, Of: cluster})
-			}
+			lb.Services = append(lb.Services, source.Service{Name: name, Namespace: ing.Namespace, Of: cluster})
 		}
 		out = append(out, lb)
 	}

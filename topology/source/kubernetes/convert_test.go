@@ -194,7 +194,8 @@ func TestLoadBalancers(t *testing.T) {
 		{Name: "k8s/shop/c1ps", Provider: ProviderLoadBalancer, NoHost: true, Addresses: []string{"203.0.113.7:443"}, Labels: map[string]string{"team": "payments"},
 			Services: []source.Service{{Name: "c1ps", Namespace: "shop", Of: "k8s"}}},
 		{Name: "k8s/shop/edge", Provider: ProviderIngress, NoHost: true, Addresses: []string{"lb-1.example"}, Labels: map[string]string{"env": "prod"},
-			Services: []source.Service{{Name: "web", Namespace: "shop", Of: "k8s"}, {Name: "c1ps", Namespace: "shop", Of: "k8s"}}},
+			Services: []source.Service{{Name: "web", Namespace: "shop", Of: "k8s"}, {Name: "c1ps", Namespace: "shop", Of: "k8s"},
+				{Name: "gone", Namespace: "shop", Of: "k8s"}}},
 	}
 	if diff := cmp.Diff(want, loadBalancers("k8s", o)); diff != "" {
 		t.Errorf("loadBalancers (-want +got):\n%s", diff)

@@ -36,8 +36,6 @@ type Config struct {
 	Name string // the source's name, and the name of the cluster's LB
 	// Kubeconfig is a kubeconfig file; empty uses the pod's service account (in-cluster).
 	Kubeconfig string
-	// REST, when set, is used instead of Kubeconfig (tests).
-	REST *rest.Config
 }
 
 // Source watches one cluster.
@@ -81,22 +79,19 @@ const errorMemory = 90 * time.Second
 
 // New builds the client and the informers; nothing is asked of the API until Watch.
 func New(cfg Config) (*Source, error) {
-	rc := cfg.REST
-	if rc == nil {
-		var err error
-		if cfg.Kubeconfig == "" {
-			rc, err = rest.InClusterConfig()
-			if errors.Is(err, rest.ErrNotInCluster) {
-				return nil, errors.New("no kubeconfig is set and strata does not run in a pod (KUBERNETES_SERVICE_HOST is unset): set kubeconfig")
-			}
-		} else {
-			rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	var rc *rest.Config
+	var err error
+	if cfg.Kubeconfig == "" {
+		rc, err = rest.InClusterConfig()
+		if errors.Is(err, rest.ErrNotInCluster) {
+			return nil, errors.New("no kubeconfig is set and strata does not run in a pod (KUBERNETES_SERVICE_HOST is unset): set kubeconfig")
 		}
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig: %w", err)
-		}
+	} else {
+		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	}
-	rc = rest.CopyConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
 	rc.UserAgent = "strata"
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
@@ -284,36 +279,21 @@ func reachable(err error) error {
 	return err
 }
 
-// objects reads the informers' caches.
-func (s *Source) objects() (Objects, error) {
-	var o Objects
-	var err error
-	f := s.factory
-	if o.Nodes, err = f.Core().V1().Nodes().Lister().List(labels.Everything()); err != nil {
-		return o, err
-	}
-	if o.Pods, err = f.Core().V1().Pods().Lister().List(labels.Everything()); err != nil {
-		return o, err
-	}
-	if o.Services, err = f.Core().V1().Services().Lister().List(labels.Everything()); err != nil {
-		return o, err
-	}
-	if o.Slices, err = f.Discovery().V1().EndpointSlices().Lister().List(labels.Everything()); err != nil {
-		return o, err
-	}
-	o.Ingresses, err = f.Networking().V1().Ingresses().Lister().List(labels.Everything())
-	return o, err
-}
+// everything lists a whole cache: with the empty selector the listers cannot fail
+// (cache.ListAll errs only on an object without metadata, when it has labels to match).
+var everything = labels.Everything()
 
 // ListLoadBalancers is the cluster's LB with every Service, and the LBs in front of them.
 func (s *Source) ListLoadBalancers(ctx context.Context) ([]source.LB, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
-	o, err := s.objects()
-	if err != nil {
-		return nil, err
-	}
+	f := s.factory
+	var o Objects
+	o.Pods, _ = f.Core().V1().Pods().Lister().List(everything) // for StatefulSet ordinals
+	o.Services, _ = f.Core().V1().Services().Lister().List(everything)
+	o.Slices, _ = f.Discovery().V1().EndpointSlices().Lister().List(everything)
+	o.Ingresses, _ = f.Networking().V1().Ingresses().Lister().List(everything)
 	return loadBalancers(s.name, o), nil
 }
 
@@ -322,10 +302,9 @@ func (s *Source) ListFacts(ctx context.Context, _ time.Time) (*source.FactSet, e
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
-	o, err := s.objects()
-	if err != nil {
-		return nil, err
-	}
+	var o Objects
+	o.Nodes, _ = s.factory.Core().V1().Nodes().Lister().List(everything)
+	o.Pods, _ = s.factory.Core().V1().Pods().Lister().List(everything)
 	return facts(o), nil
 }
 
