@@ -18,23 +18,39 @@ func (e *Engine) diff(ctx context.Context, q *Query) (*Result, error) {
 	var scopes [2]map[graph.Ref]*graph.Entity
 	var edges [2]map[[2]graph.Ref]bool
 	var warnings []string
+	w := newWalker(ctx, e.Limits)
+	pos := q.Path.Steps[0].Pos
 	for i, t := range []time.Time{q.Diff.From, q.Diff.To} {
-		g, w, err := e.Graphs.GraphAt(ctx, t)
+		g, ws, err := e.Graphs.GraphAt(ctx, t)
 		if err != nil {
 			return nil, fmt.Errorf("graph at %s: %w", describeTime(t), err)
 		}
-		warnings = append(warnings, w...)
-		ents, err := walkPath(ctx, g, q.Path, e.Limits)
+		warnings = append(warnings, ws...)
+		ents, err := w.path(g, q.Path)
 		if err != nil {
 			return nil, err
 		}
-		scopes[i], edges[i] = below(g, ents)
+		if scopes[i], edges[i], err = w.below(g, ents, pos); err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{Columns: []string{"change", "kind", "id", "attribute", "from", "to"}, Rows: [][]string{}, Warnings: warnings}
+	var failed error
 	add := func(change string, r graph.Ref, attr, from, to string) {
-		res.Rows = append(res.Rows, []string{change, string(r.Kind), r.ID, attr, from, to})
+		if failed == nil {
+			failed = w.cells(pos, len(res.Rows)+1, len(res.Columns))
+		}
+		if failed == nil {
+			res.Rows = append(res.Rows, []string{change, string(r.Kind), r.ID, attr, from, to})
+		}
 	}
 	for _, r := range sortedRefs(scopes[0], scopes[1]) {
+		if failed == nil {
+			failed = w.tick(pos)
+		}
+		if failed != nil {
+			return nil, failed
+		}
 		old, was := scopes[0][r]
 		cur, is := scopes[1][r]
 		switch {
@@ -54,20 +70,23 @@ func (e *Engine) diff(ctx context.Context, q *Query) (*Result, error) {
 	for i, change := range []string{"removed", "added"} {
 		for k := range edges[i] {
 			if !edges[1-i][k] {
+				if err := w.cells(pos, len(res.Rows)+len(edgeRows)+1, len(res.Columns)); err != nil {
+					return nil, err
+				}
 				edgeRows = append(edgeRows, []string{change, "edge", k[0].String() + " -> " + k[1].String(), "", "", ""})
 			}
 		}
 	}
+	if failed != nil {
+		return nil, failed
+	}
 	sort.Slice(edgeRows, func(i, j int) bool { return slices.Compare(edgeRows[i], edgeRows[j]) < 0 })
 	res.Rows = append(res.Rows, edgeRows...)
-	if e.Limits.MaxResults > 0 && len(res.Rows) > e.Limits.MaxResults {
-		return nil, &Error{q.Path.Steps[0].Pos, fmt.Sprintf("the diff has %d rows, more than the limit of %d (--query.max-results): narrow the selector", len(res.Rows), e.Limits.MaxResults)}
-	}
 	return res, nil
 }
 
 // below is the entities and everything their edges lead down to, and the edges among them.
-func below(g *graph.Graph, from []*graph.Entity) (map[graph.Ref]*graph.Entity, map[[2]graph.Ref]bool) {
+func (w *walker) below(g *graph.Graph, from []*graph.Entity, pos Pos) (map[graph.Ref]*graph.Entity, map[[2]graph.Ref]bool, error) {
 	scope, edges := map[graph.Ref]*graph.Entity{}, map[[2]graph.Ref]bool{}
 	queue := slices.Clone(from)
 	for _, e := range from {
@@ -79,12 +98,15 @@ func below(g *graph.Graph, from []*graph.Entity) (map[graph.Ref]*graph.Entity, m
 		for _, edge := range g.DownOf(e) {
 			edges[[2]graph.Ref{edge.From(), edge.To()}] = true
 			if n := edge.ToEntity(); scope[n.Ref] == nil {
+				if err := w.visit(pos); err != nil {
+					return nil, nil, err
+				}
 				scope[n.Ref] = n
 				queue = append(queue, n)
 			}
 		}
 	}
-	return scope, edges
+	return scope, edges, nil
 }
 
 func sortedRefs(a, b map[graph.Ref]*graph.Entity) []graph.Ref {

@@ -91,51 +91,98 @@ func describeTime(at time.Time) string {
 	return at.UTC().Format(time.RFC3339)
 }
 
-// Eval runs a query's path and stages on one graph.
+// Eval runs a query's path and stages on one graph. The context's end stops it within a few
+// thousand entities, wherever it is.
 func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, error) {
-	ents, err := walkPath(ctx, g, q.Path, lim)
+	w := newWalker(ctx, lim)
+	ents, err := w.path(g, q.Path)
 	if err != nil {
 		return nil, err
 	}
 	t := entityTable(ents, q.Path.Project)
 	for _, st := range q.Stages {
-		t = t.apply(st)
+		if t, err = t.apply(w, st); err != nil {
+			return nil, err
+		}
 	}
-	if lim.MaxResults > 0 && len(t.rows) > lim.MaxResults {
-		return nil, &Error{q.Path.Steps[0].Pos, fmt.Sprintf("the answer has %d rows, more than the limit of %d (--query.max-results): narrow the selector or add | limit", len(t.rows), lim.MaxResults)}
-	}
-	return t.result(), nil
+	return t.result(w, q.Path.Steps[0].Pos)
 }
 
-// walkPath selects the first step's entities and walks the others.
-func walkPath(ctx context.Context, g *graph.Graph, path Path, lim Limits) ([]*graph.Entity, error) {
-	budget := lim.MaxVisited
-	if budget <= 0 {
-		budget = int(^uint(0) >> 1)
+// walker does the work of one query: it counts what the query visits against
+// --query.max-visited and the cells of its answer against --query.max-results, and looks at
+// the query's context every checkEvery entities, so that a timeout or a client that went away
+// stops it mid-walk rather than after it.
+type walker struct {
+	ctx   context.Context
+	lim   Limits
+	left  int // entities it may still visit
+	ticks int
+}
+
+// checkEvery is how many entities a walk passes between two looks at its context: often
+// enough to stop within a millisecond, rarely enough to cost nothing.
+const checkEvery = 256
+
+func newWalker(ctx context.Context, lim Limits) *walker {
+	left := lim.MaxVisited
+	if left <= 0 {
+		left = int(^uint(0) >> 1)
 	}
+	return &walker{ctx: ctx, lim: lim, left: left}
+}
+
+// visit counts one entity visited at the step at pos.
+func (w *walker) visit(pos Pos) error {
+	if w.left--; w.left < 0 {
+		return over(pos, FlagMaxVisited, fmt.Sprintf("the query visits more than %d entities", w.lim.MaxVisited), "narrow the selector")
+	}
+	return w.tick(pos)
+}
+
+// tick counts one unit of work that visits nothing (a row sorted, counted or written).
+func (w *walker) tick(pos Pos) error {
+	if w.ticks++; w.ticks%checkEvery == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return &Error{Pos: pos, Msg: "query stopped: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// cells refuses an answer of rows × columns cells over --query.max-results.
+func (w *walker) cells(pos Pos, rows, columns int) error {
+	if w.lim.MaxResults > 0 && rows*columns > w.lim.MaxResults {
+		return over(pos, FlagMaxResults, fmt.Sprintf("the answer has more than %d cells, rows × columns", w.lim.MaxResults),
+			"narrow the selector, project fewer attributes or add | limit")
+	}
+	return nil
+}
+
+// path selects the first step's entities and walks the others.
+func (w *walker) path(g *graph.Graph, path Path) ([]*graph.Entity, error) {
 	var cur []*graph.Entity
 	for i, st := range path.Steps {
-		if err := ctx.Err(); err != nil {
-			return nil, &Error{st.Pos, "query stopped: " + err.Error()}
+		if err := w.ctx.Err(); err != nil {
+			return nil, &Error{Pos: st.Pos, Msg: "query stopped: " + err.Error()}
 		}
 		if i == 0 {
 			var sel []*graph.Entity
-			g.Each(st.Kind, func(e *graph.Entity) {
-				if budget--; matchesAll(e, st.Matchers) {
+			for e := range g.All(st.Kind) {
+				if err := w.visit(st.Pos); err != nil {
+					return nil, err
+				}
+				if matchesAll(e, st.Matchers) {
 					sel = append(sel, e)
 				}
-			})
-			if budget < 0 {
-				return nil, visitedError(st, lim)
 			}
 			cur = pick(sel, st.Pick)
 			continue
 		}
 		next, seen := []*graph.Entity{}, map[*graph.Entity]bool{}
 		for _, from := range cur {
-			reached, err := reach(g, from, st, &budget)
+			reached, err := w.reach(g, from, st)
 			if err != nil {
-				return nil, visitedError(st, lim)
+				return nil, err
 			}
 			for _, e := range pick(reached, st.Pick) {
 				if !seen[e] {
@@ -149,16 +196,10 @@ func walkPath(ctx context.Context, g *graph.Graph, path Path, lim Limits) ([]*gr
 	return cur, nil
 }
 
-func visitedError(st Step, lim Limits) error {
-	return &Error{st.Pos, fmt.Sprintf("the query visits more than %d entities (--query.max-visited): narrow the selector", lim.MaxVisited)}
-}
-
-var errBudget = fmt.Errorf("visited too many entities")
-
 // reach walks from one entity in the step's direction to the entities of the step's kind that
 // pass its matchers, through the kinds in between (service -> host goes through instances,
 // pods and containers). It never walks past the step's kind.
-func reach(g *graph.Graph, from *graph.Entity, st Step, budget *int) ([]*graph.Entity, error) {
+func (w *walker) reach(g *graph.Graph, from *graph.Entity, st Step) ([]*graph.Entity, error) {
 	depth := st.Kind.Depth()
 	var out []*graph.Entity
 	seen := map[*graph.Entity]bool{from: true}
@@ -179,8 +220,8 @@ func reach(g *graph.Graph, from *graph.Entity, st Step, budget *int) ([]*graph.E
 				continue
 			}
 			seen[n] = true
-			if *budget--; *budget < 0 {
-				return nil, errBudget
+			if err := w.visit(st.Pos); err != nil {
+				return nil, err
 			}
 			d := n.Kind.Depth()
 			switch {
@@ -288,108 +329,149 @@ func compareValues(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// table is rows in the making: each row keeps its entity while it has one, so that where
-// and sort can use any attribute, projected or not.
+// table is rows in the making. Until a count groups them, its rows are entities and their
+// cells are read from the entities only when the answer is written: where and sort can use any
+// attribute, projected or not, and a wide projection cut by | limit costs nothing for the rows
+// it cuts. The cells are counted against --query.max-results before they are made.
 type table struct {
 	columns []string
-	rows    []row
-}
-
-type row struct {
-	entity *graph.Entity
-	values []string
+	ents    []*graph.Entity // the rows while they are entities
+	rows    [][]string      // the rows once a count made them values; nil before
+	grouped bool
 }
 
 func entityTable(es []*graph.Entity, project []string) table {
-	t := table{columns: append([]string{"kind", "id"}, project...)}
+	t := table{columns: append([]string{"kind", "id"}, project...), ents: es}
 	if len(project) == 0 {
 		t.columns = append(t.columns, "name")
-	}
-	for _, e := range es {
-		r := row{entity: e, values: []string{string(e.Kind), e.ID}}
-		if len(project) == 0 {
-			r.values = append(r.values, e.Name)
-		}
-		for _, a := range project {
-			r.values = append(r.values, value(e, a))
-		}
-		t.rows = append(t.rows, r)
 	}
 	return t
 }
 
-func (t table) get(r row, name string) string {
-	if i := slices.Index(t.columns, name); i >= 0 {
-		return r.values[i]
+// len is the number of rows.
+func (t table) len() int {
+	if t.grouped {
+		return len(t.rows)
 	}
-	if r.entity != nil {
-		return value(r.entity, name)
+	return len(t.ents)
+}
+
+// get is row i's value of name: its column, else (for an entity) its attribute or label.
+func (t table) get(i int, name string) string {
+	if !t.grouped {
+		return value(t.ents[i], name) // an entity's columns are its values by the same names
+	}
+	if c := slices.Index(t.columns, name); c >= 0 {
+		return t.rows[i][c]
 	}
 	return ""
 }
 
-func (t table) apply(st Stage) table {
-	switch st.Op {
-	case "where":
-		out := table{columns: t.columns}
-		for _, r := range t.rows {
-			if st.Where.Matches(t.get(r, st.Where.Name)) {
-				out.rows = append(out.rows, r)
-			}
+// keep is the table with the rows at idx, in that order.
+func (t table) keep(idx []int) table {
+	out := table{columns: t.columns, grouped: t.grouped}
+	if t.grouped {
+		out.rows = make([][]string, len(idx))
+		for j, i := range idx {
+			out.rows[j] = t.rows[i]
 		}
 		return out
+	}
+	out.ents = make([]*graph.Entity, len(idx))
+	for j, i := range idx {
+		out.ents[j] = t.ents[i]
+	}
+	return out
+}
+
+func (t table) apply(w *walker, st Stage) (table, error) {
+	switch st.Op {
+	case "where":
+		var idx []int
+		for i := range t.len() {
+			if err := w.tick(st.Pos); err != nil {
+				return t, err
+			}
+			if st.Where.Matches(t.get(i, st.Where.Name)) {
+				idx = append(idx, i)
+			}
+		}
+		return t.keep(idx), nil
 	case "sort":
-		rows := slices.Clone(t.rows)
-		slices.SortStableFunc(rows, func(a, b row) int {
-			c := compareValues(t.get(a, st.By[0]), t.get(b, st.By[0]))
+		keys := make([]string, t.len())
+		idx := make([]int, t.len())
+		for i := range keys {
+			if err := w.tick(st.Pos); err != nil {
+				return t, err
+			}
+			keys[i], idx[i] = t.get(i, st.By[0]), i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int {
+			c := compareValues(keys[a], keys[b])
 			if st.Desc {
 				c = -c
 			}
 			return c
 		})
-		return table{columns: t.columns, rows: rows}
+		return t.keep(idx), nil
 	case "limit":
-		return table{columns: t.columns, rows: t.rows[:min(st.Limit, len(t.rows))]}
+		idx := make([]int, min(st.Limit, t.len()))
+		for i := range idx {
+			idx[i] = i
+		}
+		return t.keep(idx), nil
 	case "count":
+		width := len(st.By) + 1
 		groups := map[string]int{}
 		var keys [][]string
-		for _, r := range t.rows {
+		for i := range t.len() {
+			if err := w.tick(st.Pos); err != nil {
+				return t, err
+			}
 			key := make([]string, len(st.By))
-			for i, b := range st.By {
-				key[i] = t.get(r, b)
+			for j, b := range st.By {
+				key[j] = t.get(i, b)
 			}
 			k := strings.Join(key, "\x00")
 			if _, ok := groups[k]; !ok {
+				if err := w.cells(st.Pos, len(keys)+1, width); err != nil {
+					return t, err
+				}
 				keys = append(keys, key)
 			}
 			groups[k]++
 		}
 		slices.SortFunc(keys, func(a, b []string) int { return slices.Compare(a, b) })
-		out := table{columns: append(slices.Clone(st.By), "count")}
+		out := table{columns: append(slices.Clone(st.By), "count"), rows: [][]string{}, grouped: true}
 		if len(st.By) == 0 && len(keys) == 0 {
 			keys = [][]string{{}} // count of nothing is a row with 0
 		}
 		for _, k := range keys {
-			out.rows = append(out.rows, row{values: append(slices.Clone(k), strconv.Itoa(groups[strings.Join(k, "\x00")]))})
+			out.rows = append(out.rows, append(k, strconv.Itoa(groups[strings.Join(k, "\x00")])))
 		}
-		return out
+		return out, nil
 	}
-	return t
+	return t, nil
 }
 
-func (t table) result() *Result {
-	res := &Result{Columns: t.columns, Rows: [][]string{}}
-	entities := true
-	for _, r := range t.rows {
-		res.Rows = append(res.Rows, r.values)
-		if r.entity == nil {
-			entities = false
-		}
+// result writes the answer, its cells counted before they are made.
+func (t table) result(w *walker, pos Pos) (*Result, error) {
+	if t.grouped {
+		return &Result{Columns: t.columns, Rows: t.rows}, nil
 	}
-	if entities {
-		for _, r := range t.rows {
-			res.Entities = append(res.Entities, r.entity)
-		}
+	if err := w.cells(pos, len(t.ents), len(t.columns)); err != nil {
+		return nil, err
 	}
-	return res
+	res := &Result{Columns: t.columns, Rows: make([][]string, len(t.ents)), Entities: t.ents}
+	for i, e := range t.ents {
+		if err := w.tick(pos); err != nil {
+			return nil, err
+		}
+		row := make([]string, len(t.columns))
+		for c, name := range t.columns {
+			row[c] = value(e, name)
+		}
+		res.Rows[i] = row
+	}
+	return res, nil
 }

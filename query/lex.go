@@ -74,6 +74,9 @@ func (t token) describe() string {
 type Error struct {
 	Pos Pos
 	Msg string
+	// Limit is the flag of the limit that refused the query (--query.max-steps), empty for
+	// any other error: a refusal is the server's choice, not a mistake in the query.
+	Limit string
 }
 
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
@@ -110,7 +113,7 @@ func lex(src string) ([]token, error) {
 		case r == '"' || r == '\'' || r == '`':
 			s, n, err := lexString(src[i:])
 			if err != nil {
-				return nil, &Error{pos, err.Error()}
+				return nil, &Error{Pos: pos, Msg: err.Error()}
 			}
 			out = append(out, token{tString, s, pos})
 			advance(n)
@@ -157,7 +160,7 @@ func lex(src string) ([]token, error) {
 			}
 		}
 		if kind == tError {
-			return nil, &Error{pos, fmt.Sprintf("unexpected character %q", r)}
+			return nil, &Error{Pos: pos, Msg: fmt.Sprintf("unexpected character %q", r)}
 		}
 		out = append(out, token{kind, src[i : i+n], pos})
 		advance(n)

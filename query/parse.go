@@ -94,26 +94,64 @@ type Stage struct {
 	Pos   Pos
 }
 
-// Limits bound what one query may cost; a query over one is refused with an error that says
-// which.
+// Limits bound what one query may cost, so that no query can exhaust the process's memory or
+// hold it past its deadline: the text's size and shape are refused before the walk, what the
+// walk visits and what the answer holds are counted while they grow. A query over one is
+// refused with an *Error whose Limit names the flag.
 type Limits struct {
-	MaxSteps   int // steps in a path, the selector included
-	MaxVisited int // entities visited while walking
-	MaxResults int // rows of the answer
+	MaxLength   int // bytes of the query's text
+	MaxSteps    int // steps in a path, the selector included
+	MaxMatchers int // matchers of every step and where stage together
+	MaxColumns  int // projections (.attr), and the names of one count by
+	MaxStages   int // | stages
+	MaxVisited  int // entities visited while walking
+	MaxResults  int // cells of the answer (rows × columns), counted as it grows
 }
 
-// DefaultLimits are the flags' defaults.
-var DefaultLimits = Limits{MaxSteps: 16, MaxVisited: 2_000_000, MaxResults: 100_000}
+// DefaultLimits are the flags' defaults: far above any question a person or a dashboard asks
+// (the mission question is 70 bytes, 3 steps, 1 matcher, 2 columns), far below what would
+// hurt a 2 GiB process on a fleet of 10,000 hosts.
+var DefaultLimits = Limits{MaxLength: 64 << 10, MaxSteps: 16, MaxMatchers: 64, MaxColumns: 32, MaxStages: 16,
+	MaxVisited: 2_000_000, MaxResults: 1_000_000}
 
 // OrDefaults is l with each limit not set (0) at its default.
 func (l Limits) OrDefaults() Limits {
 	d := DefaultLimits
-	return Limits{MaxSteps: cmp.Or(l.MaxSteps, d.MaxSteps), MaxVisited: cmp.Or(l.MaxVisited, d.MaxVisited), MaxResults: cmp.Or(l.MaxResults, d.MaxResults)}
+	return Limits{
+		MaxLength: cmp.Or(l.MaxLength, d.MaxLength), MaxSteps: cmp.Or(l.MaxSteps, d.MaxSteps),
+		MaxMatchers: cmp.Or(l.MaxMatchers, d.MaxMatchers), MaxColumns: cmp.Or(l.MaxColumns, d.MaxColumns),
+		MaxStages: cmp.Or(l.MaxStages, d.MaxStages), MaxVisited: cmp.Or(l.MaxVisited, d.MaxVisited),
+		MaxResults: cmp.Or(l.MaxResults, d.MaxResults),
+	}
+}
+
+// The flags of the limits, as refusals name them.
+const (
+	FlagMaxLength   = "--query.max-length"
+	FlagMaxSteps    = "--query.max-steps"
+	FlagMaxMatchers = "--query.max-matchers"
+	FlagMaxColumns  = "--query.max-columns"
+	FlagMaxStages   = "--query.max-stages"
+	FlagMaxVisited  = "--query.max-visited"
+	FlagMaxResults  = "--query.max-results"
+)
+
+// over is a limit's refusal at pos: what is over the limit, the flag, and what to do.
+func over(pos Pos, flag, what, hint string) *Error {
+	msg := what + " (" + flag + ")"
+	if hint != "" {
+		msg += ": " + hint
+	}
+	return &Error{Pos: pos, Msg: msg, Limit: flag}
 }
 
 // Parse reads a query. now resolves nothing here: times are absolute (RFC 3339 or unix
 // seconds); a relative offset is kept as a duration.
 func Parse(src string, lim Limits) (*Query, error) {
+	if lim.MaxLength > 0 && len(src) > lim.MaxLength {
+		return nil, over(Pos{1, 1}, FlagMaxLength,
+			fmt.Sprintf("the query is %d bytes long, more than the limit of %d", len(src), lim.MaxLength), "")
+	}
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
@@ -130,6 +168,8 @@ type parser struct {
 	toks []token
 	i    int
 	lim  Limits
+	// nMatchers counts the query's matchers against MaxMatchers.
+	nMatchers int
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -142,7 +182,7 @@ func (p *parser) next() token {
 }
 
 func (p *parser) errorf(t token, format string, args ...any) error {
-	return &Error{t.pos, fmt.Sprintf(format, args...)}
+	return &Error{Pos: t.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
 // expect takes a token of a kind or fails naming what came instead.
@@ -193,7 +233,9 @@ func (p *parser) query() (*Query, error) {
 	}
 	q.Path = path
 	for p.peek().kind == tPipe {
-		p.next()
+		if pipe := p.next(); len(q.Stages) >= p.lim.MaxStages && p.lim.MaxStages > 0 {
+			return nil, over(pipe.pos, FlagMaxStages, fmt.Sprintf("too many stages: the limit is %d", p.lim.MaxStages), "")
+		}
 		st, err := p.stage()
 		if err != nil {
 			return nil, err
@@ -254,6 +296,9 @@ func (p *parser) path() (Path, error) {
 				if err != nil {
 					return path, p.errorf(a, "expected an attribute name after \".\", got %s", a.describe())
 				}
+				if len(path.Project) >= p.lim.MaxColumns && p.lim.MaxColumns > 0 {
+					return path, over(a.pos, FlagMaxColumns, fmt.Sprintf("too many projections: the limit is %d", p.lim.MaxColumns), "")
+				}
 				path.Project = append(path.Project, a.text)
 			}
 			if k := p.peek().kind; k == tDown || k == tUp {
@@ -265,7 +310,7 @@ func (p *parser) path() (Path, error) {
 		}
 		p.next()
 		if len(path.Steps) >= p.lim.MaxSteps && p.lim.MaxSteps > 0 {
-			return path, p.errorf(t, "too many steps: the limit is %d (--query.max-steps)", p.lim.MaxSteps)
+			return path, over(t.pos, FlagMaxSteps, fmt.Sprintf("too many steps: the limit is %d", p.lim.MaxSteps), "")
 		}
 		s, err := p.step(dir)
 		if err != nil {
@@ -342,6 +387,9 @@ func (p *parser) matchers() ([]*Matcher, error) {
 }
 
 func (p *parser) matcherAfterName(name token, where string) (*Matcher, error) {
+	if p.nMatchers++; p.nMatchers > p.lim.MaxMatchers && p.lim.MaxMatchers > 0 {
+		return nil, over(name.pos, FlagMaxMatchers, fmt.Sprintf("too many matchers: the limit is %d", p.lim.MaxMatchers), "")
+	}
 	op := p.next()
 	switch op.kind {
 	case tEq, tNeq, tRe, tNre:
@@ -473,6 +521,9 @@ func (p *parser) nameList(context string) ([]string, error) {
 			return out, nil
 		case t.kind != tIdent:
 			return nil, p.errorf(t, "expected an attribute name in %s (…), got %s", context, t.describe())
+		}
+		if len(out) >= p.lim.MaxColumns && p.lim.MaxColumns > 0 {
+			return nil, over(t.pos, FlagMaxColumns, fmt.Sprintf("too many names in %s: the limit is %d", context, p.lim.MaxColumns), "")
 		}
 		out = append(out, t.text)
 		switch c := p.next(); c.kind {

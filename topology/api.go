@@ -105,6 +105,7 @@ func NewAPI(r *Refresher, opts APIOptions) *API {
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/topology/graph", a.graph)
 	mux.HandleFunc("GET /api/v1/topology/entity/{kind}/{id...}", a.entity)
+	mux.HandleFunc("GET /api/v1/topology/entity/{kind}", a.entity) // ?id=
 	mux.HandleFunc("GET /api/v1/topology/sources", a.sources)
 	for _, m := range []string{"GET", "POST"} {
 		mux.HandleFunc(m+" /api/v1/topology/query", a.query)
@@ -156,17 +157,17 @@ func (a *API) graphAt(w http.ResponseWriter, r *http.Request) (*graph.Graph, []s
 		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return nil, nil, false
 	}
-	g, warnings, err := a.graphs.GraphAt(r.Context(), at)
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+	defer cancel()
+	g, warnings, err := a.graphs.GraphAt(ctx, at)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+		a.failed(w, ctx, err)
 		return nil, nil, false
 	}
 	return g, warnings, true
 }
 
-// run parses and runs a query for a request, answering its error if it fails: a query that
-// does not parse is bad_data (400), one that fails while running execution (422), one out of
-// time timeout (503), as Prometheus answers.
+// run runs a parsed query for a request, answering its error if it fails.
 func (a *API) run(w http.ResponseWriter, r *http.Request, q *query.Query, now time.Time) (*query.Result, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
 	defer cancel()
@@ -177,16 +178,29 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, q *query.Query, now ti
 		return time.Now()
 	}}
 	res, err := eng.Run(ctx, q)
+	if err != nil {
+		a.failed(w, ctx, err)
+		return nil, false
+	}
+	return res, true
+}
+
+// failed answers the error of a query that parsed, as Prometheus answers: out of time is
+// timeout (503), a client gone is canceled (499, which nobody reads), anything else, a limit's
+// refusal included, execution (422).
+func (a *API) failed(w http.ResponseWriter, ctx context.Context, err error) {
 	switch {
-	case err == nil:
-		return res, true
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "timeout", "query timed out after "+a.opts.Timeout.String()+" (--query.timeout)")
+	case ctx.Err() != nil:
+		writeError(w, statusClientClosed, "canceled", "query canceled: "+ctx.Err().Error())
 	default:
 		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
 	}
-	return nil, false
 }
+
+// statusClientClosed is nginx's "client closed request", which Prometheus answers too.
+const statusClientClosed = 499
 
 func (a *API) parse(w http.ResponseWriter, r *http.Request) (*query.Query, bool) {
 	src := r.FormValue("q")
@@ -198,7 +212,13 @@ func (a *API) parse(w http.ResponseWriter, r *http.Request) (*query.Query, bool)
 		return nil, false
 	}
 	q, err := query.Parse(src, a.opts.Limits)
-	if err != nil {
+	var qe *query.Error
+	switch {
+	case errors.As(err, &qe) && qe.Limit != "":
+		// The query is fine; the server refuses its size.
+		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+		return nil, false
+	case err != nil:
 		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return nil, false
 	}
@@ -300,20 +320,101 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_data", "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
 		return
 	}
-	nodes := []EntityJSON{}
-	in := map[graph.Ref]bool{}
-	for _, e := range g.Entities(kind) {
-		nodes = append(nodes, entityJSON(e))
-		in[e.Ref] = true
-	}
-	edges := []EdgeJSON{}
-	for _, e := range g.Edges() {
-		if in[e.From()] || in[e.To()] {
-			edges = append(edges, edgeJSON(e))
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+	defer cancel()
+	ans := a.newGraphAnswer(ctx)
+	ents := g.Entities(kind)
+	for _, e := range ents {
+		if !ans.node(e) {
+			a.failed(w, ans.ctx, ans.err)
+			return
 		}
 	}
+	// The edges that touch them, each once: listed from its upper end when both ends are in.
+	for _, e := range ents {
+		for _, edge := range g.DownOf(e) {
+			ans.edge(edge)
+		}
+		for _, edge := range g.UpOf(e) {
+			if !ans.in[edge.From()] {
+				ans.edge(edge)
+			}
+		}
+	}
+	if ans.err != nil {
+		a.failed(w, ans.ctx, ans.err)
+		return
+	}
+	sort.Slice(ans.edgeOf, func(i, j int) bool {
+		a, b := ans.edgeOf[i], ans.edgeOf[j]
+		if a.From() != b.From() {
+			return a.From().Less(b.From())
+		}
+		return a.To().Less(b.To())
+	})
 	writeJSON(w, http.StatusOK, envelope{Status: "success", Warnings: warnings,
-		Data: map[string]any{"time": g.At, "nodes": nodes, "edges": edges}})
+		Data: map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}})
+}
+
+// graphAnswer is the nodes and edges of an answer in the making, their cells (a node's fields,
+// attributes and labels; an edge's ends and sources) counted against --query.max-results, and
+// the request's context looked at every so often: the whole graph of a large fleet is
+// hundreds of megabytes of JSON.
+type graphAnswer struct {
+	ctx    context.Context
+	left   int
+	limit  int
+	n      int
+	nodes  []EntityJSON
+	edgeOf []*graph.Edge
+	in     map[graph.Ref]bool
+	err    error
+}
+
+func (a *API) newGraphAnswer(ctx context.Context) *graphAnswer {
+	return &graphAnswer{ctx: ctx, left: a.opts.Limits.MaxResults, limit: a.opts.Limits.MaxResults,
+		nodes: []EntityJSON{}, in: map[graph.Ref]bool{}}
+}
+
+func (ans *graphAnswer) edgesJSON() []EdgeJSON {
+	out := make([]EdgeJSON, len(ans.edgeOf))
+	for i, e := range ans.edgeOf {
+		out[i] = edgeJSON(e)
+	}
+	return out
+}
+
+// spend takes n cells; false once the answer is over the limit or out of time.
+func (ans *graphAnswer) spend(n int) bool {
+	if ans.err != nil {
+		return false
+	}
+	if ans.left -= n; ans.left < 0 {
+		ans.err = fmt.Errorf("the answer has more than %d cells (%s): ask for one kind (kind=) or a path (q=)", ans.limit, query.FlagMaxResults)
+		return false
+	}
+	if ans.n++; ans.n%1024 == 0 && ans.ctx.Err() != nil {
+		ans.err = ans.ctx.Err()
+		return false
+	}
+	return true
+}
+
+func (ans *graphAnswer) node(e *graph.Entity) bool {
+	if !ans.spend(4 + len(e.Attrs) + len(e.Labels) + len(e.Sources)) {
+		return false
+	}
+	ans.nodes = append(ans.nodes, entityJSON(e))
+	ans.in[e.Ref] = true
+	return true
+}
+
+func (ans *graphAnswer) edge(e *graph.Edge) bool {
+	if !ans.spend(3 + len(e.Sources)) {
+		return false
+	}
+	ans.edgeOf = append(ans.edgeOf, e)
+	return true
 }
 
 // entity answers one entity with its edges both ways, the entities at their ends, and for an
@@ -324,28 +425,41 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_data", "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
 		return
 	}
+	// An id may hold any character, "/.." included, which a path cannot carry past a
+	// client's or proxy's cleaning: ?id= takes it whole.
+	id := r.PathValue("id")
+	if id == "" {
+		id = r.FormValue("id")
+	}
 	g, warnings, ok := a.graphAt(w, r)
 	if !ok {
 		return
 	}
-	e, ok := g.Get(graph.Ref{Kind: kind, ID: r.PathValue("id")})
+	e, ok := g.Get(graph.Ref{Kind: kind, ID: id})
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no "+string(kind)+" "+r.PathValue("id"))
+		writeError(w, http.StatusNotFound, "not_found", "no "+string(kind)+" "+strconv.Quote(id))
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+	defer cancel()
+	ans := a.newGraphAnswer(ctx)
 	var up, down []EdgeJSON
 	neighbours := map[string]EntityJSON{}
-	for _, edge := range g.Up(e.Ref) {
-		up = append(up, edgeJSON(edge))
-		if n, ok := g.Get(edge.From()); ok {
-			neighbours[n.Ref.String()] = entityJSON(n)
+	for _, edge := range g.UpOf(e) {
+		if ans.edge(edge) && ans.node(edge.FromEntity()) {
+			up = append(up, edgeJSON(edge))
+			neighbours[edge.From().String()] = entityJSON(edge.FromEntity())
 		}
 	}
-	for _, edge := range g.Down(e.Ref) {
-		down = append(down, edgeJSON(edge))
-		if n, ok := g.Get(edge.To()); ok {
-			neighbours[n.Ref.String()] = entityJSON(n)
+	for _, edge := range g.DownOf(e) {
+		if ans.edge(edge) && ans.node(edge.ToEntity()) {
+			down = append(down, edgeJSON(edge))
+			neighbours[edge.To().String()] = entityJSON(edge.ToEntity())
 		}
+	}
+	if ans.err != nil {
+		a.failed(w, ctx, ans.err)
+		return
 	}
 	data := map[string]any{"entity": entityJSON(e), "up": nonNilEdges(up), "down": nonNilEdges(down), "neighbours": neighbours}
 	if e.Kind == graph.Instance {
@@ -374,31 +488,35 @@ func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph,
 		writeError(w, http.StatusBadRequest, "bad_data", "the graph endpoint takes a path and the time parameter: no diff, @ or offset in q")
 		return
 	}
-	res, err := query.Eval(r.Context(), g, q, a.opts.Limits)
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+	defer cancel()
+	res, err := query.Eval(ctx, g, q, a.opts.Limits)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+		a.failed(w, ctx, err)
 		return
 	}
-	nodes, in := []EntityJSON{}, map[graph.Ref]bool{}
+	ans := a.newGraphAnswer(ctx)
 	for _, e := range res.Entities {
-		nodes = append(nodes, entityJSON(e))
-		in[e.Ref] = true
+		ans.node(e)
 	}
 	// The edges that touch them, as kind= answers: a path of one kind has no edges among its
 	// entities, and their neighbours are what a drawing needs.
-	edges := []EdgeJSON{}
 	for _, e := range res.Entities {
 		for _, edge := range g.DownOf(e) {
-			edges = append(edges, edgeJSON(edge))
+			ans.edge(edge)
 		}
 		for _, edge := range g.UpOf(e) {
-			if !in[edge.From()] { // an edge between two of them is listed once, from its upper end
-				edges = append(edges, edgeJSON(edge))
+			if !ans.in[edge.From()] { // an edge between two of them is listed once, from its upper end
+				ans.edge(edge)
 			}
 		}
 	}
+	if ans.err != nil {
+		a.failed(w, ans.ctx, ans.err)
+		return
+	}
 	writeJSON(w, http.StatusOK, envelope{Status: "success", Warnings: warnings,
-		Data: map[string]any{"time": g.At, "nodes": nodes, "edges": edges}})
+		Data: map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}})
 }
 
 func nonNilEdges(es []EdgeJSON) []EdgeJSON {

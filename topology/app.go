@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-obs/strata/exporter"
+	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/source"
@@ -70,10 +72,26 @@ type Options struct {
 
 	LocalHost string
 
-	// QueryLimits and QueryTimeout bound a path query (--query.*); QueryTimeout a PromQL one too.
-	QueryLimits  query.Limits
-	QueryTimeout time.Duration
+	// QueryLimits and QueryTimeout bound a path query (--query.*); QueryTimeout, the length
+	// limit, QueryMaxSamples and QueryConcurrency a PromQL one too.
+	QueryLimits      query.Limits
+	QueryTimeout     time.Duration
+	QueryMaxSamples  int // --query.max-samples
+	QueryConcurrency int // --query.max-concurrency: of each pool (PromQL; path queries and pages)
+
+	// MaxConnections bounds the open connections (--web.max-connections).
+	MaxConnections int
+	// LoopbackOnly, where every listen address is a loopback one, answers only requests
+	// addressed to an IP address or localhost: strata up's defence against DNS rebinding.
+	LoopbackOnly bool
 }
+
+// Defaults of the Options that bound the server.
+const (
+	DefaultQueryTimeout     = 2 * time.Minute
+	DefaultQueryConcurrency = 4
+	DefaultMaxConnections   = 512 // Prometheus's
+)
 
 // App is a running strata serve or up.
 type App struct {
@@ -90,6 +108,8 @@ type App struct {
 	history storage.Queryable
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
 	promAPI interface{ Register(*http.ServeMux) }
+	promql  *promql.Engine
+	pools   *queryPools
 }
 
 // Run serves until ctx is done.
@@ -112,6 +132,20 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	if opts.LocalHost == "" {
 		opts.LocalHost = localHostName()
 	}
+	opts.QueryLimits = opts.QueryLimits.OrDefaults()
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = DefaultQueryTimeout
+	}
+	if opts.QueryConcurrency <= 0 {
+		opts.QueryConcurrency = DefaultQueryConcurrency
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	if w := opts.WebConfig; w == nil || w.WebListenAddresses == nil || (w.WebSystemdSocket != nil && *w.WebSystemdSocket) ||
+		!allLoopback(*w.WebListenAddresses) {
+		opts.LoopbackOnly = false
+	}
 	a := &App{opts: opts, logger: logger, reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(versioncollector.NewCollector("strata"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -124,7 +158,9 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 
 	var facts storage.Queryable = db
 	a.history = db
-	a.promAPI = promql.NewAPI(db, promql.APIOptions{Timeout: opts.QueryTimeout}, logger)
+	a.promql = promql.NewEngine(promql.APIOptions{Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples,
+		MaxLength: opts.QueryLimits.MaxLength}, logger)
+	a.promAPI = promql.NewAPIWith(db, a.promql, logger)
 	if opts.PrometheusURL != "" {
 		q, err := remoteQueryable(opts.PrometheusURL)
 		if err != nil {
@@ -156,7 +192,8 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		Sink:        a.sink,
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
-	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history}, Limits: opts.QueryLimits.OrDefaults(), Series: db}, logger); err != nil {
+	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)
+	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql}, logger); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -204,7 +241,9 @@ func (a *App) Refresher() *Refresher { return a.refresher }
 // Storage is the app's embedded TSDB.
 func (a *App) Storage() storage.Storage { return a.db }
 
-// Handler serves the API, /metrics and the health endpoints.
+// Handler serves the API, /metrics and the health endpoints: every request's body bounded,
+// every query's time and concurrency (queryPools), and with LoopbackOnly, names other than
+// localhost refused.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api := NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout})
@@ -220,7 +259,11 @@ func (a *App) Handler() http.Handler {
 		fmt.Fprintln(w, "strata is Ready.")
 	})
 	mux.Handle("GET /", a.ui) // the UI: every other page
-	return mux
+	h := a.pools.wrap(mux)
+	if a.opts.LoopbackOnly {
+		h = loopbackHosts(h)
+	}
+	return limitBody(h)
 }
 
 // Run scrapes, refreshes and serves until ctx is done, then closes the storage.
@@ -235,11 +278,11 @@ func (a *App) Run(ctx context.Context) error {
 
 	scrapeYAML := a.opts.ScrapeConfigs
 	if a.opts.Exporter != nil {
-		target, err := a.serveExporter(ctx, g)
+		self, err := a.serveExporter(ctx, g)
 		if err != nil {
 			return err
 		}
-		scrapeYAML = selfScrapeConfig(target) + scrapeYAML
+		scrapeYAML = self + scrapeYAML
 	}
 	if strings.TrimSpace(scrapeYAML) != "" {
 		if err := a.startScraping(ctx, g, scrapeYAML); err != nil {
@@ -266,9 +309,9 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	})
 
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(a.Handler(), a.opts.QueryTimeout)
 	g.Go(func() error {
-		err := web.ListenAndServe(srv, a.opts.WebConfig, a.logger)
+		err := serve(srv, a.opts.WebConfig, a.opts.MaxConnections, a.logger)
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -283,8 +326,10 @@ func (a *App) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// serveExporter runs strata-exporter's collectors in this process behind a listener on
-// 127.0.0.1 that only the embedded scraper uses.
+// serveExporter runs strata-exporter's collectors in this process behind a unix socket that
+// only this process may open (in a directory of mode 0700), for the embedded scraper alone: a
+// port on 127.0.0.1 would answer every local user, past --web.config.file's TLS and basic
+// auth. It returns the scrape configuration of that socket.
 func (a *App) serveExporter(ctx context.Context, g *errgroup.Group) (string, error) {
 	e, err := exporter.New(*a.opts.Exporter, a.logger.With("component", "exporter"))
 	if err != nil {
@@ -294,23 +339,34 @@ func (a *App) serveExporter(ctx context.Context, g *errgroup.Group) (string, err
 	if err != nil {
 		return "", err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	dir, err := os.MkdirTemp("", "strata-exporter-")
 	if err != nil {
-		return "", fmt.Errorf("exporter listener: %w", err)
+		return "", fmt.Errorf("exporter socket: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	sock := filepath.Join(dir, "exporter.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("exporter socket: %w", err)
+	}
+	srv := newServer(h, exporterTimeout)
 	g.Go(func() error {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
-	g.Go(func() error { <-ctx.Done(); return srv.Close() })
-	return l.Addr().String(), nil
+	g.Go(func() error { <-ctx.Done(); err := srv.Close(); os.RemoveAll(dir); return err })
+	return selfScrapeConfig(sock), nil
 }
 
-func selfScrapeConfig(target string) string {
-	return fmt.Sprintf("- job_name: strata-exporter\n  static_configs:\n  - targets: [%q]\n", target)
+// exporterTimeout bounds a scrape of the in-process exporter.
+const exporterTimeout = 30 * time.Second
+
+// selfScrapeConfig scrapes the in-process exporter through its socket (Prometheus's
+// __unix_socket__); its instance label is "strata-exporter".
+func selfScrapeConfig(sock string) string {
+	return fmt.Sprintf("- job_name: strata-exporter\n  static_configs:\n  - targets: [strata-exporter]\n    labels: {__unix_socket__: %q}\n", sock)
 }
 
 // startScraping runs Prometheus's discovery and scrape managers on the scrape_configs,
@@ -320,7 +376,7 @@ func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML s
 		model.Duration(a.opts.ScrapeInterval), model.Duration(min(a.opts.ScrapeInterval, 10*time.Second)), indent(scrapeYAML))
 	cfg, err := promconfig.Load(cfgText, a.logger)
 	if err != nil {
-		return fmt.Errorf("scrape_configs: %w", err)
+		return fmt.Errorf("scrape_configs: %s", redact.Quoted(err.Error())) // Prometheus's parser quotes values, passwords too
 	}
 	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(a.reg)
 	if err != nil {

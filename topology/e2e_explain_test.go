@@ -27,7 +27,7 @@ import (
 // are checked against what that file says too, so that the two cannot agree on a wrong answer.
 func TestExplainPromQL(t *testing.T) {
 	promBin := testenv.Command(t, "prometheus")
-	inv, err := inventory.New("fleet", filepath.Join("testdata", "explain", "fleet.yml"))
+	inv, err := inventory.New("fleet", filepath.Join("testdata", "explain", "fleet.yml"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One source, both halves under one name, as BuildSources passes an inventory.
-	inv, err := inventory.New("inventory", invFile)
+	inv, err := inventory.New("inventory", invFile, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestTimeTravelFromTheStore(t *testing.T) {
 		if err := os.WriteFile(invFile, []byte(strings.Replace(remoteWriteInventory, "6.1.0-13-amd64", kernel, 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		inv, err := inventory.New("inventory", invFile)
+		inv, err := inventory.New("inventory", invFile, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	promconfig "github.com/prometheus/prometheus/config"
 
+	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/caddy"
@@ -40,7 +41,7 @@ func BuildSources(cfg *config.Config) ([]source.LoadBalancers, []source.Facts, e
 		case *config.Kubernetes:
 			src, err = kubernetes.New(kubernetes.Config{Name: s.Name, Kubeconfig: spec.Kubeconfig})
 		case *config.Inventory:
-			src, err = inventory.New(s.Name, spec.File)
+			src, err = inventory.New(s.Name, spec.File, cfg.Topology.StaleAfter)
 		default:
 			err = fmt.Errorf("type %s is not supported by this build yet", s.Type)
 		}
@@ -136,7 +137,7 @@ func Check(file string, cfg *config.Config) error {
 	}
 	if len(cfg.ScrapeConfigs) > 0 {
 		if _, err := promconfig.Load("scrape_configs:\n"+indent(string(cfg.ScrapeConfigs)), slog.New(slog.DiscardHandler)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: scrape_configs: %w", file, err))
+			errs = append(errs, fmt.Errorf("%s: scrape_configs: %s", file, redact.Quoted(err.Error())))
 		}
 	}
 	return errors.Join(errs...)

@@ -12,11 +12,18 @@ import (
 // kv is one attribute or label.
 type kv struct{ Key, Value string }
 
-// related is the entities of one kind above or below an entity.
+// related is the entities of one kind above or below an entity: the first maxRelated, and
+// how many more a path query lists.
 type related struct {
 	Kind     string
 	Entities []cell
+	More     int
+	MoreHref string
 }
+
+// maxRelated bounds each list of the entity page: an LB of a large cluster has tens of
+// thousands of containers below it, which no one reads on one page and no browser renders fast.
+const maxRelated = 500
 
 type entityData struct {
 	Kind, ID, Name string
@@ -48,7 +55,11 @@ func (u *UI) entity(c *echo.Context) error {
 	at := c.QueryParam("time")
 	d := entityData{Kind: string(kind), ID: id, Name: e.Name, Attrs: sortedKV(e.Attrs), Labels: sortedKV(e.Labels),
 		Sources: e.Sources, LastSeen: e.LastSeen.UTC().Format("2006-01-02T15:04:05Z"), Stale: e.Stale,
-		Up: walk(g, e, true, at), Down: walk(g, e, false, at), Charts: u.entityCharts(c, e)}
+		Up: walk(g, e, true, at), Down: walk(g, e, false, at)}
+	if err := c.Request().Context().Err(); err != nil {
+		return err // out of time, or the client went away: nobody waits for the charts
+	}
+	d.Charts = u.entityCharts(c, e)
 	return u.render(c, http.StatusOK, "entity", string(kind)+" "+id, d)
 }
 
@@ -90,8 +101,15 @@ func walk(g *graph.Graph, from *graph.Entity, up bool, at string) []related {
 		}
 		sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
 		r := related{Kind: string(k)}
-		for _, e := range es {
+		for _, e := range es[:min(len(es), maxRelated)] {
 			r.Entities = append(r.Entities, cell{Text: e.ID, Href: entityHref(e.Kind, e.ID, at)})
+		}
+		if r.More = len(es) - len(r.Entities); r.More > 0 {
+			arrow := " -> "
+			if up {
+				arrow = " <- "
+			}
+			r.MoreHref = pathQueryHref(string(from.Kind)+`{id=`+quoteValue(from.ID)+`}`+arrow+string(k), at)
 		}
 		out = append(out, r)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/labstack/echo/v5"
 
-	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/graph"
 )
 
@@ -88,7 +87,7 @@ func (u *UI) entityCharts(c *echo.Context, e *graph.Entity) *entityChartsView {
 	for i, ce := range exprs {
 		ch := entityChart{Title: ce.title, Expr: ce.expr(e)}
 		ch.Href = withTime("/promql?expr="+url.QueryEscape(ch.Expr), at)
-		series, err := promql.EvalRange(c.Request().Context(), u.opts.Series, ch.Expr, start, end, chartStep)
+		series, err := u.opts.PromQL.EvalRange(c.Request().Context(), u.opts.Series, ch.Expr, start, end, chartStep)
 		if err == nil && len(series) > 0 {
 			var chart chartView
 			chart, err = lineChart(fmt.Sprintf("entity-chart-%d", i), series, start, end)

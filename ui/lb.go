@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -92,6 +93,7 @@ type lbData struct {
 	Error               string
 	// Filter narrows the page to the services whose name holds it.
 	Filter              string
+	QueryID             bool   // the id is a parameter (?id=), not in the path: the filter form keeps it
 	Clear               string // the page without the filter
 	Services, Instances int    // behind the LB, after the filter
 	Health              []healthCount
@@ -112,7 +114,7 @@ func (u *UI) lb(c *echo.Context) error {
 		return u.render(c, http.StatusNotFound, "lb", "Load balancer", lbPage{LB: &lbData{ID: c.Param("*"), NotFound: true}})
 	}
 	filter := strings.TrimSpace(c.QueryParam("service"))
-	d := lbData{ID: id, Filter: filter, MaxNodes: maxChartNodes}
+	d := lbData{ID: id, Filter: filter, MaxNodes: maxChartNodes, QueryID: !pathSafe(id)}
 	g, _, err := u.graphAt(c.Request().Context(), c)
 	if err != nil {
 		d.Error = err.Error()
@@ -169,15 +171,28 @@ func (u *UI) lb(c *echo.Context) error {
 	return u.render(c, http.StatusOK, "lb", "Load balancer "+id, lbPage{LB: &d})
 }
 
-// idFromPath is the id that follows prefix in the request's path, as escapeID wrote it. It is
-// read from the escaped path: echo's c.Param("*") is decoded or not depending on whether the
-// URL has a RawPath, so unescaping it again breaks an id that holds a "%".
+// idFromPath is the id that follows prefix in the request's path, as escapeID wrote it, or the
+// id parameter of a page without one there (an id pathSafe refuses). It is read from the
+// escaped path: echo's c.Param("*") is decoded or not depending on whether the URL has a
+// RawPath, so unescaping it again breaks an id that holds a "%".
 func idFromPath(c *echo.Context, prefix string) (string, error) {
-	return url.PathUnescape(strings.TrimPrefix(c.Request().URL.EscapedPath(), prefix))
+	p := c.Request().URL.EscapedPath()
+	if !strings.HasPrefix(p, prefix) {
+		if id := c.QueryParam("id"); id != "" {
+			return id, nil
+		}
+		return "", errors.New("no id")
+	}
+	return url.PathUnescape(strings.TrimPrefix(p, prefix))
 }
 
 // lbHref is the page of a load balancer.
-func lbHref(id, at string) string { return withTime("/lb/"+escapeID(id), at) }
+func lbHref(id, at string) string {
+	if !pathSafe(id) {
+		return withTime("/lb?id="+url.QueryEscape(id), at)
+	}
+	return withTime("/lb/"+escapeID(id), at)
+}
 
 func newInstanceRow(svc *graph.Entity, inst lbInstance, at string) instanceRow {
 	e := inst.entity

@@ -83,7 +83,7 @@ func (u *UI) promqlPage(c *echo.Context) error {
 		d.NoStorage = true
 		return u.render(c, http.StatusServiceUnavailable, "promql", "PromQL", d)
 	}
-	series, err := promql.EvalRange(c.Request().Context(), u.opts.Series, d.Expr, d.Start, d.End, chartStep)
+	series, err := u.opts.PromQL.EvalRange(c.Request().Context(), u.opts.Series, d.Expr, d.Start, d.End, chartStep)
 	if err != nil {
 		var ee *promql.EvalError
 		code := http.StatusUnprocessableEntity

@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/graph"
 )
 
@@ -47,6 +48,8 @@ type Options struct {
 	Limits query.Limits
 	// Series is the storage the charts read (the embedded TSDB); nil draws no charts.
 	Series storage.Queryable
+	// PromQL evaluates the charts' and the PromQL page's expressions; nil: promql's defaults.
+	PromQL *promql.Engine
 	Now    func() time.Time
 }
 
@@ -71,8 +74,10 @@ func pages() []page {
 	return []page{
 		{path: "/", title: "Search", nav: true, handler: (*UI).search},
 		{path: "/entity/:kind/*", title: "Entity", handler: (*UI).entity},
+		{path: "/entity/:kind", title: "Entity", handler: (*UI).entity}, // ?id=, for ids a path cannot carry
 		{path: "/lbs", title: "Load balancers", nav: true, handler: (*UI).lbs},
 		{path: "/lb/*", title: "Load balancer", handler: (*UI).lb},
+		{path: "/lb", title: "Load balancer", handler: (*UI).lb}, // ?id=
 		{path: "/fleet", title: "Fleet", nav: true, handler: (*UI).fleet},
 		{path: "/changes", title: "Changes", nav: true, handler: (*UI).changes},
 		{path: "/promql", title: "PromQL", nav: true, handler: (*UI).promqlPage},
@@ -83,6 +88,9 @@ func pages() []page {
 func New(opts Options, logger *slog.Logger) (*UI, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.PromQL == nil {
+		opts.PromQL = promql.NewEngine(promql.APIOptions{}, logger)
 	}
 	u := &UI{opts: opts, logger: logger, tmpl: map[string]*template.Template{}, echo: echo.New()}
 	layout, err := fs.ReadFile(templateFS, "templates/layout.html")
@@ -189,7 +197,23 @@ func withTime(path, at string) string {
 
 // entityHref is the page of an entity.
 func entityHref(kind graph.Kind, id, at string) string {
+	if !pathSafe(id) {
+		return withTime("/entity/"+string(kind)+"?id="+url.QueryEscape(id), at)
+	}
 	return withTime("/entity/"+string(kind)+"/"+escapeID(id), at)
+}
+
+// pathSafe tells whether an id survives as the end of a URL's path: a browser, a proxy and
+// Go's router all clean away "." and ".." segments and collapse "//", escaped or not, so such
+// an id goes in the query (?id=) instead.
+func pathSafe(id string) bool {
+	for part := range strings.SplitSeq(id, "/") {
+		if part == "" || part == "." || part == ".." || strings.EqualFold(part, "%2e") || strings.EqualFold(part, "%2e%2e") ||
+			strings.EqualFold(part, ".%2e") || strings.EqualFold(part, "%2e.") {
+			return false
+		}
+	}
+	return id != ""
 }
 
 // escapeID escapes each part of an id that holds slashes (instance ids do).

@@ -30,6 +30,7 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
 	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/config"
 )
@@ -64,6 +65,9 @@ type common struct {
 	refreshSet, staleSet bool
 	queryLimits          query.Limits
 	queryTimeout         time.Duration
+	queryMaxSamples      int
+	queryConcurrency     int
+	maxConnections       int
 }
 
 func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
@@ -78,10 +82,24 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 	cmd.Flag("prometheus.url", "Read the exporters' series from this Prometheus (remote read) instead of the embedded TSDB; overrides the file.").StringVar(&c.promURL)
 	cmd.Flag("prometheus.remote-write-url", "Send the strata_topology_* series to this URL by Prometheus's remote write protocol (e.g. http://prometheus:9090/api/v1/write); overrides the file.").StringVar(&c.remoteWriteURL)
 	d := query.DefaultLimits
+	cmd.Flag("query.timeout", "Longest a query (path, PromQL or page) may take, its wait for a place included.").
+		Default(topology.DefaultQueryTimeout.String()).DurationVar(&c.queryTimeout)
+	cmd.Flag("query.max-concurrency", "Most queries that run at once, of PromQL and of path queries and pages each; the others wait.").
+		Default(strconv.Itoa(topology.DefaultQueryConcurrency)).IntVar(&c.queryConcurrency)
+	cmd.Flag("query.max-samples", "Most samples a PromQL query may hold in memory at once, and steps a subquery may take.").
+		Default(strconv.Itoa(promql.DefaultMaxSamples)).IntVar(&c.queryMaxSamples)
+	cmd.Flag("query.max-length", "Longest query text, path or PromQL, in bytes.").Default(strconv.Itoa(d.MaxLength)).IntVar(&c.queryLimits.MaxLength)
 	cmd.Flag("query.max-steps", "Most steps a path query may have.").Default(strconv.Itoa(d.MaxSteps)).IntVar(&c.queryLimits.MaxSteps)
+	cmd.Flag("query.max-matchers", "Most matchers a path query may have, in its steps and where stages together.").
+		Default(strconv.Itoa(d.MaxMatchers)).IntVar(&c.queryLimits.MaxMatchers)
+	cmd.Flag("query.max-columns", "Most attributes a path query may project, or group one count by.").
+		Default(strconv.Itoa(d.MaxColumns)).IntVar(&c.queryLimits.MaxColumns)
+	cmd.Flag("query.max-stages", "Most | stages a path query may have.").Default(strconv.Itoa(d.MaxStages)).IntVar(&c.queryLimits.MaxStages)
 	cmd.Flag("query.max-visited", "Most entities a path query may visit.").Default(strconv.Itoa(d.MaxVisited)).IntVar(&c.queryLimits.MaxVisited)
-	cmd.Flag("query.max-results", "Most rows a path query may answer.").Default(strconv.Itoa(d.MaxResults)).IntVar(&c.queryLimits.MaxResults)
-	cmd.Flag("query.timeout", "Longest a query (path or PromQL) may run.").Default("2m").DurationVar(&c.queryTimeout)
+	cmd.Flag("query.max-results", "Most cells (rows × columns) a path query's answer, or a graph answer, may hold.").
+		Default(strconv.Itoa(d.MaxResults)).IntVar(&c.queryLimits.MaxResults)
+	cmd.Flag("web.max-connections", "Most connections open at once; past it, a new one takes the place of the one idle the longest.").
+		Default(strconv.Itoa(topology.DefaultMaxConnections)).IntVar(&c.maxConnections)
 }
 
 func run(args []string, stdout, stderr *os.File) int {
@@ -175,7 +193,8 @@ func (c common) options() topology.Options {
 		WebConfig: c.web, StoragePath: c.storagePath, StorageRetention: c.storageRetention,
 		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval,
 		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, Allowlist: config.DefaultLabelAllowlist(),
-		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout,
+		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout, QueryMaxSamples: c.queryMaxSamples,
+		QueryConcurrency: c.queryConcurrency, MaxConnections: c.maxConnections,
 	}
 }
 
@@ -186,6 +205,7 @@ func upOptions(c common, hostName string) topology.Options {
 	opts.Exporter = exp
 	opts.LocalHost = exporter.HostName(*exp)
 	opts.LBSources = topology.LocalLBs(opts.LocalHost)
+	opts.LoopbackOnly = true
 	return opts
 }
 

@@ -52,6 +52,24 @@ func strataCommand(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// symlink makes link point at target and returns link.
+func symlink(t *testing.T, target, link string) string {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+// fifo makes a named pipe at path and returns path.
+func fifo(t *testing.T, path string) string {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func exitCode(err error) int {
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -82,6 +100,7 @@ func TestCheckConfig(t *testing.T) {
 		code       int
 		stdout     string   // exactly, "" for nothing
 		stderr     []string // substrings, with FILE for the file's path
+		lacks      []string // what stderr must not say
 	}{
 		{
 			name: "valid",
@@ -112,7 +131,8 @@ topology:
     name: edge
     runtime_api: http://127.0.0.1:9999
 `),
-			code: 1, stderr: []string{"FILE:4: sources[0].runtime_api:", `"http://127.0.0.1:9999"`},
+			// The line and the field, never the value (a file is not always what it was meant to be).
+			code: 1, stderr: []string{"FILE:4: sources[0].runtime_api: want unix:///path or tcp://host:port"}, lacks: []string{"127.0.0.1:9999"},
 		},
 		{
 			name: "what serve would refuse",
@@ -127,7 +147,7 @@ scrape_configs:
       - targets: ["127.0.0.1:9100"]
 `),
 			code: 1, stderr: []string{"FILE:2: source kubernetes: no kubeconfig is set and strata does not run in a pod", "FILE:3: source inventory:",
-				"missing-inventory.yml", `FILE: scrape_configs: not a valid duration string: "banana"`},
+				"missing-inventory.yml", `FILE: scrape_configs: not a valid duration string: "…"`}, lacks: []string{"banana"},
 		},
 		{
 			name: "unknown key",
@@ -160,6 +180,28 @@ topology:
 			file: filepath.Join(dir, "missing.yml"),
 			code: 1, stderr: []string{"FILE", "no such file or directory"},
 		},
+		{
+			// A path that leads to a password file: its content is never shown.
+			name: "a symlink to a password file",
+			file: symlink(t, write("shadow", "root:$y$j9T$Zq1v3cR8$hunter2hash:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n"), filepath.Join(dir, "strata-link.yml")),
+			code: 1, stderr: []string{"FILE:1: unknown field … (want one of", "FILE:2: unknown field …"}, lacks: []string{"hunter2", "root", "daemon", "$y$"},
+		},
+		{
+			name: "a .env file",
+			file: write("cloud.env", "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\nAWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"),
+			code: 1, stderr: []string{"FILE:1: want a mapping, got a string"}, lacks: []string{"AKIA", "wJalr", "EXAMPLE"},
+		},
+		{
+			// A named pipe would block a reader until something writes to it.
+			name: "a named pipe",
+			file: fifo(t, filepath.Join(dir, "pipe.yml")),
+			code: 1, stderr: []string{"FILE: not a regular file but a named pipe"},
+		},
+		{
+			name: "a device",
+			file: "/dev/zero",
+			code: 1, stderr: []string{"/dev/zero: not a regular file but a character device"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +222,11 @@ topology:
 			for _, s := range tt.stderr {
 				if want := strings.ReplaceAll(s, "FILE", tt.file); !strings.Contains(stderr.String(), want) {
 					t.Errorf("stderr does not say %q", want)
+				}
+			}
+			for _, s := range tt.lacks {
+				if strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr says %q", s)
 				}
 			}
 		})

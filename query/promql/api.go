@@ -25,45 +25,6 @@ import (
 	"github.com/prometheus/prometheus/util/annotations"
 )
 
-// APIOptions bound the PromQL queries strata runs, as Prometheus's --query.* flags do.
-// A zero field takes Prometheus's default.
-type APIOptions struct {
-	LookbackDelta time.Duration // --query.lookback-delta, 5m
-	Timeout       time.Duration // --query.timeout, 2m
-	MaxSamples    int           // --query.max-samples, 50,000,000
-}
-
-func (o APIOptions) withDefaults() APIOptions {
-	if o.LookbackDelta <= 0 {
-		o.LookbackDelta = 5 * time.Minute
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
-	}
-	if o.MaxSamples <= 0 {
-		o.MaxSamples = 50_000_000
-	}
-	return o
-}
-
-// newEngine builds the PromQL engine of both the HTTP API and EvalInstant, configured as
-// Prometheus configures its own, so that both answer as Prometheus would.
-func newEngine(opts APIOptions, logger *slog.Logger) *promql.Engine {
-	opts = opts.withDefaults()
-	return promql.NewEngine(promql.EngineOpts{
-		Logger:        logger,
-		MaxSamples:    opts.MaxSamples,
-		Timeout:       opts.Timeout,
-		LookbackDelta: opts.LookbackDelta,
-		// A subquery without a step ([1h:]) steps at Prometheus's default evaluation interval;
-		// the engine has no default of its own.
-		NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
-		// Always on in Prometheus since 2.33.
-		EnableAtModifier:     true,
-		EnableNegativeOffset: true,
-	})
-}
-
 // Sample is one element of an instant vector: a series and its value.
 type Sample struct {
 	Labels labels.Labels
@@ -74,9 +35,14 @@ type Sample struct {
 // answer in process rather than over HTTP. A scalar is one Sample without labels; range
 // vectors, strings and native histograms are errors. Samples are sorted by their labels.
 func EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
-	qry, err := newEngine(APIOptions{}, nil).NewInstantQuery(ctx, q, nil, expr, t)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", expr, err)
+	return defaultEngine.EvalInstant(ctx, q, expr, t)
+}
+
+// EvalInstant is the package's EvalInstant within the engine's bounds.
+func (e *Engine) EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
+	qry, apiErr := e.instant(ctx, q, expr, t)
+	if apiErr != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", expr, apiErr.err)
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
@@ -108,16 +74,21 @@ func EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.T
 // and promtool can use strata as a Prometheus data source.
 type API struct {
 	queryable storage.Queryable
-	engine    *promql.Engine
+	engine    *Engine
 	parser    parser.Parser
 	logger    *slog.Logger
 }
 
-// NewAPI returns an API over q.
+// NewAPI returns an API over q, its queries bounded by opts.
 func NewAPI(q storage.Queryable, opts APIOptions, logger *slog.Logger) *API {
+	return NewAPIWith(q, NewEngine(opts, logger), logger)
+}
+
+// NewAPIWith returns an API over q that runs its queries on engine.
+func NewAPIWith(q storage.Queryable, engine *Engine, logger *slog.Logger) *API {
 	return &API{
 		queryable: q,
-		engine:    newEngine(opts, logger),
+		engine:    engine,
 		parser:    parser.NewParser(parser.Options{}),
 		logger:    logger,
 	}
@@ -316,9 +287,9 @@ func (a *API) query(r *http.Request) result {
 		return result{err: apiErr}
 	}
 	defer cancel()
-	qry, err := a.engine.NewInstantQuery(ctx, a.queryable, nil, r.FormValue("query"), ts)
-	if err != nil {
-		return result{err: buildError(err)}
+	qry, apiErr := a.engine.instant(ctx, a.queryable, r.FormValue("query"), ts)
+	if apiErr != nil {
+		return result{err: apiErr}
 	}
 	return run(ctx, qry, limit)
 }
@@ -343,21 +314,14 @@ func (a *API) queryRange(r *http.Request) result {
 	if err != nil {
 		return result{err: invalidParam("step", err)}
 	}
-	if step <= 0 {
-		return result{err: invalidParam("step", errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer"))}
-	}
-	// Prometheus's bound on the points of one series: 60s steps for a week, 1h for a year.
-	if end.Sub(start)/step > 11000 {
-		return result{err: badData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")}
-	}
 	ctx, cancel, apiErr := withTimeoutParam(r)
 	if apiErr != nil {
 		return result{err: apiErr}
 	}
 	defer cancel()
-	qry, err := a.engine.NewRangeQuery(ctx, a.queryable, nil, r.FormValue("query"), start, end, step)
-	if err != nil {
-		return result{err: buildError(err)}
+	qry, apiErr := a.engine.rangeQuery(ctx, a.queryable, r.FormValue("query"), start, end, step)
+	if apiErr != nil {
+		return result{err: apiErr}
 	}
 	return run(ctx, qry, limit)
 }
@@ -457,13 +421,22 @@ func (a *API) series(r *http.Request) result {
 	}
 	release := func() { q.Close() }
 	metrics := []labels.Labels{}
+	budget := a.engine.opts.MaxSamples
 	for set.Next() {
 		if limit > 0 && len(metrics) == limit {
 			warnings := set.Warnings()
 			warnings.Add(errors.New("results truncated due to limit"))
 			return result{data: metrics, warnings: warnings, release: release}
 		}
-		metrics = append(metrics, set.At().Labels())
+		ls := set.At().Labels()
+		// Each label counts as a sample would: the answer is held in memory to be written.
+		if budget -= ls.Len() + 1; budget < 0 {
+			return result{err: &apiError{errorExec, fmt.Errorf("the answer holds more than %d labels (--query.max-samples): narrow match[] or set limit", a.engine.opts.MaxSamples)}, release: release}
+		}
+		if len(metrics)%1024 == 0 && r.Context().Err() != nil {
+			return result{err: contextError(r.Context(), "series selection"), release: release}
+		}
+		metrics = append(metrics, ls)
 	}
 	if err := set.Err(); err != nil {
 		return result{err: evalError(err), release: release}

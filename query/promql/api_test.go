@@ -578,3 +578,61 @@ func TestBuildInfo(t *testing.T) {
 		t.Errorf("goVersion %q, want %s", env.Data["goVersion"], runtime.Version())
 	}
 }
+
+// TestAPIBounds: what Prometheus's engine would spend memory or time on before refusing is
+// refused first, each refusal an execution error (422) naming its flag, and the queries that
+// fit still answer: an expression past --query.max-length before it is parsed, a subquery of
+// more steps than --query.max-samples (counting the range query's span and the subqueries
+// around it) before a step is allocated, a parse that outlasts the request's timeout at the
+// timeout, and a series answer of more labels than --query.max-samples.
+func TestAPIBounds(t *testing.T) {
+	db := openStorage(t, t.TempDir())
+	appendFixture(t, db)
+	mux := http.NewServeMux()
+	promql.NewAPI(db, promql.APIOptions{MaxSamples: 10_000, MaxLength: 4096}, slog.New(slog.DiscardHandler)).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	nested := strings.Repeat("(", 2000) + "1" + strings.Repeat(")", 2000)
+	for _, c := range []struct {
+		apiCase
+		holds string // in the error; "" for a success
+	}{
+		{apiCase{path: "/api/v1/query", params: url.Values{"query": {"vector(1)" + strings.Repeat(" + vector(1)", 400)}}, status: 422},
+			"the expression is 4809 bytes long, more than the limit of 4096 (--query.max-length)"},
+		{apiCase{path: "/api/v1/query", params: url.Values{"query": {"max_over_time(vector(1)[1d:1ms])"}}, status: 422},
+			"the subquery [1d:1ms] takes 86400000 steps, more than the limit of 10000 samples (--query.max-samples)"},
+		{apiCase{path: "/api/v1/query", params: url.Values{"query": {"max_over_time(vector(1)[1h:1s])"}}, status: 200}, ""},
+		{apiCase{path: "/api/v1/query", params: url.Values{"query": {"max_over_time(vector(1)[3h:1s])"}}, status: 422}, "takes 10800 steps"},
+		// The outer subquery's range widens the inner's.
+		{apiCase{path: "/api/v1/query", params: url.Values{"query": {"max_over_time(max_over_time(vector(1)[1h:1s])[2h:1h])"}}, status: 422},
+			"the subquery [1h:1s] takes 10800 steps"},
+		// A range query's span widens its subqueries'; its own steps stay Prometheus's 11,000.
+		{apiCase{path: "/api/v1/query_range", params: url.Values{"query": {"max_over_time(vector(1)[1h:1s])"}, "start": {"0"}, "end": {"7200"}, "step": {"60"}}, status: 422},
+			"the subquery [1h:1s] takes 10800 steps"},
+		{apiCase{path: "/api/v1/query_range", params: url.Values{"query": {"max_over_time(vector(1)[1h:1s])"}, "start": {"0"}, "end": {"600"}, "step": {"60"}}, status: 200}, ""},
+		// 4,001 bytes of nested parentheses parse in tens of milliseconds: a 1 ms budget ends first.
+		{apiCase{path: "/api/v1/query", params: url.Values{"query": {nested}, "timeout": {"1ms"}}, status: 503}, "query timed out in expression parsing"},
+		{apiCase{path: "/api/v1/query", params: url.Values{"query": {nested}}, status: 200}, ""},
+	} {
+		status, e, body := call(t, srv.URL, c.apiCase)
+		if status != c.status || !strings.Contains(e.Error, c.holds) {
+			t.Errorf("%s?%.80s: status %d, want %d with an error holding %q: %.300s", c.path, c.params.Encode(), status, c.status, c.holds, body)
+		}
+	}
+
+	// The fixture's 11 series hold 33 labels and names: a budget of 20 refuses them all.
+	small := http.NewServeMux()
+	promql.NewAPI(db, promql.APIOptions{MaxSamples: 20}, slog.New(slog.DiscardHandler)).Register(small)
+	srv2 := httptest.NewServer(small)
+	defer srv2.Close()
+	for _, c := range []struct {
+		match  string
+		status int
+	}{{`{__name__=~".+"}`, 422}, {`node_load1`, 200}} {
+		status, e, body := call(t, srv2.URL, apiCase{path: "/api/v1/series", params: url.Values{"match[]": {c.match}}})
+		if status != c.status || (status == 422 && !strings.Contains(e.Error, "(--query.max-samples)")) {
+			t.Errorf("series %s: status %d, want %d: %s", c.match, status, c.status, body)
+		}
+	}
+}

@@ -62,12 +62,14 @@ func checkRange(start, end time.Time, step time.Duration) *apiError {
 // charts). Every error is an *EvalError. A scalar is one Series without labels; native
 // histograms are errors. Series are sorted by their labels.
 func EvalRange(ctx context.Context, q storage.Queryable, expr string, start, end time.Time, step time.Duration) ([]Series, error) {
-	if err := checkRange(start, end, step); err != nil {
-		return nil, evalErrorOf(expr, err)
-	}
-	qry, err := newEngine(APIOptions{}, nil).NewRangeQuery(ctx, q, nil, expr, start, end, step)
-	if err != nil {
-		return nil, evalErrorOf(expr, buildError(err))
+	return defaultEngine.EvalRange(ctx, q, expr, start, end, step)
+}
+
+// EvalRange is the package's EvalRange within the engine's bounds.
+func (e *Engine) EvalRange(ctx context.Context, q storage.Queryable, expr string, start, end time.Time, step time.Duration) ([]Series, error) {
+	qry, apiErr := e.rangeQuery(ctx, q, expr, start, end, step)
+	if apiErr != nil {
+		return nil, evalErrorOf(expr, apiErr)
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)

@@ -178,7 +178,8 @@ func ref(s string) graph.Ref {
 
 func lastPart(id string) string { return id[strings.LastIndex(id, "/")+1:] }
 
-// limits reads "steps=3 visited=10 results=5"; a limit not named is the default.
+// limits reads "steps=3 visited=10 results=5" (and length, matchers, columns, stages); a
+// limit not named is the default.
 func limits(t *testing.T, where, spec string) query.Limits {
 	t.Helper()
 	lim := query.DefaultLimits
@@ -188,16 +189,12 @@ func limits(t *testing.T, where, spec string) query.Limits {
 		if err != nil {
 			t.Fatalf("%s: limits: %q: %v", where, kv, err)
 		}
-		switch k {
-		case "steps":
-			lim.MaxSteps = n
-		case "visited":
-			lim.MaxVisited = n
-		case "results":
-			lim.MaxResults = n
-		default:
-			t.Fatalf("%s: limits: unknown %q (steps, visited, results)", where, k)
+		field := map[string]*int{"length": &lim.MaxLength, "steps": &lim.MaxSteps, "matchers": &lim.MaxMatchers,
+			"columns": &lim.MaxColumns, "stages": &lim.MaxStages, "visited": &lim.MaxVisited, "results": &lim.MaxResults}[k]
+		if field == nil {
+			t.Fatalf("%s: limits: unknown %q (length, steps, matchers, columns, stages, visited, results)", where, k)
 		}
+		*field = n
 	}
 	return lim
 }

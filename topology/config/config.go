@@ -12,6 +12,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/strata-obs/strata/internal/safefile"
 	"github.com/strata-obs/strata/topology/config/strictyaml"
 )
 
@@ -70,10 +72,14 @@ func DefaultLabelAllowlist() []string {
 	return []string{"app", "team", "owner", "env", "tier", "zone", "rack"}
 }
 
+// MaxFileSize bounds the configuration file: a few kilobytes in practice, megabytes with
+// thousands of static scrape targets.
+const MaxFileSize = 16 << 20
+
 // Load reads the configuration file at path. Relative paths inside it are resolved against
 // the file's directory.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -162,7 +168,7 @@ func (r *reader) topology(n *yaml.Node, path string, t *Topology) {
 					return
 				}
 				if s == "instance" || s == "job" {
-					r.d.Errorf(n, path, "%s cannot be copied into series: the scraper owns it", strictyaml.Quote(s))
+					r.d.Errorf(n, path, "%s cannot be copied into series: the scraper owns it", strictyaml.QuoteKey(s))
 					return
 				}
 				if r.d.Unique(seen, n, path, s) {
@@ -270,11 +276,11 @@ func resolvePath(dir, p string) (string, error) {
 			ok = false
 		}
 		if !ok {
-			return "", fmt.Errorf("%s: only ~ and ~/… are expanded, not ~user; write the full path", strictyaml.Quote(p))
+			return "", errors.New("only ~ and ~/… are expanded, not ~user; write the full path")
 		}
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return "", fmt.Errorf("%s: cannot expand ~: %v", strictyaml.Quote(p), err)
+			return "", fmt.Errorf("cannot expand ~: %v", err)
 		}
 		p = filepath.Join(home, rest)
 	}
@@ -294,7 +300,7 @@ func (r *reader) duration(dst *time.Duration) func(*yaml.Node, string) {
 		}
 		d, err := model.ParseDuration(s)
 		if err != nil || d <= 0 {
-			r.d.Errorf(n, path, "want a duration such as 15s, 5m or 1h, got %s", strictyaml.Quote(s))
+			r.d.Errorf(n, path, "want a positive duration such as 15s, 5m or 1h")
 			return
 		}
 		*dst = time.Duration(d)
@@ -314,11 +320,11 @@ func (r *reader) boolean(dst *bool) func(*yaml.Node, string) {
 func CheckHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("want an http:// or https:// URL, got %s", strictyaml.Quote(s))
+		return errors.New("want an http:// or https:// URL with a host")
 	}
 	if p := u.Port(); p != "" {
 		if err := checkPort(p); err != nil {
-			return fmt.Errorf("%s: %v", strictyaml.Quote(s), err)
+			return err
 		}
 	}
 	return nil
@@ -327,7 +333,7 @@ func CheckHTTPURL(s string) error {
 // checkEndpoint accepts unix:///absolute/path or tcp://host:port, the two ways HAProxy's
 // runtime API listens.
 func checkEndpoint(s string) error {
-	bad := fmt.Errorf("want unix:///path or tcp://host:port, got %s", strictyaml.Quote(s))
+	bad := errors.New("want unix:///path or tcp://host:port")
 	u, err := url.Parse(s)
 	if err != nil {
 		return bad
@@ -343,7 +349,7 @@ func checkEndpoint(s string) error {
 			return bad
 		}
 		if err := checkPort(port); err != nil {
-			return fmt.Errorf("%s: %v", strictyaml.Quote(s), err)
+			return err
 		}
 	default:
 		return bad
@@ -354,7 +360,7 @@ func checkEndpoint(s string) error {
 func checkPort(p string) error {
 	n, err := strconv.Atoi(p)
 	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("invalid port %s (want 1-65535)", strictyaml.Quote(p))
+		return errors.New("invalid port (want 1-65535)")
 	}
 	return nil
 }
@@ -365,10 +371,10 @@ func checkPort(p string) error {
 // older Prometheus servers.
 func CheckLabelName(name string) error {
 	if strings.HasPrefix(name, "__") {
-		return fmt.Errorf("label name %s is reserved (names starting with __ are Prometheus's own)", strictyaml.Quote(name))
+		return fmt.Errorf("label name %s is reserved (names starting with __ are Prometheus's own)", strictyaml.QuoteKey(name))
 	}
 	if !model.LegacyValidation.IsValidLabelName(name) {
-		return fmt.Errorf("invalid label name %s (want letters, digits and _, not starting with a digit)", strictyaml.Quote(name))
+		return fmt.Errorf("invalid label name %s (want letters, digits and _, not starting with a digit)", strictyaml.QuoteKey(name))
 	}
 	return nil
 }

@@ -222,9 +222,9 @@ func (r *reader) sources(n *yaml.Node, path string) []Source {
 		}
 		if line, dup := first[e.src.Name]; dup {
 			if e.explicit {
-				r.d.Errorf(e.node, e.path, "%s is used twice (first at line %d)", strictyaml.Quote(e.src.Name), line)
+				r.d.Errorf(e.node, e.path, "used twice (first at line %d)", line)
 			} else {
-				r.d.Errorf(e.node, e.path, "required: the default, %s, is used at line %d", strictyaml.Quote(e.src.Name), line)
+				r.d.Errorf(e.node, e.path, "required: the default, %s, is used at line %d", strictyaml.QuoteKey(e.src.Name), line)
 			}
 			continue
 		}
@@ -255,7 +255,7 @@ func (r *reader) source(n *yaml.Node, path string) (src Source, nameNode *yaml.N
 	spec := newSpec(typ)
 	if spec == nil {
 		// The other keys are not checked: they belong to a type nobody knows.
-		r.d.Errorf(typeNode, typePath, "unknown source type %s (want one of %s)", strictyaml.Quote(typ), strings.Join(SourceTypes(), ", "))
+		r.d.Errorf(typeNode, typePath, "unknown source type (want one of %s)", strings.Join(SourceTypes(), ", "))
 		return src, nil, false
 	}
 	src.Type, src.Spec = typ, spec

@@ -4,6 +4,7 @@
 package graph
 
 import (
+	"iter"
 	"maps"
 	"slices"
 	"sort"
@@ -281,6 +282,25 @@ func (g *Graph) Each(kind Kind, f func(*Entity)) {
 	}
 }
 
+// All is Each as an iterator, for a walk that may stop early.
+func (g *Graph) All(kind Kind) iter.Seq[*Entity] {
+	return func(yield func(*Entity) bool) {
+		if kind != "" {
+			for _, i := range g.byKind[kind] {
+				if !yield(g.nodes[i].entity) {
+					return
+				}
+			}
+			return
+		}
+		for _, n := range g.nodes {
+			if !yield(n.entity) {
+				return
+			}
+		}
+	}
+}
+
 // EachEdge calls f for every edge, in no particular order.
 func (g *Graph) EachEdge(f func(*Edge)) {
 	for _, n := range g.nodes {
@@ -337,11 +357,14 @@ func (g *Graph) Edges() []*Edge {
 	return out
 }
 
-func less(a, b Ref) bool {
-	if a.Kind != b.Kind {
-		return a.Kind.Depth() < b.Kind.Depth()
+func less(a, b Ref) bool { return a.Less(b) }
+
+// Less orders refs as Entities and Edges list them: by kind from the top, then by id.
+func (r Ref) Less(o Ref) bool {
+	if r.Kind != o.Kind {
+		return r.Kind.Depth() < o.Kind.Depth()
 	}
-	return a.ID < b.ID
+	return r.ID < o.ID
 }
 
 // union adds b's sources to a; a is shared (see single), so it is copied before it changes.

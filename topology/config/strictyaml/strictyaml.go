@@ -255,9 +255,9 @@ func plural(n int, one, many string) string {
 // Path is the path of a field of the mapping at parent.
 func Path(parent, field string) string {
 	if parent == "" {
-		return field
+		return Key(field)
 	}
-	return parent + "." + field
+	return parent + "." + Key(field)
 }
 
 // Index is the path of an element of the sequence at parent.
@@ -282,8 +282,8 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// Describe names what a node holds for "want X, got Y" messages: a mapping, a list, nothing,
-// or the quoted scalar.
+// Describe names the shape of what a node holds for "want X, got Y" messages: a mapping, a
+// list, nothing, a string, a number, true or false; never the value itself (see Key).
 func Describe(n *yaml.Node) string {
 	n = Deref(n)
 	switch {
@@ -294,20 +294,46 @@ func Describe(n *yaml.Node) string {
 	case n.Kind == yaml.SequenceNode:
 		return "a list"
 	}
-	return Quote(n.Value)
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "true or false"
+	}
+	return "a string"
 }
 
-// Quote quotes a value for a message, shortened so that a pasted blob stays one readable line.
-func Quote(s string) string {
-	const limit = 64
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
+// Key names a key of a file in a message or a field path. Messages never show a value from a
+// file: the file may not be what it was meant to be (a password file, a .env with a cloud key
+// behind a symlink), and the messages reach logs and an unauthenticated API. A key that is a
+// name, as keys people write are (a field, a label, a fact), is shown, quoted where it stands
+// alone; any other key is shown as "…". The line and the path point at the value.
+func Key(k string) string {
+	if isName(k) {
+		return k
 	}
-	return strconv.Quote(s)
+	return "…"
+}
+
+// QuoteKey is Key, quoted when it is shown.
+func QuoteKey(k string) string {
+	if isName(k) {
+		return strconv.Quote(k)
+	}
+	return "…"
+}
+
+// isName: letters, digits and _ . - /, up to 64, as a field, label or fact name is written.
+func isName(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, r := range k {
+		if !(r == '_' || r == '.' || r == '-' || r == '/' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Field is one key a mapping may have.
@@ -338,7 +364,7 @@ func (d *Decoder) Mapping(n *yaml.Node, path string, fields []Field) bool {
 			for i, f := range fields {
 				names[i] = f.Name
 			}
-			d.Errorf(p.key, path, "unknown field %q (want one of %s)", p.key.Value, strings.Join(names, ", "))
+			d.Errorf(p.key, path, "unknown field %s (want one of %s)", QuoteKey(p.key.Value), strings.Join(names, ", "))
 			continue
 		}
 		seen[p.key.Value] = true
@@ -527,7 +553,7 @@ func (d *Decoder) StringMap(n *yaml.Node, path string, check func(key, value str
 // Unique records name in seen (name → line of its first use) and reports a repeated one.
 func (d *Decoder) Unique(seen map[string]int, n *yaml.Node, path, name string) bool {
 	if line, dup := seen[name]; dup {
-		d.Errorf(n, path, "%s is used twice (first at line %d)", Quote(name), line)
+		d.Errorf(n, path, "used twice (first at line %d)", line)
 		return false
 	}
 	seen[name] = n.Line

@@ -139,7 +139,40 @@ func TestErrorFormat(t *testing.T) {
 			t.Errorf("%+v.Error() = %q, want %q", tc.e, got, tc.want)
 		}
 	}
-	if got := Quote(strings.Repeat("é", 40)); !strings.HasSuffix(got, `"…`) || len(got) > 70 {
-		t.Errorf("Quote(long) = %s", got)
+}
+
+// TestKeysButNoValues: a message shows a key that is a name, never a value nor a key that is
+// not a name (a file that is not what it was meant to be holds secrets in either).
+func TestKeysButNoValues(t *testing.T) {
+	for k, want := range map[string]string{
+		"kernel_release":                   `"kernel_release"`,
+		"app.kubernetes.io/name":           `"app.kubernetes.io/name"`,
+		"root:$y$j9T$F5Jx:19000":           "…",
+		"AWS_SECRET=wJalrXUtnFEMI/K7MDENG": "…",
+		strings.Repeat("a", 65):            "…",
+		"":                                 "…",
+	} {
+		if got := QuoteKey(k); got != want {
+			t.Errorf("QuoteKey(%q) = %s, want %s", k, got, want)
+		}
+	}
+	d := NewDecoder("f.yml", nil)
+	for _, doc := range []string{"root:$y$j9T$F5Jx/secret:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+		"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", "- hunter2\n", "12345\n", "{x: hunter2}"} {
+		n, err := Read("f.yml", []byte(doc))
+		if err != nil {
+			t.Fatalf("Read(%q): %v", doc, err)
+		}
+		d.String(n, "field")
+		d.Mapping(n, "", []Field{{Name: "hosts"}})
+	}
+	err := d.Err()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, secret := range []string{"$y$", "secret", "daemon", "wJalr", "hunter2", "12345"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the errors show %q: %v", secret, err)
+		}
 	}
 }

@@ -214,7 +214,7 @@ func hostAddress(s string) (string, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil && ap.Port() != 0 {
 		return ap.String(), nil
 	}
-	return "", fmt.Errorf("want an IP address or IP:port (IPv6 in brackets), got %s", strictyaml.Quote(s))
+	return "", errors.New("want an IP address or IP:port (IPv6 in brackets)")
 }
 
 // lbAddress accepts what clients use to reach an LB: an IP address or a host name (cloud LBs
@@ -228,7 +228,7 @@ func lbAddress(s string) (string, error) {
 	}
 	host, port, err := instanceAddress(s)
 	if err != nil {
-		return "", fmt.Errorf("want an IP address or host name, optionally with :port, got %s", strictyaml.Quote(s))
+		return "", errors.New("want an IP address or host name, optionally with :port")
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
@@ -236,26 +236,25 @@ func lbAddress(s string) (string, error) {
 // instanceAddress splits host:port, where host is an IP address (IPv6 in brackets) or a host
 // name, and the port is required: an instance is a socket, not a machine.
 func instanceAddress(s string) (host string, port int, err error) {
-	q := strictyaml.Quote(s)
 	h, p, err := net.SplitHostPort(s)
 	if err != nil {
 		if a, aerr := netip.ParseAddr(s); aerr == nil && a.Is6() {
-			return "", 0, fmt.Errorf("%s has no port (an IPv6 address goes in brackets, as in [%s]:8080)", q, a)
+			return "", 0, errors.New("no port (an IPv6 address goes in brackets, as in [2001:db8::1]:8080)")
 		}
 		if ae := (*net.AddrError)(nil); errors.As(err, &ae) && ae.Err == "missing port in address" {
-			return "", 0, fmt.Errorf("%s has no port", q)
+			return "", 0, errors.New("no port: want host:port")
 		}
-		return "", 0, fmt.Errorf("want host:port (IPv6 in brackets, as in [2001:db8::1]:8080), got %s", q)
+		return "", 0, errors.New("want host:port (IPv6 in brackets, as in [2001:db8::1]:8080)")
 	}
 	n, perr := strconv.Atoi(p)
 	if perr != nil || n < 1 || n > 65535 {
-		return "", 0, fmt.Errorf("%s has an invalid port %s (want 1-65535)", q, strictyaml.Quote(p))
+		return "", 0, errors.New("invalid port (want 1-65535)")
 	}
 	if a, aerr := netip.ParseAddr(h); aerr == nil {
 		return a.String(), n, nil
 	}
 	if !validHostName(h) {
-		return "", 0, fmt.Errorf("%s: %s is neither an IP address nor a host name", q, strictyaml.Quote(h))
+		return "", 0, errors.New("the host is neither an IP address nor a host name")
 	}
 	return h, n, nil
 }
@@ -289,16 +288,16 @@ func checkLabel(name, _ string) error { return config.CheckLabelName(name) }
 
 func checkFact(name, value string) error {
 	if !slices.Contains(FactNames(), name) {
-		return fmt.Errorf("unknown fact %s (want one of %s)", strictyaml.Quote(name), strings.Join(FactNames(), ", "))
+		return fmt.Errorf("unknown fact %s (want one of %s)", strictyaml.QuoteKey(name), strings.Join(FactNames(), ", "))
 	}
 	switch name {
 	case "cpu_cores":
 		if n, err := strconv.Atoi(value); err != nil || n < 1 {
-			return fmt.Errorf("cpu_cores: want a whole number of at least 1, got %s", strictyaml.Quote(value))
+			return errors.New("cpu_cores: want a whole number of at least 1")
 		}
 	case "memory_bytes":
 		if n, err := strconv.ParseUint(value, 10, 64); err != nil || n == 0 {
-			return fmt.Errorf("memory_bytes: want a whole number of bytes, got %s", strictyaml.Quote(value))
+			return errors.New("memory_bytes: want a whole number of bytes")
 		}
 	}
 	return nil

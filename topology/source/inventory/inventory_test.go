@@ -108,7 +108,7 @@ func TestParseErrors(t *testing.T) {
           - name: c1ps-2
             address: 10.0.3.18
 `,
-			want: `inventory.yml:12: lbs[0].services[1].instances[2].address: "10.0.3.18" has no port`,
+			want: `inventory.yml:12: lbs[0].services[1].instances[2].address: no port: want host:port`,
 		},
 		{
 			name: "unknown top-level key",
@@ -143,27 +143,27 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "two hosts with one name",
 			in:   "hosts:\n  - name: a\n  - name: b\n  - name: a\n",
-			want: `inventory.yml:4: hosts[2].name: "a" is used twice (first at line 2)`,
+			want: `inventory.yml:4: hosts[2].name: used twice (first at line 2)`,
 		},
 		{
 			name: "host address not an IP",
 			in:   "hosts:\n  - name: a\n    addresses:\n      - 10.0.0.1\n      - 10.0.0.300\n",
-			want: `inventory.yml:5: hosts[0].addresses[1]: want an IP address or IP:port (IPv6 in brackets), got "10.0.0.300"`,
+			want: `inventory.yml:5: hosts[0].addresses[1]: want an IP address or IP:port (IPv6 in brackets)`,
 		},
 		{
 			name: "host address with port 0",
 			in:   "hosts:\n  - name: a\n    addresses: [\"10.0.0.1:0\"]\n",
-			want: `inventory.yml:3: hosts[0].addresses[0]: want an IP address or IP:port (IPv6 in brackets), got "10.0.0.1:0"`,
+			want: `inventory.yml:3: hosts[0].addresses[0]: want an IP address or IP:port (IPv6 in brackets)`,
 		},
 		{
 			name: "host address a name",
 			in:   "hosts:\n  - name: a\n    addresses: [node-1.example.com]\n",
-			want: `inventory.yml:3: hosts[0].addresses[0]: want an IP address or IP:port (IPv6 in brackets), got "node-1.example.com"`,
+			want: `inventory.yml:3: hosts[0].addresses[0]: want an IP address or IP:port (IPv6 in brackets)`,
 		},
 		{
 			name: "addresses not a list",
 			in:   "hosts:\n  - name: a\n    addresses: 10.0.0.1\n",
-			want: `inventory.yml:3: hosts[0].addresses: want a list, got "10.0.0.1"`,
+			want: `inventory.yml:3: hosts[0].addresses: want a list, got a string`,
 		},
 		{
 			name: "address a list",
@@ -198,12 +198,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "cpu_cores not a number",
 			in:   "hosts:\n  - name: a\n    facts: {cpu_cores: 0}\n",
-			want: `inventory.yml:3: hosts[0].facts: cpu_cores: want a whole number of at least 1, got "0"`,
+			want: `inventory.yml:3: hosts[0].facts: cpu_cores: want a whole number of at least 1`,
 		},
 		{
 			name: "memory_bytes with a unit",
 			in:   "hosts:\n  - name: a\n    facts: {memory_bytes: 64Gi}\n",
-			want: `inventory.yml:3: hosts[0].facts: memory_bytes: want a whole number of bytes, got "64Gi"`,
+			want: `inventory.yml:3: hosts[0].facts: memory_bytes: want a whole number of bytes`,
 		},
 		{
 			name: "lb without a name",
@@ -213,12 +213,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "two lbs with one name",
 			in:   "lbs:\n  - name: edge\n    provider: aws-alb\n  - name: edge\n    provider: haproxy\n",
-			want: `inventory.yml:4: lbs[1].name: "edge" is used twice (first at line 2)`,
+			want: `inventory.yml:4: lbs[1].name: used twice (first at line 2)`,
 		},
 		{
 			name: "lb address",
 			in:   "lbs:\n  - name: edge\n    addresses: [\"edge:https\"]\n",
-			want: `inventory.yml:3: lbs[0].addresses[0]: want an IP address or host name, optionally with :port, got "edge:https"`,
+			want: `inventory.yml:3: lbs[0].addresses[0]: want an IP address or host name, optionally with :port`,
 		},
 		{
 			name: "lb provider a list",
@@ -233,7 +233,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "two services with one name in an lb",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n      - name: s\n",
-			want: `inventory.yml:5: lbs[0].services[1].name: "s" is used twice (first at line 4)`,
+			want: `inventory.yml:5: lbs[0].services[1].name: used twice (first at line 4)`,
 		},
 		{
 			name: "unknown service key",
@@ -253,37 +253,37 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "two instances with one name in a service",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n        instances:\n          - {name: s-0, address: 10.0.0.1:80}\n          - {name: s-0, address: 10.0.0.2:80}\n",
-			want: `inventory.yml:7: lbs[0].services[0].instances[1].name: "s-0" is used twice (first at line 6)`,
+			want: `inventory.yml:7: lbs[0].services[0].instances[1].name: used twice (first at line 6)`,
 		},
 		{
 			name: "IPv6 instance without brackets",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n        instances:\n          - {name: s-0, address: \"2001:db8::1\"}\n",
-			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: "2001:db8::1" has no port (an IPv6 address goes in brackets, as in [2001:db8::1]:8080)`,
+			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: no port (an IPv6 address goes in brackets, as in [2001:db8::1]:8080)`,
 		},
 		{
 			name: "IPv6 instance in brackets without port",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n        instances:\n          - {name: s-0, address: \"[2001:db8::1]\"}\n",
-			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: "[2001:db8::1]" has no port`,
+			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: no port: want host:port`,
 		},
 		{
 			name: "instance port a name",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n        instances:\n          - {name: s-0, address: \"10.0.0.1:http\"}\n",
-			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: "10.0.0.1:http" has an invalid port "http" (want 1-65535)`,
+			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: invalid port (want 1-65535)`,
 		},
 		{
 			name: "instance port out of range",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n        instances:\n          - {name: s-0, address: \"10.0.0.1:65536\"}\n",
-			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: "10.0.0.1:65536" has an invalid port "65536" (want 1-65535)`,
+			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: invalid port (want 1-65535)`,
 		},
 		{
 			name: "instance address a mistyped IP",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n        instances:\n          - {name: s-0, address: \"10.0.0.256:80\"}\n",
-			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: "10.0.0.256:80": "10.0.0.256" is neither an IP address nor a host name`,
+			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: the host is neither an IP address nor a host name`,
 		},
 		{
 			name: "instance address garbage",
 			in:   "lbs:\n  - name: edge\n    services:\n      - name: s\n        instances:\n          - {name: s-0, address: \"a:b:c\"}\n",
-			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: want host:port (IPv6 in brackets, as in [2001:db8::1]:8080), got "a:b:c"`,
+			want: `inventory.yml:6: lbs[0].services[0].instances[0].address: want host:port (IPv6 in brackets, as in [2001:db8::1]:8080)`,
 		},
 		{
 			name: "instance host empty",
@@ -343,7 +343,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "merge of a scalar",
 			in:   "hosts:\n  - <<: 3\n    name: a\n",
-			want: `inventory.yml:2: hosts[0]: << wants a mapping or a list of mappings, got "3"`,
+			want: `inventory.yml:2: hosts[0]: << wants a mapping or a list of mappings, got a number`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -374,9 +374,9 @@ hosts:
 `
 	_, err := Parse("inventory.yml", strings.NewReader(in))
 	want := []string{
-		`inventory.yml:6: lbs[0].services[0].instances[0].address: "10.0.0.1" has no port`,
+		`inventory.yml:6: lbs[0].services[0].instances[0].address: no port: want host:port`,
 		`inventory.yml:9: hosts[0].facts: unknown fact "kernel" (want one of kernel_release, kernel_version, arch, os_id, os_version_id, os_image, image_id, image_version, system_vendor, product_name, bios_vendor, bios_version, cpu_model, cpu_cores, memory_bytes, virtualization, cloud_provider, instance_type)`,
-		`inventory.yml:10: hosts[1].name: "a" is used twice (first at line 8)`,
+		`inventory.yml:10: hosts[1].name: used twice (first at line 8)`,
 	}
 	if err == nil {
 		t.Fatal("no error")

@@ -75,7 +75,7 @@ func lbNames(t *testing.T, s *Source) []string {
 func TestSource(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.yml")
 	writeFile(t, path, oneLB+oneHost)
-	s, err := New("cmdb", path)
+	s, err := New("cmdb", path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +115,13 @@ func TestSource(t *testing.T) {
 
 func TestNewFails(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := New("cmdb", filepath.Join(dir, "missing.yml")); err == nil || !os.IsNotExist(err) {
+	if _, err := New("cmdb", filepath.Join(dir, "missing.yml"), 0); err == nil || !os.IsNotExist(err) {
 		t.Errorf("New(missing file) = %v, want a not-exist error", err)
 	}
 	path := filepath.Join(dir, "inventory.yml")
 	writeFile(t, path, broken)
-	want := path + `:6: lbs[0].services[0].instances[0].address: "10.0.0.1" has no port`
-	if _, err := New("cmdb", path); err == nil || err.Error() != want {
+	want := path + `:6: lbs[0].services[0].instances[0].address: no port: want host:port`
+	if _, err := New("cmdb", path, 0); err == nil || err.Error() != want {
 		t.Errorf("New(broken file) = %v, want %s", err, want)
 	}
 }
@@ -129,7 +129,7 @@ func TestNewFails(t *testing.T) {
 func TestSourceReloads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.yml")
 	writeFile(t, path, oneLB)
-	s, err := New("cmdb", path)
+	s, err := New("cmdb", path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,13 +171,13 @@ func TestSourceReloads(t *testing.T) {
 func TestSourceBrokenThenFixed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.yml")
 	writeFile(t, path, oneLB+oneHost)
-	s, err := New("cmdb", path)
+	s, err := New("cmdb", path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	writeFile(t, path, broken)
-	want := path + `:6: lbs[0].services[0].instances[0].address: "10.0.0.1" has no port`
+	want := path + `:6: lbs[0].services[0].instances[0].address: no port: want host:port`
 	for range 2 {
 		if lbs, err := s.ListLoadBalancers(context.Background()); err == nil || err.Error() != want {
 			t.Errorf("ListLoadBalancers on a broken file = %v, %v; want %s", lbs, err, want)
@@ -213,7 +213,7 @@ func TestSourceBrokenThenFixed(t *testing.T) {
 func TestSourceCancelled(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.yml")
 	writeFile(t, path, oneLB)
-	s, err := New("cmdb", path)
+	s, err := New("cmdb", path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestSourceCancelled(t *testing.T) {
 func TestSourceConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inventory.yml")
 	writeFile(t, path, oneLB)
-	s, err := New("cmdb", path)
+	s, err := New("cmdb", path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

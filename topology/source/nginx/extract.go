@@ -1,6 +1,7 @@
 package nginx
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -33,7 +34,7 @@ func extract(dirs []Directive) (services []source.Service, addresses []string, e
 				return nil, nil, configErrorf(d, `invalid number of arguments in "upstream" directive`)
 			}
 			if upstreams[d.Args[0]] {
-				return nil, nil, configErrorf(d, "duplicate upstream %q", d.Args[0])
+				return nil, nil, configErrorf(d, "duplicate upstream")
 			}
 			upstreams[d.Args[0]] = true
 			svc, err := upstreamService(module.Name, d)
@@ -98,7 +99,7 @@ func upstreamServer(d Directive, position, defaultPort int) (source.Instance, er
 		case strings.HasPrefix(param, "weight="):
 			w, err := strconv.Atoi(strings.TrimPrefix(param, "weight="))
 			if err != nil || w < 1 {
-				return source.Instance{}, configErrorf(d, "invalid parameter %q", param)
+				return source.Instance{}, configErrorf(d, "invalid weight= parameter (want a whole number of at least 1)")
 			}
 			in.Weight = w
 		}
@@ -121,7 +122,7 @@ func splitServerAddress(addr string, defaultPort int) (string, int, error) {
 	}
 	port, err := strconv.Atoi(portText)
 	if err != nil || port < 1 || port > 65535 {
-		return "", 0, fmt.Errorf("invalid port in upstream %q", addr)
+		return "", 0, errors.New("invalid port in upstream server (want 1-65535)")
 	}
 	return host, port, nil
 }

@@ -92,13 +92,13 @@ func TestExtractErrors(t *testing.T) {
 	tests := []struct {
 		conf, want string
 	}{
-		{"http {\n upstream a { server 10.0.0.1 weight=0; }\n}", `nginx.conf:2: invalid parameter "weight=0"`},
-		{"http {\n upstream a {\n server 10.0.0.1 weight=x; }\n}", `nginx.conf:3: invalid parameter "weight=x"`},
-		{"http { upstream a { server 10.0.0.1:http; } }", `nginx.conf:1: invalid port in upstream "10.0.0.1:http"`},
+		{"http {\n upstream a { server 10.0.0.1 weight=0; }\n}", `nginx.conf:2: invalid weight= parameter (want a whole number of at least 1)`},
+		{"http {\n upstream a {\n server 10.0.0.1 weight=x; }\n}", `nginx.conf:3: invalid weight= parameter (want a whole number of at least 1)`},
+		{"http { upstream a { server 10.0.0.1:http; } }", `nginx.conf:1: invalid port in upstream server (want 1-65535)`},
 		{"http { upstream a { server 10.0.0.1:70000; } }", `invalid port in upstream`},
 		{"http { upstream a { server; } }", `invalid number of arguments in "server" directive`},
 		{"http { upstream a b { } }", `invalid number of arguments in "upstream" directive`},
-		{"http {\n upstream a { }\n upstream a { }\n}", `nginx.conf:3: duplicate upstream "a"`},
+		{"http {\n upstream a { }\n upstream a { }\n}", `nginx.conf:3: duplicate upstream`},
 	}
 	for _, tt := range tests {
 		dirs, err := Parse("nginx.conf", []byte(tt.conf))

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/strata-obs/strata/topology/source"
+
+	"github.com/strata-obs/strata/internal/redact"
 )
 
 // Config says which nginx configuration to read.
@@ -104,18 +106,37 @@ func (s *Source) ListLoadBalancers(ctx context.Context) ([]source.LB, error) {
 	}}, nil
 }
 
+// cappedBuffer keeps what a program writes up to max bytes, and fails the write past it, which
+// ends the program (its pipe breaks): an nginx -T that prints forever costs max bytes.
+type cappedBuffer struct {
+	bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		b.over = true
+		return 0, errors.New("output too large")
+	}
+	return b.Buffer.Write(p)
+}
+
 // loadNginxT runs `nginx -T` and parses the files it prints.
 func (s *Source) loadNginxT(ctx context.Context) ([]Directive, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
+	stdout, stderr := &cappedBuffer{max: maxFileSize}, &cappedBuffer{max: 64 << 10}
 	cmd := exec.CommandContext(ctx, s.cfg.Binary, "-T", "-c", s.cfg.ConfigFile)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
+		if stdout.over {
+			return nil, fmt.Errorf("%s -T -c %s: printed more than %d bytes", s.cfg.Binary, s.cfg.ConfigFile, maxFileSize)
+		}
 		// nginx says what is wrong on stderr, with file and line: "nginx: [emerg] unexpected
-		// "}" in /etc/nginx/nginx.conf:12".
-		return nil, fmt.Errorf("%s -T -c %s: %w: %s", s.cfg.Binary, s.cfg.ConfigFile, err, strings.TrimSpace(stderr.String()))
+		// "}" in /etc/nginx/nginx.conf:12"; the values it quotes from the files are left out.
+		return nil, fmt.Errorf("%s -T -c %s: %w: %s", s.cfg.Binary, s.cfg.ConfigFile, err, redact.Quoted(strings.TrimSpace(stderr.String())))
 	}
 	main, fsys, err := parseDump(stdout.Bytes())
 	if err != nil {

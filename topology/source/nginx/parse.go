@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/strata-obs/strata/internal/safefile"
 )
 
 // Directive is one statement of an nginx config: `name args…;` or `name args… { block }`.
@@ -242,7 +243,10 @@ type files interface {
 type diskFiles struct{}
 
 func (diskFiles) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
-func (diskFiles) ReadFile(name string) ([]byte, error)  { return os.ReadFile(name) }
+func (diskFiles) ReadFile(name string) ([]byte, error)  { return safefile.ReadFile(name, maxFileSize) }
+
+// maxFileSize bounds one file of nginx's configuration, and what nginx -T prints.
+const maxFileSize = 16 << 20
 
 // dumpFiles are the files that `nginx -T` printed, by absolute name.
 type dumpFiles map[string][]byte

@@ -1,0 +1,30 @@
+package redact
+
+import "testing"
+
+func TestQuoted(t *testing.T) {
+	for in, want := range map[string]string{
+		`not a valid duration string: "banana"`:                    `not a valid duration string: "…"`,
+		"line 5: cannot unmarshal !!str `hunter2` into []string":   "line 5: cannot unmarshal !!str \"…\" into []string",
+		`unknown directive "se\"cret" in /etc/nginx/nginx.conf:12`: `unknown directive "…" in /etc/nginx/nginx.conf:12`,
+		`can't parse: don't know`:                                  `can't parse: don't know`,
+		`two "a" and "b"`:                                          `two "…" and "…"`,
+		"an unterminated \"quote\nand \"x\"":                       "an unterminated \"quote\nand \"…\"",
+	} {
+		if got := Quoted(in); got != want {
+			t.Errorf("Quoted(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://user:s3cret@store:9090/api/v1/write": "http://user:xxxxx@store:9090/api/v1/write",
+		"http://store:9090/api/v1/write":             "http://store:9090/api/v1/write",
+		"http://user:s3cret@store:badport%zz":        "(a URL that does not parse)",
+	} {
+		if got := URL(in); got != want {
+			t.Errorf("URL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
