@@ -105,15 +105,22 @@ func (s scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // scrapeTimeout honours Prometheus's X-Prometheus-Scrape-Timeout-Seconds, less a margin to
-// write the answer, else the configured timeout.
+// write the answer, up to maxScrapeTimeout; else (no header, or not a positive number) the
+// configured timeout.
 func (e *Exporter) scrapeTimeout(r *http.Request) time.Duration {
 	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+		// Compared before it is converted: 1e10 seconds is past what a Duration holds, and
+		// would wrap to a deadline already gone.
 		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-			return time.Duration(secs*float64(time.Second)) * 9 / 10
+			return time.Duration(min(secs, maxScrapeTimeout.Seconds())*float64(time.Second)) * 9 / 10
 		}
 	}
 	return e.opts.ScrapeTimeout
 }
+
+// maxScrapeTimeout bounds the timeout a scraper may ask for: Prometheus's own is at most its
+// scrape interval, minutes at most.
+const maxScrapeTimeout = 10 * time.Minute
 
 // Handler serves /metrics, /-/healthy, /-/ready and a landing page.
 func (e *Exporter) Handler() (http.Handler, error) {

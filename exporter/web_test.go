@@ -206,3 +206,19 @@ func TestTinyScrapeTimeout(t *testing.T) {
 	}
 	fams.One(t, "strata_host_info", nil) // the host is named even when no fact made it
 }
+
+// TestHugeScrapeTimeout: a timeout header past what a Duration holds (1e10 s), infinite or not
+// a number is no reason to fail the scrape: every collector still succeeds (an overflow gave
+// a deadline already past, and every collector failed).
+func TestHugeScrapeTimeout(t *testing.T) {
+	opts := hostOptions("identity", "kernel", "os")
+	srv := serve(t, opts, "")
+	for _, v := range []string{"1e10", "+Inf", "NaN", "-5", "9223372036.854775807"} {
+		fams := scrape(t, nil, srv.url("/metrics"), http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {v}})
+		for _, name := range opts.Enabled {
+			if got := fams.One(t, "strata_exporter_collector_success", map[string]string{"collector": name}).Value; got != 1 {
+				t.Errorf("timeout header %s: collector %s success = %g, want 1", v, name, got)
+			}
+		}
+	}
+}

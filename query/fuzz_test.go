@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -46,5 +47,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_, _ = Explain(q)
+	})
+}
+
+// FuzzParseTime: the time parameter of every topology endpoint and page, and @ in a query.
+// Whatever it accepts is a time a graph can be asked for and an answer can carry: not the
+// zero time (which means "now"), within 1970 to MaxTime.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"1795168800", "1795168800.5", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123+02:00",
+		"NaN", "+Inf", "-1", "0", "1e11", "1e300", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		at, err := ParseTime(s)
+		if err != nil {
+			return
+		}
+		if at.IsZero() || at.Before(time.Unix(0, 0)) || at.After(MaxTime) {
+			t.Errorf("ParseTime(%q) = %s, outside 1970 to %s", s, at, MaxTime)
+		}
+		if _, err := json.Marshal(at); err != nil {
+			t.Errorf("ParseTime(%q) = %s, which JSON cannot write: %v", s, at, err)
+		}
 	})
 }

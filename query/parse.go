@@ -3,6 +3,7 @@ package query
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -551,21 +552,28 @@ func (p *parser) timestamp(context string) (time.Time, error) {
 }
 
 // ParseTime reads a time as Prometheus's API takes it: RFC 3339 or unix seconds with an
-// optional fraction.
+// optional fraction, from 1970 to MaxTime. The zero time means "now" to the engine, so a time
+// that reads as zero or earlier than 1970 (0001-01-01T00:00:00Z) is refused rather than
+// answered with the live graph, and NaN or infinite seconds rather than answered with nothing.
 func ParseTime(s string) (time.Time, error) {
+	var at time.Time
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 || f > 1e11 {
-			return time.Time{}, fmt.Errorf("time %q out of range", s)
+		if math.IsNaN(f) || f < 0 || f > float64(MaxTime.Unix()) {
+			return time.Time{}, fmt.Errorf("time %q out of range: want unix seconds from 0 to %d", s, MaxTime.Unix())
 		}
 		sec := int64(f)
-		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
-	}
-	at, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+		at = time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
+	} else if at, err = time.Parse(time.RFC3339Nano, s); err != nil {
 		return time.Time{}, fmt.Errorf("cannot parse %q as a time: want RFC 3339 or unix seconds", s)
+	}
+	if at.Before(time.Unix(0, 1)) || at.After(MaxTime) {
+		return time.Time{}, fmt.Errorf("time %q out of range: want 1970-01-01T00:00:00Z to %s", s, MaxTime.Format(time.RFC3339))
 	}
 	return at, nil
 }
+
+// MaxTime is the latest time a query may name: 1e11 unix seconds, in the year 5138.
+var MaxTime = time.Unix(1e11, 0).UTC()
 
 func (p *parser) duration(context string) (time.Duration, error) {
 	t := p.next()

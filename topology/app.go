@@ -110,6 +110,9 @@ type App struct {
 	promAPI interface{ Register(*http.ServeMux) }
 	promql  *promql.Engine
 	pools   *queryPools
+	// storage watches the embedded TSDB's writes and compactions.
+	storage   *storageHealth
+	gatherers prometheus.Gatherers // /metrics: strata's, and the TSDB's
 }
 
 // Run serves until ctx is done.
@@ -150,11 +153,16 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.reg.MustRegister(versioncollector.NewCollector("strata"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: opts.StoragePath, Retention: opts.StorageRetention}, logger, a.reg)
+	// The TSDB's own metrics go to a registry of their own, which the storage's health reads
+	// often without gathering the graph's series.
+	tsdbReg := prometheus.NewRegistry()
+	a.gatherers = prometheus.Gatherers{a.reg, tsdbReg}
+	db, err := promql.OpenStorage(promql.StorageOptions{Path: opts.StoragePath, Retention: opts.StorageRetention}, logger, tsdbReg)
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
+	a.storage = newStorageHealth(a.reg, tsdbReg)
 
 	var facts storage.Queryable = db
 	a.history = db
@@ -182,6 +190,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		}
 		a.sink = storage.NewFanout(logger, db, a.remote)
 	}
+	a.sink = a.storage.wrap(a.sink)
 	a.refresher = NewRefresher(RefresherOptions{
 		LBSources:   opts.LBSources,
 		FactSources: append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
@@ -221,11 +230,14 @@ func mergedHistory(local, remote storage.Queryable) storage.Queryable {
 func remoteQueryable(raw string) (storage.Queryable, error) {
 	u, err := url.Parse(strings.TrimSuffix(raw, "/") + "/api/v1/read")
 	if err != nil {
-		return nil, fmt.Errorf("prometheus.url: %w", err)
+		return nil, fmt.Errorf("prometheus.url %s: does not parse", redact.URL(raw)) // url.Error would quote it whole
 	}
+	bare, auth := withoutUserinfo(u)
+	httpConfig := config_util.DefaultHTTPClientConfig
+	httpConfig.BasicAuth = auth
 	client, err := remote.NewReadClient("prometheus", &remote.ClientConfig{
-		URL: &config_util.URL{URL: u}, Timeout: model.Duration(30 * time.Second),
-		HTTPClientConfig: config_util.DefaultHTTPClientConfig,
+		URL: bare, Timeout: model.Duration(30 * time.Second),
+		HTTPClientConfig: httpConfig,
 		// Prometheus's own limit of a streamed frame; left at zero, every answer is refused.
 		ChunkedReadLimit: promconfig.DefaultChunkedReadLimit,
 	})
@@ -249,11 +261,11 @@ func (a *App) Handler() http.Handler {
 	api := NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout})
 	api.Register(mux)
 	a.promAPI.Register(mux)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "strata is Healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.ready.Load() {
-			http.Error(w, "strata is not ready: the first refresh has not finished.", http.StatusServiceUnavailable)
+		if err := a.notReady(); err != nil {
+			http.Error(w, "strata is not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "strata is Ready.")
@@ -264,6 +276,23 @@ func (a *App) Handler() http.Handler {
 		h = loopbackHosts(h)
 	}
 	return limitBody(h)
+}
+
+// notReady says why strata cannot serve what it should, or nil: before the first refresh, with
+// storage it cannot write (its history stops, a restart may lose data), or with a refresh loop
+// that stopped refreshing (the graph served grows old).
+func (a *App) notReady() error {
+	if !a.ready.Load() {
+		return errors.New("the first refresh has not finished")
+	}
+	if err := a.storage.problem(); err != nil {
+		return err
+	}
+	stalled := max(3*a.opts.RefreshInterval, time.Minute)
+	if last := a.refresher.LastFinished(); time.Since(last) > stalled {
+		return fmt.Errorf("no refresh has finished since %s (%s ago)", last.UTC().Format(time.RFC3339), time.Since(last).Round(time.Second))
+	}
+	return nil
 }
 
 // Run scrapes, refreshes and serves until ctx is done, then closes the storage.
@@ -290,6 +319,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
+	g.Go(func() error { a.storage.watch(ctx, 10*time.Second); return nil })
 	changed := a.refresher.Watch(ctx)
 	g.Go(func() error {
 		// Let the first scrape land before the first refresh reads it.

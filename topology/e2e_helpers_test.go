@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
@@ -92,7 +93,12 @@ type app struct {
 // the HTTP API answers.
 func startApp(t *testing.T, opts topology.Options) *app {
 	t.Helper()
-	logger := testLogger(t)
+	return startAppWith(t, opts, testLogger(t))
+}
+
+// startAppWith is startApp logging to logger.
+func startAppWith(t *testing.T, opts topology.Options, logger *slog.Logger) *app {
+	t.Helper()
 	var lastErr error
 	for range 3 { // another process may take the free port between pick and listen
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
@@ -456,14 +462,33 @@ func (p *podman) ensureImage(t testing.TB, busybox string) {
 // once /-/ready answers 200.
 func startPrometheus(t *testing.T, bin, config string, args ...string) string {
 	t.Helper()
+	return startPrometheusAs(t, bin, config, nil, args...)
+}
+
+// startPrometheusAs is startPrometheus with basic auth required of every request (a web
+// configuration of Prometheus's own): the base it returns holds the user and password.
+func startPrometheusAs(t *testing.T, bin, config string, user *url.Userinfo, args ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if user != nil {
+		password, _ := user.Password()
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		web := filepath.Join(dir, "web.yml")
+		if err := os.WriteFile(web, []byte(fmt.Sprintf("basic_auth_users:\n  %s: %s\n", user.Username(), hash)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--web.config.file="+web)
+	}
 	addr := testenv.FreeAddr(t)
 	p := testenv.StartProcess(t, bin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr, "--log.level=warn"}, args...)...)
-	base := "http://" + addr
+	base := (&url.URL{Scheme: "http", Host: addr, User: user}).String()
 	testenv.Eventually(t, pollTimeout, "Prometheus ready", func() error {
 		if err := p.Running(); err != nil {
 			t.Fatal(err)

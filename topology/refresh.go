@@ -52,6 +52,12 @@ type Refresher struct {
 	epoch        uint64      // counts refreshes; a written series not seen in this one has vanished
 	writtenCount int         // series in written
 	duration     time.Duration
+	finished     time.Time // when the last refresh finished
+
+	// inFlight holds the sources whose call runs, since when; a call abandoned by its refresh
+	// stays here until it returns.
+	flightMu sync.Mutex
+	inFlight map[sourceKey]time.Time
 }
 
 // sourceKey names a source: an inventory is both an LB source and a facts source under one
@@ -78,7 +84,8 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	r := &Refresher{opts: opts, logger: logger, sources: map[sourceKey]*sourceState{}, written: seriesIndex{}}
+	r := &Refresher{opts: opts, logger: logger, sources: map[sourceKey]*sourceState{}, written: seriesIndex{},
+		inFlight: map[sourceKey]time.Time{}}
 	for _, s := range opts.LBSources {
 		r.sources[sourceKey{"lb", s.Name()}] = &sourceState{kind: "lb"}
 	}
@@ -158,7 +165,11 @@ func (r *Refresher) Watch(ctx context.Context) <-chan struct{} {
 }
 
 // Refresh asks every source once, joins and writes the graph. A source that fails keeps its
-// last report, marked stale, for StaleAfter; it never wipes the graph.
+// last report, marked stale, for StaleAfter; it never wipes the graph. A source that does not
+// answer within Timeout (and a second's grace) is abandoned: it fails this refresh, saying so,
+// and the others' answers are joined without it; while its call goes on in the background it
+// is not asked again, so a stuck source costs one goroutine, not one per refresh. When ctx ends
+// (shutdown) before the sources answered, the graph is left as it was.
 func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	start := time.Now()
 	now := r.opts.Now()
@@ -169,29 +180,65 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 		err   error
 	}
 	results := make(chan result, len(r.opts.LBSources)+len(r.opts.FactSources))
-	var wg sync.WaitGroup
-	for _, s := range r.opts.LBSources {
-		wg.Go(func() {
+	asked := map[sourceKey]bool{}
+	failed := map[sourceKey]error{}
+	ask := func(key sourceKey, call func(context.Context) result) {
+		if since, busy := r.busy(key, start); busy {
+			failed[key] = fmt.Errorf("its call of %s has not returned: not asked again until it does", since.UTC().Format(time.RFC3339))
+			return
+		}
+		asked[key] = true
+		go func() {
 			c, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 			defer cancel()
+			res := call(c)
+			r.done(key)
+			results <- res // buffered: a late answer is dropped with the channel
+		}()
+	}
+	for _, s := range r.opts.LBSources {
+		key := sourceKey{"lb", s.Name()}
+		ask(key, func(c context.Context) result {
 			lbs, err := safely(func() ([]source.LB, error) { return s.ListLoadBalancers(c) })
-			results <- result{key: sourceKey{"lb", s.Name()}, lbs: lbs, err: err}
+			return result{key: key, lbs: lbs, err: err}
 		})
 	}
 	for _, s := range r.opts.FactSources {
-		wg.Go(func() {
-			c, cancel := context.WithTimeout(ctx, r.opts.Timeout)
-			defer cancel()
+		key := sourceKey{"facts", s.Name()}
+		ask(key, func(c context.Context) result {
 			fs, err := safely(func() (*source.FactSet, error) { return s.ListFacts(c, now) })
-			results <- result{key: sourceKey{"facts", s.Name()}, facts: fs, err: err}
+			return result{key: key, facts: fs, err: err}
 		})
 	}
-	wg.Wait()
-	close(results)
+	got := make([]result, 0, len(asked))
+	abandon := time.NewTimer(r.opts.Timeout + stragglerGrace)
+	defer abandon.Stop()
+wait:
+	for len(got) < len(asked) {
+		select {
+		case res := <-results:
+			got = append(got, res)
+		case <-abandon.C:
+			break wait
+		case <-ctx.Done():
+			r.mu.RLock()
+			defer r.mu.RUnlock()
+			return r.graph
+		}
+	}
+	for _, res := range got {
+		delete(asked, res.key)
+	}
+	for key := range asked {
+		failed[key] = fmt.Errorf("no answer within %s: abandoned (its call goes on in the background)", r.opts.Timeout)
+	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for res := range results {
+	for key, err := range failed {
+		got = append(got, result{key: key, err: err})
+	}
+	for _, res := range got {
 		st := r.sources[res.key]
 		st.err = res.err
 		if res.err != nil {
@@ -236,8 +283,32 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 		r.warnings = append(r.warnings, "write topology series: "+err.Error())
 	}
 	r.duration = time.Since(start)
+	r.finished = time.Now()
 	r.refreshed = true
 	return g
+}
+
+// stragglerGrace is how long past its timeout a source's answer is waited for: a source that
+// honours its context returns within it.
+const stragglerGrace = time.Second
+
+// busy tells whether a source's call (of an earlier refresh) is still running, and since when;
+// if not, it marks one running from now.
+func (r *Refresher) busy(key sourceKey, now time.Time) (time.Time, bool) {
+	r.flightMu.Lock()
+	defer r.flightMu.Unlock()
+	if since, ok := r.inFlight[key]; ok {
+		return since, true
+	}
+	r.inFlight[key] = now
+	return time.Time{}, false
+}
+
+// done marks a source's call returned.
+func (r *Refresher) done(key sourceKey) {
+	r.flightMu.Lock()
+	defer r.flightMu.Unlock()
+	delete(r.inFlight, key)
 }
 
 // safeJoin joins; a bug in the join costs one refresh's graph (empty, with a warning), not
@@ -542,6 +613,13 @@ func (r *Refresher) Sources() []SourceStatus {
 		out = append(out, s)
 	}
 	return out
+}
+
+// LastFinished is when the last refresh finished; zero before the first.
+func (r *Refresher) LastFinished() time.Time {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.finished
 }
 
 // LastDuration is how long the last refresh took.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
+	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
@@ -270,3 +272,87 @@ func TestGraphAPIPathQuery(t *testing.T) {
 		}
 	}
 }
+
+// stuckLBs never answers until released, whatever its context says: a source whose read
+// blocks where no deadline reaches (a named pipe opened for reading, a syscall that hangs).
+type stuckLBs struct {
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (*stuckLBs) Name() string { return "stuck" }
+func (s *stuckLBs) ListLoadBalancers(context.Context) ([]source.LB, error) {
+	s.calls.Add(1)
+	<-s.release
+	return nil, nil
+}
+
+// TestStragglerAbandoned: a source that outlasts its deadline is abandoned: the refresh joins
+// the others' answers without it, marks it down with the reason, and does not ask it again
+// while its call goes on; once the call returns, it is asked again. Shutdown does not wait for
+// it either.
+func TestStragglerAbandoned(t *testing.T) {
+	stuck := &stuckLBs{release: make(chan struct{})}
+	good := &scriptedLBs{lbs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+		Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}}}}}}}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{stuck, good}, Timeout: 100 * time.Millisecond},
+		slog.New(slog.DiscardHandler))
+	statusOf := func(name string) SourceStatus {
+		for _, s := range r.Sources() {
+			if s.Name == name {
+				return s
+			}
+		}
+		t.Fatalf("no source %s in %v", name, r.Sources())
+		return SourceStatus{}
+	}
+
+	done := make(chan *graph.Graph)
+	go func() { done <- r.Refresh(context.Background()) }()
+	var g *graph.Graph
+	select {
+	case g = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Refresh waits for a source that never answers")
+	}
+	if _, ok := g.Get(graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"}); !ok {
+		t.Error("the answering source's instance is not in the graph")
+	}
+	if s := statusOf("stuck"); s.Up || !strings.Contains(s.Error, "no answer within 100ms: abandoned") {
+		t.Errorf("the straggler's status: %+v", s)
+	}
+	if s := statusOf("edge"); !s.Up {
+		t.Errorf("the answering source's status: %+v", s)
+	}
+
+	r.Refresh(context.Background())
+	if s := statusOf("stuck"); s.Up || !strings.Contains(s.Error, "has not returned: not asked again until it does") {
+		t.Errorf("the straggler's status while its call runs: %+v", s)
+	}
+	if n := stuck.calls.Load(); n != 1 {
+		t.Errorf("the straggler was called %d times while its first call ran, want 1", n)
+	}
+
+	// Shutdown: a refresh whose context ends returns, straggler or not.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	go func() { done <- r.Refresh(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Refresh with an ended context waits")
+	}
+
+	close(stuck.release)
+	testenv.Eventually(t, 10*time.Second, "the released straggler answers", func() error {
+		r.Refresh(context.Background())
+		if s := statusOf("stuck"); !s.Up {
+			return errors.New(s.Error)
+		}
+		return nil
+	})
+	if n := stuck.calls.Load(); n != 2 {
+		t.Errorf("the straggler was called %d times in all, want 2", n)
+	}
+}
+

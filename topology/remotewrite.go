@@ -74,6 +74,20 @@ func newRemoteWrite(rawURL string, db *tsdb.DB, reg prometheus.Registerer, logge
 	return &remoteWrite{Storage: s, started: time.Now()}, nil
 }
 
+// withoutUserinfo moves a URL's user and password into basic auth, where Prometheus's client
+// keeps the password a config.Secret: left in the URL, the remote write queue logs it in clear
+// with every line ("url=http://user:password@…").
+func withoutUserinfo(u *url.URL) (*config_util.URL, *config_util.BasicAuth) {
+	if u.User == nil {
+		return &config_util.URL{URL: u}, nil
+	}
+	password, _ := u.User.Password()
+	auth := &config_util.BasicAuth{Username: u.User.Username(), Password: config_util.Secret(password)}
+	bare := *u
+	bare.User = nil
+	return &config_util.URL{URL: &bare}, auth
+}
+
 // remoteWriteConfig is Prometheus's remote_write entry for rawURL, with its defaults (queue,
 // retries, timeout, protocol 1.0, which every Prometheus-compatible receiver takes).
 func remoteWriteConfig(rawURL string) (*promconfig.RemoteWriteConfig, error) {
@@ -86,7 +100,7 @@ func remoteWriteConfig(rawURL string) (*promconfig.RemoteWriteConfig, error) {
 		return nil, fmt.Errorf("remote write: %w", err)
 	}
 	rw := promconfig.DefaultRemoteWriteConfig
-	rw.URL = &config_util.URL{URL: u}
+	rw.URL, rw.HTTPClientConfig.BasicAuth = withoutUserinfo(u)
 	rw.Name = remoteWriteName
 	rw.WriteRelabelConfigs = []*relabel.Config{{
 		SourceLabels:         model.LabelNames{model.MetricNameLabel},

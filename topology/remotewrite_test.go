@@ -1,7 +1,10 @@
 package topology_test
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,5 +230,45 @@ func TestTimeTravelFromTheStore(t *testing.T) {
 	})
 	if err := a.expect(q, unix(before), []string{"host node-17 6.1.0-13-amd64"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRemoteStorePasswordNeverLogged: a store's URL may hold its user and password
+// (http://user:password@store/…): they reach the store as basic auth, for remote write and
+// prometheus.url alike, and the password appears nowhere in the log, at any level. Prometheus's
+// remote write queue logged the URL as it was, password and all, on every line.
+func TestRemoteStorePasswordNeverLogged(t *testing.T) {
+	promBin := testenv.Command(t, "prometheus")
+	const password = "s3cret-never-logged"
+	base := startPrometheusAs(t, promBin, "global:\n  scrape_interval: 15s\n", url.UserPassword("strata", password), "--web.enable-remote-write-receiver")
+	invFile := filepath.Join(t.TempDir(), "inventory.yml")
+	if err := os.WriteFile(invFile, []byte(remoteWriteInventory), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.New("inventory", invFile, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log testenv.LockedBuffer
+	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := startAppWith(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
+		FactSources: []source.Facts{inv}, RemoteWriteURL: base + "/api/v1/write", PrometheusURL: base}, logger)
+	testenv.Eventually(t, pollTimeout, "the graph in the store, written with basic auth", func() error {
+		got, err := queryAPI(base, `strata_topology_host_info{host="node-17"}`, time.Time{})
+		if err == nil && len(got) == 0 {
+			err = errors.New("not yet")
+		}
+		return err
+	})
+	// prometheus.url: the PromQL API is proxied to the store, with the same credentials.
+	if got, err := queryAPI(a.base, `strata_topology_host_info{host="node-17"}`, time.Time{}); err != nil || len(got) == 0 {
+		t.Errorf("strata's PromQL API, proxied to the store: %v, %v", got, err)
+	}
+	a.stop()
+	if strings.Contains(log.String(), password) {
+		t.Errorf("the log holds the password:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "url=") {
+		t.Error("the log names no url: the test looks at nothing")
 	}
 }

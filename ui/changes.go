@@ -161,7 +161,8 @@ func formTime(s string) (time.Time, error) {
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
+			s = t.UTC().Format(time.RFC3339) // and checked as any other time
+			break
 		}
 	}
 	return query.ParseTime(s)

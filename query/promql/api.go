@@ -130,15 +130,24 @@ type Proxy struct {
 func NewProxy(rawURL string) (*Proxy, error) {
 	target, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus URL: %w", err)
+		return nil, errors.New("prometheus URL: does not parse") // url.Error would quote it, password and all
 	}
 	if (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-		return nil, fmt.Errorf("prometheus URL %q: want http(s)://host[:port][/prefix]", rawURL)
+		return nil, fmt.Errorf("prometheus URL %q: want http(s)://host[:port][/prefix]", target.Redacted())
 	}
+	// A user and password in the URL go as basic auth, as Prometheus's clients send them.
+	user := target.User
+	bare := *target
+	bare.User = nil
+	target = &bare
 	return &Proxy{proxy: &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.SetXForwarded()
+			if user != nil {
+				password, _ := user.Password()
+				r.Out.SetBasicAuth(user.Username(), password)
+			}
 		},
 		// A client such as Grafana shows the error of Prometheus's envelope, where the
 		// default handler would answer with an empty body.
@@ -563,9 +572,14 @@ func parseTimeParam(r *http.Request, name string, otherwise time.Time) (time.Tim
 	return t, nil
 }
 
-// parseTime reads unix seconds (to the millisecond) or RFC 3339.
+// parseTime reads unix seconds (to the millisecond) or RFC 3339, between minTime and maxTime.
 func parseTime(s string) (time.Time, error) {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		// NaN and what no int64 of milliseconds holds would come out as a time far from any
+		// asked for, which encodes to no JSON at all.
+		if math.IsNaN(f) || f < float64(minTime.Unix()) || f > float64(maxTime.Unix()) {
+			return time.Time{}, fmt.Errorf("cannot parse %q to a valid timestamp: out of range", s)
+		}
 		sec, frac := math.Modf(f)
 		frac = math.Round(frac*1000) / 1000
 		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil

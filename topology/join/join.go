@@ -293,7 +293,12 @@ func (j *joiner) hosts() {
 			}
 			setIf(e.Attrs, "hostname", r.Hostname)
 			setIf(e.Attrs, "machine_id", r.MachineID)
-			setIf(e.Attrs, "system_uuid", strings.ToLower(r.SystemUUID))
+			// The SMBIOS UUID counts as a serial number: shown only where the exporter was asked
+			// for serials (--collector.dmi.serials); the Kubernetes API and kube-state-metrics
+			// report it whatever that says, and it serves only to match hosts.
+			if r.Origin == source.OriginExporter {
+				setIf(e.Attrs, "system_uuid", strings.ToLower(r.SystemUUID))
+			}
 			if len(r.Addresses) > 0 {
 				e.Attrs["addresses"] = strings.Join(sortedUnique(r.Addresses), ",")
 			}

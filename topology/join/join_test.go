@@ -329,3 +329,33 @@ func TestKubernetesSource(t *testing.T) {
 		t.Errorf("no warning for the ingress's missing service: %q", warnings)
 	}
 }
+
+// TestSystemUUIDOnlyFromSerials: the SMBIOS UUID counts as a serial number. The Kubernetes API
+// and kube-state-metrics report it whatever --collector.dmi.serials says: it matches their host
+// with the exporter's, but only the exporter's (which reports it when asked) shows it.
+func TestSystemUUIDOnlyFromSerials(t *testing.T) {
+	const uuid = "4c4c4544-0058-5910-805a-b8c04f313233"
+	for _, tc := range []struct {
+		name  string
+		hosts []source.Host
+		shown bool
+	}{
+		{"kubernetes only", []source.Host{
+			{Origin: source.OriginKubernetes, Name: "k8s-node", SystemUUID: uuid},
+			{Origin: source.OriginExporter, Name: "vm", Hostname: "vm"},
+		}, false},
+		{"exporter with serials", []source.Host{
+			{Origin: source.OriginKubernetes, Name: "k8s-node", SystemUUID: uuid},
+			{Origin: source.OriginExporter, Name: "vm", Hostname: "vm", SystemUUID: uuid},
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := Build(Input{At: t0, Facts: []FactReport{facts("metrics", &source.FactSet{Hosts: tc.hosts})}})
+			for _, h := range g.Entities(graph.Host) {
+				if got := h.Attrs["system_uuid"]; (got != "") != tc.shown {
+					t.Errorf("%s: system_uuid %q, shown=%v wanted", h.ID, got, tc.shown)
+				}
+			}
+		})
+	}
+}

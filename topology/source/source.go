@@ -8,8 +8,45 @@ package source
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"time"
 )
+
+// MaxAnswerBytes bounds what a source reads of one answer of the program it asks (HAProxy's
+// runtime API and stats page, Caddy's admin API): a HAProxy of 10,000 servers answers 4 MB, and
+// a peer that streams forever must cost a bounded amount, not all the memory there is.
+const MaxAnswerBytes = 32 << 20
+
+// ErrAnswerTooLarge is the error of an answer cut at MaxAnswerBytes.
+var ErrAnswerTooLarge = fmt.Errorf("answer larger than %d bytes", MaxAnswerBytes)
+
+// LimitReader reads r up to n bytes, then fails with ErrAnswerTooLarge (where io.LimitReader
+// would end quietly, and a parser take the cut for the whole).
+func LimitReader(r io.Reader, n int64) io.Reader { return &limitedReader{r: r, left: n} }
+
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One byte more tells an answer that ends here from one that goes on.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			return 0, ErrAnswerTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
 
 // LoadBalancers lists load balancers with their services and instances: HAProxy's backends
 // and servers, Caddy's and nginx's upstreams, the inventory's pools.

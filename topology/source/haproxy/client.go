@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/strata-obs/strata/topology/source"
 )
 
 // readRuntimeAPI asks the runtime API for the servers' states, then for their addresses. Each
@@ -40,7 +42,7 @@ func runtimeCommand[T any](ctx context.Context, network, address, command string
 	if _, err := io.WriteString(conn, command+"\n"); err != nil {
 		return zero, fmt.Errorf("send %s: %w", command, ctxErr(ctx, err))
 	}
-	v, err := parse(conn)
+	v, err := parse(source.LimitReader(conn, source.MaxAnswerBytes))
 	if err != nil {
 		return zero, fmt.Errorf("read %s: %w", command, ctxErr(ctx, err))
 	}
@@ -61,7 +63,7 @@ func (s *Source) getStatsCSV(ctx context.Context) ([]StatRow, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("get stats csv %s: %s", s.statsURL.Redacted(), resp.Status)
 	}
-	rows, err := ParseStat(resp.Body)
+	rows, err := ParseStat(source.LimitReader(resp.Body, source.MaxAnswerBytes))
 	if err != nil {
 		return nil, fmt.Errorf("read stats csv %s: %w", s.statsURL.Redacted(), ctxErr(ctx, err))
 	}

@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-obs/strata/topology/source"
 )
 
 func TestNewChecksConfig(t *testing.T) {
@@ -274,4 +277,52 @@ func TestStatsURLDeadline(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("took %v past a 300ms timeout", took)
 	}
+}
+
+// TestRuntimeAPIEndlessAnswer: a runtime API that streams rows forever is cut at
+// source.MaxAnswerBytes with an error that says so, long before the deadline, and its rows
+// never all reach memory (the probe's peer cost 1.2 GB a refresh).
+func TestRuntimeAPIEndlessAnswer(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	header, err := os.ReadFile(filepath.Join("testdata", "show-stat.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(header), "\n")
+	row := strings.Replace(lines[len(lines)-2], "sock-1", "srv", 1)
+	rows := []byte(strings.Repeat(row, 1000))
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = c.Read(make([]byte, 64))
+				if _, err := c.Write([]byte(lines[0])); err != nil {
+					return
+				}
+				for {
+					if _, err := c.Write(rows); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	s, err := New(Config{Name: "edge", RuntimeAPI: "unix://" + l.Addr().String(), Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.ListLoadBalancers(context.Background())
+	if err == nil || !errors.Is(err, source.ErrAnswerTooLarge) || !strings.Contains(err.Error(), "answer larger than 33554432 bytes") {
+		t.Fatalf("ListLoadBalancers on an endless answer = %v", err)
+	}
+	t.Logf("cut after %s: %v", time.Since(start).Round(time.Millisecond), err)
 }
