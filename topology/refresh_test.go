@@ -355,4 +355,3 @@ func TestStragglerAbandoned(t *testing.T) {
 		t.Errorf("the straggler was called %d times in all, want 2", n)
 	}
 }
-
