@@ -2,10 +2,12 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,5 +265,119 @@ func TestSourceConcurrent(t *testing.T) {
 	touch(t, path, time.Second)
 	if got := lbNames(t, s); !cmp.Equal(got, []string{"edge", "edge2"}) {
 		t.Errorf("after the changes: %v", got)
+	}
+}
+
+// fleetInventory is 50 hosts and one LB of 50 instances, as a CMDB export would be.
+func fleetInventory() string {
+	var b strings.Builder
+	b.WriteString("hosts:\n")
+	for i := range 50 {
+		fmt.Fprintf(&b, "  - name: node-%02d\n    addresses: [10.0.0.%d]\n    facts: {kernel_release: 6.1.0-13-amd64}\n", i, i+1)
+	}
+	b.WriteString("lbs:\n  - name: edge\n    services:\n      - name: web\n        instances:\n")
+	for i := range 50 {
+		fmt.Fprintf(&b, "          - {name: web-%02d, address: 10.0.0.%d:80}\n", i, i+1)
+	}
+	return b.String()
+}
+
+// TestSourceHoldsBackAShrink: a file cut at a line boundary while it is written (37 of 50
+// hosts and no LB) parses, and would wipe most of the graph: it is held back with an error
+// that says why, until it has stayed unchanged for the hold; the complete file, written
+// meanwhile, is taken at once; a deliberate cut is taken once the hold has passed.
+func TestSourceHoldsBackAShrink(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.yml")
+	full := fleetInventory()
+	writeFile(t, path, full)
+	s, err := New("cmdb", path, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	s.now = func() time.Time { return now }
+
+	cut := full[:strings.Index(full, "  - name: node-37\n")]
+	writeFile(t, path, cut)
+	touch(t, path, time.Second)
+	for range 2 {
+		if _, err := s.ListLoadBalancers(context.Background()); err == nil || !strings.Contains(err.Error(),
+			"held back: the file now lists 37 hosts, LBs, services and instances where it listed 102") ||
+			!strings.Contains(err.Error(), "write inventories by atomic rename") {
+			t.Errorf("ListLoadBalancers on a cut file: %v", err)
+		}
+		if _, err := s.ListFacts(context.Background(), now); err == nil || !strings.Contains(err.Error(), "held back") {
+			t.Errorf("ListFacts on a cut file: %v", err)
+		}
+	}
+
+	// The writer finishes: the whole file is taken at once.
+	writeFile(t, path, full)
+	touch(t, path, 2*time.Second)
+	if got := lbNames(t, s); !cmp.Equal(got, []string{"edge"}) {
+		t.Errorf("after the whole file: %v", got)
+	}
+
+	// A deliberate cut is held back for the hold, then taken.
+	writeFile(t, path, cut)
+	touch(t, path, 3*time.Second)
+	if _, err := s.ListLoadBalancers(context.Background()); err == nil {
+		t.Error("a cut file was taken at once")
+	}
+	fi, _ := os.Stat(path)
+	now = fi.ModTime().Add(time.Minute + time.Second)
+	if got := lbNames(t, s); len(got) != 0 {
+		t.Errorf("after the hold: LBs %v, want none", got)
+	}
+	facts, err := s.ListFacts(context.Background(), now)
+	if err != nil || len(facts.Hosts) != 37 {
+		t.Errorf("after the hold: %v hosts, %v; want 37", facts, err)
+	}
+}
+
+// TestSourceRefusesWhatIsNoFile: a path that is a named pipe or a device is refused at once (a
+// pipe blocked every refresh, /dev/zero took all the memory there was); one that leads to a
+// password file is refused without a word of it.
+func TestSourceRefusesWhatIsNoFile(t *testing.T) {
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "pipe.yml")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.yml")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	shadow := filepath.Join(dir, "shadow")
+	writeFile(t, shadow, "root:$y$j9T$Zq1v3cR8$hunter2hash:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n")
+	link := filepath.Join(dir, "inventory.yml")
+	if err := os.Symlink(shadow, link); err != nil {
+		t.Fatal(err)
+	}
+	env := filepath.Join(dir, "cloud.env")
+	writeFile(t, env, "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+	for _, c := range []struct {
+		path, holds string
+	}{
+		{pipe, "not a regular file but a named pipe"},
+		{zero, "not a regular file but a character device"},
+		{link, "unknown field …"},
+		{env, "want a mapping, got a string"},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := New("cmdb", c.path, 0); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), c.holds) {
+				t.Errorf("New(%s) = %v, want an error holding %q", c.path, err, c.holds)
+			}
+			for _, secret := range []string{"hunter2", "root", "daemon", "wJalr", "AWS_SECRET"} {
+				if err != nil && strings.Contains(err.Error(), secret) {
+					t.Errorf("New(%s): the error shows %q: %v", c.path, secret, err)
+				}
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("New(%s) blocks", c.path)
+		}
 	}
 }
