@@ -98,7 +98,7 @@ type App struct {
 	opts      Options
 	logger    *slog.Logger
 	reg       *prometheus.Registry
-	db        storage.Storage
+	db        *promql.Storage
 	sink      storage.Appendable // what scrapes and refreshes append to: db, or db fanned out to remote
 	remote    *remoteWrite       // nil without a remote write URL
 	refresher *Refresher
@@ -110,8 +110,6 @@ type App struct {
 	promAPI interface{ Register(*http.ServeMux) }
 	promql  *promql.Engine
 	pools   *queryPools
-	// storage watches the embedded TSDB's writes and compactions.
-	storage   *storageHealth
 	gatherers prometheus.Gatherers // /metrics: strata's, and the TSDB's
 }
 
@@ -153,16 +151,12 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.reg.MustRegister(versioncollector.NewCollector("strata"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// The TSDB's own metrics go to a registry of their own, which the storage's health reads
-	// often without gathering the graph's series.
-	tsdbReg := prometheus.NewRegistry()
-	a.gatherers = prometheus.Gatherers{a.reg, tsdbReg}
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: opts.StoragePath, Retention: opts.StorageRetention}, logger, tsdbReg)
+	db, err := promql.OpenReopenable(promql.StorageOptions{Path: opts.StoragePath, Retention: opts.StorageRetention}, logger)
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
-	a.storage = newStorageHealth(a.reg, tsdbReg)
+	a.gatherers = prometheus.Gatherers{a.reg, db} // the TSDB's metrics, and its write failures
 
 	var facts storage.Queryable = db
 	a.history = db
@@ -190,7 +184,6 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		}
 		a.sink = storage.NewFanout(logger, db, a.remote)
 	}
-	a.sink = a.storage.wrap(a.sink)
 	a.refresher = NewRefresher(RefresherOptions{
 		LBSources:   opts.LBSources,
 		FactSources: append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
@@ -285,7 +278,7 @@ func (a *App) notReady() error {
 	if !a.ready.Load() {
 		return errors.New("the first refresh has not finished")
 	}
-	if err := a.storage.problem(); err != nil {
+	if err := a.db.Problem(); err != nil {
 		return err
 	}
 	stalled := max(3*a.opts.RefreshInterval, time.Minute)
@@ -319,7 +312,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
-	g.Go(func() error { a.storage.watch(ctx, 10*time.Second); return nil })
+	g.Go(func() error { a.db.Watch(ctx, 10*time.Second); return nil })
 	changed := a.refresher.Watch(ctx)
 	g.Go(func() error {
 		// Let the first scrape land before the first refresh reads it.

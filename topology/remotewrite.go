@@ -13,7 +13,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/storage/remote"
-	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/wlog"
 
 	"github.com/strata-obs/strata/topology/config"
 )
@@ -58,7 +58,7 @@ func (rw *remoteWrite) waitTailing(ctx context.Context) bool {
 // The queue's health is Prometheus's own metrics (prometheus_remote_storage_*,
 // prometheus_wal_watcher_*) on reg, so the dashboards and alerts written for Prometheus's
 // remote write work on strata as they are.
-func newRemoteWrite(rawURL string, db *tsdb.DB, reg prometheus.Registerer, logger *slog.Logger) (*remoteWrite, error) {
+func newRemoteWrite(rawURL string, db walStorage, reg prometheus.Registerer, logger *slog.Logger) (*remoteWrite, error) {
 	rw, err := remoteWriteConfig(rawURL)
 	if err != nil {
 		return nil, err
@@ -86,6 +86,13 @@ func withoutUserinfo(u *url.URL) (*config_util.URL, *config_util.BasicAuth) {
 	bare := *u
 	bare.User = nil
 	return &config_util.URL{URL: &bare}, auth
+}
+
+// walStorage is what the queue needs of the TSDB whose write-ahead log it tails.
+type walStorage interface {
+	StartTime() (int64, error)
+	Dir() string
+	SetWriteNotified(wlog.WriteNotified)
 }
 
 // remoteWriteConfig is Prometheus's remote_write entry for rawURL, with its defaults (queue,

@@ -1,0 +1,173 @@
+package promql_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/query/promql"
+)
+
+// smallDisk mounts a tmpfs of size bytes for the test: a disk that fills up.
+func smallDisk(t *testing.T, size int) string {
+	t.Helper()
+	testenv.Root(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		testenv.Missing(t, "mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// fill takes all the free space of the file system at dir but leave bytes.
+func fill(t *testing.T, dir string, leave int64) string {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	path := filepath.Join(dir, "fill")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for written := int64(0); written < free-leave; written += int64(len(buf)) {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	return path
+}
+
+// commitBatch appends a sample at t to each of n series of a batch, in one commit: a record
+// larger than a page of the log, which a failed flush tears.
+func commitBatch(s storage.Appendable, batch string, n int, t int64) error {
+	app := s.Appender(context.Background())
+	for i := range n {
+		ls := labels.FromStrings("__name__", "strata_topology_path_info", "batch", batch, "series", fmt.Sprintf("%06d", i),
+			"padding", "the labels of a path_info series are long: lb, service, server, address, host, kernel, os image")
+		if _, err := app.Append(0, ls, t, 1); err != nil {
+			_ = app.Rollback()
+			return err
+		}
+	}
+	return app.Commit()
+}
+
+func countSeries(t *testing.T, s storage.Queryable, batch string) int {
+	t.Helper()
+	q, err := s.Querier(0, time.Now().Add(time.Hour).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "batch", batch))
+	n := 0
+	for set.Next() {
+		n++
+	}
+	if err := set.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestFullDiskLosesNothingWrittenAfter: a disk fills up while a large commit is logged, which
+// tears its record in the write-ahead log. The storage stops writing and says why; once the
+// disk has room again it reopens the TSDB (the replay's repair drops the torn record), and what
+// is written afterwards survives the next start, where Prometheus's repair would delete it with
+// the rest of the log after the tear.
+func TestFullDiskLosesNothingWrittenAfter(t *testing.T) {
+	dir := smallDisk(t, 24<<20)
+	opts := promql.StorageOptions{Path: filepath.Join(dir, "data")}
+	s, err := promql.OpenReopenable(opts, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	if err := commitBatch(s, "before", 500, now); err != nil {
+		t.Fatal(err)
+	}
+
+	// Leave less than a large commit needs: its record is torn at a page boundary.
+	filler := fill(t, dir, 48<<10)
+	var failed error
+	for i := 0; failed == nil && i < 50; i++ {
+		failed = commitBatch(s, fmt.Sprintf("during-%d", i), 2000, now+int64(i+1)*1000)
+	}
+	if failed == nil {
+		t.Fatal("no commit failed on a full disk")
+	}
+	if err := s.Problem(); err == nil {
+		t.Error("Problem() = nil with writes failing")
+	}
+	if err := commitBatch(s, "refused", 10, now+60_000); err == nil {
+		t.Error("a commit succeeded while writing is stopped")
+	}
+
+	// Room again: the storage reopens itself and writes.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Watch(ctx, 100*time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, "the storage writable again", func() error { return s.Problem() })
+	after := time.Now().UnixMilli()
+	if err := commitBatch(s, "after", 500, after); err != nil {
+		t.Fatalf("a commit once the disk has room: %v", err)
+	}
+	if n := countSeries(t, s, "before"); n != 500 {
+		t.Errorf("%d series of before the failure after the reopen, want 500", n)
+	}
+	fams, err := s.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var corruptions, failures float64
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "prometheus_tsdb_wal_corruptions_total":
+				corruptions += m.GetCounter().GetValue()
+			case "strata_storage_write_failures_total":
+				failures += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if failures < 1 {
+		t.Errorf("strata_storage_write_failures_total = %g, want the failed commit counted", failures)
+	}
+	t.Logf("reopen repaired %g torn record(s); %g failed writes", corruptions, failures)
+	cancel()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The next start: what was written after the failure is all there.
+	s2, err := promql.OpenReopenable(opts, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if n := countSeries(t, s2, "after"); n != 500 {
+		t.Errorf("%d series written after the disk had room are left after a restart, want 500", n)
+	}
+	if n := countSeries(t, s2, "before"); n != 500 {
+		t.Errorf("%d series of before the failure are left after a restart, want 500", n)
+	}
+}
