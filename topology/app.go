@@ -107,9 +107,9 @@ type App struct {
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
 	history storage.Queryable
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
-	promAPI interface{ Register(*http.ServeMux) }
-	promql  *promql.Engine
-	pools   *queryPools
+	promAPI   interface{ Register(*http.ServeMux) }
+	promql    *promql.Engine
+	pools     *queryPools
 	gatherers prometheus.Gatherers // /metrics: strata's, and the TSDB's
 }
 
