@@ -98,7 +98,7 @@ func (w *walker) below(g *graph.Graph, from []*graph.Entity, pos Pos) (map[graph
 		for _, edge := range g.DownOf(e) {
 			edges[[2]graph.Ref{edge.From(), edge.To()}] = true
 			if n := edge.ToEntity(); scope[n.Ref] == nil {
-				if err := w.visit(pos); err != nil {
+				if err := w.visit(Step{Pos: pos}); err != nil {
 					return nil, nil, err
 				}
 				scope[n.Ref] = n

@@ -119,8 +119,9 @@ type walker struct {
 	ticks int
 }
 
-// checkEvery is how many entities a walk passes between two looks at its context: often
-// enough to stop within a millisecond, rarely enough to cost nothing.
+// checkEvery is how much work a walk does between two looks at its context: an entity visited,
+// a matcher tried, a row sorted, counted or written is one. Often enough to stop within a
+// millisecond, rarely enough to cost nothing.
 const checkEvery = 256
 
 func newWalker(ctx context.Context, lim Limits) *walker {
@@ -131,17 +132,20 @@ func newWalker(ctx context.Context, lim Limits) *walker {
 	return &walker{ctx: ctx, lim: lim, left: left}
 }
 
-// visit counts one entity visited at the step at pos.
-func (w *walker) visit(pos Pos) error {
+// visit counts one entity visited at the step st, whose matchers it is tried on.
+func (w *walker) visit(st Step) error {
 	if w.left--; w.left < 0 {
-		return over(pos, FlagMaxVisited, fmt.Sprintf("the query visits more than %d entities", w.lim.MaxVisited), "narrow the selector")
+		return over(st.Pos, FlagMaxVisited, fmt.Sprintf("the query visits more than %d entities", w.lim.MaxVisited), "narrow the selector")
 	}
-	return w.tick(pos)
+	return w.work(st.Pos, 1+len(st.Matchers))
 }
 
 // tick counts one unit of work that visits nothing (a row sorted, counted or written).
-func (w *walker) tick(pos Pos) error {
-	if w.ticks++; w.ticks%checkEvery == 0 {
+func (w *walker) tick(pos Pos) error { return w.work(pos, 1) }
+
+func (w *walker) work(pos Pos, units int) error {
+	before := w.ticks
+	if w.ticks += units; w.ticks/checkEvery != before/checkEvery {
 		if err := w.ctx.Err(); err != nil {
 			return &Error{Pos: pos, Msg: "query stopped: " + err.Error()}
 		}
@@ -168,7 +172,7 @@ func (w *walker) path(g *graph.Graph, path Path) ([]*graph.Entity, error) {
 		if i == 0 {
 			var sel []*graph.Entity
 			for e := range g.All(st.Kind) {
-				if err := w.visit(st.Pos); err != nil {
+				if err := w.visit(st); err != nil {
 					return nil, err
 				}
 				if matchesAll(e, st.Matchers) {
@@ -220,7 +224,7 @@ func (w *walker) reach(g *graph.Graph, from *graph.Entity, st Step) ([]*graph.En
 				continue
 			}
 			seen[n] = true
-			if err := w.visit(st.Pos); err != nil {
+			if err := w.visit(st); err != nil {
 				return nil, err
 			}
 			d := n.Kind.Depth()

@@ -104,6 +104,7 @@ func NewAPI(r *Refresher, opts APIOptions) *API {
 // Register adds the endpoints to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/topology/graph", a.graph)
+	mux.HandleFunc("POST /api/v1/topology/graph", a.graph) // a long q= in a form
 	mux.HandleFunc("GET /api/v1/topology/entity/{kind}/{id...}", a.entity)
 	mux.HandleFunc("GET /api/v1/topology/entity/{kind}", a.entity) // ?id=
 	mux.HandleFunc("GET /api/v1/topology/sources", a.sources)
@@ -315,7 +316,7 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 		a.queryGraph(w, r, g, warnings)
 		return
 	}
-	kind := graph.Kind(r.URL.Query().Get("kind"))
+	kind := graph.Kind(r.FormValue("kind"))
 	if kind != "" && kind.Depth() < 0 {
 		writeError(w, http.StatusBadRequest, "bad_data", "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
 		return

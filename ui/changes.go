@@ -104,7 +104,7 @@ func (u *UI) changes(c *echo.Context) error {
 	res, err := eng.Run(c.Request().Context(), q)
 	if err != nil {
 		d.Caret = caret(d.Path, err)
-		return fail(http.StatusUnprocessableEntity, err.Error())
+		return fail(failedStatus(c, err))
 	}
 	d.Ran, d.Warnings = true, res.Warnings
 	d.Permalink = "/changes?" + url.Values{"q": {d.Path}, "from": {fmtRFC3339(d.From)}, "to": {fmtRFC3339(end)}}.Encode()

@@ -58,10 +58,15 @@ func (u *UI) search(c *echo.Context) error {
 		return u.render(c, http.StatusBadRequest, "search", "Search", d)
 	}
 	q, err := query.Parse(text, u.opts.Limits)
-	if err != nil && !looksLikeQuery(text) {
+	var qe *query.Error
+	switch {
+	case errors.As(err, &qe) && qe.Limit != "":
+		// Too long, or too many of something, as a path query or as plain text: refused.
+		d.Error = err.Error()
+		return u.render(c, http.StatusUnprocessableEntity, "search", "Search", d)
+	case err != nil && !looksLikeQuery(text):
 		return u.plainSearch(c, d)
-	}
-	if err != nil {
+	case err != nil:
 		d.Error, d.Caret = err.Error(), caret(text, err)
 		return u.render(c, http.StatusBadRequest, "search", "Search", d)
 	}
@@ -71,8 +76,9 @@ func (u *UI) search(c *echo.Context) error {
 	eng := &query.Engine{Graphs: u.opts.Graphs, Limits: u.opts.Limits, Now: u.opts.Now}
 	res, err := eng.Run(c.Request().Context(), q)
 	if err != nil {
-		d.Error, d.Caret = err.Error(), caret(text, err)
-		return u.render(c, http.StatusUnprocessableEntity, "search", "Search", d)
+		code, msg := failedStatus(c, err)
+		d.Error, d.Caret = msg, caret(text, err)
+		return u.render(c, code, "search", "Search", d)
 	}
 	d.Columns = res.Columns
 	kindCol, idCol := slices.Index(res.Columns, "kind"), slices.Index(res.Columns, "id")
@@ -116,8 +122,9 @@ func caret(text string, err error) string {
 func (u *UI) plainSearch(c *echo.Context, d searchData) error {
 	g, _, err := u.graphAt(c.Request().Context(), c)
 	if err != nil {
-		d.Error = err.Error()
-		return u.render(c, http.StatusUnprocessableEntity, "search", "Search", d)
+		code, msg := failedStatus(c, err)
+		d.Error = msg
+		return u.render(c, code, "search", "Search", d)
 	}
 	needle := strings.ToLower(d.Text)
 	type hit struct {

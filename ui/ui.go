@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -169,6 +170,15 @@ func (u *UI) render(c *echo.Context, code int, name, title string, data any) err
 		return c.String(http.StatusInternalServerError, "render "+name+": "+err.Error())
 	}
 	return c.HTMLBlob(code, b.Bytes())
+}
+
+// failedStatus is the status of a page whose query or graph failed with err: 503 when the
+// request ran out of time (--query.timeout), as the API answers, else 422.
+func failedStatus(c *echo.Context, err error) (int, string) {
+	if errors.Is(c.Request().Context().Err(), context.DeadlineExceeded) {
+		return http.StatusServiceUnavailable, "the query ran out of time (--query.timeout): narrow it, or ask for less"
+	}
+	return http.StatusUnprocessableEntity, err.Error()
 }
 
 // asOf is the page's time parameter; zero for now.
