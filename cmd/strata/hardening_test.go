@@ -249,7 +249,7 @@ func TestHardeningQueries(t *testing.T) {
 			// 11,000 steps over every path and instance: 40,000 series, 440 million samples.
 			{"11,000 steps over every path", "/api/v1/query_range", url.Values{"query": {`strata_topology_path_info or strata_topology_instance_info`},
 				"start": {strconv.FormatFloat(float64(time.Now().Add(-11*time.Second).UnixMilli())/1000, 'f', 3, 64)},
-				"end": {strconv.FormatFloat(float64(time.Now().UnixMilli())/1000, 'f', 3, 64)}, "step": {"0.001"}},
+				"end":   {strconv.FormatFloat(float64(time.Now().UnixMilli())/1000, 'f', 3, 64)}, "step": {"0.001"}},
 				422, "query processing would load too many samples into memory"},
 			{"a 100 KB PromQL expression", "/api/v1/query", url.Values{"query": {strings.Repeat("(", 50_000) + "1" + strings.Repeat(")", 50_000)}}, 422,
 				"(--query.max-length)"},
