@@ -40,6 +40,8 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'UIPagesFleet' -benchtime 1x -timeout 30m ./topology
+# The load test on the design's fleet for a minute: 50 clients and one sending the worst queries.
+	GOGC=75 STRATA_LOAD_HOSTS=10000 STRATA_LOAD_SECONDS=60 $(GO) test -run '^TestLoadFleet$$' -count=1 -v -timeout 30m ./topology
 	./scripts/bench-vs-node-exporter.sh
 
 # Grafana dashboards as code (dashboards/*.go) to the JSON checked in under dashboards/json.
@@ -72,6 +74,10 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/source/inventory
 	$(FUZZ) -fuzz '^FuzzParse$$' ./topology/config
 	$(FUZZ) -fuzz '^FuzzParse$$' ./query
+	$(FUZZ) -fuzz '^FuzzParseTime$$' ./query
+	$(FUZZ) -fuzz '^FuzzParseTime$$' ./query/promql
+	$(FUZZ) -fuzz '^FuzzParseDuration$$' ./query/promql
+	$(FUZZ) -fuzz '^FuzzParseLimit$$' ./query/promql
 
 clean:
 	rm -rf $(BIN)

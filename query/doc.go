@@ -36,9 +36,14 @@
 //     entities the path reaches and what they run on: entities and edges added or removed,
 //     attributes changed.
 //
-// Limits (Limits, flags --query.max-steps, --query.max-visited, --query.max-results and
-// --query.timeout) refuse a query before it exhausts memory, with an error naming the limit.
-// Every error is an *Error with a line:column position and what was expected.
+// Limits (Limits, flags --query.max-length, --query.max-steps, --query.max-matchers,
+// --query.max-columns, --query.max-stages, --query.max-visited and --query.max-results) bound
+// a query by construction: its text's size and shape are refused before the walk; the entities
+// it visits and the cells of its answer are counted while they grow (a row that | limit cuts is
+// never made); and the walk looks at its context every few hundred units of work, so a deadline
+// (--query.timeout) or a client that leaves stops it wherever it is. A refusal is an *Error
+// whose Limit names the flag. Every error is an *Error with a line:column position and what was
+// expected.
 //
 // To add a stage: parse it in parser.stage, apply it in table.apply, explain it (or say why not)
 // in Explain, and add its cases to querytest/testdata.

@@ -21,9 +21,13 @@ const (
 // Synthetic is the benchmark fleet: hosts with exporter facts, containers publishing
 // ports, and LBs whose instances point at those ports, as an inventory and the exporters
 // would report them. Deterministic.
-func Synthetic(at time.Time) (*source.FactSet, []source.LB) {
+func Synthetic(at time.Time) (*source.FactSet, []source.LB) { return Sized(at, Hosts, LBs) }
+
+// Sized is Synthetic with hosts hosts and lbs LBs (of ServicesPerLB services of
+// InstancesPerService instances each): the same fleet, smaller.
+func Sized(_ time.Time, hosts, lbs int) (*source.FactSet, []source.LB) {
 	facts := &source.FactSet{}
-	for h := range Hosts {
+	for h := range hosts {
 		name := fmt.Sprintf("node-%05d", h)
 		ip := fmt.Sprintf("10.%d.%d.%d", h/65536, h/256%256, h%256)
 		facts.Hosts = append(facts.Hosts, source.Host{Origin: source.OriginExporter, Name: name, Hostname: name,
@@ -38,22 +42,22 @@ func Synthetic(at time.Time) (*source.FactSet, []source.LB) {
 				Ports: []source.Port{{Protocol: "tcp", HostIP: "0.0.0.0", HostPort: 20000 + c, ContainerPort: 8080}}})
 		}
 	}
-	var lbs []source.LB
+	var out []source.LB
 	n := 0
-	for l := range LBs {
+	for l := range lbs {
 		lb := source.LB{Name: fmt.Sprintf("lb-%04d", l), Provider: "haproxy"}
 		for s := range ServicesPerLB {
 			svc := source.Service{Name: fmt.Sprintf("svc-%d", s)}
 			for i := range InstancesPerService {
-				host := n % Hosts
-				port := 20000 + (n/Hosts)%ContainersPerHost
+				host := n % hosts
+				port := 20000 + (n/hosts)%ContainersPerHost
 				svc.Instances = append(svc.Instances, source.Instance{Name: fmt.Sprintf("s%d", i), Position: i, Health: "UP", Weight: 1,
 					Address: fmt.Sprintf("10.%d.%d.%d", host/65536, host/256%256, host%256), Port: port})
 				n++
 			}
 			lb.Services = append(lb.Services, svc)
 		}
-		lbs = append(lbs, lb)
+		out = append(out, lb)
 	}
-	return facts, lbs
+	return facts, out
 }
