@@ -1,25 +1,12 @@
 package exporter_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/strata-obs/strata/internal/testenv"
 )
@@ -28,44 +15,11 @@ import (
 // self-signed certificate and a bcrypt-hashed password: only HTTPS with the right password
 // gets the metrics.
 func TestWebTLSAndBasicAuth(t *testing.T) {
-	dir := t.TempDir()
-	certPEM := writeSelfSignedCert(t, dir)
-	user, password := "strata", testenv.RandomHex(t, 12)
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(dir, "web.yml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, `tls_server_config:
-  cert_file: %s
-  key_file: %s
-basic_auth_users:
-  %s: %q
-`, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), user, hash), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := serve(t, hostOptions("identity", "kernel", "os"), config)
-
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(certPEM)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-	}}
+	web := testenv.NewWebConfig(t, t.TempDir())
+	user, password := web.User, web.Password
+	srv := serve(t, hostOptions("identity", "kernel", "os"), web.File)
 	get := func(scheme, path, user, password string) (int, string, error) {
-		req, err := http.NewRequest(http.MethodGet, scheme+"://"+srv.addr+path, nil)
-		if err != nil {
-			return 0, "", err
-		}
-		if user != "" {
-			req.SetBasicAuth(user, password)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body), err
+		return web.Get(scheme, srv.addr, path, user, password)
 	}
 
 	code, body, err := get("https", "/metrics", user, password)
@@ -106,46 +60,6 @@ basic_auth_users:
 	if strings.Contains(body, "strata_host_info") {
 		t.Errorf("plain http leaked the metrics")
 	}
-}
-
-// writeSelfSignedCert writes cert.pem and key.pem for 127.0.0.1 into dir.
-func writeSelfSignedCert(t *testing.T, dir string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "strata-exporter test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certPEM
 }
 
 // TestWebEndpoints checks the plain HTTP server's health, readiness and landing page.

@@ -275,22 +275,28 @@ func (c *trackedConn) Close() error {
 // queryPools bound the requests that evaluate something (a path query, a graph, a page,
 // PromQL): each runs within --query.timeout from its arrival, and at most
 // --query.max-concurrency of each pool at once; the others wait their turn within the same
-// timeout. PromQL has a pool of its own, as in Prometheus, so that a slow dashboard does not
-// hold up the path queries of an incident, nor they it. Health, readiness, /metrics, the
-// sources' status and the UI's assets never wait.
+// timeout. Three pools, so that one kind of work cannot hold up another: PromQL (as in
+// Prometheus: a slow dashboard does not hold up the path queries of an incident), the
+// topology API's queries (a mission question takes a millisecond), and the UI's pages (a fleet
+// page of 10,000 hosts takes a third of a second). Health, readiness, /metrics, the sources'
+// status and the UI's assets never wait.
 type queryPools struct {
-	timeout          time.Duration
-	promql, topology chan struct{}
-	inFlight         *prometheus.GaugeVec
+	timeout  time.Duration
+	pools    map[string]chan struct{}
+	inFlight *prometheus.GaugeVec
 }
 
 func newQueryPools(timeout time.Duration, concurrency int, reg prometheus.Registerer) *queryPools {
-	p := &queryPools{
-		timeout: timeout, promql: make(chan struct{}, concurrency), topology: make(chan struct{}, concurrency),
+	p := &queryPools{timeout: timeout, pools: map[string]chan struct{}{},
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "strata_queries_in_flight",
-			Help: "Requests that evaluate a query, by pool (promql, topology): running, or waiting for a place (--query.max-concurrency).",
+			Help: "Requests that evaluate a query, by pool (promql, topology, ui): running, or waiting for a place (--query.max-concurrency).",
 		}, []string{"pool", "state"}),
+	}
+	for _, name := range []string{"promql", "topology", "ui"} {
+		p.pools[name] = make(chan struct{}, concurrency)
+		p.inFlight.WithLabelValues(name, "running")
+		p.inFlight.WithLabelValues(name, "waiting")
 	}
 	reg.MustRegister(p.inFlight)
 	return p
@@ -304,9 +310,11 @@ func (p *queryPools) pool(path string) (string, chan struct{}) {
 		return "", nil
 	case path == "/api/v1/query", path == "/api/v1/query_range", path == "/api/v1/series", path == "/api/v1/labels",
 		strings.HasPrefix(path, "/api/v1/label/"), path == "/promql":
-		return "promql", p.promql
+		return "promql", p.pools["promql"]
+	case strings.HasPrefix(path, "/api/"):
+		return "topology", p.pools["topology"]
 	}
-	return "topology", p.topology
+	return "ui", p.pools["ui"]
 }
 
 func (p *queryPools) wrap(h http.Handler) http.Handler {

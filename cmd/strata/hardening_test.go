@@ -638,3 +638,48 @@ func TestHardeningFullDisk(t *testing.T) {
 		t.Errorf("after a restart, the series written after the recovery: %d %v %.300s", a.status, err, a.body)
 	}
 }
+
+// TestServeTLSAndBasicAuth: strata serve's own listeners (bounded by --web.max-connections)
+// still go through --web.config.file: HTTPS only, and only with the right password, on the API,
+// the UI and /metrics alike.
+func TestServeTLSAndBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	web := testenv.NewWebConfig(t, dir)
+	inv := writeFile(t, dir, "inventory.yml", fleetInventory(5, 1))
+	file := writeFile(t, dir, "strata.yml", inventoryConfig(inv))
+	addr := testenv.FreeAddr(t)
+	p := startUp(t, "serve", "--config.file="+file, "--storage.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr,
+		"--web.config.file="+web.File, "--topology.refresh-interval=2s", "--log.level=warn")
+	testenv.Eventually(t, 60*time.Second, "strata serve ready over HTTPS", func() error {
+		if err := p.cmd.ProcessState; err != nil {
+			t.Fatalf("strata exited: %v\n%s", err, p.log)
+		}
+		code, _, err := web.Get("https", addr, "/-/ready", web.User, web.Password)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("/-/ready: %d", code)
+		}
+		return err
+	})
+	for _, path := range []string{"/api/v1/topology/query?q=host", "/", "/metrics", "/api/v1/query?query=up"} {
+		if code, body, err := web.Get("https", addr, path, web.User, web.Password); err != nil || code != http.StatusOK {
+			t.Errorf("https %s with the password: %d %v %.200s", path, code, err, body)
+		}
+		for _, c := range []struct{ what, user, password string }{
+			{"a wrong password", web.User, web.Password + "x"},
+			{"no password", "", ""},
+		} {
+			code, body, err := web.Get("https", addr, path, c.user, c.password)
+			if err != nil || code != http.StatusUnauthorized || strings.Contains(body, "node-0000") {
+				t.Errorf("https %s with %s: %d %v, want 401 and nothing of the graph", path, c.what, code, err)
+			}
+		}
+		resp, err := http.Get("http://" + addr + path)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || strings.Contains(string(b), "node-0000") {
+				t.Errorf("plain http %s: %s", path, resp.Status)
+			}
+		}
+	}
+}

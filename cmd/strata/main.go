@@ -84,7 +84,7 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 	d := query.DefaultLimits
 	cmd.Flag("query.timeout", "Longest a query (path, PromQL or page) may take, its wait for a place included.").
 		Default(topology.DefaultQueryTimeout.String()).DurationVar(&c.queryTimeout)
-	cmd.Flag("query.max-concurrency", "Most queries that run at once, of PromQL and of path queries and pages each; the others wait.").
+	cmd.Flag("query.max-concurrency", "Most queries that run at once in each pool (PromQL, the topology API, the UI's pages); the others wait.").
 		Default(strconv.Itoa(topology.DefaultQueryConcurrency)).IntVar(&c.queryConcurrency)
 	cmd.Flag("query.max-samples", "Most samples a PromQL query may hold in memory at once, and steps a subquery may take.").
 		Default(strconv.Itoa(promql.DefaultMaxSamples)).IntVar(&c.queryMaxSamples)
