@@ -121,7 +121,7 @@ func TestLoadFleet(t *testing.T) {
 		{"subquery of a day at 1 ms", url.Values{"query": {"max_over_time(vector(1)[1d:1ms])"}}, "/api/v1/query", 422},
 		{"11,000 steps over every path", url.Values{"query": {"strata_topology_path_info"}, "step": {"0.001"},
 			"start": {strconv.FormatFloat(float64(time.Now().Add(-11*time.Second).UnixMilli())/1000, 'f', 3, 64)},
-			"end": {strconv.FormatFloat(float64(time.Now().UnixMilli())/1000, 'f', 3, 64)}}, "/api/v1/query_range", 422},
+			"end":   {strconv.FormatFloat(float64(time.Now().UnixMilli())/1000, 'f', 3, 64)}}, "/api/v1/query_range", 422},
 		{"the whole graph", url.Values{}, "/api/v1/topology/graph", 422},
 		{"2 MB form", url.Values{"query": {strings.Repeat("1+", 1_000_000) + "1"}}, "/api/v1/query", 400},
 	}
