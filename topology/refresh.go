@@ -42,6 +42,9 @@ type Refresher struct {
 	opts   RefresherOptions
 	logger *slog.Logger
 
+	// refreshMu makes refreshes one at a time, and guards written, epoch and writtenCount,
+	// which only a refresh uses; mu guards the rest, which readers read.
+	refreshMu    sync.Mutex
 	mu           sync.RWMutex
 	graph        *graph.Graph
 	warnings     []string
@@ -171,6 +174,8 @@ func (r *Refresher) Watch(ctx context.Context) <-chan struct{} {
 // is not asked again, so a stuck source costs one goroutine, not one per refresh. When ctx ends
 // (shutdown) before the sources answered, the graph is left as it was.
 func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
 	start := time.Now()
 	now := r.opts.Now()
 	type result struct {
@@ -233,8 +238,10 @@ wait:
 		failed[key] = fmt.Errorf("no answer within %s: abandoned (its call goes on in the background)", r.opts.Timeout)
 	}
 
+	// The sources' state changes under the lock; the graph and its series are built outside
+	// it, while readers go on with the last graph: a refresh of a large fleet takes seconds,
+	// which every query would otherwise wait out.
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for key, err := range failed {
 		got = append(got, result{key: key, err: err})
 	}
@@ -273,15 +280,19 @@ wait:
 			in.Facts = append(in.Facts, join.FactReport{Source: name, Facts: st.facts, Seen: st.seen, Stale: stale})
 		}
 	}
-	// The last graph and its series are garbage from here on (readers wait on the lock):
-	// letting them go before the new ones are built halves the peak memory of a large fleet.
-	r.graph, r.series = nil, nil
+	up := r.sourceUpSamples()
+	r.mu.Unlock()
+
 	g, joinWarnings := safeJoin(in)
-	r.graph, r.warnings = g, append(warnings, joinWarnings...)
-	if err := r.write(ctx, g, now); err != nil {
+	warnings = append(warnings, joinWarnings...)
+	series, err := r.write(ctx, g, now, up)
+	if err != nil {
 		r.logger.Error("write topology series", "err", err)
-		r.warnings = append(r.warnings, "write topology series: "+err.Error())
+		warnings = append(warnings, "write topology series: "+err.Error())
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.graph, r.warnings, r.series = g, warnings, series
 	r.duration = time.Since(start)
 	r.finished = time.Now()
 	r.refreshed = true
@@ -374,7 +385,7 @@ func (r *Refresher) sourceUpSamples() []Sample {
 // already written keeps its labels from then: a steady refresh of a large fleet allocates
 // next to nothing for its series. It commits in batches: one transaction of a large fleet's
 // series would hold them all in one WAL record.
-func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) error {
+func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up []Sample) ([]Sample, error) {
 	r.epoch++
 	ts := now.UnixMilli()
 	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
@@ -403,7 +414,7 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 			keep(f.known, 1)
 		}
 	}
-	for _, s := range r.sourceUpSamples() {
+	for _, s := range up {
 		h := s.Labels.Hash()
 		last := r.written.get(h, s.Labels)
 		if last == nil {
@@ -413,7 +424,6 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 		}
 		keep(last, s.Value)
 	}
-	r.series = series
 	if seen < r.writtenCount {
 		stale := math.Float64frombits(value.StaleNaN)
 		r.written.sweep(r.epoch, func(gone *written) {
@@ -421,7 +431,7 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time) er
 			r.writtenCount--
 		})
 	}
-	return w.commit()
+	return series, w.commit()
 }
 
 // found is a series of this refresh: the one written before with the same labels, or the

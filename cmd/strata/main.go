@@ -141,6 +141,9 @@ func run(args []string, stdout, stderr *os.File) int {
 		return 2
 	}
 	logger := promslog.New(logConfig)
+	if limit := setMemoryLimit(); limit > 0 && (cmd == up.FullCommand() || cmd == serve.FullCommand()) {
+		logger.Info("soft memory limit from the cgroup's", "bytes", limit, "ratio", memoryLimitRatio)
+	}
 	// client-go (the kubernetes source) logs through klog: into the same structured log.
 	klog.SetSlogLogger(logger.With("component", "client-go"))
 
