@@ -101,23 +101,14 @@ func TestLoadFleet(t *testing.T) {
 			return request{"graph", "/api/v1/topology/graph?q=" + url.QueryEscape(fmt.Sprintf(`lb{id="%s"} -> instance`, lb))}
 		}
 	}
-	var matchers strings.Builder
-	matchers.WriteString("instance{")
-	for i := range 20_000 {
-		if i > 0 {
-			matchers.WriteString(",")
-		}
-		fmt.Fprintf(&matchers, `a!~"z%d"`, i%1000)
-	}
-	matchers.WriteString("}")
 	worst := []struct {
 		name   string
 		form   url.Values
 		path   string
 		status int
 	}{
-		{"600 KB projection", url.Values{"q": {"host" + strings.Repeat(" .a", 200_000) + " | limit 1"}}, "/api/v1/topology/query", 422},
-		{"20,000 matchers", url.Values{"q": {matchers.String()}}, "/api/v1/topology/query", 422},
+		{"600 KB projection", url.Values{"q": {testenv.WideProjection(200_000)}}, "/api/v1/topology/query", 422},
+		{"20,000 matchers", url.Values{"q": {testenv.ManyMatchers("instance", 20_000)}}, "/api/v1/topology/query", 422},
 		{"subquery of a day at 1 ms", url.Values{"query": {"max_over_time(vector(1)[1d:1ms])"}}, "/api/v1/query", 422},
 		{"11,000 steps over every path", url.Values{"query": {"strata_topology_path_info"}, "step": {"0.001"},
 			"start": {strconv.FormatFloat(float64(time.Now().Add(-11*time.Second).UnixMilli())/1000, 'f', 3, 64)},

@@ -220,17 +220,8 @@ func writeFile(t *testing.T, dir, name, content string) string {
 // and a client that goes away stopping the work.
 func TestHardeningQueries(t *testing.T) {
 	inv := writeFile(t, t.TempDir(), "inventory.yml", fleetInventory(2000, 200))
-	projection := "host" + strings.Repeat(" .a", 200_000) + " | limit 1" // 600 KB, a form body of 1 MB
-	// 20,000 regular expressions that every instance passes, so that each is tried on each.
-	var matchers strings.Builder
-	matchers.WriteString("instance{")
-	for i := range 20_000 {
-		if i > 0 {
-			matchers.WriteString(",")
-		}
-		fmt.Fprintf(&matchers, `a!~"z%d"`, i%1000)
-	}
-	matchers.WriteString("}") // 240 KB
+	projection := testenv.WideProjection(200_000)         // 600 KB, a form body of 1 MB
+	matchers := testenv.ManyMatchers("instance", 20_000) // 240 KB
 
 	t.Run("default limits", func(t *testing.T) {
 		p := serveStrata(t, inventoryConfig(inv), nil, "--query.timeout=5s")
@@ -242,8 +233,8 @@ func TestHardeningQueries(t *testing.T) {
 			holds      string
 		}{
 			{"a 600 KB path query", "/api/v1/topology/query", url.Values{"q": {projection}}, 422, "more than the limit of 65536 (--query.max-length)"},
-			{"20,000 matchers", "/api/v1/topology/query", url.Values{"q": {matchers.String()}}, 422, "(--query.max-length)"},
-			{"the UI's search", "/", url.Values{"q": {matchers.String()}}, 422, "(--query.max-length)"},
+			{"20,000 matchers", "/api/v1/topology/query", url.Values{"q": {matchers}}, 422, "(--query.max-length)"},
+			{"the UI's search", "/", url.Values{"q": {matchers}}, 422, "(--query.max-length)"},
 			{"a subquery of a day at 1 ms", "/api/v1/query", url.Values{"query": {"max_over_time(vector(1)[1d:1ms])"}}, 422,
 				"takes 86400000 steps, more than the limit of 5000000 samples (--query.max-samples)"},
 			// 11,000 steps over every path and instance: 40,000 series, 440 million samples.
@@ -311,7 +302,7 @@ func TestHardeningQueries(t *testing.T) {
 			t.Errorf("600 KB projection: %d %q %v", a.status, a.errMsg, err)
 		}
 		for _, path := range []string{"/api/v1/topology/query", "/api/v1/topology/graph"} {
-			a, err := p.send(t, path, url.Values{"q": {matchers.String()}}, 60*time.Second)
+			a, err := p.send(t, path, url.Values{"q": {matchers}}, 60*time.Second)
 			if err != nil || a.status != 503 || a.errType != "timeout" || !strings.Contains(a.errMsg, "(--query.timeout)") {
 				t.Errorf("%s, 20,000 matchers: %d %s %q %v; want 503 timeout", path, a.status, a.errType, a.errMsg, err)
 			}
@@ -321,13 +312,13 @@ func TestHardeningQueries(t *testing.T) {
 			}
 			t.Logf("%s, 20,000 matchers: %d after %s", path, a.status, a.took.Round(time.Millisecond))
 		}
-		a, err = p.send(t, "/?q="+url.QueryEscape(matchers.String()), nil, 60*time.Second)
+		a, err = p.send(t, "/?q="+url.QueryEscape(matchers), nil, 60*time.Second)
 		if err != nil || a.status != 503 || !strings.Contains(a.body, "(--query.timeout)") {
 			t.Errorf("the UI's search, 20,000 matchers: %d %v", a.status, err)
 		}
 
 		// A client that goes away after a second: the work stops then, not at the timeout.
-		_, err = p.send(t, "/api/v1/topology/query", url.Values{"q": {matchers.String()}}, time.Second)
+		_, err = p.send(t, "/api/v1/topology/query", url.Values{"q": {matchers}}, time.Second)
 		if err == nil {
 			t.Fatal("the query answered within a second")
 		}

@@ -152,6 +152,13 @@ func TestRuntimeAPICancel(t *testing.T) {
 // answeringSocket answers every connection with answer and closes it, as HAProxy does.
 func answeringSocket(t *testing.T, answer string) string {
 	t.Helper()
+	return runtimeSocket(t, func(c net.Conn) { _, _ = c.Write([]byte(answer)) })
+}
+
+// runtimeSocket is a unix socket that reads a command from each connection and lets answer
+// write what it will.
+func runtimeSocket(t *testing.T, answer func(net.Conn)) string {
+	t.Helper()
 	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "admin.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +173,7 @@ func answeringSocket(t *testing.T, answer string) string {
 			go func() {
 				defer c.Close()
 				_, _ = c.Read(make([]byte, 64))
-				_, _ = c.Write([]byte(answer))
+				answer(c)
 			}()
 		}
 	}()
@@ -283,11 +290,6 @@ func TestStatsURLDeadline(t *testing.T) {
 // source.MaxAnswerBytes with an error that says so, long before the deadline, and its rows
 // never all reach memory (the probe's peer cost 1.2 GB a refresh).
 func TestRuntimeAPIEndlessAnswer(t *testing.T) {
-	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "admin.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	header, err := os.ReadFile(filepath.Join("testdata", "show-stat.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -295,27 +297,17 @@ func TestRuntimeAPIEndlessAnswer(t *testing.T) {
 	lines := strings.SplitAfter(string(header), "\n")
 	row := strings.Replace(lines[len(lines)-2], "sock-1", "srv", 1)
 	rows := []byte(strings.Repeat(row, 1000))
-	go func() {
+	sock := runtimeSocket(t, func(c net.Conn) {
+		if _, err := c.Write([]byte(lines[0])); err != nil {
+			return
+		}
 		for {
-			c, err := l.Accept()
-			if err != nil {
+			if _, err := c.Write(rows); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_, _ = c.Read(make([]byte, 64))
-				if _, err := c.Write([]byte(lines[0])); err != nil {
-					return
-				}
-				for {
-					if _, err := c.Write(rows); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	s, err := New(Config{Name: "edge", RuntimeAPI: "unix://" + l.Addr().String(), Timeout: time.Minute})
+	})
+	s, err := New(Config{Name: "edge", RuntimeAPI: sock, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
