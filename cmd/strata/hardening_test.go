@@ -220,7 +220,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 // and a client that goes away stopping the work.
 func TestHardeningQueries(t *testing.T) {
 	inv := writeFile(t, t.TempDir(), "inventory.yml", fleetInventory(2000, 200))
-	projection := testenv.WideProjection(200_000)         // 600 KB, a form body of 1 MB
+	projection := testenv.WideProjection(200_000)        // 600 KB, a form body of 1 MB
 	matchers := testenv.ManyMatchers("instance", 20_000) // 240 KB
 
 	t.Run("default limits", func(t *testing.T) {
