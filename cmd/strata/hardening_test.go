@@ -267,11 +267,11 @@ func TestHardeningQueries(t *testing.T) {
 		if peak > rss0+400 {
 			t.Errorf("peak RSS %d MiB, more than 400 MiB over the %d MiB before the queries", peak, rss0)
 		}
-		// Prometheus's 3 h range at 1 s steps answers within the bounds (this process's history
-		// is a few seconds long).
+		// The probe's 3 h range at 1 s steps answers within the bounds: this process's history
+		// is seconds long, so it may fit, or be refused for its samples or its time.
 		if a, err := p.send(t, "/api/v1/query_range", url.Values{"query": {"strata_topology_path_info"},
 			"start": {strconv.FormatInt(time.Now().Add(-3*time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(time.Now().Unix(), 10)}, "step": {"1"}},
-			60*time.Second); err != nil || (a.status != 200 && !strings.Contains(a.errMsg, "too many samples")) {
+			60*time.Second); err != nil || (a.status != 200 && !strings.Contains(a.errMsg, "too many samples") && a.errType != "timeout") {
 			t.Errorf("3 h at 1 s: %d %q %v", a.status, a.errMsg, err)
 		}
 		// The mission question still answers.
