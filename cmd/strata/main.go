@@ -216,6 +216,9 @@ func upOptions(c common, hostName string) topology.Options {
 // prometheus settings.
 func serveOptions(c common, cfg *config.Config) (topology.Options, error) {
 	opts := c.options()
+	if c.staleSet { // the inventory holds a cut back for as long
+		cfg.Topology.StaleAfter = c.staleAfter
+	}
 	lbs, facts, err := topology.BuildSources(cfg)
 	if err != nil {
 		return opts, err
