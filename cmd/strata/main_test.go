@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -337,6 +339,12 @@ func TestStrataUp(t *testing.T) {
 
 	checkClient(t, base, truth, haproxyBackend)
 
+	// Its in-process exporter answers on a unix socket of a private directory, for the embedded
+	// scraper alone: the process listens on no TCP port but its web address.
+	if got, want := tcpListeners(t, up.cmd.Process.Pid), []string{strings.TrimPrefix(base, "http://")}; !slices.Equal(got, want) {
+		t.Errorf("strata up listens on TCP %v, want only %v", got, want)
+	}
+
 	// SIGTERM ends it cleanly.
 	if err := up.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -449,6 +457,45 @@ backend %s
 		return nil
 	})
 	return backend
+}
+
+// tcpListeners lists the TCP addresses a process listens on (from its sockets' inodes in
+// /proc/PID/fd and the LISTEN rows of /proc/PID/net/tcp and tcp6), as "ip:port".
+func tcpListeners(t *testing.T, pid int) []string {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	var out []string
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
+				continue
+			}
+			hexIP, hexPort, _ := strings.Cut(f[1], ":")
+			port, _ := strconv.ParseUint(hexPort, 16, 16)
+			raw, _ := hex.DecodeString(hexIP)
+			ip := make(net.IP, len(raw))
+			for i := 0; i+4 <= len(raw); i += 4 { // the kernel writes each 32-bit word in host order
+				ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+			}
+			out = append(out, net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10)))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // upProcess is a strata child process of the test.
