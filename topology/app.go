@@ -333,8 +333,9 @@ func (a *App) Run(ctx context.Context) error {
 	})
 
 	srv := newServer(a.Handler(), a.opts.QueryTimeout)
+	limitConnections(srv, a.opts.MaxConnections, a.logger)
 	g.Go(func() error {
-		err := serve(srv, a.opts.WebConfig, a.opts.MaxConnections, a.logger)
+		err := web.ListenAndServe(srv, a.opts.WebConfig, a.logger)
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}

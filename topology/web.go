@@ -3,7 +3,6 @@ package topology
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,10 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
-	"github.com/mdlayher/vsock"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/strata-obs/strata/ui"
 )
@@ -60,65 +56,22 @@ func limitBody(h http.Handler) http.Handler {
 	})
 }
 
-// serve listens where flags say (the addresses, or systemd's sockets), each listener holding
-// at most maxConns connections, and serves srv with exporter-toolkit's TLS and basic auth
-// (--web.config.file) until the server is shut down.
-func serve(srv *http.Server, flags *web.FlagConfig, maxConns int, logger *slog.Logger) error {
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	if flags.WebSystemdSocket != nil && *flags.WebSystemdSocket {
-		ls, err := activation.Listeners()
-		if err != nil {
-			return err
-		}
-		if len(ls) == 0 {
-			return errors.New("no socket activation file descriptors found")
-		}
-		listeners = ls
-	} else {
-		for _, address := range *flags.WebListenAddresses {
-			var (
-				l   net.Listener
-				err error
-			)
-			if strings.HasPrefix(address, "vsock://") {
-				l, err = listenVsock(address)
-			} else {
-				l, err = net.Listen("tcp", address)
-			}
-			if err != nil {
-				return err
-			}
-			listeners = append(listeners, l)
-		}
-	}
+// limitConnections bounds the server's open connections to maxConns (--web.max-connections,
+// as Prometheus has it), lowered where the process may open few files. Prometheus makes the
+// connection over the limit wait until one closes, so that a crowd of idle keep-alive
+// connections shuts everyone else out until they time out; here a new connection over the
+// limit takes the place of the one idle the longest (or of one opened over a second ago that
+// still sent nothing), and is closed at once when every other one is busy with a request. A
+// client that loses an idle connection opens another when it needs one, as HTTP clients do.
+// It works on the server's connection states, so that exporter-toolkit still makes the
+// listeners (addresses, systemd's sockets) and serves TLS and basic auth.
+func limitConnections(srv *http.Server, maxConns int, logger *slog.Logger) {
 	if n := fileBoundConnections(maxConns); n < maxConns {
 		logger.Warn("fewer connections than --web.max-connections: the process may open few files (ulimit -n)", "max_connections", n)
 		maxConns = n
 	}
-	tracker := &connTracker{}
-	srv.ConnState = tracker.state
-	limited := make([]net.Listener, len(listeners))
-	for i, l := range listeners {
-		limited[i] = newConnLimit(l, maxConns, tracker)
-	}
-	return web.ServeMultiple(limited, srv, flags, logger)
-}
-
-func listenVsock(address string) (net.Listener, error) {
-	_, port, err := net.SplitHostPort(strings.TrimPrefix(address, "vsock://"))
-	if err != nil {
-		return nil, fmt.Errorf("vsock address %s: %w", address, err)
-	}
-	var p uint32
-	if _, err := fmt.Sscan(port, &p); err != nil {
-		return nil, fmt.Errorf("vsock address %s: port: %w", address, err)
-	}
-	return vsock.Listen(p, nil)
+	t := &connTracker{max: maxConns, conns: map[net.Conn]*connInfo{}}
+	srv.ConnState = t.state
 }
 
 // fileBoundConnections is maxConns, or less when the process may not open that many files
@@ -133,143 +86,70 @@ func fileBoundConnections(maxConns int) int {
 	return max(1, min(maxConns, int(lim.Cur)-spare))
 }
 
-// connLimit bounds a listener's open connections (--web.max-connections, as Prometheus has
-// it). Prometheus makes the connection over the limit wait until one closes, so that a crowd
-// of idle keep-alive connections shuts everyone else out until they time out; here the
-// connection over the limit takes the place of the one idle the longest (or of one opened
-// over a second ago that still sent nothing): a client in the middle of a request keeps its
-// connection, a client that holds an idle one loses it and, as HTTP clients do, opens another
-// when it needs one.
-type connLimit struct {
-	net.Listener
-	max     int
-	tracker *connTracker
-	closed  chan struct{}
-	once    sync.Once
-}
-
-func newConnLimit(l net.Listener, maxConns int, t *connTracker) *connLimit {
-	return &connLimit{Listener: l, max: maxConns, tracker: t, closed: make(chan struct{})}
-}
-
-// Accept makes room, then accepts. The server calls it from one goroutine.
-func (l *connLimit) Accept() (net.Conn, error) {
-	for {
-		victim, full := l.tracker.room(l, l.max)
-		if !full {
-			break
-		}
-		if victim != nil {
-			victim.Close()
-			continue
-		}
-		select {
-		case <-l.tracker.freed:
-		case <-l.closed:
-			return nil, net.ErrClosed
-		}
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return l.tracker.add(l, c), nil
-}
-
-func (l *connLimit) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return l.Listener.Close()
-}
-
-// connTracker knows each open connection of the limited listeners and whether it is busy,
-// from the server's ConnState hook.
+// connTracker knows each open connection and since when it has been idle.
 type connTracker struct {
+	max   int
 	mu    sync.Mutex
-	conns map[*trackedConn]struct{}
-	freed chan struct{} // one signal per close, dropped when nobody waits
+	conns map[net.Conn]*connInfo
 }
 
-type trackedConn struct {
-	net.Conn
-	t     *connTracker
-	owner *connLimit
-	once  sync.Once
-	// since is when the connection became idle or new; zero while a request is served.
-	since time.Time
-	fresh bool // no request read yet
+type connInfo struct {
+	since time.Time // when it became idle or was opened; zero while a request is served
+	fresh bool      // no request read yet
 }
 
-func (t *connTracker) add(owner *connLimit, c net.Conn) net.Conn {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.conns == nil {
-		t.conns = map[*trackedConn]struct{}{}
-		t.freed = make(chan struct{}, 1)
-	}
-	tc := &trackedConn{Conn: c, t: t, owner: owner, since: time.Now(), fresh: true}
-	t.conns[tc] = struct{}{}
-	return tc
-}
-
-// room tells whether owner is full and, if so, which connection to close for a new one: the
-// one idle the longest, else a fresh one over a second old; nil when all are busy.
-func (t *connTracker) room(owner *connLimit, maxConns int) (victim *trackedConn, full bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.freed == nil {
-		t.freed = make(chan struct{}, 1)
-	}
-	n := 0
-	var oldest *trackedConn
-	for c := range t.conns {
-		if c.owner != owner {
-			continue
-		}
-		n++
-		if c.since.IsZero() || (c.fresh && time.Since(c.since) < time.Second) {
-			continue
-		}
-		if oldest == nil || c.since.Before(oldest.since) {
-			oldest = c
-		}
-	}
-	if n < maxConns {
-		return nil, false
-	}
-	return oldest, true
-}
-
-// state follows a connection through the server's states.
+// state follows a connection through the server's states, and makes room for a new one.
 func (t *connTracker) state(c net.Conn, s http.ConnState) {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	tc, ok := c.(*trackedConn)
-	if !ok {
-		return
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch s {
+	case http.StateNew:
+		if len(t.conns) >= t.max {
+			victim := t.oldestIdle()
+			if victim == nil {
+				closeConn(c) // every place busy with a request: no room
+				return
+			}
+			closeConn(victim)
+			delete(t.conns, victim)
+		}
+		t.conns[c] = &connInfo{since: time.Now(), fresh: true}
 	case http.StateActive:
-		tc.since, tc.fresh = time.Time{}, false
+		if ci := t.conns[c]; ci != nil {
+			ci.since, ci.fresh = time.Time{}, false
+		}
 	case http.StateIdle:
-		tc.since = time.Now()
+		if ci := t.conns[c]; ci != nil {
+			ci.since = time.Now()
+		}
+	case http.StateClosed, http.StateHijacked:
+		delete(t.conns, c)
 	}
 }
 
-func (c *trackedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() {
-		c.t.mu.Lock()
-		delete(c.t.conns, c)
-		c.t.mu.Unlock()
-		select {
-		case c.t.freed <- struct{}{}:
-		default:
+// closeConn closes a connection's socket at once: a TLS connection's own Close would first
+// send its peer a close_notify, which can wait seconds on a peer that reads nothing.
+func closeConn(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	_ = c.Close()
+}
+
+// oldestIdle is the connection idle the longest, else a fresh one over a second old; nil when
+// every one is busy.
+func (t *connTracker) oldestIdle() net.Conn {
+	var victim net.Conn
+	var since time.Time
+	for c, ci := range t.conns {
+		if ci.since.IsZero() || (ci.fresh && time.Since(ci.since) < time.Second) {
+			continue
 		}
-	})
-	return err
+		if victim == nil || ci.since.Before(since) {
+			victim, since = c, ci.since
+		}
+	}
+	return victim
 }
 
 // queryPools bound the requests that evaluate something (a path query, a graph, a page,

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/strata-obs/strata/internal/redact"
 )
 
 // client is the flags of strata query and strata promql: which server, at what time, how to
@@ -32,6 +34,9 @@ func addClient(cmd *kingpin.CmdClause, c *client) {
 	cmd.Flag("client.timeout", "How long to wait for the answer.").Default("2m").DurationVar(&c.timeout)
 }
 
+// maxAnswerBytes bounds what the CLI reads of an answer.
+const maxAnswerBytes = 512 << 20
+
 // apiResponse is Prometheus's envelope, as strata's API answers too.
 type apiResponse struct {
 	Status    string          `json:"status"`
@@ -46,17 +51,18 @@ type apiResponse struct {
 func (c client) get(path string, params url.Values, stderr io.Writer) (json.RawMessage, error) {
 	u, err := url.Parse(strings.TrimSuffix(c.server, "/") + path)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("--server %q: want a URL like http://127.0.0.1:9730", c.server)
+		return nil, fmt.Errorf("--server %q: want a URL like http://127.0.0.1:9730", redact.URL(c.server))
 	}
 	u.RawQuery = params.Encode()
 	hc := &http.Client{Timeout: c.timeout}
 	resp, err := hc.Get(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("ask %s: %w (is strata running? start it with: make run)", c.server, err)
+		return nil, fmt.Errorf("ask %s: %w (is strata running? start it with: make run)", u.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	var r apiResponse
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+	// The largest answer a server sends is --query.max-results cells: tens of megabytes.
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("%s answered %s, not strata's JSON API", u.Redacted(), resp.Status)
 	}
 	for _, w := range r.Warnings {

@@ -51,12 +51,7 @@ func serveStrata(t *testing.T, config string, wrap []string, args ...string) *st
 		if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--storage.path=") }) {
 			all = append(all, "--storage.path="+filepath.Join(dir, "data"+strconv.Itoa(attempt)))
 		}
-		var p *upProcess
-		if wrap == nil {
-			p = startUp(t, all...)
-		} else {
-			p = startWrapped(t, wrap, all...)
-		}
+		p := startWrapped(t, wrap, all...)
 		base := "http://" + addr
 		err := waitStatus(base+"/-/ready", http.StatusOK, p, 90*time.Second)
 		if err == nil {
@@ -72,23 +67,6 @@ func serveStrata(t *testing.T, config string, wrap []string, args ...string) *st
 			t.Fatalf("strata serve: %v\n%s", err, p.log)
 		}
 	}
-}
-
-// startWrapped is startUp through a wrapping command: wrap, then strata and its args.
-func startWrapped(t *testing.T, wrap []string, args ...string) *upProcess {
-	t.Helper()
-	p := &upProcess{cmd: strataCommand(t, args...), log: &testenv.LockedBuffer{}, exited: make(chan struct{})}
-	exe := p.cmd.Path
-	p.cmd.Path = testenv.Command(t, wrap[0])
-	p.cmd.Args = append(append(append([]string{wrap[0]}, wrap[1:]...), "--", exe), args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(p.kill)
-	return p
 }
 
 // memory is the process's resident memory now and at its peak, in MiB.
@@ -412,7 +390,8 @@ func TestHardeningFiles(t *testing.T) {
 	dir := t.TempDir()
 	stable := writeFile(t, dir, "stable.yml", fleetInventory(20, 1))
 	hostile := writeFile(t, dir, "hostile.yml", strings.ReplaceAll(fleetInventory(20, 1), "lb-000", "lb-hostile"))
-	sock := startHAProxy(t, dir)
+	sock := filepath.Join(dir, "admin.sock")
+	runHAProxy(t, testenv.Command(t, "haproxy"), sock)
 	config := inventoryConfig(stable, hostile) + fmt.Sprintf("  - type: haproxy\n    name: edge\n    runtime_api: unix://%s\n", sock)
 	p := serveStrata(t, config, nil, "--topology.stale-after=10m")
 	rss0, _ := p.memory(t)
@@ -496,38 +475,6 @@ func TestHardeningFiles(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("strata did not stop within 20 s of SIGTERM")
 	}
-}
-
-// startHAProxy runs a real HAProxy with a runtime socket in dir and a backend c1ps.
-func startHAProxy(t *testing.T, dir string) string {
-	t.Helper()
-	bin := testenv.Command(t, "haproxy")
-	sock := filepath.Join(dir, "admin.sock")
-	cfg := writeFile(t, dir, "haproxy.cfg", fmt.Sprintf(`global
-  stats socket %s mode 600 level admin
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-frontend fe
-  bind 127.0.0.1:%d
-  default_backend c1ps
-backend c1ps
-  server s0 127.0.0.1:%d
-`, sock, testenv.FreePort(t), testenv.FreePort(t)))
-	proc := testenv.StartProcess(t, bin, "-f", cfg, "-db")
-	testenv.Eventually(t, 10*time.Second, "HAProxy's runtime API", func() error {
-		if err := proc.Running(); err != nil {
-			t.Fatal(err)
-		}
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-	return sock
 }
 
 // TestHardeningFullDisk: strata on a disk that fills up. Readiness says so and the failures

@@ -391,6 +391,13 @@ func startSystemHAProxy(t *testing.T) string {
 		t.Cleanup(func() { _ = os.Remove(sockDir) }) // only if empty: someone may have used it since
 	}
 
+	return runHAProxy(t, bin, haproxySocket)
+}
+
+// runHAProxy runs an HAProxy whose runtime socket is at sock, with one backend of one server
+// on 127.0.0.1, until the test ends, and returns the backend's name.
+func runHAProxy(t *testing.T, bin, sock string) string {
+	t.Helper()
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "app\n") }))
 	t.Cleanup(app.Close)
 	backend := "strata_up_" + testenv.RandomHex(t, 4)
@@ -407,7 +414,7 @@ defaults
 
 backend %s
   server app %s check inter 300ms fall 1 rise 1
-`, haproxySocket, backend, app.Listener.Addr())
+`, sock, backend, app.Listener.Addr())
 	file := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -425,20 +432,20 @@ backend %s
 		_ = cmd.Process.Kill()
 		<-exited
 		// The socket is this test's: it did not exist before HAProxy made it.
-		if st, err := os.Lstat(haproxySocket); err == nil && st.Mode()&os.ModeSocket != 0 {
-			_ = os.Remove(haproxySocket)
+		if st, err := os.Lstat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(sock)
 		}
 		if t.Failed() {
 			t.Logf("haproxy's output:\n%s", log.String())
 		}
 	})
-	testenv.Eventually(t, 10*time.Second, "HAProxy's runtime API at "+haproxySocket, func() error {
+	testenv.Eventually(t, 10*time.Second, "HAProxy's runtime API at "+sock, func() error {
 		select {
 		case <-exited:
 			t.Fatalf("haproxy exited: %v\n%s", cmd.ProcessState, log.String())
 		default:
 		}
-		c, err := net.DialTimeout("unix", haproxySocket, time.Second)
+		c, err := net.DialTimeout("unix", sock, time.Second)
 		if err != nil {
 			return err
 		}
@@ -508,7 +515,19 @@ type upProcess struct {
 
 func startUp(t *testing.T, args ...string) *upProcess {
 	t.Helper()
+	return startWrapped(t, nil, args...)
+}
+
+// startWrapped is startUp through a wrapping command, when wrap is not nil: wrap, then strata
+// and its args (prlimit --nofile=512:512).
+func startWrapped(t *testing.T, wrap []string, args ...string) *upProcess {
+	t.Helper()
 	p := &upProcess{cmd: strataCommand(t, args...), log: &testenv.LockedBuffer{}, exited: make(chan struct{})}
+	if wrap != nil {
+		exe := p.cmd.Path
+		p.cmd.Path = testenv.Command(t, wrap[0])
+		p.cmd.Args = append(append(append([]string{wrap[0]}, wrap[1:]...), "--", exe), args...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, even a killed one
 	if err := p.cmd.Start(); err != nil {

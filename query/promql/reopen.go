@@ -43,6 +43,7 @@ type Storage struct {
 	// failures is strata_storage_write_failures_total{operation}: write (a commit) and
 	// compaction (a block the TSDB could not write, from its own counter).
 	failures *prometheus.CounterVec
+	own      *prometheus.Registry // failures
 
 	mu       sync.Mutex
 	changed  *sync.Cond // active or draining changed
@@ -72,6 +73,8 @@ func OpenReopenable(opts StorageOptions, logger *slog.Logger) (*Storage, error) 
 	for _, op := range []string{"write", "compaction"} {
 		s.failures.WithLabelValues(op)
 	}
+	s.own = prometheus.NewRegistry()
+	s.own.MustRegister(s.failures)
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -161,32 +164,37 @@ func (q *releasingChunkQuerier) Close() error { defer q.release(); return q.Chun
 
 // Appender appends to the current TSDB, or fails every call while writing is stopped.
 func (s *Storage) Appender(ctx context.Context) storage.Appender {
-	s.mu.Lock()
-	broken := s.broken
-	s.mu.Unlock()
-	if broken != nil {
-		return failingAppender{s, fmt.Errorf("the storage takes no writes until it can write again: %w", broken)}
-	}
-	db, gen, err := s.begin()
+	db, gen, err := s.beginWrite()
 	if err != nil {
 		return failingAppender{s, err}
 	}
-	return &tracked{s: s, app: db.Appender(ctx), gen: gen, release: sync.OnceFunc(s.end)}
+	app := db.Appender(ctx)
+	return &tracked{txn: s.txn(app, gen), app: app}
 }
 
 // AppenderV2 is Appender in Prometheus's newer interface.
 func (s *Storage) AppenderV2(ctx context.Context) storage.AppenderV2 {
+	db, gen, err := s.beginWrite()
+	if err != nil {
+		return failingV2{failingAppender{s, err}}
+	}
+	app := db.AppenderV2(ctx)
+	return &trackedV2{txn: s.txn(app, gen), app: app}
+}
+
+// beginWrite is begin for an appender: refused while writing is stopped.
+func (s *Storage) beginWrite() (*tsdb.DB, uint64, error) {
 	s.mu.Lock()
 	broken := s.broken
 	s.mu.Unlock()
 	if broken != nil {
-		return failingV2{failingAppender{s, fmt.Errorf("the storage takes no writes until it can write again: %w", broken)}}
+		return nil, 0, fmt.Errorf("the storage takes no writes until it can write again: %w", broken)
 	}
-	db, gen, err := s.begin()
-	if err != nil {
-		return failingV2{failingAppender{s, err}}
-	}
-	return &trackedV2{s: s, app: db.AppenderV2(ctx), gen: gen, release: sync.OnceFunc(s.end)}
+	return s.begin()
+}
+
+func (s *Storage) txn(app storage.AppenderTransaction, gen uint64) txn {
+	return txn{s: s, app: app, gen: gen, release: sync.OnceFunc(s.end)}
 }
 
 // StartTime is the current TSDB's.
@@ -224,15 +232,13 @@ func (s *Storage) Close() error {
 	return err
 }
 
-// Describe and Collect serve strata_storage_write_failures_total; Gather adds the current
-// TSDB's own metrics (prometheus_tsdb_*).
+// Gather serves strata_storage_write_failures_total and the current TSDB's own metrics
+// (prometheus_tsdb_*).
 func (s *Storage) Gather() ([]*dto.MetricFamily, error) {
 	s.mu.Lock()
 	reg := s.reg
 	s.mu.Unlock()
-	own := prometheus.NewRegistry()
-	own.MustRegister(s.failures)
-	return prometheus.Gatherers{own, reg}.Gather()
+	return prometheus.Gatherers{s.own, reg}.Gather()
 }
 
 // Problem is why the storage cannot be written, or nil: for /-/ready.
@@ -399,82 +405,73 @@ func untag(ref storage.SeriesRef, gen uint64) storage.SeriesRef {
 	return storage.SeriesRef(uint64(ref) & (1<<genShift - 1))
 }
 
-// tracked is an appender of one TSDB: it gives the TSDB back when it commits or rolls back,
-// reports the commit to the Storage, and tags and untags series references.
-type tracked struct {
+// txn is an appender's transaction on one TSDB: it gives the TSDB back when it commits or
+// rolls back, reports the commit to the Storage, and tags and untags series references.
+type txn struct {
 	s       *Storage
-	app     storage.Appender
+	app     storage.AppenderTransaction
 	gen     uint64
 	release func()
 }
 
+func (a txn) Commit() error {
+	defer a.release()
+	err := a.app.Commit()
+	a.s.wrote(err)
+	return err
+}
+
+func (a txn) Rollback() error {
+	defer a.release()
+	return a.app.Rollback()
+}
+
+func (a txn) untag(ref storage.SeriesRef) storage.SeriesRef { return untag(ref, a.gen) }
+
+func (a txn) tag(ref storage.SeriesRef, err error) (storage.SeriesRef, error) {
+	return a.s.tag(ref, a.gen), err
+}
+
+// tracked is a txn of an Appender.
+type tracked struct {
+	txn
+	app storage.Appender
+}
+
 func (a *tracked) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
-	r, err := a.app.Append(untag(ref, a.gen), l, t, v)
-	return a.s.tag(r, a.gen), err
+	return a.tag(a.app.Append(a.untag(ref), l, t, v))
 }
 
 func (a *tracked) SetOptions(o *storage.AppendOptions) { a.app.SetOptions(o) }
 
 func (a *tracked) AppendExemplar(ref storage.SeriesRef, l labels.Labels, e exemplar.Exemplar) (storage.SeriesRef, error) {
-	r, err := a.app.AppendExemplar(untag(ref, a.gen), l, e)
-	return a.s.tag(r, a.gen), err
+	return a.tag(a.app.AppendExemplar(a.untag(ref), l, e))
 }
 
 func (a *tracked) AppendHistogram(ref storage.SeriesRef, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
-	r, err := a.app.AppendHistogram(untag(ref, a.gen), l, t, h, fh)
-	return a.s.tag(r, a.gen), err
+	return a.tag(a.app.AppendHistogram(a.untag(ref), l, t, h, fh))
 }
 
 func (a *tracked) AppendHistogramSTZeroSample(ref storage.SeriesRef, l labels.Labels, t, st int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
-	r, err := a.app.AppendHistogramSTZeroSample(untag(ref, a.gen), l, t, st, h, fh)
-	return a.s.tag(r, a.gen), err
+	return a.tag(a.app.AppendHistogramSTZeroSample(a.untag(ref), l, t, st, h, fh))
 }
 
 func (a *tracked) UpdateMetadata(ref storage.SeriesRef, l labels.Labels, m metadata.Metadata) (storage.SeriesRef, error) {
-	r, err := a.app.UpdateMetadata(untag(ref, a.gen), l, m)
-	return a.s.tag(r, a.gen), err
+	return a.tag(a.app.UpdateMetadata(a.untag(ref), l, m))
 }
 
 func (a *tracked) AppendSTZeroSample(ref storage.SeriesRef, l labels.Labels, t, st int64) (storage.SeriesRef, error) {
-	r, err := a.app.AppendSTZeroSample(untag(ref, a.gen), l, t, st)
-	return a.s.tag(r, a.gen), err
+	return a.tag(a.app.AppendSTZeroSample(a.untag(ref), l, t, st))
 }
 
-func (a *tracked) Commit() error {
-	defer a.release()
-	err := a.app.Commit()
-	a.s.wrote(err)
-	return err
-}
-
-func (a *tracked) Rollback() error {
-	defer a.release()
-	return a.app.Rollback()
-}
-
-// trackedV2 is tracked for an AppenderV2.
+// trackedV2 is a txn of an AppenderV2.
 type trackedV2 struct {
-	s       *Storage
-	app     storage.AppenderV2
-	gen     uint64
-	release func()
+	txn
+	app storage.AppenderV2
 }
 
 func (a *trackedV2) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
-	r, err := a.app.Append(untag(ref, a.gen), ls, st, t, v, h, fh, opts)
-	return a.s.tag(r, a.gen), err
-}
-
-func (a *trackedV2) Commit() error {
-	defer a.release()
-	err := a.app.Commit()
-	a.s.wrote(err)
-	return err
-}
-
-func (a *trackedV2) Rollback() error {
-	defer a.release()
-	return a.app.Rollback()
+	return a.tag(a.app.Append(a.untag(ref), ls, st, t, v, h, fh, opts))
 }
 
 // failingAppender fails every call with err; its commit counts as a failed write.
