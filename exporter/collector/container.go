@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/strata-obs/strata/internal/cgroup"
+
 	"bytes"
 	"context"
 	"errors"
@@ -310,7 +312,7 @@ func findCgroupHierarchy(root string) (*cgroupHierarchy, error) {
 }
 
 type foundContainer struct {
-	ContainerRef
+	cgroup.ContainerRef
 	path string // relative to the hierarchy roots
 }
 
@@ -325,7 +327,7 @@ func (h *cgroupHierarchy) stateKey() string {
 // discover walks the discovery tree; it does not descend into a container's cgroup, whose
 // sub-cgroups belong to it. known names the cgroups of containers whose names do not tell
 // (from runc's state), by path relative to the tree.
-func (h *cgroupHierarchy) discover(ctx context.Context, known map[string]ContainerRef) (map[string]foundContainer, error) {
+func (h *cgroupHierarchy) discover(ctx context.Context, known map[string]cgroup.ContainerRef) (map[string]foundContainer, error) {
 	found := map[string]foundContainer{}
 	var walk func(rel string, depth int) error
 	walk = func(rel string, depth int) error {
@@ -350,9 +352,9 @@ func (h *cgroupHierarchy) discover(ctx context.Context, known map[string]Contain
 		sort.Strings(children)
 		for _, name := range children {
 			child := rel + "/" + name
-			ref, isContainer := ContainerRef{}, false
-			if lastComponentIsContainer(name) {
-				ref, isContainer = ParseCgroupPath(child)
+			ref, isContainer := cgroup.ContainerRef{}, false
+			if cgroup.NamesContainer(name) {
+				ref, isContainer = cgroup.ParsePath(child)
 			}
 			if state, ok := known[child]; ok {
 				if !isContainer {
@@ -375,11 +377,6 @@ func (h *cgroupHierarchy) discover(ctx context.Context, known map[string]Contain
 		return nil
 	}
 	return found, walk("", 0)
-}
-
-func lastComponentIsContainer(name string) bool {
-	_, ok := parseCgroupComponent(nil, name)
-	return ok
 }
 
 type containerUsage struct{ cpuSeconds, workingSet, pids float64 }
@@ -478,15 +475,15 @@ func readKeyValue(read cgroupReader, path, key string) (float64, error) {
 }
 
 // containerFromProcCgroup finds the container of a process from /proc/<pid>/cgroup.
-func containerFromProcCgroup(content string) (ContainerRef, bool) {
+func containerFromProcCgroup(content string) (cgroup.ContainerRef, bool) {
 	for _, line := range strings.Split(content, "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
-		if ref, ok := ParseCgroupPath(parts[2]); ok {
+		if ref, ok := cgroup.ParsePath(parts[2]); ok {
 			return ref, true
 		}
 	}
-	return ContainerRef{}, false
+	return cgroup.ContainerRef{}, false
 }

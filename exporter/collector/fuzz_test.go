@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/strata-obs/strata/internal/cgroup"
+
 	"bytes"
 	"io/fs"
 	"net"
@@ -124,9 +126,9 @@ func FuzzParseCgroupPath(f *testing.F) {
 		}
 	})
 	f.Fuzz(func(t *testing.T, path string) {
-		ref, ok := ParseCgroupPath(path)
+		ref, ok := cgroup.ParsePath(path)
 		if !ok {
-			if ref != (ContainerRef{}) {
+			if ref != (cgroup.ContainerRef{}) {
 				t.Errorf("not a container, yet %+v", ref)
 			}
 			return

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/strata-obs/strata/internal/cgroup"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,24 +246,24 @@ func TestContainerFromProcCgroup(t *testing.T) {
 	id := strings.Repeat("ab", 32)
 	tests := []struct {
 		name, in string
-		want     ContainerRef
+		want     cgroup.ContainerRef
 		wantOK   bool
 	}{
-		{"cgroup v2", "0::/system.slice/docker-" + id + ".scope\n", ContainerRef{ID: id, Runtime: "docker"}, true},
+		{"cgroup v2", "0::/system.slice/docker-" + id + ".scope\n", cgroup.ContainerRef{ID: id, Runtime: "docker"}, true},
 		{
 			"cgroup v1, the container in every controller",
 			"12:pids:/docker/" + id + "\n11:memory:/docker/" + id + "\n1:name=systemd:/docker/" + id + "\n0::/docker/" + id + "\n",
-			ContainerRef{ID: id, Runtime: "docker"}, true,
+			cgroup.ContainerRef{ID: id, Runtime: "docker"}, true,
 		},
 		{
 			"hybrid, only some lines tell",
 			"12:pids:/system.slice/x.service\n1:name=systemd:/kubepods/besteffort/pod0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d/" + id + "\n0::/\n",
-			ContainerRef{ID: id, Runtime: "cri", PodUID: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"}, true,
+			cgroup.ContainerRef{ID: id, Runtime: "cri", PodUID: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"}, true,
 		},
-		{"a host process", "0::/system.slice/sshd.service\n", ContainerRef{}, false},
-		{"conmon", "0::/libpod_parent/libpod-conmon-" + id + "\n", ContainerRef{}, false},
-		{"no path field", "0:\n12\n\n", ContainerRef{}, false},
-		{"empty", "", ContainerRef{}, false},
+		{"a host process", "0::/system.slice/sshd.service\n", cgroup.ContainerRef{}, false},
+		{"conmon", "0::/libpod_parent/libpod-conmon-" + id + "\n", cgroup.ContainerRef{}, false},
+		{"no path field", "0:\n12\n\n", cgroup.ContainerRef{}, false},
+		{"empty", "", cgroup.ContainerRef{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/strata-obs/strata/internal/cgroup"
+
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -38,10 +40,10 @@ func newRuncStates(rootfs string) *runcStates {
 
 // byCgroup maps a container's cgroup path, relative to the root of the hierarchy whose
 // directory name is hierarchy ("memory", "pids", …; "" for cgroup v2), to the container.
-func (r *runcStates) byCgroup(hierarchy string) map[string]ContainerRef {
+func (r *runcStates) byCgroup(hierarchy string) map[string]cgroup.ContainerRef {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[string]ContainerRef{}
+	out := map[string]cgroup.ContainerRef{}
 	seen := map[string]bool{}
 	for _, root := range runcStateRoots {
 		files, _ := filepath.Glob(filepath.Join(r.rootfs, root.glob))
@@ -75,7 +77,7 @@ func (r *runcStates) byCgroup(hierarchy string) map[string]ContainerRef {
 			if hierarchy == "" {
 				rel = strings.TrimPrefix(rel, "/unified") // systemd's v2 tree on a hybrid host
 			}
-			out["/"+strings.Trim(rel, "/")] = ContainerRef{ID: e.id, Runtime: root.runtime}
+			out["/"+strings.Trim(rel, "/")] = cgroup.ContainerRef{ID: e.id, Runtime: root.runtime}
 		}
 	}
 	for f := range r.cache {

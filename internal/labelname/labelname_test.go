@@ -16,3 +16,16 @@ func TestSanitize(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	for _, ok := range []string{"app", "_x", "team2", "cost_center", "A"} {
+		if err := Check(ok); err != nil {
+			t.Errorf("Check(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "2fa", "a-b", "a.b", "é", "__name__", "a b"} {
+		if err := Check(bad); err == nil {
+			t.Errorf("Check(%q): no error", bad)
+		}
+	}
+}

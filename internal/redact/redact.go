@@ -6,6 +6,7 @@ package redact
 import (
 	"net/url"
 	"regexp"
+	"strconv"
 )
 
 // quoted is a "…" or `…` quotation, as those errors write the values they show.
@@ -22,4 +23,37 @@ func URL(raw string) string {
 		return "(a URL that does not parse)"
 	}
 	return u.Redacted()
+}
+
+// Key names a key of a file in a message or a field path. Messages never show a value from a
+// file: the file may not be what it was meant to be (a password file, a .env with a cloud key
+// behind a symlink), and the messages reach logs and an unauthenticated API. A key that is a
+// name, as keys people write are (a field, a label, a fact), is shown, quoted where it stands
+// alone; any other key is shown as "…". The line and the path point at the value.
+func Key(k string) string {
+	if isName(k) {
+		return k
+	}
+	return "…"
+}
+
+// QuoteKey is Key, quoted when it is shown.
+func QuoteKey(k string) string {
+	if isName(k) {
+		return strconv.Quote(k)
+	}
+	return "…"
+}
+
+// isName: letters, digits and _ . - /, up to 64, as a field, label or fact name is written.
+func isName(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, r := range k {
+		if !(r == '_' || r == '.' || r == '-' || r == '/' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

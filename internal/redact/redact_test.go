@@ -1,6 +1,9 @@
 package redact
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestQuoted(t *testing.T) {
 	for in, want := range map[string]string{
@@ -25,6 +28,23 @@ func TestURL(t *testing.T) {
 	} {
 		if got := URL(in); got != want {
 			t.Errorf("URL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestKeysButNoValues: a message shows a key that is a name, never a value nor a key that is
+// not a name (a file that is not what it was meant to be holds secrets in either).
+func TestKeysButNoValues(t *testing.T) {
+	for k, want := range map[string]string{
+		"kernel_release":                   `"kernel_release"`,
+		"app.kubernetes.io/name":           `"app.kubernetes.io/name"`,
+		"root:$y$j9T$F5Jx:19000":           "…",
+		"AWS_SECRET=wJalrXUtnFEMI/K7MDENG": "…",
+		strings.Repeat("a", 65):            "…",
+		"":                                 "…",
+	} {
+		if got := QuoteKey(k); got != want {
+			t.Errorf("QuoteKey(%q) = %s, want %s", k, got, want)
 		}
 	}
 }

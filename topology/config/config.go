@@ -11,6 +11,8 @@
 package config
 
 import (
+	"github.com/strata-obs/strata/internal/redact"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -22,11 +24,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-obs/strata/internal/labelname"
+
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/strata-obs/strata/internal/safefile"
-	"github.com/strata-obs/strata/topology/config/strictyaml"
+	"github.com/strata-obs/strata/internal/strictyaml"
 )
 
 // Config is strata's configuration.
@@ -163,12 +167,12 @@ func (r *reader) topology(n *yaml.Node, path string, t *Topology) {
 				if !ok {
 					return
 				}
-				if err := CheckLabelName(s); err != nil {
+				if err := labelname.Check(s); err != nil {
 					r.d.Errorf(n, path, "%v", err)
 					return
 				}
 				if s == "instance" || s == "job" {
-					r.d.Errorf(n, path, "%s cannot be copied into series: the scraper owns it", strictyaml.QuoteKey(s))
+					r.d.Errorf(n, path, "%s cannot be copied into series: the scraper owns it", redact.QuoteKey(s))
 					return
 				}
 				if r.d.Unique(seen, n, path, s) {
@@ -361,20 +365,6 @@ func checkPort(p string) error {
 	n, err := strconv.Atoi(p)
 	if err != nil || n < 1 || n > 65535 {
 		return errors.New("invalid port (want 1-65535)")
-	}
-	return nil
-}
-
-// CheckLabelName says why name cannot be the name of a label strata copies into series (from
-// the allow-list, inventory labels, k8s labels), or nil. The classic charset is required rather
-// than Prometheus 3's UTF-8 names: the series must stay usable in PromQL without quoting and in
-// older Prometheus servers.
-func CheckLabelName(name string) error {
-	if strings.HasPrefix(name, "__") {
-		return fmt.Errorf("label name %s is reserved (names starting with __ are Prometheus's own)", strictyaml.QuoteKey(name))
-	}
-	if !model.LegacyValidation.IsValidLabelName(name) {
-		return fmt.Errorf("invalid label name %s (want letters, digits and _, not starting with a digit)", strictyaml.QuoteKey(name))
 	}
 	return nil
 }

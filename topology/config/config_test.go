@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/strata-obs/strata/topology/config/strictyaml"
+	"github.com/strata-obs/strata/internal/strictyaml"
 )
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -557,18 +557,5 @@ prometheus:
 	var e *strictyaml.Error
 	if !errors.As(err, &e) || e.Line != 5 || e.Path != "sources[0].runtime_api" {
 		t.Errorf("errors.As(*strictyaml.Error) = %+v", e)
-	}
-}
-
-func TestCheckLabelName(t *testing.T) {
-	for _, ok := range []string{"app", "_x", "team2", "cost_center", "A"} {
-		if err := CheckLabelName(ok); err != nil {
-			t.Errorf("CheckLabelName(%q) = %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "2fa", "a-b", "a.b", "é", "__name__", "a b"} {
-		if err := CheckLabelName(bad); err == nil {
-			t.Errorf("CheckLabelName(%q): no error", bad)
-		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-obs/strata/internal/labelname"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -50,7 +52,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("bad topology %+v", tp)
 		}
 		for _, l := range tp.LabelAllowlist {
-			if err := CheckLabelName(l); err != nil {
+			if err := labelname.Check(l); err != nil {
 				t.Fatal(err)
 			}
 		}

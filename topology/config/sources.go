@@ -1,12 +1,14 @@
 package config
 
 import (
+	"github.com/strata-obs/strata/internal/redact"
+
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/strata-obs/strata/topology/config/strictyaml"
+	"github.com/strata-obs/strata/internal/strictyaml"
 )
 
 // Source is one entry of sources.
@@ -224,7 +226,7 @@ func (r *reader) sources(n *yaml.Node, path string) []Source {
 			if e.explicit {
 				r.d.Errorf(e.node, e.path, "used twice (first at line %d)", line)
 			} else {
-				r.d.Errorf(e.node, e.path, "required: the default, %s, is used at line %d", strictyaml.QuoteKey(e.src.Name), line)
+				r.d.Errorf(e.node, e.path, "required: the default, %s, is used at line %d", redact.QuoteKey(e.src.Name), line)
 			}
 			continue
 		}

@@ -10,6 +10,8 @@
 package inventory
 
 import (
+	"github.com/strata-obs/strata/internal/redact"
+
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +21,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-obs/strata/internal/labelname"
+
 	"go.yaml.in/yaml/v3"
 
-	"github.com/strata-obs/strata/topology/config"
-	"github.com/strata-obs/strata/topology/config/strictyaml"
+	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/source"
 )
 
@@ -284,11 +287,11 @@ func validHostName(s string) bool {
 
 // checkLabel accepts the label names that can be copied into series as they are (through the
 // allow-list).
-func checkLabel(name, _ string) error { return config.CheckLabelName(name) }
+func checkLabel(name, _ string) error { return labelname.Check(name) }
 
 func checkFact(name, value string) error {
 	if !slices.Contains(FactNames(), name) {
-		return fmt.Errorf("unknown fact %s (want one of %s)", strictyaml.QuoteKey(name), strings.Join(FactNames(), ", "))
+		return fmt.Errorf("unknown fact %s (want one of %s)", redact.QuoteKey(name), strings.Join(FactNames(), ", "))
 	}
 	switch name {
 	case "cpu_cores":

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/strata-obs/strata/topology/config/strictyaml"
+	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/source"
 )
 

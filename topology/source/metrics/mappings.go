@@ -1,12 +1,13 @@
 package metrics
 
 import (
+	"github.com/strata-obs/strata/internal/cgroup"
+
 	"strconv"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/strata-obs/strata/exporter/collector"
 	"github.com/strata-obs/strata/topology/source"
 )
 
@@ -179,7 +180,7 @@ func workloadMappings() []workloadMapping {
 
 		// cAdvisor (the kubelet's /metrics/cadvisor, or cAdvisor itself): containers by cgroup.
 		{"container_last_seen", func(b *builder, ls labels.Labels, _ float64) {
-			ref, ok := collector.ParseCgroupPath(ls.Get("id"))
+			ref, ok := cgroup.ParsePath(ls.Get("id"))
 			if !ok {
 				return
 			}

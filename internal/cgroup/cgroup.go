@@ -1,4 +1,6 @@
-package collector
+// Package cgroup recognises a container from its cgroup path: the exporter, which finds
+// containers in the cgroup tree, and the topology, which reads cAdvisor's id label, share it.
+package cgroup
 
 import (
 	"regexp"
@@ -25,12 +27,12 @@ var runtimeByPrefix = map[string]string{
 	"docker": "docker", "libpod": "podman", "cri-containerd": "containerd", "crio": "cri-o", "runc": "runc",
 }
 
-// ParseCgroupPath recognises a container's cgroup from its path, relative to the hierarchy's
+// ParsePath recognises a container's cgroup from its path, relative to the hierarchy's
 // root, in the forms runc, containerd (plain and Kubernetes cri-containerd), CRI-O, Docker and
 // podman give it under the cgroupfs and systemd drivers. The container is the last path
 // component that names one; components below it (podman's "container" sub-cgroup) belong to it.
 // Conmon's own cgroups (libpod-conmon-, crio-conmon-) are not containers.
-func ParseCgroupPath(path string) (ContainerRef, bool) {
+func ParsePath(path string) (ContainerRef, bool) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	for i := len(parts) - 1; i >= 0; i-- {
 		ref, ok := parseCgroupComponent(parts[:i], parts[i])
@@ -48,6 +50,12 @@ func ParseCgroupPath(path string) (ContainerRef, bool) {
 		return ref, true
 	}
 	return ContainerRef{}, false
+}
+
+// NamesContainer says whether one path component, on its own, is a container's cgroup.
+func NamesContainer(name string) bool {
+	_, ok := parseCgroupComponent(nil, name)
+	return ok
 }
 
 func parseCgroupComponent(parents []string, name string) (ContainerRef, bool) {
