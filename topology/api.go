@@ -465,7 +465,7 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 	data := map[string]any{"entity": entityJSON(e), "up": nonNilEdges(up), "down": nonNilEdges(down), "neighbours": neighbours}
 	if e.Kind == graph.Instance {
 		var paths []map[string]string
-		for _, p := range PathsOf(g, e) {
+		for _, p := range graph.PathsOf(g, e) {
 			row := map[string]string{"instance": p.Instance.ID}
 			for k, ent := range map[string]*graph.Entity{"pod": p.Pod, "container": p.Container, "host": p.Host} {
 				if ent != nil {

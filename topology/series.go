@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"cmp"
 	"sort"
 
 	"github.com/prometheus/common/model"
@@ -160,82 +159,9 @@ func attrsInto(e *graph.Entity, names []string, v []string) {
 	}
 }
 
-// Path is one row of strata_topology_path_info: an instance and what runs it.
-type Path struct {
-	Instance, Pod, Container, Host *graph.Entity
-}
-
-// Paths walks every instance down to its pod, containers and host, in no particular order.
-func Paths(g *graph.Graph) []Path {
-	var out []Path
-	g.Each(graph.Instance, func(inst *graph.Entity) { out = append(out, PathsOf(g, inst)...) })
-	return out
-}
-
-// PathsOf walks one instance down to its pod, containers and host: one row per container,
-// one row without container when the instance runs on a host directly or is unresolved.
-func PathsOf(g *graph.Graph, inst *graph.Entity) []Path {
-	var rows []Path
-	eachPath(g, inst, func(p Path) { rows = append(rows, p) })
-	return rows
-}
-
-// eachPath is PathsOf without the slice: fillPaths runs it for every instance of a fleet.
-func eachPath(g *graph.Graph, inst *graph.Entity, f func(Path)) {
-	n := 0
-	for _, edge := range g.DownOf(inst) {
-		target := edge.ToEntity()
-		switch target.Kind {
-		case graph.Pod:
-			host, containers := firstBelow(g, target, graph.Host), 0
-			for _, e := range g.DownOf(target) {
-				if e.To().Kind != graph.Container {
-					continue
-				}
-				c := e.ToEntity()
-				f(Path{Instance: inst, Pod: target, Container: c, Host: cmp.Or(firstBelow(g, c, graph.Host), host)})
-				containers++
-			}
-			n += containers
-			if containers == 0 {
-				f(Path{Instance: inst, Pod: target, Host: host})
-				n++
-			}
-		case graph.Container:
-			f(Path{Instance: inst, Pod: firstAbove(g, target, graph.Pod), Container: target, Host: firstBelow(g, target, graph.Host)})
-			n++
-		case graph.Host:
-			f(Path{Instance: inst, Host: target})
-			n++
-		}
-	}
-	if n == 0 {
-		f(Path{Instance: inst})
-	}
-}
-
-// firstBelow and firstAbove are the first entity of a kind below or above r, or nil.
-func firstBelow(g *graph.Graph, r *graph.Entity, kind graph.Kind) *graph.Entity {
-	for _, e := range g.DownOf(r) {
-		if e.To().Kind == kind {
-			return e.ToEntity()
-		}
-	}
-	return nil
-}
-
-func firstAbove(g *graph.Graph, r *graph.Entity, kind graph.Kind) *graph.Entity {
-	for _, e := range g.UpOf(r) {
-		if e.From().Kind == kind {
-			return e.FromEntity()
-		}
-	}
-	return nil
-}
-
 func fillPaths(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
 	g.Each(graph.Instance, func(inst *graph.Entity) {
-		eachPath(g, inst, func(p Path) {
+		graph.EachPath(g, inst, func(p graph.Path) {
 			attrsInto(inst, []string{"lb", "service", "server", "address", "position", "health"}, v)
 			// The namespace is the pod's, else the service's: two namespaces' Services of one
 			// name whose endpoints are no pods must not make the same row.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -481,12 +482,7 @@ func (s *sankeyBuilder) tallestColumn() int {
 
 // entitiesBelow is the entities of a kind directly under e, by id.
 func entitiesBelow(g *graph.Graph, e *graph.Entity, kind graph.Kind) []*graph.Entity {
-	var out []*graph.Entity
-	for _, edge := range g.DownOf(e) {
-		if to := edge.ToEntity(); to.Kind == kind {
-			out = append(out, to)
-		}
-	}
+	out := g.Below(e.Ref, kind)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
@@ -497,45 +493,29 @@ type underneath struct {
 	containers, images, hosts []*graph.Entity
 }
 
-// underInstance walks down from an instance to its hosts. An instance may lead to a pod, a
-// container or a host (DESIGN.md §3), so the walk takes every path down.
+// underInstance is what runs an instance, from the one walk of an instance's paths that the
+// path_info series and the entity API use too: its containers, their images, and the hosts.
 func underInstance(g *graph.Graph, inst *graph.Entity) underneath {
 	var u underneath
-	seen := []*graph.Entity{inst}
-	queue := []*graph.Entity{inst}
-	for len(queue) > 0 {
-		e := queue[0]
-		queue = queue[1:]
-		for _, edge := range g.DownOf(e) {
-			n := edge.ToEntity()
-			if containsEntity(seen, n) {
-				continue
-			}
-			seen = append(seen, n)
-			queue = append(queue, n)
-			switch n.Kind {
-			case graph.Container:
-				u.containers = append(u.containers, n)
-			case graph.Image:
-				u.images = append(u.images, n)
-			case graph.Host:
-				u.hosts = append(u.hosts, n)
+	add := func(l []*graph.Entity, e *graph.Entity) []*graph.Entity {
+		if e == nil || slices.Contains(l, e) {
+			return l
+		}
+		return append(l, e)
+	}
+	graph.EachPath(g, inst, func(p graph.Path) {
+		u.containers = add(u.containers, p.Container)
+		u.hosts = add(u.hosts, p.Host)
+		if p.Container != nil {
+			for _, img := range g.Below(p.Container.Ref, graph.Image) {
+				u.images = add(u.images, img)
 			}
 		}
-	}
+	})
 	for _, l := range [][]*graph.Entity{u.containers, u.images, u.hosts} {
 		sort.Slice(l, func(i, j int) bool { return l[i].ID < l[j].ID })
 	}
 	return u
-}
-
-func containsEntity(l []*graph.Entity, e *graph.Entity) bool {
-	for _, x := range l {
-		if x == e {
-			return true
-		}
-	}
-	return false
 }
 
 // byPosition orders instances as the LB does: by position, then name.
