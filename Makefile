@@ -39,11 +39,11 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'RebuildFleet' -benchtime 8x -timeout 30m ./topology
 	GOGC=75 GOMEMLIMIT=1843MiB $(GO) test -run '^$$' -bench 'RebuildFleet' -benchtime 8x -timeout 30m ./topology
 	GOGC=75 GOMEMLIMIT=1843MiB $(GO) test -run '^$$' -bench 'RefreshFleet' -benchtime 8x -timeout 30m ./topology
-	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
-	GOGC=75 $(GO) test -run '^$$' -bench 'UIPagesFleet' -benchtime 1x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'UIPagesFleet' -benchtime 1x -timeout 30m ./server
 # The load test on the design's fleet for a minute: 50 clients and one sending the worst queries.
-	GOGC=75 GOMEMLIMIT=1843MiB STRATA_LOAD_HOSTS=10000 STRATA_LOAD_SECONDS=60 $(GO) test -run '^TestLoadFleet$$' -count=1 -v -timeout 30m ./topology
+	GOGC=75 GOMEMLIMIT=1843MiB STRATA_LOAD_HOSTS=10000 STRATA_LOAD_SECONDS=60 $(GO) test -run '^TestLoadFleet$$' -count=1 -v -timeout 30m ./server
 	./scripts/bench-vs-node-exporter.sh
 
 # Grafana dashboards as code (dashboards/*.go) to the JSON checked in under dashboards/json.

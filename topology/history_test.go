@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"github.com/strata-obs/strata/internal/store"
+
 	"context"
 	"errors"
 	"fmt"
@@ -22,10 +24,9 @@ import (
 	"github.com/prometheus/prometheus/storage/remote"
 	"github.com/prometheus/prometheus/tsdb"
 
-	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/graph"
-	"github.com/strata-obs/strata/topology/internal/fleet"
 	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
 // scriptedFacts answers what the test says next: a fact set or an error.
@@ -222,7 +223,7 @@ func writeHistory(t *testing.T) *history {
 
 func openHistoryDB(t *testing.T, dir string) *tsdb.DB {
 	t.Helper()
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: dir}, slog.New(slog.DiscardHandler), nil)
+	db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +349,7 @@ func TestGraphAtRemoteRead(t *testing.T) {
 	mux.Handle("/api/v1/read", remote.NewReadHandler(slog.New(slog.DiscardHandler), nil, h.db, conf, 0, 1, 1<<20))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	q, err := remoteQueryable(srv.URL)
+	q, err := store.RemoteReader(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +387,7 @@ func TestGraphAtUnmappedSeries(t *testing.T) {
 		`strata_topology_edge_info{from_kind="instance", from="edge/c1ps/s0", to_kind="host", to="vm", source="edge"}`,
 		`strata_topology_source_up{source="edge"}`,
 	} {
-		ls, err := promql.ParseSeries(s)
+		ls, err := store.ParseSeries(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,7 +453,7 @@ func TestGraphAtRestorersCoverFamilies(t *testing.T) {
 // six refreshes a minute apart. Target: < 3 s. Peak RSS is measured from after the writes
 // (the TSDB's head included): run it alone.
 func BenchmarkGraphAtFleet(b *testing.B) {
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	db, err := store.Open(store.Options{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -482,9 +483,9 @@ func BenchmarkGraphAtFleet(b *testing.B) {
 // returns the number of entities and a time 30 s after the last refresh.
 func writeFleetHistory(b *testing.B, db *tsdb.DB) (int, time.Time) {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	facts, lbs := fleet.Synthetic(t0)
+	facts, lbs := sourcetest.Synthetic(t0)
 	now := t0
-	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{fleetLBs(lbs)}, FactSources: []source.Facts{fleetFacts{facts}},
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
 		Sink: db, Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
 	for step := range 6 {
 		now = t0.Add(time.Duration(step) * time.Minute)

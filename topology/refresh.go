@@ -1,6 +1,8 @@
 // Package topology keeps strata's graph fresh: every refresh it asks each source, joins what
-// they said into one graph (topology/join), writes the graph as strata_topology_* series into
-// the storage, and serves it on the JSON API and /metrics.
+// they said into one graph (topology/join) and writes the graph as strata_topology_* series
+// into the storage (series.go encodes them, history.go reads a past graph back from them);
+// collector.go serves the latest graph's series on /metrics. The server (package server)
+// wires it to the storage, the APIs and the UI.
 package topology
 
 import (

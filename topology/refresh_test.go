@@ -1,13 +1,11 @@
 package topology
 
 import (
+	"github.com/strata-obs/strata/internal/store"
+
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,7 +17,6 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 )
@@ -120,7 +117,7 @@ func TestPanickingSourceIsAWarning(t *testing.T) {
 // TestWriteHeartbeatAndStaleness: an unchanged series is written again only after the
 // heartbeat, a changed one at once, and a vanished one ends with a staleness marker.
 func TestWriteHeartbeatAndStaleness(t *testing.T) {
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	db, err := store.Open(store.Options{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,37 +236,6 @@ func TestOneSourceBothHalves(t *testing.T) {
 	}
 	if ups != 1 {
 		t.Errorf("%d source_up series, want one per source name", ups)
-	}
-}
-
-// TestGraphAPIPathQuery: /api/v1/topology/graph?q=PATH answers the entities the path reaches
-// and the edges that touch them, as ?kind= does: a path of one kind has no edges among its
-// entities, but a drawing needs the ones to their neighbours.
-func TestGraphAPIPathQuery(t *testing.T) {
-	src := &scriptedLBs{lbs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
-		Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}}}}}}}
-	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}}, slog.New(slog.DiscardHandler))
-	r.Refresh(context.Background())
-	mux := http.NewServeMux()
-	NewAPI(r, APIOptions{}).Register(mux)
-	for _, q := range []string{"instance", "lb -> instance"} {
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/topology/graph?q="+url.QueryEscape(q), nil))
-		var env struct {
-			Data struct {
-				Nodes []EntityJSON `json:"nodes"`
-				Edges []EdgeJSON   `json:"edges"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || rec.Code != http.StatusOK {
-			t.Fatalf("%s: %d %v: %s", q, rec.Code, err, rec.Body)
-		}
-		if len(env.Data.Nodes) != 1 || env.Data.Nodes[0].ID != "edge/c1ps/s0" {
-			t.Errorf("%s: nodes %+v, want instance edge/c1ps/s0", q, env.Data.Nodes)
-		}
-		if len(env.Data.Edges) != 1 || env.Data.Edges[0].From != "service/edge/c1ps" || env.Data.Edges[0].To != "instance/edge/c1ps/s0" {
-			t.Errorf("%s: edges %+v, want service/edge/c1ps -> instance/edge/c1ps/s0", q, env.Data.Edges)
-		}
 	}
 }
 

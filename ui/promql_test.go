@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"github.com/strata-obs/strata/internal/store"
+
 	"fmt"
 	"log/slog"
 	"math"
@@ -22,7 +24,7 @@ import (
 // whose labels hold markup, and 60 series of one name.
 func promqlStorage(t *testing.T) storage.Queryable {
 	t.Helper()
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	db, err := store.Open(store.Options{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func promqlStorage(t *testing.T) storage.Queryable {
 	app := db.Appender(t.Context())
 	add := func(series string, at time.Time, v float64) {
 		t.Helper()
-		ls, err := promql.ParseSeries(series)
+		ls, err := store.ParseSeries(series)
 		if err != nil {
 			t.Fatal(err)
 		}

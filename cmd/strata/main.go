@@ -8,6 +8,8 @@
 package main
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +33,6 @@ import (
 	"github.com/strata-obs/strata/exporter/collector"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/config"
 )
 
@@ -83,9 +84,9 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 	cmd.Flag("prometheus.remote-write-url", "Send the strata_topology_* series to this URL by Prometheus's remote write protocol (e.g. http://prometheus:9090/api/v1/write); overrides the file.").StringVar(&c.remoteWriteURL)
 	d := query.DefaultLimits
 	cmd.Flag("query.timeout", "Longest a query (path, PromQL or page) may take, its wait for a place included.").
-		Default(topology.DefaultQueryTimeout.String()).DurationVar(&c.queryTimeout)
+		Default(server.DefaultQueryTimeout.String()).DurationVar(&c.queryTimeout)
 	cmd.Flag("query.max-concurrency", "Most queries that run at once in each pool (PromQL, the topology API, the UI's pages); the others wait.").
-		Default(strconv.Itoa(topology.DefaultQueryConcurrency)).IntVar(&c.queryConcurrency)
+		Default(strconv.Itoa(server.DefaultQueryConcurrency)).IntVar(&c.queryConcurrency)
 	cmd.Flag("query.max-samples", "Most samples a PromQL query may hold in memory at once, and steps a subquery may take.").
 		Default(strconv.Itoa(promql.DefaultMaxSamples)).IntVar(&c.queryMaxSamples)
 	cmd.Flag("query.max-length", "Longest query text, path or PromQL, in bytes.").Default(strconv.Itoa(d.MaxLength)).IntVar(&c.queryLimits.MaxLength)
@@ -99,7 +100,7 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 	cmd.Flag("query.max-results", "Most cells (rows × columns) a path query's answer, or a graph answer, may hold.").
 		Default(strconv.Itoa(d.MaxResults)).IntVar(&c.queryLimits.MaxResults)
 	cmd.Flag("web.max-connections", "Most connections open at once; past it, a new one takes the place of the one idle the longest.").
-		Default(strconv.Itoa(topology.DefaultMaxConnections)).IntVar(&c.maxConnections)
+		Default(strconv.Itoa(server.DefaultMaxConnections)).IntVar(&c.maxConnections)
 }
 
 func run(args []string, stdout, stderr *os.File) int {
@@ -155,7 +156,7 @@ func run(args []string, stdout, stderr *os.File) int {
 	case checkConfig.FullCommand():
 		cfg, err := config.Load(*checkFile)
 		if err == nil {
-			err = topology.Check(*checkFile, cfg)
+			err = server.Check(*checkFile, cfg)
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -181,18 +182,18 @@ func run(args []string, stdout, stderr *os.File) int {
 	return 2
 }
 
-func serveUntilSignal(opts topology.Options, logger *slog.Logger) int {
+func serveUntilSignal(opts server.Options, logger *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := topology.Run(ctx, opts, logger); err != nil && !errors.Is(err, context.Canceled) {
+	if err := server.Run(ctx, opts, logger); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("strata stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func (c common) options() topology.Options {
-	return topology.Options{
+func (c common) options() server.Options {
+	return server.Options{
 		WebConfig: c.web, StoragePath: c.storagePath, StorageRetention: c.storageRetention,
 		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval,
 		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, Allowlist: config.DefaultLabelAllowlist(),
@@ -202,24 +203,24 @@ func (c common) options() topology.Options {
 }
 
 // upOptions: this host's exporter in process, and the load balancers found on this machine.
-func upOptions(c common, hostName string) topology.Options {
+func upOptions(c common, hostName string) server.Options {
 	opts := c.options()
 	exp := &exporter.Options{Collector: collector.DefaultConfig(), Enabled: collector.DefaultEnabled(), HostName: hostName}
 	opts.Exporter = exp
 	opts.LocalHost = exporter.HostName(*exp)
-	opts.LBSources = topology.LocalLBs(opts.LocalHost)
+	opts.LBSources = server.LocalLBs(opts.LocalHost)
 	opts.LoopbackOnly = true
 	return opts
 }
 
 // serveOptions: the sources and scrape configs of the file; flags override the file's
 // prometheus settings.
-func serveOptions(c common, cfg *config.Config) (topology.Options, error) {
+func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 	opts := c.options()
 	if c.staleSet { // the inventory holds a cut back for as long
 		cfg.Topology.StaleAfter = c.staleAfter
 	}
-	lbs, facts, err := topology.BuildSources(cfg)
+	lbs, facts, err := server.BuildSources(cfg)
 	if err != nil {
 		return opts, err
 	}

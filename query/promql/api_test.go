@@ -1,6 +1,8 @@
 package promql_test
 
 import (
+	"github.com/strata-obs/strata/internal/store"
+
 	"bytes"
 	"cmp"
 	"context"
@@ -90,7 +92,7 @@ func appendFixture(t *testing.T, db *tsdb.DB) {
 	t.Helper()
 	app := db.Appender(context.Background())
 	for _, s := range fixture() {
-		ls, err := promql.ParseSeries(s.name() + "{" + s.labels + "}")
+		ls, err := store.ParseSeries(s.name() + "{" + s.labels + "}")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +109,7 @@ func appendFixture(t *testing.T, db *tsdb.DB) {
 
 func openStorage(t *testing.T, dir string) *tsdb.DB {
 	t.Helper()
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: dir}, slog.New(slog.DiscardHandler), nil)
+	db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +519,7 @@ func TestEvalInstant(t *testing.T) {
 	appendFixture(t, db)
 	ts := start.Add(50*time.Minute + 7*time.Second)
 	series := func(s string) labels.Labels {
-		ls, err := promql.ParseSeries(s)
+		ls, err := store.ParseSeries(s)
 		if err != nil {
 			t.Fatal(err)
 		}

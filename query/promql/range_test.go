@@ -1,6 +1,8 @@
 package promql_test
 
 import (
+	"github.com/strata-obs/strata/internal/store"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +26,7 @@ func TestEvalRange(t *testing.T) {
 	db := openStorage(t, t.TempDir())
 	appendFixture(t, db)
 	series := func(s string) labels.Labels {
-		ls, err := promql.ParseSeries(s)
+		ls, err := store.ParseSeries(s)
 		if err != nil {
 			t.Fatal(err)
 		}

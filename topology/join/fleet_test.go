@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-obs/strata/topology/internal/fleet"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
 // BenchmarkJoinFleet: a full rebuild of the synthetic fleet's graph (target < 2 s, RSS < 2 GB).
 func BenchmarkJoinFleet(b *testing.B) {
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	facts, lbs := fleet.Synthetic(at)
+	facts, lbs := sourcetest.Synthetic(at)
 	in := Input{At: at, Facts: []FactReport{{Source: "metrics", Facts: facts, Seen: at}},
 		LBs: []LBReport{{Source: "inventory", LBs: lbs, Seen: at}}}
 	b.ResetTimer()

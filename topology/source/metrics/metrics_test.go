@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/strata-obs/strata/internal/store"
+
 	"context"
 	"log/slog"
 	"math"
@@ -11,14 +13,13 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
-	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/source"
 )
 
-// store appends samples to a fresh embedded TSDB.
-func store(t *testing.T, at time.Time, samples map[string]float64) *Source {
+// sourceOver appends samples to a fresh embedded TSDB.
+func sourceOver(t *testing.T, at time.Time, samples map[string]float64) *Source {
 	t.Helper()
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	db, err := store.Open(store.Options{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +40,12 @@ func store(t *testing.T, at time.Time, samples map[string]float64) *Source {
 	return New("metrics", db, 5*time.Minute)
 }
 
-func parseSeries(s string) (labels.Labels, error) { return promql.ParseSeries(s) }
+func parseSeries(s string) (labels.Labels, error) { return store.ParseSeries(s) }
 
 func TestExporterNodeExporterAndKSM(t *testing.T) {
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	const cid = "7ce47e9eb076f0ee2bf0143b93e8b04101fcda906a9c33d66ac2d895a43c19a6"
-	src := store(t, at, map[string]float64{
+	src := sourceOver(t, at, map[string]float64{
 		`strata_host_info{job="strata",instance="10.0.3.17:9731",host="node-17",hostname="node-17",kernel_release="6.1.0-15-amd64",os_image="Flatcar 3815.2.1",os_id="flatcar",machine_id="17171717171717171717171717171717"}`: 1,
 		`strata_host_hardware_info{job="strata",instance="10.0.3.17:9731",host="node-17",product_name="PowerEdge R640",virtualization="none"}`:                                                                                 1,
 		`strata_host_address_info{job="strata",instance="10.0.3.17:9731",host="node-17",device="eno1",address="10.0.3.17"}`:                                                                                                    1,
@@ -105,7 +106,7 @@ func TestExporterNodeExporterAndKSM(t *testing.T) {
 // TestStaleMarker: a series ended by a staleness marker (its target vanished) is gone at once.
 func TestStaleMarker(t *testing.T) {
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	db, err := promql.OpenStorage(promql.StorageOptions{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	db, err := store.Open(store.Options{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

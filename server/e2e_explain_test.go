@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"context"
 	"fmt"
 	"maps"
@@ -14,7 +16,6 @@ import (
 
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/promql"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/inventory"
 )
@@ -32,7 +33,7 @@ func TestExplainPromQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One source, both halves under one name, as BuildSources passes an inventory.
-	a := startApp(t, topology.Options{RefreshInterval: time.Second,
+	a := startApp(t, server.Options{RefreshInterval: time.Second,
 		LBSources: []source.LoadBalancers{inv}, FactSources: []source.Facts{inv}})
 	// 13 instances, each with one strata_topology_path_info row (an unresolved one too).
 	const pathRows = 13
@@ -173,7 +174,7 @@ func TestExplainPromQL(t *testing.T) {
 			if c.at {
 				params.Set("time", unix(evalAt))
 			}
-			var d topology.QueryData
+			var d server.QueryData
 			if _, err := getAPI(a.base, "/api/v1/topology/query?"+params.Encode(), &d); err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +197,7 @@ type promEngine struct {
 
 // compareExplained evaluates the PromQL that explains q on every engine and says where one
 // answers otherwise than the path query's rows.
-func compareExplained(q, kind string, d topology.QueryData, rows []string, engines []promEngine) []string {
+func compareExplained(q, kind string, d server.QueryData, rows []string, engines []promEngine) []string {
 	if d.PromQL == "" {
 		return []string{fmt.Sprintf("%s: no PromQL: %s", q, d.PromQLError)}
 	}

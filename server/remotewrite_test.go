@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +17,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/inventory"
 )
@@ -58,7 +59,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startApp(t, topology.Options{
+	a := startApp(t, server.Options{
 		RefreshInterval: 2 * time.Second,
 		ScrapeInterval:  time.Second,
 		ScrapeConfigs:   fmt.Sprintf("- job_name: prometheus\n  static_configs:\n  - targets: [%q]\n", promAddr),
@@ -168,7 +169,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 // they must reach the queue all the same (its WAL reader skips what predates its start).
 func TestRemoteWriteStoreDown(t *testing.T) {
 	writeURL := "http://" + testenv.FreeAddr(t) + "/api/v1/write" // nobody listens
-	a := startApp(t, topology.Options{RefreshInterval: time.Second, RemoteWriteURL: writeURL})
+	a := startApp(t, server.Options{RefreshInterval: time.Second, RemoteWriteURL: writeURL})
 	testenv.Eventually(t, pollTimeout, "failed sends retried", func() error {
 		if err := httpOK(a.base + "/-/ready"); err != nil {
 			return err
@@ -210,7 +211,7 @@ func TestTimeTravelFromTheStore(t *testing.T) {
 	}
 	const q = `host{id="node-17"} .kernel_release`
 	inv := write("6.1.0-13-amd64")
-	old := startApp(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
+	old := startApp(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
 		FactSources: []source.Facts{inv}, RemoteWriteURL: promBase + "/api/v1/write"})
 	testenv.Eventually(t, pollTimeout, "the old graph in the store", func() error {
 		got, err := queryAPI(promBase, `strata_topology_host_info{host="node-17", kernel_release="6.1.0-13-amd64"}`, time.Time{})
@@ -223,7 +224,7 @@ func TestTimeTravelFromTheStore(t *testing.T) {
 	old.stop()
 
 	inv = write("6.8.0-45-generic")
-	a := startApp(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
+	a := startApp(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
 		FactSources: []source.Facts{inv}, PrometheusURL: promBase})
 	testenv.Eventually(t, pollTimeout, "the new graph", func() error {
 		return a.expect(q, "", []string{"host node-17 6.8.0-45-generic"})
@@ -251,7 +252,7 @@ func TestRemoteStorePasswordNeverLogged(t *testing.T) {
 	}
 	var log testenv.LockedBuffer
 	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := startAppWith(t, topology.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
+	a := startAppWith(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv},
 		FactSources: []source.Facts{inv}, RemoteWriteURL: base + "/api/v1/write", PrometheusURL: base}, logger)
 	testenv.Eventually(t, pollTimeout, "the graph in the store, written with basic auth", func() error {
 		got, err := queryAPI(base, `strata_topology_host_info{host="node-17"}`, time.Time{})

@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"github.com/strata-obs/strata/exporter"
 
 	"encoding/csv"
@@ -16,7 +18,6 @@ import (
 	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/haproxy"
 )
@@ -51,7 +52,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startApp(t, topology.Options{
+	a := startApp(t, server.Options{
 		RefreshInterval: 2 * time.Second,
 		ScrapeInterval:  time.Second,
 		Exporter:        expOpts,

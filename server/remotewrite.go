@@ -1,4 +1,4 @@
-package topology
+package server
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	config_util "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/storage/remote"
 	"github.com/prometheus/prometheus/tsdb/wlog"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/topology/config"
 )
 
@@ -74,20 +74,6 @@ func newRemoteWrite(rawURL string, db walStorage, reg prometheus.Registerer, log
 	return &remoteWrite{Storage: s, started: time.Now()}, nil
 }
 
-// withoutUserinfo moves a URL's user and password into basic auth, where Prometheus's client
-// keeps the password a config.Secret: left in the URL, the remote write queue logs it in clear
-// with every line ("url=http://user:password@…").
-func withoutUserinfo(u *url.URL) (*config_util.URL, *config_util.BasicAuth) {
-	if u.User == nil {
-		return &config_util.URL{URL: u}, nil
-	}
-	password, _ := u.User.Password()
-	auth := &config_util.BasicAuth{Username: u.User.Username(), Password: config_util.Secret(password)}
-	bare := *u
-	bare.User = nil
-	return &config_util.URL{URL: &bare}, auth
-}
-
 // walStorage is what the queue needs of the TSDB whose write-ahead log it tails.
 type walStorage interface {
 	StartTime() (int64, error)
@@ -107,7 +93,7 @@ func remoteWriteConfig(rawURL string) (*promconfig.RemoteWriteConfig, error) {
 		return nil, fmt.Errorf("remote write: %w", err)
 	}
 	rw := promconfig.DefaultRemoteWriteConfig
-	rw.URL, rw.HTTPClientConfig.BasicAuth = withoutUserinfo(u)
+	rw.URL, rw.HTTPClientConfig.BasicAuth = store.WithoutUserinfo(u)
 	rw.Name = remoteWriteName
 	rw.WriteRelabelConfigs = []*relabel.Config{{
 		SourceLabels:         model.LabelNames{model.MetricNameLabel},

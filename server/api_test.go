@@ -1,4 +1,4 @@
-package topology
+package server
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
 // TestAPIRefusals: every parameter a client sends is checked before anything runs, and every
@@ -19,9 +21,9 @@ import (
 // 1970: the zero time would silently mean "now") is bad_data; a limit's refusal is execution
 // and names its flag, whether the query's text or the answer is over it.
 func TestAPIRefusals(t *testing.T) {
-	src := &scriptedLBs{lbs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+	src := sourcetest.Static{SourceName: "edge", LBs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
 		Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}, {Name: "..", Address: "192.0.2.8", Port: 80}}}}}}}
-	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}}, slog.New(slog.DiscardHandler))
+	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{src}}, slog.New(slog.DiscardHandler))
 	r.Refresh(context.Background())
 	mux := http.NewServeMux()
 	lim := query.DefaultLimits
@@ -62,6 +64,37 @@ func TestAPIRefusals(t *testing.T) {
 		}
 		if rec.Code != c.status || env.ErrorType != c.errType || !strings.Contains(env.Error, c.holds) {
 			t.Errorf("%s: %d %s %q, want %d %s holding %q", c.path, rec.Code, env.ErrorType, env.Error, c.status, c.errType, c.holds)
+		}
+	}
+}
+
+// TestGraphAPIPathQuery: /api/v1/topology/graph?q=PATH answers the entities the path reaches
+// and the edges that touch them, as ?kind= does: a path of one kind has no edges among its
+// entities, but a drawing needs the ones to their neighbours.
+func TestGraphAPIPathQuery(t *testing.T) {
+	src := sourcetest.Static{SourceName: "edge", LBs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+		Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}}}}}}}
+	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{src}}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	mux := http.NewServeMux()
+	NewAPI(r, APIOptions{}).Register(mux)
+	for _, q := range []string{"instance", "lb -> instance"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/topology/graph?q="+url.QueryEscape(q), nil))
+		var env struct {
+			Data struct {
+				Nodes []EntityJSON `json:"nodes"`
+				Edges []EdgeJSON   `json:"edges"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %v: %s", q, rec.Code, err, rec.Body)
+		}
+		if len(env.Data.Nodes) != 1 || env.Data.Nodes[0].ID != "edge/c1ps/s0" {
+			t.Errorf("%s: nodes %+v, want instance edge/c1ps/s0", q, env.Data.Nodes)
+		}
+		if len(env.Data.Edges) != 1 || env.Data.Edges[0].From != "service/edge/c1ps" || env.Data.Edges[0].To != "instance/edge/c1ps/s0" {
+			t.Errorf("%s: edges %+v, want service/edge/c1ps -> instance/edge/c1ps/s0", q, env.Data.Edges)
 		}
 	}
 }

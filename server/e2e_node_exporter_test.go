@@ -1,13 +1,14 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"fmt"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/topology"
 )
 
 // TestNodeExporterOnly is the day-one user: no strata-exporter anywhere, only Debian's
@@ -23,7 +24,7 @@ func TestNodeExporterOnly(t *testing.T) {
 	p := testenv.StartProcess(t, bin, "--web.listen-address="+addr, "--log.level=warn")
 	waitServing(t, "http://"+addr+"/metrics", p)
 
-	a := startApp(t, topology.Options{
+	a := startApp(t, server.Options{
 		RefreshInterval: 2 * time.Second,
 		ScrapeInterval:  time.Second,
 		ScrapeConfigs:   fmt.Sprintf("- job_name: node\n  static_configs:\n  - targets: [%q]\n", addr),

@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,7 +12,6 @@ import (
 	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/topology"
 )
 
 // TestExternalPrometheus: strata serve with prometheus.url reads the exporters' series from a
@@ -48,7 +49,7 @@ func TestExternalPrometheus(t *testing.T) {
 		return nil
 	})
 
-	a := startApp(t, topology.Options{RefreshInterval: 2 * time.Second, PrometheusURL: "http://" + promAddr})
+	a := startApp(t, server.Options{RefreshInterval: 2 * time.Second, PrometheusURL: "http://" + promAddr})
 	testenv.Eventually(t, pollTimeout, "this host read from Prometheus", func() error {
 		g, err := a.graph("host")
 		if err != nil {

@@ -1,4 +1,4 @@
-package topology
+package server
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/topology/internal/fleet"
 	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
 // TestLoadFleet is the load test of the hardening issue: 50 clients ask the mission question,
@@ -37,13 +37,13 @@ func TestLoadFleet(t *testing.T) {
 	lbs := max(1, hosts/10)
 
 	now := time.Now()
-	facts, lbList := fleet.Sized(now, hosts, lbs)
+	facts, lbList := sourcetest.Sized(now, hosts, lbs)
 	addr := testenv.FreeAddr(t)
 	addrs, systemd, webConfig := []string{addr}, false, ""
 	a, err := New(context.Background(), Options{
 		WebConfig:   &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &webConfig},
 		StoragePath: t.TempDir(), RefreshInterval: 15 * time.Second,
-		LBSources: []source.LoadBalancers{fleetLBs(lbList)}, FactSources: []source.Facts{fleetFacts{facts}},
+		LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbList}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestLoadFleet(t *testing.T) {
 		kind, path string
 	}
 	healthy := func(r *rand.Rand) request {
-		lb, svc := someLB(r), fmt.Sprintf("svc-%d", r.IntN(fleet.ServicesPerLB))
+		lb, svc := someLB(r), fmt.Sprintf("svc-%d", r.IntN(sourcetest.ServicesPerLB))
 		mission := fmt.Sprintf(`service{id="%s/%s"} -> instance[0] -> host .kernel_release .os_image`, lb, svc)
 		switch n := r.IntN(100); {
 		case n < 40:
@@ -193,7 +193,7 @@ func TestLoadFleet(t *testing.T) {
 	slices.Sort(kinds)
 	pct := func(l []time.Duration, p float64) time.Duration { return l[min(len(l)-1, int(float64(len(l))*p))] }
 	t.Logf("load: %d hosts, %d instances, %d clients for %s: %d healthy requests answered (%.0f/s), %d failed",
-		hosts, lbs*fleet.ServicesPerLB*fleet.InstancesPerService, clients, duration, total, float64(total)/duration.Seconds(), len(failures))
+		hosts, lbs*sourcetest.ServicesPerLB*sourcetest.InstancesPerService, clients, duration, total, float64(total)/duration.Seconds(), len(failures))
 	for _, k := range kinds {
 		l := latencies[k]
 		t.Logf("load: %-18s %6d  p50 %8s  p99 %8s  max %8s", k, len(l), pct(l, .5).Round(100*time.Microsecond),

@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -27,7 +29,6 @@ import (
 	"github.com/strata-obs/strata/internal/kubetest"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/querytest"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/config"
 )
 
@@ -103,11 +104,11 @@ func TestKubernetesSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lbSources, factSources, err := topology.BuildSources(cfg)
+	lbSources, factSources, err := server.BuildSources(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startApp(t, topology.Options{Exporter: fixtureExporter(t), LocalHost: "strata-test",
+	a := startApp(t, server.Options{Exporter: fixtureExporter(t), LocalHost: "strata-test",
 		RefreshInterval: time.Hour, ScrapeInterval: time.Second, Allowlist: []string{"team"},
 		LBSources: lbSources, FactSources: factSources})
 
@@ -231,7 +232,7 @@ func TestKubernetesSource(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	var d topology.QueryData
+	var d server.QueryData
 	if _, err := getAPI(a.base, "/api/v1/topology/query?"+url.Values{"q": {fmt.Sprintf(`diff(pod{namespace="shop"}, %s, %s)`, unix(before), unix(after))}}.Encode(), &d); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -27,7 +29,6 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/topology"
 )
 
 // The end-to-end tests run strata's App (storage, scraper, in-process exporter, refresh loop,
@@ -81,23 +82,23 @@ func exporterOptions(dockerSockets ...string) *exporter.Options {
 	}
 }
 
-// app is a topology.App running in the test until it ends, serving on 127.0.0.1.
+// app is a server.App running in the test until it ends, serving on 127.0.0.1.
 type app struct {
 	base string // http://127.0.0.1:port
-	*topology.App
+	*server.App
 	stop func() // ends Run and waits for it (once); the test's end does it too
 }
 
 // startApp builds the app from opts (a listen address of its own, and a fresh storage
 // directory unless opts names one) and runs it until the test ends or stop; it returns once
 // the HTTP API answers.
-func startApp(t *testing.T, opts topology.Options) *app {
+func startApp(t *testing.T, opts server.Options) *app {
 	t.Helper()
 	return startAppWith(t, opts, testLogger(t))
 }
 
 // startAppWith is startApp logging to logger.
-func startAppWith(t *testing.T, opts topology.Options, logger *slog.Logger) *app {
+func startAppWith(t *testing.T, opts server.Options, logger *slog.Logger) *app {
 	t.Helper()
 	var lastErr error
 	for range 3 { // another process may take the free port between pick and listen
@@ -108,10 +109,10 @@ func startAppWith(t *testing.T, opts topology.Options, logger *slog.Logger) *app
 			opts.StoragePath = t.TempDir()
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		a, err := topology.New(ctx, opts, logger)
+		a, err := server.New(ctx, opts, logger)
 		if err != nil {
 			cancel()
-			t.Fatalf("topology.New: %v", err)
+			t.Fatalf("server.New: %v", err)
 		}
 		errc := make(chan error, 1)
 		go func() { errc <- a.Run(ctx) }()

@@ -1,4 +1,4 @@
-package promql
+package store
 
 import (
 	"context"
@@ -38,7 +38,7 @@ import (
 // or the refresh loop's cached reference from before a reopen is dropped rather than taken for
 // another series of the new head.
 type Storage struct {
-	opts   StorageOptions
+	opts   Options
 	logger *slog.Logger
 	// failures is strata_storage_write_failures_total{operation}: write (a commit) and
 	// compaction (a block the TSDB could not write, from its own counter).
@@ -64,7 +64,7 @@ type Storage struct {
 
 // OpenReopenable opens the TSDB at opts.Path as a Storage; its metrics and the TSDB's are
 // served by Gather.
-func OpenReopenable(opts StorageOptions, logger *slog.Logger) (*Storage, error) {
+func OpenReopenable(opts Options, logger *slog.Logger) (*Storage, error) {
 	s := &Storage{opts: opts, logger: logger, failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "strata_storage_write_failures_total",
 		Help: "Writes into the embedded TSDB that failed (operation=write: a scrape's or a refresh's commit; operation=compaction: a block the TSDB could not write).",
@@ -85,7 +85,7 @@ func OpenReopenable(opts StorageOptions, logger *slog.Logger) (*Storage, error) 
 // twice). The caller holds mu, or is the constructor.
 func (s *Storage) open() error {
 	reg := prometheus.NewRegistry()
-	db, err := OpenStorage(s.opts, s.logger, reg)
+	db, err := Open(s.opts, s.logger, reg)
 	if err != nil {
 		return err
 	}

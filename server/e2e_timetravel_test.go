@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"fmt"
 	"net/url"
 	"slices"
@@ -11,7 +13,6 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/querytest"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/haproxy"
 )
@@ -36,7 +37,7 @@ func TestTimeTravelHAProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := topology.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
+	opts := server.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
 		LBSources: []source.LoadBalancers{src}, LocalHost: host, StoragePath: t.TempDir()}
 	a := startApp(t, opts)
 
@@ -89,7 +90,7 @@ func TestTimeTravelHAProxy(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		var diff topology.QueryData
+		var diff server.QueryData
 		path := "/api/v1/topology/diff?" + url.Values{"q": {`service{name="c1ps"} -> instance`}, "from": {unix(before)}, "to": {unix(after)}}.Encode()
 		if _, err := getAPI(a.base, path, &diff); err != nil {
 			t.Error(err)
@@ -120,7 +121,7 @@ func (a *app) expect(q, at string, rows []string) error {
 	if at != "" {
 		params.Set("time", at)
 	}
-	var d topology.QueryData
+	var d server.QueryData
 	if _, err := getAPI(a.base, "/api/v1/topology/query?"+params.Encode(), &d); err != nil {
 		return err
 	}

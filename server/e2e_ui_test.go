@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -25,7 +27,6 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/querytest"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/haproxy"
 )
@@ -62,7 +63,7 @@ func TestUIInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	beforeStart := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	a := startApp(t, topology.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
+	a := startApp(t, server.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
 		LBSources: []source.LoadBalancers{src}, LocalHost: host})
 
 	s0, s1 := "instance/edge/c1ps/s0", "instance/edge/c1ps/s1"

@@ -1,4 +1,4 @@
-package topology
+package server
 
 import (
 	"net/http"

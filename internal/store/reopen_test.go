@@ -1,4 +1,4 @@
-package promql_test
+package store_test
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/query/promql"
 )
 
 // smallDisk mounts a tmpfs of size bytes for the test: a disk that fills up.
@@ -93,8 +93,8 @@ func countSeries(t *testing.T, s storage.Queryable, batch string) int {
 // the rest of the log after the tear.
 func TestFullDiskLosesNothingWrittenAfter(t *testing.T) {
 	dir := smallDisk(t, 24<<20)
-	opts := promql.StorageOptions{Path: filepath.Join(dir, "data")}
-	s, err := promql.OpenReopenable(opts, slog.New(slog.DiscardHandler))
+	opts := store.Options{Path: filepath.Join(dir, "data")}
+	s, err := store.OpenReopenable(opts, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestFullDiskLosesNothingWrittenAfter(t *testing.T) {
 	}
 
 	// The next start: what was written after the failure is all there.
-	s2, err := promql.OpenReopenable(opts, slog.New(slog.DiscardHandler))
+	s2, err := store.OpenReopenable(opts, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

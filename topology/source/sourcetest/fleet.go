@@ -1,8 +1,9 @@
-// Package fleet makes the synthetic fleet of DESIGN.md §10 that the topology's benchmarks
+// Package sourcetest makes the synthetic fleet of DESIGN.md §10 that the topology's benchmarks
 // run on: 10,000 hosts, 300,000 containers, 1,000 LBs with 100,000 instances.
-package fleet
+package sourcetest
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -60,4 +61,31 @@ func Sized(_ time.Time, hosts, lbs int) (*source.FactSet, []source.LB) {
 		out = append(out, lb)
 	}
 	return facts, out
+}
+
+// Static is an LB source that lists LBs: the fleet's, or a test's own.
+type Static struct {
+	SourceName string
+	LBs        []source.LB
+}
+
+// Name is SourceName.
+func (s Static) Name() string { return s.SourceName }
+
+// ListLoadBalancers lists s.LBs.
+func (s Static) ListLoadBalancers(context.Context) ([]source.LB, error) { return s.LBs, nil }
+
+// StaticFacts is a fact source that answers Set: the fleet's hosts and containers, as an inventory
+// and the exporters' series would.
+type StaticFacts struct {
+	SourceName string
+	Set        *source.FactSet
+}
+
+// Name is SourceName.
+func (s StaticFacts) Name() string { return s.SourceName }
+
+// ListFacts answers s.Set.
+func (s StaticFacts) ListFacts(context.Context, time.Time) (*source.FactSet, error) {
+	return s.Set, nil
 }

@@ -1,4 +1,4 @@
-package topology
+package server
 
 import (
 	"context"
@@ -10,12 +10,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/topology"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -79,7 +77,7 @@ func nonNil(m map[string]string) map[string]string {
 
 // API serves the topology's JSON endpoints.
 type API struct {
-	r      *Refresher
+	r      *topology.Refresher
 	graphs graphs
 	opts   APIOptions
 }
@@ -93,7 +91,7 @@ type APIOptions struct {
 }
 
 // NewAPI serves r's graph, and the graph at a past time from the history.
-func NewAPI(r *Refresher, opts APIOptions) *API {
+func NewAPI(r *topology.Refresher, opts APIOptions) *API {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Minute
 	}
@@ -117,7 +115,7 @@ func (a *API) Register(mux *http.ServeMux) {
 // graphs gives the query engine the latest graph, and for a past time the graph the storage
 // recorded then (topology series, GraphAt).
 type graphs struct {
-	r       *Refresher
+	r       *topology.Refresher
 	history storage.Queryable
 }
 
@@ -126,7 +124,7 @@ func (g graphs) GraphAt(ctx context.Context, at time.Time) (*graph.Graph, []stri
 		if !g.r.Refreshed() && g.history != nil {
 			// Just started: until the first refresh, the latest graph is the one stored
 			// before the restart.
-			gr, w, err := GraphAt(ctx, g.history, time.Now())
+			gr, w, err := topology.GraphAt(ctx, g.history, time.Now())
 			return gr, append(w, "the first refresh since the start has not finished: this is the graph as stored before"), err
 		}
 		gr, w := g.r.Graph()
@@ -135,7 +133,7 @@ func (g graphs) GraphAt(ctx context.Context, at time.Time) (*graph.Graph, []stri
 	if g.history == nil {
 		return nil, nil, errors.New("no storage to read a past graph from")
 	}
-	return GraphAt(ctx, g.history, at)
+	return topology.GraphAt(ctx, g.history, at)
 }
 
 // timeParam reads an optional time parameter (RFC 3339 or unix seconds); zero when absent.
@@ -530,29 +528,4 @@ func nonNilEdges(es []EdgeJSON) []EdgeJSON {
 
 func (a *API) sources(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: a.r.Sources()})
-}
-
-// Collector exposes the latest graph's series on /metrics, with the refresh's own health.
-func (r *Refresher) Collector() prometheus.Collector { return graphCollector{r} }
-
-type graphCollector struct{ r *Refresher }
-
-func (graphCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: label sets vary
-
-func (c graphCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range c.r.Samples() {
-		name := s.Name()
-		var names, values []string
-		s.Labels.Range(func(l labels.Label) {
-			if l.Name != model.MetricNameLabel {
-				names, values = append(names, l.Name), append(values, l.Value)
-			}
-		})
-		m, err := prometheus.NewConstMetric(prometheus.NewDesc(name, familyHelp(name), names, nil), prometheus.GaugeValue, s.Value, values...)
-		if err == nil {
-			ch <- m
-		}
-	}
-	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("strata_topology_refresh_duration_seconds",
-		"How long the last refresh of the graph took.", nil, nil), prometheus.GaugeValue, c.r.LastDuration().Seconds())
 }

@@ -1,13 +1,20 @@
-package topology
+// Package server assembles strata serve and strata up, as Alertmanager's main wires its
+// parts: the embedded TSDB (internal/store), Prometheus's scrape manager, the refresh loop
+// (topology), the sources of the configuration (sources.go), the topology API (api.go),
+// Prometheus's query API (query/promql), the UI (ui), and the HTTP server's limits (web.go).
+// cmd/strata parses flags into Options and calls Run. Its end-to-end tests (e2e_*_test.go)
+// start the whole thing against real load balancers, exporters and Prometheus.
+package server
 
 import (
+	"github.com/strata-obs/strata/internal/store"
+
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +25,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	config_util "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 	promconfig "github.com/prometheus/prometheus/config"
@@ -26,16 +32,15 @@ import (
 	_ "github.com/prometheus/prometheus/discovery/file"       // file_sd_configs in scrape_configs
 	_ "github.com/prometheus/prometheus/discovery/http"       // http_sd_configs in scrape_configs
 	_ "github.com/prometheus/prometheus/discovery/kubernetes" // kubernetes_sd_configs: finding the exporters of a cluster
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/storage/remote"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
+	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/metrics"
 	"github.com/strata-obs/strata/ui"
@@ -98,10 +103,10 @@ type App struct {
 	opts      Options
 	logger    *slog.Logger
 	reg       *prometheus.Registry
-	db        *promql.Storage
+	db        *store.Storage
 	sink      storage.Appendable // what scrapes and refreshes append to: db, or db fanned out to remote
 	remote    *remoteWrite       // nil without a remote write URL
-	refresher *Refresher
+	refresher *topology.Refresher
 	ready     atomic.Bool
 	ui        *ui.UI
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
@@ -151,7 +156,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.reg.MustRegister(versioncollector.NewCollector("strata"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	db, err := promql.OpenReopenable(promql.StorageOptions{Path: opts.StoragePath, Retention: opts.StorageRetention}, logger)
+	db, err := store.OpenReopenable(store.Options{Path: opts.StoragePath, Retention: opts.StorageRetention}, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -164,13 +169,13 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		MaxLength: opts.QueryLimits.MaxLength}, logger)
 	a.promAPI = promql.NewAPIWith(db, a.promql, logger)
 	if opts.PrometheusURL != "" {
-		q, err := remoteQueryable(opts.PrometheusURL)
+		q, err := store.RemoteReader(opts.PrometheusURL)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
 		facts = q
-		a.history = mergedHistory(db, q)
+		a.history = store.MergedHistory(db, q)
 		if a.promAPI, err = promql.NewProxy(opts.PrometheusURL); err != nil {
 			db.Close()
 			return nil, err
@@ -184,7 +189,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		}
 		a.sink = storage.NewFanout(logger, db, a.remote)
 	}
-	a.refresher = NewRefresher(RefresherOptions{
+	a.refresher = topology.NewRefresher(topology.RefresherOptions{
 		LBSources:   opts.LBSources,
 		FactSources: append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
 		LocalHost:   opts.LocalHost,
@@ -202,46 +207,8 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	return a, nil
 }
 
-// mergedHistory reads a past graph from the embedded TSDB and from the external store together:
-// the store holds the topology's history from before this strata's disk (it scrapes strata or
-// receives its remote write). The store failing is a warning, the local history still answers.
-func mergedHistory(local, remote storage.Queryable) storage.Queryable {
-	return storage.QueryableFunc(func(mint, maxt int64) (storage.Querier, error) {
-		l, err := local.Querier(mint, maxt)
-		if err != nil {
-			return nil, err
-		}
-		r, err := remote.Querier(mint, maxt)
-		if err != nil {
-			return l, nil
-		}
-		return storage.NewMergeQuerier([]storage.Querier{l}, []storage.Querier{r}, storage.ChainedSeriesMerge), nil
-	})
-}
-
-// remoteQueryable reads series from an external Prometheus through its remote read API.
-func remoteQueryable(raw string) (storage.Queryable, error) {
-	u, err := url.Parse(strings.TrimSuffix(raw, "/") + "/api/v1/read")
-	if err != nil {
-		return nil, fmt.Errorf("prometheus.url %s: does not parse", redact.URL(raw)) // url.Error would quote it whole
-	}
-	bare, auth := withoutUserinfo(u)
-	httpConfig := config_util.DefaultHTTPClientConfig
-	httpConfig.BasicAuth = auth
-	client, err := remote.NewReadClient("prometheus", &remote.ClientConfig{
-		URL: bare, Timeout: model.Duration(30 * time.Second),
-		HTTPClientConfig: httpConfig,
-		// Prometheus's own limit of a streamed frame; left at zero, every answer is refused.
-		ChunkedReadLimit: promconfig.DefaultChunkedReadLimit,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus.url: %w", err)
-	}
-	return remote.NewSampleAndChunkQueryableClient(client, labels.EmptyLabels(), nil, true, func() (int64, error) { return 0, nil }), nil
-}
-
 // Refresher is the app's refresh loop (tests and the query engine read its graph).
-func (a *App) Refresher() *Refresher { return a.refresher }
+func (a *App) Refresher() *topology.Refresher { return a.refresher }
 
 // Storage is the app's embedded TSDB.
 func (a *App) Storage() storage.Storage { return a.db }

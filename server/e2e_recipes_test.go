@@ -1,6 +1,8 @@
-package topology_test
+package server_test
 
 import (
+	"github.com/strata-obs/strata/server"
+
 	"fmt"
 	"net/http"
 	"os"
@@ -14,7 +16,6 @@ import (
 	"github.com/strata-obs/strata/dashboards"
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/haproxy"
 )
@@ -84,7 +85,7 @@ backend c1ps
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startApp(t, topology.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
+	a := startApp(t, server.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
 		LBSources: []source.LoadBalancers{src}, LocalHost: host,
 		ScrapeConfigs: fmt.Sprintf("- job_name: haproxy\n  static_configs:\n  - targets: [%q]\n", metrics)})
 

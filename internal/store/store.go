@@ -1,7 +1,8 @@
-// Package promql is the one place of strata that imports Prometheus's storage engine and
-// query engine (prometheus/prometheus tsdb and promql): the embedded TSDB that strata up and
-// strata serve write their series to, and the PromQL engine that reads them.
-package promql
+// Package store is strata's embedded TSDB (Prometheus's tsdb): Open for a plain one, and
+// OpenReopenable for strata serve's, which survives a full disk. The strata server writes the
+// scraped and topology series to it; the topology reads a past graph from it, and its tests
+// write histories to one.
+package store
 
 import (
 	"fmt"
@@ -14,14 +15,14 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 )
 
-// StorageOptions configure the embedded TSDB.
-type StorageOptions struct {
+// Options configure the embedded TSDB.
+type Options struct {
 	Path      string        // --storage.path
 	Retention time.Duration // --storage.retention
 }
 
-// OpenStorage opens (or creates) the embedded TSDB at opts.Path.
-func OpenStorage(opts StorageOptions, logger *slog.Logger, reg prometheus.Registerer) (*tsdb.DB, error) {
+// Open opens (or creates) the embedded TSDB at opts.Path.
+func Open(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*tsdb.DB, error) {
 	o := tsdb.DefaultOptions()
 	if opts.Retention > 0 {
 		o.RetentionDuration = opts.Retention.Milliseconds()
@@ -33,7 +34,8 @@ func OpenStorage(opts StorageOptions, logger *slog.Logger, reg prometheus.Regist
 	return db, nil
 }
 
-// ParseSeries reads a series in PromQL's notation, name{label="value", …}.
+// ParseSeries reads a series in PromQL's notation, name{label="value", …}: what tests write
+// into a store.
 func ParseSeries(s string) (labels.Labels, error) {
 	return parser.NewParser(parser.Options{}).ParseMetric(s)
 }

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/query/promql"
+	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/ui"
+
+	"github.com/strata-obs/strata/internal/store"
+
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
+)
+
+// BenchmarkMissionQueryFleet answers the mission question on the synthetic fleet both ways,
+// in one run: strata's path query on the latest graph, and the PromQL join a user would write
+// without strata_topology_path_info (instance_info → edge_info → container_info → host_info)
+// on the same series in the embedded TSDB. Targets: the path query's p50 < 1 ms, ≥ 100 × faster
+// than the join. Both must give the same host, kernel and OS image.
+func BenchmarkMissionQueryFleet(b *testing.B) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := sourcetest.Synthetic(at)
+	db, err := store.Open(store.Options{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
+		Sink: db, Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+
+	const path = `lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`
+	const join = `count by (host, kernel_release, os_image) (
+	  (
+	    (
+	      label_replace(strata_topology_edge_info{from_kind="instance", to_kind="container"}, "container_id", "$1", "to", "(.*)")
+	      * on (from) group_left ()
+	      label_join(strata_topology_instance_info{lb="lb-0042", service="svc-3", position="0"}, "from", "/", "lb", "service", "server")
+	    )
+	    * on (container_id) group_left (host) strata_topology_container_info
+	  )
+	  * on (host) group_left (kernel_release, os_image) strata_topology_host_info
+	)`
+	eng := &query.Engine{Graphs: graphs{r: r}, Limits: query.DefaultLimits}
+	ctx := context.Background()
+
+	b.ResetTimer()
+	var pathTimes, joinTimes []time.Duration
+	var pathRows [][]string
+	var joinAnswer []promql.Sample
+	for range b.N {
+		for range 200 {
+			start := time.Now()
+			res, err := eng.Exec(ctx, path)
+			pathTimes = append(pathTimes, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+			pathRows = res.Rows
+		}
+		for range 3 {
+			start := time.Now()
+			joinAnswer, err = promql.EvalInstant(ctx, db, join, at)
+			joinTimes = append(joinTimes, time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	if len(pathRows) != 1 || len(joinAnswer) != 1 {
+		b.Fatalf("path rows %v, join answer %v: want one host each", pathRows, joinAnswer)
+	}
+	ls := joinAnswer[0].Labels
+	if got := []string{"host", ls.Get("host"), ls.Get("kernel_release"), ls.Get("os_image")}; !slices.Equal(pathRows[0], got) {
+		b.Fatalf("path query %v, PromQL join %v", pathRows[0], got)
+	}
+	pathP50, joinP50 := p50(pathTimes), p50(joinTimes)
+	b.ReportMetric(float64(pathP50.Microseconds()), "path-p50-µs")
+	b.ReportMetric(float64(joinP50.Microseconds()), "promql-join-p50-µs")
+	b.ReportMetric(float64(joinP50)/float64(pathP50), "join/path")
+}
+
+func p50(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkUIPagesFleet serves UI pages on the synthetic fleet: an entity page (a host with its
+// 30 containers and the instances above them, up to the LBs) and the mission question typed into
+// search. Target (DESIGN.md §10): < 300 ms server time for an entity page at that scale.
+func BenchmarkUIPagesFleet(b *testing.B) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := sourcetest.Synthetic(at)
+	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
+		Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	u, err := ui.New(ui.Options{Graphs: graphs{r: r}, Limits: query.DefaultLimits}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []struct{ name, page, holds string }{
+		{"host-page", "/entity/host/node-00042", "node-00042"},
+		{"instance-page", "/entity/instance/lb-0042/svc-3/s0", "node-"},
+		{"search", "/?q=" + url.QueryEscape(`lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`), "node-"},
+		{"lb-page", "/lb/haproxy/lb-0042", "node-"},
+		{"lbs-page", "/lbs", "lb-0042"},
+		{"fleet-page", "/fleet", "5.15.0-91-generic"},
+	} {
+		page := p.page
+		var times []time.Duration
+		for range b.N {
+			for range 5 {
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				u.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, page, nil))
+				times = append(times, time.Since(start))
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), p.holds) {
+					b.Fatalf("%s: %d\n%.500s", page, rec.Code, rec.Body.String())
+				}
+			}
+		}
+		b.ReportMetric(float64(p50(times).Microseconds()), p.name+"-p50-µs")
+	}
+}
