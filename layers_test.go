@@ -43,11 +43,11 @@ var allowed = map[string][]string{
 
 	// The topology: its pure domain types, the sources, the join, the configuration, the refresh.
 	"topology/graph":             {},
-	"topology/source":            {},
+	"topology/source":            {"internal/strictyaml"},
 	"topology/source/*":          {"topology/source", "internal/redact", "internal/safefile", "internal/strictyaml", "internal/labelname", "internal/cgroup"},
-	"topology/source/sourcetest": {"topology/source"},
+	"topology/source/sourcetest": {"topology/source", "internal/strictyaml"},
 	"topology/join":              {"topology/graph", "topology/source"},
-	"topology/config":            {"internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
+	"topology/config":            {"topology/source", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
 	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname"},
 
 	// The path language and PromQL.
@@ -72,12 +72,12 @@ var allowed = map[string][]string{
 // testImports are what a package's tests may import besides its own list: the test helpers, a
 // package's own external test, and the real parts the end-to-end tests start.
 var testImports = map[string][]string{
-	"*":              {"internal/testenv", "topology/source/sourcetest", "internal/store"},
-	"topology/join":  {},
-	"server":         {"internal/kubetest", "query/querytest", "dashboards", "exporter/collector"},
-	"cmd/strata":     {"internal/testenv"},
-	"deploy":         {"internal/kubetest", "topology/source", "topology/source/kubernetes"},
-	"internal/store": {},
+	"*":               {"internal/testenv", "topology/source/sourcetest", "internal/store"},
+	"topology/config": {"topology/source/*"},
+	"server":          {"internal/kubetest", "query/querytest", "dashboards", "exporter/collector"},
+	"cmd/strata":      {"internal/testenv"},
+	"deploy":          {"internal/kubetest", "topology/source", "topology/source/kubernetes"},
+	"internal/store":  {},
 }
 
 // goPackage is what go list says of one package.

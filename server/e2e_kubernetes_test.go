@@ -100,7 +100,7 @@ func TestKubernetesSource(t *testing.T) {
 	})
 
 	// strata, with the source built from a kubeconfig as strata serve builds it.
-	cfg, err := config.Parse("strata.yml", []byte("sources:\n  - type: kubernetes\n    kubeconfig: "+cluster.Kubeconfig+"\n"))
+	cfg, err := config.Parse("strata.yml", []byte("sources:\n  - type: kubernetes\n    kubeconfig: "+cluster.Kubeconfig+"\n"), server.Providers())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/wlog"
 
 	"github.com/strata-obs/strata/internal/store"
-	"github.com/strata-obs/strata/topology/config"
+	"github.com/strata-obs/strata/topology/source"
 )
 
 // remoteWriteName is the queue's remote_name in the prometheus_remote_storage_* metrics.
@@ -87,7 +87,7 @@ func remoteWriteConfig(rawURL string) (*promconfig.RemoteWriteConfig, error) {
 	// Checked again: --prometheus.remote-write-url does not pass through the file's checks.
 	u, err := url.Parse(rawURL)
 	if err == nil {
-		err = config.CheckHTTPURL(rawURL)
+		err = source.CheckHTTPURL(rawURL)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("remote write: %w", err)

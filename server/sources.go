@@ -15,36 +15,34 @@ import (
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/caddy"
+	"github.com/strata-obs/strata/topology/source/dns"
 	"github.com/strata-obs/strata/topology/source/haproxy"
 	"github.com/strata-obs/strata/topology/source/inventory"
 	"github.com/strata-obs/strata/topology/source/kubernetes"
 	"github.com/strata-obs/strata/topology/source/nginx"
 )
 
-// BuildSources makes the configured sources: one line per type. A source may be both an LB
-// source and a fact source (the inventory).
+// Providers lists the source types of the configuration file. To add one: its package under
+// topology/source (its settings and a func Provider), and one line here.
+func Providers() []source.Provider {
+	return []source.Provider{
+		haproxy.Provider(),
+		caddy.Provider(),
+		nginx.Provider(),
+		kubernetes.Provider(),
+		inventory.Provider(),
+		dns.Provider(),
+	}
+}
+
+// BuildSources makes the configured sources. A source may be both an LB source and a fact
+// source (the inventory).
 func BuildSources(cfg *config.Config) ([]source.LoadBalancers, []source.Facts, error) {
 	var lbs []source.LoadBalancers
 	var facts []source.Facts
+	env := source.Env{StaleAfter: cfg.Topology.StaleAfter}
 	for _, s := range cfg.Sources {
-		var (
-			src any
-			err error
-		)
-		switch spec := s.Spec.(type) {
-		case *config.HAProxy:
-			src, err = haproxy.New(haproxy.Config{Name: s.Name, RuntimeAPI: spec.RuntimeAPI, StatsURL: spec.StatsURL, Host: spec.Host, Timeout: spec.Timeout})
-		case *config.Caddy:
-			src, err = caddy.New(caddy.Config{Name: s.Name, AdminURL: spec.AdminURL, Host: spec.Host, Timeout: spec.Timeout})
-		case *config.Nginx:
-			src, err = nginx.New(nginx.Config{Name: s.Name, ConfigFile: spec.Config, UseNginxT: spec.UseNginxT, Host: spec.Host})
-		case *config.Kubernetes:
-			src, err = kubernetes.New(kubernetes.Config{Name: s.Name, Kubeconfig: spec.Kubeconfig})
-		case *config.Inventory:
-			src, err = inventory.New(s.Name, spec.File, cfg.Topology.StaleAfter)
-		default:
-			err = fmt.Errorf("type %s is not supported by this build yet", s.Type)
-		}
+		src, err := s.Spec.Build(s.Name, env)
 		if err != nil {
 			return nil, nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}

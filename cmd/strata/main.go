@@ -154,7 +154,7 @@ func run(args []string, stdout, stderr *os.File) int {
 	case promqlCmd.FullCommand():
 		return runPromQL(promqlFlags, *promqlExpr, stdout, stderr)
 	case checkConfig.FullCommand():
-		cfg, err := config.Load(*checkFile)
+		cfg, err := config.Load(*checkFile, server.Providers())
 		if err == nil {
 			err = server.Check(*checkFile, cfg)
 		}
@@ -167,7 +167,7 @@ func run(args []string, stdout, stderr *os.File) int {
 	case up.FullCommand():
 		return serveUntilSignal(upOptions(upFlags, *hostName), logger)
 	case serve.FullCommand():
-		cfg, err := config.Load(*configFile)
+		cfg, err := config.Load(*configFile, server.Providers())
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1

@@ -5,28 +5,22 @@
 // Parse is the pure core: bytes in, a Config with every default filled in, or every problem at
 // once (errors.Join), each as "file:line: field.path: reason". Load reads the file and calls it.
 //
-// To add a source type: one struct in sources.go with its Type and fields methods (and a check
-// method for rules across its fields), and one line in specs; then one case in the topology's
-// BuildSources (topology/sources.go) that hands the struct to the source's constructor.
+// A source type is not declared here: each provider (topology/source/<provider>) owns its
+// settings and how they are read (source.Provider), and the server lists the providers
+// (server/sources.go); Parse and Load take that list.
 package config
 
 import (
 	"github.com/strata-obs/strata/internal/redact"
+	"github.com/strata-obs/strata/topology/source"
 
 	"bytes"
-	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/strata-obs/strata/internal/labelname"
 
-	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/strata-obs/strata/internal/safefile"
@@ -82,7 +76,7 @@ const MaxFileSize = 16 << 20
 
 // Load reads the configuration file at path. Relative paths inside it are resolved against
 // the file's directory.
-func Load(path string) (*Config, error) {
+func Load(path string, providers []source.Provider) (*Config, error) {
 	data, err := safefile.ReadFile(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -92,21 +86,20 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return parse(path, dir, data)
+	return parse(path, dir, data, providers)
 }
 
 // Parse reads a configuration from data; name is the file's name, as errors show it, and its
 // directory is the base of relative paths. The error is an errors.Join of *strictyaml.Error.
-func Parse(name string, data []byte) (*Config, error) {
-	return parse(name, filepath.Dir(name), data)
+func Parse(name string, data []byte, providers []source.Provider) (*Config, error) {
+	return parse(name, filepath.Dir(name), data, providers)
 }
 
-func parse(name, dir string, data []byte) (*Config, error) {
+func parse(name, dir string, data []byte, providers []source.Provider) (*Config, error) {
 	root, err := strictyaml.Read(name, data)
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{d: strictyaml.NewDecoder(name, root), dir: dir}
 	c := &Config{
 		Topology: Topology{
 			RefreshInterval: DefaultRefreshInterval,
@@ -114,35 +107,30 @@ func parse(name, dir string, data []byte) (*Config, error) {
 			LabelAllowlist:  DefaultLabelAllowlist(),
 		},
 	}
+	r := &reader{d: source.NewDecoder(strictyaml.NewDecoder(name, root), dir, &c.Topology.RefreshInterval), providers: providers}
 	if root != nil {
 		r.d.Mapping(root, "", []strictyaml.Field{
 			{Name: "sources", Read: func(n *yaml.Node, path string) { c.Sources = r.sources(n, path) }},
 			{Name: "scrape_configs", Read: func(n *yaml.Node, path string) { c.ScrapeConfigs = r.scrapeConfigs(n, path) }},
 			{Name: "prometheus", Read: func(n *yaml.Node, path string) {
 				r.d.Mapping(n, path, []strictyaml.Field{
-					{Name: "url", Read: r.str(&c.Prometheus.URL, CheckHTTPURL)},
-					{Name: "remote_write", Read: r.str(&c.Prometheus.RemoteWrite, CheckHTTPURL)},
+					{Name: "url", Read: r.d.StringField(&c.Prometheus.URL, source.CheckHTTPURL)},
+					{Name: "remote_write", Read: r.d.StringField(&c.Prometheus.RemoteWrite, source.CheckHTTPURL)},
 				})
 			}},
 			{Name: "topology", Read: func(n *yaml.Node, path string) { r.topology(n, path, &c.Topology) }},
 		})
 	}
-	for _, check := range r.later {
-		check(c)
-	}
-	if err := r.d.Err(); err != nil {
+	if err := r.d.Finish(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// reader reads one file: the decoder that records problems, and what paths are relative to.
+// reader reads one file: the decoder that records problems, and the source types it knows.
 type reader struct {
-	d   *strictyaml.Decoder
-	dir string
-	// later holds checks that need the whole file, such as a timeout against the refresh
-	// interval set further down.
-	later []func(*Config)
+	d         *source.Decoder
+	providers []source.Provider
 }
 
 func (r *reader) topology(n *yaml.Node, path string, t *Topology) {
@@ -150,11 +138,11 @@ func (r *reader) topology(n *yaml.Node, path string, t *Topology) {
 	r.d.Mapping(n, path, []strictyaml.Field{
 		{Name: "refresh_interval", Read: func(n *yaml.Node, path string) {
 			refreshNode = n
-			r.duration(&t.RefreshInterval)(n, path)
+			r.d.DurationField(&t.RefreshInterval)(n, path)
 		}},
 		{Name: "stale_after", Read: func(n *yaml.Node, path string) {
 			staleNode = n
-			r.duration(&t.StaleAfter)(n, path)
+			r.d.DurationField(&t.StaleAfter)(n, path)
 		}},
 		{Name: "label_allowlist", Read: func(n *yaml.Node, path string) {
 			if n.ShortTag() == "!!null" {
@@ -188,7 +176,7 @@ func (r *reader) topology(n *yaml.Node, path string, t *Topology) {
 			at, p = refreshNode, strictyaml.Path(path, "refresh_interval")
 		}
 		r.d.Errorf(at, p, "stale_after (%s) must not be shorter than refresh_interval (%s)",
-			durationString(t.StaleAfter), durationString(t.RefreshInterval))
+			source.DurationString(t.StaleAfter), source.DurationString(t.RefreshInterval))
 	}
 }
 
@@ -234,137 +222,4 @@ func (r *reader) scrapeConfigs(n *yaml.Node, path string) []byte {
 		return nil
 	}
 	return b.Bytes()
-}
-
-// durationString prints a duration as the file would write it (5m, not 5m0s).
-func durationString(d time.Duration) string { return model.Duration(d).String() }
-
-// str reads a string, checked by check when not nil. Absent or null leaves dst (its default).
-func (r *reader) str(dst *string, check func(string) error) func(*yaml.Node, string) {
-	return func(n *yaml.Node, path string) {
-		s, ok := r.d.String(n, path)
-		if !ok || s == "" {
-			return
-		}
-		if check != nil {
-			if err := check(s); err != nil {
-				r.d.Errorf(n, path, "%v", err)
-				return
-			}
-		}
-		*dst = s
-	}
-}
-
-// filePath reads a path: ~ is the home directory, and a relative path is relative to the
-// configuration file, not to wherever strata was started.
-func (r *reader) filePath(dst *string) func(*yaml.Node, string) {
-	return func(n *yaml.Node, path string) {
-		s, ok := r.d.String(n, path)
-		if !ok || s == "" {
-			return
-		}
-		p, err := resolvePath(r.dir, s)
-		if err != nil {
-			r.d.Errorf(n, path, "%v", err)
-			return
-		}
-		*dst = p
-	}
-}
-
-func resolvePath(dir, p string) (string, error) {
-	if strings.HasPrefix(p, "~") {
-		rest, ok := strings.CutPrefix(p, "~")
-		if rest != "" && !strings.HasPrefix(rest, "/") {
-			ok = false
-		}
-		if !ok {
-			return "", errors.New("only ~ and ~/… are expanded, not ~user; write the full path")
-		}
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("cannot expand ~: %v", err)
-		}
-		p = filepath.Join(home, rest)
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
-	}
-	return filepath.Clean(p), nil
-}
-
-// duration reads a positive duration in Prometheus's notation (30s, 5m, 1h30m, 1d), the one the
-// scrape configs of the same file use.
-func (r *reader) duration(dst *time.Duration) func(*yaml.Node, string) {
-	return func(n *yaml.Node, path string) {
-		s, ok := r.d.String(n, path)
-		if !ok || s == "" {
-			return
-		}
-		d, err := model.ParseDuration(s)
-		if err != nil || d <= 0 {
-			r.d.Errorf(n, path, "want a positive duration such as 15s, 5m or 1h")
-			return
-		}
-		*dst = time.Duration(d)
-	}
-}
-
-func (r *reader) boolean(dst *bool) func(*yaml.Node, string) {
-	return func(n *yaml.Node, path string) {
-		if b, ok := r.d.Bool(n, path); ok {
-			*dst = b
-		}
-	}
-}
-
-// CheckHTTPURL accepts an absolute http or https URL (the file's, and the flags' that override
-// them).
-func CheckHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("want an http:// or https:// URL with a host")
-	}
-	if p := u.Port(); p != "" {
-		if err := checkPort(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkEndpoint accepts unix:///absolute/path or tcp://host:port, the two ways HAProxy's
-// runtime API listens.
-func checkEndpoint(s string) error {
-	bad := errors.New("want unix:///path or tcp://host:port")
-	u, err := url.Parse(s)
-	if err != nil {
-		return bad
-	}
-	switch u.Scheme {
-	case "unix":
-		if u.Host != "" || !strings.HasPrefix(u.Path, "/") || u.RawQuery != "" || u.Fragment != "" {
-			return bad
-		}
-	case "tcp":
-		host, port, err := net.SplitHostPort(u.Host)
-		if err != nil || host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			return bad
-		}
-		if err := checkPort(port); err != nil {
-			return err
-		}
-	default:
-		return bad
-	}
-	return nil
-}
-
-func checkPort(p string) error {
-	n, err := strconv.Atoi(p)
-	if err != nil || n < 1 || n > 65535 {
-		return errors.New("invalid port (want 1-65535)")
-	}
-	return nil
 }

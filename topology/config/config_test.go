@@ -12,6 +12,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/strata-obs/strata/internal/strictyaml"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/caddy"
+	"github.com/strata-obs/strata/topology/source/haproxy"
+	"github.com/strata-obs/strata/topology/source/inventory"
+	"github.com/strata-obs/strata/topology/source/kubernetes"
+	"github.com/strata-obs/strata/topology/source/nginx"
 )
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -29,17 +35,17 @@ func defaultTopology() Topology {
 
 func TestParseDesignExample(t *testing.T) {
 	t.Setenv("HOME", "/home/sre")
-	got, err := Parse("/etc/strata/strata.yml", readTestdata(t, "design.yml"))
+	got, err := Parse("/etc/strata/strata.yml", readTestdata(t, "design.yml"), providers())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &Config{
 		Sources: []Source{
-			{Type: "haproxy", Name: "edge", Line: 3, Spec: &HAProxy{RuntimeAPI: "unix:///run/haproxy/admin.sock", Host: "node-1", Timeout: 5 * time.Second}},
-			{Type: "caddy", Name: "web", Line: 7, Spec: &Caddy{AdminURL: "http://127.0.0.1:2019", Timeout: 5 * time.Second}},
-			{Type: "nginx", Name: "legacy", Line: 10, Spec: &Nginx{Config: "/etc/nginx/nginx.conf"}},
-			{Type: "kubernetes", Name: "kubernetes", Line: 13, Spec: &Kubernetes{Kubeconfig: "/home/sre/.kube/config"}},
-			{Type: "inventory", Name: "inventory", Line: 15, Spec: &Inventory{File: "/etc/strata/inventory.yml"}},
+			{Type: "haproxy", Name: "edge", Line: 3, Spec: &haproxy.Config{RuntimeAPI: "unix:///run/haproxy/admin.sock", Host: "node-1", Timeout: 5 * time.Second}},
+			{Type: "caddy", Name: "web", Line: 7, Spec: &caddy.Config{AdminURL: "http://127.0.0.1:2019", Timeout: 5 * time.Second}},
+			{Type: "nginx", Name: "legacy", Line: 10, Spec: &nginx.Config{ConfigFile: "/etc/nginx/nginx.conf"}},
+			{Type: "kubernetes", Name: "kubernetes", Line: 13, Spec: &kubernetes.Config{Kubeconfig: "/home/sre/.kube/config"}},
+			{Type: "inventory", Name: "inventory", Line: 15, Spec: &inventory.Config{File: "/etc/strata/inventory.yml"}},
 		},
 		Prometheus: Prometheus{URL: "http://prometheus:9090", RemoteWrite: "http://prometheus:9090/api/v1/write"},
 		Topology:   defaultTopology(),
@@ -50,7 +56,7 @@ func TestParseDesignExample(t *testing.T) {
 }
 
 func TestParseFull(t *testing.T) {
-	got, err := Parse("/etc/strata/strata.yml", readTestdata(t, "full.yml"))
+	got, err := Parse("/etc/strata/strata.yml", readTestdata(t, "full.yml"), providers())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +64,12 @@ func TestParseFull(t *testing.T) {
 	got.ScrapeConfigs = nil
 	want := &Config{
 		Sources: []Source{
-			{Type: "haproxy", Name: "edge", Line: 3, Spec: &HAProxy{StatsURL: "http://127.0.0.1:8404/stats;csv", Host: "node-1", Timeout: 2 * time.Second}},
-			{Type: "haproxy", Name: "edge-tcp", Line: 8, Spec: &HAProxy{RuntimeAPI: "tcp://127.0.0.1:9999", Timeout: 5 * time.Second}},
-			{Type: "caddy", Name: "caddy", Line: 11, Spec: &Caddy{AdminURL: "https://caddy.internal:2019", Host: "node-2", Timeout: 1500 * time.Millisecond}},
-			{Type: "nginx", Name: "nginx", Line: 15, Spec: &Nginx{Config: "/etc/strata/nginx/nginx.conf", UseNginxT: true, Host: "node-3"}},
-			{Type: "kubernetes", Name: "prod", Line: 19, Spec: &Kubernetes{Kubeconfig: "/etc/kube/config"}},
-			{Type: "inventory", Name: "cmdb", Line: 22, Spec: &Inventory{File: "/srv/cmdb/inventory.yml"}},
+			{Type: "haproxy", Name: "edge", Line: 3, Spec: &haproxy.Config{StatsURL: "http://127.0.0.1:8404/stats;csv", Host: "node-1", Timeout: 2 * time.Second}},
+			{Type: "haproxy", Name: "edge-tcp", Line: 8, Spec: &haproxy.Config{RuntimeAPI: "tcp://127.0.0.1:9999", Timeout: 5 * time.Second}},
+			{Type: "caddy", Name: "caddy", Line: 11, Spec: &caddy.Config{AdminURL: "https://caddy.internal:2019", Host: "node-2", Timeout: 1500 * time.Millisecond}},
+			{Type: "nginx", Name: "nginx", Line: 15, Spec: &nginx.Config{ConfigFile: "/etc/strata/nginx/nginx.conf", UseNginxT: true, Host: "node-3"}},
+			{Type: "kubernetes", Name: "prod", Line: 19, Spec: &kubernetes.Config{Kubeconfig: "/etc/kube/config"}},
+			{Type: "inventory", Name: "cmdb", Line: 22, Spec: &inventory.Config{File: "/srv/cmdb/inventory.yml"}},
 		},
 		Prometheus: Prometheus{URL: "https://prometheus.internal:9090/", RemoteWrite: "https://prometheus.internal:9090/api/v1/write"},
 		Topology:   Topology{RefreshInterval: 30 * time.Second, StaleAfter: 10 * time.Minute, LabelAllowlist: []string{"app", "team", "cost_center"}},
@@ -102,7 +108,7 @@ func indent(s string) string {
 // TestScrapeConfigsBlock: a flow list comes out as a block list, so that the caller can put
 // its own entries (strata up's scrape of its exporter) in front.
 func TestScrapeConfigsBlock(t *testing.T) {
-	c, err := Parse("strata.yml", []byte("scrape_configs: [{job_name: node, static_configs: [{targets: [\"a:9100\"]}]}]\n"))
+	c, err := Parse("strata.yml", []byte("scrape_configs: [{job_name: node, static_configs: [{targets: [\"a:9100\"]}]}]\n"), providers())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,40 +120,37 @@ func TestScrapeConfigsBlock(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	for _, in := range []string{"", "# strata up needs no configuration\n", "topology:\n", "topology: {label_allowlist: }\n", "scrape_configs: []\n"} {
-		got, err := Parse("strata.yml", []byte(in))
+		got, err := Parse("strata.yml", []byte(in), providers())
 		if err != nil {
-			t.Errorf("Parse(%q): %v", in, err)
+			t.Errorf("Parse(%q, providers()): %v", in, err)
 			continue
 		}
 		if diff := cmp.Diff(&Config{Topology: defaultTopology()}, got); diff != "" {
-			t.Errorf("Parse(%q) (-want +got):\n%s", in, diff)
+			t.Errorf("Parse(%q, providers()) (-want +got):\n%s", in, diff)
 		}
 	}
 
-	got, err := Parse("strata.yml", []byte("sources: [{type: haproxy, runtime_api: \"unix:///s\"}, {type: caddy}, {type: nginx}, {type: kubernetes}]\n"))
+	got, err := Parse("strata.yml", []byte("sources: [{type: haproxy, runtime_api: \"unix:///s\"}, {type: caddy}, {type: nginx}, {type: kubernetes}]\n"), providers())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Source{
-		{Type: "haproxy", Name: "haproxy", Line: 1, Spec: &HAProxy{RuntimeAPI: "unix:///s", Timeout: 5 * time.Second}},
-		{Type: "caddy", Name: "caddy", Line: 1, Spec: &Caddy{AdminURL: "http://localhost:2019", Timeout: 5 * time.Second}},
-		{Type: "nginx", Name: "nginx", Line: 1, Spec: &Nginx{Config: "/etc/nginx/nginx.conf"}},
-		{Type: "kubernetes", Name: "kubernetes", Line: 1, Spec: &Kubernetes{}},
+		{Type: "haproxy", Name: "haproxy", Line: 1, Spec: &haproxy.Config{RuntimeAPI: "unix:///s", Timeout: 5 * time.Second}},
+		{Type: "caddy", Name: "caddy", Line: 1, Spec: &caddy.Config{AdminURL: "http://localhost:2019", Timeout: 5 * time.Second}},
+		{Type: "nginx", Name: "nginx", Line: 1, Spec: &nginx.Config{ConfigFile: "/etc/nginx/nginx.conf"}},
+		{Type: "kubernetes", Name: "kubernetes", Line: 1, Spec: &kubernetes.Config{}},
 	}
 	if diff := cmp.Diff(want, got.Sources); diff != "" {
 		t.Errorf("defaults of the sources (-want +got):\n%s", diff)
 	}
 
 	// An explicit empty allow-list copies no labels; it is not the default.
-	got, err = Parse("strata.yml", []byte("topology: {label_allowlist: []}\n"))
+	got, err = Parse("strata.yml", []byte("topology: {label_allowlist: []}\n"), providers())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Topology.LabelAllowlist == nil || len(got.Topology.LabelAllowlist) != 0 {
 		t.Errorf("label_allowlist: [] = %#v, want an empty list", got.Topology.LabelAllowlist)
-	}
-	if SourceTypes := SourceTypes(); !cmp.Equal(SourceTypes, []string{"haproxy", "caddy", "nginx", "kubernetes", "inventory"}) {
-		t.Errorf("SourceTypes() = %v", SourceTypes)
 	}
 }
 
@@ -167,11 +170,11 @@ func TestRelativePaths(t *testing.T) {
 		var out []string
 		for _, s := range c.Sources {
 			switch spec := s.Spec.(type) {
-			case *Inventory:
+			case *inventory.Config:
 				out = append(out, spec.File)
-			case *Nginx:
-				out = append(out, spec.Config)
-			case *Kubernetes:
+			case *nginx.Config:
+				out = append(out, spec.ConfigFile)
+			case *kubernetes.Config:
 				out = append(out, spec.Kubeconfig)
 			}
 		}
@@ -194,12 +197,12 @@ func TestRelativePaths(t *testing.T) {
 			"/home/sre/inventory.yml", "/home/sre", "deploy/conf/nginx.conf", "deploy/kube.yml",
 		}},
 	} {
-		c, err := Parse(tc.name, in)
+		c, err := Parse(tc.name, in, providers())
 		if err != nil {
-			t.Fatalf("Parse(%s): %v", tc.name, err)
+			t.Fatalf("Parse(%s, providers()): %v", tc.name, err)
 		}
 		if diff := cmp.Diff(tc.want, files(c)); diff != "" {
-			t.Errorf("Parse(%s) paths (-want +got):\n%s", tc.name, diff)
+			t.Errorf("Parse(%s, providers()) paths (-want +got):\n%s", tc.name, diff)
 		}
 	}
 
@@ -212,7 +215,7 @@ func TestRelativePaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	c, err := Load("etc/strata.yml")
+	c, err := Load("etc/strata.yml", providers())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,15 +225,15 @@ func TestRelativePaths(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	if _, err := Load(filepath.Join(t.TempDir(), "missing.yml")); err == nil || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Load(missing) = %v, want a not-exist error", err)
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yml"), providers()); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing, providers()) = %v, want a not-exist error", err)
 	}
 	path := filepath.Join(t.TempDir(), "strata.yml")
 	if err := os.WriteFile(path, []byte("sources:\n  - type: nginix\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	want := path + `:2: sources[0].type: unknown source type (want one of haproxy, caddy, nginx, kubernetes, inventory)`
-	if _, err := Load(path); err == nil || err.Error() != want {
+	if _, err := Load(path, providers()); err == nil || err.Error() != want {
 		t.Errorf("Load = %v, want %s", err, want)
 	}
 }
@@ -250,8 +253,8 @@ func TestLoadBadRemoteWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := path + ":4: prometheus.remote_write: " + tc.reason
-		if _, err := Load(path); err == nil || err.Error() != want {
-			t.Errorf("Load(remote_write: %s) = %v, want %s", tc.value, err, want)
+		if _, err := Load(path, providers()); err == nil || err.Error() != want {
+			t.Errorf("Load(remote_write: %s, providers()) = %v, want %s", tc.value, err, want)
 		}
 	}
 }
@@ -517,7 +520,7 @@ func TestParseErrors(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("strata.yml", []byte(tc.in))
+			_, err := Parse("strata.yml", []byte(tc.in), providers())
 			if err == nil {
 				t.Fatalf("Parse: no error, want %s", tc.want)
 			}
@@ -541,7 +544,7 @@ sources:
 prometheus:
   url: prometheus:9090
 `
-	_, err := Parse("strata.yml", []byte(in))
+	_, err := Parse("strata.yml", []byte(in), providers())
 	want := []string{
 		`strata.yml:5: sources[0].runtime_api: want unix:///path or tcp://host:port`,
 		`strata.yml:6: sources[0].timeout: 1m is longer than topology.refresh_interval (10s)`,
@@ -558,4 +561,9 @@ prometheus:
 	if !errors.As(err, &e) || e.Line != 5 || e.Path != "sources[0].runtime_api" {
 		t.Errorf("errors.As(*strictyaml.Error) = %+v", e)
 	}
+}
+
+// providers are the source types these tests read: the server's.
+func providers() []source.Provider {
+	return []source.Provider{haproxy.Provider(), caddy.Provider(), nginx.Provider(), kubernetes.Provider(), inventory.Provider()}
 }

@@ -2,9 +2,9 @@ package config
 
 import (
 	"github.com/strata-obs/strata/internal/redact"
+	"github.com/strata-obs/strata/topology/source"
 
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -13,178 +13,30 @@ import (
 
 // Source is one entry of sources.
 type Source struct {
-	Type string // the Spec's type: haproxy, caddy, nginx, kubernetes, inventory
+	Type string // the provider's type: haproxy, caddy, nginx, kubernetes, inventory, dns
 	// Name is unique among the sources; it names the source in strata_topology_source_up and,
 	// for an LB source, the LB. It defaults to the type for the only source of its type.
 	Name string
-	Line int  // where the entry starts, for messages about the source at run time
-	Spec Spec // *HAProxy, *Caddy, *Nginx, *Kubernetes or *Inventory, defaults filled in
+	Line int             // where the entry starts, for messages about the source at run time
+	Spec source.Settings // the provider's settings, defaults filled in
 }
-
-// Spec is what a source entry's type adds to it.
-type Spec interface {
-	Type() string
-	// fields lists the entry's keys besides type and name, read into the spec.
-	fields(r *reader) []strictyaml.Field
-}
-
-// checker is a Spec with rules across its fields, checked once the entry is read.
-type checker interface {
-	check(r *reader, entry *yaml.Node, path string)
-}
-
-// specs lists every source type, each as an empty spec holding its defaults. To add a source
-// type: its struct below, and one line here.
-func specs() []Spec {
-	return []Spec{
-		&HAProxy{Timeout: defaultTimeout},
-		&Caddy{AdminURL: "http://localhost:2019", Timeout: defaultTimeout},
-		&Nginx{Config: "/etc/nginx/nginx.conf"},
-		&Kubernetes{},
-		&Inventory{},
-	}
-}
-
-// defaultTimeout bounds one request to an LB's API: well under the refresh interval, so that a
-// hung LB delays one refresh rather than the next ones.
-const defaultTimeout = 5 * time.Second
 
 // SourceTypes lists the values `type` may take.
-func SourceTypes() []string {
+func (r *reader) SourceTypes() []string {
 	var types []string
-	for _, s := range specs() {
-		types = append(types, s.Type())
+	for _, p := range r.providers {
+		types = append(types, p.Type)
 	}
 	return types
 }
 
-func newSpec(typ string) Spec {
-	for _, s := range specs() {
-		if s.Type() == typ {
-			return s
+func (r *reader) newSettings(typ string) source.Settings {
+	for _, p := range r.providers {
+		if p.Type == typ {
+			return p.Settings()
 		}
 	}
 	return nil
-}
-
-// HAProxy reads an HAProxy process: its backends are services, their servers instances.
-type HAProxy struct {
-	RuntimeAPI string        // unix:///path or tcp://host:port of the runtime API (show stat, show servers state)
-	StatsURL   string        // http(s) URL of the stats page, when the runtime API is not exposed
-	Host       string        // the host HAProxy runs on; empty: this host
-	Timeout    time.Duration // per request to HAProxy
-}
-
-// Type is "haproxy".
-func (*HAProxy) Type() string { return "haproxy" }
-
-func (s *HAProxy) fields(r *reader) []strictyaml.Field {
-	return []strictyaml.Field{
-		{Name: "runtime_api", Read: r.str(&s.RuntimeAPI, checkEndpoint)},
-		{Name: "stats_url", Read: r.str(&s.StatsURL, CheckHTTPURL)},
-		{Name: "host", Read: r.str(&s.Host, nil)},
-		{Name: "timeout", Read: r.timeout(&s.Timeout)},
-	}
-}
-
-// check asks for exactly one way to reach HAProxy: with both, which one answers would be a
-// surprise.
-func (s *HAProxy) check(r *reader, entry *yaml.Node, path string) {
-	api, stats := present(entry, "runtime_api"), present(entry, "stats_url")
-	switch {
-	case api == nil && stats == nil:
-		r.d.Errorf(entry, path, "want runtime_api (unix:///path or tcp://host:port) or stats_url")
-	case api != nil && stats != nil:
-		r.d.Errorf(stats, strictyaml.Path(path, "stats_url"), "set runtime_api or stats_url, not both")
-	}
-}
-
-// Caddy reads Caddy's reverse-proxy upstreams from its admin API.
-type Caddy struct {
-	AdminURL string // http(s) URL of the admin API
-	Host     string // the host Caddy runs on; empty: this host
-	Timeout  time.Duration
-}
-
-// Type is "caddy".
-func (*Caddy) Type() string { return "caddy" }
-
-func (s *Caddy) fields(r *reader) []strictyaml.Field {
-	return []strictyaml.Field{
-		{Name: "admin_url", Read: r.str(&s.AdminURL, CheckHTTPURL)},
-		{Name: "host", Read: r.str(&s.Host, nil)},
-		{Name: "timeout", Read: r.timeout(&s.Timeout)},
-	}
-}
-
-// Nginx reads nginx's upstreams from its configuration.
-type Nginx struct {
-	Config string // the main configuration file, absolute
-	// UseNginxT asks for `nginx -T -c Config`, which prints the configuration with its includes
-	// as nginx itself resolves them, instead of reading the files.
-	UseNginxT bool
-	Host      string // the host nginx runs on; empty: this host
-}
-
-// Type is "nginx".
-func (*Nginx) Type() string { return "nginx" }
-
-func (s *Nginx) fields(r *reader) []strictyaml.Field {
-	return []strictyaml.Field{
-		{Name: "config", Read: r.filePath(&s.Config)},
-		{Name: "use_nginx_t", Read: r.boolean(&s.UseNginxT)},
-		{Name: "host", Read: r.str(&s.Host, nil)},
-	}
-}
-
-// Kubernetes reads Services, EndpointSlices and Ingresses from a cluster's API.
-type Kubernetes struct {
-	Kubeconfig string // absolute; empty: in-cluster configuration
-}
-
-// Type is "kubernetes".
-func (*Kubernetes) Type() string { return "kubernetes" }
-
-func (s *Kubernetes) fields(r *reader) []strictyaml.Field {
-	return []strictyaml.Field{
-		{Name: "kubeconfig", Read: r.filePath(&s.Kubeconfig)},
-	}
-}
-
-// Inventory reads an inventory file (DESIGN.md §8).
-type Inventory struct {
-	File string // absolute
-}
-
-// Type is "inventory".
-func (*Inventory) Type() string { return "inventory" }
-
-func (s *Inventory) fields(r *reader) []strictyaml.Field {
-	return []strictyaml.Field{
-		{Name: "file", Required: true, Read: r.filePath(&s.File)},
-	}
-}
-
-// present returns the value of key in entry when it is set to something other than null.
-func present(entry *yaml.Node, key string) *yaml.Node {
-	v := strictyaml.Deref(strictyaml.Lookup(entry, key))
-	if v == nil || v.ShortTag() == "!!null" {
-		return nil
-	}
-	return v
-}
-
-// timeout reads a duration that must fit in the refresh interval, set anywhere in the file.
-func (r *reader) timeout(dst *time.Duration) func(*yaml.Node, string) {
-	return func(n *yaml.Node, path string) {
-		r.duration(dst)(n, path)
-		r.later = append(r.later, func(c *Config) {
-			if *dst > c.Topology.RefreshInterval {
-				r.d.Errorf(n, path, "%s is longer than topology.refresh_interval (%s)",
-					durationString(*dst), durationString(c.Topology.RefreshInterval))
-			}
-		})
-	}
 }
 
 // sources reads the list of sources, then gives names to the unnamed ones and checks that no
@@ -240,24 +92,24 @@ func (r *reader) sources(n *yaml.Node, path string) []Source {
 func (r *reader) source(n *yaml.Node, path string) (src Source, nameNode *yaml.Node, ok bool) {
 	m := strictyaml.Deref(n)
 	if m.Kind != yaml.MappingNode {
-		r.d.Errorf(m, path, "want a mapping with a type (one of %s), got %s", strings.Join(SourceTypes(), ", "), strictyaml.Describe(m))
+		r.d.Errorf(m, path, "want a mapping with a type (one of %s), got %s", strings.Join(r.SourceTypes(), ", "), strictyaml.Describe(m))
 		return Source{}, nil, false
 	}
 	src.Line = m.Line
 	typePath := strictyaml.Path(path, "type")
 	typeNode := strictyaml.Lookup(m, "type")
 	if typeNode == nil {
-		r.d.Errorf(m, typePath, "required (one of %s)", strings.Join(SourceTypes(), ", "))
+		r.d.Errorf(m, typePath, "required (one of %s)", strings.Join(r.SourceTypes(), ", "))
 		return src, nil, false
 	}
 	typ, ok := r.d.String(typeNode, typePath)
 	if !ok {
 		return src, nil, false
 	}
-	spec := newSpec(typ)
+	spec := r.newSettings(typ)
 	if spec == nil {
 		// The other keys are not checked: they belong to a type nobody knows.
-		r.d.Errorf(typeNode, typePath, "unknown source type (want one of %s)", strings.Join(SourceTypes(), ", "))
+		r.d.Errorf(typeNode, typePath, "unknown source type (want one of %s)", strings.Join(r.SourceTypes(), ", "))
 		return src, nil, false
 	}
 	src.Type, src.Spec = typ, spec
@@ -273,12 +125,12 @@ func (r *reader) source(n *yaml.Node, path string) (src Source, nameNode *yaml.N
 				src.Name, nameNode = s, n
 			}
 		}},
-	}, spec.fields(r)...)
+	}, spec.Fields(r.d)...)
 	if !r.d.Mapping(m, path, fields) {
 		return src, nil, false
 	}
-	if c, ok := spec.(checker); ok {
-		c.check(r, m, path)
+	if c, ok := spec.(source.Checker); ok {
+		c.Check(r.d, m, path)
 	}
 	return src, nameNode, true
 }

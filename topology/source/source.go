@@ -1,9 +1,10 @@
 // Package source says what the topology needs from outside, as small interfaces that each
 // provider package (haproxy, caddy, nginx, inventory, metrics, kubernetes) implements.
 //
-// To add a source: a new package under source/ with a type implementing LoadBalancers or
-// Facts (or both), one line where the config's `type` is mapped to a constructor
-// (topology/sources.go), a test against the real program.
+// To add a source (docs/extending.md): a new package under source/ with a type implementing
+// LoadBalancers or Facts (or both), its settings struct implementing Settings (provider.go: the
+// keys of its sources entry, read with file:line errors, and Build), a func Provider, one line in
+// server.Providers, and a test against the real program.
 package source
 
 import (
