@@ -22,4 +22,6 @@ func (c *Config) Fields(d *source.Decoder) []strictyaml.Field {
 
 // Build reads the file; a cut of more than half its hosts is held back for
 // topology.stale_after.
-func (c *Config) Build(name string, env source.Env) (any, error) { return New(name, c.File, env.StaleAfter) }
+func (c *Config) Build(name string, env source.Env) (any, error) {
+	return New(name, c.File, env.StaleAfter)
+}
