@@ -45,6 +45,6 @@
 // whose Limit names the flag. Every error is an *Error with a line:column position and what was
 // expected.
 //
-// To add a stage: parse it in parser.stage, apply it in table.apply, explain it (or say why not)
-// in Explain, and add its cases to querytest/testdata.
+// To add a stage: its parse, apply and explain functions and one entry in stageKinds
+// (stages.go), its line in the grammar above, and its cases in querytest/testdata.
 package query

@@ -388,74 +388,13 @@ func (t table) keep(idx []int) table {
 	return out
 }
 
+// apply runs one stage on the table.
 func (t table) apply(w *walker, st Stage) (table, error) {
-	switch st.Op {
-	case "where":
-		var idx []int
-		for i := range t.len() {
-			if err := w.tick(st.Pos); err != nil {
-				return t, err
-			}
-			if st.Where.Matches(t.get(i, st.Where.Name)) {
-				idx = append(idx, i)
-			}
-		}
-		return t.keep(idx), nil
-	case "sort":
-		keys := make([]string, t.len())
-		idx := make([]int, t.len())
-		for i := range keys {
-			if err := w.tick(st.Pos); err != nil {
-				return t, err
-			}
-			keys[i], idx[i] = t.get(i, st.By[0]), i
-		}
-		slices.SortStableFunc(idx, func(a, b int) int {
-			c := compareValues(keys[a], keys[b])
-			if st.Desc {
-				c = -c
-			}
-			return c
-		})
-		return t.keep(idx), nil
-	case "limit":
-		idx := make([]int, min(st.Limit, t.len()))
-		for i := range idx {
-			idx[i] = i
-		}
-		return t.keep(idx), nil
-	case "count":
-		width := len(st.By) + 1
-		groups := map[string]int{}
-		var keys [][]string
-		for i := range t.len() {
-			if err := w.tick(st.Pos); err != nil {
-				return t, err
-			}
-			key := make([]string, len(st.By))
-			for j, b := range st.By {
-				key[j] = t.get(i, b)
-			}
-			k := strings.Join(key, "\x00")
-			if _, ok := groups[k]; !ok {
-				if err := w.cells(st.Pos, len(keys)+1, width); err != nil {
-					return t, err
-				}
-				keys = append(keys, key)
-			}
-			groups[k]++
-		}
-		slices.SortFunc(keys, func(a, b []string) int { return slices.Compare(a, b) })
-		out := table{columns: append(slices.Clone(st.By), "count"), rows: [][]string{}, grouped: true}
-		if len(st.By) == 0 && len(keys) == 0 {
-			keys = [][]string{{}} // count of nothing is a row with 0
-		}
-		for _, k := range keys {
-			out.rows = append(out.rows, append(k, strconv.Itoa(groups[strings.Join(k, "\x00")])))
-		}
-		return out, nil
+	kind, ok := stageNamed(st.Op)
+	if !ok {
+		return t, fmt.Errorf("%s: unknown stage %q", st.Pos, st.Op)
 	}
-	return t, nil
+	return kind.apply(t, w, st)
 }
 
 // result writes the answer, its cells counted before they are made.

@@ -92,50 +92,17 @@ func Explain(q *Query) (string, error) {
 			by = append(by, l)
 		}
 	}
-	label := func(name string) (string, error) {
-		if slices.Contains(by, name) {
-			return name, nil
-		}
-		if l, ok := pathInfoLabels[target][name]; ok {
-			return l, nil
-		}
-		return "", fmt.Errorf("strata_topology_path_info has no label for the %s attribute %q", target, name)
-	}
-	var outer []string // aggregations around the inner count, innermost first
+	x := &explained{target: target, matchers: matchers, by: by}
 	for _, st := range q.Stages {
-		switch st.Op {
-		case "where":
-			l, err := label(st.Where.Name)
-			if err != nil {
-				return "", fmt.Errorf("%s: %w", st.Pos, err)
-			}
-			if len(outer) > 0 {
-				return "", fmt.Errorf("%s: where after count has no PromQL equivalent here", st.Pos)
-			}
-			matchers = append(matchers, l+st.Where.Op+strconv.Quote(st.Where.Value))
-		case "count":
-			var groups []string
-			for _, b := range st.By {
-				l, err := label(b)
-				if err != nil {
-					return "", fmt.Errorf("%s: %w", st.Pos, err)
-				}
-				if !slices.Contains(by, l) {
-					by = append(by, l)
-				}
-				groups = append(groups, l)
-			}
-			if len(outer) > 0 {
-				return "", fmt.Errorf("%s: a second count has no PromQL equivalent here", st.Pos)
-			}
-			outer = append(outer, "count by ("+strings.Join(groups, ", ")+") ")
-			if len(groups) == 0 {
-				outer[len(outer)-1] = "count "
-			}
-		default:
+		kind, ok := stageNamed(st.Op)
+		if !ok || kind.explain == nil {
 			return "", fmt.Errorf("%s: | %s has no PromQL equivalent (PromQL orders and limits by value only)", st.Pos, st.Op)
 		}
+		if err := kind.explain(x, st); err != nil {
+			return "", err
+		}
 	}
+	matchers, by, outer := x.matchers, x.by, x.outer
 	sel := pathInfo
 	if len(matchers) > 0 {
 		sel += "{" + strings.Join(matchers, ", ") + "}"
@@ -154,6 +121,26 @@ func Explain(q *Query) (string, error) {
 		expr += " or vector(0)" // the path query counts 0 where PromQL's count of nothing is nothing
 	}
 	return expr, nil
+}
+
+// explained is the PromQL being written for a query: the path_info matchers, the labels of the
+// inner count, and the aggregations around it, innermost first.
+type explained struct {
+	target   graph.Kind
+	matchers []string
+	by       []string
+	outer    []string
+}
+
+// label is the path_info label of an attribute of the answer's kind, or of a count's group.
+func (x *explained) label(name string) (string, error) {
+	if slices.Contains(x.by, name) {
+		return name, nil
+	}
+	if l, ok := pathInfoLabels[x.target][name]; ok {
+		return l, nil
+	}
+	return "", fmt.Errorf("strata_topology_path_info has no label for the %s attribute %q", x.target, name)
 }
 
 // formatDuration writes a duration as PromQL does (1h30m, 90s).

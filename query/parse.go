@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -451,62 +450,19 @@ func (p *parser) pick() (*Pick, error) {
 	return pk, nil
 }
 
-var stageNames = []string{"count", "sort", "limit", "where"}
-
 func (p *parser) stage() (Stage, error) {
 	t := p.next()
 	st := Stage{Op: t.text, Pos: t.pos}
-	if t.kind != tIdent || !slices.Contains(stageNames, t.text) {
-		msg := fmt.Sprintf(`expected count, sort, limit or where after "|", got %s`, t.describe())
-		if s := suggest(t.text, stageNames); s != "" && t.kind == tIdent {
+	kind, ok := stageNamed(t.text)
+	if t.kind != tIdent || !ok {
+		names := stageNames()
+		msg := fmt.Sprintf(`expected %s after "|", got %s`, orList(names), t.describe())
+		if s := suggest(t.text, names); s != "" && t.kind == tIdent {
 			msg += "; did you mean " + s + "?"
 		}
 		return st, p.errorf(t, "%s", msg)
 	}
-	switch t.text {
-	case "count":
-		if p.peek().kind == tIdent && p.peek().text == "by" {
-			p.next()
-			names, err := p.nameList("count by")
-			if err != nil {
-				return st, err
-			}
-			st.By = names
-		}
-	case "sort":
-		if b, err := p.expect(tIdent, `after "sort"`); err != nil || b.text != "by" {
-			return st, p.errorf(b, `expected "by" after "sort", got %s`, b.describe())
-		}
-		a, err := p.expect(tIdent, `after "sort by"`)
-		if err != nil {
-			return st, p.errorf(a, `expected an attribute after "sort by", got %s`, a.describe())
-		}
-		st.By = []string{a.text}
-		if n := p.peek(); n.kind == tIdent && (n.text == "desc" || n.text == "asc") {
-			p.next()
-			st.Desc = n.text == "desc"
-		}
-	case "limit":
-		n, err := p.expect(tNumber, `after "limit"`)
-		if err != nil {
-			return st, err
-		}
-		st.Limit, err = strconv.Atoi(n.text)
-		if err != nil || st.Limit < 0 {
-			return st, p.errorf(n, "expected a count of rows (0 or more) after \"limit\", got %s", n.describe())
-		}
-	case "where":
-		name, err := p.expect(tIdent, `after "where"`)
-		if err != nil {
-			return st, p.errorf(name, `expected an attribute after "where", got %s`, name.describe())
-		}
-		m, err := p.matcherAfterName(name, `after "where"`)
-		if err != nil {
-			return st, err
-		}
-		st.Where = m
-	}
-	return st, nil
+	return st, kind.parse(p, &st)
 }
 
 // nameList reads (a, b, …).
