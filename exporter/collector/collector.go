@@ -81,21 +81,24 @@ type Factory struct {
 	Help           string
 	DefaultEnabled bool
 	New            func(Config) (Collector, error)
+	// Families are the families this collector alone emits, declared in its file; the host's
+	// merged facts (strata_host_info, strata_host_hardware_info) are in metrics.go.
+	Families []*Family
 }
 
 // Factories is the list of every collector, in the order of their flags' help.
 func Factories() []Factory {
 	return []Factory{
-		{"identity", "hostname, machine-id, boot-id and boot time", true, newIdentityCollector},
-		{"kernel", "kernel release, version and architecture", true, newKernelCollector},
-		{"os", "operating system image from os-release", true, newOSCollector},
-		{"dmi", "hardware from DMI/SMBIOS, virtualization and cloud provider", true, newDMICollector},
-		{"cpu", "CPU model, vendor, sockets, cores and threads", true, newCPUCollector},
-		{"memory", "total memory", true, newMemoryCollector},
-		{"disk", "disks: model, vendor, size, rotational, WWN", true, newDiskCollector},
-		{"network", "network interfaces and their IP addresses", true, newNetworkCollector},
-		{"container", "containers from cgroups, enriched through Docker/podman and CRI APIs", true, newContainerCollector},
-		{"listener", "listening TCP sockets with their process and container", true, newListenerCollector},
+		{"identity", "hostname, machine-id, boot-id and boot time", true, newIdentityCollector, []*Family{hostBootTime}},
+		{"kernel", "kernel release, version and architecture", true, newKernelCollector, nil},
+		{"os", "operating system image from os-release", true, newOSCollector, []*Family{hostOSInfo, hostOSSupportEnd}},
+		{"dmi", "hardware from DMI/SMBIOS, virtualization and cloud provider", true, newDMICollector, []*Family{hostSerialInfo}},
+		{"cpu", "CPU model, vendor, sockets, cores and threads", true, newCPUCollector, []*Family{hostCPUInfo, hostCPUCores, hostCPUPhysicalCores, hostCPUSockets}},
+		{"memory", "total memory", true, newMemoryCollector, []*Family{hostMemory}},
+		{"disk", "disks: model, vendor, size, rotational, WWN", true, newDiskCollector, []*Family{diskInfo, diskSize}},
+		{"network", "network interfaces and their IP addresses", true, newNetworkCollector, []*Family{networkInterfaceInfo, hostAddressInfo}},
+		{"container", "containers from cgroups, enriched through Docker/podman and CRI APIs", true, newContainerCollector, []*Family{containerInfo, containerCPU, containerMemory, containerPids, containerAddressInfo, containerPortInfo, containerRuntimeUp}},
+		{"listener", "listening TCP sockets with their process and container", true, newListenerCollector, []*Family{listenerInfo}},
 	}
 }
 

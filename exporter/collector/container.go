@@ -22,6 +22,28 @@ import (
 	"github.com/strata-obs/strata/internal/labelname"
 )
 
+// The families this collector alone emits.
+var (
+	containerInfo = family("strata_container_info",
+		"A running container; container_id is the runtime's full id; value 1.", info,
+		"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "pod_uid")
+	containerCPU = family("strata_container_cpu_usage_seconds_total",
+		"CPU time used by a container.", counter, "container_id")
+	containerMemory = family("strata_container_memory_working_set_bytes",
+		"Memory working set of a container (usage less inactive file cache).", gauge, "container_id")
+	containerPids = family("strata_container_pids",
+		"Processes and threads in a container.", gauge, "container_id")
+	containerAddressInfo = family("strata_container_address_info",
+		"An IP address of a container in its own network; value 1.", info,
+		"container_id", "address")
+	containerPortInfo = family("strata_container_port_info",
+		"A port a container publishes on the host; value 1.", info,
+		"container_id", "protocol", "host_ip", "host_port", "container_port")
+	containerRuntimeUp = family("strata_container_runtime_up",
+		"Whether the container runtime API used for enrichment answered (1) or not (0).", gauge,
+		"runtime", "endpoint")
+)
+
 // containerCollector finds running containers by walking the cgroup hierarchy (v1, v2 or
 // hybrid), reads their CPU, memory and pids usage from their cgroups, and enriches them with
 // name, image, labels, addresses and published ports from the runtimes' APIs (Docker Engine

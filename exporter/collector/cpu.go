@@ -8,6 +8,19 @@ import (
 	"github.com/prometheus/procfs"
 )
 
+// The families this collector alone emits.
+var (
+	hostCPUInfo = family("strata_host_cpu_info",
+		"CPU model of the host (the first processor's); value 1.", info,
+		"model_name", "vendor", "family", "model", "stepping", "microcode")
+	hostCPUCores = family("strata_host_cpu_cores",
+		"Logical CPUs (hardware threads) of the host.", gauge)
+	hostCPUPhysicalCores = family("strata_host_cpu_physical_cores",
+		"Physical CPU cores of the host.", gauge)
+	hostCPUSockets = family("strata_host_cpu_sockets",
+		"CPU sockets (physical packages) of the host.", gauge)
+)
+
 // cpuCollector reports the CPU model and topology from /proc/cpuinfo, read slowly since it
 // does not change while the host runs.
 type cpuCollector struct {

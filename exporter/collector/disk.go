@@ -11,6 +11,15 @@ import (
 	"strings"
 )
 
+// The families this collector alone emits.
+var (
+	diskInfo = family("strata_disk_info",
+		"A disk of the host; value 1.", info,
+		"device", "model", "vendor", "rotational", "wwn")
+	diskSize = family("strata_disk_size_bytes",
+		"Size of a disk.", gauge, "device")
+)
+
 // diskCollector reports the host's physical disks from /sys/block: model, vendor, size,
 // rotational and WWN where sysfs has them. Virtual block devices (loop, ram, zram,
 // device-mapper, md) have no backing device and are skipped.

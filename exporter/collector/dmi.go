@@ -11,6 +11,13 @@ import (
 	"github.com/prometheus/procfs/sysfs"
 )
 
+// The families this collector alone emits.
+var (
+	hostSerialInfo = family("strata_host_serial_info",
+		"Serial numbers and SMBIOS UUID of the host; only with --collector.dmi.serials; value 1.", info,
+		"system_uuid", "product_serial", "board_serial", "chassis_serial")
+)
+
 // dmiCollector reports the hardware from DMI/SMBIOS (/sys/class/dmi/id), and from it and the
 // CPU flags the virtualization and the cloud provider. It makes no network call: a cloud is
 // recognised by the strings its hypervisor writes into SMBIOS. Serial numbers and the SMBIOS

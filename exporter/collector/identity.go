@@ -8,6 +8,12 @@ import (
 	"github.com/prometheus/procfs"
 )
 
+// The families this collector alone emits.
+var (
+	hostBootTime = family("strata_host_boot_time_seconds",
+		"When the host booted, in unix seconds.", gauge)
+)
+
 // identityCollector reports who the host is: hostname, machine-id and boot-id (facts of
 // strata_host_info) and its boot time. The SMBIOS UUID is the dmi collector's, behind
 // --collector.dmi.serials. The hostname is read on every scrape; the rest changes only with a

@@ -18,6 +18,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The families this collector alone emits.
+var (
+	listenerInfo = family("strata_listener_info",
+		"A listening TCP socket with its process and container (empty container_id for host processes); netns is empty in the host's network namespace; value 1.", info,
+		"address", "port", "pid", "comm", "container_id", "netns")
+)
+
 // listenerCollector reports listening TCP sockets with the process and container that own
 // them, in the host's network namespace and in every container's own: this is how
 // 10.0.3.17:8080 behind a load balancer becomes a container.

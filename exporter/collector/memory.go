@@ -7,6 +7,12 @@ import (
 	"github.com/prometheus/procfs"
 )
 
+// The families this collector alone emits.
+var (
+	hostMemory = family("strata_host_memory_bytes",
+		"Total usable memory of the host (MemTotal).", gauge)
+)
+
 // memoryCollector reports the host's total memory from /proc/meminfo.
 type memoryCollector struct{ fs procfs.FS }
 

@@ -14,6 +14,16 @@ import (
 	"unsafe"
 )
 
+// The families this collector alone emits.
+var (
+	networkInterfaceInfo = family("strata_network_interface_info",
+		"A network interface of the host; speed in Mb/s; value 1.", info,
+		"device", "driver", "mac", "operstate", "speed", "mtu")
+	hostAddressInfo = family("strata_host_address_info",
+		"An IP address of the host, one series per address: how load-balancer backends find their host; value 1.", info,
+		"device", "address")
+)
+
 // networkCollector reports the host's network interfaces from /sys/class/net and their IP
 // addresses: the addresses are how a load balancer's backend finds its host.
 //

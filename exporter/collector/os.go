@@ -12,6 +12,16 @@ import (
 	"time"
 )
 
+// The families this collector alone emits.
+var (
+	hostOSInfo = family("strata_host_os_info",
+		"Every identifying field of os-release; value 1.", info,
+		"id", "id_like", "name", "version", "version_id", "version_codename", "variant_id", "build_id",
+		"image_id", "image_version", "pretty_name", "support_end")
+	hostOSSupportEnd = family("strata_host_os_support_end_timestamp_seconds",
+		"When the OS image stops being supported (os-release SUPPORT_END), in unix seconds.", gauge)
+)
+
 // osCollector reports the OS image from os-release(5): /etc/os-release, else
 // /usr/lib/os-release, both under --path.rootfs.
 type osCollector struct{ cfg Config }
