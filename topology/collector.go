@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"cmp"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -14,6 +16,7 @@ type graphCollector struct{ r *Refresher }
 func (graphCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: label sets vary
 
 func (c graphCollector) Collect(ch chan<- prometheus.Metric) {
+	help := familyHelps()
 	for _, s := range c.r.Samples() {
 		name := s.Name()
 		var names, values []string
@@ -22,7 +25,7 @@ func (c graphCollector) Collect(ch chan<- prometheus.Metric) {
 				names, values = append(names, l.Name), append(values, l.Value)
 			}
 		})
-		m, err := prometheus.NewConstMetric(prometheus.NewDesc(name, familyHelp(name), names, nil), prometheus.GaugeValue, s.Value, values...)
+		m, err := prometheus.NewConstMetric(prometheus.NewDesc(name, cmp.Or(help[name], name), names, nil), prometheus.GaugeValue, s.Value, values...)
 		if err == nil {
 			ch <- m
 		}

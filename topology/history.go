@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -41,7 +40,7 @@ func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Gra
 	errs := make([]error, len(fams))
 	var wg sync.WaitGroup
 	for i, fam := range fams {
-		r := restorers[fam.Name]
+		r := fam.restore
 		if !r.restores() {
 			continue // path_info: nothing of its own to restore, not worth reading
 		}
@@ -69,7 +68,7 @@ func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Gra
 	// entity by entity, its index would cost a fleet more than all its entities' attributes.
 	n := 0
 	for i, fam := range fams {
-		if restorers[fam.Name].kind != "" {
+		if fam.restore.kind != "" {
 			n += len(read[i])
 		}
 	}
@@ -83,7 +82,7 @@ func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Gra
 	}
 	b.index()
 	for i, fam := range fams {
-		r := restorers[fam.Name]
+		r := fam.restore
 		if r.link == nil {
 			continue
 		}
@@ -173,94 +172,6 @@ type restorer struct {
 	// link adds the edges the series carries, from its entity's attributes where it has
 	// one (the entity is in the graph by then).
 	link func(b *rebuilder, s aliveSeries)
-}
-
-// restorers map each family of series.go back to the graph; a test checks that every family
-// has one. path_info has none: its rows are walks of the edges the other families carry.
-var restorers = map[string]restorer{
-	"strata_topology_lb_info": {kind: graph.LB, attr: map[string]string{"lb": ""},
-		ident: func(ls labels.Labels) (string, string) {
-			name := ls.Get("lb")
-			return ls.Get("provider") + "/" + name, name
-		}},
-	"strata_topology_service_info": {kind: graph.Service, attr: map[string]string{"service": ""},
-		ident: func(ls labels.Labels) (string, string) {
-			name := ls.Get("service")
-			return graph.ServiceID(ls.Get("lb"), ls.Get("namespace"), name), name
-		},
-		// The series names its LB by name alone: every LB of that name leads to it, as
-		// the join links them.
-		link: func(b *rebuilder, s aliveSeries) {
-			name := s.entity.Attrs["lb"]
-			if len(b.lbsByName[name]) == 0 {
-				b.unmappedSeries(graph.LB, name, s)
-			}
-			for _, lb := range b.lbsByName[name] {
-				b.g.Connect(lb, s.entity, noSource, s.seen())
-			}
-		}},
-	"strata_topology_instance_info": {kind: graph.Instance,
-		ident: func(ls labels.Labels) (string, string) {
-			// An instance the LB does not name is known by its address.
-			name := ls.Get("server")
-			if name == "" {
-				name = net.JoinHostPort(ls.Get("address"), ls.Get("port"))
-			}
-			return graph.ServiceID(ls.Get("lb"), ls.Get("namespace"), ls.Get("service")) + "/" + name, name
-		},
-		link: func(b *rebuilder, s aliveSeries) {
-			a := s.entity.Attrs
-			if svc, ok := b.find(graph.Ref{Kind: graph.Service, ID: graph.ServiceID(a["lb"], a["namespace"], a["service"])}, s); ok {
-				b.g.Connect(svc, s.entity, noSource, s.seen())
-			}
-		}},
-	"strata_topology_pod_info": {kind: graph.Pod, attr: map[string]string{"pod": "", "pod_uid": "uid", "host": "node"},
-		ident: func(ls labels.Labels) (string, string) {
-			name := ls.Get("pod")
-			return ls.Get("namespace") + "/" + name, name
-		},
-		// The node is the name Kubernetes knows the host by, not always its identity: it
-		// resolves as the join resolves it, and a node no host answers to had no edge then
-		// either (no warning).
-		link: func(b *rebuilder, s aliveSeries) {
-			if host := b.hostsByName[s.entity.Attrs["node"]]; host != nil {
-				b.g.Connect(s.entity, host, noSource, s.seen())
-			}
-		}},
-	"strata_topology_container_info": {kind: graph.Container, attr: map[string]string{"container_id": "", "name": ""},
-		ident: func(ls labels.Labels) (string, string) { return ls.Get("container_id"), ls.Get("name") },
-		link: func(b *rebuilder, s aliveSeries) {
-			c, seen := s.entity, s.seen()
-			if name := c.Attrs["pod"]; name != "" {
-				if pod, ok := b.find(graph.Ref{Kind: graph.Pod, ID: c.Attrs["namespace"] + "/" + name}, s); ok {
-					b.g.Connect(pod, c, noSource, seen)
-				}
-			}
-			if id := c.Attrs["image"]; id != "" {
-				if image, ok := b.find(graph.Ref{Kind: graph.Image, ID: id}, s); ok {
-					b.g.Connect(c, image, noSource, seen)
-				}
-			}
-			if id := c.Attrs["host"]; id != "" {
-				if host, ok := b.find(graph.Ref{Kind: graph.Host, ID: id}, s); ok {
-					b.g.Connect(c, host, noSource, seen)
-				}
-			}
-		}},
-	"strata_topology_image_info": {kind: graph.Image, attr: map[string]string{"image": "", "name": ""},
-		ident: func(ls labels.Labels) (string, string) { return ls.Get("image"), ls.Get("name") }},
-	"strata_topology_host_info":          {kind: graph.Host, attr: map[string]string{"host": ""}, ident: hostIdent},
-	"strata_topology_host_hardware_info": {kind: graph.Host, attr: map[string]string{"host": ""}, ident: hostIdent},
-	"strata_topology_edge_info": {
-		link: func(b *rebuilder, s aliveSeries) {
-			ls := s.labels
-			from, ok1 := b.find(graph.Ref{Kind: graph.Kind(ls.Get("from_kind")), ID: ls.Get("from")}, s)
-			to, ok2 := b.find(graph.Ref{Kind: graph.Kind(ls.Get("to_kind")), ID: ls.Get("to")}, s)
-			if ok1 && ok2 {
-				b.g.Connect(from, to, ls.Get("source"), s.seen())
-			}
-		}},
-	"strata_topology_path_info": {},
 }
 
 // restores tells a family that has something of its own to restore.

@@ -425,24 +425,17 @@ host/vm name="vm" kernel_release="6.18.44" sources=
 	}
 }
 
-// TestGraphAtRestorersCoverFamilies: every family the topology writes is mapped back (or said to
-// need nothing), and every label a restorer renames is one its family has.
+// TestGraphAtRestorersCoverFamilies: every family the topology writes restores something, but
+// path_info (its rows are walks of the other families' edges), and every label a restorer
+// renames is one its family has.
 func TestGraphAtRestorersCoverFamilies(t *testing.T) {
-	names := map[string]family{}
 	for _, fam := range families() {
-		names[fam.Name] = fam
-		if _, ok := restorers[fam.Name]; !ok {
-			t.Errorf("%s: no restorer, GraphAt would leave it out", fam.Name)
+		if restores := fam.restore.restores(); restores != (fam.Name != "strata_topology_path_info") {
+			t.Errorf("%s: restores %v: GraphAt would leave it out, or restore what it should not", fam.Name, restores)
 		}
-	}
-	for name, r := range restorers {
-		fam, ok := names[name]
-		if !ok {
-			t.Errorf("restorer for %s, which the topology does not write", name)
-		}
-		for l := range r.attr {
+		for l := range fam.restore.attr {
 			if !slices.Contains(fam.Labels, l) {
-				t.Errorf("%s: restorer renames label %s, which the family does not have", name, l)
+				t.Errorf("%s: restorer renames label %s, which the family does not have", fam.Name, l)
 			}
 		}
 	}

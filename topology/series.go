@@ -34,6 +34,8 @@ type family struct {
 	// kind is the kind of entity the family has about one series for (edge_info and
 	// path_info: for each instance), to size and order the work.
 	kind graph.Kind
+	// restore turns the family's series back into the graph (history.go).
+	restore restorer
 }
 
 // size is about how many series the family has in g.
@@ -48,89 +50,13 @@ var (
 		"virtualization", "cloud_provider", "instance_type"}
 )
 
-// familyList is every series family the topology writes; see families.
-var familyList = []family{
-	{Name: "strata_topology_lb_info", Help: "A load balancer; value 1.",
-		Labels: []string{"lb", "provider", "addresses", "host", "stale"}, MetaLabels: true,
-		kind: graph.LB, fill: eachEntity(graph.LB, func(e *graph.Entity, v []string) {
-			v[0], v[1], v[2], v[3] = e.Name, e.Attrs["provider"], e.Attrs["addresses"], e.Attrs["host"]
-		})},
-	{Name: "strata_topology_service_info", Help: "A service behind a load balancer (HAProxy backend, upstream, pool); value 1.",
-		Labels: []string{"lb", "service", "namespace", "stale"}, MetaLabels: true,
-		kind: graph.Service, fill: eachEntity(graph.Service, func(e *graph.Entity, v []string) {
-			v[0], v[1], v[2] = e.Attrs["lb"], e.Name, e.Attrs["namespace"]
-		})},
-	{Name: "strata_topology_instance_info", Help: "An instance of a service in the LB's own order (position from 0), with its health; value 1.",
-		Labels: []string{"lb", "service", "namespace", "server", "address", "port", "position", "health", "weight", "stale"}, MetaLabels: true,
-		kind: graph.Instance, fill: eachEntity(graph.Instance, func(e *graph.Entity, v []string) {
-			attrsInto(e, []string{"lb", "service", "namespace", "server", "address", "port", "position", "health", "weight"}, v)
-		})},
-	{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
-		Labels: []string{"pod", "namespace", "pod_uid", "host", "ip", "stale"}, MetaLabels: true,
-		kind: graph.Pod, fill: eachEntity(graph.Pod, func(e *graph.Entity, v []string) {
-			v[0], v[1], v[2], v[3], v[4] = e.Name, e.Attrs["namespace"], e.Attrs["uid"], e.Attrs["node"], e.Attrs["ip"]
-		})},
-	{Name: "strata_topology_container_info", Help: "A container with its image, pod and host; value 1.",
-		Labels: []string{"container_id", "name", "image", "image_id", "runtime", "pod", "namespace", "host", "stale"}, MetaLabels: true,
-		kind: graph.Container, fill: eachEntity(graph.Container, func(e *graph.Entity, v []string) {
-			v[0], v[1] = e.ID, e.Name
-			attrsInto(e, []string{"image", "image_id", "runtime", "pod", "namespace", "host"}, v[2:])
-		})},
-	{Name: "strata_topology_image_info", Help: "A container image; value 1.",
-		Labels: []string{"image", "name", "tag", "digest", "stale"},
-		kind:   graph.Image, fill: eachEntity(graph.Image, func(e *graph.Entity, v []string) {
-			v[0], v[1], v[2], v[3] = e.ID, e.Name, e.Attrs["tag"], e.Attrs["digest"]
-		})},
-	{Name: "strata_topology_host_info", Help: "A host with its kernel and OS image, merged from all sources by precedence; value 1.",
-		Labels: append(append([]string{"host"}, hostInfoAttrs...), "stale"), MetaLabels: true,
-		kind: graph.Host, fill: eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostInfoAttrs, v[1:]) })},
-	{Name: "strata_topology_host_hardware_info", Help: "A host's hardware, merged from all sources by precedence; value 1.",
-		Labels: append(append([]string{"host"}, hostHardwareAttrs...), "stale"),
-		kind:   graph.Host, fill: eachEntity(graph.Host, func(e *graph.Entity, v []string) { v[0] = e.ID; attrsInto(e, hostHardwareAttrs, v[1:]) })},
-	// The other edges are already labels of the info series (service_info{lb},
-	// instance_info{lb,service}, container_info{host,image,pod}, pod_info{host}); writing
-	// them again would double the series of a large fleet for nothing.
-	{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), or from an LB to a service another LB owns (an Ingress in front of a Kubernetes Service), once per source it rests on; value 1.",
-		Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
-		kind:   graph.Instance, fill: func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
-			edge := func(e *graph.Edge) {
-				for _, src := range e.Sources {
-					v[0], v[1], v[2], v[3], v[4] = string(e.From().Kind), e.From().ID, string(e.To().Kind), e.To().ID, src
-					emit(nil, v)
-				}
-			}
-			g.Each(graph.Instance, func(inst *graph.Entity) {
-				for _, e := range g.DownOf(inst) {
-					edge(e)
-				}
-			})
-			g.Each(graph.LB, func(lb *graph.Entity) {
-				for _, e := range g.DownOf(lb) {
-					if svc := e.ToEntity(); svc.Kind == graph.Service && svc.Attrs["lb"] != lb.Name {
-						edge(e)
-					}
-				}
-			})
-		}},
-	{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
-		Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name", "stale"},
-		kind:   graph.Instance, fill: fillPaths},
-}
-
-// families lists every series family the topology writes.
-func families() []family { return familyList }
-
-// familyHelp is the help text of a topology family.
-func familyHelp(name string) string {
+// familyHelps maps each topology family's name to its help text.
+func familyHelps() map[string]string {
+	help := map[string]string{"strata_topology_source_up": "Whether the source answered the last refresh (1) or failed (0)."}
 	for _, f := range families() {
-		if f.Name == name {
-			return f.Help
-		}
+		help[f.Name] = f.Help
 	}
-	if name == "strata_topology_source_up" {
-		return "Whether the source answered the last refresh (1) or failed (0)."
-	}
-	return name
+	return help
 }
 
 // eachEntity fills a family with one series per entity of a kind; the last label, stale, is
