@@ -15,7 +15,7 @@ LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
 export CGO_ENABLED := 0
 export GOFLAGS := -trimpath $(filter-out -trimpath,$(GOFLAGS))
 
-.PHONY: all build test run bench golden lint fuzz clean dashboards
+.PHONY: all build test run bench golden docs lint fuzz clean dashboards
 
 all: build
 
@@ -54,6 +54,11 @@ golden:
 	$(GO) test ./exporter/collector -run Golden -update
 	$(GO) test ./topology/join -update
 	$(GO) test ./ui -update
+
+# The tables of docs/metrics.md and docs/topology.md, generated from the code that declares the
+# series; their tests fail when a table is out of date.
+docs:
+	$(GO) test ./exporter/collector ./topology ./server -run '^TestDocs' -count=1 -update
 
 lint:
 	$(GO) vet $(PKGS)

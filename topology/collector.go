@@ -30,6 +30,5 @@ func (c graphCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- m
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("strata_topology_refresh_duration_seconds",
-		"How long the last refresh of the graph took.", nil, nil), prometheus.GaugeValue, c.r.LastDuration().Seconds())
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(refreshDurationName, refreshDurationHelp, nil, nil), prometheus.GaugeValue, c.r.LastDuration().Seconds())
 }

@@ -375,7 +375,7 @@ func (r *Refresher) sourceUpSamples() []Sample {
 				up = 0
 			}
 		}
-		out = append(out, Sample{Labels: labels.FromStrings(model.MetricNameLabel, "strata_topology_source_up", "source", key.name), Value: up})
+		out = append(out, Sample{Labels: labels.FromStrings(model.MetricNameLabel, sourceUpName, "source", key.name), Value: up})
 	}
 	return out
 }

@@ -50,9 +50,17 @@ var (
 		"virtualization", "cloud_provider", "instance_type"}
 )
 
+// The series of the refresh itself, beside the graph's families.
+const (
+	sourceUpName        = "strata_topology_source_up"
+	sourceUpHelp        = "Whether the source answered the last refresh (1) or failed (0); a failed source's last report is kept, marked stale, for --topology.stale-after."
+	refreshDurationName = "strata_topology_refresh_duration_seconds"
+	refreshDurationHelp = "How long the last refresh took (on /metrics only)."
+)
+
 // familyHelps maps each topology family's name to its help text.
 func familyHelps() map[string]string {
-	help := map[string]string{"strata_topology_source_up": "Whether the source answered the last refresh (1) or failed (0)."}
+	help := map[string]string{sourceUpName: sourceUpHelp}
 	for _, f := range families() {
 		help[f.Name] = f.Help
 	}

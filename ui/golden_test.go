@@ -2,18 +2,16 @@ package ui
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/strata-obs/strata/internal/testenv"
 
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology/graph"
@@ -21,7 +19,6 @@ import (
 
 // update rewrites the golden files under testdata instead of comparing against them:
 // go test ./ui -update. Every golden test in package ui uses this one flag.
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // The fixture: HAProxy "edge" with backend c1ps, s0 in a container on node-17, s1 a host
 // process on node-18. Before fixtureMoved, s0 ran as a host process on node-16.
@@ -115,22 +112,7 @@ func getPage(u *UI, path string) (int, string) {
 // goldenFile compares got with testdata/<name>.golden, or rewrites the file under -update.
 func goldenFile(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ui -update)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-golden +got; go test ./ui -update rewrites it):\n%s", path, diff)
-	}
+	testenv.Golden(t, filepath.Join("testdata", name+".golden"), got)
 }
 
 // pageCase is one page of a golden test: the request, the status it answers, what its HTML

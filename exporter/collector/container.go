@@ -219,7 +219,7 @@ func (c *containerCollector) labelsMetric(host, id string, labels map[string]str
 		names = append(names, name)
 		values = append(values, cleanLabel(labels[k]))
 	}
-	desc := prometheus.NewDesc(containerLabelsName, "Allow-listed labels of a container as label_<name>; value 1.", names, nil)
+	desc := prometheus.NewDesc(containerLabelsName, containerLabelsHelp, names, nil)
 	m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, 1, values...)
 	if err != nil {
 		return nil

@@ -2,18 +2,16 @@ package collector
 
 import (
 	"context"
-	"flag"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strata-obs/strata/internal/testenv"
+
 	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // goldenScenarios are the fixture hosts under testdata/<name>/ (see testdata/README.md) and
 // what their golden files testdata/<name>.metrics hold.
@@ -42,19 +40,7 @@ func TestGolden(t *testing.T) {
 
 			first := set.Gather(t.Context(), sc.host)
 			got := renderMetrics(t, first)
-			golden := filepath.Join("testdata", sc.name+".metrics")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./exporter/collector -run Golden -update to write it)", err)
-			}
-			if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
-				t.Errorf("scrape differs from %s (-want +got):\n%s", golden, diff)
-			}
+			testenv.Golden(t, filepath.Join("testdata", sc.name+".metrics"), got)
 
 			wantSuccess := map[string]float64{}
 			for _, f := range Factories() {

@@ -66,7 +66,10 @@ var (
 
 // containerLabelsName is the family of allow-listed container labels, whose label names
 // (label_<name>) are known only at run time.
-const containerLabelsName = "strata_container_labels"
+const (
+	containerLabelsName = "strata_container_labels"
+	containerLabelsHelp = "Allow-listed container labels (--collector.container.labels-allowlist), one label_<name> each, as kube-state-metrics' kube_pod_labels; value 1."
+)
 
 // Families lists every family the exporter declares, for docs and tests: the host's merged
 // facts, each collector's own, and the exporter's.

@@ -1,21 +1,17 @@
 package join
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/strata-obs/strata/internal/testenv"
 
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files of the join")
 
 var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
@@ -24,19 +20,7 @@ func golden(t *testing.T, name string, in Input) *graph.Graph {
 	t.Helper()
 	g, warnings := Build(in)
 	got := graph.Dump(g) + "# warnings\n" + strings.Join(warnings, "\n") + "\n"
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./topology/join -update)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-golden +got):\n%s", path, diff)
-	}
+	testenv.Golden(t, filepath.Join("testdata", name+".golden"), got)
 	return g
 }
 
