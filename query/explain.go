@@ -11,7 +11,7 @@ import (
 )
 
 // pathInfo is the flattened series one row of which the topology writes per instance and
-// container (DESIGN.md §4): the PromQL that Explain writes selects it, so that dashboards and
+// container (docs/design.md, "Series and API contract"): the PromQL that Explain writes selects it, so that dashboards and
 // alert rules need no joins.
 const pathInfo = "strata_topology_path_info"
 

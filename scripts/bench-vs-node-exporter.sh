@@ -2,7 +2,7 @@
 # Side-by-side cost of a scrape: strata-exporter (all default collectors) against Debian's
 # prometheus-node-exporter (its default collectors) on this host, measured in the same run.
 # Reports CPU time per scrape of each server process (utime+stime from /proc/<pid>/stat),
-# the ratio, and peak RSS. Target (DESIGN.md §10): strata ≤ 0.5 × node_exporter.
+# the ratio, and peak RSS. Target (docs/design.md, "Targets"): strata ≤ 0.5 × node_exporter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -19,7 +19,7 @@ import (
 )
 
 // The JSON API answers in Prometheus's envelope: {"status":"success","data":…,"warnings":[…]}
-// or {"status":"error","errorType":"bad_data","error":"…"} (DESIGN.md §6).
+// or {"status":"error","errorType":"bad_data","error":"…"} (docs/design.md, "Series and API contract").
 
 type envelope struct {
 	Status    string   `json:"status"`

@@ -99,7 +99,7 @@ func p50(ds []time.Duration) time.Duration {
 
 // BenchmarkUIPagesFleet serves UI pages on the synthetic fleet: an entity page (a host with its
 // 30 containers and the instances above them, up to the LBs) and the mission question typed into
-// search. Target (DESIGN.md §10): < 300 ms server time for an entity page at that scale.
+// search. Target (docs/design.md, "Targets"): < 300 ms server time for an entity page at that scale.
 func BenchmarkUIPagesFleet(b *testing.B) {
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	facts, lbs := sourcetest.Synthetic(at)

@@ -227,7 +227,7 @@ func startScrapingPrometheus(t *testing.T, bin, target string) string {
 	return startPrometheus(t, bin, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: strata\n    static_configs:\n      - targets: [%q]\n", target))
 }
 
-// The strata_topology_path_info labels of DESIGN.md §4 that stand for an entity of each kind
+// The strata_topology_path_info labels of docs/design.md, "Series and API contract" that stand for an entity of each kind
 // (its identity), and for its attributes.
 var (
 	pathIdentity = map[string][]string{

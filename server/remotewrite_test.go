@@ -21,7 +21,7 @@ import (
 	"github.com/strata-obs/strata/topology/source/inventory"
 )
 
-// remoteWriteInventory is DESIGN.md §8's example, cut to one host and one service.
+// remoteWriteInventory is docs/design.md's Configuration example, cut to one host and one service.
 const remoteWriteInventory = `hosts:
   - name: node-17
     addresses: [10.0.3.17]

@@ -17,14 +17,14 @@ import (
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
-// BenchmarkRefreshFleet is a full refresh of the synthetic fleet of DESIGN.md §10 (10k hosts,
+// BenchmarkRefreshFleet is a full refresh of the synthetic fleet of docs/design.md, "Targets" (10k hosts,
 // 100k instances, 300k containers, 1k LBs): join, series, and their write into the embedded
 // TSDB. Targets: < 2 s a refresh, RSS < 2 GB. Run it alone (make bench does): peak RSS is
 // the process's.
 func BenchmarkRefreshFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, true)) }
 
 // BenchmarkRebuildFleet is the same refresh without storage: the graph and its series (as
-// /metrics serves them) rebuilt from the sources' reports, the "full rebuild" of DESIGN.md §10.
+// /metrics serves them) rebuilt from the sources' reports, the "full rebuild" of docs/design.md, "Targets".
 func BenchmarkRebuildFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, false)) }
 
 // fleetRun is the synthetic fleet with its refresher (and TSDB), made once per process: the

@@ -441,7 +441,7 @@ func TestGraphAtRestorersCoverFamilies(t *testing.T) {
 	}
 }
 
-// BenchmarkGraphAtFleet rebuilds the synthetic fleet's graph (DESIGN.md §10: 10k hosts, 100k
+// BenchmarkGraphAtFleet rebuilds the synthetic fleet's graph (docs/design.md, "Targets": 10k hosts, 100k
 // instances, 300k containers, 1k LBs) from its 731k series in the embedded TSDB, as written by
 // six refreshes a minute apart. Target: < 3 s. Peak RSS is measured from after the writes
 // (the TSDB's head included): run it alone.

@@ -16,7 +16,7 @@ import (
 	"github.com/strata-obs/strata/topology/graph"
 )
 
-// maxChartNodes bounds the nodes a graph view draws (DESIGN.md §10): past it the LB page
+// maxChartNodes bounds the nodes a graph view draws (docs/design.md, "Targets"): past it the LB page
 // aggregates instances into counts, and past that again it draws nothing until filtered.
 const maxChartNodes = 500
 

@@ -14,7 +14,7 @@ import (
 	"github.com/strata-obs/strata/topology/graph"
 )
 
-// examples are DESIGN.md §5's, one click away on the search page.
+// examples are the README's query language, one click away on the search page.
 var examples = []struct{ Query, What string }{
 	{`service{name="c1ps"} -> instance[0] -> host .kernel_release .os_image`, "the kernel and OS image under a service's first instance"},
 	{`lb -> host | count by (kernel_release)`, "the kernel mix behind the load balancers"},

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// benchContainers is the size of the host in DESIGN.md §10's target: a scrape of a host with
+// benchContainers is the size of the host in docs/design.md's Targets target: a scrape of a host with
 // 1,000 containers takes < 50 ms and the exporter stays < 40 MB RSS.
 const benchContainers = 1000
 

@@ -130,7 +130,7 @@ func (b *LockedBuffer) String() string {
 }
 
 // PodmanArgs are podman's global flags on these machines (no systemd, hybrid cgroups:
-// DESIGN.md §9) followed by args.
+// docs/design.md, "Real parts in tests") followed by args.
 func PodmanArgs(args ...string) []string {
 	return append([]string{"--cgroup-manager=cgroupfs", "--events-backend=file", "--runtime", "runc"}, args...)
 }

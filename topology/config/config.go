@@ -1,4 +1,4 @@
-// Package config reads strata's configuration file (DESIGN.md §7): the sources of load
+// Package config reads strata's configuration file (docs/design.md, "Configuration"): the sources of load
 // balancers and facts, the scrape configurations handed to Prometheus's scrape manager, an
 // optional external store, and the topology's own settings.
 //

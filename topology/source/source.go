@@ -150,7 +150,7 @@ type Host struct {
 	MachineID  string
 	SystemUUID string
 	Addresses  []string
-	Attrs      map[string]string // kernel_release, os_image, product_name, … (DESIGN.md §3)
+	Attrs      map[string]string // kernel_release, os_image, product_name, … (docs/design.md, "The graph")
 	Labels     map[string]string
 }
 

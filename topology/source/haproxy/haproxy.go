@@ -2,7 +2,7 @@
 // `show stat` and `show servers state`), or, where only that is exposed, from its stats page as
 // CSV.
 //
-// In strata's terms (DESIGN.md §7):
+// In strata's terms (docs/design.md, "Configuration"):
 //
 //   - lb: the HAProxy process, named by Config.Name. Its addresses are its frontends'
 //     listeners, which HAProxy lists only for frontends with `option socket-stats`; without it

@@ -1,4 +1,4 @@
-// Package inventory reads the inventory file (DESIGN.md §8): hosts with their addresses, labels
+// Package inventory reads the inventory file (docs/design.md, "Configuration"): hosts with their addresses, labels
 // and facts, and load balancers with their services and ordered instances, for whatever has no
 // API strata can ask (cloud LBs, CMDBs, hand-kept lists). It is both an LB source and a facts
 // source; its facts are the weakest (source.OriginInventory).
@@ -6,7 +6,7 @@
 // Parse is the pure core (a reader in, the inventory or every problem with its line out);
 // Source wraps it with the file and reloads it when it changes. To add a field to the format:
 // one Field in the list of its mapping below, one check if it needs one, a row in the tests
-// (and DESIGN.md §8, which is the contract).
+// (and docs/design.md, "Configuration", which is the contract).
 package inventory
 
 import (
@@ -37,7 +37,7 @@ type Inventory struct {
 	LBs   []source.LB
 }
 
-// FactNames are the host facts an inventory may set: the host attributes of DESIGN.md §3. A
+// FactNames are the host facts an inventory may set: the host attributes of docs/design.md, "The graph". A
 // typo in a fact name would otherwise be a fact nobody ever reads.
 func FactNames() []string {
 	return []string{

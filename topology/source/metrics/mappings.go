@@ -19,7 +19,7 @@ type hostMapping struct {
 	// key names the host within the origin; strata-exporter's host label is its own key,
 	// the others' scrape target is.
 	key func(labels.Labels) string
-	// attrs maps series labels to host attributes (DESIGN.md §3).
+	// attrs maps series labels to host attributes (docs/design.md, "The graph").
 	attrs map[string]string
 	// value, when set, stores the sample's value as this attribute (cpu_cores, memory_bytes).
 	value string

@@ -1,4 +1,4 @@
-// Package sourcetest makes the synthetic fleet of DESIGN.md §10 that the topology's benchmarks
+// Package sourcetest makes the synthetic fleet of docs/design.md, "Targets" that the topology's benchmarks
 // run on: 10,000 hosts, 300,000 containers, 1,000 LBs with 100,000 instances.
 package sourcetest
 
@@ -10,7 +10,7 @@ import (
 	"github.com/strata-obs/strata/topology/source"
 )
 
-// Fleet sizes of DESIGN.md §10.
+// Fleet sizes of docs/design.md, "Targets".
 const (
 	Hosts               = 10_000
 	LBs                 = 1_000
