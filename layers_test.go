@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	// internal/: what two layers share. Nothing of strata above it.
 	"internal/cgroup":     {},
 	"internal/redact":     {},
+	"internal/httpapi":    {},
 	"internal/safefile":   {},
 	"internal/testenv":    {},
 	"internal/labelname":  {"internal/redact"},
@@ -46,20 +47,20 @@ var allowed = map[string][]string{
 	"topology/source":            {"internal/strictyaml"},
 	"topology/source/*":          {"topology/source", "internal/redact", "internal/safefile", "internal/strictyaml", "internal/labelname", "internal/cgroup"},
 	"topology/source/sourcetest": {"topology/source", "internal/strictyaml"},
-	"topology/join":              {"topology/graph", "topology/source"},
+	"topology/join":              {"topology/graph", "topology/source", "internal/cgroup"},
 	"topology/config":            {"topology/source", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
 	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname"},
 
 	// The path language and PromQL.
-	"query":           {"topology/graph"},
+	"query":           {"topology/graph", "internal/httpapi"},
 	"query/querytest": {"query", "topology/graph"},
-	"query/promql":    {},
+	"query/promql":    {"internal/httpapi"},
 
-	"ui": {"query", "query/promql", "topology/graph"},
+	"ui": {"query", "query/promql", "topology/graph", "internal/cgroup"},
 
 	// The assembly, and the mains.
 	"server": {"ui", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join",
-		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/store"},
+		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/store", "internal/httpapi"},
 	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact"},
 	"cmd/strata-exporter": {"exporter", "exporter/collector"},
 

@@ -3,11 +3,12 @@ package query
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-obs/strata/internal/httpapi"
 
 	"github.com/prometheus/common/model"
 
@@ -512,17 +513,13 @@ func (p *parser) timestamp(context string) (time.Time, error) {
 // that reads as zero or earlier than 1970 (0001-01-01T00:00:00Z) is refused rather than
 // answered with the live graph, and NaN or infinite seconds rather than answered with nothing.
 func ParseTime(s string) (time.Time, error) {
-	var at time.Time
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || f < 0 || f > float64(MaxTime.Unix()) {
-			return time.Time{}, fmt.Errorf("time %q out of range: want unix seconds from 0 to %d", s, MaxTime.Unix())
-		}
-		sec := int64(f)
-		at = time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
-	} else if at, err = time.Parse(time.RFC3339Nano, s); err != nil {
+	at, ok, err := httpapi.ParseTime(s)
+	switch {
+	case err != nil:
+		return time.Time{}, fmt.Errorf("time %q out of range: want unix seconds from 0 to %d", s, MaxTime.Unix())
+	case !ok:
 		return time.Time{}, fmt.Errorf("cannot parse %q as a time: want RFC 3339 or unix seconds", s)
-	}
-	if at.Before(time.Unix(0, 1)) || at.After(MaxTime) {
+	case at.Before(time.Unix(0, 1)) || at.After(MaxTime):
 		return time.Time{}, fmt.Errorf("time %q out of range: want 1970-01-01T00:00:00Z to %s", s, MaxTime.Format(time.RFC3339))
 	}
 	return at, nil

@@ -2,13 +2,14 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/strata-obs/strata/internal/httpapi"
 
 	"github.com/prometheus/prometheus/storage"
 
@@ -20,24 +21,6 @@ import (
 
 // The JSON API answers in Prometheus's envelope: {"status":"success","data":…,"warnings":[…]}
 // or {"status":"error","errorType":"bad_data","error":"…"} (docs/design.md, "Series and API contract").
-
-type envelope struct {
-	Status    string   `json:"status"`
-	Data      any      `json:"data,omitempty"`
-	ErrorType string   `json:"errorType,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
-}
-
-func writeJSON(w http.ResponseWriter, code int, e envelope) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(e)
-}
-
-func writeError(w http.ResponseWriter, code int, errType, msg string) {
-	writeJSON(w, code, envelope{Status: "error", ErrorType: errType, Error: msg})
-}
 
 // EntityJSON is an entity as the API shows it.
 type EntityJSON struct {
@@ -153,7 +136,7 @@ func timeParam(r *http.Request, name string) (time.Time, error) {
 func (a *API) graphAt(w http.ResponseWriter, r *http.Request) (*graph.Graph, []string, bool) {
 	at, err := timeParam(r, "time")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		httpapi.Error(w, httpapi.BadData, err.Error())
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
@@ -190,16 +173,13 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, q *query.Query, now ti
 func (a *API) failed(w http.ResponseWriter, ctx context.Context, err error) {
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		writeError(w, http.StatusServiceUnavailable, "timeout", "query timed out after "+a.opts.Timeout.String()+" (--query.timeout)")
+		httpapi.Error(w, httpapi.Timeout, "query timed out after "+a.opts.Timeout.String()+" (--query.timeout)")
 	case ctx.Err() != nil:
-		writeError(w, statusClientClosed, "canceled", "query canceled: "+ctx.Err().Error())
+		httpapi.Error(w, httpapi.Canceled, "query canceled: "+ctx.Err().Error())
 	default:
-		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+		httpapi.Error(w, httpapi.Execution, err.Error())
 	}
 }
-
-// statusClientClosed is nginx's "client closed request", which Prometheus answers too.
-const statusClientClosed = 499
 
 func (a *API) parse(w http.ResponseWriter, r *http.Request) (*query.Query, bool) {
 	src := r.FormValue("q")
@@ -207,7 +187,7 @@ func (a *API) parse(w http.ResponseWriter, r *http.Request) (*query.Query, bool)
 		src = r.FormValue("query")
 	}
 	if src == "" {
-		writeError(w, http.StatusBadRequest, "bad_data", "missing parameter q: a path query, e.g. service{name=\"c1ps\"} -> instance[0] -> host .kernel_release")
+		httpapi.Error(w, httpapi.BadData, "missing parameter q: a path query, e.g. service{name=\"c1ps\"} -> instance[0] -> host .kernel_release")
 		return nil, false
 	}
 	q, err := query.Parse(src, a.opts.Limits)
@@ -215,10 +195,10 @@ func (a *API) parse(w http.ResponseWriter, r *http.Request) (*query.Query, bool)
 	switch {
 	case errors.As(err, &qe) && qe.Limit != "":
 		// The query is fine; the server refuses its size.
-		writeError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+		httpapi.Error(w, httpapi.Execution, err.Error())
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		httpapi.Error(w, httpapi.BadData, err.Error())
 		return nil, false
 	}
 	return q, true
@@ -244,7 +224,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	}
 	at, err := timeParam(r, "time")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		httpapi.Error(w, httpapi.BadData, err.Error())
 		return
 	}
 	if !at.IsZero() && q.At == nil && q.Diff == nil {
@@ -258,7 +238,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 			data.PromQL, data.PromQLError = "", err.Error()
 		}
 	default:
-		writeError(w, http.StatusBadRequest, "bad_data", "invalid parameter explain: "+strconv.Quote(e)+", want promql")
+		httpapi.Error(w, httpapi.BadData, "invalid parameter explain: "+strconv.Quote(e)+", want promql")
 		return
 	}
 	res, ok := a.run(w, r, q, at)
@@ -269,7 +249,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	if !res.At.IsZero() {
 		data.Time = &res.At
 	}
-	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data, Warnings: res.Warnings})
+	httpapi.Success(w, data, res.Warnings)
 }
 
 // diff answers GET /api/v1/topology/diff?q=PATH&from=…&to=…: what changed between the two
@@ -283,15 +263,15 @@ func (a *API) diff(w http.ResponseWriter, r *http.Request) {
 		from, err1 := timeParam(r, "from")
 		to, err2 := timeParam(r, "to")
 		if err := errors.Join(err1, err2); err != nil {
-			writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+			httpapi.Error(w, httpapi.BadData, err.Error())
 			return
 		}
 		if from.IsZero() || to.IsZero() || !to.After(from) {
-			writeError(w, http.StatusBadRequest, "bad_data", "parameters from and to are needed, to after from")
+			httpapi.Error(w, httpapi.BadData, "parameters from and to are needed, to after from")
 			return
 		}
 		if len(q.Stages) > 0 || q.At != nil || q.Offset != 0 {
-			writeError(w, http.StatusBadRequest, "bad_data", "diff takes a path: no stages, @ or offset")
+			httpapi.Error(w, httpapi.BadData, "diff takes a path: no stages, @ or offset")
 			return
 		}
 		q.Diff = &query.Diff{From: from, To: to}
@@ -300,7 +280,7 @@ func (a *API) diff(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: QueryData{Columns: res.Columns, Rows: res.Rows}, Warnings: res.Warnings})
+	httpapi.Success(w, QueryData{Columns: res.Columns, Rows: res.Rows}, res.Warnings)
 }
 
 // graph answers the whole graph, or the entities of one kind (kind=host) and their edges,
@@ -316,7 +296,7 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 	}
 	kind := graph.Kind(r.FormValue("kind"))
 	if kind != "" && kind.Depth() < 0 {
-		writeError(w, http.StatusBadRequest, "bad_data", "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
+		httpapi.Error(w, httpapi.BadData, "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
@@ -351,8 +331,7 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 		}
 		return a.To().Less(b.To())
 	})
-	writeJSON(w, http.StatusOK, envelope{Status: "success", Warnings: warnings,
-		Data: map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}})
+	httpapi.Success(w, map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}, warnings)
 }
 
 // graphAnswer is the nodes and edges of an answer in the making, their cells (a node's fields,
@@ -421,7 +400,7 @@ func (ans *graphAnswer) edge(e *graph.Edge) bool {
 func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 	kind := graph.Kind(r.PathValue("kind"))
 	if kind.Depth() < 0 {
-		writeError(w, http.StatusBadRequest, "bad_data", "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
+		httpapi.Error(w, httpapi.BadData, "unknown kind "+string(kind)+": want one of lb, service, instance, pod, container, image, host")
 		return
 	}
 	// An id may hold any character, "/.." included, which a path cannot carry past a
@@ -436,7 +415,7 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 	}
 	e, ok := g.Get(graph.Ref{Kind: kind, ID: id})
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "no "+string(kind)+" "+strconv.Quote(id))
+		httpapi.Error(w, httpapi.NotFound, "no "+string(kind)+" "+strconv.Quote(id))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
@@ -474,7 +453,7 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 		}
 		data["paths"] = paths
 	}
-	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data, Warnings: warnings})
+	httpapi.Success(w, data, warnings)
 }
 
 // queryGraph answers the entities a path query reaches in g and the edges that touch them.
@@ -484,7 +463,7 @@ func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph,
 		return
 	}
 	if q.Diff != nil || q.At != nil || q.Offset != 0 {
-		writeError(w, http.StatusBadRequest, "bad_data", "the graph endpoint takes a path and the time parameter: no diff, @ or offset in q")
+		httpapi.Error(w, httpapi.BadData, "the graph endpoint takes a path and the time parameter: no diff, @ or offset in q")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
@@ -514,8 +493,7 @@ func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph,
 		a.failed(w, ans.ctx, ans.err)
 		return
 	}
-	writeJSON(w, http.StatusOK, envelope{Status: "success", Warnings: warnings,
-		Data: map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}})
+	httpapi.Success(w, map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}, warnings)
 }
 
 func nonNilEdges(es []EdgeJSON) []EdgeJSON {
@@ -527,5 +505,5 @@ func nonNilEdges(es []EdgeJSON) []EdgeJSON {
 }
 
 func (a *API) sources(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: a.r.Sources()})
+	httpapi.Success(w, a.r.Sources(), nil)
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/strata-obs/strata/internal/httpapi"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-obs/strata/ui"
@@ -216,7 +218,7 @@ func (p *queryPools) wrap(h http.Handler) http.Handler {
 			if r.Context().Err() != nil {
 				return // the client went away
 			}
-			refuse(w, r, http.StatusServiceUnavailable, "timeout", fmt.Sprintf("no place to run the query within %s (--query.timeout): %d %s queries run at once (--query.max-concurrency)",
+			refuse(w, r, httpapi.Timeout, fmt.Sprintf("no place to run the query within %s (--query.timeout): %d %s queries run at once (--query.max-concurrency)",
 				p.timeout, cap(slots), name))
 			return
 		}
@@ -228,12 +230,12 @@ func (p *queryPools) wrap(h http.Handler) http.Handler {
 }
 
 // refuse answers an API request with Prometheus's envelope, a page with plain text.
-func refuse(w http.ResponseWriter, r *http.Request, code int, errType, msg string) {
+func refuse(w http.ResponseWriter, r *http.Request, t httpapi.ErrorType, msg string) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		writeError(w, code, errType, msg)
+		httpapi.Error(w, t, msg)
 		return
 	}
-	http.Error(w, msg, code)
+	http.Error(w, msg, t.Status())
 }
 
 // loopbackHosts answers only requests whose Host names this machine by an IP address or as
@@ -248,7 +250,7 @@ func loopbackHosts(h http.Handler) http.Handler {
 		}
 		host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
 		if net.ParseIP(host) == nil && !strings.EqualFold(host, "localhost") && !strings.HasSuffix(strings.ToLower(host), ".localhost") {
-			refuse(w, r, http.StatusForbidden, "forbidden", "strata up answers requests to 127.0.0.1 or localhost only (Host: "+
+			refuse(w, r, httpapi.Forbidden, "strata up answers requests to 127.0.0.1 or localhost only (Host: "+
 				fmt.Sprintf("%.64q", r.Host)+"); to serve other names, run strata serve")
 			return
 		}

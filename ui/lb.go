@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/strata-obs/strata/internal/cgroup"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -207,7 +210,7 @@ func newInstanceRow(svc *graph.Entity, inst lbInstance, at string) instanceRow {
 		row.Address += ":" + p
 	}
 	for _, ct := range inst.under.containers {
-		row.Containers = append(row.Containers, cell{Text: firstNonEmptyString(ct.Name, shortContainerID(ct.ID)), Href: entityHref(graph.Container, ct.ID, at)})
+		row.Containers = append(row.Containers, cell{Text: cmp.Or(ct.Name, cgroup.ShortID(ct.ID)), Href: entityHref(graph.Container, ct.ID, at)})
 	}
 	for _, img := range inst.under.images {
 		row.Images = append(row.Images, cell{Text: img.ID, Href: entityHref(graph.Image, img.ID, at)})
@@ -386,7 +389,7 @@ func worseHealth(a, b string) string {
 func healthCounts(m map[string]int) []healthCount {
 	out := make([]healthCount, 0, len(m))
 	for h, n := range m {
-		out = append(out, healthCount{Health: firstNonEmptyString(h, "UNKNOWN"), Class: healthClass(h), Count: n})
+		out = append(out, healthCount{Health: cmp.Or(h, "UNKNOWN"), Class: healthClass(h), Count: n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Health < out[j].Health })
 	return out
@@ -414,7 +417,7 @@ func (s *sankeyBuilder) node(e *graph.Entity, depth int, colour string) int {
 	if i, ok := s.index[e]; ok {
 		return i
 	}
-	name := firstNonEmptyString(e.Name, e.ID)
+	name := cmp.Or(e.Name, e.ID)
 	if e.Kind == graph.LB || e.Kind == graph.Host {
 		name = e.ID
 	}
@@ -538,19 +541,3 @@ func pathQueryHref(q, at string) string { return withTime("/?q="+url.QueryEscape
 func quoteValue(s string) string { return `"` + queryStringEscaper.Replace(s) + `"` }
 
 var queryStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-
-func firstNonEmptyString(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func shortContainerID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}

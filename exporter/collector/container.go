@@ -149,7 +149,7 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errGone) {
 				continue // the container exited mid-scrape
 			}
-			return fmt.Errorf("usage of container %s: %w", shortID(id), err)
+			return fmt.Errorf("usage of container %s: %w", cgroup.ShortID(id), err)
 		}
 		runtime := m.Runtime
 		if runtime == "" {
@@ -232,13 +232,6 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // runtimeCache keeps the last list of a runtime's containers; it asks again when a container

@@ -76,3 +76,11 @@ func parseCgroupComponent(parents []string, name string) (ContainerRef, bool) {
 	}
 	return ref, true
 }
+
+// ShortID is a container's id as `docker ps` and `podman ps` show it: its first 12 characters.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -2,18 +2,15 @@ package promql
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-obs/strata/internal/httpapi"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/version"
@@ -24,50 +21,6 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
 )
-
-// Sample is one element of an instant vector: a series and its value.
-type Sample struct {
-	Labels labels.Labels
-	Value  float64
-}
-
-// EvalInstant evaluates a PromQL expression at t over q, for code of strata that needs an
-// answer in process rather than over HTTP. A scalar is one Sample without labels; range
-// vectors, strings and native histograms are errors. Samples are sorted by their labels.
-func EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
-	return defaultEngine.EvalInstant(ctx, q, expr, t)
-}
-
-// EvalInstant is the package's EvalInstant within the engine's bounds.
-func (e *Engine) EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
-	qry, apiErr := e.instant(ctx, q, expr, t)
-	if apiErr != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", expr, apiErr.err)
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", expr, res.Err)
-	}
-	var samples []Sample
-	switch v := res.Value.(type) {
-	case promql.Scalar:
-		return []Sample{{Labels: labels.EmptyLabels(), Value: v.V}}, nil
-	case promql.Vector:
-		samples = make([]Sample, 0, len(v))
-		for _, s := range v {
-			if s.H != nil {
-				return nil, fmt.Errorf("evaluate %q: %s is a native histogram", expr, s.Metric)
-			}
-			// Labels can point into memory the query frees on Close.
-			samples = append(samples, Sample{Labels: s.Metric.Copy(), Value: s.F})
-		}
-	default:
-		return nil, fmt.Errorf("evaluate %q: result is a %s, not an instant vector or scalar", expr, res.Value.Type())
-	}
-	slices.SortFunc(samples, func(a, b Sample) int { return labels.Compare(a.Labels, b.Labels) })
-	return samples, nil
-}
 
 // API answers the query endpoints of Prometheus's HTTP API (web/api/v1) from a
 // storage.Queryable, with Prometheus's parameters, JSON and status codes, so that Grafana
@@ -119,96 +72,13 @@ func register(mux *http.ServeMux, query, queryRange, series, labelNames, labelVa
 	mux.Handle("GET /api/v1/label/{name}/values", labelValues) // Prometheus takes no POST here.
 }
 
-// Proxy forwards the same endpoints as API to an external Prometheus, for a strata configured
-// with prometheus.url: the series are there, not in strata's TSDB.
-type Proxy struct {
-	proxy *httputil.ReverseProxy
-}
-
-// NewProxy returns a Proxy to the Prometheus at rawURL (http://host:9090, or with a path
-// prefix for a Prometheus behind --web.route-prefix).
-func NewProxy(rawURL string) (*Proxy, error) {
-	target, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, errors.New("prometheus URL: does not parse") // url.Error would quote it, password and all
-	}
-	if (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-		return nil, fmt.Errorf("prometheus URL %q: want http(s)://host[:port][/prefix]", target.Redacted())
-	}
-	// A user and password in the URL go as basic auth, as Prometheus's clients send them.
-	user := target.User
-	bare := *target
-	bare.User = nil
-	target = &bare
-	return &Proxy{proxy: &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.SetXForwarded()
-			if user != nil {
-				password, _ := user.Password()
-				r.Out.SetBasicAuth(user.Username(), password)
-			}
-		},
-		// A client such as Grafana shows the error of Prometheus's envelope, where the
-		// default handler would answer with an empty body.
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writeJSON(w, http.StatusBadGateway, response{Status: "error", ErrorType: string(errorUnavailable),
-				Error: fmt.Sprintf("prometheus at %s: %v", target.Redacted(), err)}, nil)
-		},
-	}}, nil
-}
-
-// Register adds the proxied endpoints to mux.
-func (p *Proxy) Register(mux *http.ServeMux) {
-	register(mux, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy)
-	mux.Handle("GET /api/v1/status/buildinfo", p.proxy)
-}
-
-// response is the envelope of every answer of Prometheus's HTTP API.
-type response struct {
-	Status    string   `json:"status"`
-	Data      any      `json:"data,omitempty"`
-	ErrorType string   `json:"errorType,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
-	Infos     []string `json:"infos,omitempty"`
-}
-
-// errorType is Prometheus's errorType, which decides the HTTP status.
-type errorType string
-
-const (
-	errorBadData  errorType = "bad_data"
-	errorExec     errorType = "execution"
-	errorTimeout  errorType = "timeout"
-	errorCanceled errorType = "canceled"
-	errorInternal errorType = "internal"
-	// errorUnavailable is the proxy's, for a Prometheus it cannot reach.
-	errorUnavailable errorType = "unavailable"
-)
-
-func (t errorType) status() int {
-	switch t {
-	case errorBadData:
-		return http.StatusBadRequest
-	case errorExec:
-		return http.StatusUnprocessableEntity
-	case errorTimeout:
-		return http.StatusServiceUnavailable
-	case errorCanceled:
-		return 499 // nginx's "client closed request", as Prometheus answers
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 type apiError struct {
-	typ errorType
+	typ httpapi.ErrorType
 	err error
 }
 
 func badData(format string, args ...any) *apiError {
-	return &apiError{errorBadData, fmt.Errorf(format, args...)}
+	return &apiError{httpapi.BadData, fmt.Errorf(format, args...)}
 }
 
 func invalidParam(name string, err error) *apiError {
@@ -224,13 +94,13 @@ func evalError(err error) *apiError {
 	)
 	switch {
 	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
-		return &apiError{errorCanceled, err}
+		return &apiError{httpapi.Canceled, err}
 	case errors.As(err, &timeout):
-		return &apiError{errorTimeout, err}
+		return &apiError{httpapi.Timeout, err}
 	case errors.As(err, &storageErr):
-		return &apiError{errorInternal, err}
+		return &apiError{httpapi.Internal, err}
 	}
-	return &apiError{errorExec, err}
+	return &apiError{httpapi.Execution, err}
 }
 
 // result is what an endpoint answers. release frees what data points into (a query's
@@ -254,26 +124,13 @@ func (a *API) handle(endpoint func(*http.Request) result) http.Handler {
 			defer res.release()
 		}
 		if res.err != nil {
-			writeJSON(w, res.err.typ.status(), response{Status: "error", ErrorType: string(res.err.typ), Error: res.err.err.Error()}, a.logger)
+			httpapi.Write(w, res.err.typ.Status(), httpapi.Response{Status: "error", ErrorType: string(res.err.typ), Error: res.err.err.Error()}, a.logger)
 			return
 		}
 		// The query locates the annotations' positions in their messages.
 		warnings, infos := res.warnings.AsStrings(r.FormValue("query"), 10, 10)
-		writeJSON(w, http.StatusOK, response{Status: "success", Data: res.data, Warnings: warnings, Infos: infos}, a.logger)
+		httpapi.Write(w, http.StatusOK, httpapi.Response{Status: "success", Data: res.data, Warnings: warnings, Infos: infos}, a.logger)
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, resp response, logger *slog.Logger) {
-	b, err := json.Marshal(resp)
-	if err != nil {
-		http.Error(w, fmt.Sprintf("encode response: %v", err), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if _, err := w.Write(b); err != nil && logger != nil {
-		logger.Debug("write response", "err", err)
-	}
 }
 
 // queryData is the data of /api/v1/query and /api/v1/query_range.
@@ -374,31 +231,6 @@ func truncate[S ~[]E, E any](s S, limit int) (S, bool) {
 	return s, false
 }
 
-// withTimeoutParam bounds the request's context by its timeout parameter, if any; the
-// engine's own timeout applies either way.
-func withTimeoutParam(r *http.Request) (context.Context, context.CancelFunc, *apiError) {
-	v := r.FormValue("timeout")
-	if v == "" {
-		return r.Context(), func() {}, nil
-	}
-	timeout, err := parseDuration(v)
-	if err != nil {
-		return nil, nil, invalidParam("timeout", err)
-	}
-	if timeout <= 0 {
-		return nil, nil, invalidParam("timeout", fmt.Errorf("timeout must be positive, got %s", timeout))
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	return ctx, cancel, nil
-}
-
-// The time range of /api/v1/series, /labels and /label/…/values without start or end, and
-// the two times parseTime reads besides RFC 3339 (Go's parser takes four-digit years only).
-var (
-	minTime = time.Unix(math.MinInt64/1000+62135596801, 0).UTC()
-	maxTime = time.Unix(math.MaxInt64/1000-62135596801, 999999999).UTC()
-)
-
 func (a *API) series(r *http.Request) result {
 	if len(r.Form["match[]"]) == 0 {
 		return result{err: badData("no match[] parameter provided")}
@@ -440,7 +272,7 @@ func (a *API) series(r *http.Request) result {
 		ls := set.At().Labels()
 		// Each label counts as a sample would: the answer is held in memory to be written.
 		if budget -= ls.Len() + 1; budget < 0 {
-			return result{err: &apiError{errorExec, fmt.Errorf("the answer holds more than %d labels (--query.max-samples): narrow match[] or set limit", a.engine.opts.MaxSamples)}, release: release}
+			return result{err: &apiError{httpapi.Execution, fmt.Errorf("the answer holds more than %d labels (--query.max-samples): narrow match[] or set limit", a.engine.opts.MaxSamples)}, release: release}
 		}
 		if len(metrics)%1024 == 0 && r.Context().Err() != nil {
 			return result{err: contextError(r.Context(), "series selection"), release: release}
@@ -496,7 +328,7 @@ func (a *API) labels(r *http.Request, list func(context.Context, storage.Querier
 	for _, ms := range matcherSets {
 		found, ws, err := list(r.Context(), q, hints, ms...)
 		if err != nil {
-			return result{err: &apiError{errorExec, err}, release: release}
+			return result{err: &apiError{httpapi.Execution, err}, release: release}
 		}
 		warnings.Merge(ws)
 		names = append(names, found...)
@@ -511,208 +343,4 @@ func (a *API) labels(r *http.Request, list func(context.Context, storage.Querier
 		warnings.Add(errors.New("results truncated due to limit"))
 	}
 	return result{data: names, warnings: warnings, release: release}
-}
-
-// selection reads the parameters /series, /labels and /label/…/values share.
-func (a *API) selection(r *http.Request) (limit int, start, end time.Time, matcherSets [][]*labels.Matcher, _ *apiError) {
-	limit, err := parseLimit(r.FormValue("limit"))
-	if err != nil {
-		return 0, start, end, nil, invalidParam("limit", err)
-	}
-	if start, err = parseTimeParam(r, "start", minTime); err != nil {
-		return 0, start, end, nil, invalidParam("start", err)
-	}
-	if end, err = parseTimeParam(r, "end", maxTime); err != nil {
-		return 0, start, end, nil, invalidParam("end", err)
-	}
-	if matcherSets, err = a.parser.ParseMetricSelectors(r.Form["match[]"]); err != nil {
-		return 0, start, end, nil, invalidParam("match[]", err)
-	}
-	// A set whose every matcher matches the empty label selects every series.
-	for _, ms := range matcherSets {
-		if !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.Matches("") }) {
-			return 0, start, end, nil, invalidParam("match[]", errors.New("match[] must contain at least one non-empty matcher"))
-		}
-	}
-	return limit, start, end, matcherSets, nil
-}
-
-// parseLimit reads a limit parameter; 0 is no limit.
-func parseLimit(s string) (int, error) {
-	if s == "" {
-		return 0, nil
-	}
-	limit, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, err
-	}
-	if limit < 0 {
-		return 0, errors.New("limit must be non-negative")
-	}
-	return limit, nil
-}
-
-// hintLimit asks storage for one more than limit, so that truncation can be told.
-func hintLimit(limit int) int {
-	if limit > 0 && limit < math.MaxInt {
-		return limit + 1
-	}
-	return limit
-}
-
-func parseTimeParam(r *http.Request, name string, otherwise time.Time) (time.Time, error) {
-	v := r.FormValue(name)
-	if v == "" {
-		return otherwise, nil
-	}
-	t, err := parseTime(v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid time value for '%s': %w", name, err)
-	}
-	return t, nil
-}
-
-// parseTime reads unix seconds (to the millisecond) or RFC 3339, between minTime and maxTime.
-func parseTime(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		// NaN and what no int64 of milliseconds holds would come out as a time far from any
-		// asked for, which encodes to no JSON at all.
-		if math.IsNaN(f) || f < float64(minTime.Unix()) || f > float64(maxTime.Unix()) {
-			return time.Time{}, fmt.Errorf("cannot parse %q to a valid timestamp: out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		frac = math.Round(frac*1000) / 1000
-		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	switch s {
-	case minTime.Format(time.RFC3339Nano):
-		return minTime, nil
-	case maxTime.Format(time.RFC3339Nano):
-		return maxTime, nil
-	}
-	return time.Time{}, fmt.Errorf("cannot parse %q to a valid timestamp", s)
-}
-
-// parseDuration reads seconds (a float) or a Prometheus duration (1m30s).
-func parseDuration(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		ns := f * float64(time.Second)
-		// float64(math.MaxInt64) is 2^63, which an int64 cannot hold; NaN passes no comparison.
-		if math.IsNaN(ns) || ns >= float64(math.MaxInt64) || ns < float64(math.MinInt64) {
-			return 0, fmt.Errorf("cannot parse %q to a valid duration. It overflows int64", s)
-		}
-		return time.Duration(ns), nil
-	}
-	if d, err := model.ParseDuration(s); err == nil {
-		return time.Duration(d), nil
-	}
-	return 0, fmt.Errorf("cannot parse %q to a valid duration", s)
-}
-
-// jsonValue writes a PromQL value as Prometheus's API does (web/api/v1/json_codec.go): in
-// vectors and matrices a time is unix seconds with the milliseconds as decimals and a float is
-// a string with an exponent below 1e-6 and from 1e21 on, where promql's MarshalJSON methods
-// never write an exponent. Scalars and strings keep promql's methods, as in Prometheus.
-type jsonValue struct{ parser.Value }
-
-func (v jsonValue) MarshalJSON() ([]byte, error) {
-	switch v := v.Value.(type) {
-	case promql.Vector:
-		b := []byte{'['}
-		for i, s := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendSample(b, s); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
-	case promql.Matrix:
-		b := []byte{'['}
-		for i, s := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendSeries(b, s); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
-	}
-	return json.Marshal(v.Value)
-}
-
-func appendSample(b []byte, s promql.Sample) ([]byte, error) {
-	b, err := appendLabels(append(b, `{"metric":`...), s.Metric)
-	if err != nil {
-		return nil, err
-	}
-	if s.H != nil {
-		h, err := promql.HPoint{T: s.T, H: s.H}.MarshalJSON()
-		return append(append(append(b, `,"histogram":`...), h...), '}'), err
-	}
-	return append(appendFPoint(append(b, `,"value":`...), s.T, s.F), '}'), nil
-}
-
-func appendSeries(b []byte, s promql.Series) ([]byte, error) {
-	b, err := appendLabels(append(b, `{"metric":`...), s.Metric)
-	if err != nil {
-		return nil, err
-	}
-	if len(s.Floats) > 0 {
-		b = append(b, `,"values":[`...)
-		for i, p := range s.Floats {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFPoint(b, p.T, p.F)
-		}
-		b = append(b, ']')
-	}
-	if len(s.Histograms) > 0 {
-		b = append(b, `,"histograms":[`...)
-		for i, p := range s.Histograms {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			h, err := p.MarshalJSON()
-			if err != nil {
-				return nil, err
-			}
-			b = append(b, h...)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}'), nil
-}
-
-func appendLabels(b []byte, ls labels.Labels) ([]byte, error) {
-	l, err := ls.MarshalJSON()
-	return append(b, l...), err
-}
-
-// appendFPoint writes [1435781451.781,"1.234"].
-func appendFPoint(b []byte, t int64, f float64) []byte {
-	b = append(b, '[')
-	if t < 0 {
-		b = append(b, '-')
-		t = -t
-	}
-	b = strconv.AppendInt(b, t/1000, 10)
-	if ms := t % 1000; ms != 0 {
-		b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = append(b, ',', '"')
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	return append(b, '"', ']')
 }

@@ -1,6 +1,10 @@
 package promql
 
 import (
+	"slices"
+
+	"github.com/strata-obs/strata/internal/httpapi"
+
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
@@ -106,7 +111,7 @@ func (e *Engine) rangeQuery(ctx context.Context, q storage.Queryable, expr strin
 // query's end less its start.
 func (e *Engine) prepare(ctx context.Context, expr string, span time.Duration, build func() (promql.Query, error)) (promql.Query, *apiError) {
 	if len(expr) > e.opts.MaxLength {
-		return nil, &apiError{errorExec, fmt.Errorf("the expression is %d bytes long, more than the limit of %d (--query.max-length)", len(expr), e.opts.MaxLength)}
+		return nil, &apiError{httpapi.Execution, fmt.Errorf("the expression is %d bytes long, more than the limit of %d (--query.max-length)", len(expr), e.opts.MaxLength)}
 	}
 	type built struct {
 		qry promql.Query
@@ -163,7 +168,7 @@ func (e *Engine) checkSubqueries(expr parser.Expr, span time.Duration) *apiError
 			step = noStepSubqueryInterval
 		}
 		if steps := covered / step; steps > time.Duration(e.opts.MaxSamples) {
-			refused = &apiError{errorExec, fmt.Errorf("the subquery [%s:%s] takes %d steps, more than the limit of %d samples (--query.max-samples): use a longer step",
+			refused = &apiError{httpapi.Execution, fmt.Errorf("the subquery [%s:%s] takes %d steps, more than the limit of %d samples (--query.max-samples): use a longer step",
 				model.Duration(sq.Range), model.Duration(step), int64(steps), e.opts.MaxSamples)}
 		}
 		return nil
@@ -177,4 +182,48 @@ func contextError(ctx context.Context, stage string) *apiError {
 		return evalError(promql.ErrQueryTimeout(stage))
 	}
 	return evalError(promql.ErrQueryCanceled(stage))
+}
+
+// Sample is one element of an instant vector: a series and its value.
+type Sample struct {
+	Labels labels.Labels
+	Value  float64
+}
+
+// EvalInstant evaluates a PromQL expression at t over q, for code of strata that needs an
+// answer in process rather than over HTTP. A scalar is one Sample without labels; range
+// vectors, strings and native histograms are errors. Samples are sorted by their labels.
+func EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
+	return defaultEngine.EvalInstant(ctx, q, expr, t)
+}
+
+// EvalInstant is the package's EvalInstant within the engine's bounds.
+func (e *Engine) EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
+	qry, apiErr := e.instant(ctx, q, expr, t)
+	if apiErr != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", expr, apiErr.err)
+	}
+	defer qry.Close()
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", expr, res.Err)
+	}
+	var samples []Sample
+	switch v := res.Value.(type) {
+	case promql.Scalar:
+		return []Sample{{Labels: labels.EmptyLabels(), Value: v.V}}, nil
+	case promql.Vector:
+		samples = make([]Sample, 0, len(v))
+		for _, s := range v {
+			if s.H != nil {
+				return nil, fmt.Errorf("evaluate %q: %s is a native histogram", expr, s.Metric)
+			}
+			// Labels can point into memory the query frees on Close.
+			samples = append(samples, Sample{Labels: s.Metric.Copy(), Value: s.F})
+		}
+	default:
+		return nil, fmt.Errorf("evaluate %q: result is a %s, not an instant vector or scalar", expr, res.Value.Type())
+	}
+	slices.SortFunc(samples, func(a, b Sample) int { return labels.Compare(a.Labels, b.Labels) })
+	return samples, nil
 }

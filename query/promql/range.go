@@ -1,6 +1,8 @@
 package promql
 
 import (
+	"github.com/strata-obs/strata/internal/httpapi"
+
 	"context"
 	"errors"
 	"fmt"
@@ -78,12 +80,12 @@ func (e *Engine) EvalRange(ctx context.Context, q storage.Queryable, expr string
 	}
 	m, ok := res.Value.(promql.Matrix)
 	if !ok {
-		return nil, &EvalError{Type: string(errorExec), Err: fmt.Errorf("result is a %s, not a range of series", res.Value.Type())}
+		return nil, &EvalError{Type: string(httpapi.Execution), Err: fmt.Errorf("result is a %s, not a range of series", res.Value.Type())}
 	}
 	out := make([]Series, 0, len(m))
 	for _, s := range m {
 		if len(s.Histograms) > 0 {
-			return nil, &EvalError{Type: string(errorExec), Err: fmt.Errorf("%s is a native histogram", s.Metric)}
+			return nil, &EvalError{Type: string(httpapi.Execution), Err: fmt.Errorf("%s is a native histogram", s.Metric)}
 		}
 		points := make([]Point, len(s.Floats))
 		for i, p := range s.Floats {

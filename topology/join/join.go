@@ -30,6 +30,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-obs/strata/internal/cgroup"
+
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 )
@@ -446,7 +448,7 @@ func (j *joiner) workloads() {
 			if host != nil {
 				j.g.Connect(e, host.entity, rep.Source, rep.Seen)
 			} else if c.Host != "" {
-				j.warn("container %s reports host %q, which no host source knows", shortID(c.ID), c.Host)
+				j.warn("container %s reports host %q, which no host source knows", cgroup.ShortID(c.ID), c.Host)
 			}
 			pod := j.podsByUID[c.PodUID]
 			if pod == nil && c.Pod != "" {
@@ -573,7 +575,7 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 	if target != nil {
 		attrs["resolved_via"] = via
 	}
-	e := j.g.Put(&graph.Entity{Ref: ref, Name: firstNonEmpty(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
+	e := j.g.Put(&graph.Entity{Ref: ref, Name: cmp.Or(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
 		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 	j.g.Connect(svc, e, rep.Source, rep.Seen)
 	if target == nil {
@@ -656,7 +658,7 @@ func (j *joiner) onHost(g *hostGroup, addr string, port int, via string) (*graph
 	}
 	if process != nil {
 		j.process = process
-		return g.entity, fmt.Sprintf("%s, host process %s (pid %d)", via, firstNonEmpty(process.Comm, "?"), process.PID)
+		return g.entity, fmt.Sprintf("%s, host process %s (pid %d)", via, cmp.Or(process.Comm, "?"), process.PID)
 	}
 	return g.entity, via
 }
@@ -720,20 +722,4 @@ func sortedUnique(in []string) []string {
 	out := slices.Clone(in)
 	sort.Strings(out)
 	return slices.Compact(out)
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"cmp"
+
 	"github.com/strata-obs/strata/internal/cgroup"
 
 	"strconv"
@@ -196,17 +198,8 @@ func workloadMappings() []workloadMapping {
 				}
 			}
 			c.Runtime, c.PodUID = ref.Runtime, ref.PodUID
-			c.Name, c.Image = firstNonEmpty(ls.Get("container"), ls.Get("name")), ls.Get("image")
+			c.Name, c.Image = cmp.Or(ls.Get("container"), ls.Get("name")), ls.Get("image")
 			c.Pod, c.Namespace = ls.Get("pod"), ls.Get("namespace")
 		}},
 	}
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
