@@ -1,0 +1,98 @@
+package join
+
+import (
+	"cmp"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/source"
+)
+
+// Load balancers: LBs, their services and instances, in the LB's own order.
+
+// loadBalancers puts LBs, services and instances in the graph and resolves each instance.
+func (j *joiner) loadBalancers() {
+	for _, rep := range j.in.LBs {
+		for _, lb := range rep.LBs {
+			provider := lb.Provider
+			if provider == "" {
+				provider = "unknown"
+			}
+			lbRef := graph.Ref{Kind: graph.LB, ID: provider + "/" + lb.Name}
+			lbHost := lb.Host
+			if lbHost == "" && !lb.NoHost {
+				lbHost = j.in.LocalHost
+			}
+			attrs := map[string]string{"provider": provider, "addresses": strings.Join(lb.Addresses, ","), "host": lbHost}
+			j.g.Put(&graph.Entity{Ref: lbRef, Name: lb.Name, Attrs: attrs, Labels: lb.Labels,
+				Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+			for _, svc := range lb.Services {
+				if svc.Of != "" {
+					j.front(rep, lbRef, svc)
+					continue
+				}
+				svcRef := graph.Ref{Kind: graph.Service, ID: graph.ServiceID(lb.Name, svc.Namespace, svc.Name)}
+				svcEntity := j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels,
+					Attrs:   map[string]string{"lb": lb.Name, "namespace": svc.Namespace},
+					Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+				j.g.Link(lbRef, svcRef, rep.Source, rep.Seen)
+				for _, inst := range svc.Instances {
+					j.instance(rep, lb, lbHost, svcEntity, inst)
+				}
+			}
+		}
+	}
+}
+
+// front links an LB to a service another LB of its source owns: an Ingress, or a Service of
+// type LoadBalancer, in front of a cluster Service.
+func (j *joiner) front(rep LBReport, lbRef graph.Ref, svc source.Service) {
+	ref := graph.Ref{Kind: graph.Service, ID: graph.ServiceID(svc.Of, svc.Namespace, svc.Name)}
+	if _, ok := j.g.Get(ref); !ok {
+		j.warn("%s fronts service %s, which its source does not list", lbRef, ref.ID)
+		return
+	}
+	j.g.Link(lbRef, ref, rep.Source, rep.Seen)
+}
+
+func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.Entity, inst source.Instance) {
+	svcRef := svc.Ref
+	key := inst.Name
+	if key == "" {
+		key = net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port))
+	}
+	ref := graph.Ref{Kind: graph.Instance, ID: svcRef.ID + "/" + key}
+	health := inst.Health
+	if health == "" {
+		health = source.HealthUnknown
+	}
+	// Resolve first, so that the attributes go into a map of the right size at once: the
+	// instances of a large fleet are the join's most numerous writes.
+	j.process = nil
+	target, via := j.resolve(inst, lbHost)
+	attrs := make(map[string]string, 12)
+	attrs["lb"], attrs["service"], attrs["server"] = lb.Name, svc.Name, inst.Name
+	setIf(attrs, "namespace", svc.Attrs["namespace"])
+	attrs["address"], attrs["port"], attrs["position"] = inst.Address, strconv.Itoa(inst.Port), strconv.Itoa(inst.Position)
+	attrs["health"], attrs["weight"] = health, strconv.Itoa(inst.Weight)
+	if j.process != nil {
+		attrs["process"] = j.process.Comm
+		attrs["pid"] = strconv.Itoa(j.process.PID)
+	}
+	if target != nil {
+		attrs["resolved_via"] = via
+	}
+	e := j.g.Put(&graph.Entity{Ref: ref, Name: cmp.Or(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
+		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
+	j.g.Connect(svc, e, rep.Source, rep.Seen)
+	if target == nil {
+		j.warn("instance %s (%s): %s", ref.ID, net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)), via)
+		return
+	}
+	j.g.Connect(e, target, rep.Source, rep.Seen)
+	for _, src := range target.Sources { // the edge rests on the facts that found the target too
+		j.g.Connect(e, target, src, target.LastSeen)
+	}
+}
