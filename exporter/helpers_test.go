@@ -1,8 +1,6 @@
 package exporter_test
 
 import (
-	"github.com/strata-obs/strata/internal/testenv"
-
 	"context"
 	"fmt"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
+	"github.com/strata-obs/strata/internal/testenv"
 )
 
 // hostOptions reads the real host: /proc, /sys and / of this machine, every collector on,

@@ -1,150 +1,16 @@
 package query
 
 import (
-	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/strata-obs/strata/internal/httpapi"
-
 	"github.com/prometheus/common/model"
 
-	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/internal/httpapi"
 )
-
-// Query is a parsed query: a path with its stages and time, or a diff of a path between two
-// times.
-type Query struct {
-	Path   Path
-	Stages []Stage
-	At     *time.Time    // @: evaluate at this time instead of now
-	Offset time.Duration // offset: that much before now (or before At)
-	Diff   *Diff         // set for diff(path, from, to)
-}
-
-// Diff is diff(path, From, To).
-type Diff struct{ From, To time.Time }
-
-// Path is a selector followed by steps and projections.
-type Path struct {
-	Steps   []Step // the first is the selector (Dir 0)
-	Project []string
-}
-
-// Direction of a step: Down toward the hardware, Up toward the LB.
-type Direction int
-
-const (
-	Start Direction = iota // the selector
-	Down
-	Up
-)
-
-// Step selects entities of a kind: the first from the whole graph, the others by walking
-// edges from the entities of the step before.
-type Step struct {
-	Dir      Direction
-	Kind     graph.Kind
-	Matchers []*Matcher
-	Pick     *Pick
-	Pos      Pos
-}
-
-// Matcher tests an attribute or label, with PromQL's operators.
-type Matcher struct {
-	Name  string
-	Op    string // =, !=, =~, !~
-	Value string
-	re    *regexp.Regexp
-}
-
-// Matches tells whether a value passes.
-func (m *Matcher) Matches(v string) bool {
-	switch m.Op {
-	case "=":
-		return v == m.Value
-	case "!=":
-		return v != m.Value
-	case "=~":
-		return m.re.MatchString(v)
-	default:
-		return !m.re.MatchString(v)
-	}
-}
-
-func (m *Matcher) String() string { return m.Name + m.Op + strconv.Quote(m.Value) }
-
-// Pick takes by position: [i] one (negative from the end), [a:b] a slice.
-type Pick struct {
-	Index      *int
-	From, To   *int
-	Pos        Pos
-	sliceRange bool
-}
-
-// Stage transforms the rows of a path.
-type Stage struct {
-	Op    string   // count, sort, limit, where
-	By    []string // count by, sort by
-	Desc  bool     // sort by … desc
-	Limit int
-	Where *Matcher
-	Pos   Pos
-}
-
-// Limits bound what one query may cost, so that no query can exhaust the process's memory or
-// hold it past its deadline: the text's size and shape are refused before the walk, what the
-// walk visits and what the answer holds are counted while they grow. A query over one is
-// refused with an *Error whose Limit names the flag.
-type Limits struct {
-	MaxLength   int // bytes of the query's text
-	MaxSteps    int // steps in a path, the selector included
-	MaxMatchers int // matchers of every step and where stage together
-	MaxColumns  int // projections (.attr), and the names of one count by
-	MaxStages   int // | stages
-	MaxVisited  int // entities visited while walking
-	MaxResults  int // cells of the answer (rows × columns), counted as it grows
-}
-
-// DefaultLimits are the flags' defaults: far above any question a person or a dashboard asks
-// (the mission question is 70 bytes, 3 steps, 1 matcher, 2 columns), far below what would
-// hurt a 2 GiB process on a fleet of 10,000 hosts.
-var DefaultLimits = Limits{MaxLength: 64 << 10, MaxSteps: 16, MaxMatchers: 64, MaxColumns: 32, MaxStages: 16,
-	MaxVisited: 2_000_000, MaxResults: 1_000_000}
-
-// OrDefaults is l with each limit not set (0) at its default.
-func (l Limits) OrDefaults() Limits {
-	d := DefaultLimits
-	return Limits{
-		MaxLength: cmp.Or(l.MaxLength, d.MaxLength), MaxSteps: cmp.Or(l.MaxSteps, d.MaxSteps),
-		MaxMatchers: cmp.Or(l.MaxMatchers, d.MaxMatchers), MaxColumns: cmp.Or(l.MaxColumns, d.MaxColumns),
-		MaxStages: cmp.Or(l.MaxStages, d.MaxStages), MaxVisited: cmp.Or(l.MaxVisited, d.MaxVisited),
-		MaxResults: cmp.Or(l.MaxResults, d.MaxResults),
-	}
-}
-
-// The flags of the limits, as refusals name them.
-const (
-	FlagMaxLength   = "--query.max-length"
-	FlagMaxSteps    = "--query.max-steps"
-	FlagMaxMatchers = "--query.max-matchers"
-	FlagMaxColumns  = "--query.max-columns"
-	FlagMaxStages   = "--query.max-stages"
-	FlagMaxVisited  = "--query.max-visited"
-	FlagMaxResults  = "--query.max-results"
-)
-
-// over is a limit's refusal at pos: what is over the limit, the flag, and what to do.
-func over(pos Pos, flag, what, hint string) *Error {
-	msg := what + " (" + flag + ")"
-	if hint != "" {
-		msg += ": " + hint
-	}
-	return &Error{Pos: pos, Msg: msg, Limit: flag}
-}
 
 // Parse reads a query. now resolves nothing here: times are absolute (RFC 3339 or unix
 // seconds); a relative offset is kept as a duration.
@@ -538,61 +404,4 @@ func (p *parser) duration(context string) (time.Duration, error) {
 		return 0, p.errorf(t, "expected a positive duration %s, got %s", context, t.describe())
 	}
 	return time.Duration(d), nil
-}
-
-// kindOf maps a kind's name to the kind ("" when there is none).
-func kindOf(name string) graph.Kind {
-	for _, k := range graph.Kinds() {
-		if string(k) == name {
-			return k
-		}
-	}
-	return ""
-}
-
-func kindNames() []string {
-	var out []string
-	for _, k := range graph.Kinds() {
-		out = append(out, string(k))
-	}
-	return out
-}
-
-// suggest names the closest candidate to a misspelt word, if one is close: at most a third
-// of its letters (at least one) changed, swapped, added or dropped.
-func suggest(word string, candidates []string) string {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(word), c)
-		if d <= max(1, len(c)/3) && (bestD < 0 || d < bestD) {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance counts the edits from a to b (optimal string alignment: insert, delete,
-// replace, swap two neighbours).
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

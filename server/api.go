@@ -9,13 +9,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/strata-obs/strata/internal/httpapi"
-
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/strata-obs/strata/internal/httpapi"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology"
-
 	"github.com/strata-obs/strata/topology/graph"
 )
 

@@ -7,8 +7,6 @@
 package server
 
 import (
-	"github.com/strata-obs/strata/internal/store"
-
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +36,7 @@ import (
 
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/redact"
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"

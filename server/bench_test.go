@@ -1,13 +1,6 @@
 package server
 
 import (
-	"github.com/strata-obs/strata/query"
-	"github.com/strata-obs/strata/query/promql"
-	"github.com/strata-obs/strata/topology"
-	"github.com/strata-obs/strata/ui"
-
-	"github.com/strata-obs/strata/internal/store"
-
 	"context"
 	"log/slog"
 	"net/http"
@@ -18,8 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-obs/strata/internal/store"
+	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/query/promql"
+	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
+	"github.com/strata-obs/strata/ui"
 )
 
 // BenchmarkMissionQueryFleet answers the mission question on the synthetic fleet both ways,

@@ -12,10 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/strata-obs/strata/internal/httpapi"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-obs/strata/internal/httpapi"
 	"github.com/strata-obs/strata/ui"
 )
 

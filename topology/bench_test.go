@@ -1,8 +1,6 @@
 package topology
 
 import (
-	"github.com/strata-obs/strata/internal/store"
-
 	"context"
 	"io"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 )

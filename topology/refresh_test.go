@@ -1,8 +1,6 @@
 package topology
 
 import (
-	"github.com/strata-obs/strata/internal/store"
-
 	"context"
 	"errors"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"

@@ -10,12 +10,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-obs/strata/internal/cgroup"
-
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/labstack/echo/v5"
 
+	"github.com/strata-obs/strata/internal/cgroup"
 	"github.com/strata-obs/strata/topology/graph"
 )
 

@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"github.com/strata-obs/strata/internal/store"
-
 	"fmt"
 	"log/slog"
 	"math"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology/graph"
 )

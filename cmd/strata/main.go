@@ -8,8 +8,6 @@
 package main
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +31,7 @@ import (
 	"github.com/strata-obs/strata/exporter/collector"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
+	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/config"
 )
 

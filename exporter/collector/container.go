@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/strata-obs/strata/internal/cgroup"
-
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-obs/strata/internal/cgroup"
 	"github.com/strata-obs/strata/internal/labelname"
 )
 

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"github.com/strata-obs/strata/internal/cgroup"
-
 	"bytes"
 	"io/fs"
 	"net"
@@ -13,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/strata-obs/strata/internal/cgroup"
 )
 
 // The fuzz tests' seeds are the fixture hosts' files; `make fuzz` runs each for a while.

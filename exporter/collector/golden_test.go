@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-obs/strata/internal/testenv"
-
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-obs/strata/internal/testenv"
 )
 
 // goldenScenarios are the fixture hosts under testdata/<name>/ (see testdata/README.md) and

@@ -1,14 +1,14 @@
 package collector
 
 import (
-	"github.com/strata-obs/strata/internal/cgroup"
-
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-obs/strata/internal/cgroup"
 )
 
 const (

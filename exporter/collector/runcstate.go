@@ -1,14 +1,14 @@
 package collector
 
 import (
-	"github.com/strata-obs/strata/internal/cgroup"
-
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/strata-obs/strata/internal/cgroup"
 )
 
 // runcStates finds containers whose cgroup names do not say they are containers: plain

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-obs/strata/internal/redact"
-
 	"go.yaml.in/yaml/v3"
+
+	"github.com/strata-obs/strata/internal/redact"
 )
 
 // Decoder walks a node tree and records the problems it finds.

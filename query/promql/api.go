@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/strata-obs/strata/internal/httpapi"
-
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/prometheus/model/labels"
@@ -20,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/strata-obs/strata/internal/httpapi"
 )
 
 // API answers the query endpoints of Prometheus's HTTP API (web/api/v1) from a

@@ -1,14 +1,11 @@
 package promql
 
 import (
-	"slices"
-
-	"github.com/strata-obs/strata/internal/httpapi"
-
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -16,6 +13,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/strata-obs/strata/internal/httpapi"
 )
 
 // APIOptions bound the PromQL queries strata runs, as Prometheus's --query.* flags do.

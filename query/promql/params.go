@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/strata-obs/strata/internal/httpapi"
-
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/strata-obs/strata/internal/httpapi"
 )
 
 // withTimeoutParam bounds the request's context by its timeout parameter, if any; the

@@ -1,8 +1,6 @@
 package promql
 
 import (
-	"github.com/strata-obs/strata/internal/httpapi"
-
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/strata-obs/strata/internal/httpapi"
 )
 
 // Series is one series of a range query's answer: its labels and its points, oldest first.

@@ -1,8 +1,6 @@
 package promql_test
 
 import (
-	"github.com/strata-obs/strata/internal/store"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +17,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query/promql"
 )
 

@@ -11,20 +11,18 @@
 package config
 
 import (
-	"github.com/strata-obs/strata/internal/redact"
-	"github.com/strata-obs/strata/topology/source"
-
 	"bytes"
 	"fmt"
 	"path/filepath"
 	"time"
 
-	"github.com/strata-obs/strata/internal/labelname"
-
 	"go.yaml.in/yaml/v3"
 
+	"github.com/strata-obs/strata/internal/labelname"
+	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/safefile"
 	"github.com/strata-obs/strata/internal/strictyaml"
+	"github.com/strata-obs/strata/topology/source"
 )
 
 // Config is strata's configuration.

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-obs/strata/internal/labelname"
-
 	"go.yaml.in/yaml/v3"
+
+	"github.com/strata-obs/strata/internal/labelname"
 )
 
 // FuzzParse: any input gives a configuration or an error naming the file, never a panic, and a

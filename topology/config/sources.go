@@ -1,14 +1,13 @@
 package config
 
 import (
-	"github.com/strata-obs/strata/internal/redact"
-	"github.com/strata-obs/strata/topology/source"
-
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/strictyaml"
+	"github.com/strata-obs/strata/topology/source"
 )
 
 // Source is one entry of sources.

@@ -10,8 +10,6 @@
 package inventory
 
 import (
-	"github.com/strata-obs/strata/internal/redact"
-
 	"errors"
 	"fmt"
 	"io"
@@ -21,10 +19,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-obs/strata/internal/labelname"
-
 	"go.yaml.in/yaml/v3"
 
+	"github.com/strata-obs/strata/internal/labelname"
+	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/source"
 )

@@ -2,14 +2,12 @@ package metrics
 
 import (
 	"cmp"
-
-	"github.com/strata-obs/strata/internal/cgroup"
-
 	"strconv"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/strata-obs/strata/internal/cgroup"
 	"github.com/strata-obs/strata/topology/source"
 )
 

@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"github.com/strata-obs/strata/internal/store"
-
 	"context"
 	"log/slog"
 	"math"
@@ -13,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/topology/source"
 )
 
