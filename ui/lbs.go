@@ -1,0 +1,57 @@
+package ui
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// lbRow is one load balancer of the list.
+type lbRow struct {
+	LB                         cell // its LB page
+	Entity                     string
+	Provider, Addresses        string
+	Services, Instances, Hosts int
+	Health                     []healthCount
+}
+
+type healthCount struct {
+	Health, Class string
+	Count         int
+}
+
+type lbsData struct {
+	Rows  []lbRow
+	Error string
+}
+
+// lbs lists the load balancers, each with what stands behind it.
+func (u *UI) lbs(c *echo.Context) error {
+	g, _, err := u.graphAt(c.Request().Context(), c)
+	if err != nil {
+		return u.render(c, http.StatusUnprocessableEntity, "lb", "Load balancers", lbPage{List: &lbsData{Error: err.Error()}})
+	}
+	at := c.QueryParam("time")
+	var d lbsData
+	for _, lb := range g.Entities(graph.LB) {
+		row := lbRow{LB: cell{Text: lb.ID, Href: lbHref(lb.ID, at)}, Entity: entityHref(graph.LB, lb.ID, at),
+			Provider: lb.Attrs["provider"], Addresses: lb.Attrs["addresses"]}
+		hosts := map[*graph.Entity]bool{}
+		health := map[string]int{}
+		for _, svc := range entitiesBelow(g, lb, graph.Service) {
+			row.Services++
+			for _, inst := range entitiesBelow(g, svc, graph.Instance) {
+				row.Instances++
+				health[inst.Attrs["health"]]++
+				for _, h := range underInstance(g, inst).hosts {
+					hosts[h] = true
+				}
+			}
+		}
+		row.Hosts, row.Health = len(hosts), healthCounts(health)
+		d.Rows = append(d.Rows, row)
+	}
+	return u.render(c, http.StatusOK, "lb", "Load balancers", lbPage{List: &d})
+}
