@@ -1,9 +1,9 @@
 // Package collector holds strata-exporter's collectors: one file per fact family.
 //
-// To add a collector: write one file with a type that implements Collector and a
-// constructor taking Config, add one line to Factories, declare its metric families in
-// metrics.go (and docs/metrics.md, which a test keeps in step), and add a fixture root
-// under testdata/ with a golden file.
+// To add a collector: write one file with a type that implements Collector, a constructor
+// taking Config, and the metric families it alone emits declared beside it; add one line to
+// Factories naming them; run make docs (docs/metrics.md is generated from the families); add a
+// fixture root under testdata/ with a golden file.
 package collector
 
 import (

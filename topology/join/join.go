@@ -16,7 +16,7 @@
 //     belongs to the LB's host); on that host the port leads to the container publishing it,
 //     or to the process listening on it (in a container or on the host).
 //   - facts conflict by precedence: strata-exporter over node_exporter over the Kubernetes
-//     API over kube-state-metrics over the inventory (source.Origin).
+//     API over kube-state-metrics over cAdvisor over the inventory (source.Origin).
 package join
 
 import (

@@ -1,7 +1,7 @@
 // Package source says what the topology needs from outside, as small interfaces that each
 // provider package (haproxy, caddy, nginx, inventory, metrics, kubernetes) implements.
 //
-// To add a source (docs/extending.md): a new package under source/ with a type implementing
+// To add a source (docs/design.md, "Where a change goes"): a new package under source/ with a type implementing
 // LoadBalancers or Facts (or both), its settings struct implementing Settings (provider.go: the
 // keys of its sources entry, read with file:line errors, and Build), a func Provider, one line in
 // server.Providers, and a test against the real program.
@@ -142,7 +142,8 @@ type FactSet struct {
 }
 
 // Host is what one source says of one host. Hosts from several sources are the same host
-// when they share a name, hostname, machine-id, SMBIOS UUID or address.
+// when they share a name, hostname, machine-id or SMBIOS UUID (unless their machine-ids or
+// UUIDs differ); a record with addresses alone joins the host that owns one of them.
 type Host struct {
 	Origin     Origin
 	Name       string // the host label / node name
