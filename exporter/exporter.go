@@ -70,14 +70,20 @@ func HostName(opts Options) string {
 	if opts.HostName != "" {
 		return opts.HostName
 	}
-	if h, err := os.ReadFile(opts.Collector.ProcFS + "/sys/kernel/hostname"); err == nil {
+	return HostNameUnder(opts.Collector.ProcFS)
+}
+
+// HostNameUnder is the hostname the kernel under procfs reports: the one rule by which the
+// exporter and strata name the host they run on.
+func HostNameUnder(procfs string) string {
+	if h, err := os.ReadFile(procfs + "/sys/kernel/hostname"); err == nil {
 		if s := strings.TrimSpace(string(h)); s != "" {
 			return s
 		}
 	}
 	// The exporter's own hostname is the host's only when it reads the host's own /proc; in a
 	// container with the host mounted elsewhere it would be the container's, a wrong join key.
-	if filepath.Clean(opts.Collector.ProcFS) == "/proc" {
+	if filepath.Clean(procfs) == "/proc" {
 		h, _ := os.Hostname()
 		return h
 	}

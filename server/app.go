@@ -135,7 +135,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		opts.ScrapeInterval = opts.RefreshInterval
 	}
 	if opts.LocalHost == "" {
-		opts.LocalHost = localHostName()
+		opts.LocalHost = exporter.HostNameUnder("/proc")
 	}
 	opts.QueryLimits = opts.QueryLimits.OrDefaults()
 	if opts.QueryTimeout <= 0 {
@@ -407,14 +407,4 @@ func indent(yaml string) string {
 		b.WriteString("  " + line + "\n")
 	}
 	return b.String()
-}
-
-func localHostName() string {
-	if b, err := os.ReadFile("/proc/sys/kernel/hostname"); err == nil {
-		if h := strings.TrimSpace(string(b)); h != "" {
-			return h
-		}
-	}
-	h, _ := os.Hostname()
-	return h
 }
