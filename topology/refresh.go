@@ -180,18 +180,55 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	defer r.refreshMu.Unlock()
 	start := time.Now()
 	now := r.opts.Now()
-	type result struct {
-		key   sourceKey
-		lbs   []source.LB
-		facts *source.FactSet
-		err   error
+	answers, ok := r.askSources(ctx, start, now)
+	if !ok {
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		return r.graph
 	}
-	results := make(chan result, len(r.opts.LBSources)+len(r.opts.FactSources))
+
+	// The sources' state changes under the lock; the graph and its series are built outside
+	// it, while readers go on with the last graph: a refresh of a large fleet takes seconds,
+	// which every query would otherwise wait out.
+	r.mu.Lock()
+	in, warnings := r.record(answers, now)
+	up := r.sourceUpSamples()
+	r.mu.Unlock()
+
+	g, joinWarnings := safeJoin(in)
+	warnings = append(warnings, joinWarnings...)
+	series, err := r.write(ctx, g, now, up)
+	if err != nil {
+		r.logger.Error("write topology series", "err", err)
+		warnings = append(warnings, "write topology series: "+err.Error())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.graph, r.warnings, r.series = g, warnings, series
+	r.duration = time.Since(start)
+	r.finished = time.Now()
+	r.refreshed = true
+	return g
+}
+
+// answer is what one source said on this refresh, or why it said nothing.
+type answer struct {
+	key   sourceKey
+	lbs   []source.LB
+	facts *source.FactSet
+	err   error
+}
+
+// askSources asks every source at once, each within the refresh's timeout, and returns an
+// answer of each: a source still busy with an earlier call is not asked again, and one that
+// outlasts its deadline is abandoned. ok is false when ctx ended first.
+func (r *Refresher) askSources(ctx context.Context, start, now time.Time) (answers []answer, ok bool) {
+	results := make(chan answer, len(r.opts.LBSources)+len(r.opts.FactSources))
 	asked := map[sourceKey]bool{}
-	failed := map[sourceKey]error{}
-	ask := func(key sourceKey, call func(context.Context) result) {
+	var failed []answer
+	ask := func(key sourceKey, call func(context.Context) answer) {
 		if since, busy := r.busy(key, start); busy {
-			failed[key] = fmt.Errorf("its call of %s has not returned: not asked again until it does", since.UTC().Format(time.RFC3339))
+			failed = append(failed, answer{key: key, err: fmt.Errorf("its call of %s has not returned: not asked again until it does", since.UTC().Format(time.RFC3339))})
 			return
 		}
 		asked[key] = true
@@ -205,49 +242,45 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	}
 	for _, s := range r.opts.LBSources {
 		key := sourceKey{"lb", s.Name()}
-		ask(key, func(c context.Context) result {
+		ask(key, func(c context.Context) answer {
 			lbs, err := safely(func() ([]source.LB, error) { return s.ListLoadBalancers(c) })
-			return result{key: key, lbs: lbs, err: err}
+			return answer{key: key, lbs: lbs, err: err}
 		})
 	}
 	for _, s := range r.opts.FactSources {
 		key := sourceKey{"facts", s.Name()}
-		ask(key, func(c context.Context) result {
+		ask(key, func(c context.Context) answer {
 			fs, err := safely(func() (*source.FactSet, error) { return s.ListFacts(c, now) })
-			return result{key: key, facts: fs, err: err}
+			return answer{key: key, facts: fs, err: err}
 		})
 	}
-	got := make([]result, 0, len(asked))
+	answers = make([]answer, 0, len(asked)+len(failed))
 	abandon := time.NewTimer(r.opts.Timeout + stragglerGrace)
 	defer abandon.Stop()
 wait:
-	for len(got) < len(asked) {
+	for len(answers) < len(asked) {
 		select {
 		case res := <-results:
-			got = append(got, res)
+			answers = append(answers, res)
 		case <-abandon.C:
 			break wait
 		case <-ctx.Done():
-			r.mu.RLock()
-			defer r.mu.RUnlock()
-			return r.graph
+			return nil, false
 		}
 	}
-	for _, res := range got {
+	for _, res := range answers {
 		delete(asked, res.key)
 	}
 	for key := range asked {
-		failed[key] = fmt.Errorf("no answer within %s: abandoned (its call goes on in the background)", r.opts.Timeout)
+		failed = append(failed, answer{key: key, err: fmt.Errorf("no answer within %s: abandoned (its call goes on in the background)", r.opts.Timeout)})
 	}
+	return append(answers, failed...), true
+}
 
-	// The sources' state changes under the lock; the graph and its series are built outside
-	// it, while readers go on with the last graph: a refresh of a large fleet takes seconds,
-	// which every query would otherwise wait out.
-	r.mu.Lock()
-	for key, err := range failed {
-		got = append(got, result{key: key, err: err})
-	}
-	for _, res := range got {
+// record keeps what the sources answered (a failed source keeps its last report, stale, for
+// StaleAfter) and returns the join's input with the sources' warnings. r.mu is held.
+func (r *Refresher) record(answers []answer, now time.Time) (join.Input, []string) {
+	for _, res := range answers {
 		st := r.sources[res.key]
 		st.err = res.err
 		if res.err != nil {
@@ -256,7 +289,6 @@ wait:
 		}
 		st.lbs, st.facts, st.seen = res.lbs, res.facts, now
 	}
-
 	in := join.Input{At: now, LocalHost: r.opts.LocalHost}
 	var warnings []string
 	for _, key := range r.sourceKeys() {
@@ -282,23 +314,7 @@ wait:
 			in.Facts = append(in.Facts, join.FactReport{Source: name, Facts: st.facts, Seen: st.seen, Stale: stale})
 		}
 	}
-	up := r.sourceUpSamples()
-	r.mu.Unlock()
-
-	g, joinWarnings := safeJoin(in)
-	warnings = append(warnings, joinWarnings...)
-	series, err := r.write(ctx, g, now, up)
-	if err != nil {
-		r.logger.Error("write topology series", "err", err)
-		warnings = append(warnings, "write topology series: "+err.Error())
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.graph, r.warnings, r.series = g, warnings, series
-	r.duration = time.Since(start)
-	r.finished = time.Now()
-	r.refreshed = true
-	return g
+	return in, warnings
 }
 
 // stragglerGrace is how long past its timeout a source's answer is waited for: a source that
