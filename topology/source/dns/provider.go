@@ -71,7 +71,7 @@ func checkServer(s string) error {
 
 // checkDomain accepts a domain name as DNS carries it: labels of 1-63 bytes, 253 in all.
 func checkDomain(s string) error {
-	bad := errors.New("want a domain name such as _http._tcp.web.service.consul.")
+	bad := errors.New("want a domain name such as _http._tcp.web.service.consul, with or without the final dot")
 	name := strings.TrimSuffix(s, ".")
 	if name == "" || len(name) > 253 {
 		return bad
