@@ -1,13 +1,9 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
-	"time"
 
 	promconfig "github.com/prometheus/prometheus/config"
 
@@ -56,68 +52,17 @@ func BuildSources(cfg *config.Config) ([]source.LoadBalancers, []source.Facts, e
 	return lbs, facts, nil
 }
 
-// Where strata up looks for load balancers on this machine.
-var (
-	haproxySockets = []string{"/run/haproxy/admin.sock", "/var/run/haproxy/admin.sock", "/run/haproxy.sock",
-		"/var/run/haproxy.sock", "/var/lib/haproxy/stats", "/run/haproxy/stats.sock"}
-	caddyAdmin  = "http://127.0.0.1:2019"
-	nginxConfig = "/etc/nginx/nginx.conf"
-)
-
-// LocalLBs are the load balancers strata up reads without configuration: a HAProxy runtime
-// socket at its usual paths, a Caddy admin API on 127.0.0.1:2019, and nginx's configuration
-// at /etc/nginx. Each is looked for again on every refresh, so that one started after strata
-// is found; one that is not there lists no LB and is no failure.
+// LocalLBs are the load balancers strata up reads without configuration: each provider's that
+// can be found on this machine (Provider.Local). Each is looked for again on every refresh, so
+// that one started after strata is found; one that is not there lists no LB and is no failure.
 func LocalLBs(localHost string) []source.LoadBalancers {
-	return []source.LoadBalancers{
-		&localLB{name: "haproxy", find: func(context.Context) (source.LoadBalancers, bool) {
-			for _, sock := range haproxySockets {
-				if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
-					s, err := haproxy.New(haproxy.Config{Name: "haproxy", RuntimeAPI: "unix://" + sock, Host: localHost})
-					return s, err == nil
-				}
-			}
-			return nil, false
-		}},
-		&localLB{name: "caddy", find: func(ctx context.Context) (source.LoadBalancers, bool) {
-			c, cancel := context.WithTimeout(ctx, time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(c, http.MethodGet, caddyAdmin+"/config/", nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return nil, false
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return nil, false
-			}
-			s, err := caddy.New(caddy.Config{Name: "caddy", AdminURL: caddyAdmin, Host: localHost})
-			return s, err == nil
-		}},
-		&localLB{name: "nginx", find: func(context.Context) (source.LoadBalancers, bool) {
-			if _, err := os.Stat(nginxConfig); err != nil {
-				return nil, false
-			}
-			s, err := nginx.New(nginx.Config{Name: "nginx", ConfigFile: nginxConfig, Host: localHost})
-			return s, err == nil
-		}},
+	var out []source.LoadBalancers
+	for _, p := range Providers() {
+		if p.Local != nil {
+			out = append(out, p.Local(localHost))
+		}
 	}
-}
-
-// localLB is a load balancer of this machine that may or may not be there.
-type localLB struct {
-	name string
-	find func(context.Context) (source.LoadBalancers, bool)
-}
-
-func (l *localLB) Name() string { return l.name }
-
-func (l *localLB) ListLoadBalancers(ctx context.Context) ([]source.LB, error) {
-	s, ok := l.find(ctx)
-	if !ok {
-		return nil, nil
-	}
-	return s.ListLoadBalancers(ctx)
+	return out
 }
 
 // Check does what strata serve does with a configuration before it starts, without starting:

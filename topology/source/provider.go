@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -23,6 +24,32 @@ type Provider struct {
 	Type string
 	// Settings returns the settings of one entry, holding their defaults, for the file to fill.
 	Settings func() Settings
+	// Local, when set, is the provider's load balancer on this machine as strata up finds it
+	// without configuration (a socket, an admin API, a file at its usual place), named after
+	// the type; see Discovered.
+	Local func(localHost string) LoadBalancers
+}
+
+// Discovered is a load balancer of this machine that may or may not be there: find looks for
+// it on every refresh, so that one started after strata is found; one that is not there lists
+// no LB and is no failure.
+func Discovered(name string, find func(context.Context) (LoadBalancers, bool)) LoadBalancers {
+	return &discovered{name: name, find: find}
+}
+
+type discovered struct {
+	name string
+	find func(context.Context) (LoadBalancers, bool)
+}
+
+func (d *discovered) Name() string { return d.name }
+
+func (d *discovered) ListLoadBalancers(ctx context.Context) ([]LB, error) {
+	s, ok := d.find(ctx)
+	if !ok {
+		return nil, nil
+	}
+	return s.ListLoadBalancers(ctx)
 }
 
 // Settings is a provider's configuration: one struct, whose keys Fields reads from a sources

@@ -1,6 +1,10 @@
 package caddy
 
 import (
+	"context"
+	"net/http"
+	"time"
+
 	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/source"
 )
@@ -10,7 +14,29 @@ import (
 func Provider() source.Provider {
 	return source.Provider{Type: "caddy", Settings: func() source.Settings {
 		return &Config{AdminURL: "http://localhost:2019", Timeout: defaultTimeout}
-	}}
+	}, Local: local}
+}
+
+// localAdmin is where strata up looks for Caddy's admin API.
+const localAdmin = "http://127.0.0.1:2019"
+
+// local is a Caddy whose admin API answers on 127.0.0.1:2019.
+func local(localHost string) source.LoadBalancers {
+	return source.Discovered("caddy", func(ctx context.Context) (source.LoadBalancers, bool) {
+		c, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(c, http.MethodGet, localAdmin+"/config/", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, false
+		}
+		s, err := New(Config{Name: "caddy", AdminURL: localAdmin, Host: localHost})
+		return s, err == nil
+	})
 }
 
 // Fields are admin_url, host and timeout.

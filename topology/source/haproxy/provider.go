@@ -1,9 +1,11 @@
 package haproxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -15,7 +17,24 @@ import (
 // Provider is the configuration's `type: haproxy`: its backends are services, their servers
 // instances.
 func Provider() source.Provider {
-	return source.Provider{Type: "haproxy", Settings: func() source.Settings { return &Config{Timeout: DefaultTimeout} }}
+	return source.Provider{Type: "haproxy", Settings: func() source.Settings { return &Config{Timeout: DefaultTimeout} }, Local: local}
+}
+
+// localSockets are where strata up looks for HAProxy's runtime API.
+var localSockets = []string{"/run/haproxy/admin.sock", "/var/run/haproxy/admin.sock", "/run/haproxy.sock",
+	"/var/run/haproxy.sock", "/var/lib/haproxy/stats", "/run/haproxy/stats.sock"}
+
+// local is a HAProxy whose runtime socket is at one of its usual paths.
+func local(localHost string) source.LoadBalancers {
+	return source.Discovered("haproxy", func(context.Context) (source.LoadBalancers, bool) {
+		for _, sock := range localSockets {
+			if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
+				s, err := New(Config{Name: "haproxy", RuntimeAPI: "unix://" + sock, Host: localHost})
+				return s, err == nil
+			}
+		}
+		return nil, false
+	})
 }
 
 // Fields are runtime_api, stats_url, host and timeout.
