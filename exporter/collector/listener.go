@@ -75,8 +75,47 @@ func (c *listenerCollector) Update(ctx context.Context, s *Scrape) error {
 		return err
 	}
 	hostNetns := c.hostNetns()
+	namespaces, byNetns := c.namespaces()
 
-	// One process per network namespace lets us read that namespace's sockets.
+	var rows []listenerRow
+	var errs []error
+	searched := map[uint64]bool{}
+	for _, ns := range namespaces {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		listeners, err := c.readListeners(ns, byNetns[ns])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, inode := range c.findOwners(ctx, listeners, byNetns[ns]) {
+			searched[inode] = true
+		}
+		label := ns
+		if ns == hostNetns {
+			label = ""
+		}
+		for _, l := range listeners {
+			rows = append(rows, listenerRow{l, c.owner[l.Inode], label})
+		}
+	}
+	c.searched = searched
+	c.emit(s, rows)
+	return errors.Join(errs...)
+}
+
+// listenerRow is a listening socket with the process that owns it (0: none found) and its
+// network namespace ("" for the host's).
+type listenerRow struct {
+	Listener
+	pid   int
+	netns string
+}
+
+// namespaces are the network namespaces of the processes, sorted, each with its processes:
+// one process per namespace lets its sockets be read.
+func (c *listenerCollector) namespaces() ([]string, map[string][]int) {
 	byNetns := map[string][]int{}
 	for pid, p := range c.procs {
 		if p.netns != "" {
@@ -89,62 +128,41 @@ func (c *listenerCollector) Update(ctx context.Context, s *Scrape) error {
 		namespaces = append(namespaces, ns)
 	}
 	sort.Strings(namespaces)
+	return namespaces, byNetns
+}
 
-	type row struct {
-		Listener
-		pid   int
-		netns string
-	}
-	var rows []row
-	var errs []error
-	searched := map[uint64]bool{}
-	for _, ns := range namespaces {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		listeners, err := c.readListeners(ns, byNetns[ns])
-		if err != nil {
-			errs = append(errs, err)
+// findOwners looks for the owners of the sockets nobody is known to own (a process we cannot
+// see, a kernel socket): once in every process of the namespace, then only in the processes
+// that appeared since. It returns the inodes it searched for.
+func (c *listenerCollector) findOwners(ctx context.Context, listeners []Listener, pids []int) []uint64 {
+	var unknown, stillUnknown []uint64
+	for _, l := range listeners {
+		if _, ok := c.procs[c.owner[l.Inode]]; ok {
 			continue
 		}
-		// A socket nobody owns (a process we cannot see, a kernel socket) is searched for
-		// once in every process, then only in processes that appeared since.
-		var unknown, stillUnknown []uint64
-		for _, l := range listeners {
-			if _, ok := c.procs[c.owner[l.Inode]]; ok {
-				continue
-			}
-			if c.searched[l.Inode] {
-				stillUnknown = append(stillUnknown, l.Inode)
-			} else {
-				unknown = append(unknown, l.Inode)
-			}
-		}
-		if len(unknown) > 0 {
-			c.scanOwners(ctx, byNetns[ns], unknown)
-		}
-		if len(stillUnknown) > 0 {
-			var fresh []int
-			for _, pid := range byNetns[ns] {
-				if c.newPids[pid] {
-					fresh = append(fresh, pid)
-				}
-			}
-			c.scanOwners(ctx, fresh, stillUnknown)
-		}
-		for _, inode := range append(unknown, stillUnknown...) {
-			searched[inode] = true
-		}
-		label := ns
-		if ns == hostNetns {
-			label = ""
-		}
-		for _, l := range listeners {
-			rows = append(rows, row{l, c.owner[l.Inode], label})
+		if c.searched[l.Inode] {
+			stillUnknown = append(stillUnknown, l.Inode)
+		} else {
+			unknown = append(unknown, l.Inode)
 		}
 	}
+	if len(unknown) > 0 {
+		c.scanOwners(ctx, pids, unknown)
+	}
+	if len(stillUnknown) > 0 {
+		var fresh []int
+		for _, pid := range pids {
+			if c.newPids[pid] {
+				fresh = append(fresh, pid)
+			}
+		}
+		c.scanOwners(ctx, fresh, stillUnknown)
+	}
+	return append(unknown, stillUnknown...)
+}
 
-	c.searched = searched
+// emit writes one strata_listener_info per address, port, process and namespace.
+func (c *listenerCollector) emit(s *Scrape, rows []listenerRow) {
 	seen := map[string]bool{}
 	for _, r := range rows {
 		pid, comm, container := "", "", ""
@@ -158,7 +176,6 @@ func (c *listenerCollector) Update(ctx context.Context, s *Scrape) error {
 		seen[key] = true
 		s.Emit(listenerInfo, 1, r.Address, strconv.Itoa(r.Port), pid, comm, container, r.netns)
 	}
-	return errors.Join(errs...)
 }
 
 // hostNetns is the network namespace of the host's init, else (when pid 1 is not ours to
