@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -110,19 +111,7 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 	}
 	sort.Strings(ids)
 
-	metas := map[string]containerMeta{}
-	for _, rt := range c.runtimes {
-		known, up := rt.lookup(ctx, ids)
-		if !up.present {
-			continue // no socket on this host: not a failure
-		}
-		s.Emit(containerRuntimeUp, boolFloat(up.ok), rt.api.Runtime(), rt.api.Endpoint())
-		for id, m := range known {
-			if _, seen := metas[id]; !seen {
-				metas[id] = m
-			}
-		}
-	}
+	metas := c.enrich(ctx, s, ids)
 
 	// Usage is a few small reads per container: on a host with a thousand containers, read
 	// them on several threads.
@@ -150,35 +139,53 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 			}
 			return fmt.Errorf("usage of container %s: %w", cgroup.ShortID(id), err)
 		}
-		runtime := m.Runtime
-		if runtime == "" {
-			runtime = ref.Runtime
-		}
-		podUID := m.PodUID
-		if podUID == "" {
-			podUID = ref.PodUID
-		}
-		s.Emit(containerInfo, 1, id, m.Name, m.Image, m.ImageID, runtime, m.Pod, m.Namespace, podUID)
-		if usage.cpuSeconds >= 0 {
-			s.Emit(containerCPU, usage.cpuSeconds, id)
-		}
-		if usage.workingSet >= 0 {
-			s.Emit(containerMemory, usage.workingSet, id)
-		}
-		if usage.pids >= 0 {
-			s.Emit(containerPids, usage.pids, id)
-		}
-		for _, a := range m.Addresses {
-			s.Emit(containerAddressInfo, 1, id, a)
-		}
-		for _, p := range m.Ports {
-			s.Emit(containerPortInfo, 1, id, p.Protocol, p.HostIP, strconv.Itoa(p.HostPort), strconv.Itoa(p.ContainerPort))
-		}
-		if metric := c.labelsMetric(s.Host, id, m.Labels); metric != nil {
-			s.EmitMetric(metric)
-		}
+		c.emit(s, id, ref.ContainerRef, m, usage)
 	}
 	return nil
+}
+
+// enrich asks each container runtime's API what it knows of the containers (names, images,
+// pods, addresses, ports), the first runtime to know one winning, and says which APIs answered.
+func (c *containerCollector) enrich(ctx context.Context, s *Scrape, ids []string) map[string]containerMeta {
+	metas := map[string]containerMeta{}
+	for _, rt := range c.runtimes {
+		known, up := rt.lookup(ctx, ids)
+		if !up.present {
+			continue // no socket on this host: not a failure
+		}
+		s.Emit(containerRuntimeUp, boolFloat(up.ok), rt.api.Runtime(), rt.api.Endpoint())
+		for id, m := range known {
+			if _, seen := metas[id]; !seen {
+				metas[id] = m
+			}
+		}
+	}
+	return metas
+}
+
+// emit writes one container's series: what its cgroup and the runtime say of it, its usage.
+func (c *containerCollector) emit(s *Scrape, id string, ref cgroup.ContainerRef, m containerMeta, usage containerUsage) {
+	runtime := cmp.Or(m.Runtime, ref.Runtime)
+	podUID := cmp.Or(m.PodUID, ref.PodUID)
+	s.Emit(containerInfo, 1, id, m.Name, m.Image, m.ImageID, runtime, m.Pod, m.Namespace, podUID)
+	if usage.cpuSeconds >= 0 {
+		s.Emit(containerCPU, usage.cpuSeconds, id)
+	}
+	if usage.workingSet >= 0 {
+		s.Emit(containerMemory, usage.workingSet, id)
+	}
+	if usage.pids >= 0 {
+		s.Emit(containerPids, usage.pids, id)
+	}
+	for _, a := range m.Addresses {
+		s.Emit(containerAddressInfo, 1, id, a)
+	}
+	for _, p := range m.Ports {
+		s.Emit(containerPortInfo, 1, id, p.Protocol, p.HostIP, strconv.Itoa(p.HostPort), strconv.Itoa(p.ContainerPort))
+	}
+	if metric := c.labelsMetric(s.Host, id, m.Labels); metric != nil {
+		s.EmitMetric(metric)
+	}
 }
 
 // readUsages reads the usage of the containers at the paths path(i) returns ("" to skip),
