@@ -2,14 +2,10 @@ package dashboards
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
 )
@@ -19,46 +15,18 @@ import (
 // with the proxy and server labels the joins use.
 func TestHAProxyMetricsAreReal(t *testing.T) {
 	bin := testenv.Command(t, "haproxy")
-	addr, backend := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	cfg := fmt.Sprintf(`defaults
-  mode http
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-frontend prometheus
+	var addr string
+	hap := testenv.StartHAProxy(t, func() string {
+		addr = testenv.FreeAddr(t)
+		return fmt.Sprintf(testenv.HAProxyDefaults+`frontend prometheus
   bind %s
   http-request use-service prometheus-exporter if { path /metrics }
   default_backend c1ps
 backend c1ps
   server s0 %s
-`, addr, backend)
-	file := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-f", file, "-db")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-
-	var exposition string
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				exposition = string(b)
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("HAProxy's exporter did not answer on %s: %v", addr, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+`, addr, testenv.FreeAddr(t))
+	})
+	exposition := string(testenv.WaitHTTP(t, "http://"+addr+"/metrics", http.StatusOK, hap.Process))
 	names := readLines(t, filepath.Join("testdata", "haproxy_metrics.txt"), func(line string) (string, bool) {
 		line = strings.TrimSpace(line)
 		return line, line != "" && !strings.HasPrefix(line, "#")

@@ -43,7 +43,7 @@ func TestPodmanContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = podmanRun(podman, "rm", "-f", "-t", "0", name) })
-	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", hostPort), 30*time.Second)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", hostPort), 0, nil)
 
 	inspect := func(format string) string {
 		out, err := podmanRun(podman, "inspect", "-f", format, name)
@@ -153,7 +153,7 @@ func TestRuncContainer(t *testing.T) {
 		log, _ := os.ReadFile(logFile.Name())
 		t.Fatalf("runc run: %v\n%s", err, log)
 	}
-	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 15*time.Second)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 0, nil)
 	var runcState struct {
 		Pid int `json:"pid"`
 	}

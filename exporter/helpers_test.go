@@ -130,17 +130,3 @@ func scrape(t testing.TB, client *http.Client, url string, header http.Header) t
 	}
 	return fams
 }
-
-// waitServing waits until an HTTP server answers at url, whatever its status.
-func waitServing(t testing.TB, url string, timeout time.Duration) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	testenv.Eventually(t, timeout, "serving at "+url, func() error {
-		resp, err := client.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	})
-}

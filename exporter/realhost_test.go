@@ -218,7 +218,7 @@ func TestListenerCommFollowsExec(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 10*time.Second)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 0, nil)
 	comm := readTrim(t, fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
 	fams := scrape(t, nil, srv.url("/metrics"), nil)
 	l := fams.One(t, "strata_listener_info", map[string]string{"port": strconv.Itoa(port)})

@@ -5,12 +5,8 @@ import (
 
 	"github.com/strata-obs/strata/exporter"
 
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,8 +26,8 @@ import (
 // each LB's upstream order, down to this host's kernel.
 func TestCaddyAndNginx(t *testing.T) {
 	testenv.Root(t)
-	caddyBin := testenv.Command(t, "caddy")
-	nginxBin := nginxBinary(t)
+	testenv.Command(t, "caddy")
+	testenv.NginxBinary(t)
 	busybox := testenv.Command(t, "busybox")
 	truth := testenv.ReadThisHost(t)
 	pm := startPodman(t)
@@ -44,13 +40,13 @@ func TestCaddyAndNginx(t *testing.T) {
 	nginxProcess := hostHTTPD(t, busybox, nginxPorts[0])
 	_, nginxContainer := pm.httpdContainer(t, nginxPorts[1])
 
-	caddyAdmin, caddyListen := startCaddyProxy(t, caddyBin, caddyPorts)
-	nginxConf, nginxListen := startNginxProxy(t, nginxBin, nginxPorts)
+	caddyAdmin, caddyListen := startCaddyProxy(t, caddyPorts)
+	nginxConf, nginxListen := startNginxProxy(t, nginxPorts)
 	// The configurations are real: requests through both LBs reach the upstreams. (Caddy's
 	// admin API answers before its HTTP server listens.)
 	testenv.Eventually(t, 10*time.Second, "requests through caddy and nginx", func() error {
 		for _, url := range []string{"http://" + caddyListen + "/c1ps/", "http://" + nginxListen + "/"} {
-			if err := getOK(url); err != nil {
+			if _, err := testenv.CheckHTTP(url, http.StatusOK); err != nil {
 				return err
 			}
 		}
@@ -153,134 +149,46 @@ func TestCaddyAndNginx(t *testing.T) {
 }
 
 // startCaddyProxy runs Caddy with one server, srv0, proxying /c1ps/* to the upstreams on
-// 127.0.0.1 in that order; HOME and the XDG directories are the test's, so that Caddy writes
-// nothing outside it. It returns the admin and the server's addresses.
-func startCaddyProxy(t *testing.T, bin string, upstreams []int) (admin, listen string) {
+// 127.0.0.1 in that order. It returns the admin and the server's addresses.
+func startCaddyProxy(t *testing.T, upstreams []int) (admin, listen string) {
 	t.Helper()
-	dir := t.TempDir()
-	admin = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	var dials []any
 	for _, p := range upstreams {
 		dials = append(dials, map[string]any{"dial": "127.0.0.1:" + strconv.Itoa(p)})
 	}
-	config := map[string]any{
-		"admin":   map[string]any{"listen": admin, "config": map[string]any{"persist": false}},
-		"storage": map[string]any{"module": "file_system", "root": filepath.Join(dir, "storage")},
-		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "WARN"}}},
-		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{
-			"srv0": map[string]any{
-				"listen":          []string{listen},
-				"automatic_https": map[string]any{"disable": true},
-				"routes": []any{map[string]any{
-					"match": []any{map[string]any{"path": []string{"/c1ps/*"}}},
-					"handle": []any{
-						map[string]any{"handler": "rewrite", "uri": "/"},
-						map[string]any{"handler": "reverse_proxy", "upstreams": dials},
-					},
-				}},
-			},
-		}}},
-	}
-	b, err := json.MarshalIndent(config, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "caddy.json")
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// env(1) sets Caddy's environment: startProcess runs the program as given.
-	p := testenv.StartProcess(t, "env", "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), bin, "run", "--config", file)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("caddy's output:\n%s", p.Log())
-		}
+	c := testenv.StartCaddy(t, map[string]any{
+		"srv0": map[string]any{
+			"listen": []string{listen},
+			"routes": []any{map[string]any{
+				"match": []any{map[string]any{"path": []string{"/c1ps/*"}}},
+				"handle": []any{
+					map[string]any{"handler": "rewrite", "uri": "/"},
+					map[string]any{"handler": "reverse_proxy", "upstreams": dials},
+				},
+			}},
+		},
 	})
-	testenv.Eventually(t, 15*time.Second, "caddy's admin API", func() error {
-		if err := p.Running(); err != nil {
-			t.Fatal(err)
-		}
-		return getOK("http://" + admin + "/config/")
-	})
-	return admin, listen
+	return c.Admin, listen
 }
 
-// startNginxProxy runs nginx from a configuration in the test's directory (its prefix),
-// proxying to upstream c1ps: the upstreams on 127.0.0.1 in that order. It returns the
-// configuration file and the listen address.
-func startNginxProxy(t *testing.T, bin string, upstreams []int) (conf, listen string) {
+// startNginxProxy runs nginx proxying to upstream c1ps: the upstreams on 127.0.0.1 in that
+// order. It returns the configuration file and the listen address.
+func startNginxProxy(t *testing.T, upstreams []int) (conf, listen string) {
 	t.Helper()
-	dir := t.TempDir()
 	listen = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	var servers strings.Builder
 	for _, p := range upstreams {
 		fmt.Fprintf(&servers, "        server 127.0.0.1:%d;\n", p)
 	}
-	conf = filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events {
-    worker_connections 64;
-}
-http {
-    access_log off;
-    client_body_temp_path %[1]s/client_body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-
-    upstream c1ps {
-%[2]s    }
+	n := testenv.StartNginx(t, "", fmt.Sprintf(`    upstream c1ps {
+%s    }
     server {
-        listen %[3]s;
+        listen %s;
         location / {
             proxy_pass http://c1ps;
         }
     }
-}
-`, dir, servers.String(), listen)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := testenv.StartProcess(t, bin, "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf)
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx's error.log:\n%s", b)
-		}
-	})
-	testenv.Eventually(t, 10*time.Second, "nginx serving", func() error {
-		if err := p.Running(); err != nil {
-			t.Fatal(err)
-		}
-		return getOK("http://" + listen + "/")
-	})
-	return conf, listen
-}
-
-// nginxBinary finds nginx, also where /usr/sbin is not on PATH.
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	return testenv.Command(t, "nginx")
-}
-
-// getOK GETs url and wants 200.
-func getOK(url string) error {
-	resp, err := httpClient.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, body)
-	}
-	return nil
+`, servers.String(), listen))
+	return n.Conf, listen
 }

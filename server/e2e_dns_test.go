@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -55,15 +56,14 @@ func TestDNSSourceEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startApp(t, server.Options{RefreshInterval: time.Hour, LBSources: lbs, FactSources: facts})
+	testenv.WaitHTTP(t, a.base+"/-/ready", http.StatusOK, nil) // the first refresh has finished
 
 	ask := func(q string) [][]string {
 		t.Helper()
 		var d server.QueryData
-		var err error
-		testenv.Eventually(t, 30*time.Second, q, func() error {
-			_, err = getAPI(a.base, "/api/v1/topology/query?"+url.Values{"q": {q}}.Encode(), &d)
-			return err
-		})
+		if _, err := getAPI(a.base, "/api/v1/topology/query?"+url.Values{"q": {q}}.Encode(), &d); err != nil {
+			t.Fatal(err)
+		}
 		return d.Rows
 	}
 	if got, want := ask(`lb{name="consul-dns"} -> instance .position .address`), [][]string{

@@ -27,7 +27,7 @@ import (
 // scrape. The fleet is an inventory file (testdata/explain/fleet.yml); the path query's answers
 // are checked against what that file says too, so that the two cannot agree on a wrong answer.
 func TestExplainPromQL(t *testing.T) {
-	promBin := testenv.Command(t, "prometheus")
+	testenv.Command(t, "prometheus")
 	inv, err := inventory.New("fleet", filepath.Join("testdata", "explain", "fleet.yml"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestExplainPromQL(t *testing.T) {
 	})
 
 	target := strings.TrimPrefix(a.base, "http://")
-	prom := startScrapingPrometheus(t, promBin, target)
+	prom := startScrapingPrometheus(t, target)
 	// Every PromQL is evaluated at one time at which Prometheus is known to hold the fleet: a
 	// scrape that fails later (a loaded machine) writes staleness markers, which must not
 	// empty an answer. The series Prometheus scraped carry the target's labels, which the
@@ -222,9 +222,9 @@ func compareExplained(q, kind string, d server.QueryData, rows []string, engines
 
 // startScrapingPrometheus runs a real Prometheus that scrapes target's /metrics every second
 // as job "strata", and returns its base URL once it is ready.
-func startScrapingPrometheus(t *testing.T, bin, target string) string {
+func startScrapingPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	return startPrometheus(t, bin, fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: strata\n    static_configs:\n      - targets: [%q]\n", target))
+	return testenv.StartPrometheus(t, testenv.Prometheus{Config: fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: strata\n    static_configs:\n      - targets: [%q]\n", target)})
 }
 
 // The strata_topology_path_info labels of docs/design.md, "Series and API contract" that stand for an entity of each kind

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
@@ -117,7 +116,15 @@ func startAppWith(t *testing.T, opts server.Options, logger *slog.Logger) *app {
 		errc := make(chan error, 1)
 		go func() { errc <- a.Run(ctx) }()
 		base := "http://" + addr
-		if lastErr = waitHTTP(base+"/-/healthy", errc, 15*time.Second); lastErr != nil {
+		running := func() error {
+			select {
+			case err := <-errc:
+				return fmt.Errorf("App.Run returned before serving: %v", err)
+			default:
+				return nil
+			}
+		}
+		if _, lastErr = testenv.TryWaitHTTP(base+"/-/healthy", http.StatusOK, 15*time.Second, running); lastErr != nil {
 			cancel()
 			continue
 		}
@@ -137,31 +144,6 @@ func startAppWith(t *testing.T, opts server.Options, logger *slog.Logger) *app {
 	}
 	t.Fatalf("start the app: %v", lastErr)
 	return nil
-}
-
-// waitHTTP waits until url answers 200, or Run returns.
-func waitHTTP(url string, errc <-chan error, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for {
-		select {
-		case err := <-errc:
-			return fmt.Errorf("App.Run returned before serving: %v", err)
-		default:
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // The JSON API's answers, as a client reads them.
@@ -290,25 +272,6 @@ func scrapeMetrics(url string) (testenv.Families, error) { return testenv.Scrape
 // process is a program the test started; it ends with the test.
 type process = testenv.Process
 
-// waitServing waits until an HTTP server answers at url, whatever its status.
-func waitServing(t testing.TB, url string, p *process) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	testenv.Eventually(t, 30*time.Second, "serving at "+url, func() error {
-		if p != nil {
-			if err := p.Running(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		resp, err := client.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	})
-}
-
 // hostHTTPD is busybox httpd serving a directory on 127.0.0.1:port as a plain host process.
 func hostHTTPD(t testing.TB, busybox string, port int) *process {
 	t.Helper()
@@ -317,7 +280,7 @@ func hostHTTPD(t testing.TB, busybox string, port int) *process {
 		t.Fatal(err)
 	}
 	p := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
-	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), p)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 0, p)
 	return p
 }
 
@@ -406,7 +369,7 @@ func (p *podman) httpdContainer(t testing.TB, hostPort int) (name, id string) {
 		"--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
 		"-p", fmt.Sprintf("127.0.0.1:%d:8080", hostPort),
 		e2eImage, "/bin/httpd", "-f", "-p", "8080", "-h", "/www")
-	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", hostPort), nil)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", hostPort), 0, nil)
 	return name, p.must(t, "inspect", "-f", "{{.Id}}", name)
 }
 
@@ -456,60 +419,6 @@ func (p *podman) ensureImage(t testing.TB, busybox string) {
 	if err := tar.Wait(); err != nil {
 		t.Fatalf("tar: %v", err)
 	}
-}
-
-// startPrometheus runs a real Prometheus (Debian's) with the configuration config and the
-// extra args, a data directory of its own, on a free port of 127.0.0.1; it returns the base URL
-// once /-/ready answers 200.
-func startPrometheus(t *testing.T, bin, config string, args ...string) string {
-	t.Helper()
-	return startPrometheusAs(t, bin, config, nil, args...)
-}
-
-// startPrometheusAs is startPrometheus with basic auth required of every request (a web
-// configuration of Prometheus's own): the base it returns holds the user and password.
-func startPrometheusAs(t *testing.T, bin, config string, user *url.Userinfo, args ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if user != nil {
-		password, _ := user.Password()
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		web := filepath.Join(dir, "web.yml")
-		if err := os.WriteFile(web, []byte(fmt.Sprintf("basic_auth_users:\n  %s: %s\n", user.Username(), hash)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "--web.config.file="+web)
-	}
-	addr := testenv.FreeAddr(t)
-	p := testenv.StartProcess(t, bin, append([]string{"--config.file=" + filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr, "--log.level=warn"}, args...)...)
-	base := (&url.URL{Scheme: "http", Host: addr, User: user}).String()
-	testenv.Eventually(t, pollTimeout, "Prometheus ready", func() error {
-		if err := p.Running(); err != nil {
-			t.Fatal(err)
-		}
-		return httpOK(base + "/-/ready")
-	})
-	return base
-}
-
-// httpOK GETs url and wants 200.
-func httpOK(url string) error {
-	resp, err := httpClient.Get(url)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
 }
 
 // queryAPI evaluates expr at a time through the /api/v1/query of Prometheus's HTTP API at base.

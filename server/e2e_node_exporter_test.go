@@ -22,7 +22,7 @@ func TestNodeExporterOnly(t *testing.T) {
 
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	p := testenv.StartProcess(t, bin, "--web.listen-address="+addr, "--log.level=warn")
-	waitServing(t, "http://"+addr+"/metrics", p)
+	testenv.WaitHTTP(t, "http://"+addr+"/metrics", 0, p)
 
 	a := startApp(t, server.Options{
 		RefreshInterval: 2 * time.Second,

@@ -18,15 +18,15 @@ import (
 // real Prometheus (Debian's 2.42) by remote read, with no scraping of its own: the host and its
 // kernel and OS come from node_exporter's series in that Prometheus.
 func TestExternalPrometheus(t *testing.T) {
-	promBin := testenv.Command(t, "prometheus")
+	testenv.Command(t, "prometheus")
 	nodeBin := testenv.Command(t, "prometheus-node-exporter")
 	truth := testenv.ReadThisHost(t)
 
 	nodeAddr := testenv.FreeAddr(t)
 	node := testenv.StartProcess(t, nodeBin, "--web.listen-address="+nodeAddr, "--log.level=warn")
-	waitServing(t, "http://"+nodeAddr+"/metrics", node)
+	testenv.WaitHTTP(t, "http://"+nodeAddr+"/metrics", 0, node)
 
-	promBase := startPrometheus(t, promBin, fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [%q]\n", nodeAddr))
+	promBase := testenv.StartPrometheus(t, testenv.Prometheus{Config: fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [%q]\n", nodeAddr)})
 	promAddr := strings.TrimPrefix(promBase, "http://")
 	// Prometheus's first scrape lands a few seconds after it starts.
 	testenv.Eventually(t, pollTimeout, "node_uname_info in Prometheus", func() error {

@@ -37,7 +37,7 @@ const (
 // then every query of the Grafana dashboards (dashboards/) runs on the same strata.
 func TestPromQLRecipes(t *testing.T) {
 	testenv.Root(t)
-	haproxyBin := testenv.Command(t, "haproxy")
+	testenv.Command(t, "haproxy")
 	busybox := testenv.Command(t, "busybox")
 	truth := testenv.ReadThisHost(t)
 
@@ -52,18 +52,12 @@ func TestPromQLRecipes(t *testing.T) {
 	}
 	port := testenv.FreePort(t)
 	httpd := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.1:"+strconv.Itoa(port), "-h", dir)
-	waitServing(t, fmt.Sprintf("http://127.0.0.1:%d/", port), httpd)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 0, httpd)
 
-	front, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	sock := filepath.Join(t.TempDir(), "admin.sock")
-	cfg := fmt.Sprintf(`global
-  stats socket %s mode 600 level admin
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-frontend fe
+	var front, metrics string
+	hap := testenv.StartHAProxy(t, func() string {
+		front, metrics = testenv.FreeAddr(t), testenv.FreeAddr(t)
+		return fmt.Sprintf(testenv.HAProxyDefaults+`frontend fe
   bind %s
   default_backend c1ps
 frontend prometheus
@@ -71,17 +65,13 @@ frontend prometheus
   http-request use-service prometheus-exporter if { path /metrics }
 backend c1ps
   server s0 127.0.0.1:%d
-`, sock, front, metrics, port)
-	cfgFile := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hap := testenv.StartProcess(t, haproxyBin, "-f", cfgFile, "-db")
-	waitServing(t, "http://"+metrics+"/metrics", hap)
+`, front, metrics, port)
+	})
+	testenv.WaitHTTP(t, "http://"+metrics+"/metrics", 0, hap.Process)
 
 	expOpts := exporterOptions()
 	host := exporter.HostName(*expOpts)
-	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + sock})
+	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.Socket})
 	if err != nil {
 		t.Fatal(err)
 	}

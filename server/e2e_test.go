@@ -7,10 +7,6 @@ import (
 
 	"encoding/csv"
 	"fmt"
-	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +26,7 @@ import (
 // maintenance; and keep the last report, marked stale, when HAProxy itself dies.
 func TestHAProxyC1PS(t *testing.T) {
 	testenv.Root(t)
-	haproxyBin := testenv.Command(t, "haproxy")
+	testenv.Command(t, "haproxy")
 	busybox := testenv.Command(t, "busybox")
 	truth := testenv.ReadThisHost(t)
 	pm := startPodman(t)
@@ -42,13 +38,13 @@ func TestHAProxyC1PS(t *testing.T) {
 	comm, pid := procComm(t, httpd.Pid()), strconv.Itoa(httpd.Pid())
 	t.Logf("s0: container %s %s; s1: container %s %s; s2: host process %s pid %s", c0, id0, c1, id1, comm, pid)
 
-	hap := startHAProxy(t, haproxyBin, ports)
+	hap := startHAProxy(t, ports)
 	expOpts := exporterOptions(pm.sock)
 	host := exporter.HostName(*expOpts)
 	if host != truth.Hostname {
 		t.Logf("the exporter names this host %q, hostname says %q", host, truth.Hostname)
 	}
-	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.sock})
+	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.Socket})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +171,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	})
 
 	// An operator puts s0 in maintenance through the runtime API.
-	if out := hap.command(t, "disable server c1ps/s0"); out != "" {
+	if out := hap.Command(t, "disable server c1ps/s0"); out != "" {
 		t.Fatalf("disable server c1ps/s0: %q", out)
 	}
 	testenv.Eventually(t, pollTimeout, "s0 MAINT", func() error {
@@ -186,7 +182,7 @@ func TestHAProxyC1PS(t *testing.T) {
 	})
 
 	// HAProxy dies: the source is down with its error, its last report stays, marked stale.
-	hap.proc.Stop()
+	hap.Process.Stop()
 	testenv.Eventually(t, pollTimeout, "the haproxy source down, its entities stale", func() error {
 		srcs, err := a.sources()
 		if err != nil {
@@ -263,87 +259,36 @@ func TestHAProxyC1PS(t *testing.T) {
 }
 
 // realHAProxy is one HAProxy process of the test, with its runtime API on a unix socket.
-type realHAProxy struct {
-	sock string
-	proc *process
-}
+type realHAProxy struct{ *testenv.HAProxy }
 
 // startHAProxy runs HAProxy with backend c1ps: servers s0, s1, s2 on 127.0.0.1 at ports, in
 // that order, each checked every 300 ms.
-func startHAProxy(t *testing.T, bin string, ports []int) *realHAProxy {
+func startHAProxy(t *testing.T, ports []int) realHAProxy {
 	t.Helper()
-	dir := t.TempDir()
-	h := &realHAProxy{sock: filepath.Join(dir, "admin.sock")}
 	var servers strings.Builder
 	for i, p := range ports {
 		fmt.Fprintf(&servers, "  server s%d 127.0.0.1:%d check inter 300ms fall 1 rise 1\n", i, p)
 	}
-	cfg := fmt.Sprintf(`global
-  stats socket %s mode 600 level admin
+	return realHAProxy{testenv.StartHAProxy(t, func() string {
+		return fmt.Sprintf(`global
   maxconn 256
 
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-
+`+testenv.HAProxyDefaults+`
 frontend fe
   bind 127.0.0.1:%d
   option socket-stats
   default_backend c1ps
 
 backend c1ps
-%s`, h.sock, testenv.FreePort(t), servers.String())
-	file := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h.proc = testenv.StartProcess(t, bin, "-f", file, "-db")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("haproxy's output:\n%s", h.proc.Log())
-		}
-	})
-	testenv.Eventually(t, 10*time.Second, "haproxy's runtime API", func() error {
-		if err := h.proc.Running(); err != nil {
-			t.Fatal(err)
-		}
-		_, err := h.tryCommand("show info")
-		return err
-	})
-	return h
-}
-
-// tryCommand sends one command to the runtime API and returns the answer.
-func (h *realHAProxy) tryCommand(cmd string) (string, error) {
-	c, err := net.DialTimeout("unix", h.sock, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return strings.TrimSpace(string(b)), err
-}
-
-func (h *realHAProxy) command(t testing.TB, cmd string) string {
-	t.Helper()
-	out, err := h.tryCommand(cmd)
-	if err != nil {
-		t.Fatalf("haproxy runtime API %q: %v", cmd, err)
-	}
-	return out
+%s`, testenv.FreePort(t), servers.String())
+	})}
 }
 
 // stat is HAProxy's `show stat` for one backend's servers, in HAProxy's order: each row as
 // column → value.
-func (h *realHAProxy) stat(t testing.TB, backend string) []map[string]string {
+func (h realHAProxy) stat(t testing.TB, backend string) []map[string]string {
 	t.Helper()
-	out := h.command(t, "show stat")
+	out := h.Command(t, "show stat")
 	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# ")))
 	r.FieldsPerRecord = -1
 	records, err := r.ReadAll()
@@ -366,7 +311,7 @@ func (h *realHAProxy) stat(t testing.TB, backend string) []map[string]string {
 	return rows
 }
 
-func (h *realHAProxy) serverOrder(t testing.TB, backend string) []string {
+func (h realHAProxy) serverOrder(t testing.TB, backend string) []string {
 	var names []string
 	for _, row := range h.stat(t, backend) {
 		names = append(names, row["svname"])
@@ -374,7 +319,7 @@ func (h *realHAProxy) serverOrder(t testing.TB, backend string) []string {
 	return names
 }
 
-func (h *realHAProxy) status(t testing.TB, backend, server string) string {
+func (h realHAProxy) status(t testing.TB, backend, server string) string {
 	for _, row := range h.stat(t, backend) {
 		if row["svname"] == server {
 			return row["status"]

@@ -23,17 +23,17 @@ import (
 // on the same storage.
 func TestTimeTravelHAProxy(t *testing.T) {
 	testenv.Root(t)
-	haproxyBin := testenv.Command(t, "haproxy")
+	testenv.Command(t, "haproxy")
 	busybox := testenv.Command(t, "busybox")
 	portA, portB := testenv.FreePort(t), testenv.FreePort(t)
 	hostHTTPD(t, busybox, portA)
 	second := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.2:"+strconv.Itoa(portB), "-h", t.TempDir())
-	waitServing(t, fmt.Sprintf("http://127.0.0.2:%d/", portB), second)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.2:%d/", portB), 0, second)
 
-	hap := startHAProxy(t, haproxyBin, []int{portA})
+	hap := startHAProxy(t, []int{portA})
 	expOpts := exporterOptions()
 	host := exporter.HostName(*expOpts)
-	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.sock})
+	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.Socket})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestTimeTravelHAProxy(t *testing.T) {
 		return at
 	}
 	before := settled(a, want("127.0.0.1", portA))
-	hap.command(t, fmt.Sprintf("set server c1ps/s0 addr 127.0.0.2 port %d", portB))
+	hap.Command(t, fmt.Sprintf("set server c1ps/s0 addr 127.0.0.2 port %d", portB))
 	testenv.Eventually(t, pollTimeout, "s0 UP at its new address", func() error {
 		if row := hap.stat(t, "c1ps")[0]; row["status"] != "UP" || row["addr"] != fmt.Sprintf("127.0.0.2:%d", portB) {
 			return fmt.Errorf("haproxy says %v", row)

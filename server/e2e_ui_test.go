@@ -43,7 +43,7 @@ import (
 func TestUIInBrowser(t *testing.T) {
 	testenv.Root(t)
 	chromium := testenv.Command(t, "chromium")
-	haproxyBin := testenv.Command(t, "haproxy")
+	testenv.Command(t, "haproxy")
 	busybox := testenv.Command(t, "busybox")
 	truth := testenv.ReadThisHost(t)
 	pm := startPodman(t)
@@ -53,12 +53,12 @@ func TestUIInBrowser(t *testing.T) {
 	_, containerID := pm.httpdContainer(t, ports[1])
 	movedPort := testenv.FreePort(t)
 	moved := testenv.StartProcess(t, busybox, "httpd", "-f", "-p", "127.0.0.2:"+strconv.Itoa(movedPort), "-h", t.TempDir())
-	waitServing(t, fmt.Sprintf("http://127.0.0.2:%d/", movedPort), moved)
+	testenv.WaitHTTP(t, fmt.Sprintf("http://127.0.0.2:%d/", movedPort), 0, moved)
 
-	hap := startHAProxy(t, haproxyBin, ports)
+	hap := startHAProxy(t, ports)
 	expOpts := exporterOptions(pm.sock)
 	host := exporter.HostName(*expOpts)
-	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.sock})
+	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.Socket})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestUIInBrowser(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	before := time.Now().UTC().Truncate(time.Second)
 	time.Sleep(1500 * time.Millisecond)
-	hap.command(t, fmt.Sprintf("set server c1ps/s0 addr 127.0.0.2 port %d", movedPort))
+	hap.Command(t, fmt.Sprintf("set server c1ps/s0 addr 127.0.0.2 port %d", movedPort))
 	const s0Address = `service{name="c1ps"} -> instance[0] .address .port`
 	testenv.Eventually(t, pollTimeout, "the graph to show s0 at its new address", func() error {
 		return a.expect(s0Address, "", []string{querytest.FormatRow([]string{"instance", "edge/c1ps/s0", "127.0.0.2", strconv.Itoa(movedPort)})})

@@ -59,15 +59,8 @@ func TestLoadFleet(t *testing.T) {
 	}()
 	base := "http://" + addr
 	testenv.Eventually(t, 5*time.Minute, "the fleet's first refresh", func() error {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s", resp.Status)
-		}
-		return nil
+		_, err := testenv.CheckHTTP(base+"/-/ready", http.StatusOK)
+		return err
 	})
 
 	someLB := func(r *rand.Rand) string { return fmt.Sprintf("lb-%04d", r.IntN(lbs)) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -45,8 +46,7 @@ lbs:
 // that Prometheus's own /metrics), so a central store can answer the mission question in plain
 // PromQL. strata's /metrics tells how the queue is doing with Prometheus's own metrics.
 func TestRemoteWriteToPrometheus(t *testing.T) {
-	promBin := testenv.Command(t, "prometheus")
-	promBase := startPrometheus(t, promBin, "global:\n  scrape_interval: 15s\n", "--web.enable-remote-write-receiver")
+	promBase := testenv.StartPrometheus(t, testenv.Prometheus{Args: []string{"--web.enable-remote-write-receiver"}})
 	promAddr := strings.TrimPrefix(promBase, "http://")
 	dir := t.TempDir()
 
@@ -171,7 +171,7 @@ func TestRemoteWriteStoreDown(t *testing.T) {
 	writeURL := "http://" + testenv.FreeAddr(t) + "/api/v1/write" // nobody listens
 	a := startApp(t, server.Options{RefreshInterval: time.Second, RemoteWriteURL: writeURL})
 	testenv.Eventually(t, pollTimeout, "failed sends retried", func() error {
-		if err := httpOK(a.base + "/-/ready"); err != nil {
+		if _, err := testenv.CheckHTTP(a.base+"/-/ready", http.StatusOK); err != nil {
 			return err
 		}
 		fams, err := scrapeMetrics(a.base + "/metrics")
@@ -195,8 +195,7 @@ func TestRemoteWriteStoreDown(t *testing.T) {
 // replaced by one with a fresh disk that reads that Prometheus (prometheus.url): the graph of
 // before the replacement comes back from the store, while the latest graph is the new one's.
 func TestTimeTravelFromTheStore(t *testing.T) {
-	promBin := testenv.Command(t, "prometheus")
-	promBase := startPrometheus(t, promBin, "global:\n  scrape_interval: 15s\n", "--web.enable-remote-write-receiver")
+	promBase := testenv.StartPrometheus(t, testenv.Prometheus{Args: []string{"--web.enable-remote-write-receiver"}})
 	invFile := filepath.Join(t.TempDir(), "inventory.yml")
 	write := func(kernel string) *inventory.Source {
 		t.Helper()
@@ -239,9 +238,9 @@ func TestTimeTravelFromTheStore(t *testing.T) {
 // prometheus.url alike, and the password appears nowhere in the log, at any level. Prometheus's
 // remote write queue logged the URL as it was, password and all, on every line.
 func TestRemoteStorePasswordNeverLogged(t *testing.T) {
-	promBin := testenv.Command(t, "prometheus")
 	const password = "s3cret-never-logged"
-	base := startPrometheusAs(t, promBin, "global:\n  scrape_interval: 15s\n", url.UserPassword("strata", password), "--web.enable-remote-write-receiver")
+	base := testenv.StartPrometheus(t, testenv.Prometheus{User: url.UserPassword("strata", password),
+		Args: []string{"--web.enable-remote-write-receiver"}})
 	invFile := filepath.Join(t.TempDir(), "inventory.yml")
 	if err := os.WriteFile(invFile, []byte(remoteWriteInventory), 0o644); err != nil {
 		t.Fatal(err)

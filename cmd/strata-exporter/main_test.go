@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/strata-obs/strata/exporter/collector"
+	"github.com/strata-obs/strata/internal/testenv"
 )
 
 // The test binary doubles as strata-exporter when asked to, so that exit codes, --help (which
@@ -116,23 +116,18 @@ func TestNoCollectorFlag(t *testing.T) {
 		}
 	})
 
-	var body []byte
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	running := func() error {
 		select {
 		case err := <-exited:
 			exited <- err
-			t.Fatalf("strata-exporter exited before serving: %v\n%s", err, logText())
+			return fmt.Errorf("exited before serving: %v", err)
 		default:
+			return nil
 		}
-		body, err = get("http://" + addr + "/metrics")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("strata-exporter does not serve: %v\n%s", err, logText())
-		}
-		time.Sleep(50 * time.Millisecond)
+	}
+	body, err := testenv.TryWaitHTTP("http://"+addr+"/metrics", http.StatusOK, 15*time.Second, running)
+	if err != nil {
+		t.Fatalf("strata-exporter does not serve: %v\n%s", err, logText())
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
@@ -166,21 +161,4 @@ func TestNoCollectorFlag(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("strata-exporter still runs 10 s after SIGTERM")
 	}
-}
-
-func get(url string) ([]byte, error) {
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return body, nil
 }

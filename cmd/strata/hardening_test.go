@@ -53,7 +53,7 @@ func serveStrata(t *testing.T, config string, wrap []string, args ...string) *st
 		}
 		p := startWrapped(t, wrap, all...)
 		base := "http://" + addr
-		err := waitStatus(base+"/-/ready", http.StatusOK, p, 90*time.Second)
+		_, err := testenv.TryWaitHTTP(base+"/-/ready", http.StatusOK, 90*time.Second, p.running)
 		if err == nil {
 			t.Cleanup(func() {
 				if t.Failed() {
@@ -100,7 +100,7 @@ func (p *strataProcess) alive(t *testing.T) {
 		t.Fatalf("strata exited: %v\n%s", p.cmd.ProcessState, p.log)
 	default:
 	}
-	if err := waitStatus(p.base+"/-/healthy", http.StatusOK, p.upProcess, 10*time.Second); err != nil {
+	if _, err := testenv.TryWaitHTTP(p.base+"/-/healthy", http.StatusOK, 10*time.Second, p.running); err != nil {
 		t.Fatalf("strata does not answer /-/healthy: %v", err)
 	}
 }
@@ -391,7 +391,7 @@ func TestHardeningFiles(t *testing.T) {
 	stable := writeFile(t, dir, "stable.yml", fleetInventory(20, 1))
 	hostile := writeFile(t, dir, "hostile.yml", strings.ReplaceAll(fleetInventory(20, 1), "lb-000", "lb-hostile"))
 	sock := filepath.Join(dir, "admin.sock")
-	runHAProxy(t, testenv.Command(t, "haproxy"), sock)
+	runHAProxy(t, sock)
 	config := inventoryConfig(stable, hostile) + fmt.Sprintf("  - type: haproxy\n    name: edge\n    runtime_api: unix://%s\n", sock)
 	p := serveStrata(t, config, nil, "--topology.stale-after=10m")
 	rss0, _ := p.memory(t)

@@ -259,7 +259,7 @@ func TestStrataUp(t *testing.T) {
 		up = startUp(t, "up", "--storage.path="+filepath.Join(dir, "data"+strconv.Itoa(attempt)),
 			"--web.listen-address="+addr, "--topology.refresh-interval=2s", "--log.level=warn")
 		base = "http://" + addr
-		err := waitStatus(base+"/-/ready", http.StatusOK, up, 60*time.Second)
+		_, err := testenv.TryWaitHTTP(base+"/-/ready", http.StatusOK, 60*time.Second, up.running)
 		if err == nil {
 			break
 		}
@@ -367,8 +367,7 @@ const haproxySocket = "/run/haproxy/admin.sock"
 // logged why) when that cannot be done without touching someone else's HAProxy.
 func startSystemHAProxy(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
+	if _, err := exec.LookPath("haproxy"); err != nil {
 		if testenv.InCI() {
 			t.Fatalf("real part missing in CI: haproxy: %v", err)
 		}
@@ -391,78 +390,25 @@ func startSystemHAProxy(t *testing.T) string {
 		t.Cleanup(func() { _ = os.Remove(sockDir) }) // only if empty: someone may have used it since
 	}
 
-	return runHAProxy(t, bin, haproxySocket)
+	return runHAProxy(t, haproxySocket)
 }
 
 // runHAProxy runs an HAProxy whose runtime socket is at sock, with one backend of one server
 // on 127.0.0.1, until the test ends, and returns the backend's name.
-func runHAProxy(t *testing.T, bin, sock string) string {
+func runHAProxy(t *testing.T, sock string) string {
 	t.Helper()
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "app\n") }))
 	t.Cleanup(app.Close)
 	backend := "strata_up_" + testenv.RandomHex(t, 4)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`global
-  stats socket %s mode 600 level admin
+	testenv.StartHAProxy(t, func() string {
+		return fmt.Sprintf(`global
   maxconn 64
 
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-
+`+testenv.HAProxyDefaults+`
 backend %s
   server app %s check inter 300ms fall 1 rise 1
-`, sock, backend, app.Listener.Addr())
-	file := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var log testenv.LockedBuffer
-	cmd := exec.Command(bin, "-f", file, "-db")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		// The socket is this test's: it did not exist before HAProxy made it.
-		if st, err := os.Lstat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
-			_ = os.Remove(sock)
-		}
-		if t.Failed() {
-			t.Logf("haproxy's output:\n%s", log.String())
-		}
-	})
-	testenv.Eventually(t, 10*time.Second, "HAProxy's runtime API at "+sock, func() error {
-		select {
-		case <-exited:
-			t.Fatalf("haproxy exited: %v\n%s", cmd.ProcessState, log.String())
-		default:
-		}
-		c, err := net.DialTimeout("unix", sock, time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-		if _, err := io.WriteString(c, "show servers state "+backend+"\n"); err != nil {
-			return err
-		}
-		b, err := io.ReadAll(c)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(b), " app ") {
-			return fmt.Errorf("show servers state: %q", b)
-		}
-		return nil
-	})
+`, backend, app.Listener.Addr())
+	}, testenv.HAProxySocket(sock))
 	return backend
 }
 
@@ -550,28 +496,13 @@ func (p *upProcess) kill() {
 	})
 }
 
-// waitStatus waits until url answers with code, or the process exits.
-func waitStatus(url string, code int, p *upProcess, timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(timeout)
-	for {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("exited: %v", p.cmd.ProcessState)
-		default:
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == code {
-				return nil
-			}
-			err = fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+// running is nil while the process runs: what testenv.TryWaitHTTP asks.
+func (p *upProcess) running() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("exited: %v", p.cmd.ProcessState)
+	default:
+		return nil
 	}
 }
 

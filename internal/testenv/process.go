@@ -21,9 +21,23 @@ type Process struct {
 // StartProcess starts a program that ends with the test; its output is kept for Running and Log.
 func StartProcess(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
+	return start(t, &syscall.SysProcAttr{Setpgid: true}, name, args...)
+}
+
+// startDying is StartProcess for a program that must not outlive the test binary even when
+// that is killed (a timeout's panic, SIGKILL), when no cleanup runs: the kernel kills it then
+// (Pdeathsig). A program that holds a path outside the test's own directories needs it, or
+// it would keep the path from the next run.
+func startDying(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	return start(t, &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}, name, args...)
+}
+
+func start(t testing.TB, attr *syscall.SysProcAttr, name string, args ...string) *Process {
+	t.Helper()
 	p := &Process{cmd: exec.Command(name, args...), exited: make(chan struct{}), log: &LockedBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.cmd.SysProcAttr = attr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}

@@ -135,53 +135,6 @@ func importedBlocks(t *testing.T) string {
 	return blocks
 }
 
-// startPrometheus runs the real Prometheus on a copy of blocks, scraping nothing, and returns
-// its URL once it is ready (its blocks loaded).
-func startPrometheus(t *testing.T, blocks string) string {
-	t.Helper()
-	bin := testenv.Command(t, "prometheus")
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	if err := os.CopyFS(data, os.DirFS(blocks)); err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(config, []byte("global:\n  scrape_interval: 15s\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := testenv.FreeAddr(t)
-	log := &testenv.LockedBuffer{}
-	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+data, "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-
-	base := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case <-exited:
-			t.Fatalf("prometheus exited: %v\n%s", cmd.ProcessState, log)
-		default:
-		}
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s after 30 s:\n%s", base, log)
-		}
-	}
-}
-
 func unix(d time.Duration) string { return strconv.FormatInt(start.Add(d).Unix(), 10) }
 
 // at is an instant 50 min into the fixture, between two samples: Prometheus 2 selects samples
@@ -310,7 +263,7 @@ func call(t *testing.T, base string, c apiCase) (int, envelope, []byte) {
 // same blocks, made by promtool from one OpenMetrics file, and wants the same answers.
 func TestAPIAnswersAsPrometheus(t *testing.T) {
 	blocks := importedBlocks(t)
-	prom := startPrometheus(t, blocks)
+	prom := testenv.StartPrometheus(t, testenv.Prometheus{Blocks: blocks}) // scraping nothing, its blocks loaded
 
 	copied := t.TempDir()
 	if err := os.CopyFS(copied, os.DirFS(blocks)); err != nil {
@@ -413,7 +366,7 @@ func vectorOf(t *testing.T, data map[string]any) []promql.Sample {
 // TestProxyForwardsToPrometheus: through the proxy, the answers are Prometheus's, byte for
 // byte, for GET and POST and the label values' path.
 func TestProxyForwardsToPrometheus(t *testing.T) {
-	prom := startPrometheus(t, importedBlocks(t))
+	prom := testenv.StartPrometheus(t, testenv.Prometheus{Blocks: importedBlocks(t)})
 	proxy, err := promql.NewProxy(prom + "/")
 	if err != nil {
 		t.Fatal(err)

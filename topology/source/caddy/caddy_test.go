@@ -2,17 +2,12 @@ package caddy_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,9 +119,8 @@ func TestBadAdminAnswers(t *testing.T) {
 // "passive" proxies to u3 and u4 with passive health checks and has a route with dynamic
 // upstreams. Then u2 and u4 stop.
 func TestRealCaddy(t *testing.T) {
-	bin := testenv.Command(t, "caddy")
 	u1, u2, u3, u4 := upstream(t, "u1"), upstream(t, "u2"), upstream(t, "u3"), upstream(t, "u4")
-	adminAddr, webAddr, passiveAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	webAddr, passiveAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 
 	proxyTo := func(ups ...*httptest.Server) []any {
 		var list []any
@@ -135,62 +129,53 @@ func TestRealCaddy(t *testing.T) {
 		}
 		return list
 	}
-	dir := t.TempDir()
-	config := map[string]any{
-		"admin":   map[string]any{"listen": adminAddr, "config": map[string]any{"persist": false}},
-		"storage": map[string]any{"module": "file_system", "root": filepath.Join(dir, "storage")},
-		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "WARN"}}},
-		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{
-			"web": map[string]any{
-				"listen": []string{webAddr},
-				// A host matcher turns on automatic HTTPS, which would serve TLS and ask an
-				// ACME CA for example.com's certificate.
-				"automatic_https": map[string]any{"disable": true},
-				"routes": []any{map[string]any{
-					"match": []any{map[string]any{"host": []string{"example.com"}}},
-					"handle": []any{map[string]any{"handler": "subroute", "routes": []any{map[string]any{
-						"match": []any{map[string]any{"path": []string{"/api/*"}}},
-						"handle": []any{map[string]any{
-							"handler":   "reverse_proxy",
-							"upstreams": proxyTo(u1, u2),
-							"health_checks": map[string]any{"active": map[string]any{
-								"uri": "/", "interval": "100ms", "timeout": "1s",
-							}},
+	// StartCaddy disables automatic HTTPS on both: web's host matcher would turn it on, and
+	// Caddy would serve TLS and ask an ACME CA for example.com's certificate.
+	proc := testenv.StartCaddy(t, map[string]any{
+		"web": map[string]any{
+			"listen": []string{webAddr},
+			"routes": []any{map[string]any{
+				"match": []any{map[string]any{"host": []string{"example.com"}}},
+				"handle": []any{map[string]any{"handler": "subroute", "routes": []any{map[string]any{
+					"match": []any{map[string]any{"path": []string{"/api/*"}}},
+					"handle": []any{map[string]any{
+						"handler":   "reverse_proxy",
+						"upstreams": proxyTo(u1, u2),
+						"health_checks": map[string]any{"active": map[string]any{
+							"uri": "/", "interval": "100ms", "timeout": "1s",
 						}},
-					}}}},
-				}},
-			},
-			"passive": map[string]any{
-				"listen":          []string{passiveAddr},
-				"automatic_https": map[string]any{"disable": true},
-				"routes": []any{
-					map[string]any{
-						"match": []any{map[string]any{"path": []string{"/dyn/*"}}},
-						"handle": []any{map[string]any{
-							"handler":           "reverse_proxy",
-							"dynamic_upstreams": map[string]any{"source": "a", "name": "localhost", "port": "9"},
-						}},
-					},
-					map[string]any{"handle": []any{map[string]any{
-						"handler":        "reverse_proxy",
-						"upstreams":      proxyTo(u3, u4),
-						"load_balancing": map[string]any{"selection_policy": map[string]any{"policy": "round_robin"}},
-						"health_checks": map[string]any{"passive": map[string]any{
-							"fail_duration": "1m", "max_fails": 1,
-						}},
-					}}},
+					}},
+				}}}},
+			}},
+		},
+		"passive": map[string]any{
+			"listen": []string{passiveAddr},
+			"routes": []any{
+				map[string]any{
+					"match": []any{map[string]any{"path": []string{"/dyn/*"}}},
+					"handle": []any{map[string]any{
+						"handler":           "reverse_proxy",
+						"dynamic_upstreams": map[string]any{"source": "a", "name": "localhost", "port": "9"},
+					}},
 				},
+				map[string]any{"handle": []any{map[string]any{
+					"handler":        "reverse_proxy",
+					"upstreams":      proxyTo(u3, u4),
+					"load_balancing": map[string]any{"selection_policy": map[string]any{"policy": "round_robin"}},
+					"health_checks": map[string]any{"passive": map[string]any{
+						"fail_duration": "1m", "max_fails": 1,
+					}},
+				}}},
 			},
-		}}},
-	}
-	proc := startCaddy(t, bin, dir, config, adminAddr)
+		},
+	})
 
 	// The config is real: a request through the web server reaches u1 or u2.
 	if body := get(t, "http://"+webAddr+"/api/hello", "example.com"); body != "u1" && body != "u2" {
 		t.Fatalf("request through caddy answered %q, want u1 or u2", body)
 	}
 
-	s, err := caddy.New(caddy.Config{Name: "web-lb", AdminURL: "http://" + adminAddr, Host: "node-1", Timeout: 5 * time.Second})
+	s, err := caddy.New(caddy.Config{Name: "web-lb", AdminURL: "http://" + proc.Admin, Host: "node-1", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +214,7 @@ func TestRealCaddy(t *testing.T) {
 		failed = statusOf(t, "http://"+passiveAddr+"/") == http.StatusBadGateway
 	}
 	if !failed {
-		t.Fatalf("no request through caddy failed after u4 stopped\ncaddy's log:\n%s", proc.log)
+		t.Fatalf("no request through caddy failed after u4 stopped\ncaddy's log:\n%s", proc.Process.Log())
 	}
 	want[0].Services[1].Instances[1].Health = source.HealthDown
 	lbs, err = s.ListLoadBalancers(context.Background())
@@ -254,13 +239,13 @@ func TestRealCaddy(t *testing.T) {
 			break
 		}
 		if time.Since(start) > 15*time.Second {
-			t.Fatalf("15 s after u2 stopped:\n got %+v\nwant %+v\ncaddy's log:\n%s", lbs[0].Services[2], want[0].Services[2], proc.log)
+			t.Fatalf("15 s after u2 stopped:\n got %+v\nwant %+v\ncaddy's log:\n%s", lbs[0].Services[2], want[0].Services[2], proc.Process.Log())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 
 	// Caddy stopped: the next read fails at once, well before its timeout.
-	proc.stop()
+	proc.Process.Stop()
 	start = time.Now()
 	lbs, err = s.ListLoadBalancers(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
@@ -268,64 +253,6 @@ func TestRealCaddy(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("with caddy stopped the error took %s", took)
-	}
-}
-
-// caddyProcess is a `caddy run` child of the test.
-type caddyProcess struct {
-	log  *testenv.LockedBuffer
-	stop func()
-}
-
-// startCaddy writes config to dir and runs caddy on it until the test ends, with HOME and the
-// XDG directories in dir so that Caddy writes nothing outside it; it returns once the admin
-// API answers.
-func startCaddy(t *testing.T, bin, dir string, config map[string]any, adminAddr string) caddyProcess {
-	t.Helper()
-	b, err := json.MarshalIndent(config, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "caddy.json")
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	log := &testenv.LockedBuffer{}
-	cmd := exec.Command(bin, "run", "--config", file)
-	cmd.Env = append(os.Environ(),
-		"HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-	}
-	t.Cleanup(stop)
-
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + adminAddr + "/config/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return caddyProcess{log: log, stop: stop}
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("caddy exited: %v\n%s", cmd.ProcessState, log)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy's admin API did not answer within 15 s: %v\n%s", err, log)
-		}
 	}
 }
 

@@ -8,9 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,17 +24,12 @@ import (
 // own, from a configuration written into the test's directory. Everything listens on
 // 127.0.0.1 only.
 
+// The runtime API's unix socket is testenv.StartHAProxy's to add.
 const haproxyConfig = `global
-  stats socket {{dir}}/admin.sock mode 600 level admin
   stats socket ipv4@127.0.0.1:{{tcp_api_port}} level admin
   maxconn 256
 
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-
+` + testenv.HAProxyDefaults + `
 frontend fe
   bind 127.0.0.1:{{frontend_port}}
   option socket-stats
@@ -64,21 +56,16 @@ backend empty
 
 // realHAProxy is one HAProxy process with c1ps's three servers as net/http test servers.
 type realHAProxy struct {
-	dir      string
-	sock     string // the runtime API's unix socket
+	*testenv.HAProxy
 	tcpAPI   string // tcp://127.0.0.1:port, the runtime API over TCP
 	statsURL string // the stats page as CSV
 	frontend string // fe's bind address
 	c1ps     []*httptest.Server
-	cmd      *exec.Cmd
-	exited   chan struct{}
 }
 
 func startHAProxy(t *testing.T) *realHAProxy {
 	t.Helper()
-	bin := testenv.Command(t, "haproxy")
-	h := &realHAProxy{dir: t.TempDir()}
-	h.sock = filepath.Join(h.dir, "admin.sock")
+	h := &realHAProxy{}
 	for range 3 {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "ok\n")
@@ -86,89 +73,21 @@ func startHAProxy(t *testing.T) *realHAProxy {
 		t.Cleanup(srv.Close)
 		h.c1ps = append(h.c1ps, srv)
 	}
-	// Free ports are found by binding and closing; another process may take one before
-	// HAProxy binds it, so a start that cannot bind tries again with new ports.
-	for attempt := 1; ; attempt++ {
-		err := h.start(t, bin)
-		if err == nil {
-			return h
-		}
-		if !strings.Contains(err.Error(), "cannot bind socket") || attempt == 3 {
-			t.Fatalf("start haproxy: %v", err)
-		}
-		t.Logf("start haproxy, attempt %d: %v", attempt, err)
-	}
-}
-
-func (h *realHAProxy) start(t *testing.T, bin string) error {
-	tcpPort, frontendPort, statsPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
-	h.tcpAPI = fmt.Sprintf("tcp://127.0.0.1:%d", tcpPort)
-	h.statsURL = fmt.Sprintf("http://127.0.0.1:%d/stats;csv", statsPort)
-	h.frontend = fmt.Sprintf("127.0.0.1:%d", frontendPort)
-	cfg := strings.NewReplacer(
-		"{{dir}}", h.dir,
-		"{{tcp_api_port}}", strconv.Itoa(tcpPort),
-		"{{frontend_port}}", strconv.Itoa(frontendPort),
-		"{{stats_port}}", strconv.Itoa(statsPort),
-		"{{c1ps-0}}", h.c1ps[0].Listener.Addr().String(),
-		"{{c1ps-1}}", h.c1ps[1].Listener.Addr().String(),
-		"{{c1ps-2}}", h.c1ps[2].Listener.Addr().String(),
-	).Replace(haproxyConfig)
-	cfgPath := filepath.Join(h.dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(h.dir, "haproxy.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
-	_ = os.Remove(h.sock)
-	cmd := exec.Command(bin, "-f", cfgPath, "-db") // -db: foreground, so Kill stops it
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	h.cmd, h.exited = cmd, exited
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("haproxy's log:\n%s", b)
-		}
+	h.HAProxy = testenv.StartHAProxy(t, func() string {
+		tcpPort, frontendPort, statsPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+		h.tcpAPI = fmt.Sprintf("tcp://127.0.0.1:%d", tcpPort)
+		h.statsURL = fmt.Sprintf("http://127.0.0.1:%d/stats;csv", statsPort)
+		h.frontend = fmt.Sprintf("127.0.0.1:%d", frontendPort)
+		return strings.NewReplacer(
+			"{{tcp_api_port}}", strconv.Itoa(tcpPort),
+			"{{frontend_port}}", strconv.Itoa(frontendPort),
+			"{{stats_port}}", strconv.Itoa(statsPort),
+			"{{c1ps-0}}", h.c1ps[0].Listener.Addr().String(),
+			"{{c1ps-1}}", h.c1ps[1].Listener.Addr().String(),
+			"{{c1ps-2}}", h.c1ps[2].Listener.Addr().String(),
+		).Replace(haproxyConfig)
 	})
-
-	// Ready when the runtime API answers show stat.
-	src := h.source(t, "unix")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(logPath)
-			return fmt.Errorf("haproxy exited: %s", b)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := src.ListLoadBalancers(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy's runtime API did not answer in 10s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (h *realHAProxy) stop() {
-	_ = h.cmd.Process.Kill()
-	<-h.exited
+	return h
 }
 
 // source returns a Source reading h through the unix socket, the TCP runtime API or the stats
@@ -178,7 +97,7 @@ func (h *realHAProxy) source(t *testing.T, via string) *Source {
 	cfg := Config{Name: "edge"}
 	switch via {
 	case "unix":
-		cfg.RuntimeAPI = "unix://" + h.sock
+		cfg.RuntimeAPI = "unix://" + h.Socket
 	case "tcp":
 		cfg.RuntimeAPI = h.tcpAPI
 	case "http":
@@ -194,16 +113,7 @@ func (h *realHAProxy) source(t *testing.T, via string) *Source {
 // command sends one command to the runtime API, as an operator would with socat.
 func (h *realHAProxy) command(t *testing.T, command string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	answer, err := runtimeCommand(ctx, "unix", h.sock, command, func(r io.Reader) (string, error) {
-		b, err := io.ReadAll(r)
-		return string(b), err
-	})
-	if err != nil {
-		t.Fatalf("%s: %v", command, err)
-	}
-	t.Logf("%s: %q", command, answer)
+	t.Logf("%s: %q", command, h.Command(t, command))
 }
 
 func (h *realHAProxy) list(t *testing.T, s *Source) source.LB {
@@ -356,7 +266,7 @@ func TestRealHAProxyStatsPageMatchesRuntimeAPI(t *testing.T) {
 func TestRealHAProxyStopped(t *testing.T) {
 	h := startHAProxy(t)
 	sources := map[string]*Source{"unix": h.source(t, "unix"), "tcp": h.source(t, "tcp"), "http": h.source(t, "http")}
-	h.stop()
+	h.Process.Stop()
 	for via, s := range sources {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		start := time.Now()

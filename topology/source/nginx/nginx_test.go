@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/topology/source"
@@ -50,34 +49,23 @@ func TestNew(t *testing.T) {
 // included file, checks that requests through it reach the backends (the config is real),
 // then reads it both ways: the files with their includes, and `nginx -T`.
 func TestRealNginx(t *testing.T) {
-	bin := nginxBinary(t)
 	app1, app2, other := backend(t, "app1"), backend(t, "app2"), backend(t, "other")
 	listen, backup := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	dir := t.TempDir()
-	conf := writeFile(t, dir, "nginx.conf", fmt.Sprintf(`# the test's nginx: everything in %[1]s
-daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events {
-    worker_connections 64;
+	writeFile(t, dir, "conf.d/other.conf", fmt.Sprintf(`upstream other {
+    server %s max_fails=2 fail_timeout=5s;
+    server %s backup;
+    server "unix:%s/nothing.sock" down;
 }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/client_body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-
-    upstream app {
-        server %[2]s weight=3;
-        server %[3]s;
+`, hostPort(other), backup, dir))
+	n := testenv.StartNginx(t, dir, fmt.Sprintf(`    upstream app {
+        server %s weight=3;
+        server %s;
     }
     include conf.d/*.conf;
 
     server {
-        listen %[4]s;
+        listen %s;
         location / {
             proxy_pass http://app;
         }
@@ -85,15 +73,8 @@ http {
             proxy_pass http://other/;
         }
     }
-}
-`, dir, hostPort(app1), hostPort(app2), listen))
-	writeFile(t, dir, "conf.d/other.conf", fmt.Sprintf(`upstream other {
-    server %s max_fails=2 fail_timeout=5s;
-    server %s backup;
-    server "unix:%s/nothing.sock" down;
-}
-`, hostPort(other), backup, dir))
-	startNginx(t, bin, dir, conf)
+`, hostPort(app1), hostPort(app2), listen))
+	bin, conf := n.Bin, n.Conf
 
 	if body := get(t, "http://"+listen+"/"); body != "app1" && body != "app2" {
 		t.Fatalf("request through nginx answered %q, want app1 or app2", body)
@@ -142,7 +123,7 @@ http {
 // that nginx -t rejects each at the file and line where the source's error points, in both
 // modes.
 func TestRealNginxSyntaxErrors(t *testing.T) {
-	bin := nginxBinary(t)
+	bin := testenv.NginxBinary(t)
 	tests := []struct {
 		name, broken string
 	}{
@@ -184,48 +165,6 @@ func TestRealNginxSyntaxErrors(t *testing.T) {
 	}
 }
 
-// nginxBinary finds nginx, also where /usr/sbin is not on PATH.
-func nginxBinary(t *testing.T) string {
-	if _, err := exec.LookPath("nginx"); err != nil {
-		if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-			return "/usr/sbin/nginx"
-		}
-	}
-	return testenv.Command(t, "nginx")
-}
-
-// startNginx runs nginx in the foreground (the config says daemon off) until the test ends;
-// its messages go to error.log in dir.
-func startNginx(t *testing.T, bin, dir, conf string) {
-	t.Helper()
-	cmd := exec.Command(bin, "-p", dir+"/", "-e", filepath.Join(dir, "error.log"), "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	// nginx listens once it has read the config; it may also fail on it.
-	pid := filepath.Join(dir, "nginx.pid")
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, err := os.Stat(pid); err == nil {
-			return
-		}
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s", err, log)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nginx wrote no pid file within 10 s")
-		}
-	}
-}
-
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	file := filepath.Join(dir, name)
@@ -251,17 +190,9 @@ func hostPort(srv *httptest.Server) string { return srv.Listener.Addr().String()
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	b, err := testenv.CheckHTTP(url, http.StatusOK)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
 	}
 	return string(b)
 }
