@@ -49,12 +49,12 @@ var allowed = map[string][]string{
 	"topology/source/sourcetest": {"topology/source", "internal/strictyaml"},
 	"topology/join":              {"topology/graph", "topology/source", "internal/cgroup"},
 	"topology/config":            {"topology/source", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
-	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname"},
+	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname", "internal/store"},
 
 	// The path language and PromQL.
 	"query":           {"topology/graph", "internal/httpapi"},
 	"query/querytest": {"query", "topology/graph"},
-	"query/promql":    {"internal/httpapi"},
+	"query/promql":    {"internal/httpapi", "internal/store"},
 
 	"ui": {"query", "query/promql", "topology/graph", "internal/cgroup"},
 

@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +47,7 @@ func (s served) url(path string) string { return "http://" + s.addr + path }
 // --web.config.file ("" for plain HTTP).
 func serve(t *testing.T, opts exporter.Options, webConfigFile string) served {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(newTestLogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := testenv.Logger(t, slog.LevelDebug)
 	var lastErr error
 	for range 5 { // another process may take the free port between pick and listen
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
@@ -96,29 +94,6 @@ func waitListening(addr string, errc <-chan error, timeout time.Duration) error 
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("%s does not accept connections after %s", addr, timeout)
-}
-
-// testLogWriter sends the exporter's log to the test's, and drops what comes after the test
-// ended (a server goroutine may still log while it shuts down).
-type testLogWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func newTestLogWriter(t testing.TB) *testLogWriter {
-	w := &testLogWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return w
-}
-
-func (w *testLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
 }
 
 // scrape GETs a /metrics URL with client, checks the answer is 200 and parses it.

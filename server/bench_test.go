@@ -55,7 +55,7 @@ func BenchmarkMissionQueryFleet(b *testing.B) {
 	b.ResetTimer()
 	var pathTimes, joinTimes []time.Duration
 	var pathRows [][]string
-	var joinAnswer []promql.Sample
+	var joinAnswer []store.Sample
 	for range b.N {
 		for range 200 {
 			start := time.Now()

@@ -41,29 +41,8 @@ import (
 // needs a scrape and a refresh more.
 const pollTimeout = 45 * time.Second
 
-// testLogWriter sends a logger's lines to the test's log, and drops what comes after the test
-// ended (a goroutine may still log while it shuts down).
-type testLogWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
 // testLogger logs warnings and errors into the test's log.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testLogWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
+func testLogger(t testing.TB) *slog.Logger { return testenv.Logger(t, slog.LevelWarn) }
 
 // exporterOptions is strata up's in-process exporter on this machine: every default
 // collector, the real /proc, /sys and /, and the given Docker-API sockets.

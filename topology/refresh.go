@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-obs/strata/internal/store"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -50,7 +52,7 @@ type Refresher struct {
 	mu           sync.RWMutex
 	graph        *graph.Graph
 	warnings     []string
-	series       []Sample
+	series       []store.Sample
 	sources      map[sourceKey]*sourceState
 	refreshed    bool        // a refresh has finished
 	written      seriesIndex // the series written so far, to find what changed and what vanished
@@ -378,8 +380,8 @@ func (r *Refresher) sourceKeys() []sourceKey {
 
 // sourceUpSamples is strata_topology_source_up for each source name: 0 when any half of it
 // failed.
-func (r *Refresher) sourceUpSamples() []Sample {
-	var out []Sample
+func (r *Refresher) sourceUpSamples() []store.Sample {
+	var out []store.Sample
 	keys := r.sourceKeys()
 	for i, key := range keys {
 		if i > 0 && keys[i-1].name == key.name {
@@ -391,7 +393,7 @@ func (r *Refresher) sourceUpSamples() []Sample {
 				up = 0
 			}
 		}
-		out = append(out, Sample{Labels: labels.FromStrings(model.MetricNameLabel, sourceUpName, "source", key.name), Value: up})
+		out = append(out, store.Sample{Labels: labels.FromStrings(model.MetricNameLabel, sourceUpName, "source", key.name), Value: up})
 	}
 	return out
 }
@@ -403,18 +405,18 @@ func (r *Refresher) sourceUpSamples() []Sample {
 // already written keeps its labels from then: a steady refresh of a large fleet allocates
 // next to nothing for its series. It commits in batches: one transaction of a large fleet's
 // series would hold them all in one WAL record.
-func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up []Sample) ([]Sample, error) {
+func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up []store.Sample) ([]store.Sample, error) {
 	r.epoch++
 	ts := now.UnixMilli()
 	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
-	series := make([]Sample, 0, len(r.written)+len(r.written)/8)
+	series := make([]store.Sample, 0, len(r.written)+len(r.written)/8)
 	seen := 0 // distinct written series of this refresh: when all are seen, none vanished
 	keep := func(last *written, v float64) {
 		if last.epoch != r.epoch {
 			seen++
 		}
 		last.epoch = r.epoch
-		series = append(series, Sample{Labels: last.labels, Value: v})
+		series = append(series, store.Sample{Labels: last.labels, Value: v})
 		if last.value == v && ts-last.at < heartbeat.Milliseconds() {
 			return // unchanged and recent: no sample needed yet
 		}
@@ -612,7 +614,7 @@ func (r *Refresher) Refreshed() bool {
 }
 
 // Samples returns the latest refresh's series.
-func (r *Refresher) Samples() []Sample {
+func (r *Refresher) Samples() []store.Sample {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.series

@@ -3,21 +3,14 @@ package topology
 import (
 	"sort"
 
+	"github.com/strata-obs/strata/internal/store"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/labelname"
 	"github.com/strata-obs/strata/topology/graph"
 )
-
-// Sample is one series of the graph: its labels, the metric name among them, and its value.
-type Sample struct {
-	Labels labels.Labels
-	Value  float64
-}
-
-// Name is the sample's metric name.
-func (s Sample) Name() string { return s.Labels.Get(model.MetricNameLabel) }
 
 // family declares one strata_topology_* family: name, help, fixed labels, whether allow-listed
 // metadata labels (label_<name>) are added, and how the graph fills it. docs/topology.md
@@ -119,11 +112,11 @@ func fillPaths(g *graph.Graph, v []string, emit func(map[string]string, []string
 // Series turns the graph into its strata_topology_* series. Metadata labels (k8s labels, LB
 // tags, inventory labels) become label_<name> only when allow-listed, so that cardinality
 // stays bounded. Each entity's labels are unique by its identity, so no series repeats.
-func Series(g *graph.Graph, allow []string) []Sample {
-	var out []Sample
+func Series(g *graph.Graph, allow []string) []store.Sample {
+	var out []store.Sample
 	allowed := allowSet(allow)
 	for _, fam := range families() {
-		fam.series(g, allowed, func(b *labels.ScratchBuilder) { out = append(out, Sample{Labels: b.Labels(), Value: 1}) })
+		fam.series(g, allowed, func(b *labels.ScratchBuilder) { out = append(out, store.Sample{Labels: b.Labels(), Value: 1}) })
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,44 +19,14 @@ import (
 	"github.com/strata-obs/strata/internal/testenv"
 )
 
-// The test binary doubles as strata-exporter when asked to, so that exit codes, --help (which
-// kingpin ends with os.Exit) and signals are tested on the real main.
-const asMainEnv = "STRATA_EXPORTER_TEST_AS_MAIN"
+func TestMain(m *testing.M) { testenv.RunMainOrTests(m, main) }
 
-func TestMain(m *testing.M) {
-	if os.Getenv(asMainEnv) == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
-
-// exporterCommand is strata-exporter run with args, as a child process.
-func exporterCommand(t *testing.T, args ...string) *exec.Cmd {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), asMainEnv+"=1")
-	return cmd
-}
-
-func exitCode(err error) int {
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
-}
+// exporterCommand is the program run with args, as a child process.
+func exporterCommand(t *testing.T, args ...string) *exec.Cmd { return testenv.MainCommand(t, args...) }
 
 func TestHelpListsEveryCollector(t *testing.T) {
 	out, err := exporterCommand(t, "--help").CombinedOutput()
-	if code := exitCode(err); code != 0 {
+	if code := testenv.ExitCode(err); code != 0 {
 		t.Fatalf("--help exited %d: %v\n%s", code, err, out)
 	}
 	for _, f := range collector.Factories() {
@@ -155,7 +124,7 @@ func TestNoCollectorFlag(t *testing.T) {
 	select {
 	case err := <-exited:
 		exited <- err
-		if code := exitCode(err); code != 0 {
+		if code := testenv.ExitCode(err); code != 0 {
 			t.Errorf("after SIGTERM strata-exporter exited %d: %v\n%s", code, err, logText())
 		}
 	case <-time.After(10 * time.Second):

@@ -24,35 +24,10 @@ import (
 	"github.com/strata-obs/strata/internal/testenv"
 )
 
-// The test binary doubles as strata when asked to, so that the real main (flags, exit codes,
-// signals) is what runs.
-const asMainEnv = "STRATA_TEST_AS_MAIN"
+func TestMain(m *testing.M) { testenv.RunMainOrTests(m, main) }
 
-func TestMain(m *testing.M) {
-	if os.Getenv(asMainEnv) == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
-
-// strataCommand is strata run with args, as a child process. NODE_NAME is dropped: it would
-// rename this host.
-func strataCommand(t *testing.T, args ...string) *exec.Cmd {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NODE_NAME=") && !strings.HasPrefix(kv, asMainEnv+"=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, asMainEnv+"=1")
-	return cmd
-}
+// strataCommand is the program run with args, as a child process.
+func strataCommand(t *testing.T, args ...string) *exec.Cmd { return testenv.MainCommand(t, args...) }
 
 // symlink makes link point at target and returns link.
 func symlink(t *testing.T, target, link string) string {
@@ -70,17 +45,6 @@ func fifo(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func exitCode(err error) int {
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
 }
 
 // TestCheckConfig runs `strata check config FILE` on good and broken files: a good one exits 0
@@ -210,7 +174,7 @@ topology:
 			cmd := strataCommand(t, "check", "config", tt.file)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			code := exitCode(cmd.Run())
+			code := testenv.ExitCode(cmd.Run())
 			t.Logf("exit %d, stderr:\n%s", code, stderr.String())
 			if code != tt.code {
 				t.Errorf("exit code %d, want %d", code, tt.code)
@@ -236,7 +200,7 @@ topology:
 
 	t.Run("no file", func(t *testing.T) {
 		out, err := strataCommand(t, "check", "config").CombinedOutput()
-		if code := exitCode(err); code != 2 || !strings.Contains(string(out), "file") {
+		if code := testenv.ExitCode(err); code != 2 || !strings.Contains(string(out), "file") {
 			t.Errorf("exit %d, output %q; want 2 and a word about the missing file argument", code, out)
 		}
 	})
@@ -540,7 +504,7 @@ func checkClient(t *testing.T, base string, truth testenv.ThisHost, haproxyBacke
 		var out, errb strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
-		return out.String(), errb.String(), exitCode(err)
+		return out.String(), errb.String(), testenv.ExitCode(err)
 	}
 	out, errOut, code := strata("query", "host .kernel_release .os_image")
 	if code != 0 || !strings.Contains(out, "KERNEL_RELEASE") {

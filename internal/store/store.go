@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -39,3 +41,12 @@ func Open(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*tsdb.D
 func ParseSeries(s string) (labels.Labels, error) {
 	return parser.NewParser(parser.Options{}).ParseMetric(s)
 }
+
+// Sample is one series and its value: what the topology writes, what an instant query answers.
+type Sample struct {
+	Labels labels.Labels
+	Value  float64
+}
+
+// Name is the sample's metric name.
+func (s Sample) Name() string { return s.Labels.Get(model.MetricNameLabel) }

@@ -337,7 +337,7 @@ func isEmpty(data any) bool {
 }
 
 // vectorOf reads Prometheus's instant vector or scalar as EvalInstant's samples.
-func vectorOf(t *testing.T, data map[string]any) []promql.Sample {
+func vectorOf(t *testing.T, data map[string]any) []store.Sample {
 	t.Helper()
 	value := func(point any) float64 {
 		f, err := strconv.ParseFloat(point.([]any)[1].(string), 64)
@@ -347,9 +347,9 @@ func vectorOf(t *testing.T, data map[string]any) []promql.Sample {
 		return f
 	}
 	if data["resultType"] == "scalar" {
-		return []promql.Sample{{Labels: labels.EmptyLabels(), Value: value(data["result"])}}
+		return []store.Sample{{Labels: labels.EmptyLabels(), Value: value(data["result"])}}
 	}
-	samples := []promql.Sample{}
+	samples := []store.Sample{}
 	for _, r := range data["result"].([]any) {
 		r := r.(map[string]any)
 		b := labels.NewScratchBuilder(0)
@@ -357,9 +357,9 @@ func vectorOf(t *testing.T, data map[string]any) []promql.Sample {
 			b.Add(k, v.(string))
 		}
 		b.Sort()
-		samples = append(samples, promql.Sample{Labels: b.Labels(), Value: value(r["value"])})
+		samples = append(samples, store.Sample{Labels: b.Labels(), Value: value(r["value"])})
 	}
-	slices.SortFunc(samples, func(a, b promql.Sample) int { return labels.Compare(a.Labels, b.Labels) })
+	slices.SortFunc(samples, func(a, b store.Sample) int { return labels.Compare(a.Labels, b.Labels) })
 	return samples
 }
 
@@ -480,19 +480,19 @@ func TestEvalInstant(t *testing.T) {
 	}
 	for _, c := range []struct {
 		expr string
-		want []promql.Sample
+		want []store.Sample
 	}{
-		{`count by (kernel_release) (strata_topology_host_info)`, []promql.Sample{
+		{`count by (kernel_release) (strata_topology_host_info)`, []store.Sample{
 			{Labels: series(`{kernel_release="5.15.0-97-generic"}`), Value: 1},
 			{Labels: series(`{kernel_release="6.1.0-18-amd64"}`), Value: 2},
 		}},
-		{`node_load1`, []promql.Sample{
+		{`node_load1`, []store.Sample{
 			{Labels: series(`node_load1{host="db-1"}`), Value: 25}, // step 200
 			{Labels: series(`node_load1{host="web-1"}`), Value: 0.5},
 		}},
-		{`count(strata_topology_host_info) * 2`, []promql.Sample{{Labels: labels.EmptyLabels(), Value: 6}}},
-		{`scalar(count(strata_topology_host_info))`, []promql.Sample{{Labels: labels.EmptyLabels(), Value: 3}}},
-		{`strata_topology_pod_info`, []promql.Sample{}},
+		{`count(strata_topology_host_info) * 2`, []store.Sample{{Labels: labels.EmptyLabels(), Value: 6}}},
+		{`scalar(count(strata_topology_host_info))`, []store.Sample{{Labels: labels.EmptyLabels(), Value: 3}}},
+		{`strata_topology_pod_info`, []store.Sample{}},
 	} {
 		got, err := promql.EvalInstant(t.Context(), db, c.expr, ts)
 		if err != nil {

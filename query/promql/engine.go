@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/strata-obs/strata/internal/store"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
@@ -183,21 +185,15 @@ func contextError(ctx context.Context, stage string) *apiError {
 	return evalError(promql.ErrQueryCanceled(stage))
 }
 
-// Sample is one element of an instant vector: a series and its value.
-type Sample struct {
-	Labels labels.Labels
-	Value  float64
-}
-
 // EvalInstant evaluates a PromQL expression at t over q, for code of strata that needs an
-// answer in process rather than over HTTP. A scalar is one Sample without labels; range
+// answer in process rather than over HTTP. A scalar is one store.Sample without labels; range
 // vectors, strings and native histograms are errors. Samples are sorted by their labels.
-func EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
+func EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]store.Sample, error) {
 	return defaultEngine.EvalInstant(ctx, q, expr, t)
 }
 
 // EvalInstant is the package's EvalInstant within the engine's bounds.
-func (e *Engine) EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]Sample, error) {
+func (e *Engine) EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]store.Sample, error) {
 	qry, apiErr := e.instant(ctx, q, expr, t)
 	if apiErr != nil {
 		return nil, fmt.Errorf("evaluate %q: %w", expr, apiErr.err)
@@ -207,22 +203,22 @@ func (e *Engine) EvalInstant(ctx context.Context, q storage.Queryable, expr stri
 	if res.Err != nil {
 		return nil, fmt.Errorf("evaluate %q: %w", expr, res.Err)
 	}
-	var samples []Sample
+	var samples []store.Sample
 	switch v := res.Value.(type) {
 	case promql.Scalar:
-		return []Sample{{Labels: labels.EmptyLabels(), Value: v.V}}, nil
+		return []store.Sample{{Labels: labels.EmptyLabels(), Value: v.V}}, nil
 	case promql.Vector:
-		samples = make([]Sample, 0, len(v))
+		samples = make([]store.Sample, 0, len(v))
 		for _, s := range v {
 			if s.H != nil {
 				return nil, fmt.Errorf("evaluate %q: %s is a native histogram", expr, s.Metric)
 			}
 			// Labels can point into memory the query frees on Close.
-			samples = append(samples, Sample{Labels: s.Metric.Copy(), Value: s.F})
+			samples = append(samples, store.Sample{Labels: s.Metric.Copy(), Value: s.F})
 		}
 	default:
 		return nil, fmt.Errorf("evaluate %q: result is a %s, not an instant vector or scalar", expr, res.Value.Type())
 	}
-	slices.SortFunc(samples, func(a, b Sample) int { return labels.Compare(a.Labels, b.Labels) })
+	slices.SortFunc(samples, func(a, b store.Sample) int { return labels.Compare(a.Labels, b.Labels) })
 	return samples, nil
 }
