@@ -127,26 +127,14 @@ func startAppWith(t *testing.T, opts server.Options, logger *slog.Logger) *app {
 
 // The JSON API's answers, as a client reads them.
 
-type apiEntity struct {
-	Kind     string            `json:"kind"`
-	ID       string            `json:"id"`
-	Name     string            `json:"name"`
-	Attrs    map[string]string `json:"attributes"`
-	Labels   map[string]string `json:"labels"`
-	Sources  []string          `json:"sources"`
-	LastSeen time.Time         `json:"last_seen"`
-	Stale    bool              `json:"stale"`
-}
+// apiEntity is an entity as the API shows it, printed the way a test's message wants it.
+type apiEntity server.EntityJSON
 
 func (e apiEntity) String() string {
 	return fmt.Sprintf("%s/%s%v stale=%v sources=%v", e.Kind, e.ID, e.Attrs, e.Stale, e.Sources)
 }
 
-type apiEdge struct {
-	From    string   `json:"from"`
-	To      string   `json:"to"`
-	Sources []string `json:"sources"`
-}
+type apiEdge = server.EdgeJSON
 
 type apiGraph struct {
 	Nodes    []apiEntity `json:"nodes"`

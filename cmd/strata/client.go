@@ -83,14 +83,9 @@ func runQuery(c client, q string, stdout, stderr *os.File) int {
 	if c.explain != "" {
 		params.Set("explain", c.explain)
 	}
-	data, err := c.get("/api/v1/topology/query", params, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "error:", err)
-		return 1
-	}
-	if c.output == "json" {
-		fmt.Fprintln(stdout, string(data))
-		return 0
+	data, code, done := c.answer("/api/v1/topology/query", params, stdout, stderr)
+	if done {
+		return code
 	}
 	var d struct {
 		Columns     []string   `json:"columns"`
@@ -114,20 +109,30 @@ func runQuery(c client, q string, stdout, stderr *os.File) int {
 	return 0
 }
 
+// answer GETs an API path's data. done says the command has nothing left to do: the request
+// failed (code 1, the error said), or -o json printed the data as it came (code 0).
+func (c client) answer(path string, params url.Values, stdout, stderr *os.File) (data []byte, code int, done bool) {
+	data, err := c.get(path, params, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return nil, 1, true
+	}
+	if c.output == "json" {
+		fmt.Fprintln(stdout, string(data))
+		return nil, 0, true
+	}
+	return data, 0, false
+}
+
 // runPromQL is strata promql 'EXPR': Prometheus's instant query against the server.
 func runPromQL(c client, expr string, stdout, stderr *os.File) int {
 	params := url.Values{"query": {expr}}
 	if c.at != "" {
 		params.Set("time", c.at)
 	}
-	data, err := c.get("/api/v1/query", params, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "error:", err)
-		return 1
-	}
-	if c.output == "json" {
-		fmt.Fprintln(stdout, string(data))
-		return 0
+	data, code, done := c.answer("/api/v1/query", params, stdout, stderr)
+	if done {
+		return code
 	}
 	var d struct {
 		ResultType string          `json:"resultType"`
