@@ -28,15 +28,16 @@ const module = "github.com/strata-obs/strata/"
 // every provider. Tests may import the same, plus the packages of testImports.
 var allowed = map[string][]string{
 	// internal/: what two layers share. Nothing of strata above it.
-	"internal/cgroup":     {},
-	"internal/redact":     {},
-	"internal/httpapi":    {},
-	"internal/safefile":   {},
-	"internal/testenv":    {},
-	"internal/labelname":  {"internal/redact"},
-	"internal/strictyaml": {"internal/redact"},
-	"internal/store":      {"internal/redact"},
-	"internal/kubetest":   {"internal/testenv"},
+	"internal/cgroup":          {},
+	"internal/redact":          {},
+	"internal/httpapi":         {},
+	"internal/safefile":        {},
+	"internal/testenv":         {},
+	"internal/labelname":       {"internal/redact"},
+	"internal/strictyaml":      {"internal/redact"},
+	"internal/store":           {"internal/redact"},
+	"internal/store/storetest": {"internal/store"},
+	"internal/kubetest":        {"internal/testenv"},
 
 	// The node agent.
 	"exporter/collector": {"internal/cgroup", "internal/labelname"},
@@ -73,7 +74,7 @@ var allowed = map[string][]string{
 // testImports are what a package's tests may import besides its own list: the test helpers, a
 // package's own external test, and the real parts the end-to-end tests start.
 var testImports = map[string][]string{
-	"*":               {"internal/testenv", "topology/source/sourcetest", "internal/store"},
+	"*":               {"internal/testenv", "topology/source/sourcetest", "internal/store", "internal/store/storetest"},
 	"topology/config": {"topology/source/*"},
 	"server":          {"internal/kubetest", "query/querytest", "dashboards", "exporter/collector"},
 	"cmd/strata":      {"internal/testenv"},

@@ -1,10 +1,6 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
-	"github.com/strata-obs/strata/exporter"
-
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/caddy"
 	"github.com/strata-obs/strata/topology/source/nginx"

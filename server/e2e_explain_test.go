@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"context"
 	"fmt"
 	"maps"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/promql"
+	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/inventory"
 )

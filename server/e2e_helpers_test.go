@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -28,6 +26,7 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/exporter/collector"
 	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/server"
 )
 
 // The end-to-end tests run strata's App (storage, scraper, in-process exporter, refresh loop,
@@ -220,6 +219,25 @@ func (a *app) graph(kind string) (apiGraph, error) {
 	w, err := getAPI(a.base, path, &g)
 	g.Warnings = w
 	return g, err
+}
+
+// onlyHost is the graph's one host, or an error that says why not or which of want's
+// attributes it lacks.
+func (a *app) onlyHost(want map[string]string) (apiEntity, error) {
+	g, err := a.graph("host")
+	if err != nil {
+		return apiEntity{}, err
+	}
+	if len(g.Nodes) != 1 {
+		return apiEntity{}, fmt.Errorf("want one host, got %v (warnings %v)", g.Nodes, g.Warnings)
+	}
+	h := g.Nodes[0]
+	for k, v := range want {
+		if h.Attrs[k] != v {
+			return h, fmt.Errorf("host %v: %s is %q, want %q", h, k, h.Attrs[k], v)
+		}
+	}
+	return h, nil
 }
 
 func (a *app) entity(kind, id string) (apiEntityAnswer, error) {

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"bufio"
 	"context"
 	"fmt"
@@ -29,6 +27,7 @@ import (
 	"github.com/strata-obs/strata/internal/kubetest"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/querytest"
+	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/config"
 )
 

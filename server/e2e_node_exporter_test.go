@@ -1,14 +1,13 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"fmt"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/server"
 )
 
 // TestNodeExporterOnly is the day-one user: no strata-exporter anywhere, only Debian's
@@ -31,24 +30,15 @@ func TestNodeExporterOnly(t *testing.T) {
 	})
 
 	testenv.Eventually(t, pollTimeout, "this host from node_exporter's series", func() error {
-		g, err := a.graph("host")
-		if err != nil {
-			return err
-		}
-		if len(g.Nodes) != 1 {
-			return fmt.Errorf("want one host, got %v (warnings %v)", g.Nodes, g.Warnings)
-		}
-		h := g.Nodes[0]
-		for k, want := range map[string]string{
+		h, err := a.onlyHost(map[string]string{
 			"kernel_release": truth.KernelRelease, // uname -r
 			"os_image":       truth.PrettyName,    // PRETTY_NAME
 			"os_id":          truth.OSID,          // ID
 			"arch":           arch,                // uname -m
 			"hostname":       truth.Hostname,
-		} {
-			if h.Attrs[k] != want {
-				return fmt.Errorf("host %v: %s is %q, want %q", h, k, h.Attrs[k], want)
-			}
+		})
+		if err != nil {
+			return err
 		}
 		if h.ID != truth.Hostname || h.Name != truth.Hostname {
 			return fmt.Errorf("host %v: want it named %q, node_exporter's nodename", h, truth.Hostname)

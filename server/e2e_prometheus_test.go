@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/server"
 )
 
 // TestExternalPrometheus: strata serve with prometheus.url reads the exporters' series from a
@@ -51,19 +50,7 @@ func TestExternalPrometheus(t *testing.T) {
 
 	a := startApp(t, server.Options{RefreshInterval: 2 * time.Second, PrometheusURL: "http://" + promAddr})
 	testenv.Eventually(t, pollTimeout, "this host read from Prometheus", func() error {
-		g, err := a.graph("host")
-		if err != nil {
-			return err
-		}
-		if len(g.Nodes) != 1 {
-			return fmt.Errorf("want one host, got %v (warnings %v)", g.Nodes, g.Warnings)
-		}
-		h := g.Nodes[0]
-		for k, want := range map[string]string{"kernel_release": truth.KernelRelease, "os_image": truth.PrettyName, "hostname": truth.Hostname} {
-			if h.Attrs[k] != want {
-				return fmt.Errorf("host %v: %s is %q, want %q", h, k, h.Attrs[k], want)
-			}
-		}
-		return nil
+		_, err := a.onlyHost(map[string]string{"kernel_release": truth.KernelRelease, "os_image": truth.PrettyName, "hostname": truth.Hostname})
+		return err
 	})
 }

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"context"
 	"fmt"
 	"net/http"
@@ -27,6 +25,7 @@ import (
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/querytest"
+	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/haproxy"
 )

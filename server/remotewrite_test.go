@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"github.com/strata-obs/strata/server"
-
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/inventory"
 )

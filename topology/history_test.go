@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/strata-obs/strata/internal/store"
+	"github.com/strata-obs/strata/internal/store/storetest"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
@@ -199,7 +200,7 @@ type history struct {
 func writeHistory(t *testing.T) *history {
 	t.Helper()
 	h := &history{t0: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), allow: []string{"team"}, dir: t.TempDir()}
-	h.db = openHistoryDB(t, h.dir)
+	h.db = storetest.Open(t, h.dir)
 	lbs, facts := &scriptedLBs{lbs: historyLBs("192.0.2.2")}, &scriptedFacts{facts: historyFacts()}
 	now := h.t0
 	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{lbs}, FactSources: []source.Facts{facts},
@@ -218,16 +219,6 @@ func writeHistory(t *testing.T) *history {
 		h.refreshes = append(h.refreshes, r.Refresh(context.Background()))
 	}
 	return h
-}
-
-func openHistoryDB(t *testing.T, dir string) *tsdb.DB {
-	t.Helper()
-	db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // checkEveryTime compares GraphAt with the refresher's graph at each refresh and between two.
@@ -334,7 +325,7 @@ func TestGraphAtAcrossRestart(t *testing.T) {
 	if err := h.db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h.checkEveryTime(t, openHistoryDB(t, h.dir))
+	h.checkEveryTime(t, storetest.Open(t, h.dir))
 }
 
 // TestGraphAtRemoteRead: the same history read from a Prometheus-compatible store through
@@ -374,7 +365,7 @@ func TestGraphAtComparisonCanFail(t *testing.T) {
 // TestGraphAtUnmappedSeries: series that name what no series names are warnings, summed by
 // family; labels a family does not have (a remote store's external labels) are ignored.
 func TestGraphAtUnmappedSeries(t *testing.T) {
-	db := openHistoryDB(t, t.TempDir())
+	db := storetest.Open(t, t.TempDir())
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	app := db.Appender(context.Background())
 	for _, s := range []string{

@@ -16,13 +16,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strata-obs/strata/internal/store"
-
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/join"
 	"github.com/strata-obs/strata/topology/source"

@@ -3,12 +3,11 @@ package topology
 import (
 	"sort"
 
-	"github.com/strata-obs/strata/internal/store"
-
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/labelname"
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/topology/graph"
 )
 

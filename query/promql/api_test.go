@@ -1,8 +1,6 @@
 package promql_test
 
 import (
-	"github.com/strata-obs/strata/internal/store"
-
 	"bytes"
 	"cmp"
 	"context"
@@ -28,6 +26,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb"
 
+	"github.com/strata-obs/strata/internal/store"
+	"github.com/strata-obs/strata/internal/store/storetest"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query/promql"
 )
@@ -105,16 +105,6 @@ func appendFixture(t *testing.T, db *tsdb.DB) {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func openStorage(t *testing.T, dir string) *tsdb.DB {
-	t.Helper()
-	db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // importedBlocks turns the fixture into TSDB blocks with promtool, as an operator backfills
@@ -269,7 +259,7 @@ func TestAPIAnswersAsPrometheus(t *testing.T) {
 	if err := os.CopyFS(copied, os.DirFS(blocks)); err != nil {
 		t.Fatal(err)
 	}
-	db := openStorage(t, copied)
+	db := storetest.Open(t, copied)
 	mux := http.NewServeMux()
 	promql.NewAPI(db, promql.APIOptions{}, slog.New(slog.DiscardHandler)).Register(mux)
 	strata := httptest.NewServer(mux)
@@ -416,7 +406,7 @@ func TestNewProxyRejectsBadURL(t *testing.T) {
 // TestAPILimits: the limit parameter truncates with a warning, MaxSamples fails the query as
 // an execution error, a POST takes no label values, as in Prometheus 3.
 func TestAPILimits(t *testing.T) {
-	db := openStorage(t, t.TempDir())
+	db := storetest.Open(t, t.TempDir())
 	appendFixture(t, db)
 	mux := http.NewServeMux()
 	promql.NewAPI(db, promql.APIOptions{MaxSamples: 100}, slog.New(slog.DiscardHandler)).Register(mux)
@@ -468,7 +458,7 @@ func TestAPILimits(t *testing.T) {
 }
 
 func TestEvalInstant(t *testing.T) {
-	db := openStorage(t, t.TempDir())
+	db := storetest.Open(t, t.TempDir())
 	appendFixture(t, db)
 	ts := start.Add(50*time.Minute + 7*time.Second)
 	series := func(s string) labels.Labels {
@@ -514,7 +504,7 @@ func TestEvalInstant(t *testing.T) {
 // answers strata's build in Prometheus's shape.
 func TestBuildInfo(t *testing.T) {
 	mux := http.NewServeMux()
-	promql.NewAPI(openStorage(t, t.TempDir()), promql.APIOptions{}, slog.New(slog.DiscardHandler)).Register(mux)
+	promql.NewAPI(storetest.Open(t, t.TempDir()), promql.APIOptions{}, slog.New(slog.DiscardHandler)).Register(mux)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/status/buildinfo", nil))
 	var env struct {
@@ -541,7 +531,7 @@ func TestBuildInfo(t *testing.T) {
 // around it) before a step is allocated, a parse that outlasts the request's timeout at the
 // timeout, and a series answer of more labels than --query.max-samples.
 func TestAPIBounds(t *testing.T) {
-	db := openStorage(t, t.TempDir())
+	db := storetest.Open(t, t.TempDir())
 	appendFixture(t, db)
 	mux := http.NewServeMux()
 	promql.NewAPI(db, promql.APIOptions{MaxSamples: 10_000, MaxLength: 4096}, slog.New(slog.DiscardHandler)).Register(mux)

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/strata-obs/strata/internal/store"
-
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/internal/httpapi"
+	"github.com/strata-obs/strata/internal/store"
 )
 
 // APIOptions bound the PromQL queries strata runs, as Prometheus's --query.* flags do.

@@ -18,11 +18,12 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/store"
+	"github.com/strata-obs/strata/internal/store/storetest"
 	"github.com/strata-obs/strata/query/promql"
 )
 
 func TestEvalRange(t *testing.T) {
-	db := openStorage(t, t.TempDir())
+	db := storetest.Open(t, t.TempDir())
 	appendFixture(t, db)
 	series := func(s string) labels.Labels {
 		ls, err := store.ParseSeries(s)
@@ -69,7 +70,7 @@ func TestEvalRange(t *testing.T) {
 // EvalRange answers what /api/v1/query_range answers, whose answers the API test compares
 // with a real Prometheus's.
 func TestEvalRangeIsQueryRange(t *testing.T) {
-	db := openStorage(t, t.TempDir())
+	db := storetest.Open(t, t.TempDir())
 	appendFixture(t, db)
 	mux := http.NewServeMux()
 	promql.NewAPI(db, promql.APIOptions{}, slog.New(slog.DiscardHandler)).Register(mux)
@@ -133,7 +134,7 @@ func queryRange(t *testing.T, base, expr string, from, to time.Time, step time.D
 }
 
 func TestEvalRangeErrors(t *testing.T) {
-	db := openStorage(t, t.TempDir())
+	db := storetest.Open(t, t.TempDir())
 	appendFixture(t, db)
 	at := start.Add(10 * time.Minute)
 	canceled, cancel := context.WithCancel(t.Context())
