@@ -206,39 +206,20 @@ func (w *walker) path(g *graph.Graph, path Path) ([]*graph.Entity, error) {
 func (w *walker) reach(g *graph.Graph, from *graph.Entity, st Step) ([]*graph.Entity, error) {
 	depth := st.Kind.Depth()
 	var out []*graph.Entity
-	seen := map[*graph.Entity]bool{from: true}
-	queue := []*graph.Entity{from}
-	for len(queue) > 0 {
-		e := queue[0]
-		queue = queue[1:]
-		edges := g.DownOf(e)
-		if st.Dir == Up {
-			edges = g.UpOf(e)
+	err := g.Walk(from, st.Dir == Up, func(n *graph.Entity) (bool, error) {
+		if err := w.visit(st); err != nil {
+			return false, err
 		}
-		for _, edge := range edges {
-			n := edge.ToEntity()
-			if st.Dir == Up {
-				n = edge.FromEntity()
+		if n.Kind == st.Kind {
+			if matchesAll(n, st.Matchers) {
+				out = append(out, n)
 			}
-			if seen[n] {
-				continue
-			}
-			seen[n] = true
-			if err := w.visit(st); err != nil {
-				return nil, err
-			}
-			d := n.Kind.Depth()
-			switch {
-			case n.Kind == st.Kind:
-				if matchesAll(n, st.Matchers) {
-					out = append(out, n)
-				}
-			case st.Dir == Down && d < depth, st.Dir == Up && d > depth:
-				queue = append(queue, n)
-			}
+			return false, nil
 		}
-	}
-	return out, nil
+		d := n.Kind.Depth()
+		return st.Dir == Down && d < depth || st.Dir == Up && d > depth, nil
+	})
+	return out, err
 }
 
 func matchesAll(e *graph.Entity, ms []*Matcher) bool {

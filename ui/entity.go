@@ -66,27 +66,10 @@ func (u *UI) entity(c *echo.Context) error {
 // walk collects everything above (up) or below an entity, grouped by kind, nearest kind first.
 func walk(g *graph.Graph, from *graph.Entity, up bool, at string) []related {
 	byKind := map[graph.Kind][]*graph.Entity{}
-	seen := map[*graph.Entity]bool{from: true}
-	queue := []*graph.Entity{from}
-	for len(queue) > 0 {
-		e := queue[0]
-		queue = queue[1:]
-		edges := g.DownOf(e)
-		if up {
-			edges = g.UpOf(e)
-		}
-		for _, edge := range edges {
-			n := edge.ToEntity()
-			if up {
-				n = edge.FromEntity()
-			}
-			if !seen[n] {
-				seen[n] = true
-				byKind[n.Kind] = append(byKind[n.Kind], n)
-				queue = append(queue, n)
-			}
-		}
-	}
+	_ = g.Walk(from, up, func(n *graph.Entity) (bool, error) {
+		byKind[n.Kind] = append(byKind[n.Kind], n)
+		return true, nil
+	})
 	kinds := graph.Kinds()
 	if up {
 		for i, j := 0, len(kinds)-1; i < j; i, j = i+1, j-1 {

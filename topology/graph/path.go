@@ -76,3 +76,37 @@ func (g *Graph) FirstAbove(r *Entity, kind Kind) *Entity {
 	}
 	return nil
 }
+
+// Walk visits every entity reachable from from, breadth first, down its edges or up them,
+// each once and from itself excluded: the walk behind a path query's steps and an entity page's
+// lists. visit says whether to go on past an entity; its error ends the walk and is returned.
+func (g *Graph) Walk(from *Entity, up bool, visit func(*Entity) (deeper bool, err error)) error {
+	seen := map[*Entity]bool{from: true}
+	queue := []*Entity{from}
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		edges := g.DownOf(e)
+		if up {
+			edges = g.UpOf(e)
+		}
+		for _, edge := range edges {
+			n := edge.ToEntity()
+			if up {
+				n = edge.FromEntity()
+			}
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			deeper, err := visit(n)
+			if err != nil {
+				return err
+			}
+			if deeper {
+				queue = append(queue, n)
+			}
+		}
+	}
+	return nil
+}
