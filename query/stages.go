@@ -11,7 +11,7 @@ import (
 // are read after the verb, how it turns the table of the rows so far into the next, and how it
 // is written in PromQL over strata_topology_path_info. As Prometheus keeps its functions, the
 // verbs are a table: to add one, write its three functions below and add it to stageKinds (and
-// the grammar in doc.go, a querytest script, and the README's query language section).
+// the grammar in docs/query.md, and a querytest script).
 type stageKind struct {
 	name  string
 	parse func(p *parser, st *Stage) error
