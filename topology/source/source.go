@@ -85,6 +85,11 @@ type Service struct {
 	Namespace string
 	Labels    map[string]string
 	Instances []Instance
+	// Traffic is what the LB counts of the service as a whole (HAProxy's backend row); nil
+	// when it counts nothing.
+	Traffic Traffic
+	// Signals are the service's attributes made from Traffic by the refresh (Signals).
+	Signals map[string]string
 	// Of names the LB of the same source that owns this service when this LB only fronts it
 	// (an Ingress or a Service of type LoadBalancer in front of a cluster Service): the join
 	// links this LB to that service instead of making another one. Such a service lists no
@@ -114,6 +119,31 @@ type Instance struct {
 	// the instance resolves to that pod, not to whatever now holds its IP.
 	PodUID string
 	Labels map[string]string
+	// Traffic is what the LB counts of the instance's traffic; nil when it counts nothing (an
+	// inventory, an older HAProxy). Signals are the attributes the refresh makes of it.
+	Traffic Traffic
+	Signals map[string]string
+}
+
+// Traffic is what an LB counts of an instance's or a service's traffic: counters since the LB
+// started (TrafficRequests and the errors) and the gauges of the moment (TrafficSessions,
+// TrafficResponseTime). A key is absent where the LB does not count it, never zero for unknown.
+type Traffic map[string]float64
+
+// The keys of Traffic.
+const (
+	TrafficRequests     = "requests"              // HTTP requests, or sessions in TCP mode (counter)
+	TrafficHTTP5xx      = "http_5xx"              // responses of class 5xx (counter)
+	TrafficConnErrors   = "connection_errors"     // connections to the instance that failed (counter)
+	TrafficRespErrors   = "response_errors"       // responses that failed or were cut (counter)
+	TrafficSessions     = "sessions"              // sessions open now (gauge)
+	TrafficResponseTime = "response_time_seconds" // the LB's recent average (gauge)
+)
+
+// TrafficCounters are the keys of Traffic that count since the LB started: a rate is made of
+// two answers, and a value that went down (the LB restarted) makes none.
+func TrafficCounters() []string {
+	return []string{TrafficRequests, TrafficHTTP5xx, TrafficConnErrors, TrafficRespErrors}
 }
 
 // Origin says which kind of source reported a fact; conflicting facts follow its precedence.

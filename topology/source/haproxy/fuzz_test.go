@@ -3,8 +3,12 @@ package haproxy
 import (
 	"encoding/csv"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/strata-obs/strata/topology/source"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -49,20 +53,29 @@ func FuzzParseStat(f *testing.F) {
 		}
 		// What was parsed, written back as CSV, parses to the same rows.
 		var b strings.Builder
-		b.WriteString("# pxname,svname,status,type,uweight,addr\n")
+		b.WriteString("# pxname,svname,status,type,uweight,addr,req_tot,hrsp_5xx,econ,eresp,scur,rtime\n")
 		w := csv.NewWriter(&b)
 		for _, r := range rows {
 			if strings.ContainsRune(r.Proxy+r.Name+r.Status+r.Addr, '\r') {
 				return // csv reads \r\n inside quotes as \n: not a round trip
 			}
-			_ = w.Write([]string{r.Proxy, r.Name, r.Status, fmt.Sprint(int(r.Type)), fmt.Sprint(r.Weight), r.Addr})
+			count := func(key string, scale float64) string {
+				v, ok := r.Traffic[key]
+				if !ok {
+					return ""
+				}
+				return strconv.FormatUint(uint64(math.Round(v*scale)), 10)
+			}
+			_ = w.Write([]string{r.Proxy, r.Name, r.Status, fmt.Sprint(int(r.Type)), fmt.Sprint(r.Weight), r.Addr,
+				count(source.TrafficRequests, 1), count(source.TrafficHTTP5xx, 1), count(source.TrafficConnErrors, 1),
+				count(source.TrafficRespErrors, 1), count(source.TrafficSessions, 1), count(source.TrafficResponseTime, 1000)})
 		}
 		w.Flush()
 		again, err := ParseStat(strings.NewReader(b.String()))
 		if err != nil {
 			t.Fatalf("re-parse of %q: %v", b.String(), err)
 		}
-		if diff := cmp.Diff(rows, again, cmpopts.IgnoreFields(StatRow{}, "Line"), cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(rows, again, cmpopts.IgnoreFields(StatRow{}, "Line"), cmpopts.EquateEmpty(), cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 			t.Errorf("re-parse differs (-first +again):\n%s", diff)
 		}
 	})

@@ -205,7 +205,7 @@ func buildLB(cfg Config, rows []StatRow, states []ServerState) source.LB {
 				lb.Addresses = append(lb.Addresses, row.Addr)
 			}
 		case RowBackend:
-			service(row.Proxy)
+			service(row.Proxy).Traffic = row.Traffic
 		case RowServer:
 			svc := service(row.Proxy)
 			inst := source.Instance{
@@ -213,6 +213,7 @@ func buildLB(cfg Config, rows []StatRow, states []ServerState) source.LB {
 				Position: len(svc.Instances),
 				Health:   Health(row.Status),
 				Weight:   row.Weight,
+				Traffic:  row.Traffic,
 			}
 			if st, ok := stateOf[serverKey{row.Proxy, row.Name}]; ok {
 				inst.Address, inst.Port = st.Address, st.Port

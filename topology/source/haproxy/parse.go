@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/strata-obs/strata/topology/source"
 )
 
 // RowType is what a row of the stats CSV describes (HAProxy's `type` column).
@@ -35,6 +37,10 @@ type StatRow struct {
 	// Addr is "ip:port" of a server or listener. HAProxy fills it only for the runtime API at
 	// operator level or above, or for a stats page with `stats show-legends`.
 	Addr string
+	// Traffic is what HAProxy counts of a server or backend: requests (req_tot, else stot in
+	// TCP mode), 5xx responses, connection and response errors, current sessions, and the
+	// average response time of the last 1024 requests (rtime, in ms); nil for other rows.
+	Traffic source.Traffic
 }
 
 // maxHeaderLine bounds the header line: HAProxy's is under 3 KiB, and a peer that is not
@@ -95,6 +101,8 @@ type statColumns struct {
 	pxname, svname, status int // required
 	typ, weight, uweight   int
 	addr                   int
+	// The traffic columns, by their Traffic key; rtime is in milliseconds.
+	reqTot, stot, hrsp5xx, econ, eresp, scur, rtime int
 }
 
 func newStatColumns(names []string) (statColumns, error) {
@@ -109,6 +117,8 @@ func newStatColumns(names []string) (statColumns, error) {
 	}
 	c.pxname, c.svname, c.status = index("pxname"), index("svname"), index("status")
 	c.typ, c.weight, c.uweight, c.addr = index("type"), index("weight"), index("uweight"), index("addr")
+	c.reqTot, c.stot, c.hrsp5xx, c.econ = index("req_tot"), index("stot"), index("hrsp_5xx"), index("econ")
+	c.eresp, c.scur, c.rtime = index("eresp"), index("scur"), index("rtime")
 	for _, required := range []struct {
 		name string
 		at   int
@@ -159,7 +169,47 @@ func (c statColumns) row(record []string) (StatRow, error) {
 		}
 		row.Weight = n
 	}
+	if row.Type == RowServer || row.Type == RowBackend {
+		t, err := c.traffic(field)
+		if err != nil {
+			return row, err
+		}
+		row.Traffic = t
+	}
 	return row, nil
+}
+
+// traffic reads a server's or backend's counters; an empty field is a counter HAProxy does not
+// keep for this row (req_tot and hrsp_* in TCP mode), left out rather than taken for zero.
+func (c statColumns) traffic(field func(int) string) (source.Traffic, error) {
+	t := source.Traffic{}
+	for _, col := range []struct {
+		key   string
+		at    int
+		scale float64
+	}{
+		{source.TrafficRequests, c.stot, 1},
+		{source.TrafficRequests, c.reqTot, 1}, // HTTP requests where HAProxy counts them
+		{source.TrafficHTTP5xx, c.hrsp5xx, 1},
+		{source.TrafficConnErrors, c.econ, 1},
+		{source.TrafficRespErrors, c.eresp, 1},
+		{source.TrafficSessions, c.scur, 1},
+		{source.TrafficResponseTime, c.rtime, 0.001},
+	} {
+		v := field(col.at)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q is not a count", col.key, v)
+		}
+		t[col.key] = float64(n) * col.scale
+	}
+	if len(t) == 0 {
+		return nil, nil
+	}
+	return t, nil
 }
 
 // ServerState is one server of `show servers state`.
