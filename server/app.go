@@ -60,7 +60,9 @@ type Options struct {
 
 	RefreshInterval time.Duration // --topology.refresh-interval
 	StaleAfter      time.Duration // --topology.stale-after
-	Allowlist       []string
+	// FailingErrorRatio is --topology.failing-error-ratio (0: DefaultFailingErrorRatio).
+	FailingErrorRatio float64
+	Allowlist         []string
 
 	// ScrapeConfigs is the YAML of a Prometheus configuration's scrape_configs list.
 	ScrapeConfigs string
@@ -95,6 +97,8 @@ const (
 	DefaultQueryTimeout     = 2 * time.Minute
 	DefaultQueryConcurrency = 4
 	DefaultMaxConnections   = 512 // Prometheus's
+	// DefaultFailingErrorRatio is the share of failed requests that makes an instance failing.
+	DefaultFailingErrorRatio = topology.DefaultFailingErrorRatio
 )
 
 // App is a running strata serve or up.
@@ -128,6 +132,9 @@ func Run(ctx context.Context, opts Options, logger *slog.Logger) error {
 
 // New opens the storage and builds the sources.
 func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
+	if opts.FailingErrorRatio < 0 || opts.FailingErrorRatio > 1 {
+		return nil, fmt.Errorf("--topology.failing-error-ratio %v: want a share of the requests, above 0 and at most 1", opts.FailingErrorRatio)
+	}
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = 15 * time.Second
 	}
@@ -189,13 +196,14 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		a.sink = storage.NewFanout(logger, db, a.remote)
 	}
 	a.refresher = topology.NewRefresher(topology.RefresherOptions{
-		LBSources:   opts.LBSources,
-		FactSources: append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
-		LocalHost:   opts.LocalHost,
-		StaleAfter:  opts.StaleAfter,
-		Timeout:     max(opts.RefreshInterval*2/3, time.Second),
-		Allowlist:   opts.Allowlist,
-		Sink:        a.sink,
+		LBSources:         opts.LBSources,
+		FactSources:       append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
+		LocalHost:         opts.LocalHost,
+		StaleAfter:        opts.StaleAfter,
+		FailingErrorRatio: opts.FailingErrorRatio,
+		Timeout:           max(opts.RefreshInterval*2/3, time.Second),
+		Allowlist:         opts.Allowlist,
+		Sink:              a.sink,
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
 	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)

@@ -38,6 +38,9 @@ type RefresherOptions struct {
 	// Sink receives the series of each refresh (the TSDB); nil writes nowhere.
 	Sink storage.Appendable
 	Now  func() time.Time
+	// FailingErrorRatio is --topology.failing-error-ratio: an instance whose share of failed
+	// requests reaches it is failing; zero is DefaultFailingErrorRatio.
+	FailingErrorRatio float64
 }
 
 // Refresher holds the latest graph and the state of each source.
@@ -77,6 +80,8 @@ type sourceState struct {
 	facts *source.FactSet
 	seen  time.Time // of the last good report
 	err   error     // of the last attempt
+	// counted are the LB counters of the last good report, for the next one's rates.
+	counted map[trafficKey]counted
 }
 
 // NewRefresher builds the loop; call Refresh or Run.
@@ -89,6 +94,9 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.FailingErrorRatio <= 0 {
+		opts.FailingErrorRatio = DefaultFailingErrorRatio
 	}
 	r := &Refresher{opts: opts, logger: logger, sources: map[sourceKey]*sourceState{}, written: seriesIndex{},
 		inFlight: map[sourceKey]time.Time{}}
@@ -287,6 +295,9 @@ func (r *Refresher) record(answers []answer, now time.Time) (join.Input, []strin
 		if res.err != nil {
 			r.logger.Warn("source failed", "source", res.key.name, "kind", res.key.kind, "err", res.err)
 			continue
+		}
+		if res.key.kind == "lb" {
+			st.counted = markSignals(res.lbs, now, st.counted, r.opts.FailingErrorRatio)
 		}
 		st.lbs, st.facts, st.seen = res.lbs, res.facts, now
 	}

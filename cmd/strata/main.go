@@ -53,14 +53,15 @@ func setGOGC() {
 
 // common are the flags of up and serve.
 type common struct {
-	web              *web.FlagConfig
-	storagePath      string
-	storageRetention time.Duration
-	refresh          time.Duration
-	staleAfter       time.Duration
-	scrapeInterval   time.Duration
-	promURL          string
-	remoteWriteURL   string
+	web               *web.FlagConfig
+	storagePath       string
+	storageRetention  time.Duration
+	refresh           time.Duration
+	staleAfter        time.Duration
+	failingErrorRatio float64
+	scrapeInterval    time.Duration
+	promURL           string
+	remoteWriteURL    string
 	// set tells which flags the user gave: those win over the file.
 	refreshSet, staleSet bool
 	queryLimits          query.Limits
@@ -78,6 +79,8 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 		Default("15s").IsSetByUser(&c.refreshSet).DurationVar(&c.refresh)
 	cmd.Flag("topology.stale-after", "How long a failed source's last report is kept, marked stale; overrides the file.").
 		Default("5m").IsSetByUser(&c.staleSet).DurationVar(&c.staleAfter)
+	cmd.Flag("topology.failing-error-ratio", "Share of an instance's requests that may fail (5xx, connection and response errors) before it is failing, whatever its health check says.").
+		Default(strconv.FormatFloat(server.DefaultFailingErrorRatio, 'f', -1, 64)).Float64Var(&c.failingErrorRatio)
 	cmd.Flag("scrape.interval", "Global scrape interval of the embedded scraper (default: the refresh interval).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("prometheus.url", "Read the exporters' series from this Prometheus (remote read) instead of the embedded TSDB; overrides the file.").StringVar(&c.promURL)
 	cmd.Flag("prometheus.remote-write-url", "Send the strata_topology_* series to this URL by Prometheus's remote write protocol (e.g. http://prometheus:9090/api/v1/write); overrides the file.").StringVar(&c.remoteWriteURL)
@@ -194,7 +197,7 @@ func serveUntilSignal(opts server.Options, logger *slog.Logger) int {
 func (c common) options() server.Options {
 	return server.Options{
 		WebConfig: c.web, StoragePath: c.storagePath, StorageRetention: c.storageRetention,
-		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval,
+		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval, FailingErrorRatio: c.failingErrorRatio,
 		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, Allowlist: config.DefaultLabelAllowlist(),
 		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout, QueryMaxSamples: c.queryMaxSamples,
 		QueryConcurrency: c.queryConcurrency, MaxConnections: c.maxConnections,

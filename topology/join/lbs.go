@@ -34,8 +34,9 @@ func (j *joiner) loadBalancers() {
 					continue
 				}
 				svcRef := graph.Ref{Kind: graph.Service, ID: graph.ServiceID(lb.Name, svc.Namespace, svc.Name)}
-				svcEntity := j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels,
-					Attrs:   map[string]string{"lb": lb.Name, "namespace": svc.Namespace},
+				svcAttrs := map[string]string{"lb": lb.Name, "namespace": svc.Namespace}
+				signalsInto(svcAttrs, svc.Signals, rep.Stale)
+				svcEntity := j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels, Attrs: svcAttrs,
 					Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 				j.g.Link(lbRef, svcRef, rep.Source, rep.Seen)
 				for _, inst := range svc.Instances {
@@ -43,6 +44,18 @@ func (j *joiner) loadBalancers() {
 				}
 			}
 		}
+	}
+}
+
+// signalsInto copies the traffic signals the refresh made (rates, failing) into an entity's
+// attributes, unless the report is stale: a rate from a source that stopped answering is no
+// rate now.
+func signalsInto(attrs, signals map[string]string, stale bool) {
+	if stale {
+		return
+	}
+	for k, v := range signals {
+		attrs[k] = v
 	}
 }
 
@@ -84,6 +97,7 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 	if target != nil {
 		attrs["resolved_via"] = via
 	}
+	signalsInto(attrs, inst.Signals, rep.Stale)
 	e := j.g.Put(&graph.Entity{Ref: ref, Name: cmp.Or(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
 		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 	j.g.Connect(svc, e, rep.Source, rep.Seen)

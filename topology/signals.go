@@ -1,0 +1,144 @@
+package topology
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/strata-obs/strata/topology/source"
+)
+
+// DefaultFailingErrorRatio is --topology.failing-error-ratio: the share of an instance's
+// requests that may fail before it counts as failing, whatever its health check says.
+const DefaultFailingErrorRatio = 0.05
+
+// The signal attributes of instances and services: rates of the LB's counters between two of
+// its answers, its gauges, and whether an instance is failing. A value is a decimal string; a
+// signal the LB does not give (no counter, a counter that went back, the first answer) is
+// absent, never zero, and signal_note says why.
+const (
+	signalReqRate      = "req_rate"
+	signal5xxRate      = "http_5xx_rate"
+	signalErrorRate    = "error_rate"
+	signalErrorRatio   = "error_ratio"
+	signalSessions     = "sessions"
+	signalResponseTime = "response_time_seconds"
+	signalFailing      = "failing"
+	signalNote         = "signal_note"
+)
+
+// counted is one answer's counters of an instance or a service, and when it came.
+type counted struct {
+	at      time.Time
+	traffic source.Traffic
+}
+
+// trafficKey names an instance ("" for the service itself) of a service of an LB.
+type trafficKey struct{ lb, service, instance string }
+
+// markSignals makes the signals of every service and instance of an LB source's answer from
+// its counters and those of the source's previous answer (last), and returns the counters to
+// keep for the next. It writes them into lbs.
+func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, failingRatio float64) map[trafficKey]counted {
+	next := make(map[trafficKey]counted, len(last))
+	for i := range lbs {
+		lb := &lbs[i]
+		for j := range lb.Services {
+			svc := &lb.Services[j]
+			key := trafficKey{lb.Name, svc.Name, ""}
+			if svc.Traffic != nil {
+				svc.Signals = signals(last, key, svc.Traffic, at)
+				next[key] = counted{at, svc.Traffic}
+			}
+			for k := range svc.Instances {
+				inst := &svc.Instances[k]
+				key := trafficKey{lb.Name, svc.Name, inst.Name}
+				if inst.Name == "" {
+					key.instance = inst.Address + ":" + strconv.Itoa(inst.Port)
+				}
+				inst.Signals = map[string]string{}
+				if inst.Traffic != nil {
+					inst.Signals = signals(last, key, inst.Traffic, at)
+					next[key] = counted{at, inst.Traffic}
+				}
+				inst.Signals[signalFailing] = strconv.FormatBool(failing(inst.Health, inst.Signals, failingRatio))
+			}
+		}
+	}
+	return next
+}
+
+// failing: a health check that does not pass, or a share of failed requests at the threshold
+// or above.
+func failing(health string, signals map[string]string, threshold float64) bool {
+	if health != source.HealthUp {
+		return true
+	}
+	ratio, err := strconv.ParseFloat(signals[signalErrorRatio], 64)
+	return err == nil && ratio >= threshold
+}
+
+// signals are the attributes of one instance's or service's counters now and at the last
+// answer.
+func signals(last map[trafficKey]counted, key trafficKey, now source.Traffic, at time.Time) map[string]string {
+	out := map[string]string{}
+	if v, ok := now[source.TrafficSessions]; ok {
+		out[signalSessions] = decimal(v)
+	}
+	if v, ok := now[source.TrafficResponseTime]; ok {
+		out[signalResponseTime] = decimal(v)
+	}
+	prev, seen := last[key]
+	switch {
+	case !seen:
+		out[signalNote] = "first count of its traffic: rates from the next refresh"
+		return out
+	case !at.After(prev.at):
+		out[signalNote] = "no time between two counts: rates from the next refresh"
+		return out
+	}
+	dt := at.Sub(prev.at).Seconds()
+	rates := map[string]float64{}
+	for _, k := range source.TrafficCounters() {
+		v, ok := now[k]
+		p, okPrev := prev.traffic[k]
+		if !ok || !okPrev {
+			continue
+		}
+		if v < p {
+			// The LB restarted, or its stats were cleared: a rate of this would be negative
+			// or wrong. The next refresh counts from here.
+			out[signalNote] = "counters went back (the LB restarted or was cleared): rates from the next refresh"
+			return out
+		}
+		rates[k] = (v - p) / dt
+	}
+	req, hasReq := rates[source.TrafficRequests]
+	if hasReq {
+		out[signalReqRate] = decimal(req)
+	} else {
+		out[signalNote] = "the LB counts no requests here"
+	}
+	if v, ok := rates[source.TrafficHTTP5xx]; ok {
+		out[signal5xxRate] = decimal(v)
+	}
+	errRate, anyErr := 0.0, false
+	for _, k := range []string{source.TrafficHTTP5xx, source.TrafficConnErrors, source.TrafficRespErrors} {
+		if v, ok := rates[k]; ok {
+			errRate, anyErr = errRate+v, true
+		}
+	}
+	if anyErr {
+		out[signalErrorRate] = decimal(errRate)
+		if hasReq && req > 0 {
+			out[signalErrorRatio] = decimal(min(1, errRate/req))
+		}
+	}
+	return out
+}
+
+// decimal writes a signal as a decimal number, to the millionth: no exponent, which the
+// language's numeric matchers and people read alike.
+func decimal(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+}
