@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"time"
@@ -49,13 +50,40 @@ type Step struct {
 // Matcher tests an attribute or label, with PromQL's operators.
 type Matcher struct {
 	Name  string
-	Op    string // =, !=, =~, !~
+	Op    string // =, !=, =~, !~; >, >=, <, <=, ==, and != with a number, compare numbers
 	Value string
 	re    *regexp.Regexp
+	// numeric is a comparison of numbers, with num the matcher's: a value that is no number
+	// never passes (an instance whose LB counts no traffic has no error_ratio to compare).
+	numeric bool
+	num     float64
 }
+
+// Numeric tells a comparison of numbers (error_ratio>0.05) from one of text.
+func (m *Matcher) Numeric() bool { return m.numeric }
 
 // Matches tells whether a value passes.
 func (m *Matcher) Matches(v string) bool {
+	if m.numeric {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(x) {
+			return false
+		}
+		switch m.Op {
+		case ">":
+			return x > m.num
+		case ">=":
+			return x >= m.num
+		case "<":
+			return x < m.num
+		case "<=":
+			return x <= m.num
+		case "==":
+			return x == m.num
+		default: // !=
+			return x != m.num
+		}
+	}
 	switch m.Op {
 	case "=":
 		return v == m.Value
@@ -68,7 +96,12 @@ func (m *Matcher) Matches(v string) bool {
 	}
 }
 
-func (m *Matcher) String() string { return m.Name + m.Op + strconv.Quote(m.Value) }
+func (m *Matcher) String() string {
+	if m.numeric {
+		return m.Name + m.Op + m.Value
+	}
+	return m.Name + m.Op + strconv.Quote(m.Value)
+}
 
 // Pick takes by position: [i] one (negative from the end), [a:b] a slice.
 type Pick struct {

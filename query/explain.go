@@ -65,6 +65,9 @@ func Explain(q *Query) (string, error) {
 	var matchers []string
 	for i, st := range steps {
 		for _, m := range st.Matchers {
+			if m.Numeric() {
+				return "", fmt.Errorf("%s: %s{%s}: PromQL compares label values as text, not as numbers: no equivalent", st.Pos, st.Kind, m)
+			}
 			l, ok := pathInfoLabels[st.Kind][m.Name]
 			if !ok {
 				return "", fmt.Errorf("%s: %s{%s}: strata_topology_path_info has no label for the %s attribute %q", st.Pos, st.Kind, m, st.Kind, m.Name)

@@ -21,6 +21,7 @@ func FuzzParse(f *testing.F) {
 		`service{name="c1ps"} -> instance[0] -> host .kernel_release @ 2026-11-20T10:00:00Z`,
 		`diff(lb{name="edge"} -> instance, 2026-11-20T10:00:00Z, 2026-11-20T10:05:00Z)`,
 		`instance[1:3] | where health =~ "UP|DOWN" | sort by port desc | limit 2 offset 1h30m`,
+		`instance{error_ratio>0.05, weight<=10} | where port==8080 | where position != 0`,
 		`host[-1] @ 1795168800.5`, `host{a="\x"}`, "host{a=`raw`}", `host # comment`, `[`, `"`, `->`, `diff(`,
 	} {
 		f.Add(s)

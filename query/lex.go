@@ -34,6 +34,11 @@ const (
 	tNeq   // !=
 	tRe    // =~
 	tNre   // !~
+	tGt    // >
+	tGte   // >=
+	tLt    // <
+	tLte   // <=
+	tEqEq  // ==
 	tError // a character that starts no token
 )
 
@@ -42,6 +47,7 @@ var tokenNames = map[tokenKind]string{
 	tTime: "time", tDown: `"->"`, tUp: `"<-"`, tLBrace: `"{"`, tRBrace: `"}"`, tLBracket: `"["`, tRBracket: `"]"`,
 	tLParen: `"("`, tRParen: `")"`, tComma: `","`, tColon: `":"`, tDot: `"."`, tPipe: `"|"`, tAt: `"@"`,
 	tEq: `"="`, tNeq: `"!="`, tRe: `"=~"`, tNre: `"!~"`,
+	tGt: `">"`, tGte: `">="`, tLt: `"<"`, tLte: `"<="`, tEqEq: `"=="`,
 }
 
 func (k tokenKind) String() string { return tokenNames[k] }
@@ -152,9 +158,15 @@ func lex(src string) ([]token, error) {
 			kind, n = tRe, 2
 		case "!~":
 			kind, n = tNre, 2
+		case ">=":
+			kind, n = tGte, 2
+		case "<=":
+			kind, n = tLte, 2
+		case "==":
+			kind, n = tEqEq, 2
 		default:
 			kind = map[rune]tokenKind{'{': tLBrace, '}': tRBrace, '[': tLBracket, ']': tRBracket, '(': tLParen,
-				')': tRParen, ',': tComma, ':': tColon, '.': tDot, '|': tPipe, '@': tAt, '=': tEq}[r]
+				')': tRParen, ',': tComma, ':': tColon, '.': tDot, '|': tPipe, '@': tAt, '=': tEq, '>': tGt, '<': tLt}[r]
 			if kind == tEOF {
 				kind = tError
 			}

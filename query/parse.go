@@ -259,12 +259,22 @@ func (p *parser) matcherAfterName(name token, where string) (*Matcher, error) {
 	}
 	op := p.next()
 	switch op.kind {
-	case tEq, tNeq, tRe, tNre:
+	case tEq, tNeq, tRe, tNre, tGt, tGte, tLt, tLte, tEqEq:
 	default:
-		return nil, p.errorf(op, `expected "=", "!=", "=~" or "!~" after %q %s, got %s`, name.text, where, op.describe())
+		return nil, p.errorf(op, `expected "=", "!=", "=~", "!~" or a comparison with a number (>, >=, <, <=, ==) after %q %s, got %s`,
+			name.text, where, op.describe())
 	}
 	v := p.next()
-	if v.kind != tString {
+	switch {
+	case v.kind == tNumber && (op.kind == tNeq || comparison(op.kind)):
+		n, err := strconv.ParseFloat(v.text, 64)
+		if err != nil {
+			return nil, p.errorf(v, "expected a number after %s, got %s", op.text, v.describe())
+		}
+		return &Matcher{Name: name.text, Op: op.text, Value: v.text, num: n, numeric: true}, nil
+	case comparison(op.kind):
+		return nil, p.errorf(v, "expected a number after %s, got %s", op.text, v.describe())
+	case v.kind != tString:
 		return nil, p.errorf(v, "expected a quoted string after %s, got %s", op.text, v.describe())
 	}
 	m := &Matcher{Name: name.text, Op: op.text, Value: v.text}
@@ -330,6 +340,11 @@ func (p *parser) stage() (Stage, error) {
 		return st, p.errorf(t, "%s", msg)
 	}
 	return st, kind.parse(p, &st)
+}
+
+// comparison tells the operators that compare numbers only.
+func comparison(k tokenKind) bool {
+	return k == tGt || k == tGte || k == tLt || k == tLte || k == tEqEq
 }
 
 // nameList reads (a, b, …).

@@ -213,6 +213,9 @@ func applyWhere(t table, w *walker, st Stage) (table, error) {
 }
 
 func explainWhere(x *explained, st Stage) error {
+	if st.Where.Numeric() {
+		return fmt.Errorf("%s: where %s: PromQL compares label values as text, not as numbers: no equivalent", st.Pos, st.Where)
+	}
 	l, err := x.label(st.Where.Name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", st.Pos, err)
