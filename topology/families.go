@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"strconv"
+
 	"net"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -136,11 +138,11 @@ func families() []family {
 		// them again would double the series of a large fleet for nothing.
 		{Name: "strata_topology_edge_info", Help: "An edge the join resolved, from an instance to what runs it (pod, container or host), or from an LB to a service another LB owns (an Ingress in front of a Kubernetes Service), once per source it rests on; value 1.",
 			Labels: []string{"from_kind", "from", "to_kind", "to", "source"},
-			kind:   graph.Instance, fill: func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+			kind:   graph.Instance, fill: func(g *graph.Graph, v []string, emit emitFunc) {
 				edge := func(e *graph.Edge) {
 					for _, src := range e.Sources {
 						v[0], v[1], v[2], v[3], v[4] = string(e.From().Kind), e.From().ID, string(e.To().Kind), e.To().ID, src
-						emit(nil, v)
+						emit(nil, v, 1)
 					}
 				}
 				g.Each(graph.Instance, func(inst *graph.Entity) {
@@ -172,5 +174,36 @@ func families() []family {
 			// Its rows are walks of the edges the other families carry: nothing of its own to restore.
 			restore: restorer{},
 		},
+		signalFamily("strata_topology_instance_request_rate", "Requests per second the LB sent the instance over the last refresh interval.", signalReqRate),
+		signalFamily("strata_topology_instance_error_rate", "Failed requests per second of the instance: 5xx responses, connection and response errors.", signalErrorRate),
+		signalFamily("strata_topology_instance_error_ratio", "Share of the instance's requests that failed (error rate over request rate), 0 to 1.", signalErrorRatio),
+		signalFamily("strata_topology_instance_response_time_seconds", "The LB's recent average response time of the instance.", signalResponseTime),
+		signalFamily("strata_topology_instance_sessions", "Sessions the LB has open to the instance.", signalSessions),
+	}
+}
+
+// signalFamily is one signal of the instances as a series whose value is the number, with the
+// labels that name the instance as strata_topology_instance_info does; an instance without
+// the signal (its LB counts nothing, the first refresh, a reset) has no series: no value is
+// no zero. A past graph gets the attribute back from it.
+func signalFamily(name, help, attr string) family {
+	return family{Name: name, Help: help, Labels: []string{"lb", "service", "namespace", "server"}, kind: graph.Instance,
+		fill: func(g *graph.Graph, v []string, emit emitFunc) {
+			g.Each(graph.Instance, func(e *graph.Entity) {
+				x, err := strconv.ParseFloat(e.Attrs[attr], 64)
+				if err != nil || e.Attrs["server"] == "" {
+					return
+				}
+				attrsInto(e, []string{"lb", "service", "namespace", "server"}, v)
+				emit(nil, v, x)
+			})
+		},
+		restore: restorer{link: func(b *rebuilder, s aliveSeries) {
+			ls := s.labels
+			ref := graph.Ref{Kind: graph.Instance, ID: graph.ServiceID(ls.Get("lb"), ls.Get("namespace"), ls.Get("service")) + "/" + ls.Get("server")}
+			if inst, ok := b.find(ref, s); ok {
+				inst.Attrs[attr] = decimal(s.value)
+			}
+		}},
 	}
 }

@@ -108,7 +108,8 @@ const noSource = ""
 // and the entity it names once put in the graph.
 type aliveSeries struct {
 	labels labels.Labels
-	t      int64 // milliseconds
+	t      int64   // milliseconds
+	value  float64 // of the last sample
 	entity *graph.Entity
 }
 
@@ -149,7 +150,7 @@ func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name 
 				// 300k containers of a fleet copies them over and over.
 				out = slices.Grow(out, max(len(out), 1024))
 			}
-			out = append(out, aliveSeries{labels: series.Labels(), t: lastT})
+			out = append(out, aliveSeries{labels: series.Labels(), t: lastT, value: last})
 		}
 	}
 	if err := set.Err(); err != nil {

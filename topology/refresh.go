@@ -441,7 +441,7 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 				r.written.add(f.hash, f.known)
 				r.writtenCount++
 			}
-			keep(f.known, 1)
+			keep(f.known, f.value)
 		}
 	}
 	for _, s := range up {
@@ -470,6 +470,7 @@ type found struct {
 	known  *written
 	hash   uint64
 	labels labels.Labels // when known is nil
+	value  float64
 }
 
 // findSeries builds the graph's series family by family on every core, and looks each up
@@ -495,13 +496,13 @@ func (r *Refresher) findSeries(g *graph.Graph) [][]found {
 			var scratch labels.Labels
 			for i := range next {
 				list := make([]found, 0, fams[i].size(g))
-				fams[i].series(g, allowed, func(b *labels.ScratchBuilder) {
+				fams[i].series(g, allowed, func(b *labels.ScratchBuilder, v float64) {
 					b.Overwrite(&scratch)
 					h := scratch.Hash()
 					if w := r.written.get(h, scratch); w != nil {
-						list = append(list, found{known: w, hash: h})
+						list = append(list, found{known: w, hash: h, value: v})
 					} else {
-						list = append(list, found{hash: h, labels: scratch.Copy()})
+						list = append(list, found{hash: h, labels: scratch.Copy(), value: v})
 					}
 				})
 				out[i] = list

@@ -22,7 +22,7 @@ type family struct {
 	// fill calls emit once per series with the label values in the order of Labels. The
 	// values slice is the caller's buffer, reused from one series to the next: a large
 	// fleet's 700k series must not be 700k allocations.
-	fill func(g *graph.Graph, v []string, emit func(meta map[string]string, v []string))
+	fill func(g *graph.Graph, v []string, emit emitFunc)
 	// kind is the kind of entity the family has about one series for (edge_info and
 	// path_info: for each instance), to size and order the work.
 	kind graph.Kind
@@ -61,15 +61,19 @@ func familyHelps() map[string]string {
 
 // eachEntity fills a family with one series per entity of a kind; the last label, stale, is
 // "true" while the entity's sources have stopped answering (kept for --topology.stale-after).
-func eachEntity(kind graph.Kind, values func(e *graph.Entity, v []string)) func(*graph.Graph, []string, func(map[string]string, []string)) {
-	return func(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+func eachEntity(kind graph.Kind, values func(e *graph.Entity, v []string)) func(*graph.Graph, []string, emitFunc) {
+	return func(g *graph.Graph, v []string, emit emitFunc) {
 		g.Each(kind, func(e *graph.Entity) {
 			values(e, v)
 			v[len(v)-1] = staleValue(e)
-			emit(e.Labels, v)
+			emit(e.Labels, v, 1)
 		})
 	}
 }
+
+// emitFunc takes one series of a family: its metadata labels, its label values in the order
+// of the family's Labels, and its value (1 for an info series).
+type emitFunc func(meta map[string]string, v []string, value float64)
 
 func staleValue(e *graph.Entity) string {
 	if e != nil && e.Stale {
@@ -85,7 +89,7 @@ func attrsInto(e *graph.Entity, names []string, v []string) {
 	}
 }
 
-func fillPaths(g *graph.Graph, v []string, emit func(map[string]string, []string)) {
+func fillPaths(g *graph.Graph, v []string, emit emitFunc) {
 	g.Each(graph.Instance, func(inst *graph.Entity) {
 		graph.EachPath(g, inst, func(p graph.Path) {
 			attrsInto(inst, []string{"lb", "service", "server", "address", "position", "health"}, v)
@@ -103,7 +107,7 @@ func fillPaths(g *graph.Graph, v []string, emit func(map[string]string, []string
 				v[10], v[11], v[12], v[13] = p.Host.ID, p.Host.Attrs["kernel_release"], p.Host.Attrs["os_image"], p.Host.Attrs["product_name"]
 			}
 			v[14] = staleValue(inst)
-			emit(nil, v)
+			emit(nil, v, 1)
 		})
 	})
 }
@@ -115,7 +119,9 @@ func Series(g *graph.Graph, allow []string) []store.Sample {
 	var out []store.Sample
 	allowed := allowSet(allow)
 	for _, fam := range families() {
-		fam.series(g, allowed, func(b *labels.ScratchBuilder) { out = append(out, store.Sample{Labels: b.Labels(), Value: 1}) })
+		fam.series(g, allowed, func(b *labels.ScratchBuilder, v float64) {
+			out = append(out, store.Sample{Labels: b.Labels(), Value: v})
+		})
 	}
 	return out
 }
@@ -130,7 +136,7 @@ func allowSet(allow []string) map[string]bool {
 
 // series builds every series of the family in b, sorted, and calls f with it; the value of
 // each is 1. b is reused: f copies what it keeps. Families can be built concurrently.
-func (fam family) series(g *graph.Graph, allowed map[string]bool, f func(b *labels.ScratchBuilder)) {
+func (fam family) series(g *graph.Graph, allowed map[string]bool, f func(b *labels.ScratchBuilder, value float64)) {
 	b := labels.NewScratchBuilder(24)
 	var buf [24]string
 	// The family's labels in name order: a series without metadata labels is built sorted,
@@ -140,7 +146,7 @@ func (fam family) series(g *graph.Graph, allowed map[string]bool, f func(b *labe
 		order[i] = i
 	}
 	sort.Slice(order, func(a, b int) bool { return fam.Labels[order[a]] < fam.Labels[order[b]] })
-	fam.fill(g, buf[:len(fam.Labels)], func(meta map[string]string, values []string) {
+	fam.fill(g, buf[:len(fam.Labels)], func(meta map[string]string, values []string, value float64) {
 		b.Reset()
 		b.Add(model.MetricNameLabel, fam.Name)
 		for _, i := range order {
@@ -160,6 +166,6 @@ func (fam family) series(g *graph.Graph, allowed map[string]bool, f func(b *labe
 				b.Sort()
 			}
 		}
-		f(&b)
+		f(&b, value)
 	})
 }

@@ -1,11 +1,16 @@
 package topology
 
 import (
+	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/strata-obs/strata/internal/store/storetest"
+	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 )
 
@@ -68,5 +73,52 @@ func TestSignals(t *testing.T) {
 	if _, inst, _ := signalsOf(restarted); inst["req_rate"] != "" || inst["error_ratio"] != "" ||
 		inst["signal_note"] != "counters went back (the LB restarted or was cleared): rates from the next refresh" {
 		t.Errorf("after a reset: %v, want no rate and the reason", inst)
+	}
+}
+
+// TestSignalSeriesAndHistory: the signals are series whose value is the number, joinable with
+// instance_info by lb, service and server; none for an instance without the signal; and a past
+// graph has them back as attributes.
+func TestSignalSeriesAndHistory(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	counts := func(req, errs float64) []source.LB {
+		return []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps", Instances: []source.Instance{
+			{Name: "s0", Address: "192.0.2.7", Port: 80, Health: "UP", Traffic: source.Traffic{"requests": req, "http_5xx": errs, "sessions": 3}},
+			{Name: "s1", Address: "192.0.2.8", Port: 80, Health: "UP"},
+		}}}}}
+	}
+	src := &scriptedLBs{lbs: counts(100, 0)}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}, Sink: db, Now: func() time.Time { return now }},
+		slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	now = now.Add(10 * time.Second)
+	src.lbs = counts(300, 100) // 20 requests/s, half of them 5xx
+	r.Refresh(context.Background())
+
+	got := map[string]float64{}
+	for _, s := range r.Samples() {
+		if name := s.Name(); strings.HasPrefix(name, "strata_topology_instance_") && name != "strata_topology_instance_info" {
+			if s.Labels.Get("lb") != "edge" || s.Labels.Get("service") != "c1ps" {
+				t.Errorf("%s: want the instance_info labels lb and service", s.Labels)
+			}
+			got[name+"/"+s.Labels.Get("server")] = s.Value
+		}
+	}
+	want := map[string]float64{
+		"strata_topology_instance_request_rate/s0": 20, "strata_topology_instance_error_rate/s0": 10,
+		"strata_topology_instance_error_ratio/s0": 0.5, "strata_topology_instance_sessions/s0": 3,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("signal series (-want +got; none for s1, whose LB counts nothing):\n%s", diff)
+	}
+
+	past, _, err := GraphAt(context.Background(), db, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, ok := past.Get(graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"})
+	if !ok || inst.Attrs["error_ratio"] != "0.5" || inst.Attrs["req_rate"] != "20" || inst.Attrs["sessions"] != "3" {
+		t.Errorf("the past graph's instance: %+v, want its signals back", inst)
 	}
 }
