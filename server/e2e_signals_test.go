@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -104,6 +105,16 @@ backend c1ps
 		if e.Attrs["failing"] != "false" || e.Attrs["error_ratio"] != "0" || e.Attrs["req_rate"] == "" {
 			t.Errorf("%s: %v, want serving, not failing", name, e)
 		}
+	}
+
+	// The LB page shows it failing, in red with its share of errors, where its health check
+	// says UP.
+	page, err := testenv.CheckHTTP(a.base+"/lb/haproxy/edge", http.StatusOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`>broken</a></td><td>[^<]*</td><td class="health down">FAILING</td><td>(9\d(\.\d)?|100)% of [0-9.]+/s</td>`).Match(page) {
+		t.Errorf("the LB page does not show the broken server failing:\n%s", page)
 	}
 
 	var d server.QueryData

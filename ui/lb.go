@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -34,6 +35,7 @@ type instanceRow struct {
 	Service, Server             cell
 	Position, Address, Health   string
 	HealthClass                 string
+	Errors                      string // the share of failed requests and the request rate
 	Containers, Images, Hosts   []cell
 	Kernels, OSImages, Hardware []cell
 }
@@ -91,7 +93,7 @@ func (u *UI) lb(c *echo.Context) error {
 		s := lbService{entity: svc}
 		for _, inst := range entitiesBelow(g, svc, graph.Instance) {
 			s.instances = append(s.instances, lbInstance{entity: inst, under: underInstance(g, inst)})
-			health[inst.Attrs["health"]]++
+			health[shownHealth(inst)]++
 		}
 		sort.SliceStable(s.instances, func(i, j int) bool { return byPosition(s.instances[i].entity, s.instances[j].entity) })
 		view.services = append(view.services, s)
@@ -152,8 +154,8 @@ func newInstanceRow(svc *graph.Entity, inst lbInstance, at string) instanceRow {
 	row := instanceRow{
 		Service:  cell{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)},
 		Server:   cell{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)},
-		Position: e.Attrs["position"], Address: e.Attrs["address"], Health: e.Attrs["health"],
-		HealthClass: healthClass(e.Attrs["health"]),
+		Position: e.Attrs["position"], Address: e.Attrs["address"], Health: shownHealth(e),
+		HealthClass: healthClass(shownHealth(e)), Errors: errorsText(e),
 	}
 	if p := e.Attrs["port"]; p != "" && p != "0" && row.Address != "" {
 		row.Address += ":" + p
@@ -222,12 +224,31 @@ func healthColour(health string) string {
 	return "#9e9e9e"
 }
 
+// shownHealth is an instance's health as the page shows it: FAILING for one whose health
+// check passes while the LB counts its requests failing (the failing attribute), else its health.
+func shownHealth(e *graph.Entity) string {
+	if h := e.Attrs["health"]; h != "UP" || e.Attrs["failing"] != "true" {
+		return h
+	}
+	return "FAILING"
+}
+
+// errorsText is "12% of 20.5/s": an instance's share of failed requests and its request
+// rate, as the LB counts them; empty when it counts none.
+func errorsText(e *graph.Entity) string {
+	ratio, err := strconv.ParseFloat(e.Attrs["error_ratio"], 64)
+	if err != nil {
+		return ""
+	}
+	return strconv.FormatFloat(math.Round(ratio*1000)/10, 'f', -1, 64) + "% of " + e.Attrs["req_rate"] + "/s"
+}
+
 // healthClass groups the health values as the page colours them.
 func healthClass(health string) string {
 	switch strings.ToUpper(health) {
 	case "UP":
 		return "up"
-	case "DOWN":
+	case "DOWN", "FAILING":
 		return "down"
 	case "MAINT", "DRAIN":
 		return "maint"

@@ -44,7 +44,7 @@ func (u *UI) lbs(c *echo.Context) error {
 			row.Services++
 			for _, inst := range entitiesBelow(g, svc, graph.Instance) {
 				row.Instances++
-				health[inst.Attrs["health"]]++
+				health[shownHealth(inst)]++
 				for _, h := range underInstance(g, inst).hosts {
 					hosts[h] = true
 				}

@@ -47,7 +47,7 @@ func (v lbView) hosts() ([]*graph.Entity, map[*graph.Entity]string) {
 	for _, svc := range v.services {
 		for _, inst := range svc.instances {
 			for _, h := range inst.under.hosts {
-				hostHealth[h] = worseHealth(hostHealth[h], inst.entity.Attrs["health"])
+				hostHealth[h] = worseHealth(hostHealth[h], shownHealth(inst.entity))
 			}
 		}
 	}
@@ -67,7 +67,7 @@ func (v lbView) everyInstance(hosts []*graph.Entity, hostHealth map[*graph.Entit
 		sn := s.node(svc.entity, 1, colourService)
 		s.link(lbNode, sn, len(svc.instances))
 		for _, inst := range svc.instances {
-			in := s.node(inst.entity, 2, healthColour(inst.entity.Attrs["health"]))
+			in := s.node(inst.entity, 2, healthColour(shownHealth(inst.entity)))
 			s.link(sn, in, 1)
 		}
 	}
