@@ -105,7 +105,12 @@ func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, e
 			return nil, err
 		}
 	}
-	return t.result(w, q.Path.Steps[0].Pos)
+	res, err := t.result(w, q.Path.Steps[0].Pos)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, unknownNames(g, q)...)
+	return res, nil
 }
 
 // walker does the work of one query: it counts what the query visits against

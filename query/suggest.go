@@ -1,6 +1,9 @@
 package query
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/strata-obs/strata/topology/graph"
@@ -61,4 +64,87 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// unknownNames warns of each attribute or label a query names that no entity of its kind
+// has: a misspelt name matches nothing and fills a column with empty cells, and the answer
+// should say why, with the closest name there is.
+func unknownNames(g *graph.Graph, q *Query) []string {
+	type use struct {
+		kind graph.Kind
+		name string
+	}
+	var uses []use
+	for _, st := range q.Path.Steps {
+		for _, m := range st.Matchers {
+			uses = append(uses, use{st.Kind, m.Name})
+		}
+	}
+	target := q.Path.Steps[len(q.Path.Steps)-1].Kind
+	for _, a := range q.Path.Project {
+		uses = append(uses, use{target, a})
+	}
+	columns := slices.Clone(q.Path.Project)
+stages:
+	for _, st := range q.Stages {
+		var names []string
+		switch st.Op {
+		case "where":
+			names = []string{st.Where.Name}
+		case "sort", "count":
+			names = st.By
+		}
+		for _, n := range names {
+			if !slices.Contains(columns, n) {
+				uses = append(uses, use{target, n})
+			}
+		}
+		if st.Op == "count" {
+			break stages // past a count the rows are its groups: its names are columns
+		}
+	}
+	var warnings []string
+	seen := map[use]bool{}
+	for _, u := range uses {
+		if seen[u] || u.name == "kind" || u.name == "name" || u.name == "id" {
+			continue
+		}
+		seen[u] = true
+		if msg, unknown := unknownName(g, u.kind, u.name); unknown {
+			warnings = append(warnings, msg)
+		}
+	}
+	return warnings
+}
+
+// unknownName says when no entity of kind has name as an attribute or label, and the closest
+// name they have; a kind with no entities says nothing.
+func unknownName(g *graph.Graph, kind graph.Kind, name string) (string, bool) {
+	found := false
+	for e := range g.All(kind) {
+		found = true
+		if _, ok := e.Attrs[name]; ok {
+			return "", false
+		}
+		if _, ok := e.Labels[name]; ok {
+			return "", false
+		}
+	}
+	if !found {
+		return "", false
+	}
+	names := map[string]bool{}
+	for e := range g.All(kind) {
+		for k := range e.Attrs {
+			names[k] = true
+		}
+		for k := range e.Labels {
+			names[k] = true
+		}
+	}
+	msg := fmt.Sprintf("no %s has an attribute or label %q", kind, name)
+	if s := suggest(name, slices.Sorted(maps.Keys(names))); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return msg, true
 }
