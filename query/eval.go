@@ -29,6 +29,9 @@ type Result struct {
 	// Entities are the entities of the rows, in order, when the rows are entities (a path
 	// without count or diff): the graph API draws them.
 	Entities []*graph.Entity `json:"-"`
+	// Paths are, for each row that is an entity, the refs (kind/id) of the entities of the
+	// query's steps that reached it: lb/…, service/…, instance/…, host/….
+	Paths [][]string `json:"-"`
 }
 
 // Engine runs queries against the graphs.
@@ -95,7 +98,7 @@ func describeTime(at time.Time) string {
 // thousand entities, wherever it is.
 func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, error) {
 	w := newWalker(ctx, lim)
-	ents, err := w.path(g, q.Path)
+	ents, via, err := w.pathVia(g, q.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +113,9 @@ func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, e
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, unknownNames(g, q)...)
+	if res.Entities != nil {
+		res.Paths = paths(res.Entities, via)
+	}
 	return res, nil
 }
 
@@ -169,16 +175,24 @@ func (w *walker) cells(pos Pos, rows, columns int) error {
 
 // path selects the first step's entities and walks the others.
 func (w *walker) path(g *graph.Graph, path Path) ([]*graph.Entity, error) {
+	ents, _, err := w.pathVia(g, path)
+	return ents, err
+}
+
+// pathVia is path, with, for each step after the first, the entity of the step before that
+// first reached each entity of the step: the path an answer's row came through.
+func (w *walker) pathVia(g *graph.Graph, path Path) ([]*graph.Entity, []map[*graph.Entity]*graph.Entity, error) {
 	var cur []*graph.Entity
+	via := make([]map[*graph.Entity]*graph.Entity, len(path.Steps))
 	for i, st := range path.Steps {
 		if err := w.ctx.Err(); err != nil {
-			return nil, &Error{Pos: st.Pos, Msg: "query stopped: " + err.Error()}
+			return nil, nil, &Error{Pos: st.Pos, Msg: "query stopped: " + err.Error()}
 		}
 		if i == 0 {
 			var sel []*graph.Entity
 			for e := range g.All(st.Kind) {
 				if err := w.visit(st); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if matchesAll(e, st.Matchers) {
 					sel = append(sel, e)
@@ -187,22 +201,39 @@ func (w *walker) path(g *graph.Graph, path Path) ([]*graph.Entity, error) {
 			cur = pick(sel, st.Pick)
 			continue
 		}
-		next, seen := []*graph.Entity{}, map[*graph.Entity]bool{}
-		for _, from := range cur {
-			reached, err := w.reach(g, from, st)
+		next, from := []*graph.Entity{}, map[*graph.Entity]*graph.Entity{}
+		for _, prev := range cur {
+			reached, err := w.reach(g, prev, st)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for _, e := range pick(reached, st.Pick) {
-				if !seen[e] {
-					seen[e] = true
+				if _, seen := from[e]; !seen {
+					from[e] = prev
 					next = append(next, e)
 				}
 			}
 		}
-		cur = next
+		cur, via[i] = next, from
 	}
-	return cur, nil
+	return cur, via, nil
+}
+
+// paths are, for each entity of an answer, the refs (kind/id) of the entities of the path's
+// steps that reached it, first step first.
+func paths(ents []*graph.Entity, via []map[*graph.Entity]*graph.Entity) [][]string {
+	out := make([][]string, len(ents))
+	for i, e := range ents {
+		refs := make([]string, len(via))
+		for j := len(via) - 1; j >= 0 && e != nil; j-- {
+			refs[j] = string(e.Kind) + "/" + e.ID
+			if j > 0 {
+				e = via[j][e]
+			}
+		}
+		out[i] = refs
+	}
+	return out
 }
 
 // reach walks from one entity in the step's direction to the entities of the step's kind that

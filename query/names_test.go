@@ -41,3 +41,42 @@ func TestUnknownNamesWarn(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsOfRows: each row that is an entity carries the refs of the entities of the query's
+// steps that reached it, in the row's order after sort and limit; counted rows carry none.
+func TestPathsOfRows(t *testing.T) {
+	g := graph.New(time.Time{})
+	put := func(k graph.Kind, id string, attrs map[string]string) *graph.Entity {
+		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: k, ID: id}, Name: id, Attrs: attrs})
+	}
+	lb := put(graph.LB, "haproxy/edge", nil)
+	svc := put(graph.Service, "edge/c1ps", nil)
+	s0 := put(graph.Instance, "edge/c1ps/s0", map[string]string{"position": "0"})
+	s1 := put(graph.Instance, "edge/c1ps/s1", map[string]string{"position": "1"})
+	h1, h2 := put(graph.Host, "node-1", map[string]string{"kernel_release": "6.1"}), put(graph.Host, "node-2", map[string]string{"kernel_release": "6.8"})
+	for _, e := range [][2]*graph.Entity{{lb, svc}, {svc, s0}, {svc, s1}, {s0, h1}, {s1, h2}} {
+		g.Connect(e[0], e[1], "test", time.Time{})
+	}
+	run := func(src string) *Result {
+		q, err := Parse(src, DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Eval(context.Background(), g, q, DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := run(`lb -> instance -> host | sort by kernel_release desc`)
+	want := [][]string{
+		{"lb/haproxy/edge", "instance/edge/c1ps/s1", "host/node-2"},
+		{"lb/haproxy/edge", "instance/edge/c1ps/s0", "host/node-1"},
+	}
+	if !slices.EqualFunc(res.Paths, want, slices.Equal) {
+		t.Errorf("paths %q, want %q", res.Paths, want)
+	}
+	if res := run(`lb -> host | count by (kernel_release)`); res.Paths != nil {
+		t.Errorf("counted rows carry paths %q", res.Paths)
+	}
+}

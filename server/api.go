@@ -208,6 +208,9 @@ type QueryData struct {
 	Rows    [][]string `json:"rows"`
 	// Time is the time the answer is about; absent for the latest graph.
 	Time *time.Time `json:"time,omitempty"`
+	// Paths hold, for each row that is an entity, the refs (kind/id) of the path's steps that
+	// reached it, first step first; absent when the rows are counts.
+	Paths [][]string `json:"paths,omitempty"`
 	// PromQL is the equivalent PromQL (explain=promql), or why there is none.
 	PromQL      string `json:"promql,omitempty"`
 	PromQLError string `json:"promql_error,omitempty"`
@@ -243,7 +246,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data.Columns, data.Rows = res.Columns, res.Rows
+	data.Columns, data.Rows, data.Paths = res.Columns, res.Rows, res.Paths
 	if !res.At.IsZero() {
 		data.Time = &res.At
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -123,6 +124,8 @@ backend c1ps
 	}
 	if len(d.Rows) != 1 || d.Rows[0][1] != "edge/c1ps/broken" {
 		t.Errorf("error_ratio>0.5 selects %v, want the broken server alone", d.Rows)
+	} else if want := []string{"lb/haproxy/edge", "instance/edge/c1ps/broken"}; len(d.Paths) != 1 || !slices.Equal(d.Paths[0], want) {
+		t.Errorf("the row's path %q, want %q", d.Paths, want)
 	}
 	samples, err := queryAPI(a.base, `strata_topology_instance_error_ratio > 0.5`, time.Time{})
 	if err != nil {
