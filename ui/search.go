@@ -33,7 +33,8 @@ type searchData struct {
 	Caret    string // a ^ under the error's column, for a one-line query
 	Columns  []string
 	Rows     [][]cell
-	Plain    bool // a text search, not a path query
+	Plain    bool   // a text search, not a path query
+	CSV      string // the same answer as CSV
 	Examples []struct{ Query, What, Href string }
 }
 
@@ -80,7 +81,11 @@ func (u *UI) search(c *echo.Context) error {
 		d.Error, d.Caret = msg, caret(text, err)
 		return u.render(c, code, "search", "Search", d)
 	}
+	if wantsCSV(c) {
+		return writeCSV(c, "strata-query", res.Columns, res.Rows)
+	}
 	d.Columns = res.Columns
+	d.CSV = withTime("/?"+url.Values{"q": {text}, "format": {"csv"}}.Encode(), at)
 	kindCol, idCol := slices.Index(res.Columns, "kind"), slices.Index(res.Columns, "id")
 	for _, r := range res.Rows {
 		row := make([]cell, len(r))

@@ -1,0 +1,42 @@
+package ui
+
+import (
+	"context"
+	"encoding/csv"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/strata-obs/strata/query"
+)
+
+// TestSearchCSV: a search's table as CSV is the query's answer, header first, with the
+// values a spreadsheet would run as formulas quoted.
+func TestSearchCSV(t *testing.T) {
+	u := fixtureUI(t)
+	q := `lb -> instance .address .health`
+	code, body := getPage(u, "/?"+url.Values{"q": {q}, "format": {"csv"}}.Encode())
+	if code != 200 {
+		t.Fatalf("%d: %s", code, body)
+	}
+	got, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("not CSV: %v\n%s", err, body)
+	}
+	eng := &query.Engine{Graphs: fixtureGraphs{}, Limits: query.DefaultLimits}
+	res, err := eng.Exec(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([][]string{res.Columns}, res.Rows...)
+	if len(res.Rows) == 0 || !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("CSV %q, want the query's table %q", got, want)
+	}
+	for in, want := range map[string]string{"=HYPERLINK(1)": "'=HYPERLINK(1)", "+1+1": "'+1+1", "@SUM(A1)": "'@SUM(A1)",
+		"-2+3": "'-2+3", "-1.5": "-1.5", "10.0.0.1": "10.0.0.1", "": ""} {
+		if got := spreadsheetSafe(in); got != want {
+			t.Errorf("spreadsheetSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
