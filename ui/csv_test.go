@@ -40,3 +40,20 @@ func TestSearchCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestLBPagesCSV: the LB page's instance table and the list of LBs download as CSV, one row
+// per instance and per LB, as the pages show them.
+func TestLBPagesCSV(t *testing.T) {
+	u := newTestUI(t, lbFixtureGraphs{})
+	for _, c := range []struct {
+		path, header, row string
+	}{
+		{"/lb/haproxy/edge?format=csv", "service,position,server,address,health,errors,", "web,0,web-0,10.0.3.4:8080,UP,"},
+		{"/lbs?format=csv", "lb,provider,addresses,services,instances,health,hosts", "haproxy/edge,haproxy,203.0.113.10:443,3,6,"},
+	} {
+		code, body := getPage(u, c.path)
+		if code != 200 || !strings.HasPrefix(body, c.header) || !strings.Contains(body, "\n"+c.row) {
+			t.Errorf("%s: %d\n%s", c.path, code, body)
+		}
+	}
+}

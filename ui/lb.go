@@ -123,6 +123,9 @@ func (u *UI) lb(c *echo.Context) error {
 		}
 		d.Chart = &chart
 	}
+	if wantsCSV(c) {
+		return writeCSV(c, "strata-lb", instanceColumns, instanceRowsCSV(d.Rows))
+	}
 	return u.render(c, http.StatusOK, "lb", "Load balancer "+id, lbPage{LB: &d})
 }
 
@@ -332,3 +335,23 @@ func pathQueryHref(q, at string) string { return withTime("/?q="+url.QueryEscape
 func quoteValue(s string) string { return `"` + queryStringEscaper.Replace(s) + `"` }
 
 var queryStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+
+// instanceColumns are the LB page's instance table's, as CSV writes them.
+var instanceColumns = []string{"service", "position", "server", "address", "health", "errors", "containers", "images", "hosts",
+	"kernels", "os_images", "hardware"}
+
+func instanceRowsCSV(rows []instanceRow) [][]string {
+	texts := func(cells []cell) string {
+		out := make([]string, len(cells))
+		for i, c := range cells {
+			out[i] = c.Text
+		}
+		return strings.Join(out, " ")
+	}
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = []string{r.Service.Text, r.Position, r.Server.Text, r.Address, r.Health, r.Errors, texts(r.Containers),
+			texts(r.Images), texts(r.Hosts), texts(r.Kernels), texts(r.OSImages), texts(r.Hardware)}
+	}
+	return out
+}

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v5"
 
@@ -52,6 +54,18 @@ func (u *UI) lbs(c *echo.Context) error {
 		}
 		row.Hosts, row.Health = len(hosts), healthCounts(health)
 		d.Rows = append(d.Rows, row)
+	}
+	if wantsCSV(c) {
+		rows := make([][]string, len(d.Rows))
+		for i, r := range d.Rows {
+			var health []string
+			for _, h := range r.Health {
+				health = append(health, h.Health+" "+strconv.Itoa(h.Count))
+			}
+			rows[i] = []string{r.LB.Text, r.Provider, r.Addresses, strconv.Itoa(r.Services), strconv.Itoa(r.Instances),
+				strings.Join(health, ", "), strconv.Itoa(r.Hosts)}
+		}
+		return writeCSV(c, "strata-lbs", []string{"lb", "provider", "addresses", "services", "instances", "health", "hosts"}, rows)
 	}
 	return u.render(c, http.StatusOK, "lb", "Load balancers", lbPage{List: &d})
 }
