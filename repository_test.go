@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-obs/strata/internal/testenv"
 )
 
 // TestNoReferenceOutsideTheRepository: the design lives in docs/design.md; no file cites a
 // design or style document that a clone does not have.
 func TestNoReferenceOutsideTheRepository(t *testing.T) {
-	out, err := exec.Command("git", "ls-files", "-co", "--exclude-standard").Output()
+	out, err := exec.Command(testenv.Command(t, "git"), "ls-files", "-co", "--exclude-standard").Output()
 	if err != nil {
-		t.Skipf("not a git checkout: %v", err)
+		testenv.Missing(t, "git ls-files (a git checkout of the repository): %v", err)
 	}
 	files := strings.Fields(string(out))
 	if len(files) < 50 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -26,17 +27,10 @@ import (
 func TestFailingBackendSignals(t *testing.T) {
 	var broken atomic.Bool
 	broken.Store(true)
-	backend := func(h http.HandlerFunc) int {
-		addr := testenv.FreeAddr(t)
-		srv := &http.Server{Addr: addr, Handler: h}
-		go srv.ListenAndServe()
-		t.Cleanup(func() { srv.Close() })
-		testenv.WaitHTTP(t, "http://"+addr+"/", 0, nil)
-		_, port, err := splitPort(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return port
+	backend := func(h http.HandlerFunc) string {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
 	}
 	failing := backend(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" && broken.Load() { // HAProxy's health check asks for /, as a load balancer's would
@@ -57,9 +51,9 @@ func TestFailingBackendSignals(t *testing.T) {
 backend c1ps
   balance roundrobin
   option httpchk GET /
-  server broken 127.0.0.1:%d check inter 300ms
-  server slow 127.0.0.1:%d check inter 300ms
-  server good 127.0.0.1:%d check inter 300ms
+  server broken %s check inter 300ms
+  server slow %s check inter 300ms
+  server good %s check inter 300ms
 `, front, failing, slow, healthy)
 	})
 	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + h.Socket})
@@ -155,14 +149,4 @@ backend c1ps
 	if len(d.Rows) != 1 || d.Rows[0][1] != "edge/c1ps/broken" {
 		t.Errorf("at %s, during the failure: %v, want the broken server", at, d.Rows)
 	}
-}
-
-// splitPort is a host:port's port.
-func splitPort(addr string) (string, int, error) {
-	u, err := url.Parse("http://" + addr)
-	if err != nil {
-		return "", 0, err
-	}
-	p, err := strconv.Atoi(u.Port())
-	return u.Hostname(), p, err
 }

@@ -80,7 +80,8 @@ type sourceState struct {
 	facts *source.FactSet
 	seen  time.Time // of the last good report
 	err   error     // of the last attempt
-	// counted are the LB counters of the last good report, for the next one's rates.
+	// counted are the LB counters of the last good report, for the next one's rates; only a
+	// refresh (under refreshMu) uses them.
 	counted map[trafficKey]counted
 }
 
@@ -196,6 +197,14 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 		return r.graph
 	}
 
+	// The signals of the LBs' traffic, from this answer's counters and the last: only
+	// refreshes, one at a time, use the counters kept, so readers need not wait for this.
+	for _, res := range answers {
+		if st := r.sources[res.key]; res.err == nil && res.key.kind == "lb" {
+			st.counted = markSignals(res.lbs, now, st.counted, r.opts.FailingErrorRatio)
+		}
+	}
+
 	// The sources' state changes under the lock; the graph and its series are built outside
 	// it, while readers go on with the last graph: a refresh of a large fleet takes seconds,
 	// which every query would otherwise wait out.
@@ -295,9 +304,6 @@ func (r *Refresher) record(answers []answer, now time.Time) (join.Input, []strin
 		if res.err != nil {
 			r.logger.Warn("source failed", "source", res.key.name, "kind", res.key.kind, "err", res.err)
 			continue
-		}
-		if res.key.kind == "lb" {
-			st.counted = markSignals(res.lbs, now, st.counted, r.opts.FailingErrorRatio)
 		}
 		st.lbs, st.facts, st.seen = res.lbs, res.facts, now
 	}

@@ -28,10 +28,19 @@ type family struct {
 	kind graph.Kind
 	// restore turns the family's series back into the graph (history.go).
 	restore restorer
+	// sparse: only some entities of kind have a series (a signal the LB counts), so that the
+	// refresh does not make room for one per entity.
+	sparse bool
 }
 
-// size is about how many series the family has in g.
-func (fam family) size(g *graph.Graph) int { return g.Count(fam.kind) }
+// size is about how many series the family has in g: none expected of a sparse family, whose
+// series only some entities have.
+func (fam family) size(g *graph.Graph) int {
+	if fam.sparse {
+		return 0
+	}
+	return g.Count(fam.kind)
+}
 
 // hostInfoAttrs and hostHardwareAttrs are the host attributes each host family carries.
 var (

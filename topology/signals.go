@@ -47,7 +47,9 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 			svc := &lb.Services[j]
 			key := trafficKey{lb.Name, svc.Name, ""}
 			if svc.Traffic != nil {
+				// A service has no health check of its own: it fails on its share of errors.
 				svc.Signals = signals(last, key, svc.Traffic, at)
+				svc.Signals[signalFailing] = strconv.FormatBool(failing(source.HealthUp, svc.Signals, failingRatio))
 				next[key] = counted{at, svc.Traffic}
 			}
 			for k := range svc.Instances {

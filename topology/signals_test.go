@@ -50,8 +50,8 @@ func TestSignals(t *testing.T) {
 		"sessions": "7", "response_time_seconds": "0.012", "failing": "true"}, inst); diff != "" {
 		t.Errorf("second answer (-want +got):\n%s", diff)
 	}
-	if svc["req_rate"] != "60" || svc["failing"] != "" {
-		t.Errorf("the service's signals %v: want req_rate 60 from its own counter, and no failing", svc)
+	if svc["req_rate"] != "60" || svc["failing"] != "false" {
+		t.Errorf("the service's signals %v: want req_rate 60 from its own counter, not failing (it counts no errors)", svc)
 	}
 
 	// Under the threshold it does not fail; with a failed health check it does, whatever the
