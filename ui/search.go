@@ -24,8 +24,12 @@ var examples = []struct{ Query, What string }{
 	{`host .kernel_release .os_image .product_name`, "every host"},
 }
 
-// cell is one table cell, a link when it names an entity.
-type cell struct{ Text, Href string }
+// cell is one table cell, a link when it names an entity; Class colours it (failing); a cell of
+// several values (the containers of an instance) holds them as Items, one per line.
+type cell struct {
+	Text, Href, Class string
+	Items             []cell
+}
 
 type searchData struct {
 	Text     string

@@ -52,6 +52,27 @@ type Options struct {
 	// PromQL evaluates the charts' and the PromQL page's expressions; nil: promql's defaults.
 	PromQL *promql.Engine
 	Now    func() time.Time
+	// Changes reads the refresh loop's journal: the changes it recorded in (from, to], and the
+	// time it covers from (it holds nothing before since). Nil: the pages diff the history.
+	Changes func(from, to time.Time) (changes []graph.Change, since time.Time)
+	// Status is the refresh loop's state, for the landing page; nil: none shown.
+	Status func() Status
+}
+
+// Status is what the landing page says of the refresh loop and its sources.
+type Status struct {
+	Refreshed    bool // the first refresh finished
+	LastRefresh  time.Time
+	LastDuration time.Duration
+	Sources      []SourceState
+}
+
+// SourceState is one source's state.
+type SourceState struct {
+	Name, Kind string
+	Up         bool
+	LastSeen   time.Time
+	Error      string
 }
 
 // UI serves the pages.
