@@ -199,7 +199,7 @@ func (p *parser) step(dir Direction) (Step, error) {
 	if t.kind != tIdent || kindOf(t.text) == "" {
 		msg := fmt.Sprintf("expected kind %s, got %s", after, t.describe())
 		if t.kind == tIdent {
-			if s := suggest(t.text, kindNames()); s != "" {
+			if s := Suggest(t.text, kindNames()); s != "" {
 				msg += "; did you mean " + s + "?"
 			}
 		}
@@ -334,7 +334,7 @@ func (p *parser) stage() (Stage, error) {
 	if t.kind != tIdent || !ok {
 		names := stageNames()
 		msg := fmt.Sprintf(`expected %s after "|", got %s`, orList(names), t.describe())
-		if s := suggest(t.text, names); s != "" && t.kind == tIdent {
+		if s := Suggest(t.text, names); s != "" && t.kind == tIdent {
 			msg += "; did you mean " + s + "?"
 		}
 		return st, p.errorf(t, "%s", msg)

@@ -27,9 +27,9 @@ func kindNames() []string {
 	return out
 }
 
-// suggest names the closest candidate to a misspelt word, if one is close: at most a third
+// Suggest names the closest candidate to a misspelt word, if one is close: at most a third
 // of its letters (at least one) changed, swapped, added or dropped.
-func suggest(word string, candidates []string) string {
+func Suggest(word string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(word), c)
@@ -143,7 +143,7 @@ func unknownName(g *graph.Graph, kind graph.Kind, name string) (string, bool) {
 		}
 	}
 	msg := fmt.Sprintf("no %s has an attribute or label %q", kind, name)
-	if s := suggest(name, slices.Sorted(maps.Keys(names))); s != "" {
+	if s := Suggest(name, slices.Sorted(maps.Keys(names))); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	return msg, true

@@ -207,11 +207,21 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
 	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)
-	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql}, logger); err != nil {
+	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
+		Status: a.uiStatus}, logger); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// uiStatus is the refresh loop's state as the landing page shows it.
+func (a *App) uiStatus() ui.Status {
+	st := ui.Status{Refreshed: a.refresher.Refreshed(), LastRefresh: a.refresher.LastFinished(), LastDuration: a.refresher.LastDuration()}
+	for _, s := range a.refresher.Sources() {
+		st.Sources = append(st.Sources, ui.SourceState{Name: s.Name, Kind: s.Kind, Up: s.Up, LastSeen: s.LastSeen, Error: s.Error})
+	}
+	return st
 }
 
 // Refresher is the app's refresh loop (tests and the query engine read its graph).

@@ -160,14 +160,14 @@ func TestUIInBrowser(t *testing.T) {
 		t.Errorf("a link of the past page leads to %s, which lost the time %s", loc, at)
 	}
 	b.expectHeading("host " + host)
-	b.open("/?"+url.Values{"q": {s0Address}, "time": {at}}.Encode(), http.StatusOK)
+	b.open("/search?"+url.Values{"q": {s0Address}, "time": {at}}.Encode(), http.StatusOK)
 	if got := b.text("table.results tbody"); !strings.Contains(got, "127.0.0.1\t"+strconv.Itoa(ports[0])) {
 		t.Errorf("s0 as of %s: %q, want 127.0.0.1 port %d", at, got, ports[0])
 	}
 	b.shot("search-past")
 	// Before strata recorded anything: the note, and no rows.
 	old := beforeStart.Format(time.RFC3339)
-	b.open("/?"+url.Values{"q": {mission}, "time": {old}}.Encode(), http.StatusOK)
+	b.open("/search?"+url.Values{"q": {mission}, "time": {old}}.Encode(), http.StatusOK)
 	b.expectText("p.asof-note", "As of "+old)
 	b.expectText("p.summary", "0 rows")
 	b.shot("search-before-start")
@@ -188,7 +188,7 @@ func TestUIInBrowser(t *testing.T) {
 	// The fleet: this host's kernel is a bar, and its row leads to the search for it.
 	b.open("/fleet", http.StatusOK)
 	b.shot("fleet")
-	b.click(`main a[href="/?q=` + url.QueryEscape(`host{kernel_release="`+truth.KernelRelease+`"}`) + `"]`)
+	b.click(`main a[href="/search?q=` + url.QueryEscape(`host{kernel_release="`+truth.KernelRelease+`"}`) + `"]`)
 	if got := b.text("table.results tbody"); !strings.Contains(got, host) {
 		t.Errorf("the fleet's kernel link answers %q, want host %s", got, host)
 	}

@@ -87,7 +87,7 @@ func TestLoadFleet(t *testing.T) {
 		case n < 85:
 			return request{"ui entity page", fmt.Sprintf("/entity/host/node-%05d", r.IntN(hosts))}
 		case n < 92:
-			return request{"ui search", "/?q=" + url.QueryEscape(mission)}
+			return request{"ui search", "/search?q=" + url.QueryEscape(mission)}
 		case n < 95:
 			return request{"ui fleet page", "/fleet"}
 		default:

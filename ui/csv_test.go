@@ -16,7 +16,7 @@ import (
 func TestSearchCSV(t *testing.T) {
 	u := fixtureUI(t)
 	q := `lb -> instance .address .health`
-	code, body := getPage(u, "/?"+url.Values{"q": {q}, "format": {"csv"}}.Encode())
+	code, body := getPage(u, "/search?"+url.Values{"q": {q}, "format": {"csv"}}.Encode())
 	if code != 200 {
 		t.Fatalf("%d: %s", code, body)
 	}
@@ -29,7 +29,15 @@ func TestSearchCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append([][]string{res.Columns}, res.Rows...)
+	// The query's table, failing rows first as the page shows it, with the path of each row.
+	want := [][]string{append(slices.Clone(res.Columns), "path")}
+	for _, failing := range []bool{true, false} {
+		for i, r := range res.Rows {
+			if (r[3] != "UP") == failing {
+				want = append(want, append(slices.Clone(r), strings.Join(res.Paths[i], " ")))
+			}
+		}
+	}
 	if len(res.Rows) == 0 || !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("CSV %q, want the query's table %q", got, want)
 	}

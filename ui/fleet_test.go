@@ -20,18 +20,18 @@ func TestFleetGolden(t *testing.T) {
 		{name: "fleet", path: "/fleet", code: http.StatusOK,
 			holds: []string{`aria-current="page">Fleet</a>`, "5 hosts, 2 containers.",
 				// A table row per value, most common first, each the search for it.
-				`<tr><td><a href="/?q=host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D">6.1.0-13-amd64</a></td><td class="count">3</td></tr>`,
-				`<a href="/?q=host%7Bproduct_name%3D%22%22%7D">(none)</a></td><td class="count">1</td>`,
-				`<a href="/?q=container%7Bimage%3D%22registry.example%2Fc1ps%3A1.4%22%7D">registry.example/c1ps:1.4</a>`,
+				`<tr><td><a href="/search?q=host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D">6.1.0-13-amd64</a></td><td class="count">3</td></tr>`,
+				`<a href="/search?q=host%7Bproduct_name%3D%22%22%7D">(none)</a></td><td class="count">1</td>`,
+				`<a href="/search?q=container%7Bimage%3D%22registry.example%2Fc1ps%3A1.4%22%7D">registry.example/c1ps:1.4</a>`,
 				// Drift: c1ps mixes kernels, OS images and images; web's two instances share node-4.
-				`<td><a href="/entity/service/edge/c1ps">c1ps</a></td><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td>kernel</td><td><a href="/?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D">6.1.0-13-amd64</a> (2), <a href="/?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%225.10.0-28-amd64%22%7D">5.10.0-28-amd64</a> (1)</td>`,
+				`<td><a href="/entity/service/edge/c1ps">c1ps</a></td><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td>kernel</td><td><a href="/search?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D">6.1.0-13-amd64</a> (2), <a href="/search?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%225.10.0-28-amd64%22%7D">5.10.0-28-amd64</a> (1)</td>`,
 				`<td>OS image</td>`, `<td>image</td>`,
 				`<td><a href="/entity/service/edge/web">web</a></td><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td class="count">2</td><td><a href="/entity/host/node-4">node-4</a></td>`,
 				`<script src="/ui/assets/echarts.min.js"></script>`},
 			lacks: []string{"go-echarts.github.io", "https://", `<td><a href="/entity/service/edge/web">web</a></td><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td>kernel</td>`}},
 		// Before the upgrade: one host, its older kernel, no drift.
 		{name: "fleet-time", path: "/fleet?" + atQ, code: http.StatusOK,
-			holds: []string{"As of " + pastTime, "1 host, 0 containers.", ">5.10.0-28-amd64</a>", "No containers in the graph at this time.",
+			holds: []string{"As of " + shownTime(pastTime), "1 host, 0 containers.", ">5.10.0-28-amd64</a>", "No containers in the graph at this time.",
 				"None: every service's instances agree."},
 			lacks: []string{"6.1.0-13-amd64", "node-4"}},
 	})
@@ -67,9 +67,9 @@ func TestFleetBars(t *testing.T) {
 		Value int
 		Href  string
 	}{
-		{"6.1.0-13-amd64", 3, `/?q=host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D`},
-		{"5.10.0-28-amd64", 1, `/?q=host%7Bkernel_release%3D%225.10.0-28-amd64%22%7D`},
-		{`<script>"x`, 1, `/?q=host%7Bkernel_release%3D%22%3Cscript%3E%5C%22x%22%7D`},
+		{"6.1.0-13-amd64", 3, `/search?q=host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D`},
+		{"5.10.0-28-amd64", 1, `/search?q=host%7Bkernel_release%3D%225.10.0-28-amd64%22%7D`},
+		{`<script>"x`, 1, `/search?q=host%7Bkernel_release%3D%22%3Cscript%3E%5C%22x%22%7D`},
 	}
 	data := bar.Series[0].Data
 	if len(data) != len(want) || len(hrefs) != len(want) || len(bar.YAxis[0].Data) != len(want) {
@@ -91,11 +91,11 @@ func TestFleetSearchesAnswer(t *testing.T) {
 	u := newTestUI(t, lbFixtureGraphs{})
 	_, body := getPage(u, "/fleet")
 	searches := 0
-	for _, m := range regexp.MustCompile(`href="(/\?q=[^"]*)"`).FindAllStringSubmatch(body, -1) {
+	for _, m := range regexp.MustCompile(`href="(/search\?q=[^"]*)"`).FindAllStringSubmatch(body, -1) {
 		link := html.UnescapeString(m[1])
 		searches++
 		code, page := getPage(u, link)
-		if code != http.StatusOK || !regexp.MustCompile(`<p class="summary">[1-9][0-9]* rows?\.`).MatchString(page) {
+		if code != http.StatusOK || !regexp.MustCompile(`<p class="summary">rows 1–[0-9]+ of [1-9][0-9]*`).MatchString(page) {
 			q, _ := url.Parse(link)
 			t.Errorf("search %q: %d, no rows", q.Query().Get("q"), code)
 		}

@@ -154,7 +154,7 @@ func searchPath(q string, extra ...string) string {
 	for i := 0; i+1 < len(extra); i += 2 {
 		v.Set(extra[i], extra[i+1])
 	}
-	return "/?" + v.Encode()
+	return "/search?" + v.Encode()
 }
 
 const fixtureMission = `service{name="c1ps"} -> instance[0] -> host .kernel_release .os_image`
@@ -162,21 +162,21 @@ const fixtureMission = `service{name="c1ps"} -> instance[0] -> host .kernel_rele
 func TestSearchGolden(t *testing.T) {
 	before := fixtureBefore.Add(time.Minute).Format(time.RFC3339)
 	runPageCases(t, fixtureUI(t), []pageCase{
-		{name: "search-examples", path: "/", code: http.StatusOK,
-			holds: []string{"Ask the graph", `href="/?q=service%7Bname%3D%22c1ps%22%7D`}},
+		{name: "search-examples", path: "/search", code: http.StatusOK,
+			holds: []string{"Ask the graph", `href="/search?q=service%7Bname%3D%22c1ps%22%7D`}},
 		{name: "search-rows", path: searchPath(fixtureMission), code: http.StatusOK,
-			holds: []string{"1 row.", `<a href="/entity/host/node-17">node-17</a>`, "6.1.0-13-amd64", "Debian GNU/Linux 12 (bookworm)"}},
+			holds: []string{"rows 1–1 of 1", `<a href="/entity/host/node-17">node-17</a>`, "6.1.0-13-amd64", "Debian GNU/Linux 12 (bookworm)"}},
 		{name: "search-typo", path: searchPath(`service{name="c1ps"} -> hots`), code: http.StatusBadRequest,
 			holds: []string{"1:25: expected kind after &#34;-&gt;&#34;, got &#34;hots&#34;; did you mean host?",
 				"service{name=&#34;c1ps&#34;} -&gt; hots\n                        ^</pre>"}},
 		{name: "search-plain", path: searchPath("node-17"), code: http.StatusOK,
-			holds: []string{"3 rows for “node-17”.", `<td>host=node-17</td>`, `<td>id</td>`}},
+			holds: []string{"Entities holding “node-17”", "rows 1–3 of 3", `<td>host=node-17</td>`, `<td>id</td>`}},
 		{name: "search-escaped", path: searchPath(`<script>alert("x")</script>`), code: http.StatusOK,
-			holds: []string{"1 row for “&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;”.", "label note=&lt;script&gt;"},
+			holds: []string{"Entities holding “&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;”", "rows 1–1 of 1", "label note=&lt;script&gt;"},
 			lacks: []string{`<script>alert`}},
 		// A past time: s0 ran on node-16 then, and every link keeps the time.
 		{name: "search-time", path: searchPath(fixtureMission, "time", before), code: http.StatusOK,
-			holds: []string{"As of " + before, `<a href="/entity/host/node-16?time=` + url.QueryEscape(before) + `">node-16</a>`, "5.10.0-28-amd64"},
+			holds: []string{"As of " + shownTime(before), `<a href="/entity/host/node-16?time=` + url.QueryEscape(before) + `">node-16</a>`, "5.10.0-28-amd64"},
 			lacks: []string{"node-17"}},
 	})
 }
@@ -199,11 +199,20 @@ func TestEntityGolden(t *testing.T) {
 			holds: []string{"No rack “r12”"}},
 		// A past time: s0 ran on node-16, and every link (entities, navigation, the brand) keeps the time.
 		{name: "entity-time", path: "/entity/instance/edge/c1ps/s0?time=" + url.QueryEscape(before), code: http.StatusOK,
-			holds: []string{"As of " + before, "10.0.3.16", `<a href="/entity/host/node-16?time=` + url.QueryEscape(before) + `">node-16</a>`,
+			holds: []string{"As of " + shownTime(before), "10.0.3.16", `<a href="/entity/host/node-16?time=` + url.QueryEscape(before) + `">node-16</a>`,
 				`<a href="/entity/service/edge/c1ps?time=` + url.QueryEscape(before) + `">`, `<a class="brand" href="/?time=` + url.QueryEscape(before) + `">`},
 			lacks: []string{"node-17", `href="/entity/host/node-16"`}},
 		// Before anything was recorded the entity is not there.
 		{name: "entity-time-empty", path: "/entity/host/node-17?time=2026-11-19T00:00:00Z", code: http.StatusNotFound,
-			holds: []string{"As of 2026-11-19T00:00:00Z", "No host “node-17”"}},
+			holds: []string{"As of 2026-11-19 00:00:00 UTC", "No host “node-17”"}},
 	})
+}
+
+// shownTime is an RFC 3339 time as the pages show it.
+func shownTime(rfc3339 string) string {
+	t, err := time.Parse(time.RFC3339, rfc3339)
+	if err != nil {
+		panic(err)
+	}
+	return fmtTime(t)
 }

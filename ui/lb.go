@@ -329,7 +329,7 @@ func byPosition(a, b *graph.Entity) bool {
 }
 
 // pathQueryHref is the search page for a path query.
-func pathQueryHref(q, at string) string { return withTime("/?q="+url.QueryEscape(q), at) }
+func pathQueryHref(q, at string) string { return withTime("/search?q="+url.QueryEscape(q), at) }
 
 // quoteValue quotes a string for the path language (PromQL's escapes).
 func quoteValue(s string) string { return `"` + queryStringEscaper.Replace(s) + `"` }

@@ -82,13 +82,13 @@ func TestPromQLGolden(t *testing.T) {
 			holds: []string{`<div class="item" id="promql-chart"`, `<script src="/ui/assets/echarts.min.js"></script>`,
 				`"name":"` + memorySeries + `"`, `"data":["09:10:00","09:10:15",`, `"10:10:00"]`,
 				`<td>` + strings.ReplaceAll(memorySeries, `\"`, `&#34;`) + `</td><td>104857600</td>`,
-				"A range query from 2026-11-20T09:10:00Z to 2026-11-20T10:10:00Z every 15s"},
+				"A range query from 2026-11-20 09:10:00 UTC to 2026-11-20 10:10:00 UTC every 15s"},
 			lacks: []string{"https://", "cdn"}},
 		{name: "promql-rate", path: promqlURL(`sum by (container_id) (rate(strata_container_cpu_usage_seconds_total[5m]))`), code: http.StatusOK,
 			holds: []string{`<td>{container_id=&#34;` + changesContainer + `&#34;}</td><td>0.49999999999999994</td>`}},
 		// ?time= ends the hour: s0 was UP, then DOWN; at the end only DOWN is left.
 		{name: "promql-time", path: promqlURL(`max by (health) (strata_topology_instance_info)`, "time", "2026-11-20T09:40:00Z"), code: http.StatusOK,
-			holds: []string{"As of 2026-11-20T09:40:00Z", `"name":"{health=\"DOWN\"}"`, `"name":"{health=\"UP\"}"`, `"data":["08:40:00",`,
+			holds: []string{"As of 2026-11-20 09:40:00 UTC", `"name":"{health=\"DOWN\"}"`, `"name":"{health=\"UP\"}"`, `"data":["08:40:00",`,
 				`<td>{health=&#34;DOWN&#34;}</td><td>1</td>`, `<input type="hidden" name="time" value="2026-11-20T09:40:00Z">`,
 				// Changing the as-of time keeps the expression.
 				`<input type="hidden" name="expr" value="max by (health) (strata_topology_instance_info)">`},

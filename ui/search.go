@@ -2,10 +2,9 @@ package ui
 
 import (
 	"errors"
+	"maps"
 	"net/http"
-	"net/url"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/labstack/echo/v5"
@@ -14,13 +13,14 @@ import (
 	"github.com/strata-obs/strata/topology/graph"
 )
 
-// examples are the README's query language, one click away on the search page.
-var examples = []struct{ Query, What string }{
+// queryExamples are the README's query language, one click away on the landing and search pages.
+var queryExamples = []struct{ Query, What string }{
 	{`service{name="c1ps"} -> instance[0] -> host .kernel_release .os_image`, "the kernel and OS image under a service's first instance"},
 	{`lb -> host | count by (kernel_release)`, "the kernel mix behind the load balancers"},
 	{`host{product_name="PowerEdge R640"} <- lb`, "the load balancers that depend on that hardware"},
 	{`container{image=~"nginx:1\\.25.*"} -> host .bios_version`, "the BIOS under the containers of an image"},
-	{`instance{health!="UP"} .health .address`, "the instances that are not up"},
+	{`instance{failing="true"} .health .error_ratio .req_rate`, "the instances failing, by health check or by the errors the LB counts"},
+	{`lb -> instance{error_ratio>0.05} -> host .kernel_release`, "the hosts under instances whose errors pass 5% of requests"},
 	{`host .kernel_release .os_image .product_name`, "every host"},
 }
 
@@ -35,26 +35,25 @@ type searchData struct {
 	Text     string
 	Error    string
 	Caret    string // a ^ under the error's column, for a one-line query
-	Columns  []string
-	Rows     [][]cell
+	Warnings []string
+	Table    *table
 	Plain    bool   // a text search, not a path query
-	CSV      string // the same answer as CSV
-	Examples []struct{ Query, What, Href string }
+	Suggest  string // a text search that found nothing: the closest name there is
+	Cut      int    // a text search's hits left out (past plainLimit)
+	Examples []example
 }
 
 // plainLimit bounds a text search's answer.
 const plainLimit = 500
 
-// search is the home page: a path query, or plain text looked up in every entity's id, name,
-// attributes and labels.
+// search answers a path query, or plain text looked up in every entity's id, name, attributes
+// and labels.
 func (u *UI) search(c *echo.Context) error {
 	text := strings.TrimSpace(c.QueryParam("q"))
 	at := c.QueryParam("time")
 	d := searchData{Text: text}
 	if text == "" {
-		for _, e := range examples {
-			d.Examples = append(d.Examples, struct{ Query, What, Href string }{e.Query, e.What, withTime("/?q="+url.QueryEscape(e.Query), at)})
-		}
+		d.Examples = examples(at)
 		return u.render(c, http.StatusOK, "search", "Search", d)
 	}
 	when, err := asOf(c)
@@ -85,26 +84,63 @@ func (u *UI) search(c *echo.Context) error {
 		d.Error, d.Caret = msg, caret(text, err)
 		return u.render(c, code, "search", "Search", d)
 	}
-	if wantsCSV(c) {
-		return writeCSV(c, "strata-query", res.Columns, res.Rows)
+	d.Warnings = res.Warnings
+	columns := slices.Clone(res.Columns)
+	withPath := len(res.Paths) == len(res.Rows) && hasSteps(res.Paths)
+	if withPath {
+		columns = append(columns, "path")
 	}
-	d.Columns = res.Columns
-	d.CSV = withTime("/?"+url.Values{"q": {text}, "format": {"csv"}}.Encode(), at)
 	kindCol, idCol := slices.Index(res.Columns, "kind"), slices.Index(res.Columns, "id")
-	for _, r := range res.Rows {
-		row := make([]cell, len(r))
-		for i, v := range r {
-			row[i] = cell{Text: v}
+	rows := make([]row, len(res.Rows))
+	for i, r := range res.Rows {
+		cells := make([]cell, len(r), len(columns))
+		for j, v := range r {
+			cells[j] = cell{Text: v}
 		}
 		if kindCol >= 0 && idCol >= 0 && graph.Kind(r[kindCol]).Depth() >= 0 {
-			row[idCol].Href = entityHref(graph.Kind(r[kindCol]), r[idCol], at)
+			cells[idCol].Href = entityHref(graph.Kind(r[kindCol]), r[idCol], at)
 		}
 		if q.Diff != nil && len(r) > 2 && graph.Kind(r[1]).Depth() >= 0 {
-			row[2].Href = entityHref(graph.Kind(r[1]), r[2], at)
+			cells[2].Href = entityHref(graph.Kind(r[1]), r[2], at)
 		}
-		d.Rows = append(d.Rows, row)
+		if withPath {
+			cells = append(cells, pathCell(res.Paths[i], at))
+		}
+		failing := false
+		if i < len(res.Entities) && res.Entities[i] != nil && res.Entities[i].Kind == graph.Instance {
+			failing = isFailing(res.Entities[i])
+		}
+		rows[i] = row{Cells: cells, Failing: failing}
+	}
+	d.Table = newTable(c, "", columns, rows)
+	if d.Table.wantsCSV(c) {
+		return d.Table.writeCSV(c, "strata-query")
 	}
 	return u.render(c, http.StatusOK, "search", "Search", d)
+}
+
+// hasSteps tells whether the paths walk more than one step: a one-step query's path is its row.
+func hasSteps(paths [][]string) bool {
+	for _, p := range paths {
+		if len(p) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// pathCell is the breadcrumb of the entities a row was reached through: lb › service › …
+func pathCell(refs []string, at string) cell {
+	c := cell{Class: "path"}
+	for _, ref := range refs {
+		kind, id, _ := strings.Cut(ref, "/")
+		it := cell{Text: ref}
+		if k := graph.Kind(kind); k.Depth() >= 0 {
+			it.Href = entityHref(k, id, at)
+		}
+		c.Items = append(c.Items, it)
+	}
+	return c
 }
 
 // looksLikeQuery tells a path query with a typo from plain text: it starts with a kind's name
@@ -127,7 +163,18 @@ func caret(text string, err error) string {
 	return strings.Repeat(" ", qe.Pos.Col-1) + "^"
 }
 
-// plainSearch finds the entities whose id, name, attributes or labels hold the text.
+// How well an entity matches a text search: the whole of a value first, then its start, then
+// anywhere in it.
+const (
+	matchExact = iota
+	matchPrefix
+	matchInside
+	noMatch
+)
+
+// plainSearch finds the entities whose id, name, attributes or labels hold the text, exact
+// matches first: an IP is its host and instances before the hundred entities whose ids hold
+// it. "ip:port" finds the instances at that address and the LBs listening there.
 func (u *UI) plainSearch(c *echo.Context, d searchData) error {
 	g, _, err := u.graphAt(c.Request().Context(), c)
 	if err != nil {
@@ -138,59 +185,124 @@ func (u *UI) plainSearch(c *echo.Context, d searchData) error {
 	needle := strings.ToLower(d.Text)
 	type hit struct {
 		e     *graph.Entity
+		how   int
 		where string
 	}
 	var hits []hit
+	inside := 0 // hits of matchInside kept: past plainLimit they are only counted
 	g.Each("", func(e *graph.Entity) {
-		if len(hits) >= plainLimit {
+		how, where := matchWhere(e, needle)
+		if how == noMatch {
 			return
 		}
-		if where := matchWhere(e, needle); where != "" {
-			hits = append(hits, hit{e, where})
+		if how == matchInside {
+			if inside >= plainLimit {
+				d.Cut++
+				return
+			}
+			inside++
 		}
+		hits = append(hits, hit{e, how, where})
 	})
-	sort.Slice(hits, func(i, j int) bool {
-		a, b := hits[i].e, hits[j].e
-		if a.Kind != b.Kind {
-			return a.Kind.Depth() < b.Kind.Depth()
+	slices.SortFunc(hits, func(a, b hit) int {
+		if a.how != b.how {
+			return a.how - b.how
 		}
-		return a.ID < b.ID
+		if a.e.Kind != b.e.Kind {
+			return a.e.Kind.Depth() - b.e.Kind.Depth()
+		}
+		return compareNatural(a.e.ID, b.e.ID)
 	})
+	if len(hits) > plainLimit {
+		d.Cut += len(hits) - plainLimit
+		hits = hits[:plainLimit]
+	}
 	at := c.QueryParam("time")
-	d.Plain, d.Columns = true, []string{"kind", "id", "name", "matched"}
-	for _, h := range hits {
-		d.Rows = append(d.Rows, []cell{{Text: string(h.e.Kind)}, {Text: h.e.ID, Href: entityHref(h.e.Kind, h.e.ID, at)}, {Text: h.e.Name}, {Text: h.where}})
+	d.Plain = true
+	if len(hits) == 0 {
+		d.Suggest = closestName(g, needle)
+	}
+	rows := make([]row, len(hits))
+	for i, h := range hits {
+		rows[i] = row{Cells: []cell{{Text: string(h.e.Kind)}, {Text: h.e.ID, Href: entityHref(h.e.Kind, h.e.ID, at)}, {Text: h.e.Name},
+			{Text: h.where}}, Failing: h.e.Kind == graph.Instance && isFailing(h.e)}
+	}
+	d.Table = newTable(c, "", []string{"kind", "id", "name", "matched"}, rows)
+	if d.Table.wantsCSV(c) {
+		return d.Table.writeCSV(c, "strata-search")
 	}
 	return u.render(c, http.StatusOK, "search", "Search", d)
 }
 
-// matchWhere says where an entity holds the text ("" when it does not).
-func matchWhere(e *graph.Entity, needle string) string {
-	if strings.Contains(strings.ToLower(e.ID), needle) {
-		return "id"
-	}
-	if strings.Contains(strings.ToLower(e.Name), needle) {
-		return "name"
-	}
-	keys := make([]string, 0, len(e.Attrs))
-	for k := range e.Attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if strings.Contains(strings.ToLower(e.Attrs[k]), needle) {
-			return k + "=" + e.Attrs[k]
+// matchWhere says how well an entity holds the (lower-case) text, and where: its id, its name,
+// an attribute or a label; "address:port" for an instance at the ip:port searched.
+func matchWhere(e *graph.Entity, needle string) (int, string) {
+	best, where := noMatch, ""
+	try := func(value, name string) {
+		v := strings.ToLower(value)
+		how := noMatch
+		switch {
+		case v == needle:
+			how = matchExact
+		case strings.HasPrefix(v, needle):
+			how = matchPrefix
+		case strings.Contains(v, needle):
+			how = matchInside
+		}
+		if how < best {
+			best, where = how, name
 		}
 	}
-	keys = keys[:0]
-	for k := range e.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if v := e.Labels[k]; strings.Contains(strings.ToLower(v), needle) {
-			return "label " + k + "=" + v
+	if e.Kind == graph.Instance && e.Attrs["address"] != "" {
+		if addr := e.Attrs["address"] + ":" + e.Attrs["port"]; strings.EqualFold(addr, needle) {
+			return matchExact, "address:port=" + addr
 		}
 	}
-	return ""
+	try(e.ID, "id")
+	if best == matchExact {
+		return best, where
+	}
+	try(e.Name, "name")
+	for _, k := range slices.Sorted(maps.Keys(e.Attrs)) {
+		if best == matchExact {
+			break
+		}
+		v := e.Attrs[k]
+		try(v, k+"="+v)
+		if k == "addresses" { // a list: one of its addresses whole is an exact match
+			for a := range strings.SplitSeq(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(a), needle) {
+					best, where = matchExact, k+"="+v
+				}
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
+		if best == matchExact {
+			break
+		}
+		v := e.Labels[k]
+		try(v, "label "+k+"="+v)
+	}
+	return best, where
+}
+
+// closestName is the id or name in the graph closest to a text that matched nothing, for a
+// "did you mean"; "" when none is close. Only names about as long as the text are compared,
+// which keeps it quick on a large fleet.
+func closestName(g *graph.Graph, needle string) string {
+	seen := map[string]bool{}
+	var candidates []string
+	g.Each("", func(e *graph.Entity) {
+		for _, s := range []string{e.ID, e.Name} {
+			l := strings.ToLower(s)
+			if d := len(l) - len(needle); d < -3 || d > 3 || seen[l] {
+				continue
+			}
+			seen[l] = true
+			candidates = append(candidates, l)
+		}
+	})
+	slices.Sort(candidates)
+	return query.Suggest(needle, candidates)
 }

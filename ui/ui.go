@@ -20,8 +20,10 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +96,8 @@ type page struct {
 // pages lists every page.
 func pages() []page {
 	return []page{
-		{path: "/", title: "Search", nav: true, handler: (*UI).search},
+		{path: "/", title: "Overview", nav: true, handler: (*UI).home},
+		{path: "/search", title: "Search", handler: (*UI).search},
 		{path: "/entity/:kind/*", title: "Entity", handler: (*UI).entity},
 		{path: "/entity/:kind", title: "Entity", handler: (*UI).entity}, // ?id=, for ids a path cannot carry
 		{path: "/lbs", title: "Load balancers", nav: true, handler: (*UI).lbs},
@@ -162,9 +165,20 @@ type view struct {
 	// At is the page's "as of" time (zero: now), Time the parameter as given.
 	At   time.Time
 	Time string
-	// Query is the search box's text.
+	// Query is the search box's text: the search page's query, and no other page's.
 	Query string
-	Data  any
+	// Keep is the page's other parameters, which the "as of" form keeps.
+	Keep []kv
+	// Ago are links to this page a while ago; Pinned is this page at the time it shows (now's
+	// time when it shows now): a link that shows the same thing tomorrow.
+	Ago     []navItem
+	Pinned  string
+	NowHref string // this page now
+	Now    time.Time
+	// Refresh is the auto-refresh period in seconds (0: off), Refreshes the choices.
+	Refresh   int
+	Refreshes []navItem
+	Data      any
 }
 
 type navItem struct {
@@ -172,14 +186,71 @@ type navItem struct {
 	Current     bool
 }
 
+// refreshChoices are the auto-refresh periods a page offers (?refresh=), as Grafana's picker.
+var refreshChoices = []struct {
+	Param   string
+	Seconds int
+}{{"off", 0}, {"10s", 10}, {"30s", 30}, {"1m", 60}, {"5m", 300}}
+
+// agoChoices are the "as of a while ago" links.
+var agoChoices = []struct {
+	Title string
+	Ago   time.Duration
+}{{"15m ago", 15 * time.Minute}, {"1h ago", time.Hour}, {"24h ago", 24 * time.Hour}}
+
 // render writes a page.
 func (u *UI) render(c *echo.Context, code int, name, title string, data any) error {
 	t, ok := u.tmpl[name]
 	if !ok {
 		return fmt.Errorf("no template %s", name)
 	}
-	v := view{Title: title, Data: data, Time: c.QueryParam("time"), Query: c.QueryParam("q")}
+	v := view{Title: title, Data: data, Time: c.QueryParam("time"), Now: u.opts.Now().UTC().Truncate(time.Second)}
+	if name == "search" {
+		v.Query = c.QueryParam("q")
+	}
 	v.At, _ = asOf(c)
+	q := c.Request().URL.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if k == "time" || k == "page" || k == "format" || strings.HasSuffix(k, ".page") {
+			continue
+		}
+		for _, val := range q[k] {
+			v.Keep = append(v.Keep, kv{k, val})
+		}
+	}
+	here := func(set, value string) string {
+		u := url.Values{}
+		for k, vs := range q {
+			u[k] = vs
+		}
+		if value == "" {
+			u.Del(set)
+		} else {
+			u.Set(set, value)
+		}
+		if len(u) == 0 {
+			return c.Request().URL.Path
+		}
+		return c.Request().URL.EscapedPath() + "?" + u.Encode()
+	}
+	base := v.At
+	if base.IsZero() {
+		base = v.Now
+	}
+	for _, a := range agoChoices {
+		v.Ago = append(v.Ago, navItem{Title: a.Title, Href: here("time", fmtRFC3339(base.Add(-a.Ago)))})
+	}
+	v.Pinned, v.NowHref = here("time", fmtRFC3339(base)), here("time", "")
+	if v.At.IsZero() { // a page of a past time does not change: nothing to refresh
+		r := c.QueryParam("refresh")
+		for _, ch := range refreshChoices {
+			if ch.Param == r {
+				v.Refresh = ch.Seconds
+			}
+			v.Refreshes = append(v.Refreshes, navItem{Title: ch.Param, Href: here("refresh", map[bool]string{true: "", false: ch.Param}[ch.Seconds == 0]),
+				Current: ch.Param == r || (r == "" && ch.Seconds == 0)})
+		}
+	}
 	for _, p := range pages() {
 		if p.nav {
 			v.Nav = append(v.Nav, navItem{Title: p.title, Href: withTime(p.path, v.Time), Current: p.title == title})
@@ -203,7 +274,18 @@ func failedStatus(c *echo.Context, err error) (int, string) {
 }
 
 // asOf is the page's time parameter; zero for now.
-func asOf(c *echo.Context) (time.Time, error) { return formTime(c.QueryParam("time")) }
+func asOf(c *echo.Context) (time.Time, error) { return formTime(spacedTime(c.QueryParam("time"))) }
+
+// spacedTime reads the "2006-01-02 15:04:05" the page shows (UTC) as RFC 3339, so that a time
+// copied from a page pastes back into its box.
+func spacedTime(s string) string {
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.Parse(layout, strings.TrimSuffix(strings.TrimSpace(s), " UTC")); err == nil {
+			return fmtRFC3339(t)
+		}
+	}
+	return s
+}
 
 // graphAt is the graph the page is about.
 func (u *UI) graphAt(ctx context.Context, c *echo.Context) (*graph.Graph, []string, error) {
@@ -259,18 +341,14 @@ func escapeID(id string) string {
 var funcs = template.FuncMap{
 	"entityHref": func(kind, id, at string) string { return entityHref(graph.Kind(kind), id, at) },
 	"withTime":   withTime,
-	"searchHref": func(q, at string) string { return withTime("/?q="+url.QueryEscape(q), at) },
-	"fmtTime": func(t time.Time) string {
+	"searchHref": func(q, at string) string { return withTime("/search?q="+url.QueryEscape(q), at) },
+	"fmtTime":    fmtTime,
+	"inputTime": func(t time.Time) string { // for a text box: 24-hour UTC, whatever the browser's locale
 		if t.IsZero() {
 			return ""
 		}
-		return t.UTC().Format(time.RFC3339)
+		return t.UTC().Format("2006-01-02 15:04:05")
 	},
-	"inputTime": func(t time.Time) string { // for <input type="datetime-local">, in UTC
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02T15:04:05")
-	},
+	"ago": func(t, now time.Time) string { return humanAgo(now.Sub(t)) },
 	"isKind": func(s string) bool { return graph.Kind(s).Depth() >= 0 },
 }
