@@ -57,7 +57,7 @@ func TestLBPagesCSV(t *testing.T) {
 		path, header, row string
 	}{
 		{"/lb/haproxy/edge?format=csv", "service,position,server,address,health,errors,", "web,0,web-0,10.0.3.4:8080,UP,"},
-		{"/lbs?format=csv", "lb,provider,addresses,services,instances,health,hosts", "haproxy/edge,haproxy,203.0.113.10:443,3,6,"},
+		{"/lbs?format=csv", "lb,provider,addresses,services,instances,health,hosts,failing", "haproxy/edge,haproxy,203.0.113.10:443,3,6,"},
 	} {
 		code, body := getPage(u, c.path)
 		if code != 200 || !strings.HasPrefix(body, c.header) || !strings.Contains(body, "\n"+c.row) {

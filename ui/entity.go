@@ -1,43 +1,52 @@
 package ui
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/strata-obs/strata/internal/cgroup"
 	"github.com/strata-obs/strata/topology/graph"
 )
 
-// kv is one attribute or label.
-type kv struct{ Key, Value string }
+// kv is one attribute or label; Shown is its value in a person's units, when that differs.
+type kv struct{ Key, Value, Shown string }
 
-// related is the entities of one kind above or below an entity: the first maxRelated, and
-// how many more a path query lists.
+// related is how many entities of one kind stand above or below an entity, and the search
+// that lists them.
 type related struct {
-	Kind     string
-	Entities []cell
-	More     int
-	MoreHref string
+	Kind string
+	N    int
+	Href string
 }
 
-// maxRelated bounds each list of the entity page: an LB of a large cluster has tens of
-// thousands of containers below it, which no one reads on one page and no browser renders fast.
-const maxRelated = 500
+// maxPaths bounds the paths an entity page walks: an LB of a large cluster has tens of
+// thousands below it, which the table pages through but no one reads past the first pages.
+const maxPaths = 2000
+
+// pathColumns are the entity page's paths, from the LB down to the hardware.
+var pathColumns = []string{"lb", "service", "instance", "health", "pod", "container", "image", "host", "kernel"}
 
 type entityData struct {
 	Kind, ID, Name string
-	Attrs, Labels  []kv
-	Sources        []string
-	LastSeen       string
-	Stale          bool
-	Up, Down       []related // toward the LBs, toward the hardware: nearest kind first
-	NotFound       bool
-	Charts         *entityChartsView // its series over time; nil: none (entitycharts.go)
+	selectors
+	Attrs, Labels                                  []kv
+	Sources                                        []string
+	LastSeen                                       string
+	Stale                                          bool
+	Failing                                        bool
+	Up, Down                                       []related // toward the LBs, toward the hardware: nearest kind first
+	Paths                                          *table    // LB → … → host through the entity
+	PathsCut                                       bool      // more than maxPaths
+	NotFound                                       bool
+	Charts                                         *entityChartsView // its series over time; nil: none (entitycharts.go)
 }
 
-// entity is the page of one entity: its facts, what depends on it up to the LBs, and what it
-// runs on down to the hardware.
+// entity is the page of one entity: its facts, the paths through it from the LBs down to the
+// hardware, and how many of each kind stand above and below it.
 func (u *UI) entity(c *echo.Context) error {
 	kind := graph.Kind(c.Param("kind"))
 	id, err := idFromPath(c, "/entity/"+string(kind)+"/")
@@ -53,48 +62,147 @@ func (u *UI) entity(c *echo.Context) error {
 		return u.render(c, http.StatusNotFound, "entity", string(kind)+" "+id, entityData{Kind: string(kind), ID: id, NotFound: true})
 	}
 	at := c.QueryParam("time")
-	d := entityData{Kind: string(kind), ID: id, Name: e.Name, Attrs: sortedKV(e.Attrs), Labels: sortedKV(e.Labels),
-		Sources: e.Sources, LastSeen: e.LastSeen.UTC().Format("2006-01-02T15:04:05Z"), Stale: e.Stale,
+	d := entityData{Kind: string(kind), ID: id, Name: e.Name, Attrs: humanKV(e.Attrs), Labels: sortedKV(e.Labels),
+		Sources: e.Sources, LastSeen: fmtTime(e.LastSeen), Stale: e.Stale, Failing: kind == graph.Instance && isFailing(e),
 		Up: walk(g, e, true, at), Down: walk(g, e, false, at)}
+	d.selectors = selectorsOf(e, at)
+	var rows []row
+	rows, d.PathsCut = entityPaths(g, e, at)
+	d.Paths = newTable(c, "paths", pathColumns, rows)
+	if d.Paths.wantsCSV(c) {
+		return d.Paths.writeCSV(c, "strata-paths")
+	}
 	if err := c.Request().Context().Err(); err != nil {
 		return err // out of time, or the client went away: nobody waits for the charts
 	}
 	d.Charts = u.entityCharts(c, e)
-	return u.render(c, http.StatusOK, "entity", string(kind)+" "+id, d)
+	return u.render(c, http.StatusOK, "entity", string(kind)+" "+cmp.Or(e.Name, id), d)
 }
 
-// walk collects everything above (up) or below an entity, grouped by kind, nearest kind first.
+// selectors are the names of an entity in each language, for its page: the path query that
+// selects it by id, the one by name when that differs, and the label its series carry in
+// PromQL. The UI titles an entity by its name; either query finds it.
+type selectors struct {
+	Select, SelectHref, SelectName, SelectNameHref string
+	PromQL                                         string
+}
+
+func selectorsOf(e *graph.Entity, at string) selectors {
+	s := selectors{Select: string(e.Kind) + "{id=" + quoteValue(e.ID) + "}"}
+	s.SelectHref = pathQueryHref(s.Select, at)
+	if e.Name != "" && e.Name != e.ID {
+		s.SelectName = string(e.Kind) + "{name=" + quoteValue(e.Name) + "}"
+		s.SelectNameHref = pathQueryHref(s.SelectName, at)
+	}
+	switch e.Kind {
+	case graph.LB:
+		s.PromQL = "lb=" + quoteValue(e.Name)
+	case graph.Service:
+		s.PromQL = "lb=" + quoteValue(e.Attrs["lb"]) + ", service=" + quoteValue(e.Name)
+	case graph.Instance:
+		s.PromQL = "lb=" + quoteValue(e.Attrs["lb"]) + ", service=" + quoteValue(e.Attrs["service"]) + ", server=" + quoteValue(e.Attrs["server"])
+	case graph.Host:
+		s.PromQL = "host=" + quoteValue(e.ID)
+	case graph.Container:
+		s.PromQL = "container_id=" + quoteValue(e.ID)
+	}
+	return s
+}
+
+// entityPaths is every path from an LB down to the hardware that passes through e, one row per
+// instance and container, at most maxPaths.
+func entityPaths(g *graph.Graph, e *graph.Entity, at string) ([]row, bool) {
+	var instances []*graph.Entity
+	switch e.Kind {
+	case graph.Instance:
+		instances = []*graph.Entity{e}
+	default:
+		up := e.Kind.Depth() > graph.Instance.Depth()
+		_ = g.Walk(e, up, func(n *graph.Entity) (bool, error) {
+			if n.Kind == graph.Instance {
+				instances = append(instances, n)
+				return false, nil
+			}
+			return true, nil
+		})
+	}
+	slices.SortFunc(instances, func(a, b *graph.Entity) int { return compareNatural(a.ID, b.ID) })
+	through := func(p graph.Path) bool {
+		switch e.Kind {
+		case graph.Pod:
+			return p.Pod == e
+		case graph.Container:
+			return p.Container == e
+		case graph.Host:
+			return p.Host == e
+		case graph.Image:
+			return p.Container != nil && slices.Contains(g.Below(p.Container.Ref, graph.Image), e)
+		}
+		return true
+	}
+	link := func(x *graph.Entity, text string) cell {
+		if x == nil {
+			return cell{}
+		}
+		return cell{Text: cmp.Or(text, x.Name, x.ID), Href: entityHref(x.Kind, x.ID, at)}
+	}
+	var rows []row
+	for _, inst := range instances {
+		svc := g.FirstAbove(inst, graph.Service)
+		var lb *graph.Entity
+		if svc != nil {
+			lb = g.FirstAbove(svc, graph.LB)
+		}
+		for _, p := range graph.PathsOf(g, inst) {
+			if !through(p) {
+				continue
+			}
+			if len(rows) == maxPaths {
+				return rows, true
+			}
+			var lbCell cell
+			if lb != nil {
+				lbCell = link(lb, lb.ID) // as the list of LBs names them
+			}
+			r := row{Failing: isFailing(inst), Cells: []cell{lbCell, link(svc, ""), link(inst, ""),
+				{Text: shownHealth(inst), Class: "health " + healthClass(shownHealth(inst))}, link(p.Pod, ""), {}, {}, link(p.Host, ""), {}}}
+			if p.Container != nil {
+				r.Cells[5] = link(p.Container, cmp.Or(p.Container.Name, cgroup.ShortID(p.Container.ID)))
+				if img := g.FirstBelow(p.Container, graph.Image); img != nil {
+					r.Cells[6] = link(img, img.ID)
+				}
+			}
+			if p.Host != nil {
+				r.Cells[7].Text = p.Host.ID
+				r.Cells[8] = cell{Text: p.Host.Attrs["kernel_release"]}
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, false
+}
+
+// walk counts everything above (up) or below an entity, per kind, nearest kind first.
 func walk(g *graph.Graph, from *graph.Entity, up bool, at string) []related {
-	byKind := map[graph.Kind][]*graph.Entity{}
+	byKind := map[graph.Kind]int{}
 	_ = g.Walk(from, up, func(n *graph.Entity) (bool, error) {
-		byKind[n.Kind] = append(byKind[n.Kind], n)
+		byKind[n.Kind]++
 		return true, nil
 	})
 	kinds := graph.Kinds()
 	if up {
-		for i, j := 0, len(kinds)-1; i < j; i, j = i+1, j-1 {
-			kinds[i], kinds[j] = kinds[j], kinds[i]
-		}
+		slices.Reverse(kinds)
+	}
+	arrow := " -> "
+	if up {
+		arrow = " <- "
 	}
 	var out []related
 	for _, k := range kinds {
-		es := byKind[k]
-		if len(es) == 0 {
-			continue
+		if n := byKind[k]; n > 0 {
+			out = append(out, related{Kind: string(k), N: n,
+				Href: pathQueryHref(string(from.Kind)+`{id=`+quoteValue(from.ID)+`}`+arrow+string(k), at)})
 		}
-		sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
-		r := related{Kind: string(k)}
-		for _, e := range es[:min(len(es), maxRelated)] {
-			r.Entities = append(r.Entities, cell{Text: e.ID, Href: entityHref(e.Kind, e.ID, at)})
-		}
-		if r.More = len(es) - len(r.Entities); r.More > 0 {
-			arrow := " -> "
-			if up {
-				arrow = " <- "
-			}
-			r.MoreHref = pathQueryHref(string(from.Kind)+`{id=`+quoteValue(from.ID)+`}`+arrow+string(k), at)
-		}
-		out = append(out, r)
 	}
 	return out
 }
@@ -102,8 +210,18 @@ func walk(g *graph.Graph, from *graph.Entity, up bool, at string) []related {
 func sortedKV(m map[string]string) []kv {
 	out := make([]kv, 0, len(m))
 	for k, v := range m {
-		out = append(out, kv{k, v})
+		out = append(out, kv{Key: k, Value: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// humanKV is the attributes as the page shows them: sizes, durations, rates and ratios in
+// their units (the raw value is the row's title).
+func humanKV(m map[string]string) []kv {
+	out := sortedKV(m)
+	for i, a := range out {
+		out[i].Shown = humanAttr(a.Key, a.Value)
+	}
 	return out
 }

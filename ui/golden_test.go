@@ -189,7 +189,8 @@ func TestEntityGolden(t *testing.T) {
 				`<a href="/entity/lb/haproxy/edge">haproxy/edge</a>`, "Nothing below."}},
 		// An id with slashes, up to the LB and down to the hardware.
 		{name: "entity-instance", path: "/entity/instance/edge/c1ps/s0", code: http.StatusOK,
-			holds: []string{`<a href="/entity/service/edge/c1ps">edge/c1ps</a>`, `<a href="/entity/host/node-17">node-17</a>`,
+			holds: []string{`<a href="/entity/service/edge/c1ps">c1ps</a>`, `<a href="/entity/host/node-17">node-17</a>`, `<code class="id" title="its id">edge/c1ps/s0</code>`,
+				`<code>instance{name=&#34;s0&#34;}</code>`, `its series carry <code>lb=&#34;edge&#34;, service=&#34;c1ps&#34;, server=&#34;s0&#34;</code>`,
 				`<a href="/entity/image/nginx:1.25.3">nginx:1.25.3</a>`}},
 		{name: "entity-service-escaped", path: "/entity/service/edge/c1ps", code: http.StatusOK,
 			holds: []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co"}, lacks: []string{`<script>alert`}},

@@ -21,27 +21,15 @@ import (
 // aggregates instances into counts, and past that again it draws nothing until filtered.
 const maxChartNodes = 500
 
-// maxTableRows bounds the instance table of one LB page; the filter narrows it.
-const maxTableRows = 1000
-
 // lbPage is what lb.html draws: the list of load balancers, or one of them.
 type lbPage struct {
 	List *lbsData
 	LB   *lbData
 }
 
-// instanceRow is one line of an LB page's instance table.
-type instanceRow struct {
-	Service, Server             cell
-	Position, Address, Health   string
-	HealthClass                 string
-	Errors                      string // the share of failed requests and the request rate
-	Containers, Images, Hosts   []cell
-	Kernels, OSImages, Hardware []cell
-}
-
 type lbData struct {
 	ID, Name            string
+	selectors
 	Entity              string // the LB's entity page
 	Provider, Addresses string
 	NotFound            bool
@@ -52,8 +40,7 @@ type lbData struct {
 	Clear               string // the page without the filter
 	Services, Instances int    // behind the LB, after the filter
 	Health              []healthCount
-	Rows                []instanceRow
-	More                int // instances left out of the table
+	Table               *table // the instances, down to the hardware
 	// The graph view: every instance, or one count per service and host (Aggregated), or
 	// nothing (TooMany) when even that passes maxChartNodes.
 	Chart               *chartView
@@ -82,6 +69,7 @@ func (u *UI) lb(c *echo.Context) error {
 	}
 	at := c.QueryParam("time")
 	d.Name, d.Entity, d.Clear = lb.Name, entityHref(graph.LB, lb.ID, at), lbHref(lb.ID, at)
+	d.selectors = selectorsOf(lb, at)
 	d.Provider, d.Addresses = lb.Attrs["provider"], lb.Attrs["addresses"]
 
 	view := lbView{lb: lb}
@@ -102,14 +90,15 @@ func (u *UI) lb(c *echo.Context) error {
 	}
 	d.Health = healthCounts(health)
 
+	var rows []row
 	for _, s := range view.services {
 		for _, inst := range s.instances {
-			if len(d.Rows) == maxTableRows {
-				d.More++
-				continue
-			}
-			d.Rows = append(d.Rows, newInstanceRow(s.entity, inst, at))
+			rows = append(rows, instanceTableRow(s.entity, inst, at))
 		}
+	}
+	d.Table = newTable(c, "", instanceColumns, rows)
+	if d.Table.wantsCSV(c) {
+		return d.Table.writeCSV(c, "strata-lb")
 	}
 
 	sankey, hrefs, nodes, aggregated := view.sankey(at)
@@ -122,9 +111,6 @@ func (u *UI) lb(c *echo.Context) error {
 			return err
 		}
 		d.Chart = &chart
-	}
-	if wantsCSV(c) {
-		return writeCSV(c, "strata-lb", instanceColumns, instanceRowsCSV(d.Rows))
 	}
 	return u.render(c, http.StatusOK, "lb", "Load balancer "+id, lbPage{LB: &d})
 }
@@ -152,30 +138,33 @@ func lbHref(id, at string) string {
 	return withTime("/lb/"+escapeID(id), at)
 }
 
-func newInstanceRow(svc *graph.Entity, inst lbInstance, at string) instanceRow {
+// instanceTableRow is one instance of an LB page's table, down to the hardware under it.
+func instanceTableRow(svc *graph.Entity, inst lbInstance, at string) row {
 	e := inst.entity
-	row := instanceRow{
-		Service:  cell{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)},
-		Server:   cell{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)},
-		Position: e.Attrs["position"], Address: e.Attrs["address"], Health: shownHealth(e),
-		HealthClass: healthClass(shownHealth(e)), Errors: errorsText(e),
+	address := e.Attrs["address"]
+	if p := e.Attrs["port"]; p != "" && p != "0" && address != "" {
+		address += ":" + p
 	}
-	if p := e.Attrs["port"]; p != "" && p != "0" && row.Address != "" {
-		row.Address += ":" + p
-	}
+	health := cell{Text: shownHealth(e), Class: "health " + healthClass(shownHealth(e))}
+	var containers, images, hosts, kernels, osImages, hardware cell
 	for _, ct := range inst.under.containers {
-		row.Containers = append(row.Containers, cell{Text: cmp.Or(ct.Name, cgroup.ShortID(ct.ID)), Href: entityHref(graph.Container, ct.ID, at)})
+		containers.Items = append(containers.Items, cell{Text: cmp.Or(ct.Name, cgroup.ShortID(ct.ID)), Href: entityHref(graph.Container, ct.ID, at)})
 	}
 	for _, img := range inst.under.images {
-		row.Images = append(row.Images, cell{Text: img.ID, Href: entityHref(graph.Image, img.ID, at)})
+		images.Items = append(images.Items, cell{Text: img.ID, Href: entityHref(graph.Image, img.ID, at)})
 	}
 	for _, h := range inst.under.hosts {
-		row.Hosts = append(row.Hosts, cell{Text: h.ID, Href: entityHref(graph.Host, h.ID, at)})
-		row.Kernels = appendFact(row.Kernels, h, "kernel_release", at)
-		row.OSImages = appendFact(row.OSImages, h, "os_image", at)
-		row.Hardware = appendFact(row.Hardware, h, "product_name", at)
+		hosts.Items = append(hosts.Items, cell{Text: h.ID, Href: entityHref(graph.Host, h.ID, at)})
+		kernels.Items = appendFact(kernels.Items, h, "kernel_release", at)
+		osImages.Items = appendFact(osImages.Items, h, "os_image", at)
+		hardware.Items = appendFact(hardware.Items, h, "product_name", at)
 	}
-	return row
+	return row{Failing: isFailing(e), Cells: []cell{
+		{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}, {Text: e.Attrs["position"]},
+		{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)}, {Text: address}, health, {Text: errorsText(e)},
+		{Text: humanSeconds(e.Attrs["response_time_seconds"])},
+		containers, images, hosts, kernels, osImages, hardware,
+	}}
 }
 
 // appendFact adds a host's fact as a link to the search for the hosts that share it.
@@ -336,22 +325,6 @@ func quoteValue(s string) string { return `"` + queryStringEscaper.Replace(s) + 
 
 var queryStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
 
-// instanceColumns are the LB page's instance table's, as CSV writes them.
-var instanceColumns = []string{"service", "position", "server", "address", "health", "errors", "containers", "images", "hosts",
+// instanceColumns are the LB page's instance table's.
+var instanceColumns = []string{"service", "position", "server", "address", "health", "errors", "response_time", "containers", "images", "hosts",
 	"kernels", "os_images", "hardware"}
-
-func instanceRowsCSV(rows []instanceRow) [][]string {
-	texts := func(cells []cell) string {
-		out := make([]string, len(cells))
-		for i, c := range cells {
-			out[i] = c.Text
-		}
-		return strings.Join(out, " ")
-	}
-	out := make([][]string, len(rows))
-	for i, r := range rows {
-		out[i] = []string{r.Service.Text, r.Position, r.Server.Text, r.Address, r.Health, r.Errors, texts(r.Containers),
-			texts(r.Images), texts(r.Hosts), texts(r.Kernels), texts(r.OSImages), texts(r.Hardware)}
-	}
-	return out
-}

@@ -365,8 +365,12 @@ func TestLBAggregates(t *testing.T) {
 	if !strings.Contains(body, "More than 500 nodes: instances are counted per service and host (25 nodes)") {
 		t.Error("the page does not say the view is aggregated")
 	}
-	if strings.Count(body, `<tr><td><a href="/entity/service/`) != 600 {
-		t.Error("the table does not list every instance")
+	if !strings.Contains(body, "rows 1–100 of 600") || strings.Count(body, `<tr><td><a href="/entity/service/`) != 100 {
+		t.Error("the table does not count every instance, or does not show its first page")
+	}
+	_, page6 := getPage(u, "/lb/inventory/wide?page=6")
+	if !strings.Contains(page6, "rows 501–600 of 600") || strings.Count(page6, `<tr><td><a href="/entity/service/`) != 100 {
+		t.Error("the last page does not show the last instances")
 	}
 
 	_, body = getPage(u, "/lb/inventory/huge")

@@ -2,22 +2,13 @@ package ui
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v5"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
-
-// lbRow is one load balancer of the list.
-type lbRow struct {
-	LB                         cell // its LB page
-	Entity                     string
-	Provider, Addresses        string
-	Services, Instances, Hosts int
-	Health                     []healthCount
-}
 
 type healthCount struct {
 	Health, Class string
@@ -25,47 +16,53 @@ type healthCount struct {
 }
 
 type lbsData struct {
-	Rows  []lbRow
+	Table *table
 	Error string
 }
 
-// lbs lists the load balancers, each with what stands behind it.
+var lbsColumns = []string{"lb", "provider", "addresses", "services", "instances", "health", "hosts", "failing"}
+
+// lbs lists the load balancers, each with what stands behind it; those with failing
+// instances first.
 func (u *UI) lbs(c *echo.Context) error {
 	g, _, err := u.graphAt(c.Request().Context(), c)
 	if err != nil {
 		return u.render(c, http.StatusUnprocessableEntity, "lb", "Load balancers", lbPage{List: &lbsData{Error: err.Error()}})
 	}
 	at := c.QueryParam("time")
-	var d lbsData
+	var rows []row
 	for _, lb := range g.Entities(graph.LB) {
-		row := lbRow{LB: cell{Text: lb.ID, Href: lbHref(lb.ID, at)}, Entity: entityHref(graph.LB, lb.ID, at),
-			Provider: lb.Attrs["provider"], Addresses: lb.Attrs["addresses"]}
 		hosts := map[*graph.Entity]bool{}
 		health := map[string]int{}
+		services, instances, failing := 0, 0, 0
 		for _, svc := range entitiesBelow(g, lb, graph.Service) {
-			row.Services++
+			services++
 			for _, inst := range entitiesBelow(g, svc, graph.Instance) {
-				row.Instances++
+				instances++
 				health[shownHealth(inst)]++
+				if isFailing(inst) {
+					failing++
+				}
 				for _, h := range underInstance(g, inst).hosts {
 					hosts[h] = true
 				}
 			}
 		}
-		row.Hosts, row.Health = len(hosts), healthCounts(health)
-		d.Rows = append(d.Rows, row)
-	}
-	if wantsCSV(c) {
-		rows := make([][]string, len(d.Rows))
-		for i, r := range d.Rows {
-			var health []string
-			for _, h := range r.Health {
-				health = append(health, h.Health+" "+strconv.Itoa(h.Count))
-			}
-			rows[i] = []string{r.LB.Text, r.Provider, r.Addresses, strconv.Itoa(r.Services), strconv.Itoa(r.Instances),
-				strings.Join(health, ", "), strconv.Itoa(r.Hosts)}
+		hc := cell{}
+		for _, h := range healthCounts(health) {
+			hc.Items = append(hc.Items, cell{Text: h.Health + " " + strconv.Itoa(h.Count), Class: "health " + h.Class})
 		}
-		return writeCSV(c, "strata-lbs", []string{"lb", "provider", "addresses", "services", "instances", "health", "hosts"}, rows)
+		r := row{Failing: failing > 0, Cells: []cell{
+			{Text: lb.ID, Href: lbHref(lb.ID, at)}, {Text: lb.Attrs["provider"]}, {Text: lb.Attrs["addresses"]},
+			{Text: strconv.Itoa(services)}, {Text: strconv.Itoa(instances)}, hc, {Text: strconv.Itoa(len(hosts))},
+			{Text: strconv.Itoa(failing), Class: map[bool]string{true: "failing"}[failing > 0]},
+		}}
+		rows = append(rows, r)
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return compareNatural(a.Cells[0].Text, b.Cells[0].Text) })
+	d := lbsData{Table: newTable(c, "", lbsColumns, rows)}
+	if d.Table.wantsCSV(c) {
+		return d.Table.writeCSV(c, "strata-lbs")
 	}
 	return u.render(c, http.StatusOK, "lb", "Load balancers", lbPage{List: &d})
 }

@@ -161,7 +161,7 @@ func newTable(c *echo.Context, name string, columns []string, rows []row) *table
 			continue
 		}
 		for _, v := range vs {
-			t.Keep = append(t.Keep, kv{k, v})
+			t.Keep = append(t.Keep, kv{Key: k, Value: v})
 		}
 	}
 	slices.SortFunc(t.Keep, func(a, b kv) int { return cmp.Compare(a.Key, b.Key) })

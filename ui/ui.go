@@ -215,7 +215,7 @@ func (u *UI) render(c *echo.Context, code int, name, title string, data any) err
 			continue
 		}
 		for _, val := range q[k] {
-			v.Keep = append(v.Keep, kv{k, val})
+			v.Keep = append(v.Keep, kv{Key: k, Value: val})
 		}
 	}
 	here := func(set, value string) string {
