@@ -51,6 +51,8 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 				svc.Signals = signals(last, key, svc.Traffic, at)
 				svc.Signals[signalFailing] = strconv.FormatBool(failing(source.HealthUp, svc.Signals, failingRatio))
 				next[key] = counted{at, svc.Traffic}
+			} else if svc.TrafficNote != "" {
+				svc.Signals = map[string]string{signalNote: svc.TrafficNote}
 			}
 			for k := range svc.Instances {
 				inst := &svc.Instances[k]
@@ -62,6 +64,8 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 				if inst.Traffic != nil {
 					inst.Signals = signals(last, key, inst.Traffic, at)
 					next[key] = counted{at, inst.Traffic}
+				} else if inst.TrafficNote != "" {
+					inst.Signals[signalNote] = inst.TrafficNote
 				}
 				inst.Signals[signalFailing] = strconv.FormatBool(failing(inst.Health, inst.Signals, failingRatio))
 			}

@@ -76,6 +76,43 @@ func TestSignals(t *testing.T) {
 	}
 }
 
+// TestSignalsOfAServiceAlone: an LB that counts a service's traffic but none of its
+// instances' (Caddy) gives the service its rates and each instance the source's reason, not
+// zeros; a service it counts nothing of says why too; counts that went back (Caddy restarted)
+// give no rate.
+func TestSignalsOfAServiceAlone(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	const perUpstream = "caddy counts no traffic per upstream, only per server and handler"
+	answer := func(requests, fivexx float64) []source.LB {
+		return []source.LB{{Name: "web", Provider: "caddy", Services: []source.Service{
+			{Name: "example.com", Traffic: source.Traffic{"requests": requests, "http_5xx": fivexx, "response_errors": 0, "sessions": 0},
+				Instances: []source.Instance{{Name: "10.0.0.5:80", Health: "UP", TrafficNote: perUpstream}}},
+			{Name: "srv1/route0", TrafficNote: "caddy counts no requests of server srv1: its metrics are off"},
+		}}}
+	}
+	last := markSignals(answer(20, 10), t0, nil, 0.05)
+	second := answer(120, 60)
+	last = markSignals(second, t0.Add(10*time.Second), last, 0.05)
+	svc, inst, other := second[0].Services[0], second[0].Services[0].Instances[0], second[0].Services[1]
+	if diff := cmp.Diff(map[string]string{"req_rate": "10", "http_5xx_rate": "5", "error_rate": "5", "error_ratio": "0.5",
+		"sessions": "0", "failing": "true"}, svc.Signals); diff != "" {
+		t.Errorf("the counted service (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"signal_note": perUpstream, "failing": "false"}, inst.Signals); diff != "" {
+		t.Errorf("its instance (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"signal_note": "caddy counts no requests of server srv1: its metrics are off"}, other.Signals); diff != "" {
+		t.Errorf("a service without counts (-want +got):\n%s", diff)
+	}
+
+	restarted := answer(2, 1)
+	markSignals(restarted, t0.Add(20*time.Second), last, 0.05)
+	if diff := cmp.Diff(map[string]string{"sessions": "0", "failing": "false",
+		"signal_note": "counters went back (the LB restarted or was cleared): rates from the next refresh"}, restarted[0].Services[0].Signals); diff != "" {
+		t.Errorf("after caddy restarted (-want +got):\n%s", diff)
+	}
+}
+
 // TestSignalSeriesAndHistory: the signals are series whose value is the number, joinable with
 // instance_info by lb, service and server; none for an instance without the signal; and a past
 // graph has them back as attributes.

@@ -88,6 +88,9 @@ type Service struct {
 	// Traffic is what the LB counts of the service as a whole (HAProxy's backend row); nil
 	// when it counts nothing.
 	Traffic Traffic
+	// TrafficNote says why Traffic is nil, where the source knows (Caddy's metrics are off on
+	// the server): the refresh shows it as signal_note, so that no number is not read as zero.
+	TrafficNote string
 	// Signals are the service's attributes made from Traffic by the refresh (Signals).
 	Signals map[string]string
 	// Of names the LB of the same source that owns this service when this LB only fronts it
@@ -122,7 +125,10 @@ type Instance struct {
 	// Traffic is what the LB counts of the instance's traffic; nil when it counts nothing (an
 	// inventory, an older HAProxy). Signals are the attributes the refresh makes of it.
 	Traffic Traffic
-	Signals map[string]string
+	// TrafficNote says why Traffic is nil, where the source knows (Caddy and nginx count
+	// nothing per upstream), as Service.TrafficNote.
+	TrafficNote string
+	Signals     map[string]string
 }
 
 // Traffic is what an LB counts of an instance's or a service's traffic: counters since the LB

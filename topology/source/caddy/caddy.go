@@ -13,10 +13,20 @@
 // route's place ("srv0/route0.1": route 1 of the subroute in route 0). Servers are walked in
 // name order and routes in config order; a name met again gets "#2", "#3", ….
 //
-// Health: Caddy 2.6's /reverse_proxy/upstreams shows only request and failure counts, and the
-// failures count only with passive health checks; active health checks show up as the
-// caddy_reverse_proxy_upstreams_healthy gauge of /metrics, refreshed every 10 s. An upstream
-// with failures or a 0 gauge is DOWN, one missing from Caddy's pool UNKNOWN, the rest UP.
+// Health: Caddy 2.6's /reverse_proxy/upstreams shows only requests in flight and failure
+// counts, and the failures count only with passive health checks; active health checks show up
+// as the caddy_reverse_proxy_upstreams_healthy gauge of /metrics, refreshed every 10 s. An
+// upstream with failures or a 0 gauge is DOWN, one missing from Caddy's pool UNKNOWN, the rest UP.
+//
+// Traffic: Caddy counts none per upstream, so instances have none and say so (TrafficNote).
+// A service has the counts of /metrics where they are its own (see countedBy): Caddy 2.6 to 2.8
+// count requests only on servers with metrics on (`servers { metrics }`), only of the servers'
+// top-level handlers, labelled by server and handler module name (caddy_http_requests_total,
+// caddy_http_request_errors_total, caddy_http_requests_in_flight, and
+// caddy_http_response_duration_seconds by code). A reverse_proxy alone under its label (the
+// one top-level reverse_proxy of its server, or the one in the first route of the server's one
+// top-level subroute, as a Caddyfile's single site makes it) gets them; any other gets none,
+// and the reason.
 package caddy
 
 import (
@@ -106,11 +116,12 @@ func (s *Source) ListLoadBalancers(ctx context.Context) ([]source.LB, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The metrics only refine health (active checks): without them, passive health still
-	// counts. A Caddy without the metrics endpoint is no error; a spent deadline is.
-	var activeHealthy map[string]bool
+	// The metrics refine health (active checks) and hold the request counts: without them,
+	// passive health still counts, and the services say why they have no counts. A Caddy
+	// without the metrics endpoint is no error; a spent deadline is.
+	metrics := caddyMetrics{unread: "caddy's /metrics did not answer"}
 	if body, err := s.get(ctx, "/metrics"); err == nil {
-		activeHealthy = parseHealthyGauge(body)
+		metrics = parseMetrics(body)
 	} else if ctx.Err() != nil {
 		return nil, fmt.Errorf("read caddy metrics: %w", err)
 	}
@@ -119,7 +130,7 @@ func (s *Source) ListLoadBalancers(ctx context.Context) ([]source.LB, error) {
 		Provider:  "caddy",
 		Addresses: listen,
 		Host:      s.cfg.Host,
-		Services:  services(proxies, status, activeHealthy),
+		Services:  services(proxies, status, metrics),
 	}}, nil
 }
 

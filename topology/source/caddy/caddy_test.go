@@ -185,17 +185,21 @@ func TestRealCaddy(t *testing.T) {
 	}
 	instance := func(u *httptest.Server, pos int, health string) source.Instance {
 		addr := u.Listener.Addr().(*net.TCPAddr)
-		return source.Instance{Name: addr.String(), Address: "127.0.0.1", Port: addr.Port, Position: pos, Health: health, Weight: 1}
+		return source.Instance{Name: addr.String(), Address: "127.0.0.1", Port: addr.Port, Position: pos, Health: health, Weight: 1,
+			TrafficNote: upstreamNote}
+	}
+	off := func(server string) string {
+		return "caddy counts no requests of server " + server + ": its metrics are off (servers { metrics } in the Caddyfile)"
 	}
 	want := []source.LB{{
 		Name: "web-lb", Provider: "caddy", Host: "node-1",
 		Addresses: []string{passiveAddr, webAddr}, // servers in name order
 		Services: []source.Service{
-			{Name: "passive/dyn", Labels: map[string]string{"server": "passive", "dynamic_upstreams": "a"}},
-			{Name: "passive/route1", Labels: map[string]string{"server": "passive"}, Instances: []source.Instance{
+			{Name: "passive/dyn", Labels: map[string]string{"server": "passive", "dynamic_upstreams": "a"}, TrafficNote: off("passive")},
+			{Name: "passive/route1", Labels: map[string]string{"server": "passive"}, TrafficNote: off("passive"), Instances: []source.Instance{
 				instance(u3, 0, source.HealthUp), instance(u4, 1, source.HealthUp),
 			}},
-			{Name: "example.com/api", Labels: map[string]string{"server": "web"}, Instances: []source.Instance{
+			{Name: "example.com/api", Labels: map[string]string{"server": "web"}, TrafficNote: off("web"), Instances: []source.Instance{
 				instance(u1, 0, source.HealthUp), instance(u2, 1, source.HealthUp),
 			}},
 		},
@@ -293,6 +297,177 @@ func statusOf(t *testing.T, url string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// upstreamNote is every Caddy instance's signal_note: Caddy counts nothing per upstream.
+const upstreamNote = "caddy counts no traffic per upstream, only per server and handler"
+
+// TestRealCaddyTraffic runs Caddy with its metrics on and two servers: "web" is the one site
+// of a Caddyfile (example.com, a subroute, a reverse_proxy to ok and to bad, which answers 500
+// to every request), "dead" a top-level reverse_proxy to a port where nothing listens (Caddy
+// answers 502 itself). The services' counts are what the clients saw and what Caddy's own
+// /metrics says; the instances have none, and say why. Caddy restarted counts from zero again.
+func TestRealCaddyTraffic(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(ok.Close)
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	t.Cleanup(bad.Close)
+	webAddr, deadAddr, nowhere := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	servers := func() map[string]any {
+		return map[string]any{
+			"web": map[string]any{
+				"listen":  []string{webAddr},
+				"metrics": map[string]any{},
+				"routes": []any{map[string]any{
+					"match": []any{map[string]any{"host": []string{"example.com"}}},
+					"handle": []any{map[string]any{"handler": "subroute", "routes": []any{map[string]any{
+						"handle": []any{map[string]any{
+							"handler":        "reverse_proxy",
+							"upstreams":      []any{map[string]any{"dial": hostPort(ok)}, map[string]any{"dial": hostPort(bad)}},
+							"load_balancing": map[string]any{"selection_policy": map[string]any{"policy": "round_robin"}},
+						}},
+					}}}},
+					"terminal": true,
+				}},
+			},
+			"dead": map[string]any{
+				"listen":  []string{deadAddr},
+				"metrics": map[string]any{},
+				"routes": []any{map[string]any{"handle": []any{map[string]any{
+					"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": nowhere}},
+				}}}},
+			},
+		}
+	}
+	// send makes n requests through web and m through dead, and counts what the clients got.
+	send := func(n, m int) (answers map[int]int) {
+		answers = map[int]int{}
+		for range n {
+			answers[statusOfHost(t, "http://"+webAddr+"/", "example.com")]++
+		}
+		for range m {
+			answers[statusOfHost(t, "http://"+deadAddr+"/", "")]++
+		}
+		return answers
+	}
+
+	proc := testenv.StartCaddy(t, servers())
+	answers := send(20, 3)
+	if want := map[int]int{200: 10, 500: 10, 502: 3}; !reflect.DeepEqual(answers, want) {
+		t.Fatalf("the clients got %v, want %v (round robin over ok and bad, dead refused)", answers, want)
+	}
+	web, dead := read(t, proc.Admin)
+	wantWeb := source.Traffic{"requests": 20, "http_5xx": 10, "response_errors": 0, "sessions": 0}
+	wantDead := source.Traffic{"requests": 3, "http_5xx": 0, "response_errors": 3, "sessions": 0}
+	if !reflect.DeepEqual(web.Traffic, wantWeb) || !reflect.DeepEqual(dead.Traffic, wantDead) {
+		t.Errorf("counts:\n web %v, want %v\ndead %v, want %v", web.Traffic, wantWeb, dead.Traffic, wantDead)
+	}
+	caddySays(t, proc.Admin, "web", "subroute", web.Traffic)
+	caddySays(t, proc.Admin, "dead", "reverse_proxy", dead.Traffic)
+	for _, svc := range []source.Service{web, dead} {
+		if svc.TrafficNote != "" {
+			t.Errorf("service %s: note %q beside its counts", svc.Name, svc.TrafficNote)
+		}
+		for _, inst := range svc.Instances {
+			if inst.Traffic != nil || inst.TrafficNote != upstreamNote {
+				t.Errorf("instance %s: traffic %v, note %q; want none and %q", inst.Name, inst.Traffic, inst.TrafficNote, upstreamNote)
+			}
+		}
+	}
+
+	// Caddy restarted (the same configuration, a new process): its counts start from zero,
+	// below the last ones, which the refresh takes for a restart and makes no rate of.
+	proc.Process.Stop()
+	proc = testenv.StartCaddy(t, servers())
+	send(2, 0)
+	web, dead = read(t, proc.Admin)
+	if web.Traffic["requests"] != 2 || dead.Traffic["requests"] != 0 {
+		t.Errorf("after a restart: web %v, dead %v; want 2 and 0 requests", web.Traffic, dead.Traffic)
+	}
+	caddySays(t, proc.Admin, "web", "subroute", web.Traffic)
+}
+
+// read lists the LB of the Caddy at admin and returns its services web and dead.
+func read(t *testing.T, admin string) (web, dead source.Service) {
+	t.Helper()
+	s, err := caddy.New(caddy.Config{Name: "edge", AdminURL: "http://" + admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbs, err := s.ListLoadBalancers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range lbs[0].Services {
+		switch svc.Name {
+		case "example.com":
+			web = svc
+		case "dead/route0":
+			dead = svc
+		}
+	}
+	if web.Name == "" || dead.Name == "" {
+		t.Fatalf("services %+v, want example.com and dead/route0", lbs[0].Services)
+	}
+	return web, dead
+}
+
+// caddySays checks counts against Caddy's own /metrics, scraped and parsed apart from the
+// source: requests, errors and requests in flight of the server's handler, and the 5xx
+// counts of its times to first byte.
+func caddySays(t *testing.T, admin, server, handler string, got source.Traffic) {
+	t.Helper()
+	fams, err := testenv.Scrape(nil, "http://"+admin+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"server": server, "handler": handler}
+	value := func(name string) float64 {
+		sum := 0.0
+		for _, s := range fams.Samples(name, labels) {
+			sum += s.Value
+		}
+		return sum
+	}
+	fivexx := 0.0
+	for _, m := range fams["caddy_http_response_duration_seconds"].GetMetric() {
+		l := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			l[lp.GetName()] = lp.GetValue()
+		}
+		if testenv.Matches(l, labels) && strings.HasPrefix(l["code"], "5") {
+			fivexx += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	want := source.Traffic{
+		"requests":        value("caddy_http_requests_total"),
+		"http_5xx":        fivexx,
+		"response_errors": value("caddy_http_request_errors_total"),
+		"sessions":        value("caddy_http_requests_in_flight"),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("server %s: the source counts %v, caddy's /metrics %v", server, got, want)
+	}
+}
+
+func hostPort(srv *httptest.Server) string { return srv.Listener.Addr().String() }
+
+func statusOfHost(t *testing.T, url, host string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
 }

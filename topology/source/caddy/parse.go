@@ -21,12 +21,20 @@ type (
 		Apps struct {
 			HTTP struct {
 				Servers map[string]caddyServer `json:"servers"`
+				// Metrics here is Caddy 2.9's and later's, whose counts strata does not read: see countedBy.
+				Metrics *struct{} `json:"metrics"`
 			} `json:"http"`
 		} `json:"apps"`
 	}
 	caddyServer struct {
 		Listen []string     `json:"listen"`
 		Routes []caddyRoute `json:"routes"`
+		// Metrics, present (`servers { metrics }` in a Caddyfile), turns Caddy 2.6's to 2.8's
+		// request counts on for the server; absent, Caddy counts nothing of its requests.
+		Metrics *struct{} `json:"metrics"`
+		// NamedRoutes (Caddy 2.7 and later, run by the invoke handler) are counted as
+		// top-level routes are, under the same labels.
+		NamedRoutes map[string]caddyRoute `json:"named_routes"`
 	}
 	caddyRoute struct {
 		Match  []caddyMatcherSet `json:"match"`
@@ -64,6 +72,9 @@ type proxy struct {
 	dials   []string // static upstreams, in config order
 	weights []int    // weighted_round_robin weights by upstream index, if any
 	dynamic string   // the dynamic_upstreams source module ("a", "srv", …), "" when static
+	// metered is the handler label of the server's request counts that count this proxy's
+	// requests and no others; "" when none do, and unmetered says why.
+	metered, unmetered string
 }
 
 // parseConfig reads Caddy's JSON config: the servers' listen addresses (servers in name
@@ -79,17 +90,55 @@ func parseConfig(b []byte) (listen []string, proxies []proxy, err error) {
 	servers := cfg.Apps.HTTP.Servers
 	// JSON objects have no order; server names give a stable one.
 	for _, name := range slices.Sorted(maps.Keys(servers)) {
-		listen = appendUnique(listen, servers[name].Listen...)
-		walkRoutes(name, servers[name].Routes, routeAt{}, func(p proxy) { proxies = append(proxies, p) })
+		srv := servers[name]
+		listen = appendUnique(listen, srv.Listen...)
+		var found []proxy
+		walkRoutes(name, srv.Routes, routeAt{}, func(p proxy) { found = append(found, p) })
+		for _, p := range found {
+			p.metered, p.unmetered = countedBy(name, srv, cfg.Apps.HTTP.Metrics != nil, p.metered)
+			proxies = append(proxies, p)
+		}
 	}
 	return listen, proxies, nil
 }
 
+// countedBy says which of a server's request counts count one proxy's requests and no others
+// (read from its walk: under, the top-level handler every request of which reaches the proxy),
+// or why none do. Caddy 2.6 to 2.8 count the requests of a server's top-level handlers only
+// (and its named routes'; subroutes', error routes' and handle_response's go uncounted), by
+// server and handler module name: two top-level reverse_proxy handlers of a server share one
+// count, and a subroute's count holds all the requests it got, whatever route in it served them.
+// Caddy 2.9 moved the metrics option to the http app and, from 2.11, counts per route: counts
+// strata does not know how to read are none.
+func countedBy(server string, srv caddyServer, appMetrics bool, under string) (label, why string) {
+	switch {
+	case appMetrics:
+		return "", "strata reads the request counts of caddy 2.6 to 2.8 (servers { metrics }), not those of apps.http.metrics (caddy 2.9 and later)"
+	case srv.Metrics == nil:
+		return "", fmt.Sprintf("caddy counts no requests of server %s: its metrics are off (servers { metrics } in the Caddyfile)", server)
+	case under == "":
+		return "", fmt.Sprintf("caddy counts server %s's requests by top-level handler, and this reverse_proxy shares its subroute's count with other routes", server)
+	}
+	n := 0
+	for _, r := range slices.Concat(srv.Routes, slices.Collect(maps.Values(srv.NamedRoutes))) {
+		for _, h := range r.Handle {
+			if h.Handler == under {
+				n++
+			}
+		}
+	}
+	if n > 1 {
+		return "", fmt.Sprintf("caddy counts server %s's requests by top-level handler, and %d %s handlers share this one's count", server, n, under)
+	}
+	return under, ""
+}
+
 // routeAt is where the walk stands: the host and path matchers of the nearest routes that
 // had them, and the route indexes from the server down ("0.2" is route 2 of the subroute
-// in the server's route 0).
+// in the server's route 0). Under is the top-level handler every request of which reaches
+// this route's one handler ("" when some go elsewhere, or at the top level itself).
 type routeAt struct {
-	host, path, index string
+	host, path, index, under string
 }
 
 func walkRoutes(server string, routes []caddyRoute, at routeAt, found func(proxy)) {
@@ -99,6 +148,11 @@ func walkRoutes(server string, routes []caddyRoute, at routeAt, found func(proxy
 		if at.index != "" {
 			here.index = at.index + "." + here.index
 		}
+		// A subroute's first route, matching everything and holding one handler, gets every
+		// request of the subroute: reverse_proxy answers them all, so none reach a later one.
+		if i != 0 || len(r.Match) != 0 || len(r.Handle) != 1 {
+			here.under = ""
+		}
 		host, path := firstHostPath(r.Match)
 		if host != "" {
 			here.host = host
@@ -107,11 +161,17 @@ func walkRoutes(server string, routes []caddyRoute, at routeAt, found func(proxy
 			here.path = path
 		}
 		for _, h := range r.Handle {
+			under := here.under
+			if at.index == "" {
+				under = h.Handler
+			}
 			switch h.Handler {
 			case "subroute":
-				walkRoutes(server, h.Routes, here, found)
+				inner := here
+				inner.under = under
+				walkRoutes(server, h.Routes, inner, found)
 			case "reverse_proxy":
-				p := proxy{server: server, name: here.serviceName(server)}
+				p := proxy{server: server, name: here.serviceName(server), metered: under}
 				for _, u := range h.Upstreams {
 					p.dials = append(p.dials, u.Dial)
 				}
@@ -188,74 +248,6 @@ func parseUpstreams(b []byte) (map[string]upstreamStatus, error) {
 	return status, nil
 }
 
-const healthyGauge = "caddy_reverse_proxy_upstreams_healthy"
-
-// parseHealthyGauge reads caddy_reverse_proxy_upstreams_healthy{upstream="…"} from Caddy's
-// Prometheus metrics (GET /metrics on the admin API): in Caddy 2.6 the only place that shows
-// the result of active health checks. Caddy refreshes the gauge every 10 s. Lines it cannot
-// read are skipped: the gauge only refines what /reverse_proxy/upstreams says.
-func parseHealthyGauge(b []byte) map[string]bool {
-	healthy := map[string]bool{}
-	for _, line := range strings.Split(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, healthyGauge+"{")
-		if !ok {
-			continue
-		}
-		labels, rest, ok := parseLabels(rest)
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		upstream, has := labels["upstream"]
-		if err != nil || !has {
-			continue
-		}
-		healthy[upstream] = v != 0
-	}
-	return healthy
-}
-
-// parseLabels reads `name="value",…}` of the Prometheus text format (after the opening
-// brace) and returns what follows the closing brace.
-func parseLabels(s string) (labels map[string]string, rest string, ok bool) {
-	labels = map[string]string{}
-	for {
-		s = strings.TrimLeft(s, " ")
-		if r, done := strings.CutPrefix(s, "}"); done {
-			return labels, r, true
-		}
-		name, after, found := strings.Cut(s, "=")
-		after = strings.TrimLeft(after, " ")
-		if !found || !strings.HasPrefix(after, `"`) {
-			return nil, "", false
-		}
-		var value strings.Builder
-		i := 1
-		for ; i < len(after) && after[i] != '"'; i++ {
-			c := after[i]
-			if c == '\\' && i+1 < len(after) {
-				i++
-				switch after[i] {
-				case 'n':
-					c = '\n'
-				default: // \\ and \"
-					c = after[i]
-				}
-			}
-			value.WriteByte(c)
-		}
-		if i >= len(after) {
-			return nil, "", false
-		}
-		labels[strings.TrimSpace(name)] = value.String()
-		s = strings.TrimPrefix(strings.TrimLeft(after[i+1:], " "), ",")
-	}
-}
-
 // health says what an upstream's status says: DOWN when it failed recently (passive checks),
 // when an older Caddy calls it unhealthy, or when active checks failed (the gauge); UNKNOWN
 // when Caddy's pool does not know the address; else UP.
@@ -275,7 +267,7 @@ func health(dial string, status map[string]upstreamStatus, activeHealthy map[str
 
 // services turns the proxies into services with unique names: a name met again gets "#2",
 // "#3", … in walk order, so the same config always gives the same names.
-func services(proxies []proxy, status map[string]upstreamStatus, activeHealthy map[string]bool) []source.Service {
+func services(proxies []proxy, status map[string]upstreamStatus, metrics caddyMetrics) []source.Service {
 	out := make([]source.Service, 0, len(proxies))
 	taken := map[string]bool{}
 	for _, p := range proxies {
@@ -285,6 +277,7 @@ func services(proxies []proxy, status map[string]upstreamStatus, activeHealthy m
 		}
 		taken[name] = true
 		svc := source.Service{Name: name, Labels: map[string]string{"server": p.server}}
+		svc.Traffic, svc.TrafficNote = metrics.traffic(p)
 		if p.dynamic != "" {
 			// Dynamic upstreams (SRV or A lookups at request time) have no list to report:
 			// the service is there, its instances are not.
@@ -297,12 +290,13 @@ func services(proxies []proxy, status map[string]upstreamStatus, activeHealthy m
 				weight = p.weights[i]
 			}
 			svc.Instances = append(svc.Instances, source.Instance{
-				Name:     dial,
-				Address:  addr,
-				Port:     port,
-				Position: i,
-				Health:   health(dial, status, activeHealthy),
-				Weight:   weight,
+				Name:        dial,
+				Address:     addr,
+				Port:        port,
+				Position:    i,
+				Health:      health(dial, status, metrics.healthy),
+				Weight:      weight,
+				TrafficNote: noUpstreamCounts,
 			})
 		}
 		out = append(out, svc)

@@ -57,10 +57,15 @@ func extract(dirs []Directive) (services []source.Service, addresses []string, e
 	return services, addresses, nil
 }
 
+// noUpstreamCounts is every service's and instance's signal_note. Open-source nginx's one
+// counter page, stub_status, counts the connections and requests of the whole nginx, every
+// server block and location together; only nginx Plus's API counts per upstream server.
+const noUpstreamCounts = "open-source nginx counts no traffic per upstream: its stub_status counts all its requests together"
+
 // upstreamService reads `upstream NAME { server …; … }`. Stream upstreams are named
 // "stream/NAME": nginx lets http and stream each have an upstream of the same name.
 func upstreamService(module string, d Directive) (source.Service, error) {
-	svc := source.Service{Name: d.Args[0]}
+	svc := source.Service{Name: d.Args[0], TrafficNote: noUpstreamCounts}
 	defaultPort := 80
 	if module == "stream" {
 		svc.Name = "stream/" + svc.Name
@@ -85,7 +90,7 @@ func upstreamServer(d Directive, position, defaultPort int) (source.Instance, er
 	if len(d.Args) == 0 {
 		return source.Instance{}, configErrorf(d, `invalid number of arguments in "server" directive`)
 	}
-	in := source.Instance{Name: d.Args[0], Position: position, Health: source.HealthUp, Weight: 1}
+	in := source.Instance{Name: d.Args[0], Position: position, Health: source.HealthUp, Weight: 1, TrafficNote: noUpstreamCounts}
 	var err error
 	if in.Address, in.Port, err = splitServerAddress(d.Args[0], defaultPort); err != nil {
 		return source.Instance{}, configErrorf(d, "%v", err)

@@ -59,7 +59,8 @@ stream {
 		t.Fatal(err)
 	}
 	up := func(name, addr string, port, pos, weight int) source.Instance {
-		return source.Instance{Name: name, Address: addr, Port: port, Position: pos, Health: source.HealthUp, Weight: weight}
+		return source.Instance{Name: name, Address: addr, Port: port, Position: pos, Health: source.HealthUp, Weight: weight,
+			TrafficNote: noUpstreamCounts}
 	}
 	backup := up("10.0.0.2", "10.0.0.2", 80, 1, 1)
 	backup.Labels = map[string]string{"backup": "true"}
@@ -67,8 +68,9 @@ stream {
 	down.Health = source.HealthMaint
 	streamDown := up("db.internal:5432", "db.internal", 5432, 1, 2)
 	streamDown.Health, streamDown.Labels = source.HealthMaint, map[string]string{"backup": "true"}
+	// Nothing counted, whatever the config: open-source nginx counts nothing per upstream.
 	want := []source.Service{
-		{Name: "web", Instances: []source.Instance{
+		{Name: "web", TrafficNote: noUpstreamCounts, Instances: []source.Instance{
 			up("10.0.0.1:8080", "10.0.0.1", 8080, 0, 5),
 			backup,
 			down,
@@ -76,9 +78,9 @@ stream {
 			up("[2001:db8::2]", "2001:db8::2", 80, 4, 1),
 			up("unix:/run/web.sock", "unix:/run/web.sock", 0, 5, 1),
 		}},
-		{Name: "php", Instances: []source.Instance{up("unix:/run/php-fpm.sock", "unix:/run/php-fpm.sock", 0, 0, 1)}},
-		{Name: "unused"},
-		{Name: "stream/web", Instances: []source.Instance{up("10.0.1.1:5432", "10.0.1.1", 5432, 0, 1), streamDown}},
+		{Name: "php", TrafficNote: noUpstreamCounts, Instances: []source.Instance{up("unix:/run/php-fpm.sock", "unix:/run/php-fpm.sock", 0, 0, 1)}},
+		{Name: "unused", TrafficNote: noUpstreamCounts},
+		{Name: "stream/web", TrafficNote: noUpstreamCounts, Instances: []source.Instance{up("10.0.1.1:5432", "10.0.1.1", 5432, 0, 1), streamDown}},
 	}
 	if !reflect.DeepEqual(services, want) {
 		t.Errorf("services:\n got %+v\nwant %+v", services, want)

@@ -12,6 +12,12 @@
 // Health is what the config says, since open-source nginx has no API that shows it: a `down`
 // server is MAINT, every other UP; a `backup` server carries the label backup="true".
 //
+// Traffic: none, and every service and instance says so (TrafficNote). Open-source nginx's one
+// counter page, stub_status, counts connections and requests of the whole nginx (accepts,
+// handled, requests; active, reading, writing, waiting), with no upstream, server block or
+// status in them: a share of them per upstream would be made up. Only nginx Plus's API counts
+// per upstream server.
+//
 // The parser (Parse) follows nginx's own tokenizer closely enough that a file nginx rejects
 // for its syntax fails here too, with the same file and line.
 package nginx
@@ -26,9 +32,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/strata-obs/strata/topology/source"
-
 	"github.com/strata-obs/strata/internal/redact"
+	"github.com/strata-obs/strata/topology/source"
 )
 
 // Config says which nginx configuration to read.

@@ -86,7 +86,7 @@ func TestRealNginx(t *testing.T) {
 	instance := func(addr string, pos, weight int) source.Instance {
 		host, port, _ := net.SplitHostPort(addr)
 		p, _ := strconv.Atoi(port)
-		return source.Instance{Name: addr, Address: host, Port: p, Position: pos, Health: source.HealthUp, Weight: weight}
+		return source.Instance{Name: addr, Address: host, Port: p, Position: pos, Health: source.HealthUp, Weight: weight, TrafficNote: noCounts}
 	}
 	backupInstance := instance(backup, 1, 1)
 	backupInstance.Labels = map[string]string{"backup": "true"}
@@ -94,11 +94,11 @@ func TestRealNginx(t *testing.T) {
 	want := []source.LB{{
 		Name: "legacy", Provider: "nginx", Host: "node-1", Addresses: []string{listen},
 		Services: []source.Service{
-			{Name: "app", Instances: []source.Instance{instance(hostPort(app1), 0, 3), instance(hostPort(app2), 1, 1)}},
-			{Name: "other", Instances: []source.Instance{
+			{Name: "app", TrafficNote: noCounts, Instances: []source.Instance{instance(hostPort(app1), 0, 3), instance(hostPort(app2), 1, 1)}},
+			{Name: "other", TrafficNote: noCounts, Instances: []source.Instance{
 				instance(hostPort(other), 0, 1),
 				backupInstance,
-				{Name: unix, Address: unix, Position: 2, Health: source.HealthMaint, Weight: 1},
+				{Name: unix, Address: unix, Position: 2, Health: source.HealthMaint, Weight: 1, TrafficNote: noCounts},
 			}},
 		},
 	}}
@@ -116,6 +116,79 @@ func TestRealNginx(t *testing.T) {
 				t.Errorf("\n got %+v\nwant %+v", lbs, want)
 			}
 		})
+	}
+}
+
+// noCounts is every nginx service's and instance's signal_note.
+const noCounts = "open-source nginx counts no traffic per upstream: its stub_status counts all its requests together"
+
+// TestRealNginxCountsNothingPerUpstream runs nginx with its one counter page, stub_status, in
+// front of an upstream whose second server answers 500 to every request. nginx counts the
+// requests, but of the whole nginx, with no upstream, server or status in them: the source
+// gives the upstream and its servers no counts, and says why, rather than a share of the total.
+func TestRealNginxCountsNothingPerUpstream(t *testing.T) {
+	ok := backend(t, "ok")
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	t.Cleanup(bad.Close)
+	listen := testenv.FreeAddr(t)
+	n := testenv.StartNginx(t, "", fmt.Sprintf(`    upstream app {
+        server %s;
+        server %s;
+    }
+    server {
+        listen %s;
+        location / {
+            proxy_pass http://app;
+        }
+        location = /nginx_status {
+            stub_status;
+        }
+    }
+`, hostPort(ok), hostPort(bad), listen))
+
+	answers := map[int]int{}
+	for range 10 {
+		resp, err := http.Get("http://" + listen + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answers[resp.StatusCode]++
+	}
+	if answers[http.StatusInternalServerError] == 0 {
+		t.Fatalf("the clients got %v, want some 500s from the bad server", answers)
+	}
+	// All stub_status says: connections and requests of the whole nginx, and the connections'
+	// states now.
+	status := get(t, "http://"+listen+"/nginx_status")
+	m := regexp.MustCompile(`^Active connections: \d+ \nserver accepts handled requests\n \d+ \d+ (\d+) \nReading: \d+ Writing: \d+ Waiting: \d+ \n$`).
+		FindStringSubmatch(status)
+	if m == nil {
+		t.Fatalf("stub_status answered %q: want its global counts alone", status)
+	}
+	if requests, _ := strconv.Atoi(m[1]); requests < 11 {
+		t.Fatalf("stub_status counts %d requests, want all of nginx's: the 10 proxied and itself", requests)
+	}
+
+	s, err := nginx.New(nginx.Config{Name: "legacy", ConfigFile: n.Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbs, err := s.ListLoadBalancers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := lbs[0].Services[0]
+	if svc.Name != "app" || svc.Traffic != nil || svc.TrafficNote != noCounts || len(svc.Instances) != 2 {
+		t.Fatalf("service %+v: want app, no counts, and why", svc)
+	}
+	for _, inst := range svc.Instances {
+		if inst.Traffic != nil || inst.TrafficNote != noCounts {
+			t.Errorf("instance %s: traffic %v, note %q; want none, and why", inst.Name, inst.Traffic, inst.TrafficNote)
+		}
 	}
 }
 
