@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -12,7 +13,8 @@ import (
 
 // diff answers diff(path, from, to): what changed between the two times among the entities the
 // path reaches and everything below them (what they run on), and the edges between those:
-// entities and edges added or removed, attributes changed (a kernel upgrade, a new address). A
+// entities and edges added or removed, attributes changed (a kernel upgrade, a new address),
+// but not the LB's traffic signals (req_rate, error_ratio, …), which change every refresh. A
 // pod moved to another host is its edge to the old host removed and one to the new added.
 func (e *Engine) diff(ctx context.Context, q *Query) (*Result, error) {
 	var scopes [2]map[graph.Ref]*graph.Entity
@@ -128,7 +130,9 @@ func sortedRefs(a, b map[graph.Ref]*graph.Entity) []graph.Ref {
 	return out
 }
 
-// attrNames is every attribute and label either entity has, and its name, sorted.
+// attrNames is every attribute and label either entity has, and its name, sorted; not the
+// LB's traffic signals (graph.IsSignal), which move with every refresh and would bury what
+// changed.
 func attrNames(a, b *graph.Entity) []string {
 	set := map[string]bool{}
 	if a.Name != b.Name {
@@ -142,6 +146,7 @@ func attrNames(a, b *graph.Entity) []string {
 			set[k] = true
 		}
 	}
+	maps.DeleteFunc(set, func(k string, _ bool) bool { return graph.IsSignal(k) })
 	out := make([]string, 0, len(set))
 	for k := range set {
 		out = append(out, k)

@@ -40,19 +40,6 @@ func (s *scriptedFacts) ListFacts(context.Context, time.Time) (*source.FactSet, 
 	return s.facts, s.err
 }
 
-// carriedAttrs are the attributes of each kind that the series carry, so that time travel
-// brings them back; the others (an instance's resolved_via, a pod's phase, a host's
-// addresses, …) are not written.
-var carriedAttrs = map[graph.Kind][]string{
-	graph.LB:        {"provider", "addresses", "host"},
-	graph.Service:   {"lb", "namespace"},
-	graph.Instance:  {"lb", "service", "server", "address", "port", "position", "health", "weight"},
-	graph.Pod:       {"namespace", "uid", "node", "ip"},
-	graph.Container: {"image", "image_id", "runtime", "pod", "namespace", "host"},
-	graph.Image:     {"tag", "digest"},
-	graph.Host:      append(slices.Clone(hostInfoAttrs), hostHardwareAttrs...),
-}
-
 // graphDiff lists how got, rebuilt from the series at time at, differs from want, the graph
 // of the last refresh before at, in what the series carry: entities with their names,
 // carried attributes, allow-listed labels and staleness, and edges with the sources of those
