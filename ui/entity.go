@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/labstack/echo/v5"
 
@@ -94,18 +95,26 @@ func selectorsOf(e *graph.Entity, at string) selectors {
 		s.SelectName = string(e.Kind) + "{name=" + quoteValue(e.Name) + "}"
 		s.SelectNameHref = pathQueryHref(s.SelectName, at)
 	}
+	var pairs []string
 	switch e.Kind {
 	case graph.LB:
-		s.PromQL = "lb=" + quoteValue(e.Name)
+		pairs = []string{"lb", e.Name}
 	case graph.Service:
-		s.PromQL = "lb=" + quoteValue(e.Attrs["lb"]) + ", service=" + quoteValue(e.Name)
+		pairs = []string{"lb", e.Attrs["lb"], "service", e.Name}
 	case graph.Instance:
-		s.PromQL = "lb=" + quoteValue(e.Attrs["lb"]) + ", service=" + quoteValue(e.Attrs["service"]) + ", server=" + quoteValue(e.Attrs["server"])
+		pairs = []string{"lb", e.Attrs["lb"], "service", e.Attrs["service"], "server", e.Attrs["server"]}
 	case graph.Host:
-		s.PromQL = "host=" + quoteValue(e.ID)
+		pairs = []string{"host", e.ID}
 	case graph.Container:
-		s.PromQL = "container_id=" + quoteValue(e.ID)
+		pairs = []string{"container_id", e.ID}
 	}
+	var labels []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			labels = append(labels, pairs[i]+"="+quoteValue(pairs[i+1]))
+		}
+	}
+	s.PromQL = strings.Join(labels, ", ")
 	return s
 }
 

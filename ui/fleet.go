@@ -97,17 +97,32 @@ func (u *UI) fleet(c *echo.Context) error {
 	if err != nil {
 		return u.render(c, http.StatusUnprocessableEntity, "fleet", "Fleet", fleetData{Error: err.Error()})
 	}
-	at := c.QueryParam("time")
-	d := fleetData{Hosts: g.Count(graph.Host), Containers: g.Count(graph.Container), MaxBars: maxBars, MaxDriftRows: maxDriftRows}
-	for _, f := range fleetFacts {
-		dist, err := distributionOf(g, f, at)
-		if err != nil {
-			return err
-		}
-		d.Distributions = append(d.Distributions, dist)
+	r := u.fleetOf(g, c.QueryParam("time"))
+	if r.err != nil {
+		return r.err
 	}
-	d.Drift, d.DriftMore, d.SharedHost, d.SharedMore, d.SharedZone = serviceDrift(g, at)
-	return u.render(c, http.StatusOK, "fleet", "Fleet", d)
+	return u.render(c, http.StatusOK, "fleet", "Fleet", r.d)
+}
+
+type fleetResult struct {
+	d   fleetData
+	err error
+}
+
+// fleetOf is the fleet page's data, once per graph (memo.go).
+func (u *UI) fleetOf(g *graph.Graph, at string) fleetResult {
+	return cached(&u.memo, g, "fleet?time="+at, func() fleetResult {
+		d := fleetData{Hosts: g.Count(graph.Host), Containers: g.Count(graph.Container), MaxBars: maxBars, MaxDriftRows: maxDriftRows}
+		for _, f := range fleetFacts {
+			dist, err := distributionOf(g, f, at)
+			if err != nil {
+				return fleetResult{err: err}
+			}
+			d.Distributions = append(d.Distributions, dist)
+		}
+		d.Drift, d.DriftMore, d.SharedHost, d.SharedMore, d.SharedZone = serviceDrift(g, at)
+		return fleetResult{d: d}
+	})
 }
 
 // distributionOf counts the values of a fact, most common first.

@@ -174,6 +174,19 @@ func TestSearchGolden(t *testing.T) {
 		{name: "search-escaped", path: searchPath(`<script>alert("x")</script>`), code: http.StatusOK,
 			holds: []string{"Entities holding “&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;”", "rows 1–1 of 1", "label note=&lt;script&gt;"},
 			lacks: []string{`<script>alert`}},
+		// An exact IP: the host and the instance at it first, before entities that merely hold it.
+		{name: "search-exact-ip", path: searchPath("10.0.3.17"), code: http.StatusOK,
+			holds: []string{`<tr><td>instance</td><td><a href="/entity/instance/edge/c1ps/s0">edge/c1ps/s0</a></td><td>s0</td><td>address=10.0.3.17</td></tr>
+  <tr><td>host</td><td><a href="/entity/host/node-17">node-17</a></td><td>node-17</td><td>addresses=10.0.3.17</td></tr>`}},
+		// ip:port is the instance at that address and port.
+		{name: "search-ip-port", path: searchPath("10.0.3.17:8080"), code: http.StatusOK,
+			holds: []string{"rows 1–1 of 1", `<td>address:port=10.0.3.17:8080</td>`}},
+		// Nothing holds a misspelt name: the page says so and suggests the closest.
+		{name: "search-no-hit", path: searchPath("node-71"), code: http.StatusOK,
+			holds: []string{"Nothing holds “node-71”", `did you mean <a href="/search?q=node-17">node-17</a>?`}},
+		// A query naming an attribute no host has: a warning with the closest name.
+		{name: "search-unknown-attribute", path: searchPath("host .kernel_relase"), code: http.StatusOK,
+			holds: []string{`<p class="warning" role="status">warning: `, "kernel_relase", "kernel_release"}},
 		// A past time: s0 ran on node-16 then, and every link keeps the time.
 		{name: "search-time", path: searchPath(fixtureMission, "time", before), code: http.StatusOK,
 			holds: []string{"As of " + shownTime(before), `<a href="/entity/host/node-16?time=` + url.QueryEscape(before) + `">node-16</a>`, "5.10.0-28-amd64"},
@@ -190,7 +203,7 @@ func TestEntityGolden(t *testing.T) {
 		// An id with slashes, up to the LB and down to the hardware.
 		{name: "entity-instance", path: "/entity/instance/edge/c1ps/s0", code: http.StatusOK,
 			holds: []string{`<a href="/entity/service/edge/c1ps">c1ps</a>`, `<a href="/entity/host/node-17">node-17</a>`, `<code class="id" title="its id">edge/c1ps/s0</code>`,
-				`<code>instance{name=&#34;s0&#34;}</code>`, `its series carry <code>lb=&#34;edge&#34;, service=&#34;c1ps&#34;, server=&#34;s0&#34;</code>`,
+				`<code>instance{name=&#34;s0&#34;}</code>`, `its series carry <code>server=&#34;s0&#34;</code>`,
 				`<a href="/entity/image/nginx:1.25.3">nginx:1.25.3</a>`}},
 		{name: "entity-service-escaped", path: "/entity/service/edge/c1ps", code: http.StatusOK,
 			holds: []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co"}, lacks: []string{`<script>alert`}},

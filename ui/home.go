@@ -83,14 +83,28 @@ func (u *UI) home(c *echo.Context) error {
 	for _, k := range graph.Kinds() {
 		d.Counts = append(d.Counts, kindCount{Kind: string(k), N: g.Count(k), Href: pathQueryHref(string(k), at)})
 	}
-	var rows []row
-	rows, d.Failing = serviceRows(g, at)
+	svcs := u.servicesOf(g, at)
+	rows := svcs.rows
+	d.Failing = svcs.failing
 	d.Services = newTable(c, "services", serviceColumns, rows)
 	if d.Services.wantsCSV(c) {
 		return d.Services.writeCSV(c, "strata-services")
 	}
 	d.Changes = u.recentChanges(when, at)
 	return u.render(c, http.StatusOK, "home", "Overview", d)
+}
+
+type services struct {
+	rows    []row
+	failing int
+}
+
+// servicesOf is every service's row and the instances failing, once per graph (memo.go).
+func (u *UI) servicesOf(g *graph.Graph, at string) services {
+	return cached(&u.memo, g, "services?time="+at, func() services {
+		rows, failing := serviceRows(g, at)
+		return services{rows, failing}
+	})
 }
 
 var serviceColumns = []string{"load balancer", "service", "instances", "failing", "error ratio", "requests", "worst instance"}

@@ -444,7 +444,7 @@ func TestLBOddIDs(t *testing.T) {
 		}))
 		href := lbHref(id, pastTime)
 		code, body := getPage(u, href)
-		if want := "load balancer</span> " + html.EscapeString(id) + "</h1>"; code != http.StatusOK || !strings.Contains(body, want) {
+		if want := "load balancer</span> " + html.EscapeString(id) + ` <code class="id" title="its name">x</code></h1>`; code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d, want 200 and %q", href, code, want)
 		}
 	}

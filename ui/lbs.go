@@ -30,6 +30,20 @@ func (u *UI) lbs(c *echo.Context) error {
 		return u.render(c, http.StatusUnprocessableEntity, "lb", "Load balancers", lbPage{List: &lbsData{Error: err.Error()}})
 	}
 	at := c.QueryParam("time")
+	rows := u.lbRows(g, at)
+	d := lbsData{Table: newTable(c, "", lbsColumns, rows)}
+	if d.Table.wantsCSV(c) {
+		return d.Table.writeCSV(c, "strata-lbs")
+	}
+	return u.render(c, http.StatusOK, "lb", "Load balancers", lbPage{List: &d})
+}
+
+// lbRows is one row per LB, by name, once per graph (memo.go).
+func (u *UI) lbRows(g *graph.Graph, at string) []row {
+	return cached(&u.memo, g, "lbs?time="+at, func() []row { return lbRows(g, at) })
+}
+
+func lbRows(g *graph.Graph, at string) []row {
 	var rows []row
 	for _, lb := range g.Entities(graph.LB) {
 		hosts := map[*graph.Entity]bool{}
@@ -43,9 +57,11 @@ func (u *UI) lbs(c *echo.Context) error {
 				if isFailing(inst) {
 					failing++
 				}
-				for _, h := range underInstance(g, inst).hosts {
-					hosts[h] = true
-				}
+				graph.EachPath(g, inst, func(p graph.Path) {
+					if p.Host != nil {
+						hosts[p.Host] = true
+					}
+				})
 			}
 		}
 		hc := cell{}
@@ -60,9 +76,5 @@ func (u *UI) lbs(c *echo.Context) error {
 		rows = append(rows, r)
 	}
 	slices.SortStableFunc(rows, func(a, b row) int { return compareNatural(a.Cells[0].Text, b.Cells[0].Text) })
-	d := lbsData{Table: newTable(c, "", lbsColumns, rows)}
-	if d.Table.wantsCSV(c) {
-		return d.Table.writeCSV(c, "strata-lbs")
-	}
-	return u.render(c, http.StatusOK, "lb", "Load balancers", lbPage{List: &d})
+	return rows
 }

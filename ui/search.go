@@ -97,14 +97,12 @@ func (u *UI) search(c *echo.Context) error {
 		for j, v := range r {
 			cells[j] = cell{Text: v}
 		}
-		if kindCol >= 0 && idCol >= 0 && graph.Kind(r[kindCol]).Depth() >= 0 {
-			cells[idCol].Href = entityHref(graph.Kind(r[kindCol]), r[idCol], at)
-		}
-		if q.Diff != nil && len(r) > 2 && graph.Kind(r[1]).Depth() >= 0 {
-			cells[2].Href = entityHref(graph.Kind(r[1]), r[2], at)
-		}
 		if withPath {
-			cells = append(cells, pathCell(res.Paths[i], at))
+			p := cell{Class: "path", Items: make([]cell, len(res.Paths[i]))}
+			for j, ref := range res.Paths[i] {
+				p.Items[j].Text = ref
+			}
+			cells = append(cells, p)
 		}
 		failing := false
 		if i < len(res.Entities) && res.Entities[i] != nil && res.Entities[i].Kind == graph.Instance {
@@ -115,6 +113,20 @@ func (u *UI) search(c *echo.Context) error {
 	d.Table = newTable(c, "", columns, rows)
 	if d.Table.wantsCSV(c) {
 		return d.Table.writeCSV(c, "strata-query")
+	}
+	// Links for the rows shown only: a query over a fleet answers tens of thousands of rows,
+	// and escaping every one's ids for a page of a hundred is most of the page's time.
+	for _, r := range d.Table.Rows {
+		cells := r.Cells
+		if kindCol >= 0 && idCol >= 0 && graph.Kind(cells[kindCol].Text).Depth() >= 0 {
+			cells[idCol].Href = entityHref(graph.Kind(cells[kindCol].Text), cells[idCol].Text, at)
+		}
+		if q.Diff != nil && len(cells) > 2 && graph.Kind(cells[1].Text).Depth() >= 0 {
+			cells[2].Href = entityHref(graph.Kind(cells[1].Text), cells[2].Text, at)
+		}
+		if withPath {
+			linkPath(cells[len(cells)-1].Items, at)
+		}
 	}
 	return u.render(c, http.StatusOK, "search", "Search", d)
 }
@@ -129,18 +141,14 @@ func hasSteps(paths [][]string) bool {
 	return false
 }
 
-// pathCell is the breadcrumb of the entities a row was reached through: lb › service › …
-func pathCell(refs []string, at string) cell {
-	c := cell{Class: "path"}
-	for _, ref := range refs {
-		kind, id, _ := strings.Cut(ref, "/")
-		it := cell{Text: ref}
+// linkPath links each step of a row's path (lb › service › …, refs kind/id) to its entity.
+func linkPath(steps []cell, at string) {
+	for i, s := range steps {
+		kind, id, _ := strings.Cut(s.Text, "/")
 		if k := graph.Kind(kind); k.Depth() >= 0 {
-			it.Href = entityHref(k, id, at)
+			steps[i].Href = entityHref(k, id, at)
 		}
-		c.Items = append(c.Items, it)
 	}
-	return c
 }
 
 // looksLikeQuery tells a path query with a typo from plain text: it starts with a kind's name
@@ -190,19 +198,21 @@ func (u *UI) plainSearch(c *echo.Context, d searchData) error {
 	}
 	var hits []hit
 	inside := 0 // hits of matchInside kept: past plainLimit they are only counted
-	g.Each("", func(e *graph.Entity) {
+	ix := u.searchIndex(g)
+	ix.each(needle, func(e *graph.Entity) bool {
 		how, where := matchWhere(e, needle)
 		if how == noMatch {
-			return
+			return true
 		}
 		if how == matchInside {
 			if inside >= plainLimit {
 				d.Cut++
-				return
+				return true
 			}
 			inside++
 		}
 		hits = append(hits, hit{e, how, where})
+		return true
 	})
 	slices.SortFunc(hits, func(a, b hit) int {
 		if a.how != b.how {
@@ -220,7 +230,7 @@ func (u *UI) plainSearch(c *echo.Context, d searchData) error {
 	at := c.QueryParam("time")
 	d.Plain = true
 	if len(hits) == 0 {
-		d.Suggest = closestName(g, needle)
+		d.Suggest = u.closestName(g, needle)
 	}
 	rows := make([]row, len(hits))
 	for i, h := range hits {
@@ -288,21 +298,53 @@ func matchWhere(e *graph.Entity, needle string) (int, string) {
 }
 
 // closestName is the id or name in the graph closest to a text that matched nothing, for a
-// "did you mean"; "" when none is close. Only names about as long as the text are compared,
-// which keeps it quick on a large fleet.
-func closestName(g *graph.Graph, needle string) string {
-	seen := map[string]bool{}
+// "did you mean"; "" when none is close. The names are kept per graph by length; a name whose
+// letters differ from the text's by more than a close one's can is skipped before the edit
+// distance is counted, which keeps it quick on a fleet of hundreds of thousands of names.
+func (u *UI) closestName(g *graph.Graph, needle string) string {
+	byLen := u.names(g)
+	maxEdits := max(1, len(needle)/3)
+	var want [256]int
+	for i := 0; i < len(needle); i++ {
+		want[needle[i]]++
+	}
 	var candidates []string
-	g.Each("", func(e *graph.Entity) {
-		for _, s := range []string{e.ID, e.Name} {
-			l := strings.ToLower(s)
-			if d := len(l) - len(needle); d < -3 || d > 3 || seen[l] {
-				continue
+	for n := len(needle) - maxEdits; n <= len(needle)+maxEdits; n++ {
+		for _, s := range byLen[n] {
+			// Each edit changes at most two letters' counts: more differing letters than
+			// twice the edits allowed rules the name out.
+			have, diff := want, 0
+			for i := 0; i < len(s); i++ {
+				if have[s[i]] > 0 {
+					have[s[i]]--
+				} else {
+					diff++
+				}
 			}
-			seen[l] = true
-			candidates = append(candidates, l)
+			if diff <= 2*maxEdits {
+				candidates = append(candidates, s)
+			}
 		}
-	})
+	}
 	slices.Sort(candidates)
 	return query.Suggest(needle, candidates)
+}
+
+// namesByLength is every distinct id and name of a graph, lower-cased, by length; container
+// and pod ids (hashes and UUIDs no one types from memory) are left out.
+func namesByLength(g *graph.Graph) map[int][]string {
+	seen := map[string]bool{}
+	out := map[int][]string{}
+	g.Each("", func(e *graph.Entity) {
+		for i, s := range []string{e.ID, e.Name} {
+			if i == 0 && (e.Kind == graph.Container || e.Kind == graph.Pod) {
+				continue
+			}
+			if s = strings.ToLower(s); s != "" && !seen[s] {
+				seen[s] = true
+				out[len(s)] = append(out[len(s)], s)
+			}
+		}
+	})
+	return out
 }

@@ -83,6 +83,7 @@ type UI struct {
 	logger *slog.Logger
 	tmpl   map[string]*template.Template
 	echo   *echo.Echo
+	memo   memo // for the latest graph (memo.go)
 }
 
 // page is one page of the UI.
