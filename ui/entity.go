@@ -34,16 +34,16 @@ var pathColumns = []string{"lb", "service", "instance", "health", "pod", "contai
 type entityData struct {
 	Kind, ID, Name string
 	selectors
-	Attrs, Labels                                  []kv
-	Sources                                        []string
-	LastSeen                                       string
-	Stale                                          bool
-	Failing                                        bool
-	Up, Down                                       []related // toward the LBs, toward the hardware: nearest kind first
-	Paths                                          *table    // LB → … → host through the entity
-	PathsCut                                       bool      // more than maxPaths
-	NotFound                                       bool
-	Charts                                         *entityChartsView // its series over time; nil: none (entitycharts.go)
+	Attrs, Labels []kv
+	Sources       []string
+	LastSeen      string
+	Stale         bool
+	Failing       bool
+	Up, Down      []related // toward the LBs, toward the hardware: nearest kind first
+	Paths         *table    // LB → … → host through the entity
+	PathsCut      bool      // more than maxPaths
+	NotFound      bool
+	Charts        *entityChartsView // its series over time; nil: none (entitycharts.go)
 }
 
 // entity is the page of one entity: its facts, the paths through it from the LBs down to the

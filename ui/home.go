@@ -47,11 +47,11 @@ type homeChangesView struct {
 }
 
 type homeChange struct {
-	At                   time.Time
-	Change, Kind, Attr   string
-	Entity               cell
-	From, To             string
-	LBs                  []cell
+	At                 time.Time
+	Change, Kind, Attr string
+	Entity             cell
+	From, To           string
+	LBs                []cell
 }
 
 type example struct{ Query, What, Href string }

@@ -28,7 +28,7 @@ type lbPage struct {
 }
 
 type lbData struct {
-	ID, Name            string
+	ID, Name string
 	selectors
 	Entity              string // the LB's entity page
 	Provider, Addresses string
@@ -232,7 +232,7 @@ func errorsText(e *graph.Entity) string {
 	if err != nil {
 		return ""
 	}
-	return strconv.FormatFloat(math.Round(ratio*1000)/10, 'f', -1, 64) + "% of " + e.Attrs["req_rate"] + "/s"
+	return strconv.FormatFloat(math.Round(ratio*1000)/10, 'f', -1, 64) + "% of " + humanRate(e.Attrs["req_rate"])
 }
 
 // healthClass groups the health values as the page colours them.

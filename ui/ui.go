@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,7 +176,7 @@ type view struct {
 	Ago     []navItem
 	Pinned  string
 	NowHref string // this page now
-	Now    time.Time
+	Now     time.Time
 	// Refresh is the auto-refresh period in seconds (0: off), Refreshes the choices.
 	Refresh   int
 	Refreshes []navItem
@@ -350,6 +351,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05")
 	},
-	"ago": func(t, now time.Time) string { return humanAgo(now.Sub(t)) },
-	"isKind": func(s string) bool { return graph.Kind(s).Depth() >= 0 },
+	"ago":     func(t, now time.Time) string { return humanAgo(now.Sub(t)) },
+	"seconds": func(d time.Duration) string { return humanSeconds(strconv.FormatFloat(d.Seconds(), 'f', -1, 64)) },
+	"isKind":  func(s string) bool { return graph.Kind(s).Depth() >= 0 },
 }
