@@ -49,8 +49,8 @@ func TestSearchCSV(t *testing.T) {
 	}
 }
 
-// TestLBPagesCSV: the LB page's instance table and the list of LBs download as CSV, one row
-// per instance and per LB, as the pages show them.
+// TestLBPagesCSV: the LB page's instance table, the list of LBs, the fleet's tables and the
+// landing page's services download as CSV, one row per line of the table, as the pages show them.
 func TestLBPagesCSV(t *testing.T) {
 	u := newTestUI(t, lbFixtureGraphs{})
 	for _, c := range []struct {
@@ -58,6 +58,9 @@ func TestLBPagesCSV(t *testing.T) {
 	}{
 		{"/lb/haproxy/edge?format=csv", "service,position,server,address,health,errors,", "web,0,web-0,10.0.3.4:8080,UP,"},
 		{"/lbs?format=csv", "lb,provider,addresses,services,instances,health,hosts,failing", "haproxy/edge,haproxy,203.0.113.10:443,3,6,"},
+		{"/fleet?format=csv&table=kernel_release", "kernel_release,hosts", "6.1.0-13-amd64,3"},
+		{"/fleet?format=csv&table=drift", "service,lb,mixed,values (instances)", "c1ps,haproxy/edge,kernel,6.1.0-13-amd64 (2) 5.10.0-28-amd64 (1)"},
+		{"/?format=csv&table=services", "load balancer,service,instances,failing,error ratio,requests,worst instance", "haproxy/edge,c1ps,3,1,"},
 	} {
 		code, body := getPage(u, c.path)
 		if code != 200 || !strings.HasPrefix(body, c.header) || !strings.Contains(body, "\n"+c.row) {

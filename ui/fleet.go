@@ -49,6 +49,7 @@ type valueCount struct {
 
 type distribution struct {
 	Title, What string
+	Table       *table // Rows as the page's table, for this request
 	Rows        []valueCount
 	More        int // values left out of the table
 	Chart       *chartView
@@ -79,15 +80,17 @@ type sharedZoneRow struct {
 }
 
 type fleetData struct {
-	SharedZone            []sharedZoneRow
-	Error                 string
-	Hosts, Containers     int
-	Distributions         []distribution
-	Drift                 []driftRow
-	DriftMore             int
-	SharedHost            []sharedHostRow
-	SharedMore            int
-	MaxBars, MaxDriftRows int
+	// The tables of this request, made of the rows below (which are kept per graph).
+	DriftTable, SharedHostTable, SharedZoneTable *table
+	SharedZone                                   []sharedZoneRow
+	Error                                        string
+	Hosts, Containers                            int
+	Distributions                                []distribution
+	Drift                                        []driftRow
+	DriftMore                                    int
+	SharedHost                                   []sharedHostRow
+	SharedMore                                   int
+	MaxBars, MaxDriftRows                        int
 }
 
 // fleet is the fleet page: what the hosts and containers run, as bar charts that link to the
@@ -101,7 +104,45 @@ func (u *UI) fleet(c *echo.Context) error {
 	if r.err != nil {
 		return r.err
 	}
-	return u.render(c, http.StatusOK, "fleet", "Fleet", r.d)
+	d := r.d // a copy: the tables are this request's, the rows the graph's
+	d.Distributions = slices.Clone(d.Distributions)
+	var tables []*table
+	for i, f := range fleetFacts {
+		dist := &d.Distributions[i]
+		rows := make([]row, len(dist.Rows))
+		for j, v := range dist.Rows {
+			rows[j] = row{Cells: []cell{{Text: v.Value, Href: v.Href}, {Text: strconv.Itoa(v.Count), Class: "count"}}}
+		}
+		dist.Table = newTable(c, f.Attr, []string{f.Attr, f.What}, rows)
+		tables = append(tables, dist.Table)
+	}
+	var drift, host, zone []row
+	for _, r := range d.Drift {
+		values := cell{}
+		for _, v := range r.Values {
+			values.Items = append(values.Items, cell{Text: v.Value + " (" + strconv.Itoa(v.Count) + ")", Href: v.Href})
+		}
+		if r.More > 0 {
+			values.Items = append(values.Items, cell{Text: "and " + strconv.Itoa(r.More) + " more"})
+		}
+		drift = append(drift, row{Cells: []cell{r.Service, r.LB, {Text: r.What}, values}})
+	}
+	for _, r := range d.SharedHost {
+		host = append(host, row{Cells: []cell{r.Service, r.LB, {Text: strconv.Itoa(r.Instances), Class: "count"}, r.Host}})
+	}
+	for _, r := range d.SharedZone {
+		zone = append(zone, row{Cells: []cell{r.Service, r.LB, {Text: strconv.Itoa(r.Instances), Class: "count"},
+			{Text: strconv.Itoa(r.Hosts), Class: "count"}, {Text: r.Zone}}})
+	}
+	d.DriftTable = newTable(c, "drift", []string{"service", "lb", "mixed", "values (instances)"}, drift)
+	d.SharedHostTable = newTable(c, "one_host", []string{"service", "lb", "instances", "host"}, host)
+	d.SharedZoneTable = newTable(c, "one_zone", []string{"service", "lb", "instances", "hosts", "zone"}, zone)
+	for _, t := range append(tables, d.DriftTable, d.SharedHostTable, d.SharedZoneTable) {
+		if t.wantsCSV(c) {
+			return t.writeCSV(c, "strata-fleet-"+t.Name)
+		}
+	}
+	return u.render(c, http.StatusOK, "fleet", "Fleet", d)
 }
 
 type fleetResult struct {

@@ -24,7 +24,7 @@ func TestFleetGolden(t *testing.T) {
 				`<a href="/search?q=host%7Bproduct_name%3D%22%22%7D">(none)</a></td><td class="count">1</td>`,
 				`<a href="/search?q=container%7Bimage%3D%22registry.example%2Fc1ps%3A1.4%22%7D">registry.example/c1ps:1.4</a>`,
 				// Drift: c1ps mixes kernels, OS images and images; web's two instances share node-4.
-				`<td><a href="/entity/service/edge/c1ps">c1ps</a></td><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td>kernel</td><td><a href="/search?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D">6.1.0-13-amd64</a> (2), <a href="/search?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%225.10.0-28-amd64%22%7D">5.10.0-28-amd64</a> (1)</td>`,
+				`<td><a href="/entity/service/edge/c1ps">c1ps</a></td><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td>kernel</td><td><a href="/search?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%226.1.0-13-amd64%22%7D">6.1.0-13-amd64 (2)</a><br><a href="/search?q=service%7Bid%3D%22edge%2Fc1ps%22%7D&#43;-%3E&#43;host%7Bkernel_release%3D%225.10.0-28-amd64%22%7D">5.10.0-28-amd64 (1)</a></td>`,
 				`<td>OS image</td>`, `<td>image</td>`,
 				`<td><a href="/entity/service/edge/web">web</a></td><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td class="count">2</td><td><a href="/entity/host/node-4">node-4</a></td>`,
 				`<script src="/ui/assets/echarts.min.js"></script>`},
