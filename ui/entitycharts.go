@@ -23,7 +23,8 @@ type entityChart struct {
 
 // entityChartsView is the charts section of an entity page.
 type entityChartsView struct {
-	Src    string // the ECharts file
+	Ranges []navItem // the windows it may draw (?range=)
+	Src    string    // the ECharts file
 	Charts []entityChart
 }
 
@@ -78,19 +79,19 @@ func (u *UI) entityCharts(c *echo.Context, e *graph.Entity) *entityChartsView {
 	if u.opts.Series == nil || len(exprs) == 0 {
 		return nil
 	}
-	start, end, err := u.chartRange(c)
+	start, end, step, err := u.chartRange(c)
 	if err != nil {
 		return nil
 	}
 	at := c.QueryParam("time")
-	v := &entityChartsView{Src: AssetsPath + opts.EchartsJS}
+	v := &entityChartsView{Src: AssetsPath + opts.EchartsJS, Ranges: chartRangeLinks(c)}
 	for i, ce := range exprs {
 		ch := entityChart{Title: ce.title, Expr: ce.expr(e)}
 		ch.Href = withTime("/promql?expr="+url.QueryEscape(ch.Expr), at)
-		series, err := u.opts.PromQL.EvalRange(c.Request().Context(), u.opts.Series, ch.Expr, start, end, chartStep)
+		series, err := u.opts.PromQL.EvalRange(c.Request().Context(), u.opts.Series, ch.Expr, start, end, step)
 		if err == nil && len(series) > 0 {
 			var chart chartView
-			chart, err = lineChart(fmt.Sprintf("entity-chart-%d", i), series, start, end)
+			chart, err = lineChart(fmt.Sprintf("entity-chart-%d", i), series, start, end, step)
 			ch.Chart = &chart
 		}
 		if err != nil {

@@ -47,6 +47,8 @@ type promqlData struct {
 	Time       string // the page's ?time=, kept by the form
 	Start, End time.Time
 	Step       time.Duration
+	Ranges     []navItem // the windows it may draw (?range=)
+	Table      *table    // each series' value at the end
 	NoStorage  bool
 	Error      string
 	ErrorType  string
@@ -55,21 +57,18 @@ type promqlData struct {
 	Chart      *chartView
 	Drawn      int // series drawn
 	Series     int // series answered
-	Rows       []promqlRow
 	RowsCut    int // rows left out of the table
 	Examples   []struct{ Expr, What, Href string }
 }
-
-// promqlRow is one series' value at the end time.
-type promqlRow struct{ Series, Value string }
 
 // promqlPage runs ?expr= as a range query over the hour up to ?time= (or now) on the series
 // storage: a line chart of the first maxChartSeries series and a table of every series' value
 // at the end, as an instant query at that time answers.
 func (u *UI) promqlPage(c *echo.Context) error {
-	d := promqlData{Expr: strings.TrimSpace(c.QueryParam("expr")), Time: c.QueryParam("time"), Step: chartStep}
+	d := promqlData{Expr: strings.TrimSpace(c.QueryParam("expr")), Time: c.QueryParam("time")}
 	var err error
-	if d.Start, d.End, err = u.chartRange(c); err != nil {
+	d.Ranges = chartRangeLinks(c)
+	if d.Start, d.End, d.Step, err = u.chartRange(c); err != nil {
 		d.Error = "time: " + err.Error()
 		return u.render(c, http.StatusBadRequest, "promql", "PromQL", d)
 	}
@@ -83,7 +82,7 @@ func (u *UI) promqlPage(c *echo.Context) error {
 		d.NoStorage = true
 		return u.render(c, http.StatusServiceUnavailable, "promql", "PromQL", d)
 	}
-	series, err := u.opts.PromQL.EvalRange(c.Request().Context(), u.opts.Series, d.Expr, d.Start, d.End, chartStep)
+	series, err := u.opts.PromQL.EvalRange(c.Request().Context(), u.opts.Series, d.Expr, d.Start, d.End, d.Step)
 	if err != nil {
 		var ee *promql.EvalError
 		code := http.StatusUnprocessableEntity
@@ -102,46 +101,84 @@ func (u *UI) promqlPage(c *echo.Context) error {
 	}
 	d.Ran, d.Series = true, len(series)
 	if len(series) > 0 {
-		chart, err := lineChart("promql-chart", series, d.Start, d.End)
+		chart, err := lineChart("promql-chart", series, d.Start, d.End, d.Step)
 		if err != nil {
 			return err
 		}
 		d.Chart, d.Drawn = &chart, min(len(series), maxChartSeries)
 	}
 	end := d.End.UnixMilli()
+	var rows []row
 	for _, s := range series {
 		if n := len(s.Points); n > 0 && s.Points[n-1].T.UnixMilli() == end {
-			if len(d.Rows) == maxPromQLRows {
+			if len(rows) == maxPromQLRows {
 				d.RowsCut++
 				continue
 			}
-			d.Rows = append(d.Rows, promqlRow{Series: seriesName(s.Labels), Value: formatValue(s.Points[n-1].V)})
+			rows = append(rows, row{Cells: []cell{{Text: seriesName(s.Labels)}, {Text: formatValue(s.Points[n-1].V), Class: "value"}}})
+		}
+	}
+	if len(rows) > 0 {
+		d.Table = newTable(c, "", []string{"series", "value"}, rows)
+		if d.Table.wantsCSV(c) {
+			return d.Table.writeCSV(c, "strata-promql")
 		}
 	}
 	return u.render(c, http.StatusOK, "promql", "PromQL", d)
 }
 
-// chartRange is the hour the charts draw: up to the page's time, or now.
-func (u *UI) chartRange(c *echo.Context) (start, end time.Time, err error) {
+// chartRanges are the windows a chart offers (?range=), as Grafana's "last 15 minutes" …; each
+// is drawn in about 240 steps.
+var chartRanges = []struct {
+	Param  string
+	Window time.Duration
+}{{"15m", 15 * time.Minute}, {"1h", time.Hour}, {"6h", 6 * time.Hour}, {"24h", 24 * time.Hour}}
+
+// chartRange is the window the charts draw (?range=, an hour by default) up to the page's time,
+// or now, and its step.
+func (u *UI) chartRange(c *echo.Context) (start, end time.Time, step time.Duration, err error) {
 	if end, err = asOf(c); err != nil {
-		return start, end, err
+		return start, end, step, err
 	}
 	if end.IsZero() {
 		end = u.opts.Now().UTC().Truncate(time.Second)
 	}
-	return end.Add(-chartWindow), end, nil
+	window := chartWindow
+	for _, r := range chartRanges {
+		if r.Param == c.QueryParam("range") {
+			window = r.Window
+		}
+	}
+	step = max(chartStep, (window / 240).Truncate(time.Second))
+	return end.Add(-window), end, step, nil
+}
+
+// chartRangeLinks are this page over each chart window, the current one marked.
+func chartRangeLinks(c *echo.Context) []navItem {
+	cur := c.QueryParam("range")
+	var out []navItem
+	for _, r := range chartRanges {
+		q := c.Request().URL.Query()
+		q.Set("range", r.Param)
+		out = append(out, navItem{Title: r.Param, Href: "?" + q.Encode(), Current: cur == r.Param || (cur == "" && r.Window == chartWindow)})
+	}
+	return out
 }
 
 // lineChart draws the first maxChartSeries series of a range query over [start, end] as a
 // go-echarts line chart: one x value per chartStep (UTC), a gap where a series has no point
 // or a value JSON cannot carry (NaN, ±Inf).
-func lineChart(id string, series []promql.Series, start, end time.Time) (chartView, error) {
+func lineChart(id string, series []promql.Series, start, end time.Time, step time.Duration) (chartView, error) {
 	series = series[:min(len(series), maxChartSeries)]
 	var xs []string
 	index := map[int64]int{}
-	for t := start; !t.After(end); t = t.Add(chartStep) {
+	layout := "15:04:05"
+	if end.Sub(start) > 12*time.Hour {
+		layout = "01-02 15:04"
+	}
+	for t := start; !t.After(end); t = t.Add(step) {
 		index[t.UnixMilli()] = len(xs)
-		xs = append(xs, t.UTC().Format("15:04:05"))
+		xs = append(xs, t.UTC().Format(layout))
 	}
 	line := charts.NewLine()
 	line.SetGlobalOptions(

@@ -81,15 +81,19 @@ func TestPromQLGolden(t *testing.T) {
 		{name: "promql-chart", path: promqlURL(`strata_container_memory_working_set_bytes`), code: http.StatusOK,
 			holds: []string{`<div class="item" id="promql-chart"`, `<script src="/ui/assets/echarts.min.js"></script>`,
 				`"name":"` + memorySeries + `"`, `"data":["09:10:00","09:10:15",`, `"10:10:00"]`,
-				`<td>` + strings.ReplaceAll(memorySeries, `\"`, `&#34;`) + `</td><td>104857600</td>`,
+				`<td>` + strings.ReplaceAll(memorySeries, `\"`, `&#34;`) + `</td><td class="value">104857600</td>`,
 				"A range query from 2026-11-20 09:10:00 UTC to 2026-11-20 10:10:00 UTC every 15s"},
 			lacks: []string{"https://", "cdn"}},
+		// The last 24 hours: about 240 steps of 6 minutes, the axis labelled with the day.
+		{name: "promql-range-24h", path: promqlURL(`strata_container_memory_working_set_bytes`, "range", "24h"), code: http.StatusOK,
+			holds: []string{"A range query from 2026-11-19 10:10:00 UTC to 2026-11-20 10:10:00 UTC every 6m0s", `"data":["11-19 10:10","11-19 10:16",`,
+				`<a href="?expr=strata_container_memory_working_set_bytes&amp;range=24h" aria-current="true">24h</a>`}},
 		{name: "promql-rate", path: promqlURL(`sum by (container_id) (rate(strata_container_cpu_usage_seconds_total[5m]))`), code: http.StatusOK,
-			holds: []string{`<td>{container_id=&#34;` + changesContainer + `&#34;}</td><td>0.49999999999999994</td>`}},
+			holds: []string{`<td>{container_id=&#34;` + changesContainer + `&#34;}</td><td class="value">0.49999999999999994</td>`}},
 		// ?time= ends the hour: s0 was UP, then DOWN; at the end only DOWN is left.
 		{name: "promql-time", path: promqlURL(`max by (health) (strata_topology_instance_info)`, "time", "2026-11-20T09:40:00Z"), code: http.StatusOK,
 			holds: []string{"As of 2026-11-20 09:40:00 UTC", `"name":"{health=\"DOWN\"}"`, `"name":"{health=\"UP\"}"`, `"data":["08:40:00",`,
-				`<td>{health=&#34;DOWN&#34;}</td><td>1</td>`, `<input type="hidden" name="time" value="2026-11-20T09:40:00Z">`,
+				`<td>{health=&#34;DOWN&#34;}</td><td class="value">1</td>`, `<input type="hidden" name="time" value="2026-11-20T09:40:00Z">`,
 				// Changing the as-of time keeps the expression.
 				`<input type="hidden" name="expr" value="max by (health) (strata_topology_instance_info)">`},
 			lacks: []string{`<td>{health=&#34;UP&#34;}</td>`}},
@@ -111,7 +115,7 @@ func TestPromQLGolden(t *testing.T) {
 			lacks: []string{`<script>alert`, `</script>.*`, `alert(1)}__f__"`}},
 		// Infinity has no JSON: a gap in the chart, the value in the table.
 		{name: "promql-inf", path: promqlURL(`strata_container_memory_working_set_bytes / 0`), code: http.StatusOK,
-			holds: []string{`"data":[{"value":"-"},`, `</td><td>&#43;Inf</td>`}},
+			holds: []string{`"data":[{"value":"-"},`, `</td><td class="value">&#43;Inf</td>`}},
 	})
 	t.Run("promql-no-storage", func(t *testing.T) {
 		code, body := getPage(changesUI(t, nil), promqlURL(`up`))
@@ -132,7 +136,7 @@ func TestPromQLChartCut(t *testing.T) {
 	if n := strings.Count(body, `"type":"line"`); n != maxChartSeries {
 		t.Errorf("the chart draws %d series, want %d", n, maxChartSeries)
 	}
-	for _, s := range []string{"60 series: the chart draws only the first 50, sorted by labels.", `"name":"strata_many{n=\"49\"}"`, `<td>strata_many{n=&#34;59&#34;}</td><td>59</td>`} {
+	for _, s := range []string{"60 series: the chart draws only the first 50, sorted by labels.", `"name":"strata_many{n=\"49\"}"`, `<td>strata_many{n=&#34;59&#34;}</td><td class="value">59</td>`} {
 		if !strings.Contains(body, s) {
 			t.Errorf("the page lacks %q", s)
 		}
@@ -147,7 +151,7 @@ func TestEntityChartsGolden(t *testing.T) {
 	runPageCases(t, u, []pageCase{
 		// A container: its CPU and memory, each with its PromQL one click away.
 		{name: "promql-entity-container", path: "/entity/container/" + changesContainer, code: http.StatusOK,
-			holds: []string{`<h2>Series over the hour</h2><script src="/ui/assets/echarts.min.js"></script>`,
+			holds: []string{`<h2>Series over the last 1h</h2>`, `<script src="/ui/assets/echarts.min.js"></script>`,
 				`id="entity-chart-0"`, `id="entity-chart-1"`, `"name":"{container_id=\"` + changesContainer + `\"}"`, `"value":0.49999999999999994`, `"value":104857600`,
 				`<a class="meta" href="/promql?expr=sum&#43;by&#43;%28container_id%29&#43;%28rate%28strata_container_cpu_usage_seconds_total%7Bcontainer_id%3D%22` + changesContainer + `%22%7D%5B5m%5D%29%29">PromQL</a>`}},
 		// An instance: its health over time, a series per state.
