@@ -2,9 +2,12 @@ package ui
 
 import (
 	"context"
+	"encoding/csv"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,44 +114,174 @@ func changesURL(q string, kv ...string) string {
 	return "/changes?" + v.Encode()
 }
 
+// changesLater is a refresh after changesAfter, within the last 15 minutes of changesNow.
+var changesLater = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// changesJournal is what the refresh loop's journal recorded between the fixture's graphs,
+// from changesBefore on: at changesAfter what the history diff also finds, at changesLater a
+// label of node-18, under more LBs than a change names.
+func changesJournal() []graph.Change {
+	edge := []string{"haproxy/edge"}
+	return []graph.Change{
+		{At: changesAfter, Change: "changed", Kind: "instance", ID: "edge/c1ps/s0", Attribute: "health", From: "UP", To: "DOWN", LBs: edge},
+		{At: changesAfter, Change: "removed", Kind: "instance", ID: "edge/c1ps/s1", LBs: edge},
+		{At: changesAfter, Change: "added", Kind: "instance", ID: "edge/c1ps/s2", LBs: edge},
+		{At: changesAfter, Change: "added", Kind: "container", ID: changesContainer, LBs: edge},
+		{At: changesAfter, Change: "changed", Kind: "host", ID: "node-17", Attribute: "kernel_release", From: "6.1.0-13-amd64", To: "6.1.0-18-amd64", LBs: edge},
+		{At: changesAfter, Change: "removed", Kind: "edge", ID: "instance/edge/c1ps/s0 -> host/node-17", LBs: edge},
+		{At: changesLater, Change: "changed", Kind: "host", ID: "node-18", Attribute: "note", To: hostileText, LBs: []string{"haproxy/edge", "haproxy/inner"}, MoreLBs: true},
+	}
+}
+
+// changesJournalStart is when the fixture's journal starts (strata restarted): after
+// changesBefore, before the last hour.
+var changesJournalStart = changesBefore.Add(5 * time.Minute)
+
+// changesJournalUI is changesUI with the journal: changes holds since on.
+func changesJournalUI(t *testing.T, changes []graph.Change, since time.Time) *UI {
+	t.Helper()
+	gs := changesGraphs{changesGraph(changesBefore), changesGraph(changesAfter)}
+	u, err := New(Options{Graphs: gs, Limits: query.DefaultLimits, Now: func() time.Time { return changesNow },
+		Changes: func(from, to time.Time) ([]graph.Change, time.Time) {
+			var out []graph.Change
+			for _, c := range changes {
+				if c.At.After(from) && !c.At.After(to) {
+					out = append(out, c)
+				}
+			}
+			return out, since
+		}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// The point of the page: node-17's kernel upgrade, a link to the host at a time.
+func kernelUpgrade(link string) string {
+	return `<td class="change change-changed">changed</td><td>host</td><td><a href="` + link + `">node-17</a></td><td>kernel_release</td><td class="was">6.1.0-13-amd64</td><td>6.1.0-18-amd64</td>`
+}
+
+// TestChangesJournalGolden: with the refresh loop's journal, the page answers the last hour
+// (or 15m, 6h, 24h) from it: when, the change, links to the entity at that refresh and to the
+// LBs above it, newest first, in a table that filters, pages and downloads. A window older
+// than the journal, or a typed path, is diffed from the stored history, which says so.
+func TestChangesJournalGolden(t *testing.T) {
+	u := changesJournalUI(t, changesJournal(), changesJournalStart)
+	runPageCases(t, u, []pageCase{
+		{name: "changes-journal", path: "/changes", code: http.StatusOK,
+			holds: []string{`<a href="/changes" aria-current="page">Changes</a>`, `name="q" value="" placeholder="lb -&gt; instance"`,
+				`name="from" value="2026-11-20 09:10:00"`, "to now (2026-11-20 10:10:00 UTC):", "From the refresh loop's journal",
+				`<a href="/changes?range=1h" aria-current="true">last 1h</a>`, `<a href="/changes?range=15m">last 15m</a>`,
+				`<th scope="col"><a href="?sort=when" title="sort by when">when</a></th>`,
+				// When, what, the entity at the refresh that saw it, the LBs above it.
+				`<td>2026-11-20 09:30:00 UTC</td>` + kernelUpgrade("/entity/host/node-17?time=2026-11-20T09%3A30%3A00Z") + `<td><a href="/lb/haproxy/edge">haproxy/edge</a></td>`,
+				// A removed entity links to the graph just before the refresh that saw it go.
+				`<a href="/entity/instance/edge/c1ps/s1?time=2026-11-20T09%3A29%3A59.999Z">edge/c1ps/s1</a>`,
+				`<td><a href="/lb/haproxy/edge">haproxy/edge</a><br><a href="/lb/haproxy/inner">haproxy/inner</a><br>and more</td>`,
+				`<span class="change-changed">3 changed</span><span class="change-added">2 added</span><span class="change-removed">2 removed</span>`,
+				`href="/changes?from=2026-11-20T09%3A10%3A00Z&amp;to=2026-11-20T10%3A10%3A00Z">link pinned to these times</a>`},
+			lacks: []string{`<script>alert`, "Computed from the stored history"}},
+		// The last 15 minutes: node-18's label alone.
+		{name: "changes-journal-15m", path: "/changes?range=15m", code: http.StatusOK,
+			holds: []string{`<a href="/changes?range=15m" aria-current="true">last 15m</a>`, `name="from" value="2026-11-20 09:55:00"`,
+				`<td>2026-11-20 10:00:00 UTC</td><td class="change change-changed">changed</td><td>host</td>`, "rows 1–1 of 1"},
+			lacks: []string{"kernel_release"}},
+		// The table's own parameters: a filter, then pages of one row.
+		{name: "changes-journal-filter", path: "/changes?filter=edge%2Fc1ps&per_page=2&page=2", code: http.StatusOK,
+			holds: []string{"rows 3–4 of 4 (filtered from 7)", `<a rel="prev" href="?filter=edge%2Fc1ps&amp;page=1&amp;per_page=2">`,
+				`<input type="hidden" name="per_page" value="2">`}},
+		// A window that starts before the journal: the stored history answers, and says what
+		// it lacks and where the journal starts.
+		{name: "changes-journal-older", path: changesURL("", "from", changesBefore.Format(time.RFC3339)), code: http.StatusOK,
+			holds: []string{"Computed from the stored history", "no “when” column", "starts at 2026-11-20 09:05:00 UTC",
+				`<a href="/changes?from=2026-11-20T09%3A05%3A00Z&amp;to=2026-11-20T10%3A10%3A00Z">the changes since then</a>`,
+				kernelUpgrade("/entity/host/node-17")},
+			lacks: []string{`title="sort by when"`, `aria-current="true">last`}},
+		// A typed path is the history's to answer.
+		{name: "changes-journal-typed", path: changesURL("host"), code: http.StatusOK,
+			holds: []string{"Computed from the stored history", "among what the path reaches", "Empty the path for the refresh loop's journal",
+				`href="/changes?from=2026-11-20T09%3A10%3A00Z&amp;q=host&amp;to=2026-11-20T10%3A10%3A00Z"`}},
+	})
+	// Before the second refresh the journal holds nothing: the history answers.
+	runPageCases(t, changesJournalUI(t, nil, time.Time{}), []pageCase{
+		{name: "changes-journal-none-yet", path: "/changes", code: http.StatusOK,
+			holds: []string{"Computed from the stored history", kernelUpgrade("/entity/host/node-17"), "holds nothing until its second refresh"},
+			lacks: []string{"the changes since then"}},
+	})
+}
+
+// TestChangesCSV: both answers download as CSV, every row that passes the filter; the
+// journal's with when and the LBs.
+func TestChangesCSV(t *testing.T) {
+	u := changesJournalUI(t, changesJournal(), changesJournalStart)
+	for _, c := range []struct {
+		path   string
+		header []string
+		row    []string
+		rows   int
+	}{
+		{"/changes?format=csv&per_page=1", journalColumns,
+			[]string{"2026-11-20 10:00:00 UTC", "changed", "host", "node-18", "note", "", hostileText, "haproxy/edge haproxy/inner and more"}, 7},
+		{"/changes?format=csv&filter=kernel", journalColumns,
+			[]string{"2026-11-20 09:30:00 UTC", "changed", "host", "node-17", "kernel_release", "6.1.0-13-amd64", "6.1.0-18-amd64", "haproxy/edge"}, 1},
+		{"/changes?format=csv&from=2026-11-20T09:00:00Z&filter=kernel", historyColumns,
+			[]string{"changed", "host", "node-17", "kernel_release", "6.1.0-13-amd64", "6.1.0-18-amd64"}, 1},
+	} {
+		rec := httptest.NewRecorder()
+		u.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+			t.Errorf("GET %s: %d %s, want 200 text/csv", c.path, rec.Code, rec.Header().Get("Content-Type"))
+			continue
+		}
+		got, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+		if err != nil || len(got) != c.rows+1 {
+			t.Errorf("GET %s: %d records (%v), want a header and %d rows:\n%s", c.path, len(got), err, c.rows, rec.Body.String())
+			continue
+		}
+		if !slices.Equal(got[0], c.header) || !slices.Equal(got[1], c.row) {
+			t.Errorf("GET %s: header %q first row %q, want %q %q", c.path, got[0], got[1], c.header, c.row)
+		}
+	}
+}
+
 func TestChangesGolden(t *testing.T) {
 	before, after := changesBefore.Format(time.RFC3339), changesAfter.Format(time.RFC3339)
-	// The point of the page: node-17's kernel upgrade, a link to the host as of the end.
-	kernelUpgrade := func(link string) string {
-		return `<tr class="change-changed"><td>changed</td><td>host</td><td><a href="` + link + `">node-17</a></td><td>kernel_release</td><td class="was">6.1.0-13-amd64</td><td>6.1.0-18-amd64</td></tr>`
-	}
 	runPageCases(t, changesUI(t, nil), []pageCase{
-		// No parameters: lb -> instance over the last hour, up to the latest graph.
+		// No parameters: lb -> instance over the last hour, up to the latest graph, from the
+		// history (this UI has no journal).
 		{name: "changes-default", path: "/changes", code: http.StatusOK,
-			holds: []string{`<a href="/changes" aria-current="page">Changes</a>`, `value="lb -&gt; instance"`,
-				`name="from" value="2026-11-20T09:10:00"`, `name="to" value="">`, "to now:",
-				kernelUpgrade("/entity/host/node-17"),
-				`<td>changed</td><td>instance</td><td><a href="/entity/instance/edge/c1ps/s0">edge/c1ps/s0</a></td><td>health</td><td class="was">UP</td><td>DOWN</td>`,
+			holds: []string{`<a href="/changes" aria-current="page">Changes</a>`, `value="" placeholder="lb -&gt; instance"`,
+				`name="from" value="2026-11-20 09:10:00"`, `name="to" value="" placeholder="now"`, "to now (2026-11-20 10:10:00 UTC):",
+				"Computed from the stored history", kernelUpgrade("/entity/host/node-17"),
+				`<td class="change change-changed">changed</td><td>instance</td><td><a href="/entity/instance/edge/c1ps/s0">edge/c1ps/s0</a></td><td>health</td><td class="was">UP</td><td>DOWN</td>`,
 				// A removed entity links to the graph it was in.
-				`<td>removed</td><td>instance</td><td><a href="/entity/instance/edge/c1ps/s1?time=2026-11-20T09%3A10%3A00Z">edge/c1ps/s1</a>`,
-				`<td>added</td><td>container</td><td><a href="/entity/container/` + changesContainer + `">`,
-				`<td>removed</td><td>edge</td><td>instance/edge/c1ps/s0 -&gt; host/node-17</td>`,
+				`<td class="change change-removed">removed</td><td>instance</td><td><a href="/entity/instance/edge/c1ps/s1?time=2026-11-20T09%3A10%3A00Z">edge/c1ps/s1</a>`,
+				`<td class="change change-added">added</td><td>container</td><td><a href="/entity/container/` + changesContainer + `">`,
+				`<td class="change change-removed">removed</td><td>edge</td><td>instance/edge/c1ps/s0 -&gt; host/node-17</td>`,
 				`<span class="change-changed">3 changed</span><span class="change-added">5 added</span><span class="change-removed">3 removed</span>`,
-				`href="/changes?from=2026-11-20T09%3A10%3A00Z&amp;q=lb&#43;-%3E&#43;instance&amp;to=2026-11-20T10%3A10%3A00Z"`}},
+				`href="/changes?from=2026-11-20T09%3A10%3A00Z&amp;to=2026-11-20T10%3A10%3A00Z"`},
+			lacks: []string{"refresh loop's journal", "<td>2026-11-20"}},
 		// Both times in the URL, as RFC 3339 and unix seconds; the path narrowed to a service.
 		{name: "changes-times", path: changesURL(`service{name="c1ps"} -> host`, "from", before, "to", "1795167000"), code: http.StatusOK,
-			holds: []string{`name="from" value="2026-11-20T09:00:00"`, `name="to" value="2026-11-20T09:30:00"`, kernelUpgrade("/entity/host/node-17?time=2026-11-20T09%3A30%3A00Z"),
+			holds: []string{`name="from" value="2026-11-20 09:00:00"`, `name="to" value="2026-11-20 09:30:00"`, kernelUpgrade("/entity/host/node-17?time=2026-11-20T09%3A30%3A00Z"),
 				// Every link opens the graph of the time the row is about.
 				`<a href="/entity/host/node-18?time=` + url.QueryEscape(after) + `">node-18</a>`},
-			lacks: []string{"<td>instance</td>"}},
-		// What a datetime-local field sends: no zone, read as UTC.
-		{name: "changes-form", path: changesURL("lb -> host", "from", "2026-11-20T09:00", "to", "2026-11-20T09:45:00"), code: http.StatusOK,
-			holds: []string{"From 2026-11-20T09:00:00Z to 2026-11-20T09:45:00Z", kernelUpgrade("/entity/host/node-17?time=2026-11-20T09%3A45%3A00Z")}},
+			lacks: []string{"<td>instance</td>", `aria-current="true">last`}},
+		// What the page's boxes send: 24-hour UTC with a space; a datetime-local's T works too.
+		{name: "changes-form", path: changesURL("lb -> host", "from", "2026-11-20 09:00", "to", "2026-11-20T09:45:00"), code: http.StatusOK,
+			holds: []string{"From 2026-11-20 09:00:00 UTC to 2026-11-20 09:45:00 UTC", kernelUpgrade("/entity/host/node-17?time=2026-11-20T09%3A45%3A00Z")}},
 		// Nothing recorded yet at the start: everything was added. ?time= is the end.
 		{name: "changes-asof", path: changesURL("", "time", "2026-11-20T09:45:00Z"), code: http.StatusOK,
-			holds: []string{"As of 2026-11-20T09:45:00Z", "From 2026-11-20T08:45:00Z to 2026-11-20T09:45:00Z", `<input type="hidden" name="time" value="2026-11-20T09:45:00Z">`,
-				`<a href="/entity/host/node-17?time=2026-11-20T09%3A45%3A00Z">`, `<span class="change-added">`},
-			lacks: []string{`<tr class="change-removed"`, `<tr class="change-changed"`}},
+			holds: []string{"As of 2026-11-20 09:45:00 UTC", "From 2026-11-20 08:45:00 UTC to 2026-11-20 09:45:00 UTC", `<input type="hidden" name="time" value="2026-11-20T09:45:00Z">`,
+				`<a href="/entity/host/node-17?time=2026-11-20T09%3A45%3A00Z">`, `<span class="change-added">`,
+				`<a href="/changes?range=15m&amp;time=2026-11-20T09%3A45%3A00Z">last 15m</a>`},
+			lacks: []string{`<td class="change change-removed"`, `<td class="change change-changed"`}},
 		{name: "changes-none", path: changesURL("host", "from", "2026-11-20T09:40:00Z", "to", "2026-11-20T09:50:00Z"), code: http.StatusOK,
 			holds: []string{"no changes."}, lacks: []string{"<table"}},
 		// diff(…) typed in the box: its times win.
 		{name: "changes-diff-typed", path: changesURL(`diff(host{name="node-17"}, ` + before + `, ` + after + `)`), code: http.StatusOK,
-			holds: []string{`name="from" value="2026-11-20T09:00:00"`, `name="to" value="2026-11-20T09:30:00"`, kernelUpgrade("/entity/host/node-17?time=2026-11-20T09%3A30%3A00Z")},
+			holds: []string{`name="from" value="2026-11-20 09:00:00"`, `name="to" value="2026-11-20 09:30:00"`, kernelUpgrade("/entity/host/node-17?time=2026-11-20T09%3A30%3A00Z")},
 			lacks: []string{"node-18"}},
 		// Errors at their position, as the search page shows them.
 		{name: "changes-typo", path: changesURL(`lb -> instanc`), code: http.StatusBadRequest,
@@ -158,6 +291,8 @@ func TestChangesGolden(t *testing.T) {
 			holds: []string{"1:14: the Changes page diffs a path", "lb -&gt; host | count by (kernel_release)\n             ^</pre>"}},
 		{name: "changes-bad-time", path: changesURL("host", "from", "yesterday"), code: http.StatusBadRequest,
 			holds: []string{"from: cannot parse &#34;yesterday&#34; as a time"}},
+		{name: "changes-bad-range", path: changesURL("", "range", "a while"), code: http.StatusBadRequest,
+			holds: []string{"range: &#34;a while&#34; is no duration: want 15m, 1h, 6h or 24h"}},
 		{name: "changes-backwards", path: changesURL("host", "from", after, "to", before), code: http.StatusBadRequest,
 			holds: []string{"from must be before to"}},
 		// Markup in a label and in the path box is text, never HTML.
