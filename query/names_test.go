@@ -11,7 +11,8 @@ import (
 
 // TestUnknownNamesWarn: a name no entity of its kind has, in a matcher, a projection or a
 // stage, answers with a warning that names it and the closest name there is; a known one, a
-// label, a count's own column and an entity's kind, id and name say nothing.
+// label, a count's own column and an entity's kind, id and name say nothing. A numeric
+// comparison of what is never a number says it matches nothing.
 func TestUnknownNamesWarn(t *testing.T) {
 	g := graph.New(time.Time{})
 	g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"}, Name: "s0",
@@ -27,6 +28,10 @@ func TestUnknownNamesWarn(t *testing.T) {
 		{`instance{error_ratio>0.5, team="pay"} .health | count by (health) | sort by count`, nil},
 		{`instance{name="s0", id!="x", kind="instance"}`, nil},
 		{`pod{nmae="x"}`, nil}, // no pods at all: nothing to compare with
+		// A number compared with what is never one: it matches nothing, and says so.
+		{`instance{health>1}`, []string{`health>1 compares numbers, but no instance's health is one ("UP"): it matches nothing`}},
+		// A traffic signal no entity has is not a typo: the LB counts nothing there.
+		{`host{req_rate>1}`, []string{`no host has an attribute or label "req_rate" (a traffic signal: absent where the LB counts nothing, before its second refresh, or after its counters went back; signal_note says why)`}},
 	} {
 		q, err := Parse(c.q, DefaultLimits)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/strata-obs/strata/topology/graph"
@@ -75,9 +76,15 @@ func unknownNames(g *graph.Graph, q *Query) []string {
 		name string
 	}
 	var uses []use
+	var warnings []string
 	for _, st := range q.Path.Steps {
 		for _, m := range st.Matchers {
 			uses = append(uses, use{st.Kind, m.Name})
+			if m.Numeric() {
+				if msg, ok := noNumber(g, st.Kind, m); ok {
+					warnings = append(warnings, msg)
+				}
+			}
 		}
 	}
 	target := q.Path.Steps[len(q.Path.Steps)-1].Kind
@@ -103,7 +110,6 @@ stages:
 			break stages // past a count the rows are its groups: its names are columns
 		}
 	}
-	var warnings []string
 	seen := map[use]bool{}
 	for _, u := range uses {
 		if seen[u] || u.name == "kind" || u.name == "name" || u.name == "id" {
@@ -143,8 +149,36 @@ func unknownName(g *graph.Graph, kind graph.Kind, name string) (string, bool) {
 		}
 	}
 	msg := fmt.Sprintf("no %s has an attribute or label %q", kind, name)
-	if s := Suggest(name, slices.Sorted(maps.Keys(names))); s != "" {
+	if graph.IsSignal(name) {
+		// Not a typo: the LBs count no traffic there, or not yet.
+		msg += " (a traffic signal: absent where the LB counts nothing, before its second refresh, or after its counters went back; signal_note says why)"
+	} else if s := Suggest(name, slices.Sorted(maps.Keys(names))); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	return msg, true
+}
+
+// noNumber says when a numeric comparison (error_ratio>0.05) names an attribute that entities
+// of the kind have but none as a number (health>1): it never matches, and the answer says why.
+func noNumber(g *graph.Graph, kind graph.Kind, m *Matcher) (string, bool) {
+	example := ""
+	for e := range g.All(kind) {
+		v, ok := e.Attrs[m.Name]
+		if !ok {
+			v, ok = e.Labels[m.Name]
+		}
+		if !ok {
+			continue
+		}
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return "", false
+		}
+		if example == "" {
+			example = v
+		}
+	}
+	if example == "" {
+		return "", false // no entity has it: unknownName says so
+	}
+	return fmt.Sprintf("%s%s%s compares numbers, but no %s's %s is one (%q): it matches nothing", m.Name, m.Op, m.Value, kind, m.Name, example), true
 }
