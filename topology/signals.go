@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 	"time"
@@ -51,8 +52,8 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 				svc.Signals = signals(last, key, svc.Traffic, at)
 				svc.Signals[signalFailing] = strconv.FormatBool(failing(source.HealthUp, svc.Signals, failingRatio))
 				next[key] = counted{at, svc.Traffic}
-			} else if svc.TrafficNote != "" {
-				svc.Signals = map[string]string{signalNote: svc.TrafficNote}
+			} else {
+				svc.Signals = map[string]string{signalNote: cmp.Or(svc.TrafficNote, noCounters(lb))}
 			}
 			for k := range svc.Instances {
 				inst := &svc.Instances[k]
@@ -64,14 +65,21 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 				if inst.Traffic != nil {
 					inst.Signals = signals(last, key, inst.Traffic, at)
 					next[key] = counted{at, inst.Traffic}
-				} else if inst.TrafficNote != "" {
-					inst.Signals[signalNote] = inst.TrafficNote
+				} else {
+					inst.Signals[signalNote] = cmp.Or(inst.TrafficNote, noCounters(lb))
 				}
 				inst.Signals[signalFailing] = strconv.FormatBool(failing(inst.Health, inst.Signals, failingRatio))
 			}
 		}
 	}
 	return next
+}
+
+// noCounters says why an LB's source gave no traffic where it did not say itself: an
+// inventory, DNS or Kubernetes LB counts no traffic that strata reads (an older HAProxy
+// without the counters too). No rate is shown as none, not as zero.
+func noCounters(lb *source.LB) string {
+	return cmp.Or(lb.Provider, "this LB") + " counts no traffic strata reads here"
 }
 
 // failing: a health check that does not pass, or a share of failed requests at the threshold

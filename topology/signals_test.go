@@ -22,7 +22,7 @@ func TestSignals(t *testing.T) {
 	answer := func(health string, counts ...float64) []source.LB {
 		tr := source.Traffic{"requests": counts[0], "http_5xx": counts[1], "connection_errors": counts[2],
 			"response_errors": counts[3], "sessions": 7, "response_time_seconds": 0.012}
-		return []source.LB{{Name: "edge", Services: []source.Service{{Name: "c1ps",
+		return []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
 			Traffic:   source.Traffic{"requests": counts[0] * 3},
 			Instances: []source.Instance{{Name: "s0", Health: health, Traffic: tr}, {Name: "inv", Health: "UP"}}}}}}
 	}
@@ -38,7 +38,7 @@ func TestSignals(t *testing.T) {
 		"signal_note": "first count of its traffic: rates from the next refresh"}, inst); diff != "" {
 		t.Errorf("first answer (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"failing": "false"}, bare); diff != "" {
+	if diff := cmp.Diff(map[string]string{"failing": "false", "signal_note": "haproxy counts no traffic strata reads here"}, bare); diff != "" {
 		t.Errorf("an instance without counters (-want +got):\n%s", diff)
 	}
 
