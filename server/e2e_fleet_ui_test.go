@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,11 +26,12 @@ import (
 
 // TestUIFleetInBrowser drives the UI in Chromium on the synthetic fleet of docs/design.md's
 // targets (10,000 hosts, 300,000 containers, 1,000 LBs), made uneven so that its tables have an
-// order to show: lb-N keeps the first 1+N%10 of its 10 services (10 to 100 instances), and two
-// instances of lb-0042's svc-1 are DOWN. The landing page counts what the graph holds and
-// puts the failing service first; the list of LBs sorts by instances (100 before 90: natural
-// order), pages through all 1,000 and filters; a text search of a host's IP finds the host and
-// the instances at that address, and ip:port the one instance there.
+// order to show: lb-N keeps the first 1+N%10 of its 10 services (10 to 100 instances), two
+// instances of lb-0042's svc-1 are DOWN, and lb-0041's svc-0 answers in times from 400 µs to
+// 90 s. The landing page counts what the graph holds and puts the failing service first; the
+// list of LBs sorts by instances (100 before 90: natural order), pages through all 1,000 and
+// filters; an LB page sorts by response time, whatever its unit; a text search of a host's IP
+// lists the host first, then the instances at that address, and ip:port the one instance there.
 func TestUIFleetInBrowser(t *testing.T) {
 	chromium := testenv.Command(t, "chromium")
 
@@ -40,6 +42,10 @@ func TestUIFleetInBrowser(t *testing.T) {
 	down := lbs[42].Services[1].Instances[:2]
 	for i := range down {
 		down[i].Health = "DOWN"
+	}
+	responseTimes := []float64{1.2, 0.005, 0.25, 90, 0.08, 3, 0.0004, 0.5, 12, 0.03} // seconds
+	for i, secs := range responseTimes {
+		lbs[41].Services[0].Instances[i].Traffic = source.Traffic{source.TrafficResponseTime: secs}
 	}
 	services, instances := 0, 0
 	for _, lb := range lbs {
@@ -192,6 +198,24 @@ func TestUIFleetInBrowser(t *testing.T) {
 	b.checkCSV(table, "the LBs holding lb-004")
 	b.shot("fleet-lbs-filtered")
 
+	// An LB page sorted by response time: by the time, not by the digits it is written with
+	// ("5 ms" before "1.2 s").
+	b.open("/lb/haproxy/lb-0041", http.StatusOK)
+	b.click(`table.results thead a[title="sort by response_time"]`)
+	table = b.table("div.table")
+	byTime := slices.Clone(lbs[41].Services[0].Instances[:len(responseTimes)])
+	slices.SortFunc(byTime, func(x, y source.Instance) int {
+		return cmp.Compare(x.Traffic[source.TrafficResponseTime], y.Traffic[source.TrafficResponseTime])
+	})
+	var fastest []string
+	for _, inst := range byTime {
+		fastest = append(fastest, inst.Name)
+	}
+	if got := table.column("server")[:len(fastest)]; !slices.Equal(got, fastest) {
+		t.Errorf("lb-0041's instances by response time: %q (%q), want %q, fastest first", got, table.column("response_time"), fastest)
+	}
+	b.shot("fleet-lb-by-response-time")
+
 	// A host's IP, typed into the search box: the host and every instance at that address,
 	// exact matches all; ip:port, the one instance there.
 	target := lbs[9].Services[9].Instances[3]
@@ -224,6 +248,9 @@ func TestUIFleetInBrowser(t *testing.T) {
 	table = b.table("div.table")
 	if !sameRows(table.Rows, atIP) {
 		t.Errorf("searching %s: %q, want the host and the instances at that address %q", target.Address, table.Rows, atIP)
+	}
+	if len(table.Rows) > 0 && table.Rows[0][1] != host {
+		t.Errorf("searching %s lists %q first, want the host that has the address, %s, before the instances that point at it", target.Address, table.Rows[0], host)
 	}
 	b.shot("fleet-search-ip")
 	b.open("/search?"+url.Values{"q": {ipPort}}.Encode(), http.StatusOK)
