@@ -174,10 +174,11 @@ func TestSearchGolden(t *testing.T) {
 		{name: "search-escaped", path: searchPath(`<script>alert("x")</script>`), code: http.StatusOK,
 			holds: []string{"Entities holding “&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;”", "rows 1–1 of 1", "label note=&lt;script&gt;"},
 			lacks: []string{`<script>alert`}},
-		// An exact IP: the host and the instance at it first, before entities that merely hold it.
+		// An exact IP: the host that has it first, then the instance at it, before entities that
+		// merely hold it.
 		{name: "search-exact-ip", path: searchPath("10.0.3.17"), code: http.StatusOK,
-			holds: []string{`<tr><td>instance</td><td><a href="/entity/instance/edge/c1ps/s0">edge/c1ps/s0</a></td><td>s0</td><td>address=10.0.3.17</td></tr>
-  <tr><td>host</td><td><a href="/entity/host/node-17">node-17</a></td><td>node-17</td><td>addresses=10.0.3.17</td></tr>`}},
+			holds: []string{`<tr><td>host</td><td><a href="/entity/host/node-17">node-17</a></td><td>node-17</td><td>addresses=10.0.3.17</td></tr>
+  <tr><td>instance</td><td><a href="/entity/instance/edge/c1ps/s0">edge/c1ps/s0</a></td><td>s0</td><td>address=10.0.3.17</td></tr>`}},
 		// ip:port is the instance at that address and port.
 		{name: "search-ip-port", path: searchPath("10.0.3.17:8080"), code: http.StatusOK,
 			holds: []string{"rows 1–1 of 1", `<td>address:port=10.0.3.17:8080</td>`}},

@@ -141,15 +141,16 @@ func serviceRows(g *graph.Graph, at string) ([]row, int) {
 				{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)},
 				{Text: strconv.Itoa(n)},
 				{Text: strconv.Itoa(failing)},
-				{Text: humanRatio(svc.Attrs["error_ratio"])},
-				{Text: humanRate(svc.Attrs["req_rate"])},
+				{Text: humanRatio(svc.Attrs["error_ratio"]), Sort: svc.Attrs["error_ratio"]},
+				{Text: humanRate(svc.Attrs["req_rate"]), Sort: svc.Attrs["req_rate"]},
 				{},
 			}
 			if failing > 0 {
 				cells[3].Class = "failing"
 			}
 			if worst != nil && isFailing(worst) {
-				cells[6] = cell{Text: strings.TrimSpace(worst.Name + " " + shownHealth(worst) + " " + errorsText(worst)), Href: entityHref(graph.Instance, worst.ID, at), Class: "failing"}
+				cells[6] = cell{Text: strings.TrimSpace(worst.Name + " " + shownHealth(worst) + " " + errorsText(worst)), Href: entityHref(graph.Instance, worst.ID, at), Class: "failing",
+					Sort: worst.Attrs["error_ratio"]}
 			}
 			r.row = row{Cells: cells, Failing: failing > 0}
 			out = append(out, r)

@@ -161,8 +161,8 @@ func instanceTableRow(svc *graph.Entity, inst lbInstance, at string) row {
 	}
 	return row{Failing: isFailing(e), Cells: []cell{
 		{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}, {Text: e.Attrs["position"]},
-		{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)}, {Text: address}, health, {Text: errorsText(e)},
-		{Text: humanSeconds(e.Attrs["response_time_seconds"])},
+		{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)}, {Text: address}, health, {Text: errorsText(e), Sort: e.Attrs["error_ratio"]},
+		{Text: humanSeconds(e.Attrs["response_time_seconds"]), Sort: e.Attrs["response_time_seconds"]},
 		containers, images, hosts, kernels, osImages, hardware,
 	}}
 }

@@ -25,10 +25,12 @@ var queryExamples = []struct{ Query, What string }{
 }
 
 // cell is one table cell, a link when it names an entity; Class colours it (failing); a cell of
-// several values (the containers of an instance) holds them as Items, one per line.
+// several values (the containers of an instance) holds them as Items, one per line. Sort is the
+// value it sorts by when its text is written for a person ("250 µs" sorts as 0.00025).
 type cell struct {
 	Text, Href, Class string
 	Items             []cell
+	Sort              string
 }
 
 type searchData struct {
@@ -171,10 +173,12 @@ func caret(text string, err error) string {
 	return strings.Repeat(" ", qe.Pos.Col-1) + "^"
 }
 
-// How well an entity matches a text search: the whole of a value first, then its start, then
-// anywhere in it.
+// How well an entity matches a text search: the whole of its own id, name or one of its
+// addresses (a host is its IP; an instance is its ip:port), then the whole of another value
+// (an instance at that IP), then a value's start, then anywhere in one.
 const (
-	matchExact = iota
+	matchOwn = iota
+	matchExact
 	matchPrefix
 	matchInside
 	noMatch
@@ -265,32 +269,26 @@ func matchWhere(e *graph.Entity, needle string) (int, string) {
 	}
 	if e.Kind == graph.Instance && e.Attrs["address"] != "" {
 		if addr := e.Attrs["address"] + ":" + e.Attrs["port"]; strings.EqualFold(addr, needle) {
-			return matchExact, "address:port=" + addr
+			return matchOwn, "address:port=" + addr
 		}
 	}
 	try(e.ID, "id")
-	if best == matchExact {
-		return best, where
-	}
 	try(e.Name, "name")
+	if best == matchExact { // its own id or name
+		return matchOwn, where
+	}
 	for _, k := range slices.Sorted(maps.Keys(e.Attrs)) {
-		if best == matchExact {
-			break
-		}
 		v := e.Attrs[k]
 		try(v, k+"="+v)
-		if k == "addresses" { // a list: one of its addresses whole is an exact match
+		if k == "addresses" { // a list of its own: one of them whole is the entity itself
 			for a := range strings.SplitSeq(v, ",") {
 				if strings.EqualFold(strings.TrimSpace(a), needle) {
-					best, where = matchExact, k+"="+v
+					return matchOwn, k + "=" + v
 				}
 			}
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(e.Labels)) {
-		if best == matchExact {
-			break
-		}
 		v := e.Labels[k]
 		try(v, "label "+k+"="+v)
 	}

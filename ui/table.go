@@ -106,7 +106,7 @@ func newTable(c *echo.Context, name string, columns []string, rows []row) *table
 	rows = slices.Clone(rows)
 	if col >= 0 {
 		slices.SortStableFunc(rows, func(a, b row) int {
-			x := compareNatural(a.text(col), b.text(col))
+			x := compareNatural(a.sortKey(col), b.sortKey(col))
 			if desc {
 				return -x
 			}
@@ -203,6 +203,14 @@ func (r row) text(i int) string {
 		texts[j] = it.Text
 	}
 	return strings.Join(texts, " ")
+}
+
+// sortKey is what a cell sorts by: its Sort, else its text.
+func (r row) sortKey(i int) string {
+	if i < len(r.Cells) && r.Cells[i].Sort != "" {
+		return r.Cells[i].Sort
+	}
+	return r.text(i)
 }
 
 // holds tells whether any cell holds the (lower-case) needle.

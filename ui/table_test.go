@@ -47,6 +47,12 @@ func TestTable(t *testing.T) {
 	if got := firstColumn(tableOf(t, "", "sort=load", 12)); got[0] != "node-1" || got[11] != "node-12" {
 		t.Errorf("sort=load (0.1 … 1.2 by value): %v", got)
 	}
+	// A cell written for a person sorts by its value: "250 µs" before "1.5 ms".
+	rows := []row{{Cells: []cell{{Text: "1.5 ms", Sort: "0.0015"}}}, {Cells: []cell{{Text: "250 µs", Sort: "0.00025"}}}, {Cells: []cell{{Text: "2 s", Sort: "2"}}}}
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/x?sort=time", nil), httptest.NewRecorder())
+	if got := firstColumn(newTable(c, "", []string{"time"}, rows)); !slices.Equal(got, []string{"250 µs", "1.5 ms", "2 s"}) {
+		t.Errorf("sorted by value: %v", got)
+	}
 	// A filter, case-insensitive, in any column; the total stays the table's.
 	tb = tableOf(t, "", "filter=NODE-1", 12)
 	if tb.Matched != 4 || tb.Total != 12 { // node-1, node-10, node-11, node-12
@@ -70,7 +76,7 @@ func TestTable(t *testing.T) {
 	// CSV is every row that passes the filter, in the order shown, not one page.
 	tb = tableOf(t, "", "filter=node-1&sort=-host&per_page=1", 12)
 	rec := httptest.NewRecorder()
-	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/x?format=csv", nil), rec)
+	c = echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/x?format=csv", nil), rec)
 	if err := tb.writeCSV(c, "t"); err != nil {
 		t.Fatal(err)
 	}
