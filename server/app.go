@@ -199,6 +199,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.refresher = topology.NewRefresher(topology.RefresherOptions{
 		LBSources:         opts.LBSources,
 		FactSources:       append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
+		ScrapedTraffic:    metrics.NewScrapedTraffic(facts, 5*time.Minute).Fill,
 		LocalHost:         opts.LocalHost,
 		StaleAfter:        opts.StaleAfter,
 		FailingErrorRatio: opts.FailingErrorRatio,

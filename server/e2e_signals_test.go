@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/haproxy"
+	"github.com/strata-obs/strata/topology/source/inventory"
 )
 
 // TestFailingBackendSignals is the page that started the incident desk: a real HAProxy with
@@ -148,5 +151,110 @@ backend c1ps
 	}
 	if len(d.Rows) != 1 || d.Rows[0][1] != "edge/c1ps/broken" {
 		t.Errorf("at %s, during the failure: %v, want the broken server", at, d.Rows)
+	}
+}
+
+// TestSignalsFromScrapedExporter: an LB strata cannot ask (an inventory LB, a HAProxy on
+// another machine) but whose own Prometheus exporter it scrapes, with the label lb naming it,
+// gets its traffic signals from those series: the server answering 500 fails with its error
+// ratio, the healthy one does not, and the rates agree with what HAProxy itself counted
+// (its runtime API) over the same time.
+func TestSignalsFromScrapedExporter(t *testing.T) {
+	backend := func(h http.HandlerFunc) string {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
+	}
+	failing := backend(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "broken", http.StatusInternalServerError) })
+	healthy := backend(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	var front, metrics string
+	h := testenv.StartHAProxy(t, func() string {
+		front, metrics = testenv.FreeAddr(t), testenv.FreeAddr(t)
+		return fmt.Sprintf(testenv.HAProxyDefaults+`frontend fe
+  bind %s
+  default_backend c1ps
+frontend metrics
+  bind %s
+  http-request use-service prometheus-exporter if { path /metrics }
+backend c1ps
+  balance roundrobin
+  server broken %s check
+  server good %s check
+`, front, metrics, failing, healthy)
+	})
+
+	// The LB as an inventory knows it: no runtime API, no counters.
+	dir := t.TempDir()
+	file := dir + "/inventory.yml"
+	inv := fmt.Sprintf("lbs:\n  - name: edge\n    provider: haproxy\n    services:\n      - name: c1ps\n        instances:\n"+
+		"          - {name: broken, address: %s}\n          - {name: good, address: %s}\n", failing, healthy)
+	if err := os.WriteFile(file, []byte(inv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := inventory.New("inventory", file, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go func() {
+		client := &http.Client{Timeout: 2 * time.Second}
+		for ctx.Err() == nil {
+			if resp, err := client.Get("http://" + front + "/"); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+
+	a := startApp(t, server.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, LBSources: []source.LoadBalancers{src},
+		ScrapeConfigs: fmt.Sprintf("- job_name: haproxy\n  static_configs: [{targets: [%q], labels: {lb: edge}}]\n", metrics)})
+	instance := func(name string) (apiEntity, error) {
+		e, err := a.entity("instance", "edge/c1ps/"+name)
+		return e.Entity, err
+	}
+	testenv.Eventually(t, pollTimeout, "the broken server failing from the scraped series", func() error {
+		e, err := instance("broken")
+		if err != nil {
+			return err
+		}
+		if ratio, err := strconv.ParseFloat(e.Attrs["error_ratio"], 64); err != nil || ratio < 0.99 || e.Attrs["failing"] != "true" {
+			return fmt.Errorf("broken: %v", e.Attrs)
+		}
+		return nil
+	})
+	good, err := instance("good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if good.Attrs["failing"] != "false" || good.Attrs["error_ratio"] != "0" {
+		t.Errorf("good: %v, want serving, not failing", good.Attrs)
+	}
+
+	// The request rate against HAProxy's own count (show stat's stot of the server) over a
+	// few seconds: the load generator's pace, within the spread of two reads a scrape apart.
+	stot := func() float64 {
+		out := h.Command(t, "show stat")
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Split(line, ",")
+			if len(f) > 7 && f[0] == "c1ps" && f[1] == "broken" {
+				v, _ := strconv.ParseFloat(f[7], 64)
+				return v
+			}
+		}
+		t.Fatalf("no row of c1ps/broken in show stat:\n%s", out)
+		return 0
+	}
+	before, t0 := stot(), time.Now()
+	time.Sleep(3 * time.Second)
+	truth := (stot() - before) / time.Since(t0).Seconds()
+	e, err := instance("broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := strconv.ParseFloat(e.Attrs["req_rate"], 64)
+	if err != nil || truth <= 0 || got < truth/2 || got > truth*2 {
+		t.Errorf("req_rate %q, HAProxy counted %.1f/s", e.Attrs["req_rate"], truth)
 	}
 }

@@ -41,6 +41,9 @@ type RefresherOptions struct {
 	// FailingErrorRatio is --topology.failing-error-ratio: an instance whose share of failed
 	// requests reaches it is failing; zero is DefaultFailingErrorRatio.
 	FailingErrorRatio float64
+	// ScrapedTraffic fills the counters an LB's source did not give from the series scraped of
+	// the LB's own exporter (metrics.ScrapedTraffic.Fill); nil: none.
+	ScrapedTraffic func(ctx context.Context, lbs []source.LB, at time.Time) error
 }
 
 // Refresher holds the latest graph and the state of each source.
@@ -201,8 +204,17 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 
 	// The signals of the LBs' traffic, from this answer's counters and the last: only
 	// refreshes, one at a time, use the counters kept, so readers need not wait for this.
-	for _, res := range answers {
+	for i, res := range answers {
 		if st := r.sources[res.key]; res.err == nil && res.key.kind == "lb" {
+			// The signals are written into the answer: a copy of its services and instances,
+			// since a source may answer the same ones every time (an inventory keeps its file's).
+			res.lbs = cloneServices(res.lbs)
+			answers[i] = res
+			if r.opts.ScrapedTraffic != nil {
+				if err := r.opts.ScrapedTraffic(ctx, res.lbs, now); err != nil {
+					r.logger.Warn("read the LBs' exporter series", "source", res.key.name, "err", err)
+				}
+			}
 			st.counted = markSignals(res.lbs, now, st.counted, r.opts.FailingErrorRatio)
 		}
 	}
@@ -234,6 +246,18 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	r.finished = time.Now()
 	r.refreshed = true
 	return g
+}
+
+// cloneServices copies the LBs down to their instances, which the signals are written into.
+func cloneServices(lbs []source.LB) []source.LB {
+	out := slices.Clone(lbs)
+	for i := range out {
+		out[i].Services = slices.Clone(out[i].Services)
+		for j := range out[i].Services {
+			out[i].Services[j].Instances = slices.Clone(out[i].Services[j].Instances)
+		}
+	}
+	return out
 }
 
 // answer is what one source said on this refresh, or why it said nothing.

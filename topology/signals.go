@@ -49,9 +49,9 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 			key := trafficKey{lb.Name, svc.Name, ""}
 			if svc.Traffic != nil {
 				// A service has no health check of its own: it fails on its share of errors.
-				svc.Signals = signals(last, key, svc.Traffic, at)
+				svc.Signals = signals(last, key, svc.Traffic, countedAt(svc.TrafficAt, at))
 				svc.Signals[signalFailing] = strconv.FormatBool(failing(source.HealthUp, svc.Signals, failingRatio))
-				next[key] = counted{at, svc.Traffic}
+				next[key] = counted{countedAt(svc.TrafficAt, at), svc.Traffic}
 			} else {
 				svc.Signals = map[string]string{signalNote: cmp.Or(svc.TrafficNote, noCounters(lb))}
 			}
@@ -63,8 +63,8 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 				}
 				inst.Signals = map[string]string{}
 				if inst.Traffic != nil {
-					inst.Signals = signals(last, key, inst.Traffic, at)
-					next[key] = counted{at, inst.Traffic}
+					inst.Signals = signals(last, key, inst.Traffic, countedAt(inst.TrafficAt, at))
+					next[key] = counted{countedAt(inst.TrafficAt, at), inst.Traffic}
 				} else {
 					inst.Signals[signalNote] = cmp.Or(inst.TrafficNote, noCounters(lb))
 				}
@@ -75,6 +75,14 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 	return next
 }
 
+// countedAt is when counters were counted: the time a source gave, else the refresh's.
+func countedAt(given, refresh time.Time) time.Time {
+	if given.IsZero() {
+		return refresh
+	}
+	return given
+}
+
 // noCounters says why an LB's source gave no traffic where it did not say itself: an
 // inventory, DNS or Kubernetes LB counts no traffic that strata reads (an older HAProxy
 // without the counters too). No rate is shown as none, not as zero.
@@ -83,9 +91,10 @@ func noCounters(lb *source.LB) string {
 }
 
 // failing: a health check that does not pass, or a share of failed requests at the threshold
-// or above.
+// or above. An instance no one checks (health UNKNOWN) fails on its errors alone.
 func failing(health string, signals map[string]string, threshold float64) bool {
-	if health != source.HealthUp {
+	// UNKNOWN is no check at all (an inventory's instance), not a failed one.
+	if health != source.HealthUp && health != source.HealthUnknown && health != "" {
 		return true
 	}
 	ratio, err := strconv.ParseFloat(signals[signalErrorRatio], 64)

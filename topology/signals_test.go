@@ -159,3 +159,19 @@ func TestSignalSeriesAndHistory(t *testing.T) {
 		t.Errorf("the past graph's instance: %+v, want its signals back", inst)
 	}
 }
+
+// TestFailingHealth: a check that fails is failing whatever the errors; an instance no one
+// checks (UNKNOWN, an inventory's) fails on its errors alone.
+func TestFailingHealth(t *testing.T) {
+	for _, c := range []struct {
+		health, ratio string
+		want          bool
+	}{
+		{"DOWN", "", true}, {"MAINT", "0", true}, {"UP", "0.01", false}, {"UP", "0.05", true},
+		{"UNKNOWN", "", false}, {"UNKNOWN", "0.5", true}, {"", "0", false},
+	} {
+		if got := failing(c.health, map[string]string{"error_ratio": c.ratio}, 0.05); got != c.want {
+			t.Errorf("failing(%s, error_ratio %q) = %v, want %v", c.health, c.ratio, got, c.want)
+		}
+	}
+}

@@ -88,6 +88,9 @@ type Service struct {
 	// Traffic is what the LB counts of the service as a whole (HAProxy's backend row); nil
 	// when it counts nothing.
 	Traffic Traffic
+	// TrafficAt is when the LB counted Traffic, where that is not when the source answered (a
+	// scraped sample's time); zero: when it answered.
+	TrafficAt time.Time
 	// TrafficNote says why Traffic is nil, where the source knows (Caddy's metrics are off on
 	// the server): the refresh shows it as signal_note, so that no number is not read as zero.
 	TrafficNote string
@@ -125,6 +128,8 @@ type Instance struct {
 	// Traffic is what the LB counts of the instance's traffic; nil when it counts nothing (an
 	// inventory, an older HAProxy). Signals are the attributes the refresh makes of it.
 	Traffic Traffic
+	// TrafficAt is when the LB counted Traffic, as Service.TrafficAt.
+	TrafficAt time.Time
 	// TrafficNote says why Traffic is nil, where the source knows (Caddy and nginx count
 	// nothing per upstream), as Service.TrafficNote.
 	TrafficNote string

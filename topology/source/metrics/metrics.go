@@ -45,10 +45,11 @@ func New(name string, q storage.Queryable, lookback time.Duration) *Source {
 // Name is the source's name.
 func (s *Source) Name() string { return s.name }
 
-// series is one series' labels and its last value at the asked time.
+// series is one series' labels and its last value at the asked time, and that sample's time.
 type series struct {
 	labels labels.Labels
 	value  float64
+	t      int64 // unix milliseconds
 }
 
 // latest returns the series named metric alive at the querier's end (maxt).
@@ -60,7 +61,7 @@ func latest(ctx context.Context, q storage.Querier, mint, maxt int64, metric str
 	for set.Next() {
 		ser := set.At()
 		it = ser.Iterator(it)
-		last, ok := math.NaN(), false
+		last, lastT, ok := math.NaN(), int64(0), false
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			if vt != chunkenc.ValFloat {
 				continue
@@ -69,13 +70,13 @@ func latest(ctx context.Context, q storage.Querier, mint, maxt int64, metric str
 			if t > maxt {
 				break
 			}
-			last, ok = v, true
+			last, lastT, ok = v, t, true
 		}
 		if err := it.Err(); err != nil {
 			return nil, fmt.Errorf("read %s: %w", metric, err)
 		}
 		if ok && !value.IsStaleNaN(last) {
-			out = append(out, series{ser.Labels(), last})
+			out = append(out, series{ser.Labels(), last, lastT})
 		}
 	}
 	if err := set.Err(); err != nil {
