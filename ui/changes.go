@@ -215,24 +215,47 @@ func rangeLinks(c *echo.Context, current string, explicitFrom bool) []navItem {
 func journalRows(changes []graph.Change, pageTime string) ([]row, map[string]int) {
 	rows := make([]row, 0, len(changes))
 	counts := map[string]int{}
+	// A fleet's kernel upgrade is thousands of changes under the same few hundred LBs: each
+	// LB's link is made once, and the cells of every row come from two allocations, not two
+	// per row.
+	lbLinks := map[string]string{}
+	nLBs := 0
+	for _, ch := range changes {
+		nLBs += len(ch.LBs) + 1
+	}
+	cellsOf, lbsOf := make([]cell, 0, len(changes)*len(journalColumns)), make([]cell, 0, nLBs)
 	for end := len(changes); end > 0; {
 		start := end - 1
 		for start > 0 && changes[start-1].At.Equal(changes[end-1].At) {
 			start--
 		}
+		// One refresh's changes share its time: its text and links are made once.
+		at := changes[start].At
+		when, seen, gone := fmtTime(at), changeLinkTime(changeSeen("changed", at)), changeLinkTime(changeSeen("removed", at))
 		for _, ch := range changes[start:end] {
 			counts[ch.Change]++
-			lbs := make([]cell, 0, len(ch.LBs)+1)
+			first := len(lbsOf)
 			for _, lb := range ch.LBs {
-				lbs = append(lbs, cell{Text: lb, Href: lbHref(lb, pageTime)})
+				href, ok := lbLinks[lb]
+				if !ok {
+					href = lbHref(lb, pageTime)
+					lbLinks[lb] = href
+				}
+				lbsOf = append(lbsOf, cell{Text: lb, Href: href})
 			}
 			if ch.MoreLBs {
-				lbs = append(lbs, cell{Text: "and more"})
+				lbsOf = append(lbsOf, cell{Text: "and more"})
 			}
-			cells := make([]cell, 0, len(journalColumns))
-			cells = append(cells, cell{Text: fmtTime(ch.At)})
-			cells = append(cells, changeCells(ch.Change, ch.Kind, ch.ID, ch.Attribute, ch.From, ch.To, changeLinkTime(changeSeen(ch)))...)
-			rows = append(rows, row{Cells: append(cells, cell{Items: lbs})})
+			lbs := lbsOf[first:len(lbsOf):len(lbsOf)]
+			linkAt := seen
+			if ch.Change == "removed" {
+				linkAt = gone
+			}
+			first = len(cellsOf)
+			cellsOf = append(cellsOf, cell{Text: when})
+			cellsOf = changeCells(cellsOf, ch.Change, ch.Kind, ch.ID, ch.Attribute, ch.From, ch.To, linkAt)
+			cellsOf = append(cellsOf, cell{Items: lbs})
+			rows = append(rows, row{Cells: cellsOf[first:len(cellsOf):len(cellsOf)]})
 		}
 		end = start
 	}
@@ -254,14 +277,14 @@ func historyRows(res *query.Result, fromAt, toAt string) ([]row, map[string]int)
 			at = fromAt
 		}
 		counts[r[0]]++
-		rows = append(rows, row{Cells: changeCells(r[0], r[1], r[2], r[3], r[4], r[5], at)})
+		rows = append(rows, row{Cells: changeCells(make([]cell, 0, len(historyColumns)), r[0], r[1], r[2], r[3], r[4], r[5], at)})
 	}
 	return rows, counts
 }
 
-// changeCells are the cells both answers share: change, kind, id (a link to the entity's page
-// at at), attribute, from (struck through when it changed), to.
-func changeCells(change, kind, id, attr, from, to, at string) []cell {
+// changeCells appends the cells both answers share: change, kind, id (a link to the entity's
+// page at at), attribute, from (struck through when it changed), to.
+func changeCells(dst []cell, change, kind, id, attr, from, to, at string) []cell {
 	idCell := cell{Text: id}
 	if k := graph.Kind(kind); k.Depth() >= 0 {
 		idCell.Href = entityHref(k, id, at)
@@ -270,17 +293,20 @@ func changeCells(change, kind, id, attr, from, to, at string) []cell {
 	if change == "changed" {
 		was = "was"
 	}
-	return []cell{{Text: change, Class: "change change-" + change}, {Text: kind}, idCell, {Text: attr}, {Text: from, Class: was}, {Text: to}}
+	return append(dst, cell{Text: change, Class: changeClass[change]}, cell{Text: kind}, idCell, cell{Text: attr}, cell{Text: from, Class: was}, cell{Text: to})
 }
+
+// changeClass colours a change's cell by its kind; a constant each, not a string per row.
+var changeClass = map[string]string{"added": "change change-added", "removed": "change change-removed", "changed": "change change-changed"}
 
 // changeSeen is when the graph holds what a change is about: the refresh that saw it, or for
 // a removal the moment before, whose graph still held it (the refresh wrote its series at
 // that millisecond, and marked the removed one's gone).
-func changeSeen(ch graph.Change) time.Time {
-	if ch.Change == "removed" {
-		return ch.At.Truncate(time.Millisecond).Add(-time.Millisecond)
+func changeSeen(change string, at time.Time) time.Time {
+	if change == "removed" {
+		return at.Truncate(time.Millisecond).Add(-time.Millisecond)
 	}
-	return ch.At
+	return at
 }
 
 // changeLinkTime is the time parameter of a link into the graph at t ("" for the latest): to
