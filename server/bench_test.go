@@ -125,7 +125,7 @@ func BenchmarkUIPagesFleet(b *testing.B) {
 	for _, p := range []struct{ name, page, holds string }{
 		{"host-page", "/entity/host/node-00042", "node-00042"},
 		{"instance-page", "/entity/instance/lb-0042/svc-3/s0", "node-"},
-		{"search", "/?q=" + url.QueryEscape(`lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`), "node-"},
+		{"search", "/search?q=" + url.QueryEscape(`lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`), "node-"},
 		{"lb-page", "/lb/haproxy/lb-0042", "node-"},
 		{"lbs-page", "/lbs", "lb-0042"},
 		{"fleet-page", "/fleet", "5.15.0-91-generic"},
