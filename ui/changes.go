@@ -156,7 +156,7 @@ func (u *UI) changes(c *echo.Context) error {
 	if d.Journal {
 		columns = journalColumns
 	}
-	d.Table = newTable(c, "", columns, rows)
+	d.Table = newTable(c, "", columns, rows, 0)
 	if d.Table.wantsCSV(c) {
 		return d.Table.writeCSV(c, "strata-changes")
 	}

@@ -69,7 +69,7 @@ func (u *UI) entity(c *echo.Context) error {
 	d.selectors = selectorsOf(e, at)
 	var rows []row
 	rows, d.PathsCut = entityPaths(g, e, at)
-	d.Paths = newTable(c, "paths", pathColumns, rows)
+	d.Paths = newTable(c, "paths", pathColumns, rows, 0)
 	if d.Paths.wantsCSV(c) {
 		return d.Paths.writeCSV(c, "strata-paths")
 	}

@@ -113,7 +113,7 @@ func (u *UI) fleet(c *echo.Context) error {
 		for j, v := range dist.Rows {
 			rows[j] = row{Cells: []cell{{Text: v.Value, Href: v.Href}, {Text: strconv.Itoa(v.Count), Class: "count"}}}
 		}
-		dist.Table = newTable(c, f.Attr, []string{f.Attr, f.What}, rows)
+		dist.Table = newTable(c, f.Attr, []string{f.Attr, f.What}, rows, 0)
 		tables = append(tables, dist.Table)
 	}
 	var drift, host, zone []row
@@ -134,9 +134,9 @@ func (u *UI) fleet(c *echo.Context) error {
 		zone = append(zone, row{Cells: []cell{r.Service, r.LB, {Text: strconv.Itoa(r.Instances), Class: "count"},
 			{Text: strconv.Itoa(r.Hosts), Class: "count"}, {Text: r.Zone}}})
 	}
-	d.DriftTable = newTable(c, "drift", []string{"service", "lb", "mixed", "values (instances)"}, drift)
-	d.SharedHostTable = newTable(c, "one_host", []string{"service", "lb", "instances", "host"}, host)
-	d.SharedZoneTable = newTable(c, "one_zone", []string{"service", "lb", "instances", "hosts", "zone"}, zone)
+	d.DriftTable = newTable(c, "drift", []string{"service", "lb", "mixed", "values (instances)"}, drift, 0)
+	d.SharedHostTable = newTable(c, "one_host", []string{"service", "lb", "instances", "host"}, host, 0)
+	d.SharedZoneTable = newTable(c, "one_zone", []string{"service", "lb", "instances", "hosts", "zone"}, zone, 0)
 	for _, t := range append(tables, d.DriftTable, d.SharedHostTable, d.SharedZoneTable) {
 		if t.wantsCSV(c) {
 			return t.writeCSV(c, "strata-fleet-"+t.Name)

@@ -13,10 +13,12 @@ import (
 	"github.com/strata-obs/strata/topology/graph"
 )
 
-// homeChanges is the landing page's window of changes, and how many of them it lists.
+// homeChanges is the landing page's window of changes, and how many of them it lists;
+// homeServiceRows the services a page of its table holds: the failing first, then a glance.
 const (
-	homeChanges    = time.Hour
-	homeChangeRows = 10
+	homeChanges     = time.Hour
+	homeChangeRows  = 10
+	homeServiceRows = 20
 )
 
 type homeData struct {
@@ -86,7 +88,7 @@ func (u *UI) home(c *echo.Context) error {
 	svcs := u.servicesOf(g, at)
 	rows := svcs.rows
 	d.Failing = svcs.failing
-	d.Services = newTable(c, "services", serviceColumns, rows)
+	d.Services = newTable(c, "services", serviceColumns, rows, homeServiceRows)
 	if d.Services.wantsCSV(c) {
 		return d.Services.writeCSV(c, "strata-services")
 	}

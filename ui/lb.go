@@ -96,7 +96,7 @@ func (u *UI) lb(c *echo.Context) error {
 			rows = append(rows, instanceTableRow(s.entity, inst, at))
 		}
 	}
-	d.Table = newTable(c, "", instanceColumns, rows)
+	d.Table = newTable(c, "", instanceColumns, rows, 0)
 	if d.Table.wantsCSV(c) {
 		return d.Table.writeCSV(c, "strata-lb")
 	}

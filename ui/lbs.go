@@ -31,7 +31,7 @@ func (u *UI) lbs(c *echo.Context) error {
 	}
 	at := c.QueryParam("time")
 	rows := u.lbRows(g, at)
-	d := lbsData{Table: newTable(c, "", lbsColumns, rows)}
+	d := lbsData{Table: newTable(c, "", lbsColumns, rows, 0)}
 	if d.Table.wantsCSV(c) {
 		return d.Table.writeCSV(c, "strata-lbs")
 	}

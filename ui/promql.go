@@ -119,7 +119,7 @@ func (u *UI) promqlPage(c *echo.Context) error {
 		}
 	}
 	if len(rows) > 0 {
-		d.Table = newTable(c, "", []string{"series", "value"}, rows)
+		d.Table = newTable(c, "", []string{"series", "value"}, rows, 0)
 		if d.Table.wantsCSV(c) {
 			return d.Table.writeCSV(c, "strata-promql")
 		}

@@ -112,7 +112,7 @@ func (u *UI) search(c *echo.Context) error {
 		}
 		rows[i] = row{Cells: cells, Failing: failing}
 	}
-	d.Table = newTable(c, "", columns, rows)
+	d.Table = newTable(c, "", columns, rows, 0)
 	if d.Table.wantsCSV(c) {
 		return d.Table.writeCSV(c, "strata-query")
 	}
@@ -241,7 +241,7 @@ func (u *UI) plainSearch(c *echo.Context, d searchData) error {
 		rows[i] = row{Cells: []cell{{Text: string(h.e.Kind)}, {Text: h.e.ID, Href: entityHref(h.e.Kind, h.e.ID, at)}, {Text: h.e.Name},
 			{Text: h.where}}, Failing: h.e.Kind == graph.Instance && isFailing(h.e)}
 	}
-	d.Table = newTable(c, "", []string{"kind", "id", "name", "matched"}, rows)
+	d.Table = newTable(c, "", []string{"kind", "id", "name", "matched"}, rows, 0)
 	if d.Table.wantsCSV(c) {
 		return d.Table.writeCSV(c, "strata-search")
 	}

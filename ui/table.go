@@ -60,8 +60,9 @@ const (
 	maxPerPage = 1000
 )
 
-// newTable sorts, filters and pages rows by the request's parameters.
-func newTable(c *echo.Context, name string, columns []string, rows []row) *table {
+// newTable sorts, filters and pages rows by the request's parameters, size rows a page unless
+// the URL says (0: perPage).
+func newTable(c *echo.Context, name string, columns []string, rows []row, size int) *table {
 	q := c.Request().URL.Query()
 	param := func(p string) string {
 		if name == "" {
@@ -129,7 +130,9 @@ func newTable(c *echo.Context, name string, columns []string, rows []row) *table
 		t.Columns = append(t.Columns, h)
 	}
 
-	size := perPage
+	if size <= 0 {
+		size = perPage
+	}
 	if n, err := strconv.Atoi(q.Get(param("per_page"))); err == nil && n > 0 {
 		size = min(n, maxPerPage)
 	}

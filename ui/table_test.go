@@ -20,7 +20,7 @@ func tableOf(t *testing.T, name, rawQuery string, n int) *table {
 			Failing: i%3 == 0})
 	}
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/x?"+rawQuery, nil), httptest.NewRecorder())
-	return newTable(c, name, []string{"host", "load"}, rows)
+	return newTable(c, name, []string{"host", "load"}, rows, 0)
 }
 
 func firstColumn(t *table) []string {
@@ -50,7 +50,7 @@ func TestTable(t *testing.T) {
 	// A cell written for a person sorts by its value: "250 µs" before "1.5 ms".
 	rows := []row{{Cells: []cell{{Text: "1.5 ms", Sort: "0.0015"}}}, {Cells: []cell{{Text: "250 µs", Sort: "0.00025"}}}, {Cells: []cell{{Text: "2 s", Sort: "2"}}}}
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/x?sort=time", nil), httptest.NewRecorder())
-	if got := firstColumn(newTable(c, "", []string{"time"}, rows)); !slices.Equal(got, []string{"250 µs", "1.5 ms", "2 s"}) {
+	if got := firstColumn(newTable(c, "", []string{"time"}, rows, 0)); !slices.Equal(got, []string{"250 µs", "1.5 ms", "2 s"}) {
 		t.Errorf("sorted by value: %v", got)
 	}
 	// A filter, case-insensitive, in any column; the total stays the table's.
