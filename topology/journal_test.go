@@ -288,6 +288,20 @@ func TestRefresherChanges(t *testing.T) {
 	if got, since := r.Changes(time.Time{}, now); len(got) != 0 || !since.IsZero() {
 		t.Fatalf("before the first refresh: %v since %s, want nothing since zero", got, since)
 	}
+	// Pages read the journal while the loop refreshes (go test -race).
+	stop := make(chan struct{})
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				r.Changes(journalT0, journalT0.Add(time.Hour))
+			}
+		}
+	}()
 	for i, kernel := range []string{"6.1.0-13", "6.1.0-13", "6.1.0-18", "6.1.0-18"} {
 		if i > 0 {
 			now = now.Add(15 * time.Second)
@@ -296,6 +310,8 @@ func TestRefresherChanges(t *testing.T) {
 		scene(kernel)
 		r.Refresh(context.Background())
 	}
+	close(stop)
+	<-read
 	if g, _ := r.Graph(); g.Entities(graph.Instance)[0].Attrs["req_rate"] == "" {
 		t.Fatal("the scene has no req_rate: the test would prove nothing of signals")
 	}
