@@ -64,18 +64,7 @@ backend c1ps
 		t.Fatal(err)
 	}
 
-	// The load generator: requests through the LB until the test ends.
-	ctx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	go func() {
-		client := &http.Client{Timeout: 2 * time.Second}
-		for ctx.Err() == nil {
-			if resp, err := client.Get("http://" + front + "/api"); err == nil {
-				resp.Body.Close()
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	loadThrough(t, "http://"+front+"/api")
 
 	a := startApp(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{src}})
 	instance := func(name string) (apiEntity, error) {
@@ -196,17 +185,7 @@ backend c1ps
 		t.Fatal(err)
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	go func() {
-		client := &http.Client{Timeout: 2 * time.Second}
-		for ctx.Err() == nil {
-			if resp, err := client.Get("http://" + front + "/"); err == nil {
-				resp.Body.Close()
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	loadThrough(t, "http://"+front+"/")
 
 	a := startApp(t, server.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, LBSources: []source.LoadBalancers{src},
 		ScrapeConfigs: fmt.Sprintf("- job_name: haproxy\n  static_configs: [{targets: [%q], labels: {lb: edge}}]\n", metrics)})
@@ -257,4 +236,20 @@ backend c1ps
 	if err != nil || truth <= 0 || got < truth/2 || got > truth*2 {
 		t.Errorf("req_rate %q, HAProxy counted %.1f/s", e.Attrs["req_rate"], truth)
 	}
+}
+
+// loadThrough is the load generator: requests to url, one every few milliseconds, until the
+// test ends.
+func loadThrough(t *testing.T, url string) {
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go func() {
+		client := &http.Client{Timeout: 2 * time.Second}
+		for ctx.Err() == nil {
+			if resp, err := client.Get(url); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 }

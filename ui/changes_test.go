@@ -142,15 +142,7 @@ func changesJournalUI(t *testing.T, changes []graph.Change, since time.Time) *UI
 	t.Helper()
 	gs := changesGraphs{changesGraph(changesBefore), changesGraph(changesAfter)}
 	u, err := New(Options{Graphs: gs, Limits: query.DefaultLimits, Now: func() time.Time { return changesNow },
-		Changes: func(from, to time.Time) ([]graph.Change, time.Time) {
-			var out []graph.Change
-			for _, c := range changes {
-				if c.At.After(from) && !c.At.After(to) {
-					out = append(out, c)
-				}
-			}
-			return out, since
-		}}, slog.New(slog.DiscardHandler))
+		Changes: journalOf(changes, since)}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

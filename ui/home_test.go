@@ -14,20 +14,24 @@ import (
 func homeUI(t *testing.T, st Status, changes []graph.Change, since time.Time) *UI {
 	t.Helper()
 	u, err := New(Options{Graphs: fixtureGraphs{}, Limits: query.DefaultLimits, Now: func() time.Time { return fixtureNow },
-		Status: func() Status { return st },
-		Changes: func(from, to time.Time) ([]graph.Change, time.Time) {
-			var out []graph.Change
-			for _, c := range changes {
-				if c.At.After(from) && !c.At.After(to) {
-					out = append(out, c)
-				}
-			}
-			return out, since
-		}}, slog.New(slog.DiscardHandler))
+		Status: func() Status { return st }, Changes: journalOf(changes, since)}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// journalOf is Options.Changes over a fixed journal that holds changes since since.
+func journalOf(changes []graph.Change, since time.Time) func(from, to time.Time) ([]graph.Change, time.Time) {
+	return func(from, to time.Time) ([]graph.Change, time.Time) {
+		var out []graph.Change
+		for _, c := range changes {
+			if c.At.After(from) && !c.At.After(to) {
+				out = append(out, c)
+			}
+		}
+		return out, since
+	}
 }
 
 func TestHomeGolden(t *testing.T) {
