@@ -269,7 +269,8 @@ func upstream(t *testing.T, name string) *httptest.Server {
 	return srv
 }
 
-func get(t *testing.T, url, host string) string {
+// request GETs url with that Host header ("" for the URL's).
+func request(t *testing.T, url, host string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -280,6 +281,12 @@ func get(t *testing.T, url, host string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp
+}
+
+func get(t *testing.T, url, host string) string {
+	t.Helper()
+	resp := request(t, url, host)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -458,15 +465,7 @@ func hostPort(srv *httptest.Server) string { return srv.Listener.Addr().String()
 
 func statusOfHost(t *testing.T, url, host string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := request(t, url, host)
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
