@@ -103,6 +103,24 @@ backend c1ps
 	if !regexp.MustCompile(`>broken</a></td><td>[^<]*</td><td class="health down">FAILING</td><td>(9\d(\.\d)?|100)% of [0-9.]+/s</td>`).Match(page) {
 		t.Errorf("the LB page does not show the broken server failing:\n%s", page)
 	}
+	// So do its own page (a FAILING badge, its error ratio in percent) and the landing page
+	// (its service first, in red, with it as the worst instance).
+	page, err = testenv.CheckHTTP(a.base+"/entity/instance/edge/c1ps/broken", http.StatusOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`<h1 class="failing">.*<span class="badge">FAILING</span>`).Match(page) ||
+		!regexp.MustCompile(`<th scope="row">error_ratio</th><td title="[0-9.]+">(9\d(\.\d)?|100)%</td>`).Match(page) {
+		t.Errorf("the instance page does not show the broken server failing:\n%s", page)
+	}
+	page, err = testenv.CheckHTTP(a.base+"/", http.StatusOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`1 instance failing</span>`).Match(page) ||
+		!regexp.MustCompile(`<tr class="failing"><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td><a href="/entity/service/edge/c1ps">c1ps</a></td><td>3</td><td class="failing">1</td>.*<a href="/entity/instance/edge/c1ps/broken">broken FAILING (9\d(\.\d)?|100)% of [0-9.]+/s</a>`).Match(page) {
+		t.Errorf("the landing page does not show the broken server failing:\n%s", page)
+	}
 
 	var d server.QueryData
 	if _, err := getAPI(a.base, "/api/v1/topology/query?"+url.Values{"q": {`lb{name="edge"} -> instance{error_ratio>0.5}`}}.Encode(), &d); err != nil {

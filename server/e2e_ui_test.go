@@ -119,7 +119,7 @@ func TestUIInBrowser(t *testing.T) {
 		t.Errorf("the landing page's services: %q, want one row starting %q", services.Rows, want)
 	}
 	b.checkCSV(services, "the landing page's services")
-	sources := b.rows(`table[aria-label="Sources"]`)
+	sources := b.rows(`#table-sources table`)
 	for _, want := range [][]string{{"edge", "lb", "up"}, {"metrics", "facts", "up"}} {
 		if !slices.ContainsFunc(sources, func(r []string) bool { return len(r) > 3 && slices.Equal(r[:3], want) }) {
 			t.Errorf("the landing page's sources: %q, want a row %q", sources, want)

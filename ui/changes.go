@@ -56,6 +56,10 @@ type changesData struct {
 	HasJournal bool // the UI reads a journal (Options.Changes)
 	Since      time.Time
 	SinceHref  string
+	// Clamped: the window asked for (a range, not from/to) starts before the journal, which
+	// answered from its start; HistoryHref is the whole window diffed from the history.
+	Clamped     bool
+	HistoryHref string
 	Typed      bool // a path was typed: the history answers it
 	Table      *table
 	Counts     []changeCount
@@ -132,6 +136,12 @@ func (u *UI) changes(c *echo.Context) error {
 	if u.opts.Changes != nil && !d.Typed {
 		var journal []graph.Change
 		journal, d.Since = u.opts.Changes(d.From, d.End)
+		if !explicit && !d.Since.IsZero() && d.From.Before(d.Since) && d.Since.Before(d.End) {
+			// The last hour just after a restart: the journal's part of it at once, and the rest
+			// a click away, rather than seconds of history diff for the default page.
+			d.HistoryHref = "/changes?" + url.Values{"from": {fmtRFC3339(d.From)}, "to": {fmtRFC3339(d.End)}}.Encode()
+			d.From, d.Clamped = d.Since, true
+		}
 		if d.Journal = !d.Since.IsZero() && !d.From.Before(d.Since); d.Journal {
 			rows, counts = journalRows(journal, d.Time)
 		} else if !d.Since.IsZero() && d.Since.Before(d.End) {

@@ -179,6 +179,13 @@ func TestChangesJournalGolden(t *testing.T) {
 			holds: []string{`<a href="/changes?range=15m" aria-current="true">last 15m</a>`, `name="from" value="2026-11-20 09:55:00"`,
 				`<td>2026-11-20 10:00:00 UTC</td><td class="change change-changed">changed</td><td>host</td>`, "rows 1–1 of 1"},
 			lacks: []string{"kernel_release"}},
+		// The last 6 hours, just after a restart: the journal answers from its start, and the
+		// whole window is a link to the history.
+		{name: "changes-journal-clamped", path: "/changes?range=6h", code: http.StatusOK,
+			holds: []string{"From the refresh loop's journal", "From 2026-11-20 09:05:00 UTC to now", "The journal starts at 2026-11-20 09:05:00 UTC (strata started then)",
+				`<a href="/changes?from=2026-11-20T04%3A10%3A00Z&amp;to=2026-11-20T10%3A10%3A00Z">the whole window from the stored history</a>`,
+				`<span class="change-changed">3 changed</span>`},
+			lacks: []string{"Computed from the stored history"}},
 		// The table's own parameters: a filter, then pages of one row.
 		{name: "changes-journal-filter", path: "/changes?filter=edge%2Fc1ps&per_page=2&page=2", code: http.StatusOK,
 			holds: []string{"rows 3–4 of 4 (filtered from 7)", `<a rel="prev" href="?filter=edge%2Fc1ps&amp;page=1&amp;per_page=2">`,

@@ -26,6 +26,7 @@ type homeData struct {
 	// Refreshing: the first refresh has not finished, so the graph is empty for now, not for good.
 	Refreshing bool
 	Status     *Status // nil for a past time: sources say how they are now, not then
+	Sources    *table  // Status's sources
 	Counts     []kindCount
 	Services   *table // every LB's services, those with failing instances first
 	Failing    int    // instances failing
@@ -75,6 +76,23 @@ func (u *UI) home(c *echo.Context) error {
 	if when.IsZero() && u.opts.Status != nil {
 		st := u.opts.Status()
 		d.Status, d.Refreshing = &st, !st.Refreshed
+		now := u.opts.Now()
+		var rows []row
+		for _, src := range st.Sources {
+			state := cell{Text: "up", Class: "up"}
+			if !src.Up {
+				state = cell{Text: strings.TrimSuffix("down: "+src.Error, ": "), Class: "down"}
+			}
+			seen := cell{Text: "never", Sort: "0"}
+			if !src.LastSeen.IsZero() {
+				seen = cell{Text: humanAgo(now.Sub(src.LastSeen)), Sort: strconv.FormatInt(now.Sub(src.LastSeen).Milliseconds(), 10)}
+			}
+			rows = append(rows, row{Cells: []cell{{Text: src.Name}, {Text: src.Kind}, state, seen}, Failing: !src.Up})
+		}
+		d.Sources = newTable(c, "sources", []string{"source", "kind", "state", "last answer"}, rows, 0)
+		if d.Sources.wantsCSV(c) {
+			return d.Sources.writeCSV(c, "strata-sources")
+		}
 	}
 	g, _, err := u.opts.Graphs.GraphAt(c.Request().Context(), when)
 	if err != nil {
@@ -215,12 +233,8 @@ func (u *UI) recentChanges(when time.Time, at string) *homeChangesView {
 		ch := changes[i]
 		hc := homeChange{At: ch.At, Change: ch.Change, Kind: ch.Kind, Attr: ch.Attribute, From: ch.From, To: ch.To,
 			Entity: cell{Text: ch.ID}}
-		if k := graph.Kind(ch.Kind); k.Depth() >= 0 {
-			t := fmtRFC3339(ch.At)
-			if ch.Change == "removed" {
-				t = fmtRFC3339(ch.At.Add(-time.Second))
-			}
-			hc.Entity.Href = entityHref(k, ch.ID, t)
+		if k := graph.Kind(ch.Kind); k.Depth() >= 0 { // the entity as that refresh saw it (as the Changes page links it)
+			hc.Entity.Href = entityHref(k, ch.ID, changeLinkTime(changeSeen(ch.Change, ch.At)))
 		}
 		for _, lb := range ch.LBs {
 			hc.LBs = append(hc.LBs, cell{Text: lb, Href: lbHref(lb, at)})

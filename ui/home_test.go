@@ -47,7 +47,7 @@ func TestHomeGolden(t *testing.T) {
 		// which is down and why; the hour's changes name the LB they touch.
 		{name: "home", path: "/", code: http.StatusOK,
 			holds: []string{`1 instance failing</span>`, `<tr class="failing"><td><a href="/lb/haproxy/edge">haproxy/edge</a></td><td><a href="/entity/service/edge/c1ps">c1ps</a></td><td>2</td><td class="failing">1</td>`,
-				`<a href="/entity/instance/edge/c1ps/s1">s1 DOWN</a>`, `<span class="down">down</span>: dial tcp 127.0.0.1:9100: connection refused`,
+				`<a href="/entity/instance/edge/c1ps/s1">s1 DOWN</a>`, `<td class="down">down: dial tcp 127.0.0.1:9100: connection refused</td>`,
 				"12s ago", `<b>1</b>lb`, `<b>2</b>instance`, "1 changed", "1 added", `address: 10.0.3.16 → 10.0.3.17`, "Ask the graph"}},
 		// A past time: no sources (they say how they are now), the graph of then.
 		{name: "home-time", path: "/?time=2026-11-20T10:01:00Z", code: http.StatusOK,

@@ -212,7 +212,7 @@ func TestHardeningQueries(t *testing.T) {
 		}{
 			{"a 600 KB path query", "/api/v1/topology/query", url.Values{"q": {projection}}, 422, "more than the limit of 65536 (--query.max-length)"},
 			{"20,000 matchers", "/api/v1/topology/query", url.Values{"q": {matchers}}, 422, "(--query.max-length)"},
-			{"the UI's search", "/", url.Values{"q": {matchers}}, 422, "(--query.max-length)"},
+			{"the UI's search", "/search", url.Values{"q": {matchers}}, 422, "(--query.max-length)"},
 			{"a subquery of a day at 1 ms", "/api/v1/query", url.Values{"query": {"max_over_time(vector(1)[1d:1ms])"}}, 422,
 				"takes 86400000 steps, more than the limit of 5000000 samples (--query.max-samples)"},
 			// 11,000 steps over every path and instance: 40,000 series, 440 million samples.
@@ -224,7 +224,7 @@ func TestHardeningQueries(t *testing.T) {
 				"(--query.max-length)"},
 			{"a 2 MB form", "/api/v1/query", url.Values{"query": {strings.Repeat("1+", 1_000_000) + "1"}}, 400, "request body too large"},
 		} {
-			if c.path == "/" {
+			if c.path == "/search" {
 				// The UI answers pages by GET; 240 KB of query string fits its header limit.
 				a, err := p.send(t, c.path+"?q="+url.QueryEscape(c.form.Get("q")), nil, 30*time.Second)
 				if err != nil || a.status != c.status || !strings.Contains(a.body, c.holds) {
@@ -290,7 +290,7 @@ func TestHardeningQueries(t *testing.T) {
 			}
 			t.Logf("%s, 20,000 matchers: %d after %s", path, a.status, a.took.Round(time.Millisecond))
 		}
-		a, err = p.send(t, "/?q="+url.QueryEscape(matchers), nil, 60*time.Second)
+		a, err = p.send(t, "/search?q="+url.QueryEscape(matchers), nil, 60*time.Second)
 		if err != nil || a.status != 503 || !strings.Contains(a.body, "(--query.timeout)") {
 			t.Errorf("the UI's search, 20,000 matchers: %d %v", a.status, err)
 		}
