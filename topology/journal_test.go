@@ -251,7 +251,8 @@ func TestMergeLBs(t *testing.T) {
 // ones graph.IsSignal names (the path language's diff skips them too), and none is carried as
 // an attribute the journal compares.
 func TestSignalAttrsAreNotChanges(t *testing.T) {
-	for _, a := range []string{signalReqRate, signal5xxRate, signalErrorRate, signalErrorRatio, signalSessions, signalResponseTime, signalNote} {
+	for _, a := range []string{signalReqRate, signal2xxRate, signal3xxRate, signal4xxRate, signal5xxRate, signalErrorRate, signalErrorRatio,
+		signalSessions, signalQueue, signalResponseTime, signalNote} {
 		if !graph.IsSignal(a) {
 			t.Errorf("graph.IsSignal(%q) is false: diffs would report it every refresh", a)
 		}

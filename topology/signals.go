@@ -19,10 +19,14 @@ const DefaultFailingErrorRatio = 0.05
 // absent, never zero, and signal_note says why.
 const (
 	signalReqRate      = "req_rate"
+	signal2xxRate      = "http_2xx_rate"
+	signal3xxRate      = "http_3xx_rate"
+	signal4xxRate      = "http_4xx_rate"
 	signal5xxRate      = "http_5xx_rate"
 	signalErrorRate    = "error_rate"
 	signalErrorRatio   = "error_ratio"
 	signalSessions     = "sessions"
+	signalQueue        = "queue"
 	signalResponseTime = "response_time_seconds"
 	signalFailing      = "failing"
 	signalNote         = "signal_note"
@@ -111,6 +115,9 @@ func signals(last map[trafficKey]counted, key trafficKey, now source.Traffic, at
 	if v, ok := now[source.TrafficResponseTime]; ok {
 		out[signalResponseTime] = decimal(v)
 	}
+	if v, ok := now[source.TrafficQueue]; ok {
+		out[signalQueue] = decimal(v)
+	}
 	prev, seen := last[key]
 	switch {
 	case !seen:
@@ -142,8 +149,11 @@ func signals(last map[trafficKey]counted, key trafficKey, now source.Traffic, at
 	} else {
 		out[signalNote] = "the LB counts no requests here"
 	}
-	if v, ok := rates[source.TrafficHTTP5xx]; ok {
-		out[signal5xxRate] = decimal(v)
+	for k, attr := range map[string]string{source.TrafficHTTP2xx: signal2xxRate, source.TrafficHTTP3xx: signal3xxRate,
+		source.TrafficHTTP4xx: signal4xxRate, source.TrafficHTTP5xx: signal5xxRate} {
+		if v, ok := rates[k]; ok {
+			out[attr] = decimal(v)
+		}
 	}
 	errRate, anyErr := 0.0, false
 	for _, k := range []string{source.TrafficHTTP5xx, source.TrafficConnErrors, source.TrafficRespErrors} {

@@ -175,3 +175,25 @@ func TestFailingHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalsByClass: each response class the LB counts has its rate, and the queue is a gauge
+// shown as it is.
+func TestSignalsByClass(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	answer := func(ok, notFound, queue float64) []source.LB {
+		return []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps", Instances: []source.Instance{{Name: "s0", Health: "UP",
+			Traffic: source.Traffic{"requests": ok + notFound, "http_2xx": ok, "http_4xx": notFound, "http_5xx": 0, "queue": queue}}}}}}}
+	}
+	last := markSignals(answer(100, 10, 0), t0, nil, 0.05)
+	next := answer(400, 70, 3)
+	markSignals(next, t0.Add(10*time.Second), last, 0.05)
+	got := next[0].Services[0].Instances[0].Signals
+	for attr, want := range map[string]string{"http_2xx_rate": "30", "http_4xx_rate": "6", "http_5xx_rate": "0", "queue": "3", "req_rate": "36", "error_ratio": "0"} {
+		if got[attr] != want {
+			t.Errorf("%s = %q, want %q (all: %v)", attr, got[attr], want, got)
+		}
+	}
+	if _, ok := got["http_3xx_rate"]; ok {
+		t.Errorf("a class the LB does not count has a rate: %v", got)
+	}
+}

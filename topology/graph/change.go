@@ -28,7 +28,8 @@ type Change struct {
 // the note saying why one is missing): they move with every refresh, so a diff of two graphs
 // that reported them would bury what changed under them. failing is not among them: its flip
 // is a change worth seeing. topology/signals.go makes them; its test checks the two agree.
-var signalAttrs = []string{"req_rate", "http_5xx_rate", "error_rate", "error_ratio", "sessions", "response_time_seconds", "signal_note"}
+var signalAttrs = []string{"req_rate", "http_2xx_rate", "http_3xx_rate", "http_4xx_rate", "http_5xx_rate", "error_rate", "error_ratio",
+	"sessions", "queue", "response_time_seconds", "signal_note"}
 
 // IsSignal tells whether an attribute is one of the LB's traffic signals, which no diff
 // reports.

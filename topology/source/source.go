@@ -144,17 +144,21 @@ type Traffic map[string]float64
 // The keys of Traffic.
 const (
 	TrafficRequests     = "requests"              // HTTP requests, or sessions in TCP mode (counter)
+	TrafficHTTP2xx      = "http_2xx"              // responses of class 2xx (counter)
+	TrafficHTTP3xx      = "http_3xx"              // responses of class 3xx (counter)
+	TrafficHTTP4xx      = "http_4xx"              // responses of class 4xx (counter)
 	TrafficHTTP5xx      = "http_5xx"              // responses of class 5xx (counter)
 	TrafficConnErrors   = "connection_errors"     // connections to the instance that failed (counter)
 	TrafficRespErrors   = "response_errors"       // responses that failed or were cut (counter)
 	TrafficSessions     = "sessions"              // sessions open now (gauge)
+	TrafficQueue        = "queue"                 // requests waiting for a connection now (gauge)
 	TrafficResponseTime = "response_time_seconds" // the LB's recent average (gauge)
 )
 
 // TrafficCounters are the keys of Traffic that count since the LB started: a rate is made of
 // two answers, and a value that went down (the LB restarted) makes none.
 func TrafficCounters() []string {
-	return []string{TrafficRequests, TrafficHTTP5xx, TrafficConnErrors, TrafficRespErrors}
+	return []string{TrafficRequests, TrafficHTTP2xx, TrafficHTTP3xx, TrafficHTTP4xx, TrafficHTTP5xx, TrafficConnErrors, TrafficRespErrors}
 }
 
 // Origin says which kind of source reported a fact; conflicting facts follow its precedence.

@@ -53,7 +53,7 @@ func FuzzParseStat(f *testing.F) {
 		}
 		// What was parsed, written back as CSV, parses to the same rows.
 		var b strings.Builder
-		b.WriteString("# pxname,svname,status,type,uweight,addr,req_tot,hrsp_5xx,econ,eresp,scur,rtime\n")
+		b.WriteString("# pxname,svname,status,type,uweight,addr,req_tot,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,econ,eresp,scur,qcur,rtime\n")
 		w := csv.NewWriter(&b)
 		for _, r := range rows {
 			if strings.ContainsRune(r.Proxy+r.Name+r.Status+r.Addr, '\r') {
@@ -67,8 +67,9 @@ func FuzzParseStat(f *testing.F) {
 				return strconv.FormatUint(uint64(math.Round(v*scale)), 10)
 			}
 			_ = w.Write([]string{r.Proxy, r.Name, r.Status, fmt.Sprint(int(r.Type)), fmt.Sprint(r.Weight), r.Addr,
-				count(source.TrafficRequests, 1), count(source.TrafficHTTP5xx, 1), count(source.TrafficConnErrors, 1),
-				count(source.TrafficRespErrors, 1), count(source.TrafficSessions, 1), count(source.TrafficResponseTime, 1000)})
+				count(source.TrafficRequests, 1), count(source.TrafficHTTP2xx, 1), count(source.TrafficHTTP3xx, 1), count(source.TrafficHTTP4xx, 1),
+				count(source.TrafficHTTP5xx, 1), count(source.TrafficConnErrors, 1), count(source.TrafficRespErrors, 1),
+				count(source.TrafficSessions, 1), count(source.TrafficQueue, 1), count(source.TrafficResponseTime, 1000)})
 		}
 		w.Flush()
 		again, err := ParseStat(strings.NewReader(b.String()))

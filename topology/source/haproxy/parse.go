@@ -102,7 +102,7 @@ type statColumns struct {
 	typ, weight, uweight   int
 	addr                   int
 	// The traffic columns, by their Traffic key; rtime is in milliseconds.
-	reqTot, stot, hrsp5xx, econ, eresp, scur, rtime int
+	reqTot, stot, hrsp2xx, hrsp3xx, hrsp4xx, hrsp5xx, econ, eresp, scur, qcur, rtime int
 }
 
 func newStatColumns(names []string) (statColumns, error) {
@@ -118,7 +118,8 @@ func newStatColumns(names []string) (statColumns, error) {
 	c.pxname, c.svname, c.status = index("pxname"), index("svname"), index("status")
 	c.typ, c.weight, c.uweight, c.addr = index("type"), index("weight"), index("uweight"), index("addr")
 	c.reqTot, c.stot, c.hrsp5xx, c.econ = index("req_tot"), index("stot"), index("hrsp_5xx"), index("econ")
-	c.eresp, c.scur, c.rtime = index("eresp"), index("scur"), index("rtime")
+	c.eresp, c.scur, c.qcur, c.rtime = index("eresp"), index("scur"), index("qcur"), index("rtime")
+	c.hrsp2xx, c.hrsp3xx, c.hrsp4xx = index("hrsp_2xx"), index("hrsp_3xx"), index("hrsp_4xx")
 	for _, required := range []struct {
 		name string
 		at   int
@@ -190,10 +191,14 @@ func (c statColumns) traffic(field func(int) string) (source.Traffic, error) {
 	}{
 		{source.TrafficRequests, c.stot, 1},
 		{source.TrafficRequests, c.reqTot, 1}, // HTTP requests where HAProxy counts them
+		{source.TrafficHTTP2xx, c.hrsp2xx, 1},
+		{source.TrafficHTTP3xx, c.hrsp3xx, 1},
+		{source.TrafficHTTP4xx, c.hrsp4xx, 1},
 		{source.TrafficHTTP5xx, c.hrsp5xx, 1},
 		{source.TrafficConnErrors, c.econ, 1},
 		{source.TrafficRespErrors, c.eresp, 1},
 		{source.TrafficSessions, c.scur, 1},
+		{source.TrafficQueue, c.qcur, 1},
 		{source.TrafficResponseTime, c.rtime, 0.001},
 	} {
 		v := field(col.at)

@@ -38,18 +38,26 @@ type trafficFamily struct {
 var trafficFamilies = []trafficFamily{
 	{metric: "haproxy_backend_http_requests_total", key: source.TrafficRequests, service: "proxy"},
 	{metric: "haproxy_backend_sessions_total", key: source.TrafficRequests, service: "proxy"}, // TCP mode
+	{metric: "haproxy_backend_http_responses_total", key: source.TrafficHTTP2xx, service: "proxy", only: [2]string{"code", "2xx"}},
+	{metric: "haproxy_backend_http_responses_total", key: source.TrafficHTTP3xx, service: "proxy", only: [2]string{"code", "3xx"}},
+	{metric: "haproxy_backend_http_responses_total", key: source.TrafficHTTP4xx, service: "proxy", only: [2]string{"code", "4xx"}},
 	{metric: "haproxy_backend_http_responses_total", key: source.TrafficHTTP5xx, service: "proxy", only: [2]string{"code", "5xx"}},
 	{metric: "haproxy_backend_connection_errors_total", key: source.TrafficConnErrors, service: "proxy"},
 	{metric: "haproxy_backend_response_errors_total", key: source.TrafficRespErrors, service: "proxy"},
 	{metric: "haproxy_backend_current_sessions", key: source.TrafficSessions, service: "proxy"},
+	{metric: "haproxy_backend_current_queue", key: source.TrafficQueue, service: "proxy"},
 	{metric: "haproxy_backend_response_time_average_seconds", key: source.TrafficResponseTime, service: "proxy"},
 	// A server's requests are its sessions, as show stat's stot: HAProxy 2.6's exporter has no
 	// per-server request counter.
 	{metric: "haproxy_server_sessions_total", key: source.TrafficRequests, service: "proxy", inst: "server"},
+	{metric: "haproxy_server_http_responses_total", key: source.TrafficHTTP2xx, service: "proxy", inst: "server", only: [2]string{"code", "2xx"}},
+	{metric: "haproxy_server_http_responses_total", key: source.TrafficHTTP3xx, service: "proxy", inst: "server", only: [2]string{"code", "3xx"}},
+	{metric: "haproxy_server_http_responses_total", key: source.TrafficHTTP4xx, service: "proxy", inst: "server", only: [2]string{"code", "4xx"}},
 	{metric: "haproxy_server_http_responses_total", key: source.TrafficHTTP5xx, service: "proxy", inst: "server", only: [2]string{"code", "5xx"}},
 	{metric: "haproxy_server_connection_errors_total", key: source.TrafficConnErrors, service: "proxy", inst: "server"},
 	{metric: "haproxy_server_response_errors_total", key: source.TrafficRespErrors, service: "proxy", inst: "server"},
 	{metric: "haproxy_server_current_sessions", key: source.TrafficSessions, service: "proxy", inst: "server"},
+	{metric: "haproxy_server_current_queue", key: source.TrafficQueue, service: "proxy", inst: "server"},
 	{metric: "haproxy_server_response_time_average_seconds", key: source.TrafficResponseTime, service: "proxy", inst: "server"},
 }
 
@@ -104,7 +112,7 @@ func (s *ScrapedTraffic) Fill(ctx context.Context, lbs []source.LB, at time.Time
 	defer q.Close()
 
 	found := map[key]source.Traffic{}
-	newest := map[key]int64{} // the newest sample's time: when the LB counted
+	newest := map[key]int64{}               // the newest sample's time: when the LB counted
 	filledBy := map[key]map[string]string{} // the family that filled each key, so a later one does not
 	for _, f := range trafficFamilies {
 		ss, err := latest(ctx, q, mint, maxt, f.metric)

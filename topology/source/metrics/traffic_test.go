@@ -39,7 +39,7 @@ func TestScrapedTraffic(t *testing.T) {
 		t.Errorf("service: traffic (-want +got)\n%s at %s note %q", diff, svc.TrafficAt, svc.TrafficNote)
 	}
 	s0 := svc.Instances[0]
-	if diff := cmp.Diff(source.Traffic{"requests": 150, "http_5xx": 140, "response_time_seconds": 0.25}, s0.Traffic); diff != "" || !s0.TrafficAt.Equal(scraped) {
+	if diff := cmp.Diff(source.Traffic{"requests": 150, "http_2xx": 10, "http_5xx": 140, "response_time_seconds": 0.25}, s0.Traffic); diff != "" || !s0.TrafficAt.Equal(scraped) {
 		t.Errorf("s0: traffic (-want +got)\n%s at %s", diff, s0.TrafficAt)
 	}
 	if s1 := svc.Instances[1]; s1.Traffic != nil {
