@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/httpapi"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology"
@@ -65,6 +66,9 @@ type API struct {
 
 // APIOptions bound the queries the API runs.
 type APIOptions struct {
+	// View narrows a graph to what the request's identity may see (auth.Authenticator.View);
+	// nil: everything.
+	View func(ctx context.Context, g *graph.Graph) *graph.Graph
 	// History is the storage the topology's series are read from for a past time.
 	History storage.Queryable
 	Limits  query.Limits
@@ -77,7 +81,7 @@ func NewAPI(r *topology.Refresher, opts APIOptions) *API {
 		opts.Timeout = 2 * time.Minute
 	}
 	opts.Limits = opts.Limits.OrDefaults()
-	return &API{r: r, graphs: graphs{r, opts.History}, opts: opts}
+	return &API{r: r, graphs: graphs{r, opts.History, opts.View}, opts: opts}
 }
 
 // Register adds the endpoints to mux.
@@ -98,9 +102,19 @@ func (a *API) Register(mux *http.ServeMux) {
 type graphs struct {
 	r       *topology.Refresher
 	history storage.Queryable
+	view    func(ctx context.Context, g *graph.Graph) *graph.Graph // nil: all of it
 }
 
+// GraphAt is the graph at a time as the request may see it: every answer is built on it.
 func (g graphs) GraphAt(ctx context.Context, at time.Time) (*graph.Graph, []string, error) {
+	gr, w, err := g.graphAt(ctx, at)
+	if err != nil || g.view == nil {
+		return gr, w, err
+	}
+	return g.view(ctx, gr), w, nil
+}
+
+func (g graphs) graphAt(ctx context.Context, at time.Time) (*graph.Graph, []string, error) {
 	if at.IsZero() {
 		if !g.r.Refreshed() && g.history != nil {
 			// Just started: until the first refresh, the latest graph is the one stored
@@ -243,6 +257,9 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, ok := a.run(w, r, q, at)
+	if ok {
+		auditRows(r.Context(), len(res.Rows))
+	}
 	if !ok {
 		return
 	}
@@ -278,6 +295,9 @@ func (a *API) diff(w http.ResponseWriter, r *http.Request) {
 		q.Diff = &query.Diff{From: from, To: to}
 	}
 	res, ok := a.run(w, r, q, time.Time{})
+	if ok {
+		auditRows(r.Context(), len(res.Rows))
+	}
 	if !ok {
 		return
 	}
@@ -332,6 +352,7 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 		}
 		return a.To().Less(b.To())
 	})
+	auditRows(r.Context(), len(ans.nodes))
 	httpapi.Success(w, map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}, warnings)
 }
 
@@ -494,6 +515,7 @@ func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph,
 		a.failed(w, ans.ctx, ans.err)
 		return
 	}
+	auditRows(r.Context(), len(ans.nodes))
 	httpapi.Success(w, map[string]any{"time": g.At, "nodes": ans.nodes, "edges": ans.edgesJSON()}, warnings)
 }
 
@@ -505,6 +527,11 @@ func nonNilEdges(es []EdgeJSON) []EdgeJSON {
 	return es
 }
 
-func (a *API) sources(w http.ResponseWriter, _ *http.Request) {
+func (a *API) sources(w http.ResponseWriter, r *http.Request) {
+	if id, ok := auth.FromContext(r.Context()); ok && !id.Admin {
+		// A source is an LB's or a fleet's name: a scoped role sees none, as if there were none.
+		httpapi.Success(w, []topology.SourceStatus{}, nil)
+		return
+	}
 	httpapi.Success(w, a.r.Sources(), nil)
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/store"
@@ -91,6 +92,10 @@ type Options struct {
 	// LoopbackOnly, where every listen address is a loopback one, answers only requests
 	// addressed to an IP address or localhost: strata up's defence against DNS rebinding.
 	LoopbackOnly bool
+
+	// Auth, when set, asks every request but the health checks who it is, and narrows what it
+	// reads to its role's scope (server/auth.go); nil: everyone reads everything.
+	Auth *auth.Authenticator
 }
 
 // Defaults of the Options that bound the server.
@@ -113,6 +118,7 @@ type App struct {
 	refresher *topology.Refresher
 	ready     atomic.Bool
 	ui        *ui.UI
+	scopedUI  *ui.UI // for a role with a scope: its graph, no series, no sources, no journal (server/auth.go)
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
 	history storage.Queryable
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
@@ -158,6 +164,9 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	if w := opts.WebConfig; w == nil || w.WebListenAddresses == nil || (w.WebSystemdSocket != nil && *w.WebSystemdSocket) ||
 		!allLoopback(*w.WebListenAddresses) {
 		opts.LoopbackOnly = false
+		if opts.Auth == nil {
+			logger.Warn("no access control: anyone who reaches strata's port reads every load balancer, host and container; give the configuration file an auth: block")
+		}
 	}
 	a := &App{opts: opts, logger: logger, reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(versioncollector.NewCollector("strata"), collectors.NewGoCollector(),
@@ -209,10 +218,16 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
 	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)
-	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
+	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, nil}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
 		Status: a.uiStatus, Changes: a.refresher.Changes}, logger); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if opts.Auth != nil {
+		if a.scopedUI, err = a.newScopedUI(logger); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -257,7 +272,7 @@ func (a *App) Storage() storage.Storage { return a.db }
 // localhost refused.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	api := NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout})
+	api := NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout, View: a.view})
 	api.Register(mux)
 	a.promAPI.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
@@ -269,8 +284,11 @@ func (a *App) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, "strata is Ready.")
 	})
-	mux.Handle("GET /", a.ui) // the UI: every other page
+	mux.Handle("GET /", a.uiFor()) // the UI: every other page
 	h := a.pools.wrap(mux)
+	if a.opts.Auth != nil {
+		h = a.authenticate(h)
+	}
 	if a.opts.LoopbackOnly {
 		h = loopbackHosts(h)
 	}

@@ -7,6 +7,7 @@ import (
 
 	promconfig "github.com/prometheus/prometheus/config"
 
+	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
@@ -70,6 +71,7 @@ func LocalLBs(localHost string) []source.LoadBalancers {
 // and hands the scrape configs to Prometheus's own parser. strata check config runs it after
 // the file itself parsed.
 func Check(file string, cfg *config.Config) error {
+	// (BuildAuth reads the tokens file too, so that a role naming a token it lacks is said now.)
 	var errs []error
 	for _, s := range cfg.Sources {
 		one := *cfg
@@ -78,10 +80,32 @@ func Check(file string, cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("%s:%d: %w", file, s.Line, err))
 		}
 	}
+	if _, err := BuildAuth(cfg); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", file, err))
+	}
 	if len(cfg.ScrapeConfigs) > 0 {
 		if _, err := promconfig.Load("scrape_configs:\n"+indent(string(cfg.ScrapeConfigs)), slog.New(slog.DiscardHandler)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: scrape_configs: %s", file, redact.Quoted(err.Error())))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// BuildAuth is the file's access control: nil without an auth: block. The tokens file is read
+// now, and a role holding a token it lacks is an error.
+func BuildAuth(cfg *config.Config) (*auth.Authenticator, error) {
+	if cfg.Auth == nil {
+		return nil, nil
+	}
+	if cfg.Auth.OIDC != nil {
+		return nil, errors.New("auth.oidc: OpenID Connect login is not in this strata yet: give each role its bearer tokens (auth.tokens_file)")
+	}
+	var tokens []auth.Token
+	if cfg.Auth.TokensFile != "" {
+		var err error
+		if tokens, err = auth.LoadTokens(cfg.Auth.TokensFile); err != nil {
+			return nil, fmt.Errorf("auth.tokens_file: %w", err)
+		}
+	}
+	return auth.NewAuthenticator(cfg.Auth, tokens)
 }

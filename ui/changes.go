@@ -60,10 +60,10 @@ type changesData struct {
 	// answered from its start; HistoryHref is the whole window diffed from the history.
 	Clamped     bool
 	HistoryHref string
-	Typed      bool // a path was typed: the history answers it
-	Table      *table
-	Counts     []changeCount
-	Permalink  string // the same window with both times explicit: the same answer tomorrow
+	Typed       bool // a path was typed: the history answers it
+	Table       *table
+	Counts      []changeCount
+	Permalink   string // the same window with both times explicit: the same answer tomorrow
 }
 
 type changeCount struct {

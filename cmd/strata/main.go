@@ -243,5 +243,8 @@ func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 	if cfg.Topology.LabelAllowlist != nil { // an explicit [] copies no label
 		opts.Allowlist = cfg.Topology.LabelAllowlist
 	}
+	if opts.Auth, err = server.BuildAuth(cfg); err != nil {
+		return opts, err
+	}
 	return opts, nil
 }

@@ -37,6 +37,8 @@ const (
 	Unavailable ErrorType = "unavailable" // an external Prometheus that cannot be reached
 	NotFound    ErrorType = "not_found"
 	Forbidden   ErrorType = "forbidden"
+	// Unauthorized is a request without valid credentials, where auth is on.
+	Unauthorized ErrorType = "unauthorized"
 )
 
 // StatusClientClosed is nginx's "client closed request", which Prometheus answers to a query
@@ -60,6 +62,8 @@ func (t ErrorType) Status() int {
 		return http.StatusNotFound
 	case Forbidden:
 		return http.StatusForbidden
+	case Unauthorized:
+		return http.StatusUnauthorized
 	default:
 		return http.StatusInternalServerError
 	}

@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/labelname"
 	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/safefile"
@@ -35,6 +36,8 @@ type Config struct {
 	ScrapeConfigs []byte
 	Prometheus    Prometheus
 	Topology      Topology
+	// Auth is who may read what (auth.Config); nil: no auth, everyone reads everything.
+	Auth *auth.Config
 }
 
 // Prometheus is an external store beside the embedded TSDB: one to read the exporters' series
@@ -117,6 +120,7 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 				})
 			}},
 			{Name: "topology", Read: func(n *yaml.Node, path string) { r.topology(n, path, &c.Topology) }},
+			{Name: "auth", Read: func(n *yaml.Node, path string) { c.Auth = auth.Decode(r.d.Decoder, n, path, dir) }},
 		})
 	}
 	if err := r.d.Finish(); err != nil {

@@ -281,7 +281,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			in:   "sources: []\nglobal: {scrape_interval: 15s}\n",
-			want: `strata.yml:2: unknown field "global" (want one of sources, scrape_configs, prometheus, topology)`,
+			want: `strata.yml:2: unknown field "global" (want one of sources, scrape_configs, prometheus, topology, auth)`,
 		},
 		{
 			name: "document a list",

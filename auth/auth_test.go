@@ -1,0 +1,197 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/internal/strictyaml"
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// twoTeams is a fleet two teams share: LB edge serves payments' service pay and bank's service
+// bank, whose containers run on one host h1; LB vault serves bank alone.
+func twoTeams() *graph.Graph {
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	g := graph.New(at)
+	put := func(kind graph.Kind, id string, labels map[string]string) *graph.Entity {
+		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: id, Labels: labels, LastSeen: at})
+	}
+	link := func(a, b *graph.Entity) { g.Connect(a, b, "test", at) }
+	edge, vault := put(graph.LB, "edge", nil), put(graph.LB, "vault", nil)
+	pay, bank, bank2 := put(graph.Service, "edge/pay", map[string]string{"team": "payments"}), put(graph.Service, "edge/bank", map[string]string{"team": "bank"}),
+		put(graph.Service, "vault/bank", map[string]string{"team": "bank"})
+	payI, bankI, bank2I := put(graph.Instance, "edge/pay/s0", nil), put(graph.Instance, "edge/bank/s0", nil), put(graph.Instance, "vault/bank/s0", nil)
+	cp, cb := put(graph.Container, "cp", nil), put(graph.Container, "cb", nil)
+	img, h1, h2 := put(graph.Image, "nginx:1", nil), put(graph.Host, "h1", nil), put(graph.Host, "h2", nil)
+	link(edge, pay)
+	link(edge, bank)
+	link(vault, bank2)
+	link(pay, payI)
+	link(bank, bankI)
+	link(bank2, bank2I)
+	link(payI, cp)
+	link(bankI, cb)
+	link(bank2I, h2)
+	link(cp, img)
+	link(cb, img)
+	link(cp, h1)
+	link(cb, h1)
+	return g
+}
+
+func ids(g *graph.Graph) []string {
+	var out []string
+	for _, e := range g.Entities("") {
+		out = append(out, e.Ref.String())
+	}
+	return out
+}
+
+// TestScopeVisible: payments sees its service, everything under it down to the shared host,
+// and the LB above its instance; not bank's service, instance or container on the same host,
+// nor an LB that serves bank alone.
+func TestScopeVisible(t *testing.T) {
+	g := twoTeams()
+	s, err := ParseScope([]string{`team="payments"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := s.Visible(g)
+	want := []string{"lb/edge", "service/edge/pay", "instance/edge/pay/s0", "container/cp", "image/nginx:1", "host/h1"}
+	if got := ids(view); !slices.Equal(got, want) {
+		t.Errorf("payments sees %q, want %q", got, want)
+	}
+	h1, _ := view.Get(graph.Ref{Kind: graph.Host, ID: "h1"})
+	if up := view.UpOf(h1); len(up) != 1 || up[0].From().ID != "cp" {
+		t.Errorf("the shared host's edges up in payments' view: %v", up)
+	}
+	edge, _ := view.Get(graph.Ref{Kind: graph.LB, ID: "edge"})
+	if down := view.DownOf(edge); len(down) != 1 || down[0].To().ID != "edge/pay" {
+		t.Errorf("the shared LB's services in payments' view: %v", down)
+	}
+	// Two sets: either selects; a set's matchers must all hold.
+	s, _ = ParseScope([]string{`team="payments"`, `team="bank", name="vault/bank"`})
+	if got := ids(s.Visible(g)); !slices.Contains(got, "lb/vault") || slices.Contains(got, "service/edge/bank") {
+		t.Errorf("payments or bank at vault sees %q", got)
+	}
+	// A scope that selects nothing sees nothing.
+	s, _ = ParseScope([]string{`team="nobody"`})
+	if got := ids(s.Visible(g)); len(got) != 0 {
+		t.Errorf("nobody sees %q", got)
+	}
+}
+
+func decode(t *testing.T, in string) (*Config, error) {
+	t.Helper()
+	root, err := strictyaml.Read("strata.yml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := strictyaml.NewDecoder("strata.yml", root)
+	c := Decode(d, strictyaml.Lookup(root, "auth"), "auth", "/etc/strata")
+	return c, d.Err()
+}
+
+func TestDecode(t *testing.T) {
+	c, err := decode(t, `auth:
+  tokens_file: tokens.yml
+  roles:
+    - {name: admin, groups: [sre], admin: true}
+    - name: payments
+      tokens: [payments-ci]
+      scope: ['team="payments"', 'namespace=~"shop|cart", env="prod"']
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TokensFile != "/etc/strata/tokens.yml" || len(c.Roles) != 2 || !c.Roles[0].Admin || c.Roles[1].Scope.String() != `team="payments"; namespace=~"shop|cart", env="prod"` {
+		t.Errorf("decoded %+v", c)
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"auth:\n  roles:\n    - {name: a, admin: true, scope: ['x=\"1\"']}\n", `strata.yml:3: auth.roles[0].scope: an admin sees everything`},
+		{"auth:\n  roles:\n    - {name: a}\n", `strata.yml:3: auth.roles[0]: role "a" sees nothing`},
+		{"auth:\n  roles:\n    - {name: a, scope: ['team=payments']}\n", `strata.yml:3: auth.roles[0].scope[0]: not PromQL matchers`},
+		{"auth:\n  roles:\n    - {name: a, scope: ['{team=\"x\"}']}\n", `without braces`},
+		{"auth:\n  roles:\n    - {name: a, scope: ['__name__=\"up\"']}\n", `not series by name`},
+		{"auth:\n  roles:\n    - {name: a, admin: true}\n    - {name: a, admin: true}\n", `auth.roles[1].name`},
+		{"auth:\n  tokens_file: t.yml\n", `no roles`},
+		{"auth:\n  oidc: {client_id: strata}\n  roles: [{name: a, admin: true}]\n", `auth.oidc.issuer_url: required`},
+		{"auth:\n  oidc: {issuer_url: 'ftp://x', client_id: s, redirect_url: 'https://s/cb'}\n  roles: [{name: a, admin: true}]\n", `auth.oidc.issuer_url: want an http(s) URL`},
+		{"auth:\n  roles: [{name: a, admin: true, colour: red}]\n", `colour`},
+	} {
+		if _, err := decode(t, bad.in); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}
+
+// The SHA-256 of "secret-token".
+const secretSHA = "930bbdc51b6aed5c2a5678fd6e28dee7a05e8a4b643cfc0b4427c3efb86c0d94"
+
+func TestTokensAndAuthenticate(t *testing.T) {
+	tokens, err := ParseTokens("tokens.yml", []byte("tokens:\n  - {name: payments-ci, sha256: "+secretSHA+"}\n  - {name: spare, sha256: "+strings.Repeat("0", 64)+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"tokens:\n  - {name: x, sha256: secret-token}\n", "tokens.yml:2: tokens[0].sha256: want the 64 hex digits"},
+		{"tokens:\n  - {sha256: " + secretSHA + "}\n", "tokens[0].name: required"},
+		{"tokens:\n  - {name: x, sha256: " + secretSHA + "}\n  - {name: x, sha256: " + secretSHA + "}\n", "tokens[1].name"},
+	} {
+		_, err := ParseTokens("tokens.yml", []byte(bad.in))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.in, err, bad.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("the error echoes the file's value: %v", err)
+		}
+	}
+	scope, _ := ParseScope([]string{`team="payments"`})
+	cfg := &Config{Roles: []Role{{Name: "payments", Tokens: []string{"payments-ci"}, Scope: scope}}}
+	if _, err := NewAuthenticator(&Config{Roles: []Role{{Name: "x", Tokens: []string{"gone"}, Admin: true}}}, tokens); err == nil || !strings.Contains(err.Error(), `token "gone"`) {
+		t.Errorf("a role holding a token the file lacks: %v", err)
+	}
+	a, err := NewAuthenticator(cfg, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(h string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if h != "" {
+			r.Header.Set("Authorization", h)
+		}
+		return r
+	}
+	if id, err := a.Authenticate(req("Bearer secret-token")); err != nil || id.User != "payments-ci" || id.Role != "payments" || id.Admin {
+		t.Errorf("the payments token: %+v %v", id, err)
+	}
+	if _, err := a.Authenticate(req("")); !NoCredentials(err) {
+		t.Errorf("no header: %v, want no credentials", err)
+	}
+	for _, h := range []string{"Bearer wrong", "Basic c2VjcmV0LXRva2Vu", "Bearer " + strings.Repeat("x", 20000), "Bearer 0000000000000000000000000000000000000000000000000000000000000000"} {
+		if _, err := a.Authenticate(req(h)); err == nil || NoCredentials(err) {
+			t.Errorf("%.30s: %v, want refused", h, err)
+		}
+	}
+	// The spare token is in the file but in no role: refused.
+	if _, err := a.Authenticate(req("Bearer spare")); err == nil {
+		t.Error("a token in no role is accepted")
+	}
+
+	// The view: the identity's part of the graph, the same one for the same graph and role.
+	g := twoTeams()
+	id, _ := a.Authenticate(req("Bearer secret-token"))
+	ctx := WithIdentity(context.Background(), id)
+	v1, v2 := a.View(ctx, g), a.View(ctx, g)
+	if v1 != v2 || v1.Count(graph.Service) != 1 {
+		t.Errorf("views %p %p with %d services", v1, v2, v1.Count(graph.Service))
+	}
+	if a.View(context.Background(), g) != g || a.View(WithIdentity(context.Background(), Identity{Admin: true}), g) != g {
+		t.Error("with auth off or as an admin, the view is not the graph itself")
+	}
+}

@@ -1,0 +1,129 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// Identity is who a request comes from and what they may see.
+type Identity struct {
+	User  string // a person's name (username_claim), or a token's name
+	Role  string
+	Admin bool
+	Scope *Scope // nil for an admin
+}
+
+// Authenticator turns a request's credentials into an Identity.
+type Authenticator struct {
+	roles  []Role
+	tokens []Token
+	views  views
+}
+
+// NewAuthenticator checks the configuration against the tokens file: a role naming a token
+// the file does not hold is a mistake, said at start.
+func NewAuthenticator(c *Config, tokens []Token) (*Authenticator, error) {
+	var errs []error
+	for _, r := range c.Roles {
+		for _, name := range r.Tokens {
+			if !slices.ContainsFunc(tokens, func(t Token) bool { return t.Name == name }) {
+				errs = append(errs, fmt.Errorf("auth: role %q holds token %q, which the tokens file does not have", r.Name, name))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Authenticator{roles: c.Roles, tokens: tokens}, nil
+}
+
+// Authenticate reads a request's bearer token. The error says why there is no identity, for
+// the log: a client is told only that it is not authorized.
+func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
+	token, err := bearer(r)
+	if err != nil {
+		return Identity{}, err
+	}
+	name, ok := tokenNamed(a.tokens, token)
+	if !ok {
+		return Identity{}, errBadToken
+	}
+	for _, role := range a.roles {
+		if slices.Contains(role.Tokens, name) {
+			return Identity{User: name, Role: role.Name, Admin: role.Admin, Scope: role.Scope}, nil
+		}
+	}
+	return Identity{}, fmt.Errorf("token %q is in no role", name)
+}
+
+// NoCredentials tells an error of Authenticate that says the request carried none (a browser
+// to send to the login, rather than a bad token to refuse).
+func NoCredentials(err error) bool { return errors.Is(err, errNoToken) }
+
+type identityKey struct{}
+
+// WithIdentity and FromContext carry a request's identity.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext is the request's identity; ok is false when auth is off (everything is visible).
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(Identity)
+	return id, ok
+}
+
+// View is the graph as the identity may see it: the graph itself for an admin (or with auth
+// off), else its scope's part, kept per graph and role (views) so that a query pays for it
+// once per refresh, not once per request.
+func (a *Authenticator) View(ctx context.Context, g *graph.Graph) *graph.Graph {
+	id, ok := FromContext(ctx)
+	if !ok || id.Admin {
+		return g
+	}
+	if id.Scope == nil { // no role without admin or a scope gets here; see nothing if one does
+		return graph.New(g.At)
+	}
+	return a.views.of(g, id.Role, id.Scope)
+}
+
+// views keeps each role's view of the last few graphs: the latest, and a past one being read
+// (a page of a past time asks for the same graph several times), so that neither evicts the other.
+type views struct {
+	mu     sync.Mutex
+	graphs []*graph.Graph // oldest first, at most keptGraphs
+	byRole map[*graph.Graph]map[string]*graph.Graph
+}
+
+const keptGraphs = 2
+
+func (v *views) of(g *graph.Graph, role string, s *Scope) *graph.Graph {
+	v.mu.Lock()
+	if view, ok := v.byRole[g][role]; ok {
+		v.mu.Unlock()
+		return view
+	}
+	v.mu.Unlock()
+	view := s.Visible(g) // outside the lock: no request waits on another role's walk
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.byRole == nil {
+		v.byRole = map[*graph.Graph]map[string]*graph.Graph{}
+	}
+	if v.byRole[g] == nil {
+		if len(v.graphs) == keptGraphs {
+			delete(v.byRole, v.graphs[0])
+			v.graphs = v.graphs[1:]
+		}
+		v.graphs = append(v.graphs, g)
+		v.byRole[g] = map[string]*graph.Graph{}
+	}
+	v.byRole[g][role] = view
+	return view
+}

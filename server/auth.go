@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/strata-obs/strata/auth"
+	"github.com/strata-obs/strata/internal/httpapi"
+	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/ui"
+)
+
+// Access control (auth:): every request but the health checks and the UI's static assets
+// carries a bearer token; its role's scope narrows every graph the request reads (the path
+// language, the graph, entity and diff APIs, the UI's pages, now and at a past time), through
+// one view (auth.Authenticator.View). What a scope cannot narrow is not served to a scoped role:
+// the series (the Prometheus API, the UI's PromQL page and charts), the sources' names, the
+// refresh loop's journal, /metrics.
+
+// openPaths are served without credentials: orchestrators' probes, and assets that hold no data.
+func openPath(p string) bool {
+	return p == "/-/healthy" || p == "/-/ready" || strings.HasPrefix(p, ui.AssetsPath)
+}
+
+// seriesPaths are the Prometheus API's, which read series a scope does not narrow.
+func seriesPath(p string) bool {
+	for _, prefix := range []string{"/api/v1/query", "/api/v1/series", "/api/v1/labels", "/api/v1/label/"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate asks who a request comes from, refuses it without an identity, and logs one
+// audit line for every request that reads data.
+func (a *App) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if openPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id, err := a.opts.Auth.Authenticate(r)
+		if err != nil {
+			a.logger.Info("unauthenticated request refused", "endpoint", r.URL.Path, "remote", r.RemoteAddr, "reason", err)
+			unauthorized(w, r)
+			return
+		}
+		if !id.Admin {
+			switch {
+			case r.URL.Path == "/metrics":
+				httpapi.Error(w, httpapi.Forbidden, "/metrics is for an admin role")
+				return
+			case seriesPath(r.URL.Path):
+				httpapi.Error(w, httpapi.Forbidden, "role "+id.Role+" has a scope, which reaches the topology's APIs and the UI's pages; the Prometheus API is for an admin role")
+				return
+			}
+		}
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rows := new(int)
+		*rows = -1
+		ctx := context.WithValue(auth.WithIdentity(r.Context(), id), rowsKey{}, rows)
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		attrs := []slog.Attr{slog.String("user", id.User), slog.String("role", id.Role), slog.String("endpoint", r.URL.Path),
+			slog.String("query", auditQuery(r))}
+		if *rows >= 0 {
+			attrs = append(attrs, slog.Int("rows", *rows))
+		}
+		attrs = append(attrs, slog.Int("status", rec.status), slog.Float64("duration_seconds", time.Since(start).Seconds()))
+		a.logger.LogAttrs(r.Context(), slog.LevelInfo, "audit", attrs...)
+	})
+}
+
+type rowsKey struct{}
+
+// auditRows notes, for the audit line, how many rows or entities a request's answer holds.
+func auditRows(ctx context.Context, n int) {
+	if p, ok := ctx.Value(rowsKey{}).(*int); ok {
+		*p = n
+	}
+}
+
+// auditQuery is what a request asked: its path query, PromQL expression or search.
+func auditQuery(r *http.Request) string {
+	for _, k := range []string{"q", "query", "expr", "match[]"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// unauthorized answers a request without valid credentials: the API's error envelope, or for a
+// browser a page that says how to send a token.
+func unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="strata"`)
+	if strings.HasPrefix(r.URL.Path, "/api/") || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		httpapi.Error(w, httpapi.Unauthorized, "authentication required: send Authorization: Bearer <token>")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign in · strata</title></head>` +
+		`<body><h1>strata asks who you are</h1><p>This strata has access control on: send a token of its tokens file as ` +
+		`<code>Authorization: Bearer &lt;token&gt;</code>.</p></body></html>`))
+}
+
+// statusRecorder keeps a response's status for the audit line.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// view is the graph as the request's identity may see it.
+func (a *App) view(ctx context.Context, g *graph.Graph) *graph.Graph {
+	if a.opts.Auth == nil {
+		return g
+	}
+	return a.opts.Auth.View(ctx, g)
+}
+
+// newScopedUI is the UI a role with a scope is served: its graphs through its view, without
+// what a scope does not narrow (the series of the charts and the PromQL page, the sources, the
+// journal, which holds every change of the fleet).
+func (a *App) newScopedUI(logger *slog.Logger) (*ui.UI, error) {
+	return ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, a.view}, Limits: a.opts.QueryLimits}, logger)
+}
+
+// uiFor serves the UI an identity may see.
+func (a *App) uiFor() http.Handler {
+	if a.scopedUI == nil {
+		return a.ui
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := auth.FromContext(r.Context()); ok && !id.Admin {
+			a.scopedUI.ServeHTTP(w, r)
+			return
+		}
+		a.ui.ServeHTTP(w, r)
+	})
+}

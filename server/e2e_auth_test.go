@@ -1,0 +1,230 @@
+package server_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/auth"
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/server"
+	"github.com/strata-obs/strata/topology/config"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/inventory"
+)
+
+// twoTeamsInventory: payments' service pay and bank's service bank behind LB edge, their
+// instances on one shared host; bank alone behind LB vault, on a host of its own.
+const twoTeamsInventory = `hosts:
+  - {name: shared, addresses: [10.9.0.1]}
+  - {name: vaulthost, addresses: [10.9.0.2]}
+lbs:
+  - name: edge
+    provider: haproxy
+    services:
+      - {name: pay, labels: {team: payments}, instances: [{name: p0, address: "10.9.0.1:8080"}]}
+      - {name: bank, labels: {team: bank}, instances: [{name: b0, address: "10.9.0.1:9090"}]}
+  - name: vault
+    provider: haproxy
+    services:
+      - {name: bankvault, labels: {team: bank}, instances: [{name: v0, address: "10.9.0.2:9090"}]}
+`
+
+// syncBuffer is a log both the server and the test touch.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestAccessControl: with auth on, a request without a valid token reads nothing; a scoped
+// role (payments) sees its service down to the shared host, and of bank's nothing, answered as
+// if it did not exist, through the path language, the graph, entity and sources APIs and the
+// UI; what a scope does not narrow (PromQL, /metrics) is an admin's; each read is audited.
+func TestAccessControl(t *testing.T) {
+	dir := t.TempDir()
+	invFile := filepath.Join(dir, "inventory.yml")
+	if err := os.WriteFile(invFile, []byte(twoTeamsInventory), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := inventory.New("inventory", invFile, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	tokens, err := auth.ParseTokens("tokens.yml", []byte("tokens:\n  - {name: root, sha256: "+sum("root-secret")+"}\n  - {name: payments-ci, sha256: "+sum("pay-secret")+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope, err := auth.ParseScope([]string{`team="payments"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := auth.NewAuthenticator(&auth.Config{Roles: []auth.Role{{Name: "admin", Tokens: []string{"root"}, Admin: true},
+		{Name: "payments", Tokens: []string{"payments-ci"}, Scope: scope}}}, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	a := startAppWith(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv}, FactSources: []source.Facts{inv}, Auth: authn},
+		slog.New(slog.NewJSONHandler(&log, nil)))
+
+	get := func(path, token, accept string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, a.base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	rows := func(token, q string) [][]string {
+		t.Helper()
+		code, body := get("/api/v1/topology/query?"+url.Values{"q": {q}}.Encode(), token, "")
+		var r struct{ Data struct{ Rows [][]string } }
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &r) != nil {
+			t.Fatalf("%s: %d %s", q, code, body)
+		}
+		return r.Data.Rows
+	}
+	testenv.Eventually(t, pollTimeout, "the graph with both teams", func() error {
+		if n := len(rows("root-secret", "instance")); n != 3 {
+			return fmt.Errorf("%d instances", n)
+		}
+		return nil
+	})
+
+	// No token, a wrong one, a token in no role: 401, and nothing else.
+	for _, token := range []string{"", "wrong", "root-secretx"} {
+		if code, body := get("/api/v1/topology/query?q=instance", token, ""); code != http.StatusUnauthorized || !strings.Contains(body, `"errorType":"unauthorized"`) || strings.Contains(body, "edge") {
+			t.Errorf("token %q: %d %s", token, code, body)
+		}
+	}
+	if code, body := get("/", "", "text/html"); code != http.StatusUnauthorized || !strings.Contains(body, "Bearer") || strings.Contains(body, "edge") {
+		t.Errorf("a browser without a token: %d %.200s", code, body)
+	}
+	if code, _ := get("/-/healthy", "", ""); code != http.StatusOK {
+		t.Errorf("/-/healthy without a token: %d", code)
+	}
+
+	// payments: its own, down to the shared host; nothing of bank's.
+	got := rows("pay-secret", "lb -> instance -> host")
+	if len(got) != 1 || got[0][1] != "shared" {
+		t.Errorf("payments' hosts: %q, want the shared one", got)
+	}
+	for _, q := range []string{`service{name="bank"}`, `lb{name="vault"}`, `instance{name="b0"}`, `host{name="vaulthost"}`, `host{name="shared"} <- container`,
+		`lb -> service`} {
+		for _, r := range rows("pay-secret", q) {
+			if slices.ContainsFunc(r, func(c string) bool { return strings.Contains(c, "bank") || strings.Contains(c, "vault") || c == "b0" }) {
+				t.Errorf("payments' %s answers %q", q, r)
+			}
+		}
+	}
+	if n := len(rows("root-secret", `lb -> service`)); n != 3 {
+		t.Errorf("the admin sees %d services, want 3", n)
+	}
+	// A bank entity answers as a name nothing has.
+	bankCode, bankBody := get("/api/v1/topology/entity/instance/edge/bank/b0", "pay-secret", "")
+	noneCode, noneBody := get("/api/v1/topology/entity/instance/edge/nothing/x0", "pay-secret", "")
+	if bankCode != noneCode || strings.ReplaceAll(bankBody, "edge/bank/b0", "X") != strings.ReplaceAll(noneBody, "edge/nothing/x0", "X") {
+		t.Errorf("bank's instance: %d %s; a missing one: %d %s", bankCode, bankBody, noneCode, noneBody)
+	}
+	if _, body := get("/api/v1/topology/graph", "pay-secret", ""); strings.Contains(body, "bank") || strings.Contains(body, "vault") || !strings.Contains(body, "edge/pay/p0") {
+		t.Errorf("payments' graph: %.500s", body)
+	}
+	if _, body := get("/api/v1/topology/sources", "pay-secret", ""); strings.Contains(body, "inventory") {
+		t.Errorf("payments sees the sources: %s", body)
+	}
+	// The UI: the LBs, a search, bank's LB's page.
+	for _, page := range []string{"/", "/lbs", "/search?q=bank", "/search?q=10.9.0", "/fleet", "/changes", "/search?q=bakn"} {
+		code, body := get(page, "pay-secret", "text/html")
+		if code >= 500 || slices.ContainsFunc([]string{"edge/bank", "bankvault", "vaulthost", "haproxy/vault", "10.9.0.2"}, func(s string) bool { return strings.Contains(body, s) }) {
+			t.Errorf("payments' %s: %d names bank's", page, code)
+		}
+	}
+	if code, _ := get("/lb/haproxy/vault", "pay-secret", "text/html"); code != http.StatusNotFound {
+		t.Errorf("bank's LB's page for payments: %d, want 404 as for any LB that does not exist", code)
+	}
+	// What a scope does not narrow is an admin's.
+	for _, p := range []string{"/api/v1/query?query=up", "/api/v1/series?match[]=up", "/api/v1/labels", "/metrics"} {
+		if code, _ := get(p, "pay-secret", ""); code != http.StatusForbidden {
+			t.Errorf("payments' %s: %d, want 403", p, code)
+		}
+		if code, _ := get(p, "root-secret", ""); code != http.StatusOK {
+			t.Errorf("the admin's %s: %d", p, code)
+		}
+	}
+	// Every read is audited: who, role, endpoint, query.
+	if !strings.Contains(log.String(), `"msg":"audit","user":"payments-ci","role":"payments","endpoint":"/api/v1/topology/query","query":"lb -> instance -> host","rows":1,`) {
+		var lines []string
+		for _, l := range strings.Split(log.String(), "\n") {
+			if strings.Contains(l, "payments-ci") {
+				lines = append(lines, l)
+			}
+		}
+		t.Errorf("no audit line for payments' query in:\n%.2000s", strings.Join(lines, "\n"))
+	}
+	if strings.Contains(log.String(), "pay-secret") || strings.Contains(log.String(), "root-secret") {
+		t.Error("a token is in the log")
+	}
+}
+
+// TestBuildAuth: the file's auth block with its tokens file; a role naming a token the file
+// lacks, a tokens file that is not there, and OpenID Connect (not in this strata yet) are each
+// refused at start with what is wrong.
+func TestBuildAuth(t *testing.T) {
+	dir := t.TempDir()
+	tokensFile := filepath.Join(dir, "tokens.yml")
+	if err := os.WriteFile(tokensFile, []byte("tokens:\n  - {name: ci, sha256: "+strings.Repeat("ab", 32)+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	build := func(yml string) (*auth.Authenticator, error) {
+		cfg, err := config.Parse(filepath.Join(dir, "strata.yml"), []byte(yml), server.Providers())
+		if err != nil {
+			return nil, err
+		}
+		return server.BuildAuth(cfg)
+	}
+	if a, err := build("auth:\n  tokens_file: tokens.yml\n  roles: [{name: ci, tokens: [ci], scope: ['team=\"x\"']}]\n"); err != nil || a == nil {
+		t.Errorf("a good auth block: %v", err)
+	}
+	if a, err := build("sources: []\n"); err != nil || a != nil {
+		t.Errorf("no auth block: %v %v, want none", a, err)
+	}
+	for _, c := range []struct{ yml, want string }{
+		{"auth:\n  tokens_file: tokens.yml\n  roles: [{name: ci, tokens: [gone], admin: true}]\n", `holds token "gone"`},
+		{"auth:\n  tokens_file: missing.yml\n  roles: [{name: ci, admin: true}]\n", "auth.tokens_file: read tokens"},
+		{"auth:\n  oidc: {issuer_url: 'https://idp.example/', client_id: s, redirect_url: 'https://s/cb'}\n  roles: [{name: a, admin: true}]\n", "auth.oidc: OpenID Connect login is not in this strata yet"},
+	} {
+		if _, err := build(c.yml); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.yml, err, c.want)
+		}
+	}
+}
