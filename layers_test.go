@@ -64,7 +64,7 @@ var allowed = map[string][]string{
 	// The assembly, and the mains.
 	"server": {"ui", "auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join",
 		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/store", "internal/httpapi"},
-	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact"},
+	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact", "internal/safefile"},
 	"cmd/strata-exporter": {"exporter", "exporter/collector"},
 
 	// Dashboards and rules as code, and the deployment's tests: beside the layers, importing none.

@@ -91,6 +91,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/topology/entity/{kind}/{id...}", a.entity)
 	mux.HandleFunc("GET /api/v1/topology/entity/{kind}", a.entity) // ?id=
 	mux.HandleFunc("GET /api/v1/topology/sources", a.sources)
+	mux.HandleFunc("GET /api/v1/auth/whoami", a.whoami)
 	for _, m := range []string{"GET", "POST"} {
 		mux.HandleFunc(m+" /api/v1/topology/query", a.query)
 		mux.HandleFunc(m+" /api/v1/topology/diff", a.diff)
@@ -525,6 +526,20 @@ func nonNilEdges(es []EdgeJSON) []EdgeJSON {
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].From+es[i].To < es[j].From+es[j].To })
 	return es
+}
+
+// whoami is the request's identity: its user, role and scope (empty for an admin); with access
+// control off, nobody in particular, seeing everything.
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) {
+	id, ok := auth.FromContext(r.Context())
+	if !ok {
+		id = auth.Identity{Admin: true}
+	}
+	scope := []string{}
+	if id.Scope != nil {
+		scope = id.Scope.Entries()
+	}
+	httpapi.Success(w, map[string]any{"user": id.User, "role": id.Role, "admin": id.Admin, "scope": scope}, nil)
 }
 
 func (a *API) sources(w http.ResponseWriter, r *http.Request) {

@@ -181,6 +181,11 @@ func TestAccessControl(t *testing.T) {
 			t.Errorf("the admin's %s: %d", p, code)
 		}
 	}
+	// whoami: the identity as the server sees it.
+	if _, body := get("/api/v1/auth/whoami", "pay-secret", ""); !strings.Contains(body, `"user":"payments-ci"`) || !strings.Contains(body, `"role":"payments"`) ||
+		!strings.Contains(body, `"scope":["team=\"payments\""]`) {
+		t.Errorf("whoami: %s", body)
+	}
 	// Every read is audited: who, role, endpoint, query.
 	if !strings.Contains(log.String(), `"msg":"audit","user":"payments-ci","role":"payments","endpoint":"/api/v1/topology/query","query":"lb -> instance -> host","rows":1,`) {
 		var lines []string

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,12 +16,14 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/strata-obs/strata/internal/redact"
+	"github.com/strata-obs/strata/internal/safefile"
 )
 
 // client is the flags of strata query and strata promql: which server, at what time, how to
 // print.
 type client struct {
-	server  string
+	server    string
+	tokenFile string
 	at      string
 	output  string
 	explain string
@@ -32,6 +35,34 @@ func addClient(cmd *kingpin.CmdClause, c *client) {
 	cmd.Flag("time", "Evaluate at this time (RFC 3339 or unix seconds) instead of now.").StringVar(&c.at)
 	cmd.Flag("output", "Output format: table for people, json for scripts.").Short('o').Default("table").EnumVar(&c.output, "table", "json")
 	cmd.Flag("client.timeout", "How long to wait for the answer.").Default("2m").DurationVar(&c.timeout)
+	cmd.Flag("token-file", "Send the bearer token in this file (a server with access control asks for one); $STRATA_TOKEN, the token itself, overrides it.").StringVar(&c.tokenFile)
+}
+
+// maxTokenFileSize bounds a token file: a token is a line.
+const maxTokenFileSize = 64 << 10
+
+// token is the bearer token to send: $STRATA_TOKEN, else --token-file's, else the one strata
+// login keeps ($XDG_CONFIG_HOME/strata/token); "" for none.
+func (c client) token() (string, error) {
+	if t := strings.TrimSpace(os.Getenv("STRATA_TOKEN")); t != "" {
+		return t, nil
+	}
+	file, explicit := c.tokenFile, c.tokenFile != ""
+	if !explicit {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return "", nil
+		}
+		file = filepath.Join(dir, "strata", "token")
+	}
+	b, err := safefile.ReadFile(file, maxTokenFileSize)
+	switch {
+	case err != nil && !explicit:
+		return "", nil // no login kept: ask without a token
+	case err != nil:
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // maxAnswerBytes bounds what the CLI reads of an answer.
@@ -54,8 +85,19 @@ func (c client) get(path string, params url.Values, stderr io.Writer) (json.RawM
 		return nil, fmt.Errorf("--server %q: want a URL like http://127.0.0.1:9730", redact.URL(c.server))
 	}
 	u.RawQuery = params.Encode()
+	token, err := c.token()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	hc := &http.Client{Timeout: c.timeout}
-	resp, err := hc.Get(u.String())
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("ask %s: %w (is strata running? start it with: make run)", u.Redacted(), err)
 	}
