@@ -24,10 +24,10 @@ import (
 type client struct {
 	server    string
 	tokenFile string
-	at      string
-	output  string
-	explain string
-	timeout time.Duration
+	at        string
+	output    string
+	explain   string
+	timeout   time.Duration
 }
 
 func addClient(cmd *kingpin.CmdClause, c *client) {
