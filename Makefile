@@ -42,6 +42,7 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'UIPagesFleet' -benchtime 1x -timeout 30m ./server
+	GOGC=75 $(GO) test -run '^$$' -bench 'ScopeFleet' -benchtime 1x -timeout 30m ./server
 # The load test on the design's fleet for a minute: 50 clients and one sending the worst queries.
 	GOGC=75 GOMEMLIMIT=1843MiB STRATA_LOAD_HOSTS=10000 STRATA_LOAD_SECONDS=60 $(GO) test -run '^TestLoadFleet$$' -count=1 -v -timeout 30m ./server
 	./scripts/bench-vs-node-exporter.sh

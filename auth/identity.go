@@ -93,6 +93,16 @@ func (a *Authenticator) View(ctx context.Context, g *graph.Graph) *graph.Graph {
 	return a.views.of(g, id.Role, id.Scope)
 }
 
+// Prepare computes every scoped role's view of g, so that the first request after a refresh
+// finds it ready: the server calls it when the refresh loop makes a new graph.
+func (a *Authenticator) Prepare(g *graph.Graph) {
+	for _, r := range a.roles {
+		if !r.Admin && r.Scope != nil {
+			a.views.of(g, r.Name, r.Scope)
+		}
+	}
+}
+
 // views keeps each role's view of the last few graphs: the latest, and a past one being read
 // (a page of a past time asks for the same graph several times), so that neither evicts the other.
 type views struct {

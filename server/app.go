@@ -246,6 +246,9 @@ func (a *App) prepareUI(ctx context.Context) {
 		case <-t.C:
 		}
 		if g, _ := a.refresher.Graph(); g != last && a.refresher.Refreshed() {
+			if a.opts.Auth != nil {
+				a.opts.Auth.Prepare(g) // each role's view first: its queries wait on it
+			}
 			a.ui.Prepare(g)
 			last = g
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
@@ -168,4 +169,63 @@ func BenchmarkUIPagesFleet(b *testing.B) {
 		}
 		b.ReportMetric(float64(p50(times).Microseconds()), p.name+"-p50-µs")
 	}
+}
+
+// BenchmarkScopeFleet is the cost of a role's scope on the synthetic fleet: its view (a tenth
+// of the LBs and everything below them), computed once per graph and role after a refresh
+// (view-ms), and the mission question asked through it, against the same question on the whole
+// graph in the same run. Target (docs/design.md, "Targets"): the scope adds ≤ 1 ms p99.
+func BenchmarkScopeFleet(b *testing.B) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := sourcetest.Synthetic(at)
+	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
+		Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	g, _ := r.Graph()
+	scope, err := auth.ParseScope([]string{`kind="lb", name=~"lb-00[0-9][0-9]"`})
+	if err != nil {
+		b.Fatal(err)
+	}
+	authn, err := auth.NewAuthenticator(&auth.Config{Roles: []auth.Role{{Name: "tenth", Scope: scope}}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	authn.Prepare(g)
+	viewTime := time.Since(start)
+	ctx := auth.WithIdentity(context.Background(), auth.Identity{User: "ci", Role: "tenth", Scope: scope})
+	viewLen := authn.View(ctx, g).Len()
+
+	const path = `lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`
+	whole := &query.Engine{Graphs: graphs{r: r}, Limits: query.DefaultLimits}
+	scoped := &query.Engine{Graphs: graphs{r: r, view: authn.View}, Limits: query.DefaultLimits}
+	p99 := func(ds []time.Duration) time.Duration {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[len(s)*99/100]
+	}
+	b.ResetTimer()
+	var wholeTimes, scopedTimes []time.Duration
+	for range b.N {
+		for range 1000 {
+			for _, c := range []struct {
+				eng   *query.Engine
+				ctx   context.Context
+				times *[]time.Duration
+			}{{whole, context.Background(), &wholeTimes}, {scoped, ctx, &scopedTimes}} {
+				start := time.Now()
+				res, err := c.eng.Exec(c.ctx, path)
+				*c.times = append(*c.times, time.Since(start))
+				if err != nil || len(res.Rows) != 1 {
+					b.Fatalf("%v: %v", res, err)
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(p99(wholeTimes).Microseconds()), "whole-p99-µs")
+	b.ReportMetric(float64(p99(scopedTimes).Microseconds()), "scoped-p99-µs")
+	b.ReportMetric(float64((p99(scopedTimes)-p99(wholeTimes)).Microseconds()), "added-p99-µs")
+	b.ReportMetric(float64(viewTime.Milliseconds()), "view-ms") // after ResetTimer, which drops metrics reported before it
+	b.ReportMetric(float64(viewLen), "view-entities")
 }
