@@ -1,0 +1,216 @@
+package server_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/auth"
+	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/server"
+	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
+)
+
+// TestScopeLeaksNothingOnFleet: on the synthetic fleet, two teams (a and b) whose services
+// share LBs and whose instances share the hosts; with team a's token, thousands of generated questions through
+// every endpoint (path queries by id and by walks, the entity and graph APIs, the UI's search
+// and pages, counts): not one answer names an entity that only b sees, and a question about
+// one answers as about something that does not exist.
+func TestScopeLeaksNothingOnFleet(t *testing.T) {
+	at := time.Now().UTC()
+	facts, lbs := sourcetest.Synthetic(at)
+	lbs = lbs[:60]
+	// Most LBs serve both teams (a's even services, b's odd ones); every third serves b alone.
+	for i := range lbs {
+		for j := range lbs[i].Services {
+			team := map[bool]string{true: "a", false: "b"}[i%3 != 2 && j%2 == 0]
+			lbs[i].Services[j].Labels = map[string]string{"team": team}
+		}
+	}
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	tokens, err := auth.ParseTokens("tokens.yml", []byte("tokens:\n  - {name: a-ci, sha256: "+sum("a-secret")+"}\n  - {name: root, sha256: "+sum("root-secret")+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope, _ := auth.ParseScope([]string{`team="a"`})
+	authn, err := auth.NewAuthenticator(&auth.Config{Roles: []auth.Role{{Name: "a", Tokens: []string{"a-ci"}, Scope: scope},
+		{Name: "admin", Tokens: []string{"root"}, Admin: true}}}, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAppWith(t, server.Options{RefreshInterval: time.Hour, LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "lbs", LBs: lbs}},
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}}, Auth: authn}, slog.New(slog.DiscardHandler))
+
+	// The truth, independent of the code under test: the whole graph as the refresh makes it,
+	// and what a may see of it found by path queries over it (its services, all below them, and
+	// the LBs above them).
+	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "lbs", LBs: lbs}},
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}}}, slog.New(slog.DiscardHandler))
+	whole := r.Refresh(context.Background())
+	truth := &query.Engine{Graphs: staticGraph{whole}, Limits: query.Limits{MaxVisited: 1 << 30, MaxResults: 1 << 30}.OrDefaults()}
+	seen := map[string]bool{}
+	for _, q := range []string{`service{team="a"}`, `service{team="a"} <- lb`, `service{team="a"} -> instance`, `service{team="a"} -> pod`,
+		`service{team="a"} -> container`, `service{team="a"} -> image`, `service{team="a"} -> host`} {
+		res, err := truth.Exec(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range res.Rows {
+			seen[row[0]+"/"+row[1]] = true
+		}
+	}
+	view := graph.Subgraph(whole, func(e *graph.Entity) bool { return seen[e.Ref.String()] })
+	var bOnly []*graph.Entity
+	hidden := map[string]bool{}
+	whole.Each("", func(e *graph.Entity) {
+		if !seen[e.Ref.String()] {
+			bOnly = append(bOnly, e)
+			hidden[e.Ref.String()] = true
+		}
+	})
+	if len(bOnly) < 1000 || view.Len() < 1000 {
+		t.Fatalf("b alone sees %d entities, a %d: the scene shares too little to test", len(bOnly), view.Len())
+	}
+
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, a.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		return resp.StatusCode, string(b)
+	}
+	testenv.Eventually(t, pollTimeout, "the fleet's graph", func() error {
+		if code, body := get("/api/v1/topology/query?q=lb", "root-secret"); code != http.StatusOK || !strings.Contains(body, "lb-0059") {
+			return fmt.Errorf("%d", code)
+		}
+		return nil
+	})
+	leaks := 0
+	leak := func(what, answer string) {
+		if leaks++; leaks <= 10 {
+			t.Errorf("%s: %.300s", what, answer)
+		}
+	}
+	// checkRows fails on any row or path naming an entity b alone sees.
+	checkRows := func(q, body string) {
+		var r struct {
+			Data struct {
+				Columns []string
+				Rows    [][]string
+				Paths   [][]string
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			leak(q+": not an answer", body)
+			return
+		}
+		kind, id := -1, -1
+		for i, c := range r.Data.Columns {
+			switch c {
+			case "kind":
+				kind = i
+			case "id":
+				id = i
+			}
+		}
+		for _, row := range r.Data.Rows {
+			if kind >= 0 && id >= 0 && hidden[row[kind]+"/"+row[id]] {
+				leak(q, strings.Join(row, " "))
+			}
+		}
+		for _, p := range r.Data.Paths {
+			for _, ref := range p {
+				if hidden[ref] {
+					leak(q+" (path)", ref)
+				}
+			}
+		}
+	}
+	_, missing := get("/api/v1/topology/entity/host/no-such-host", "a-secret")
+	rng := rand.New(rand.NewPCG(14, 15))
+	asked := 0
+	for range 400 {
+		e := bOnly[rng.IntN(len(bOnly))]
+		sel := fmt.Sprintf(`%s{id=%q}`, e.Kind, e.ID)
+		for _, q := range []string{sel, sel + " .name", sel + " -> host", sel + " <- lb", fmt.Sprintf(`%s{name=%q}`, e.Kind, e.Name), sel + " | count"} {
+			_, body := get("/api/v1/topology/query?"+url.Values{"q": {q}}.Encode(), "a-secret")
+			checkRows(q, body)
+			// By id, nothing at all; a name another entity of a's shares finds a's (checkRows).
+			if strings.HasPrefix(q, sel) && !strings.HasSuffix(q, "| count") && strings.Contains(body, `"rows":[[`) {
+				leak(q+" answers rows", body)
+			}
+			asked++
+		}
+		code, body := get("/api/v1/topology/entity/"+string(e.Kind)+"/"+e.ID, "a-secret")
+		if code != http.StatusNotFound || strings.ReplaceAll(body, e.ID, "X") != strings.ReplaceAll(missing, "no-such-host", "X") && e.Kind == graph.Host {
+			leak("entity "+e.Ref.String(), body)
+		}
+		if code != http.StatusNotFound {
+			leak("entity "+e.Ref.String()+" status", body)
+		}
+		if _, body := get("/api/v1/topology/graph?"+url.Values{"q": {sel}}.Encode(), "a-secret"); strings.Contains(body, `"id":"`+e.ID+`"`) {
+			leak("graph "+sel, body)
+		}
+		if _, body := get("/search?"+url.Values{"q": {e.ID}}.Encode(), "a-secret"); strings.Contains(body, ">"+e.ID+"</a>") {
+			leak("UI search "+e.ID, body)
+		}
+		asked += 3
+	}
+	// Walks over everything a sees: no row of b's, and counts of a's view alone.
+	for _, q := range []string{"lb", "service", "instance", "container", "pod", "host", "image", "lb -> instance", "host <- instance", "container <- service",
+		"host <- lb"} {
+		_, body := get("/api/v1/topology/query?"+url.Values{"q": {q}}.Encode(), "a-secret")
+		checkRows(q, body)
+		asked++
+	}
+	eng := &query.Engine{Graphs: staticGraph{view}, Limits: query.DefaultLimits}
+	for _, q := range []string{"container | count", "lb -> host | count by (kernel_release)", "service | count"} {
+		want, err := eng.Exec(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := get("/api/v1/topology/query?"+url.Values{"q": {q}}.Encode(), "a-secret")
+		var got struct{ Data struct{ Rows [][]string } }
+		_ = json.Unmarshal([]byte(body), &got)
+		if fmt.Sprint(got.Data.Rows) != fmt.Sprint(want.Rows) {
+			leak(q+" counts", fmt.Sprintf("%v, want a's view's %v", got.Data.Rows, want.Rows))
+		}
+		asked++
+	}
+	for _, page := range []string{"/", "/lbs", "/fleet", "/changes", "/search?q=lb-00"} {
+		_, body := get(page, "a-secret")
+		for _, e := range bOnly {
+			if e.Kind == graph.LB && strings.Contains(body, ">"+e.ID+"<") {
+				leak("UI "+page+" names "+e.ID, "")
+			}
+		}
+		asked++
+	}
+	t.Logf("%d questions with a's token; b alone sees %d entities, a %d", asked, len(bOnly), view.Len())
+}
+
+// staticGraph is query.Graphs over one graph.
+type staticGraph struct{ g *graph.Graph }
+
+func (s staticGraph) GraphAt(context.Context, time.Time) (*graph.Graph, []string, error) {
+	return s.g, nil, nil
+}
