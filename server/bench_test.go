@@ -225,7 +225,7 @@ func BenchmarkScopeFleet(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(p99(wholeTimes).Microseconds()), "whole-p99-µs")
 	b.ReportMetric(float64(p99(scopedTimes).Microseconds()), "scoped-p99-µs")
-	b.ReportMetric(float64((p99(scopedTimes)-p99(wholeTimes)).Microseconds()), "added-p99-µs")
+	b.ReportMetric(float64((p99(scopedTimes) - p99(wholeTimes)).Microseconds()), "added-p99-µs")
 	b.ReportMetric(float64(viewTime.Milliseconds()), "view-ms") // after ResetTimer, which drops metrics reported before it
 	b.ReportMetric(float64(viewLen), "view-entities")
 }
