@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -194,4 +196,50 @@ func TestTokensAndAuthenticate(t *testing.T) {
 	if a.View(context.Background(), g) != g || a.View(WithIdentity(context.Background(), Identity{Admin: true}), g) != g {
 		t.Error("with auth off or as an admin, the view is not the graph itself")
 	}
+}
+
+// TestSeriesIndex: a series is shown to a scoped role when every entity its labels name is in
+// the view, and it names one.
+func TestSeriesIndex(t *testing.T) {
+	s, _ := ParseScope([]string{`team="payments"`})
+	ix := newSeriesIndex(s.Visible(twoTeams()))
+	for _, c := range []struct {
+		series string
+		want   bool
+	}{
+		{`{host="h1"}`, true},
+		{`{host="h2"}`, false}, // bank's host at vault
+		{`{container_id="cp", host="h1"}`, true},
+		{`{container_id="cb", host="h1"}`, false}, // bank's container on the shared host
+		{`{lb="edge"}`, true},
+		{`{lb="vault"}`, false},
+		{`{lb="edge", service="pay"}`, true},
+		{`{lb="edge", service="bank"}`, false},
+		{`{lb="edge", service="pay", server="s0"}`, true},
+		{`{lb="edge", service="pay", server="s9"}`, false}, // no such instance in the view
+		{`{image="nginx:1"}`, true},
+		{`{job="node", instance="10.0.0.1:9100"}`, false}, // names no entity
+	} {
+		ls, err := parseTestSeries(c.series)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ix.allows(ls); got != c.want {
+			t.Errorf("%s: %v, want %v", c.series, got, c.want)
+		}
+	}
+}
+
+// parseTestSeries reads {name="value", …} as a series' labels.
+func parseTestSeries(s string) (labels.Labels, error) {
+	ms, err := matcherParser.ParseMetricSelector(s)
+	if err != nil {
+		return labels.EmptyLabels(), err
+	}
+	b := labels.NewScratchBuilder(len(ms))
+	for _, m := range ms {
+		b.Add(m.Name, m.Value)
+	}
+	b.Sort()
+	return b.Labels(), nil
 }

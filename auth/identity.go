@@ -21,9 +21,10 @@ type Identity struct {
 
 // Authenticator turns a request's credentials into an Identity.
 type Authenticator struct {
-	roles  []Role
-	tokens []Token
-	views  views
+	roles   []Role
+	tokens  []Token
+	views   views
+	indexes indexes // of the views, for series (series.go)
 }
 
 // NewAuthenticator checks the configuration against the tokens file: a role naming a token

@@ -118,7 +118,8 @@ type App struct {
 	refresher *topology.Refresher
 	ready     atomic.Bool
 	ui        *ui.UI
-	scopedUI  *ui.UI // for a role with a scope: its graph, no series, no sources, no journal (server/auth.go)
+	scopedUI  *ui.UI // for a role with a scope: its graph and series, no sources, no journal (server/auth.go)
+	series    storage.Queryable // the embedded TSDB, as the request's identity may read it
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
 	history storage.Queryable
 	// promAPI is Prometheus's query API over the embedded TSDB, or proxied to prometheus.url.
@@ -183,7 +184,11 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.history = db
 	a.promql = promql.NewEngine(promql.APIOptions{Timeout: opts.QueryTimeout, MaxSamples: opts.QueryMaxSamples,
 		MaxLength: opts.QueryLimits.MaxLength}, logger)
-	a.promAPI = promql.NewAPIWith(db, a.promql, logger)
+	a.series = db
+	if opts.Auth != nil { // a scoped role's PromQL reads its series alone (server/auth.go)
+		a.series = opts.Auth.Queryable(db, func() *graph.Graph { g, _ := a.refresher.Graph(); return g })
+	}
+	a.promAPI = promql.NewAPIWith(a.series, a.promql, logger)
 	if opts.PrometheusURL != "" {
 		q, err := store.RemoteReader(opts.PrometheusURL)
 		if err != nil {

@@ -16,9 +16,10 @@ import (
 // Access control (auth:): every request but the health checks and the UI's static assets
 // carries a bearer token; its role's scope narrows every graph the request reads (the path
 // language, the graph, entity and diff APIs, the UI's pages, now and at a past time), through
-// one view (auth.Authenticator.View). What a scope cannot narrow is not served to a scoped role:
-// the series (the Prometheus API, the UI's PromQL page and charts), the sources' names, the
-// refresh loop's journal, /metrics.
+// one view (auth.Authenticator.View), and every series it reads (the Prometheus API, the UI's
+// PromQL page and charts) to those that name that view's entities (auth.Authenticator.Queryable).
+// What a scope cannot narrow is not served to a scoped role: the sources' names, the refresh
+// loop's journal, /metrics, and the series of an external Prometheus that strata only proxies.
 
 // openPaths are served without credentials: orchestrators' probes, and assets that hold no data.
 func openPath(p string) bool {
@@ -54,8 +55,8 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			case r.URL.Path == "/metrics":
 				httpapi.Error(w, httpapi.Forbidden, "/metrics is for an admin role")
 				return
-			case seriesPath(r.URL.Path):
-				httpapi.Error(w, httpapi.Forbidden, "role "+id.Role+" has a scope, which reaches the topology's APIs and the UI's pages; the Prometheus API is for an admin role")
+			case seriesPath(r.URL.Path) && a.opts.PrometheusURL != "":
+				httpapi.Error(w, httpapi.Forbidden, "role "+id.Role+" has a scope, and strata proxies this Prometheus API to prometheus.url, whose series it cannot narrow: it is for an admin role")
 				return
 			}
 		}
@@ -134,11 +135,11 @@ func (a *App) view(ctx context.Context, g *graph.Graph) *graph.Graph {
 	return a.opts.Auth.View(ctx, g)
 }
 
-// newScopedUI is the UI a role with a scope is served: its graphs through its view, without
-// what a scope does not narrow (the series of the charts and the PromQL page, the sources, the
-// journal, which holds every change of the fleet).
+// newScopedUI is the UI a role with a scope is served: its graphs through its view, its series
+// alone, without what a scope does not narrow (the sources, the journal, which holds every change
+// of the fleet).
 func (a *App) newScopedUI(logger *slog.Logger) (*ui.UI, error) {
-	return ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, a.view}, Limits: a.opts.QueryLimits}, logger)
+	return ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, a.view}, Limits: a.opts.QueryLimits, Series: a.series, PromQL: a.promql}, logger)
 }
 
 // uiFor serves the UI an identity may see.

@@ -196,6 +196,34 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 		}
 		asked++
 	}
+	// PromQL: every series a's token reads names a's entities only.
+	hiddenLB, hiddenService, hiddenContainer := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, e := range bOnly {
+		switch e.Kind {
+		case graph.LB:
+			hiddenLB[e.Name] = true
+		case graph.Service:
+			hiddenService[e.ID] = true
+		case graph.Container:
+			hiddenContainer[e.ID] = true
+		}
+	}
+	for _, expr := range []string{"strata_topology_instance_info", "strata_topology_service_info", "strata_topology_lb_info", "strata_topology_path_info",
+		"strata_topology_container_info", `{__name__=~"strata_topology_.*"}`} {
+		code, body := get("/api/v1/query?"+url.Values{"query": {expr}}.Encode(), "a-secret")
+		var r struct{ Data struct{ Result []struct{ Metric map[string]string } } }
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &r) != nil {
+			leak("PromQL "+expr, body)
+			continue
+		}
+		for _, s := range r.Data.Result {
+			m := s.Metric
+			if hiddenLB[m["lb"]] || hiddenContainer[m["container_id"]] || (m["service"] != "" && hiddenService[graph.ServiceID(m["lb"], m["namespace"], m["service"])]) {
+				leak("PromQL "+expr, fmt.Sprint(m))
+			}
+		}
+		asked++
+	}
 	for _, page := range []string{"/", "/lbs", "/fleet", "/changes", "/search?q=lb-00"} {
 		_, body := get(page, "a-secret")
 		for _, e := range bOnly {
