@@ -243,3 +243,45 @@ func parseTestSeries(s string) (labels.Labels, error) {
 	b.Sort()
 	return b.Labels(), nil
 }
+
+// TestSessions: a session cookie names its token (never holds it), holds until it expires, and
+// a changed byte or another key's signature is refused; next never leaves the server.
+func TestSessions(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	s := newSessions()
+	s.now = func() time.Time { return now }
+	c := s.cookie("payments-ci", true)
+	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || strings.Contains(c.Value, "secret") {
+		t.Errorf("cookie %+v", c)
+	}
+	req := func(v string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: v})
+		return r
+	}
+	if name, err := s.read(req(c.Value)); err != nil || name != "payments-ci" {
+		t.Errorf("read back: %q %v", name, err)
+	}
+	other := newSessions()
+	for what, v := range map[string]string{
+		"a changed byte":     c.Value[:3] + "x" + c.Value[4:],
+		"another key's":      other.cookie("payments-ci", true).Value,
+		"no signature":       strings.Join(strings.Split(c.Value, ".")[:2], "."),
+		"too long":           strings.Repeat("a", 5000),
+		"not even the shape": "x",
+	} {
+		if _, err := s.read(req(v)); err == nil {
+			t.Errorf("%s: accepted", what)
+		}
+	}
+	now = now.Add(SessionLifetime + time.Second)
+	if _, err := s.read(req(c.Value)); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("an expired session: %v", err)
+	}
+	for next, want := range map[string]string{"/lbs?time=1": "/lbs?time=1", "//evil.example": "/", "https://evil.example/": "/", "/\\evil.example": "/",
+		"javascript:alert(1)": "/", "": "/", "lbs": "/", "/x\r\nSet-Cookie: a=b": "/"} {
+		if got := SafeNext(next); got != want {
+			t.Errorf("SafeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+}

@@ -21,10 +21,11 @@ type Identity struct {
 
 // Authenticator turns a request's credentials into an Identity.
 type Authenticator struct {
-	roles   []Role
-	tokens  []Token
-	views   views
-	indexes indexes // of the views, for series (series.go)
+	roles    []Role
+	tokens   []Token
+	views    views
+	indexes  indexes  // of the views, for series (series.go)
+	sessions sessions // a browser's, after a login with a token (session.go)
 }
 
 // NewAuthenticator checks the configuration against the tokens file: a role naming a token
@@ -41,13 +42,20 @@ func NewAuthenticator(c *Config, tokens []Token) (*Authenticator, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Authenticator{roles: c.Roles, tokens: tokens}, nil
+	return &Authenticator{roles: c.Roles, tokens: tokens, sessions: newSessions()}, nil
 }
 
-// Authenticate reads a request's bearer token. The error says why there is no identity, for
-// the log: a client is told only that it is not authorized.
+// Authenticate reads a request's bearer token, else its session cookie. The error says why
+// there is no identity, for the log: a client is told only that it is not authorized.
 func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 	token, err := bearer(r)
+	if errors.Is(err, errNoToken) {
+		name, err := a.sessions.read(r)
+		if err != nil {
+			return Identity{}, err
+		}
+		return a.identityOf(name)
+	}
 	if err != nil {
 		return Identity{}, err
 	}
@@ -55,12 +63,33 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 	if !ok {
 		return Identity{}, errBadToken
 	}
+	return a.identityOf(name)
+}
+
+// identityOf is the identity of the token named name: the role that holds it.
+func (a *Authenticator) identityOf(name string) (Identity, error) {
 	for _, role := range a.roles {
 		if slices.Contains(role.Tokens, name) {
 			return Identity{User: name, Role: role.Name, Admin: role.Admin, Scope: role.Scope}, nil
 		}
 	}
 	return Identity{}, fmt.Errorf("token %q is in no role", name)
+}
+
+// Login checks a token typed into the login page and returns the session cookie that stands for
+// it from then on (Secure when the page is served over TLS).
+func (a *Authenticator) Login(token string, secure bool) (*http.Cookie, error) {
+	if token == "" || len(token) > maxTokenLength {
+		return nil, errBadToken
+	}
+	name, ok := tokenNamed(a.tokens, token)
+	if !ok {
+		return nil, errBadToken
+	}
+	if _, err := a.identityOf(name); err != nil {
+		return nil, err
+	}
+	return a.sessions.cookie(name, secure), nil
 }
 
 // NoCredentials tells an error of Authenticate that says the request carried none (a browser

@@ -293,6 +293,11 @@ func (a *App) Handler() http.Handler {
 		fmt.Fprintln(w, "strata is Ready.")
 	})
 	mux.Handle("GET /", a.uiFor()) // the UI: every other page
+	if a.opts.Auth != nil {
+		mux.HandleFunc("GET /auth/login", a.login)
+		mux.HandleFunc("POST /auth/login", a.login)
+		mux.HandleFunc("POST /auth/logout", a.logout)
+	}
 	h := a.pools.wrap(mux)
 	if a.opts.Auth != nil {
 		h = a.authenticate(h)

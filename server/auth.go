@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,7 +25,7 @@ import (
 
 // openPaths are served without credentials: orchestrators' probes, and assets that hold no data.
 func openPath(p string) bool {
-	return p == "/-/healthy" || p == "/-/ready" || strings.HasPrefix(p, ui.AssetsPath)
+	return p == "/-/healthy" || p == "/-/ready" || p == "/auth/login" || p == "/auth/logout" || strings.HasPrefix(p, ui.AssetsPath)
 }
 
 // seriesPaths are the Prometheus API's, which read series a scope does not narrow.
@@ -95,19 +97,61 @@ func auditQuery(r *http.Request) string {
 	return ""
 }
 
-// unauthorized answers a request without valid credentials: the API's error envelope, or for a
-// browser a page that says how to send a token.
+// unauthorized answers a request without valid credentials: the API's error envelope, or a
+// browser's page a redirect to the login, which brings it back.
 func unauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="strata"`)
-	if strings.HasPrefix(r.URL.Path, "/api/") || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" || !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		httpapi.Error(w, httpapi.Unauthorized, "authentication required: send Authorization: Bearer <token>")
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusUnauthorized)
-	_, _ = w.Write([]byte(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign in · strata</title></head>` +
-		`<body><h1>strata asks who you are</h1><p>This strata has access control on: send a token of its tokens file as ` +
-		`<code>Authorization: Bearer &lt;token&gt;</code>.</p></body></html>`))
+	http.Redirect(w, r, "/auth/login?"+url.Values{"next": {auth.SafeNext(r.URL.RequestURI())}}.Encode(), http.StatusFound)
+}
+
+// loginPageTmpl asks a browser for a token, once: the session cookie stands for it after.
+var loginPageTmpl = template.Must(template.New("login").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · strata</title><link rel="stylesheet" href="/ui/assets/strata.css"></head>
+<body><main>
+<h1>strata asks who you are</h1>
+{{if .Error}}<section class="error" role="alert"><p><strong>{{.Error}}</strong></p></section>{{end}}
+<form method="post" action="/auth/login">
+  <label>Token <input type="password" name="token" autocomplete="current-password" autofocus required></label>
+  <input type="hidden" name="next" value="{{.Next}}">
+  <button type="submit">Sign in</button>
+</form>
+<p class="meta">A token of this strata's tokens file (its administrator gives it). Programs send it as <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+</main></body></html>
+`))
+
+// login is the login page (GET) and its form (POST): a token that a role holds becomes a
+// session cookie, and the browser goes back where it was.
+func (a *App) login(w http.ResponseWriter, r *http.Request) {
+	next := auth.SafeNext(r.FormValue("next"))
+	page := func(code int, msg string) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'")
+		w.WriteHeader(code)
+		_ = loginPageTmpl.Execute(w, struct{ Error, Next string }{msg, next})
+	}
+	if r.Method != http.MethodPost {
+		page(http.StatusOK, "")
+		return
+	}
+	cookie, err := a.opts.Auth.Login(r.PostFormValue("token"), r.TLS != nil)
+	if err != nil {
+		a.logger.Info("login refused", "remote", r.RemoteAddr, "reason", err)
+		page(http.StatusUnauthorized, "That is not a token this strata knows, or no role holds it.")
+		return
+	}
+	http.SetCookie(w, cookie)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout ends the browser's session.
+func (a *App) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, auth.Expired(r.TLS != nil))
+	http.Redirect(w, r, "/auth/login", http.StatusSeeOther)
 }
 
 // statusRecorder keeps a response's status for the audit line.

@@ -127,8 +127,58 @@ func TestAccessControl(t *testing.T) {
 			t.Errorf("token %q: %d %s", token, code, body)
 		}
 	}
-	if code, body := get("/", "", "text/html"); code != http.StatusUnauthorized || !strings.Contains(body, "Bearer") || strings.Contains(body, "edge") {
-		t.Errorf("a browser without a token: %d %.200s", code, body)
+	// A browser without a session is sent to the login, and back after it.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	browse := func(method, path string, form url.Values, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, a.base+path, body)
+		req.Header.Set("Accept", "text/html")
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := browse("GET", "/lbs?time=x", nil, nil); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/auth/login?next=%2Flbs%3Ftime%3Dx" {
+		t.Errorf("a browser without a session: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, body := get("/auth/login", "", "text/html"); code != http.StatusOK || !strings.Contains(body, `name="token"`) {
+		t.Errorf("the login page: %d %.300s", code, body)
+	}
+	if resp := browse("POST", "/auth/login", url.Values{"token": {"wrong"}, "next": {"/lbs"}}, nil); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("a wrong token at the login: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	var session *http.Cookie
+	for next, want := range map[string]string{"/lbs": "/lbs", "//evil.example/x": "/", "https://evil.example/": "/", "/\\evil.example": "/"} {
+		resp := browse("POST", "/auth/login", url.Values{"token": {"pay-secret"}, "next": {next}}, nil)
+		cookies := resp.Cookies()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want || len(cookies) != 1 || !cookies[0].HttpOnly ||
+			cookies[0].SameSite != http.SameSiteLaxMode || strings.Contains(cookies[0].Value, "pay-secret") {
+			t.Fatalf("login with next=%q: %d to %q, cookies %v", next, resp.StatusCode, resp.Header.Get("Location"), cookies)
+		}
+		session = cookies[0]
+	}
+	if resp := browse("GET", "/lbs", nil, session); resp.StatusCode != http.StatusOK {
+		t.Errorf("the LBs with the session: %d", resp.StatusCode)
+	}
+	tampered := *session
+	tampered.Value = strings.Replace(tampered.Value, tampered.Value[:2], "cm9vdA", 1) // another token's name, the signature kept
+	if resp := browse("GET", "/lbs", nil, &tampered); resp.StatusCode != http.StatusFound {
+		t.Errorf("a tampered session: %d, want the login", resp.StatusCode)
+	}
+	if resp := browse("POST", "/auth/logout", url.Values{}, session); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge >= 0 {
+		t.Errorf("logout: %d %v", resp.StatusCode, resp.Cookies())
 	}
 	if code, _ := get("/-/healthy", "", ""); code != http.StatusOK {
 		t.Errorf("/-/healthy without a token: %d", code)
