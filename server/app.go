@@ -118,7 +118,7 @@ type App struct {
 	refresher *topology.Refresher
 	ready     atomic.Bool
 	ui        *ui.UI
-	scopedUI  *ui.UI // for a role with a scope: its graph and series, no sources, no journal (server/auth.go)
+	scopedUI  *ui.UI            // for a role with a scope: its graph and series, no sources, no journal (server/auth.go)
 	series    storage.Queryable // the embedded TSDB, as the request's identity may read it
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
 	history storage.Queryable

@@ -211,7 +211,11 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 	for _, expr := range []string{"strata_topology_instance_info", "strata_topology_service_info", "strata_topology_lb_info", "strata_topology_path_info",
 		"strata_topology_container_info", `{__name__=~"strata_topology_.*"}`} {
 		code, body := get("/api/v1/query?"+url.Values{"query": {expr}}.Encode(), "a-secret")
-		var r struct{ Data struct{ Result []struct{ Metric map[string]string } } }
+		var r struct {
+			Data struct {
+				Result []struct{ Metric map[string]string }
+			}
+		}
 		if code != http.StatusOK || json.Unmarshal([]byte(body), &r) != nil {
 			leak("PromQL "+expr, body)
 			continue
