@@ -224,7 +224,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	a.reg.MustRegister(a.refresher.Collector())
 	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)
 	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, nil}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
-		Status: a.uiStatus, Changes: a.refresher.Changes}, logger); err != nil {
+		Status: a.uiStatus, Changes: a.refresher.Changes, Who: who}, logger); err != nil {
 		db.Close()
 		return nil, err
 	}

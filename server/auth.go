@@ -183,7 +183,14 @@ func (a *App) view(ctx context.Context, g *graph.Graph) *graph.Graph {
 // alone, without what a scope does not narrow (the sources, the journal, which holds every change
 // of the fleet).
 func (a *App) newScopedUI(logger *slog.Logger) (*ui.UI, error) {
-	return ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, a.view}, Limits: a.opts.QueryLimits, Series: a.series, PromQL: a.promql}, logger)
+	return ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, a.view}, Limits: a.opts.QueryLimits, Series: a.series, PromQL: a.promql,
+		Who: who}, logger)
+}
+
+// who is the request's user and role, for the UI's header.
+func who(ctx context.Context) (string, string, bool) {
+	id, ok := auth.FromContext(ctx)
+	return id.User, id.Role, ok
 }
 
 // uiFor serves the UI an identity may see.

@@ -219,6 +219,9 @@ func TestAccessControl(t *testing.T) {
 			t.Errorf("payments' %s: %d names bank's", page, code)
 		}
 	}
+	if _, body := get("/", "pay-secret", "text/html"); !strings.Contains(body, `payments-ci <span class="kind">(payments)</span>`) || !strings.Contains(body, `action="/auth/logout"`) {
+		t.Error("the UI's header does not say who is signed in, with a log out")
+	}
 	if code, _ := get("/lb/haproxy/vault", "pay-secret", "text/html"); code != http.StatusNotFound {
 		t.Errorf("bank's LB's page for payments: %d, want 404 as for any LB that does not exist", code)
 	}

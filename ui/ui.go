@@ -60,6 +60,9 @@ type Options struct {
 	Changes func(from, to time.Time) (changes []graph.Change, since time.Time)
 	// Status is the refresh loop's state, for the landing page; nil: none shown.
 	Status func() Status
+	// Who is the request's user and role where access control is on (ok false: it is off), for
+	// the header and its log out.
+	Who func(ctx context.Context) (user, role string, ok bool)
 }
 
 // Status is what the landing page says of the refresh loop and its sources.
@@ -180,7 +183,9 @@ type view struct {
 	// Refresh is the auto-refresh period in seconds (0: off), Refreshes the choices.
 	Refresh   int
 	Refreshes []navItem
-	Data      any
+	// User and Role are who is signed in, where access control is on.
+	User, Role string
+	Data       any
 }
 
 type navItem struct {
@@ -211,6 +216,11 @@ func (u *UI) render(c *echo.Context, code int, name, title string, data any) err
 		v.Query = c.QueryParam("q")
 	}
 	v.At, _ = asOf(c)
+	if u.opts.Who != nil {
+		if user, role, ok := u.opts.Who(c.Request().Context()); ok {
+			v.User, v.Role = user, role
+		}
+	}
 	q := c.Request().URL.Query()
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if k == "time" || k == "page" || k == "format" || strings.HasSuffix(k, ".page") {
