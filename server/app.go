@@ -96,6 +96,8 @@ type Options struct {
 	// Auth, when set, asks every request but the health checks who it is, and narrows what it
 	// reads to its role's scope (server/auth.go); nil: everyone reads everything.
 	Auth *auth.Authenticator
+	// AuditFile, when set, receives the audit lines as JSON instead of the log (--audit.file).
+	AuditFile string
 }
 
 // Defaults of the Options that bound the server.
@@ -118,7 +120,9 @@ type App struct {
 	refresher *topology.Refresher
 	ready     atomic.Bool
 	ui        *ui.UI
-	scopedUI  *ui.UI            // for a role with a scope: its graph and series, no sources, no journal (server/auth.go)
+	scopedUI  *ui.UI       // for a role with a scope: its graph and series, no sources, no journal (server/auth.go)
+	audit     *slog.Logger // the audit lines' log: the log, or --audit.file
+	auditFile *os.File
 	series    storage.Queryable // the embedded TSDB, as the request's identity may read it
 	// history is where a past graph is read from (the embedded TSDB, and prometheus.url).
 	history storage.Queryable
@@ -169,7 +173,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 			logger.Warn("no access control: anyone who reaches strata's port reads every load balancer, host and container; give the configuration file an auth: block")
 		}
 	}
-	a := &App{opts: opts, logger: logger, reg: prometheus.NewRegistry()}
+	a := &App{opts: opts, logger: logger, reg: prometheus.NewRegistry(), audit: logger}
 	a.reg.MustRegister(versioncollector.NewCollector("strata"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -233,6 +237,14 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 			db.Close()
 			return nil, err
 		}
+	}
+	if opts.AuditFile != "" { // last: nothing after it fails and leaves it open
+		f, err := os.OpenFile(opts.AuditFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("--audit.file: %w", err)
+		}
+		a.auditFile, a.audit = f, slog.New(slog.NewJSONHandler(f, nil))
 	}
 	return a, nil
 }
@@ -328,6 +340,9 @@ func (a *App) notReady() error {
 // Run scrapes, refreshes and serves until ctx is done, then closes the storage.
 func (a *App) Run(ctx context.Context) error {
 	defer a.db.Close()
+	if a.auditFile != nil {
+		defer a.auditFile.Close()
+	}
 	if a.remote != nil {
 		defer a.remote.Close() // before the TSDB's: stop tailing its WAL, then close it
 	}

@@ -74,7 +74,7 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.Int("rows", *rows))
 		}
 		attrs = append(attrs, slog.Int("status", rec.status), slog.Float64("duration_seconds", time.Since(start).Seconds()))
-		a.logger.LogAttrs(r.Context(), slog.LevelInfo, "audit", attrs...)
+		a.audit.LogAttrs(r.Context(), slog.LevelInfo, "audit", attrs...)
 	})
 }
 

@@ -85,8 +85,9 @@ func TestAccessControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log syncBuffer
-	a := startAppWith(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv}, FactSources: []source.Facts{inv}, Auth: authn},
-		slog.New(slog.NewJSONHandler(&log, nil)))
+	auditFile := filepath.Join(dir, "audit.log")
+	a := startAppWith(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv}, FactSources: []source.Facts{inv}, Auth: authn,
+		AuditFile: auditFile}, slog.New(slog.NewJSONHandler(&log, nil)))
 
 	get := func(path, token, accept string) (int, string) {
 		t.Helper()
@@ -264,17 +265,27 @@ func TestAccessControl(t *testing.T) {
 		!strings.Contains(body, `"scope":["team=\"payments\""]`) {
 		t.Errorf("whoami: %s", body)
 	}
-	// Every read is audited: who, role, endpoint, query.
-	if !strings.Contains(log.String(), `"msg":"audit","user":"payments-ci","role":"payments","endpoint":"/api/v1/topology/query","query":"lb -> instance -> host","rows":1,`) {
+	// Every read is audited, in --audit.file: who, role, endpoint, query, rows.
+	audit, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), `"msg":"audit"`) {
+		t.Error("audit lines in the log, with --audit.file set")
+	}
+	if fi, err := os.Stat(auditFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the audit file's mode: %v %v", fi.Mode(), err)
+	}
+	if !strings.Contains(string(audit), `"msg":"audit","user":"payments-ci","role":"payments","endpoint":"/api/v1/topology/query","query":"lb -> instance -> host","rows":1,`) {
 		var lines []string
-		for _, l := range strings.Split(log.String(), "\n") {
+		for _, l := range strings.Split(string(audit), "\n") {
 			if strings.Contains(l, "payments-ci") {
 				lines = append(lines, l)
 			}
 		}
 		t.Errorf("no audit line for payments' query in:\n%.2000s", strings.Join(lines, "\n"))
 	}
-	if strings.Contains(log.String(), "pay-secret") || strings.Contains(log.String(), "root-secret") {
+	if all := log.String() + string(audit); strings.Contains(all, "pay-secret") || strings.Contains(all, "root-secret") {
 		t.Error("a token is in the log")
 	}
 }

@@ -62,6 +62,7 @@ type common struct {
 	scrapeInterval    time.Duration
 	promURL           string
 	remoteWriteURL    string
+	auditFile         string
 	// set tells which flags the user gave: those win over the file.
 	refreshSet, staleSet bool
 	queryLimits          query.Limits
@@ -83,6 +84,7 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 		Default(strconv.FormatFloat(server.DefaultFailingErrorRatio, 'f', -1, 64)).Float64Var(&c.failingErrorRatio)
 	cmd.Flag("scrape.interval", "Global scrape interval of the embedded scraper (default: the refresh interval).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("prometheus.url", "Read the exporters' series from this Prometheus (remote read) instead of the embedded TSDB; overrides the file.").StringVar(&c.promURL)
+	cmd.Flag("audit.file", "Write the audit lines (one per request that reads data, where access control is on) to this file, as JSON, instead of the log.").StringVar(&c.auditFile)
 	cmd.Flag("prometheus.remote-write-url", "Send the strata_topology_* series to this URL by Prometheus's remote write protocol (e.g. http://prometheus:9090/api/v1/write); overrides the file.").StringVar(&c.remoteWriteURL)
 	d := query.DefaultLimits
 	cmd.Flag("query.timeout", "Longest a query (path, PromQL or page) may take, its wait for a place included.").
@@ -198,7 +200,7 @@ func (c common) options() server.Options {
 	return server.Options{
 		WebConfig: c.web, StoragePath: c.storagePath, StorageRetention: c.storageRetention,
 		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval, FailingErrorRatio: c.failingErrorRatio,
-		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, Allowlist: config.DefaultLabelAllowlist(),
+		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, AuditFile: c.auditFile, Allowlist: config.DefaultLabelAllowlist(),
 		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout, QueryMaxSamples: c.queryMaxSamples,
 		QueryConcurrency: c.queryConcurrency, MaxConnections: c.maxConnections,
 	}
