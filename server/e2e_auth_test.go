@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,19 +40,6 @@ lbs:
     services:
       - {name: bankvault, labels: {team: bank}, instances: [{name: v0, address: "10.9.0.2:9090"}]}
 `
-
-// syncBuffer is a log both the server and the test touch.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestAccessControl: with auth on, a request without a valid token reads nothing; a scoped
 // role (payments) sees its service down to the shared host, and of bank's nothing, answered as
@@ -84,7 +69,7 @@ func TestAccessControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log testenv.LockedBuffer
 	auditFile := filepath.Join(dir, "audit.log")
 	a := startAppWith(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv}, FactSources: []source.Facts{inv}, Auth: authn,
 		AuditFile: auditFile}, slog.New(slog.NewJSONHandler(&log, nil)))
