@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -133,15 +134,14 @@ func (a *Authenticator) Prepare(g *graph.Graph) {
 	}
 }
 
-// views keeps each role's view of the last few graphs: the latest, and a past one being read
-// (a page of a past time asks for the same graph several times), so that neither evicts the other.
+// views keeps each role's view of the latest graph (the graphs of one time: a refresh's), so
+// that a refresh lets the last graph go (a fleet's is gigabytes); a graph of a past time, read
+// for a page or a query with @, is narrowed anew each time.
 type views struct {
 	mu     sync.Mutex
-	graphs []*graph.Graph // oldest first, at most keptGraphs
+	at     time.Time
 	byRole map[*graph.Graph]map[string]*graph.Graph
 }
-
-const keptGraphs = 2
 
 func (v *views) of(g *graph.Graph, role string, s *Scope) *graph.Graph {
 	v.mu.Lock()
@@ -153,17 +153,20 @@ func (v *views) of(g *graph.Graph, role string, s *Scope) *graph.Graph {
 	view := s.Visible(g) // outside the lock: no request waits on another role's walk
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.byRole == nil {
-		v.byRole = map[*graph.Graph]map[string]*graph.Graph{}
+	switch {
+	case g.At.Before(v.at):
+		return view // a past graph: not kept
+	case g.At.After(v.at) || v.byRole == nil:
+		v.at, v.byRole = g.At, map[*graph.Graph]map[string]*graph.Graph{}
 	}
 	if v.byRole[g] == nil {
-		if len(v.graphs) == keptGraphs {
-			delete(v.byRole, v.graphs[0])
-			v.graphs = v.graphs[1:]
+		if len(v.byRole) >= keptGraphs { // two graphs of one time: rare, and bounded
+			v.byRole = map[*graph.Graph]map[string]*graph.Graph{}
 		}
-		v.graphs = append(v.graphs, g)
 		v.byRole[g] = map[string]*graph.Graph{}
 	}
 	v.byRole[g][role] = view
 	return view
 }
+
+const keptGraphs = 2

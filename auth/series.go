@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -218,10 +219,12 @@ func (f *filteredSet) Warnings() annotations.Annotations {
 	return w
 }
 
-// indexes keeps the series index of each view.
+// indexes keeps the series index of each view of the latest graph, as views keeps the views:
+// a refresh lets the last ones go.
 type indexes struct {
 	mu sync.Mutex
-	m  map[*graph.Graph]*seriesIndex // at most a few views: those views keeps
+	at time.Time
+	m  map[*graph.Graph]*seriesIndex
 }
 
 func (x *indexes) of(view *graph.Graph) *seriesIndex {
@@ -234,8 +237,11 @@ func (x *indexes) of(view *graph.Graph) *seriesIndex {
 	ix := newSeriesIndex(view)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.m == nil || len(x.m) > 4*keptGraphs {
-		x.m = map[*graph.Graph]*seriesIndex{} // views move on with the graphs: start over
+	switch {
+	case view.At.Before(x.at):
+		return ix // of a past graph: not kept
+	case view.At.After(x.at) || x.m == nil || len(x.m) > 64:
+		x.at, x.m = view.At, map[*graph.Graph]*seriesIndex{}
 	}
 	x.m[view] = ix
 	return ix
