@@ -12,11 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/storage"
+
 	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 	"github.com/strata-obs/strata/ui"
@@ -178,8 +181,13 @@ func BenchmarkUIPagesFleet(b *testing.B) {
 func BenchmarkScopeFleet(b *testing.B) {
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	facts, lbs := sourcetest.Synthetic(at)
+	db, err := store.Open(store.Options{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
 	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
-		Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
+		Sink: db, Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
 	r.Refresh(context.Background())
 	g, _ := r.Graph()
 	scope, err := auth.ParseScope([]string{`kind="lb", name=~"lb-00[0-9][0-9]"`})
@@ -203,6 +211,25 @@ func BenchmarkScopeFleet(b *testing.B) {
 		s := slices.Clone(ds)
 		slices.Sort(s)
 		return s[len(s)*99/100]
+	}
+	// PromQL: the same instant query through the role's series filter and without it.
+	series := authn.Queryable(db, func() *graph.Graph { return g })
+	const expr = `strata_topology_instance_info{lb="lb-0042"}`
+	var promWhole, promScoped []time.Duration
+	for range 20 {
+		for _, c := range []struct {
+			q     storage.Queryable
+			ctx   context.Context
+			times *[]time.Duration
+			want  int
+		}{{db, context.Background(), &promWhole, 0}, {series, ctx, &promScoped, 0}} {
+			start := time.Now()
+			res, err := promql.EvalInstant(c.ctx, c.q, expr, at)
+			*c.times = append(*c.times, time.Since(start))
+			if err != nil || len(res) == 0 {
+				b.Fatalf("%s: %d series, %v", expr, len(res), err)
+			}
+		}
 	}
 	b.ResetTimer()
 	var wholeTimes, scopedTimes []time.Duration
@@ -228,4 +255,6 @@ func BenchmarkScopeFleet(b *testing.B) {
 	b.ReportMetric(float64((p99(scopedTimes) - p99(wholeTimes)).Microseconds()), "added-p99-µs")
 	b.ReportMetric(float64(viewTime.Milliseconds()), "view-ms") // after ResetTimer, which drops metrics reported before it
 	b.ReportMetric(float64(viewLen), "view-entities")
+	b.ReportMetric(float64((p50(promScoped) - p50(promWhole)).Microseconds()), "promql-added-p50-µs")
+	b.ReportMetric(float64(p50(promWhole).Microseconds()), "promql-whole-p50-µs")
 }
