@@ -138,6 +138,10 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		page(http.StatusOK, "")
 		return
 	}
+	if !sameOrigin(r) {
+		page(http.StatusForbidden, "This form was sent from another site.")
+		return
+	}
 	cookie, err := a.opts.Auth.Login(r.PostFormValue("token"), r.TLS != nil)
 	if err != nil {
 		a.logger.Info("login refused", "remote", r.RemoteAddr, "reason", err)
@@ -148,8 +152,24 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// sameOrigin tells a form posted from strata's own pages from one another site makes a browser
+// post (logging someone in as the attacker, or out): a browser says where a POST comes from in
+// Origin. A client that sends none (curl, a script) is not a browser another site drives.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
 // logout ends the browser's session.
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "This form was sent from another site.", http.StatusForbidden)
+		return
+	}
 	http.SetCookie(w, auth.Expired(r.TLS != nil))
 	http.Redirect(w, r, "/auth/login", http.StatusSeeOther)
 }

@@ -163,6 +163,21 @@ func TestAccessControl(t *testing.T) {
 	if resp := browse("GET", "/lbs", nil, &tampered); resp.StatusCode != http.StatusFound {
 		t.Errorf("a tampered session: %d, want the login", resp.StatusCode)
 	}
+	// A form another site makes the browser post is refused (login CSRF, a forced logout).
+	for _, path := range []string{"/auth/login", "/auth/logout"} {
+		req, _ := http.NewRequest(http.MethodPost, a.base+path, strings.NewReader(url.Values{"token": {"pay-secret"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		req.AddCookie(session)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+			t.Errorf("%s posted from another site: %d %v", path, resp.StatusCode, resp.Cookies())
+		}
+	}
 	if resp := browse("POST", "/auth/logout", url.Values{}, session); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge >= 0 {
 		t.Errorf("logout: %d %v", resp.StatusCode, resp.Cookies())
 	}
