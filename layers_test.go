@@ -43,15 +43,15 @@ var allowed = map[string][]string{
 	"exporter/collector": {"internal/cgroup", "internal/labelname"},
 	"exporter":           {"exporter/collector"},
 
-	// The topology: its pure domain types, the sources, the join, the configuration, the refresh;
-	// and who may see which part of it (auth: roles, tokens, a scope's visible graph).
+	// The topology: its pure domain types, who may see which part of it (auth: roles, tokens, a
+	// scope's visible graph), the sources, the join, the configuration, the refresh.
 	"topology/graph":             {},
-	"auth":                       {"topology/graph", "internal/strictyaml", "internal/safefile"},
+	"topology/auth":              {"topology/graph", "internal/strictyaml", "internal/safefile"},
 	"topology/source":            {"internal/strictyaml"},
 	"topology/source/*":          {"topology/source", "internal/redact", "internal/safefile", "internal/strictyaml", "internal/labelname", "internal/cgroup"},
 	"topology/source/sourcetest": {"topology/source", "internal/strictyaml"},
 	"topology/join":              {"topology/graph", "topology/source", "internal/cgroup"},
-	"topology/config":            {"topology/source", "auth", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
+	"topology/config":            {"topology/source", "topology/auth", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
 	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname", "internal/store"},
 
 	// The path language and PromQL.
@@ -62,7 +62,7 @@ var allowed = map[string][]string{
 	"ui": {"query", "query/promql", "topology/graph", "internal/cgroup"},
 
 	// The assembly, and the mains.
-	"server": {"ui", "auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join",
+	"server": {"ui", "topology/auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join",
 		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/store", "internal/httpapi"},
 	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact", "internal/safefile"},
 	"cmd/strata-exporter": {"exporter", "exporter/collector"},
@@ -141,7 +141,7 @@ func TestExporterBinaryStaysSmall(t *testing.T) {
 	}
 	for _, dep := range deps {
 		for _, banned := range []string{"github.com/prometheus/prometheus", "k8s.io/client-go", "k8s.io/apimachinery",
-			module + "topology", module + "query", module + "ui", module + "server", module + "auth"} {
+			module + "topology", module + "query", module + "ui", module + "server"} {
 			if dep == banned || strings.HasPrefix(dep, banned+"/") {
 				t.Errorf("strata-exporter links %s", dep)
 			}

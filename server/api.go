@@ -11,10 +11,10 @@ import (
 
 	"github.com/prometheus/prometheus/storage"
 
-	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/httpapi"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
 )
 

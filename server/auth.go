@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/httpapi"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/ui"
 )

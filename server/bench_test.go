@@ -14,11 +14,11 @@ import (
 
 	"github.com/prometheus/prometheus/storage"
 
-	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/server"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/inventory"

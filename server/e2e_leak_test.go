@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"

@@ -7,8 +7,8 @@ import (
 
 	promconfig "github.com/prometheus/prometheus/config"
 
-	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/redact"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/caddy"

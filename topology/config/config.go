@@ -18,11 +18,11 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/strata-obs/strata/auth"
 	"github.com/strata-obs/strata/internal/labelname"
 	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/safefile"
 	"github.com/strata-obs/strata/internal/strictyaml"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/source"
 )
 
