@@ -126,8 +126,12 @@ func TestDecode(t *testing.T) {
 		{"auth:\n  oidc: {issuer_url: 'ftp://x', client_id: s, redirect_url: 'https://s/cb'}\n  roles: [{name: a, admin: true}]\n", `auth.oidc.issuer_url: want an http(s) URL`},
 		{"auth:\n  roles: [{name: a, admin: true, colour: red}]\n", `colour`},
 	} {
-		if _, err := decode(t, bad.in); err == nil || !strings.Contains(err.Error(), bad.want) {
+		_, err := decode(t, bad.in)
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: %v, want %q", bad.in, err, bad.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "payments") || strings.Contains(err.Error(), `"up"`)) {
+			t.Errorf("%q: the error echoes the file's values: %v", bad.in, err)
 		}
 	}
 }

@@ -10,6 +10,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -192,11 +193,12 @@ var matcherParser = parser.NewParser(parser.Options{})
 // parseMatchers reads one scope entry: matchers as inside a PromQL selector's braces.
 func parseMatchers(s string) ([]*labels.Matcher, error) {
 	if strings.ContainsAny(s, "{}") {
-		return nil, fmt.Errorf("a scope entry is matchers without braces, as team=\"payments\", env=~\"prod|stage\"")
+		return nil, errors.New(`a scope entry is matchers without braces, as team="web", env=~"prod|stage"`)
 	}
 	ms, err := matcherParser.ParseMetricSelector("{" + s + "}")
 	if err != nil {
-		return nil, fmt.Errorf("not PromQL matchers: %v", err)
+		// The parser's message quotes the entry: an error names where, never what the file holds.
+		return nil, errors.New(`not PromQL matchers (want name="value", name!="value", name=~"regex" or name!~"regex", comma-separated)`)
 	}
 	for _, m := range ms {
 		if m.Name == labels.MetricName {
