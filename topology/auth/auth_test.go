@@ -289,25 +289,3 @@ func TestSessions(t *testing.T) {
 		}
 	}
 }
-
-// TestViewsKeepTheLatestOnly: a refresh's graph lets the last one's views go (a fleet's graph
-// is gigabytes); a graph of a past time is narrowed but not kept.
-func TestViewsKeepTheLatestOnly(t *testing.T) {
-	s, _ := ParseScope([]string{`team="payments"`})
-	var v views
-	g1, g2, past := twoTeams(), twoTeams(), twoTeams()
-	g2.At = g1.At.Add(time.Minute)
-	past.At = g1.At.Add(-time.Hour)
-	v.of(g1, "payments", s)
-	if v.of(g1, "payments", s) != v.of(g1, "payments", s) {
-		t.Error("the view of one graph is made again")
-	}
-	v.of(g2, "payments", s)
-	if _, kept := v.byRole[g1]; kept || v.byRole[g2] == nil {
-		t.Errorf("after a newer graph, the views kept: %d graphs", len(v.byRole))
-	}
-	v.of(past, "payments", s)
-	if _, kept := v.byRole[past]; kept {
-		t.Error("a past graph's view is kept")
-	}
-}

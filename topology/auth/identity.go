@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -24,9 +22,9 @@ type Identity struct {
 type Authenticator struct {
 	roles    []Role
 	tokens   []Token
-	views    views
-	indexes  indexes  // of the views, for series (series.go)
-	sessions sessions // a browser's, after a login with a token (session.go)
+	views    graph.Latest[string, *graph.Graph]   // each role's view of the latest graph, by role
+	indexes  graph.Latest[struct{}, *seriesIndex] // of the views, for series (series.go)
+	sessions sessions                             // a browser's, after a login with a token (session.go)
 }
 
 // NewAuthenticator checks the configuration against the tokens file: a role naming a token
@@ -121,7 +119,7 @@ func (a *Authenticator) View(ctx context.Context, g *graph.Graph) *graph.Graph {
 	if id.Scope == nil { // no role without admin or a scope gets here; see nothing if one does
 		return graph.New(g.At)
 	}
-	return a.views.of(g, id.Role, id.Scope)
+	return a.views.Get(g, id.Role, func() *graph.Graph { return id.Scope.Visible(g) })
 }
 
 // Prepare computes every scoped role's view of g, so that the first request after a refresh
@@ -129,44 +127,7 @@ func (a *Authenticator) View(ctx context.Context, g *graph.Graph) *graph.Graph {
 func (a *Authenticator) Prepare(g *graph.Graph) {
 	for _, r := range a.roles {
 		if !r.Admin && r.Scope != nil {
-			a.views.of(g, r.Name, r.Scope)
+			a.views.Get(g, r.Name, func() *graph.Graph { return r.Scope.Visible(g) })
 		}
 	}
 }
-
-// views keeps each role's view of the latest graph (the graphs of one time: a refresh's), so
-// that a refresh lets the last graph go (a fleet's is gigabytes); a graph of a past time, read
-// for a page or a query with @, is narrowed anew each time.
-type views struct {
-	mu     sync.Mutex
-	at     time.Time
-	byRole map[*graph.Graph]map[string]*graph.Graph
-}
-
-func (v *views) of(g *graph.Graph, role string, s *Scope) *graph.Graph {
-	v.mu.Lock()
-	if view, ok := v.byRole[g][role]; ok {
-		v.mu.Unlock()
-		return view
-	}
-	v.mu.Unlock()
-	view := s.Visible(g) // outside the lock: no request waits on another role's walk
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	switch {
-	case g.At.Before(v.at):
-		return view // a past graph: not kept
-	case g.At.After(v.at) || v.byRole == nil:
-		v.at, v.byRole = g.At, map[*graph.Graph]map[string]*graph.Graph{}
-	}
-	if v.byRole[g] == nil {
-		if len(v.byRole) >= keptGraphs { // two graphs of one time: rare, and bounded
-			v.byRole = map[*graph.Graph]map[string]*graph.Graph{}
-		}
-		v.byRole[g] = map[string]*graph.Graph{}
-	}
-	v.byRole[g][role] = view
-	return view
-}
-
-const keptGraphs = 2

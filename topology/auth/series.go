@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -125,7 +123,7 @@ func (q scopedQuerier) index(ctx context.Context) *seriesIndex {
 		return &seriesIndex{} // sees nothing
 	}
 	view := q.s.a.View(ctx, q.s.latest())
-	return q.s.a.indexes.of(view)
+	return q.s.a.indexes.Get(view, struct{}{}, func() *seriesIndex { return newSeriesIndex(view) })
 }
 
 // errNoIdentityLabel warns that series were left out for naming no entity.
@@ -217,32 +215,4 @@ func (f *filteredSet) Warnings() annotations.Annotations {
 		w = w.Add(errNoIdentityLabel)
 	}
 	return w
-}
-
-// indexes keeps the series index of each view of the latest graph, as views keeps the views:
-// a refresh lets the last ones go.
-type indexes struct {
-	mu sync.Mutex
-	at time.Time
-	m  map[*graph.Graph]*seriesIndex
-}
-
-func (x *indexes) of(view *graph.Graph) *seriesIndex {
-	x.mu.Lock()
-	if ix, ok := x.m[view]; ok {
-		x.mu.Unlock()
-		return ix
-	}
-	x.mu.Unlock()
-	ix := newSeriesIndex(view)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	switch {
-	case view.At.Before(x.at):
-		return ix // of a past graph: not kept
-	case view.At.After(x.at) || x.m == nil || len(x.m) > 64:
-		x.at, x.m = view.At, map[*graph.Graph]*seriesIndex{}
-	}
-	x.m[view] = ix
-	return ix
 }
