@@ -265,6 +265,7 @@ func (a *App) prepareUI(ctx context.Context) {
 		if g, _ := a.refresher.Graph(); g != last && a.refresher.Refreshed() {
 			if a.opts.Auth != nil {
 				a.opts.Auth.Prepare(g) // each role's view first: its queries wait on it
+				a.scopedUI.Advance(g)
 			}
 			a.ui.Prepare(g)
 			last = g

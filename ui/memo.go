@@ -17,12 +17,17 @@ func cached[T any](m *memo, g *graph.Graph, key string, f func() T) T {
 // request after a refresh finds it ready: the server calls it when the refresh loop makes a
 // new graph. It takes what a request would, off the request's path.
 func (u *UI) Prepare(g *graph.Graph) {
+	u.Advance(g)
 	u.servicesOf(g, "")
 	u.lbRows(g, "")
 	u.fleetOf(g, "")
 	u.searchIndex(g)
 	u.names(g)
 }
+
+// Advance says g is the latest refresh's graph, whose pages (and views) the UI keeps from then
+// on; a UI whose pages read views of it (a scoped role's) is advanced without preparing.
+func (u *UI) Advance(g *graph.Graph) { u.memo.Advance(g) }
 
 func (u *UI) searchIndex(g *graph.Graph) *searchIndex {
 	return cached(&u.memo, g, "search-index", func() *searchIndex { return newSearchIndex(g) })

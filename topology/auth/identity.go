@@ -125,6 +125,8 @@ func (a *Authenticator) View(ctx context.Context, g *graph.Graph) *graph.Graph {
 // Prepare computes every scoped role's view of g, so that the first request after a refresh
 // finds it ready: the server calls it when the refresh loop makes a new graph.
 func (a *Authenticator) Prepare(g *graph.Graph) {
+	a.views.Advance(g)
+	a.indexes.Advance(g) // the views are of g's time
 	for _, r := range a.roles {
 		if !r.Admin && r.Scope != nil {
 			a.views.Get(g, r.Name, func() *graph.Graph { return r.Scope.Visible(g) })
