@@ -233,6 +233,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	if opts.Auth != nil {
+		opts.Auth.SetLogger(logger)
 		if a.scopedUI, err = a.newScopedUI(logger); err != nil {
 			db.Close()
 			return nil, err
@@ -310,6 +311,8 @@ func (a *App) Handler() http.Handler {
 		mux.HandleFunc("GET /auth/login", a.login)
 		mux.HandleFunc("POST /auth/login", a.login)
 		mux.HandleFunc("POST /auth/logout", a.logout)
+		mux.HandleFunc("GET /auth/callback", a.callback)
+		mux.HandleFunc("POST /auth/token", a.cliToken)
 	}
 	h := a.pools.wrap(mux)
 	if a.opts.Auth != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,11 @@ import (
 
 // openPaths are served without credentials: orchestrators' probes, and assets that hold no data.
 func openPath(p string) bool {
-	return p == "/-/healthy" || p == "/-/ready" || p == "/auth/login" || p == "/auth/logout" || strings.HasPrefix(p, ui.AssetsPath)
+	switch p {
+	case "/-/healthy", "/-/ready", "/auth/login", "/auth/logout", "/auth/callback", "/auth/token":
+		return true
+	}
+	return strings.HasPrefix(p, ui.AssetsPath)
 }
 
 // seriesPaths are the Prometheus API's, which read series a scope does not narrow.
@@ -108,15 +113,19 @@ func unauthorized(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/auth/login?"+url.Values{"next": {auth.SafeNext(r.URL.RequestURI())}}.Encode(), http.StatusFound)
 }
 
-// loginPageTmpl asks a browser for a token, once: the session cookie stands for it after.
+// loginPageTmpl asks a browser for a token, once: the session cookie stands for it after. With
+// an OpenID Connect provider, people are sent there instead; the page shows when the provider
+// cannot be reached or a login through it failed.
 var loginPageTmpl = template.Must(template.New("login").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · strata</title><link rel="stylesheet" href="/ui/assets/strata.css"></head>
 <body><main>
 <h1>strata asks who you are</h1>
 {{if .Error}}<section class="error" role="alert"><p><strong>{{.Error}}</strong></p></section>{{end}}
+{{if .Provider}}<p><a href="/auth/login?{{.Again}}">Sign in with {{.Provider}}</a></p>
+<p class="meta">Or with a token of this strata's tokens file:</p>{{end}}
 <form method="post" action="/auth/login">
-  <label>Token <input type="password" name="token" autocomplete="current-password" autofocus required></label>
+  <label>Token <input type="password" name="token" autocomplete="current-password"{{if not .Provider}} autofocus{{end}} required></label>
   <input type="hidden" name="next" value="{{.Next}}">
   <button type="submit">Sign in</button>
 </form>
@@ -124,32 +133,114 @@ var loginPageTmpl = template.Must(template.New("login").Parse(`<!DOCTYPE html>
 </main></body></html>
 `))
 
+// loginPage writes the login page.
+func (a *App) loginPage(w http.ResponseWriter, code int, msg, next string) {
+	provider, again := "", ""
+	if p := a.opts.Auth.OIDC(); p != nil {
+		provider, again = p.Issuer(), url.Values{"next": {next}}.Encode()
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = loginPageTmpl.Execute(w, struct{ Error, Next, Provider, Again string }{msg, next, provider, again})
+}
+
 // login is the login page (GET) and its form (POST): a token that a role holds becomes a
-// session cookie, and the browser goes back where it was.
+// session cookie, and the browser goes back where it was. With an OpenID Connect provider, a
+// GET sends the browser to the provider (`?with=token` shows the form instead), and `strata
+// login` starts its login here too (cli, cli_state, cli_challenge).
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	next := auth.SafeNext(r.FormValue("next"))
-	page := func(code int, msg string) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'")
-		w.WriteHeader(code)
-		_ = loginPageTmpl.Execute(w, struct{ Error, Next string }{msg, next})
-	}
 	if r.Method != http.MethodPost {
-		page(http.StatusOK, "")
+		if p := a.opts.Auth.OIDC(); p != nil && r.FormValue("with") != "token" {
+			a.beginOIDC(w, r, p, next)
+			return
+		}
+		a.loginPage(w, http.StatusOK, "", next)
 		return
 	}
 	if !sameOrigin(r) {
-		page(http.StatusForbidden, "This form was sent from another site.")
+		a.loginPage(w, http.StatusForbidden, "This form was sent from another site.", next)
 		return
 	}
 	cookie, err := a.opts.Auth.Login(r.PostFormValue("token"), r.TLS != nil)
 	if err != nil {
 		a.logger.Info("login refused", "remote", r.RemoteAddr, "reason", err)
-		page(http.StatusUnauthorized, "That is not a token this strata knows, or no role holds it.")
+		a.loginPage(w, http.StatusUnauthorized, "That is not a token this strata knows, or no role holds it.", next)
 		return
 	}
 	http.SetCookie(w, cookie)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// beginOIDC sends the browser to the provider, unless it cannot be reached.
+func (a *App) beginOIDC(w http.ResponseWriter, r *http.Request, p *auth.Provider, next string) {
+	var cli *auth.CLILogin
+	if redirect := r.FormValue("cli"); redirect != "" {
+		if err := auth.CheckCLIRedirect(redirect); err != nil {
+			a.logger.Info("login refused", "remote", r.RemoteAddr, "reason", err)
+			a.loginPage(w, http.StatusBadRequest, "This login was started with a return address that is not strata login's own.", "/")
+			return
+		}
+		state, challenge := r.FormValue("cli_state"), r.FormValue("cli_challenge")
+		if state == "" || len(state) > 256 || len(challenge) != 43 { // S256 of a verifier: 32 bytes, base64url
+			a.loginPage(w, http.StatusBadRequest, "This login of strata login lacks its state or PKCE challenge.", "/")
+			return
+		}
+		cli = &auth.CLILogin{Redirect: redirect, State: state, Challenge: challenge}
+	}
+	to, cookie, err := p.BeginLogin(r.Context(), next, cli, r.TLS != nil)
+	if err != nil {
+		a.logger.Warn("login cannot start", "remote", r.RemoteAddr, "reason", err)
+		a.loginPage(w, http.StatusServiceUnavailable, "The identity provider "+p.Issuer()+" cannot be reached. Sessions already open go on; try again later.", next)
+		return
+	}
+	http.SetCookie(w, cookie)
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// callback is where the provider sends the browser back: a session for a browser, a one-time
+// code for strata login's loopback listener.
+func (a *App) callback(w http.ResponseWriter, r *http.Request) {
+	p := a.opts.Auth.OIDC()
+	if p == nil {
+		http.NotFound(w, r)
+		return
+	}
+	secure := r.TLS != nil
+	f, err := a.opts.Auth.FinishLogin(r.Context(), r, secure)
+	if err != nil {
+		a.logger.Info("login refused", "remote", r.RemoteAddr, "user", f.User, "reason", err)
+		switch {
+		case errors.Is(err, auth.ErrProviderUnreachable):
+			a.loginPage(w, http.StatusServiceUnavailable, "The identity provider "+p.Issuer()+" cannot be reached. Try again later.", "/")
+		case errors.Is(err, auth.ErrNoRole):
+			a.loginPage(w, http.StatusForbidden, "You signed in as "+f.User+", but no role of this strata holds any of your groups. Ask its administrator.", "/")
+		default:
+			a.loginPage(w, http.StatusUnauthorized, "That login could not be finished (expired, used already, or not started in this browser). Sign in again.", "/")
+		}
+		return
+	}
+	a.logger.Info("login", "user", f.User, "role", f.Role, "remote", r.RemoteAddr, "cli", f.Cookie == nil)
+	http.SetCookie(w, p.ClearLoginCookie(secure)) // (a failed callback leaves it: another may be the real one)
+	if f.Cookie != nil {
+		http.SetCookie(w, f.Cookie)
+	}
+	http.Redirect(w, r, f.Next, http.StatusSeeOther)
+}
+
+// cliToken gives strata login its token for the one-time code and the PKCE verifier.
+func (a *App) cliToken(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	tok, err := a.opts.Auth.ExchangeCLICode(r.PostFormValue("code"), r.PostFormValue("code_verifier"))
+	if err != nil {
+		a.logger.Info("login refused", "remote", r.RemoteAddr, "reason", err)
+		httpapi.Error(w, httpapi.Unauthorized, "the code is unknown, used, expired, or not this login's")
+		return
+	}
+	a.logger.Info("login token given", "user", tok.User, "role", tok.Role, "remote", r.RemoteAddr)
+	httpapi.Success(w, tok, nil)
 }
 
 // sameOrigin tells a form posted from strata's own pages from one another site makes a browser
@@ -164,14 +255,21 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && u.Host == r.Host
 }
 
-// logout ends the browser's session.
+// logout ends the browser's session, and the provider's when it has an end-session endpoint.
 func (a *App) logout(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		http.Error(w, "This form was sent from another site.", http.StatusForbidden)
 		return
 	}
+	to := "/auth/login"
+	if p := a.opts.Auth.OIDC(); p != nil {
+		to = "/auth/login?with=token"
+		if c, err := r.Cookie(auth.SessionCookie); err == nil && strings.HasPrefix(c.Value, auth.SessionTokenPrefix) {
+			to = p.Logout(c.Value)
+		}
+	}
 	http.SetCookie(w, auth.Expired(r.TLS != nil))
-	http.Redirect(w, r, "/auth/login", http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // statusRecorder keeps a response's status for the audit line.

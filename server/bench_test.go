@@ -194,7 +194,7 @@ func BenchmarkScopeFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	authn, err := auth.NewAuthenticator(&auth.Config{Roles: []auth.Role{{Name: "tenth", Scope: scope}}}, nil)
+	authn, err := auth.NewAuthenticator(&auth.Config{Roles: []auth.Role{{Name: "tenth", Scope: scope}}}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

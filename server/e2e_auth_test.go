@@ -65,7 +65,7 @@ func TestAccessControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	authn, err := auth.NewAuthenticator(&auth.Config{Roles: []auth.Role{{Name: "admin", Tokens: []string{"root"}, Admin: true},
-		{Name: "payments", Tokens: []string{"payments-ci"}, Scope: scope}}}, tokens)
+		{Name: "payments", Tokens: []string{"payments-ci"}, Scope: scope}}}, tokens, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,9 +77,19 @@ func startApp(t *testing.T, opts server.Options) *app {
 // startAppWith is startApp logging to logger.
 func startAppWith(t *testing.T, opts server.Options, logger *slog.Logger) *app {
 	t.Helper()
+	return startAppOn(t, "", opts, logger)
+}
+
+// startAppOn is startAppWith listening on addr, when the test must know it before (a redirect
+// URL registered with an OpenID Connect provider); "" picks a free port.
+func startAppOn(t *testing.T, addr string, opts server.Options, logger *slog.Logger) *app {
+	t.Helper()
 	var lastErr error
+	fixed := addr != ""
 	for range 3 { // another process may take the free port between pick and listen
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
+		if addr == "" {
+			addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
+		}
 		addrs, systemd, configFile := []string{addr}, false, ""
 		opts.WebConfig = &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemd, WebConfigFile: &configFile}
 		if opts.StoragePath == "" {
@@ -104,6 +114,10 @@ func startAppWith(t *testing.T, opts server.Options, logger *slog.Logger) *app {
 		}
 		if _, lastErr = testenv.TryWaitHTTP(base+"/-/healthy", http.StatusOK, 15*time.Second, running); lastErr != nil {
 			cancel()
+			if fixed {
+				break
+			}
+			addr = ""
 			continue
 		}
 		stop := sync.OnceFunc(func() {

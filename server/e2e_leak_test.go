@@ -48,7 +48,7 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 	}
 	scope, _ := auth.ParseScope([]string{`team="a"`})
 	authn, err := auth.NewAuthenticator(&auth.Config{Roles: []auth.Role{{Name: "a", Tokens: []string{"a-ci"}, Scope: scope},
-		{Name: "admin", Tokens: []string{"root"}, Admin: true}}}, tokens)
+		{Name: "admin", Tokens: []string{"root"}, Admin: true}}}, tokens, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

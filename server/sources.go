@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	promconfig "github.com/prometheus/prometheus/config"
 
 	"github.com/strata-obs/strata/internal/redact"
+	"github.com/strata-obs/strata/internal/safefile"
 	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
@@ -91,14 +93,12 @@ func Check(file string, cfg *config.Config) error {
 	return errors.Join(errs...)
 }
 
-// BuildAuth is the file's access control: nil without an auth: block. The tokens file is read
-// now, and a role holding a token it lacks is an error.
+// BuildAuth is the file's access control: nil without an auth: block. The tokens file and the
+// OpenID Connect client secret are read now, and a role holding a token the file lacks is an
+// error. The provider itself is not asked yet: strata starts while it is down.
 func BuildAuth(cfg *config.Config) (*auth.Authenticator, error) {
 	if cfg.Auth == nil {
 		return nil, nil
-	}
-	if cfg.Auth.OIDC != nil {
-		return nil, errors.New("auth.oidc: OpenID Connect login is not in this strata yet: give each role its bearer tokens (auth.tokens_file)")
 	}
 	var tokens []auth.Token
 	if cfg.Auth.TokensFile != "" {
@@ -107,5 +107,22 @@ func BuildAuth(cfg *config.Config) (*auth.Authenticator, error) {
 			return nil, fmt.Errorf("auth.tokens_file: %w", err)
 		}
 	}
-	return auth.NewAuthenticator(cfg.Auth, tokens)
+	var provider *auth.Provider
+	if o := cfg.Auth.OIDC; o != nil {
+		secret := ""
+		if o.ClientSecretFile != "" {
+			b, err := safefile.ReadFile(o.ClientSecretFile, maxSecretFileSize)
+			if err != nil {
+				return nil, fmt.Errorf("auth.oidc.client_secret_file: %w", err)
+			}
+			if secret = strings.TrimSpace(string(b)); secret == "" {
+				return nil, errors.New("auth.oidc.client_secret_file: the file is empty")
+			}
+		}
+		provider = auth.NewProvider(*o, secret, nil)
+	}
+	return auth.NewAuthenticator(cfg.Auth, tokens, provider)
 }
+
+// maxSecretFileSize bounds a client secret's file: a secret is a line.
+const maxSecretFileSize = 64 << 10

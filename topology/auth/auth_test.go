@@ -159,10 +159,10 @@ func TestTokensAndAuthenticate(t *testing.T) {
 	}
 	scope, _ := ParseScope([]string{`team="payments"`})
 	cfg := &Config{Roles: []Role{{Name: "payments", Tokens: []string{"payments-ci"}, Scope: scope}}}
-	if _, err := NewAuthenticator(&Config{Roles: []Role{{Name: "x", Tokens: []string{"gone"}, Admin: true}}}, tokens); err == nil || !strings.Contains(err.Error(), `token "gone"`) {
+	if _, err := NewAuthenticator(&Config{Roles: []Role{{Name: "x", Tokens: []string{"gone"}, Admin: true}}}, tokens, nil); err == nil || !strings.Contains(err.Error(), `token "gone"`) {
 		t.Errorf("a role holding a token the file lacks: %v", err)
 	}
-	a, err := NewAuthenticator(cfg, tokens)
+	a, err := NewAuthenticator(cfg, tokens, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -25,11 +27,13 @@ type Authenticator struct {
 	views    graph.Latest[string, *graph.Graph]   // each role's view of the latest graph, by role
 	indexes  graph.Latest[struct{}, *seriesIndex] // of the views, for series (series.go)
 	sessions sessions                             // a browser's, after a login with a token (session.go)
+	oidc     *Provider                            // nil without an OpenID Connect provider
 }
 
 // NewAuthenticator checks the configuration against the tokens file: a role naming a token
-// the file does not hold is a mistake, said at start.
-func NewAuthenticator(c *Config, tokens []Token) (*Authenticator, error) {
+// the file does not hold is a mistake, said at start. provider is the OpenID Connect provider
+// people log in with, or nil.
+func NewAuthenticator(c *Config, tokens []Token, provider *Provider) (*Authenticator, error) {
 	var errs []error
 	for _, r := range c.Roles {
 		for _, name := range r.Tokens {
@@ -41,14 +45,30 @@ func NewAuthenticator(c *Config, tokens []Token) (*Authenticator, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Authenticator{roles: c.Roles, tokens: tokens, sessions: newSessions()}, nil
+	return &Authenticator{roles: c.Roles, tokens: tokens, sessions: newSessions(), oidc: provider}, nil
 }
 
-// Authenticate reads a request's bearer token, else its session cookie. The error says why
-// there is no identity, for the log: a client is told only that it is not authorized.
+// SetLogger is where the OpenID Connect provider says what the log should know (a refresh that
+// failed, the provider discovered); the server sets its own before it serves.
+func (a *Authenticator) SetLogger(l *slog.Logger) {
+	if a.oidc != nil {
+		a.oidc.logger = l
+	}
+}
+
+// OIDC is the OpenID Connect provider, or nil.
+func (a *Authenticator) OIDC() *Provider { return a.oidc }
+
+// Authenticate reads a request's bearer token, else its session cookie. A bearer token is a
+// static token of the tokens file, a session handle of `strata login`, or a JWT of the OpenID
+// Connect provider. The error says why there is no identity, for the log: a client is told only
+// that it is not authorized.
 func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 	token, err := bearer(r)
 	if errors.Is(err, errNoToken) {
+		if c, err := r.Cookie(SessionCookie); err == nil && strings.HasPrefix(c.Value, SessionTokenPrefix) {
+			return a.sessionIdentity(r.Context(), c.Value)
+		}
 		name, err := a.sessions.read(r)
 		if err != nil {
 			return Identity{}, err
@@ -58,11 +78,53 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	name, ok := tokenNamed(a.tokens, token)
-	if !ok {
-		return Identity{}, errBadToken
+	if name, ok := tokenNamed(a.tokens, token); ok {
+		return a.identityOf(name)
 	}
-	return a.identityOf(name)
+	switch {
+	case a.oidc != nil && strings.HasPrefix(token, SessionTokenPrefix):
+		return a.sessionIdentity(r.Context(), token)
+	case a.oidc != nil && strings.Count(token, ".") == 2:
+		user, groups, err := a.oidc.verifyBearer(r.Context(), token)
+		if err != nil {
+			return Identity{}, err
+		}
+		return a.personIdentity(user, groups)
+	}
+	return Identity{}, errBadToken
+}
+
+// sessionIdentity is the identity of an OpenID Connect session.
+func (a *Authenticator) sessionIdentity(ctx context.Context, handle string) (Identity, error) {
+	if a.oidc == nil {
+		return Identity{}, errors.New("a session of an OpenID Connect login, and no provider is configured")
+	}
+	user, groups, err := a.oidc.sessionUser(ctx, handle)
+	if err != nil {
+		return Identity{}, err
+	}
+	return a.personIdentity(user, groups)
+}
+
+// personIdentity is the identity of a person the provider vouches for: the first role, in the
+// file's order, that holds one of their groups.
+func (a *Authenticator) personIdentity(user string, groups []string) (Identity, error) {
+	role, ok := a.roleOfGroups(groups)
+	if !ok {
+		return Identity{}, fmt.Errorf("%s is in no group a role holds", user)
+	}
+	return Identity{User: user, Role: role.Name, Admin: role.Admin, Scope: role.Scope}, nil
+}
+
+func (a *Authenticator) roleOfGroups(groups []string) (Role, bool) {
+	for _, role := range a.roles {
+		for _, g := range role.Groups {
+			if slices.Contains(groups, g) {
+				return role, true
+			}
+		}
+	}
+	return Role{}, false
 }
 
 // identityOf is the identity of the token named name: the role that holds it.
