@@ -309,13 +309,26 @@ func TestBuildAuth(t *testing.T) {
 	if a, err := build("auth:\n  tokens_file: tokens.yml\n  roles: [{name: ci, tokens: [ci], scope: ['team=\"x\"']}]\n"); err != nil || a == nil {
 		t.Errorf("a good auth block: %v", err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "empty"), []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The provider is not asked at start: strata starts while it is down.
+	a, err := build("auth:\n  oidc: {issuer_url: 'http://127.0.0.1:1/', client_id: s, redirect_url: 'https://s/auth/callback', client_secret_file: secret}\n  roles: [{name: a, groups: [x], admin: true}]\n")
+	if err != nil || a == nil || a.OIDC() == nil || a.OIDC().PostLogoutURL() != "https://s/auth/login" {
+		t.Errorf("an oidc block: %v", err)
+	}
 	if a, err := build("sources: []\n"); err != nil || a != nil {
 		t.Errorf("no auth block: %v %v, want none", a, err)
 	}
 	for _, c := range []struct{ yml, want string }{
 		{"auth:\n  tokens_file: tokens.yml\n  roles: [{name: ci, tokens: [gone], admin: true}]\n", `holds token "gone"`},
 		{"auth:\n  tokens_file: missing.yml\n  roles: [{name: ci, admin: true}]\n", "auth.tokens_file: read tokens"},
-		{"auth:\n  oidc: {issuer_url: 'https://idp.example/', client_id: s, redirect_url: 'https://s/cb'}\n  roles: [{name: a, admin: true}]\n", "auth.oidc: OpenID Connect login is not in this strata yet"},
+		{"auth:\n  oidc: {issuer_url: 'https://idp.example/', client_id: s, redirect_url: 'https://s/cb', client_secret_file: gone}\n  roles: [{name: a, groups: [x], admin: true}]\n", "auth.oidc.client_secret_file:"},
+		{"auth:\n  oidc: {issuer_url: 'https://idp.example/', client_id: s, redirect_url: 'https://s/cb', client_secret_file: empty}\n  roles: [{name: a, groups: [x], admin: true}]\n", "auth.oidc.client_secret_file: the file is empty"},
+		{"auth:\n  tokens_file: tokens.yml\n  roles: [{name: a, groups: [sre], admin: true}]\n", "groups come from an OpenID Connect provider"},
 	} {
 		if _, err := build(c.yml); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.yml, err, c.want)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
 	"github.com/strata-obs/strata/internal/oidctest"
@@ -314,6 +315,41 @@ func TestOIDCLogin(t *testing.T) {
 		t.Errorf("no reason for the injected code in the log")
 	}
 
+	// strata login's exchange: a code with another verifier than the login's challenge is
+	// refused, and spent; a return address that is not a loopback listener never starts.
+	verifier := oauth2.GenerateVerifier()
+	cli := browserClient(t)
+	var cliCode string
+	cli.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Host == "127.0.0.1:1" {
+			cliCode = r.URL.Query().Get("code")
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	cliStart := s.base + "/auth/login?" + url.Values{"cli": {"http://127.0.0.1:1/callback"}, "cli_state": {"st"},
+		"cli_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}}.Encode()
+	if _, _, err := s.idp.Login(cli, cliStart, "bob", "bob-pw"); err != nil || cliCode == "" {
+		t.Fatalf("a login of strata login: %v", err)
+	}
+	for _, v := range []string{oauth2.GenerateVerifier(), verifier} {
+		resp, err := http.PostForm(s.base+"/auth/token", url.Values{"code": {cliCode}, "code_verifier": {v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(b), auth.SessionTokenPrefix) {
+			t.Errorf("the code with a wrong verifier, then spent: %s %s", resp.Status, b)
+		}
+	}
+	for _, redirect := range []string{"https://evil.example/cb", "http://evil.example:80/cb", "http://127.0.0.1.evil.example:80/cb"} {
+		u := s.base + "/auth/login?" + url.Values{"cli": {redirect}, "cli_state": {"st"}, "cli_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}}.Encode()
+		if resp, _, err := getBody(noFollow(browserClient(t)), u); err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("cli=%s: %v %v, want 400", redirect, resp.Status, err)
+		}
+	}
+
 	// An open redirect in next: the login ends on strata's own page.
 	evil := browserClient(t)
 	resp, _, err = s.idp.Login(evil, s.base+"/auth/login?next="+url.QueryEscape("//evil.example/x"), "bob", "bob-pw")
@@ -392,4 +428,45 @@ func getBody(c *http.Client, u string) (*http.Response, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	return resp, b, err
+}
+
+// TestOIDCInBrowser: Chromium logs in through the provider's own pages, lands on the search
+// page it asked for, sees payments' service and none of bank's, logs out (through the
+// provider's end-session endpoint) and is sent to log in again.
+func TestOIDCInBrowser(t *testing.T) {
+	chromium := testenv.Command(t, "chromium")
+	s := startOIDCScene(t, time.Hour)
+	testenv.Eventually(t, pollTimeout, "the first refresh", func() error {
+		_, err := testenv.CheckHTTP(s.base+"/-/ready", http.StatusOK)
+		return err
+	})
+	b := startBrowser(t, chromium, s.base)
+	atLoginForm := func(what string) {
+		t.Helper()
+		b.waitVisible("#user")
+		if u, err := url.Parse(b.location()); err != nil || u.Query().Get("login_challenge") == "" || u.Host == "127.0.0.1:"+strconv.Itoa(s.port) {
+			t.Fatalf("%s: at %s, want the provider's login form", what, b.location())
+		}
+	}
+	step(b, "open the search page", chromedp.Navigate(s.base+"/search?q=service"))
+	atLoginForm("a browser without a session")
+	step(b, "fill the provider's form", chromedp.Steps(chromedp.SendKeys("#user", "alice"), chromedp.SendKeys("#password", "alice-pw")))
+	resp, err := chromedp.RunResponse(b.stepCtx(), chromedp.Click("#submit"))
+	if err != nil || resp == nil || resp.Status != http.StatusOK {
+		t.Fatalf("sign in: %v %v", statusOf(resp), err)
+	}
+	if u, _ := url.Parse(b.location()); u.Path != "/search" || u.Query().Get("q") != "service" {
+		t.Fatalf("after the login: at %s, want the search page asked for", b.location())
+	}
+	main := b.text("main")
+	if !strings.Contains(main, "pay") || strings.Contains(main, "bank") {
+		t.Errorf("payments' search for services shows:\n%s", main)
+	}
+	if who := b.text("form.who"); !strings.Contains(who, "alice@example.org") || !strings.Contains(who, "payments") {
+		t.Errorf("the header says %q", who)
+	}
+	step(b, "log out", chromedp.Click("form.who button"))
+	atLoginForm("after logging out")
+	step(b, "open the landing page", chromedp.Navigate(s.base+"/"))
+	atLoginForm("a page after logging out")
 }

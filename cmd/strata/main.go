@@ -136,6 +136,10 @@ func run(args []string, stdout, stderr *os.File) int {
 	addClient(promqlCmd, &promqlFlags)
 	promqlExpr := promqlCmd.Arg("expr", "The PromQL expression.").Required().String()
 
+	loginCmd := app.Command("login", "Log in to a strata server through its OpenID Connect provider, in a browser, and keep the token for strata query and strata promql.")
+	var loginOpts loginFlags
+	addLogin(loginCmd, &loginOpts)
+
 	check := app.Command("check", "Check a configuration.")
 	checkConfig := check.Command("config", "Validate a configuration file without starting.")
 	checkFile := checkConfig.Arg("file", "The configuration file.").Required().String()
@@ -157,6 +161,8 @@ func run(args []string, stdout, stderr *os.File) int {
 		return runQuery(queryFlags, *queryText, stdout, stderr)
 	case promqlCmd.FullCommand():
 		return runPromQL(promqlFlags, *promqlExpr, stdout, stderr)
+	case loginCmd.FullCommand():
+		return runLogin(loginOpts, stdout, stderr)
 	case checkConfig.FullCommand():
 		cfg, err := config.Load(*checkFile, server.Providers())
 		if err == nil {

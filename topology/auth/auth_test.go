@@ -102,6 +102,7 @@ func decode(t *testing.T, in string) (*Config, error) {
 func TestDecode(t *testing.T) {
 	c, err := decode(t, `auth:
   tokens_file: tokens.yml
+  oidc: {issuer_url: 'https://idp.example/', client_id: strata, redirect_url: 'https://strata.example/auth/callback'}
   roles:
     - {name: admin, groups: [sre], admin: true}
     - name: payments
@@ -122,6 +123,7 @@ func TestDecode(t *testing.T) {
 		{"auth:\n  roles:\n    - {name: a, scope: ['__name__=\"up\"']}\n", `not series by name`},
 		{"auth:\n  roles:\n    - {name: a, admin: true}\n    - {name: a, admin: true}\n", `auth.roles[1].name`},
 		{"auth:\n  tokens_file: t.yml\n", `no roles`},
+		{"auth:\n  tokens_file: t.yml\n  roles:\n    - {name: a, tokens: [x], admin: true}\n    - {name: b, groups: [sre], admin: true}\n", `strata.yml:5: auth.roles[1].groups: role "b" holds groups, and groups come from an OpenID Connect provider`},
 		{"auth:\n  oidc: {client_id: strata}\n  roles: [{name: a, admin: true}]\n", `auth.oidc.issuer_url: required`},
 		{"auth:\n  oidc: {issuer_url: 'ftp://x', client_id: s, redirect_url: 'https://s/cb'}\n  roles: [{name: a, admin: true}]\n", `auth.oidc.issuer_url: want an http(s) URL`},
 		{"auth:\n  roles: [{name: a, admin: true, colour: red}]\n", `colour`},

@@ -62,6 +62,11 @@ type Role struct {
 // line; dir is the configuration file's directory, against which relative paths are read.
 func Decode(d *strictyaml.Decoder, n *yaml.Node, path, dir string) *Config {
 	c := &Config{}
+	type place struct {
+		node       *yaml.Node
+		path, name string
+	}
+	var withGroups *place // the first role with groups, which need a provider
 	d.Mapping(n, path, []strictyaml.Field{
 		{Name: "oidc", Read: func(n *yaml.Node, path string) { c.OIDC = decodeOIDC(d, n, path, dir) }},
 		{Name: "tokens_file", Read: func(n *yaml.Node, path string) {
@@ -74,10 +79,16 @@ func Decode(d *strictyaml.Decoder, n *yaml.Node, path, dir string) *Config {
 			d.Sequence(n, path, func(_ int, n *yaml.Node, path string) {
 				if r, ok := decodeRole(d, n, path); ok && d.Unique(names, strictyaml.Lookup(n, "name"), strictyaml.Path(path, "name"), r.Name) {
 					c.Roles = append(c.Roles, r)
+					if len(r.Groups) > 0 && withGroups == nil {
+						withGroups = &place{strictyaml.Lookup(n, "groups"), strictyaml.Path(path, "groups"), r.Name}
+					}
 				}
 			})
 		}},
 	})
+	if c.OIDC == nil && withGroups != nil {
+		d.Errorf(withGroups.node, withGroups.path, "role %q holds groups, and groups come from an OpenID Connect provider: configure auth.oidc, or give the role tokens", withGroups.name)
+	}
 	if len(c.Roles) == 0 && n != nil && n.ShortTag() != "!!null" {
 		d.Errorf(n, path, "no roles: nobody could read anything (give at least one role, admin: true or a scope)")
 	}
