@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"internal/store":           {"internal/redact"},
 	"internal/store/storetest": {"internal/store"},
 	"internal/kubetest":        {"internal/testenv"},
+	"internal/oidctest":        {"internal/testenv"},
 
 	// The node agent.
 	"exporter/collector": {"internal/cgroup", "internal/labelname"},
@@ -63,7 +64,7 @@ var allowed = map[string][]string{
 
 	// The assembly, and the mains.
 	"server": {"ui", "topology/auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join",
-		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/store", "internal/httpapi"},
+		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/safefile", "internal/store", "internal/httpapi"},
 	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact", "internal/safefile"},
 	"cmd/strata-exporter": {"exporter", "exporter/collector"},
 
@@ -78,8 +79,8 @@ var allowed = map[string][]string{
 var testImports = map[string][]string{
 	"*":               {"internal/testenv", "topology/source/sourcetest", "internal/store", "internal/store/storetest"},
 	"topology/config": {"topology/source/*"},
-	"server":          {"internal/kubetest", "query/querytest", "dashboards", "exporter/collector"},
-	"cmd/strata":      {"internal/testenv"},
+	"server":          {"internal/kubetest", "internal/oidctest", "query/querytest", "dashboards", "exporter/collector"},
+	"cmd/strata":      {"internal/testenv", "internal/oidctest"},
 	"deploy":          {"internal/kubetest", "topology/source", "topology/source/kubernetes"},
 	"internal/store":  {},
 }
