@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/strata-obs/strata/internal/store/storetest"
 	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -290,5 +291,63 @@ func TestSessions(t *testing.T) {
 		if got := SafeNext(next); got != want {
 			t.Errorf("SafeNext(%q) = %q, want %q", next, got, want)
 		}
+	}
+}
+
+// TestQueryable: through a scoped identity, Select returns the series of the view's entities
+// alone, label names and values come from those series, and a listing without matchers (every
+// series of the range) stops at the request's deadline instead of running on.
+func TestQueryable(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	app := db.Appender(context.Background())
+	ts := time.Now().UnixMilli()
+	for _, ls := range []labels.Labels{
+		labels.FromStrings("__name__", "strata_topology_service_info", "lb", "edge", "service", "pay"),
+		labels.FromStrings("__name__", "strata_topology_service_info", "lb", "edge", "service", "bank"),
+		labels.FromStrings("__name__", "node_load1", "host", "h1"),
+		labels.FromStrings("__name__", "node_load1", "host", "h2"),
+		labels.FromStrings("__name__", "up", "job", "x"),
+	} {
+		if _, err := app.Append(0, ls, ts, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	g := twoTeams()
+	scope, _ := ParseScope([]string{`team="payments"`})
+	a, err := NewAuthenticator(&Config{Roles: []Role{{Name: "payments", Scope: scope}}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithIdentity(context.Background(), Identity{User: "p", Role: "payments", Scope: scope})
+	q, err := a.Queryable(db, func() *graph.Graph { return g }).Querier(ts-1000, ts+1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var got []string
+	set := q.Select(ctx, true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	for set.Next() {
+		got = append(got, set.At().Labels().String())
+	}
+	want := []string{`{__name__="node_load1", host="h1"}`, `{__name__="strata_topology_service_info", lb="edge", service="pay"}`}
+	if !slices.Equal(got, want) {
+		t.Errorf("payments' series: %q, want %q", got, want)
+	}
+	if len(set.Warnings()) == 0 {
+		t.Errorf("up, which names no entity, was left out without a warning")
+	}
+	if vs, _, err := q.LabelValues(ctx, "service", nil); err != nil || !slices.Equal(vs, []string{"pay"}) {
+		t.Errorf("service values: %q %v", vs, err)
+	}
+	if ns, _, err := q.LabelNames(ctx, nil); err != nil || slices.Contains(ns, "job") {
+		t.Errorf("label names: %q %v (job is only up's)", ns, err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := q.LabelNames(done, nil); err == nil || !strings.Contains(err.Error(), "--query.timeout") {
+		t.Errorf("a listing past its deadline: %v", err)
 	}
 }

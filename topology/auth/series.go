@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"slices"
 
@@ -171,8 +172,15 @@ func (q scopedQuerier) each(ctx context.Context, ix *seriesIndex, ms []*labels.M
 		ms = []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")}
 	}
 	set := &filteredSet{SeriesSet: q.Querier.Select(ctx, false, &storage.SelectHints{Start: q.mint, End: q.maxt, Func: "series"}, ms...), ix: ix}
-	for set.Next() {
+	// Without matchers that is every series of the range: the request's --query.timeout bounds it.
+	for n := 0; set.Next(); n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			break
+		}
 		f(set.At().Labels())
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("listing the labels of this role's series: %w (--query.timeout)", context.Cause(ctx))
 	}
 	return set.Err()
 }
