@@ -2,8 +2,8 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
