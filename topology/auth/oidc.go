@@ -54,6 +54,7 @@ const (
 	providerTimeout  = 10 * time.Second // any one request to the provider
 	refreshRetry     = 30 * time.Second // after a refresh failed
 	discoveryRetry   = 5 * time.Second  // after discovery failed
+	reachableFor     = time.Second      // a probe's answer, before the next login asks again
 )
 
 // ErrProviderUnreachable says that a login cannot start or finish because the provider does
@@ -79,6 +80,7 @@ type Provider struct {
 	endSession string
 	lastTry    time.Time
 	lastErr    error
+	reachedAt  time.Time                // when the provider last answered a probe
 	pending    map[string]*pendingLogin // by state
 	cliCodes   map[string]cliCode       // by code
 	sessions   map[[sha256.Size]byte]*session
@@ -161,8 +163,26 @@ func (p *Provider) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenV
 }
 
 // reachable asks the provider's discovery document: a login is sent to the provider only when
-// it answers, so that a person sees strata's page saying it is down, not a browser error.
+// it answers, so that a person sees strata's page saying it is down, not a browser error. An
+// answer holds for a few seconds: /auth/login is open to anyone, and must not be a way to
+// make strata send the provider a request for each of theirs.
 func (p *Provider) reachable(ctx context.Context) error {
+	p.mu.Lock()
+	fresh := p.now().Sub(p.reachedAt) < reachableFor
+	p.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	if err := p.probe(ctx); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.reachedAt = p.now()
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Provider) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, providerTimeout)
 	defer cancel()
 	u := strings.TrimSuffix(p.cfg.IssuerURL, "/") + "/.well-known/openid-configuration"
@@ -206,8 +226,14 @@ func (p *Provider) BeginLogin(ctx context.Context, next string, cli *CLILogin, s
 		}
 	}
 	if len(p.pending) >= maxPendingLogins {
-		p.mu.Unlock()
-		return "", nil, errors.New("too many logins in progress: try again in a few minutes")
+		// Anyone may start logins: when they fill the table, the oldest one goes, not every new one.
+		oldest := ""
+		for s, l := range p.pending {
+			if oldest == "" || l.expires.Before(p.pending[oldest].expires) {
+				oldest = s
+			}
+		}
+		delete(p.pending, oldest)
 	}
 	p.pending[state] = &pendingLogin{verifier: verifier, nonce: nonce, next: SafeNext(next), cli: cli, expires: now.Add(loginLifetime)}
 	p.mu.Unlock()
