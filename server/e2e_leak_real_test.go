@@ -157,7 +157,7 @@ backend vault
 		q("/promql", "expr", "strata_container_info"),
 	}
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // longest first: bankID before its short form
-	filler := func(s string) string { return strings.Repeat("q", len(s)) }    // the same length, and nothing's name
+	filler := func(s string) string { return strings.Repeat("q", len(s)) }     // the same length, and nothing's name
 	for _, path := range questions {
 		var named []string // the secrets the question itself names: its answer may echo them
 		for _, s := range secrets {

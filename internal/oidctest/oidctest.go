@@ -154,6 +154,15 @@ func (p *Provider) Client(id, secret string, redirects, postLogout []string) {
 	}
 }
 
+// RotateKeys gives Hydra a new key to sign ID tokens with: the next tokens name a key id that
+// a relying party has not seen, and must fetch the provider's keys again to verify them.
+func (p *Provider) RotateKeys() {
+	p.t.Helper()
+	if err := p.admin(http.MethodPost, "/admin/keys/hydra.openid.id-token", map[string]any{"alg": "RS256", "use": "sig", "kid": "rotated-" + testenv.RandomHex(p.t, 4)}, nil); err != nil {
+		p.t.Fatalf("hydra: rotate the ID token's keys: %v", err)
+	}
+}
+
 // admin calls Hydra's admin API.
 func (p *Provider) admin(method, path string, body, answer any) error {
 	b, err := json.Marshal(body)
