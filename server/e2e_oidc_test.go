@@ -389,9 +389,9 @@ func TestOIDCLogin(t *testing.T) {
 	}
 
 	// The provider rotates its keys: a token signed with the new one verifies (strata fetches
-	// the keys again for a key id it has not seen). (Last: Hydra v2.3.0 then signs a refreshed ID
-	// token with its new key under the old key's id, which neither strata nor Hydra's own
-	// end-session endpoint verifies.)
+	// the keys again for a key id it has not seen). (Last: after a rotation, Hydra v2.3.0's refreshed
+	// ID tokens name the old key's id and do not verify with that key, for strata as for Hydra's
+	// own end-session endpoint.)
 	s.idp.RotateKeys()
 	rotated, _ := providerTokens(t, s.idp, "strata", "strata-client-secret", "bob", "bob-pw").Extra("id_token").(string)
 	if kid(t, rotated) == kid(t, idToken) {
