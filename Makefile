@@ -74,6 +74,10 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzParseProcNetTCP$$' ./exporter/collector
 	$(FUZZ) -fuzz '^FuzzParseCgroupPath$$' ./exporter/collector
 	$(FUZZ) -fuzz '^FuzzCPUInfo$$' ./exporter/collector
+	$(FUZZ) -fuzz '^FuzzParseTokens$$' ./topology/auth
+	$(FUZZ) -fuzz '^FuzzSafeNext$$' ./topology/auth
+	$(FUZZ) -fuzz '^FuzzCheckCLIRedirect$$' ./topology/auth
+	$(FUZZ) -fuzz '^FuzzParseScope$$' ./topology/auth
 	$(FUZZ) -fuzz '^FuzzParseStat$$' ./topology/source/haproxy
 	$(FUZZ) -fuzz '^FuzzParseServersState$$' ./topology/source/haproxy
 	$(FUZZ) -fuzz '^FuzzParseConfig$$' ./topology/source/caddy
