@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,43 +57,7 @@ type Cluster struct {
 // scripts/kube-build's cache. A binary that is not there is a missing real part.
 func Bin(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("STRATA_KUBE_BIN")
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			testenv.Missing(t, "no cache directory for the kube binaries: %v", err)
-		}
-		dir = filepath.Join(cache, "strata", "kube-"+Version)
-	}
-	waitForBuild(t, dir)
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kubectl"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			testenv.Missing(t, "%s is not built (run scripts/kube-build; .ci/run does): %v", b, err)
-		}
-	}
-	return dir
-}
-
-// waitForBuild waits while scripts/kube-build is building into dir (its pid in
-// dir/.building): .ci/run builds while the other tests run.
-func waitForBuild(t testing.TB, dir string) {
-	t.Helper()
-	const most = 25 * time.Minute
-	logged := false
-	for start := time.Now(); time.Since(start) < most; time.Sleep(2 * time.Second) {
-		b, err := os.ReadFile(filepath.Join(dir, ".building"))
-		if err != nil {
-			return
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || syscall.Kill(pid, 0) != nil {
-			return // a build that died
-		}
-		if !logged {
-			t.Logf("waiting for scripts/kube-build (pid %d) to build into %s", pid, dir)
-			logged = true
-		}
-	}
+	return testenv.Built(t, "STRATA_KUBE_BIN", "kube-"+Version, "scripts/kube-build", "kube-apiserver", "kube-controller-manager", "kubectl")
 }
 
 // Start starts etcd, the API server and the controller manager, and returns once the API

@@ -17,9 +17,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,44 +48,11 @@ type Provider struct {
 	users map[string]User
 }
 
-// Bin is Hydra's path: $STRATA_HYDRA_BIN/hydra, else scripts/hydra-build's cache. A binary that
+// Bin is Hydra's path: in $STRATA_HYDRA_BIN, else scripts/hydra-build's cache. A binary that
 // is not there is a missing real part.
 func Bin(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("STRATA_HYDRA_BIN")
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			testenv.Missing(t, "no cache directory for hydra: %v", err)
-		}
-		dir = filepath.Join(cache, "strata", "hydra-"+Version)
-	}
-	waitForBuild(t, dir)
-	bin := filepath.Join(dir, "hydra")
-	if _, err := os.Stat(bin); err != nil {
-		testenv.Missing(t, "hydra is not built (run scripts/hydra-build; .ci/run does): %v", err)
-	}
-	return bin
-}
-
-// waitForBuild waits while scripts/hydra-build is building into dir (its pid in dir/.building).
-func waitForBuild(t testing.TB, dir string) {
-	t.Helper()
-	logged := false
-	for start := time.Now(); time.Since(start) < 20*time.Minute; time.Sleep(2 * time.Second) {
-		b, err := os.ReadFile(filepath.Join(dir, ".building"))
-		if err != nil {
-			return
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || syscall.Kill(pid, 0) != nil {
-			return // a build that died
-		}
-		if !logged {
-			t.Logf("waiting for scripts/hydra-build (pid %d) to build into %s", pid, dir)
-			logged = true
-		}
-	}
+	return filepath.Join(testenv.Built(t, "STRATA_HYDRA_BIN", "hydra-"+Version, "scripts/hydra-build", "hydra"), "hydra")
 }
 
 // Start starts Hydra and the login app (JWT access tokens, whose email and groups claims are at
