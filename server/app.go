@@ -30,6 +30,7 @@ import (
 	_ "github.com/prometheus/prometheus/discovery/file"       // file_sd_configs in scrape_configs
 	_ "github.com/prometheus/prometheus/discovery/http"       // http_sd_configs in scrape_configs
 	_ "github.com/prometheus/prometheus/discovery/kubernetes" // kubernetes_sd_configs: finding the exporters of a cluster
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"golang.org/x/sync/errgroup"
@@ -59,6 +60,9 @@ type Options struct {
 	// RemoteWriteURL, when set, receives the strata_topology_* series by Prometheus's remote
 	// write protocol (prometheus.remote_write).
 	RemoteWriteURL string
+	// ExternalLabels (global.external_labels) are on every strata_topology_* series written and
+	// sent; their `cluster` is every entity's attribute.
+	ExternalLabels labels.Labels
 
 	RefreshInterval time.Duration // --topology.refresh-interval
 	StaleAfter      time.Duration // --topology.stale-after
@@ -150,6 +154,9 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = 15 * time.Second
 	}
+	if err := topology.CheckExternalLabels(opts.ExternalLabels); err != nil {
+		return nil, fmt.Errorf("global.external_labels: %w", err)
+	}
 	if opts.ScrapeInterval <= 0 {
 		opts.ScrapeInterval = opts.RefreshInterval
 	}
@@ -208,7 +215,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	}
 	a.sink = db
 	if opts.RemoteWriteURL != "" {
-		if a.remote, err = newRemoteWrite(opts.RemoteWriteURL, db, a.reg, logger); err != nil {
+		if a.remote, err = newRemoteWrite(opts.RemoteWriteURL, opts.ExternalLabels, db, a.reg, logger); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -221,6 +228,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		LocalHost:         opts.LocalHost,
 		StaleAfter:        opts.StaleAfter,
 		FailingErrorRatio: opts.FailingErrorRatio,
+		ExternalLabels:    opts.ExternalLabels,
 		Timeout:           max(opts.RefreshInterval*2/3, time.Second),
 		Allowlist:         opts.Allowlist,
 		Sink:              a.sink,

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/storage/remote"
 	"github.com/prometheus/prometheus/tsdb/wlog"
@@ -58,14 +59,17 @@ func (rw *remoteWrite) waitTailing(ctx context.Context) bool {
 // The queue's health is Prometheus's own metrics (prometheus_remote_storage_*,
 // prometheus_wal_watcher_*) on reg, so the dashboards and alerts written for Prometheus's
 // remote write work on strata as they are.
-func newRemoteWrite(rawURL string, db walStorage, reg prometheus.Registerer, logger *slog.Logger) (*remoteWrite, error) {
+func newRemoteWrite(rawURL string, external labels.Labels, db walStorage, reg prometheus.Registerer, logger *slog.Logger) (*remoteWrite, error) {
 	rw, err := remoteWriteConfig(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	// No scrape manager: it is only asked for metadata, which is not sent (see remoteWriteConfig).
 	s := remote.NewStorage(logger.With("component", "remote"), reg, db.StartTime, db.Dir(), remoteFlushDeadline, nil, false)
-	if err := s.ApplyConfig(&promconfig.Config{RemoteWriteConfigs: []*promconfig.RemoteWriteConfig{rw}}); err != nil {
+	// The series carry the external labels already (the refresh writes them so); the queue's
+	// own copy of them is Prometheus's way, and costs nothing on series that have them.
+	if err := s.ApplyConfig(&promconfig.Config{GlobalConfig: promconfig.GlobalConfig{ExternalLabels: external},
+		RemoteWriteConfigs: []*promconfig.RemoteWriteConfig{rw}}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("remote write: %w", err)
 	}

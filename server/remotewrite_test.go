@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/testenv"
+	"github.com/strata-obs/strata/query/querytest"
 	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/inventory"
@@ -66,6 +67,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		FactSources:     []source.Facts{inv},
 		Allowlist:       []string{"rack", "zone", "env"},
 		RemoteWriteURL:  promBase + "/api/v1/write",
+		ExternalLabels:  labels.FromStrings("cluster", "eu-1"),
 	})
 
 	// The raw series are in strata's TSDB, hence in the WAL the queue reads: their absence at
@@ -118,7 +120,7 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 		{`strata_topology_lb_info{lb="edge"}`, map[string]string{"provider": "aws-alb", "addresses": "203.0.113.10:443", "label_env": "prod"}},
 		// The mission question, asked of the central store.
 		{`strata_topology_path_info{service="c1ps", position="0"}`, map[string]string{"lb": "edge", "server": "c1ps-0",
-			"host": "node-17", "kernel_release": "6.1.0-13-amd64", "product_name": "PowerEdge R640"}},
+			"host": "node-17", "kernel_release": "6.1.0-13-amd64", "product_name": "PowerEdge R640", "cluster": "eu-1"}},
 	} {
 		got, err := queryAPI(promBase, c.expr, time.Time{})
 		if err != nil {
@@ -133,6 +135,14 @@ func TestRemoteWriteToPrometheus(t *testing.T) {
 				t.Errorf("%s: %v: %s is %q, want %q", c.expr, got[0], k, got[0].Labels[k], v)
 			}
 		}
+	}
+	// The site's name is every entity's attribute: the mission question by cluster.
+	if err := a.expect(`service{cluster="eu-1", name="c1ps"} -> instance[0] -> host .kernel_release`, "",
+		[]string{querytest.FormatRow([]string{"host", "node-17", "6.1.0-13-amd64"})}); err != nil {
+		t.Error(err)
+	}
+	if err := a.expect(`service{cluster="eu-2"}`, "", nil); err != nil {
+		t.Error(err)
 	}
 	// PromQL wants a matcher that fails on the empty name, hence the first one.
 	if got, err := queryAPI(promBase, `count({__name__=~".+", __name__!~"strata_topology_.*"}) by (__name__)`, time.Time{}); err != nil || len(got) != 0 {

@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/safefile"
+	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
@@ -84,6 +86,9 @@ func Check(file string, cfg *config.Config) error {
 	}
 	if _, err := BuildAuth(cfg); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", file, err))
+	}
+	if err := topology.CheckExternalLabels(labels.FromMap(cfg.Global.ExternalLabels)); err != nil {
+		errs = append(errs, fmt.Errorf("%s: global.external_labels: %w", file, err))
 	}
 	if len(cfg.ScrapeConfigs) > 0 {
 		if _, err := promconfig.Load("scrape_configs:\n"+indent(string(cfg.ScrapeConfigs)), slog.New(slog.DiscardHandler)); err != nil {

@@ -222,10 +222,13 @@ func (r restorer) entity(fam family, attrs map[string]string, s aliveSeries) *gr
 	// of the rebuild.
 	e := &graph.Entity{Ref: graph.Ref{Kind: r.kind, ID: id}, Name: name,
 		Attrs: make(map[string]string, s.labels.Len()-1), LastSeen: s.seen()}
-	// Only the family's own labels: a store read remotely may add its external labels.
+	// Only the family's own labels, and the site's name: a store read remotely may add other
+	// external labels.
 	s.labels.Range(func(l labels.Label) {
 		if l.Name == staleLabel {
 			e.Stale = l.Value == "true"
+		} else if l.Name == ClusterLabel {
+			e.Attrs[ClusterLabel] = l.Value
 		} else if a := attrs[l.Name]; a != "" {
 			e.Attrs[a] = l.Value
 		} else if k, ok := strings.CutPrefix(l.Name, metaLabelPrefix); ok && fam.MetaLabels {

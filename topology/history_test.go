@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -61,7 +62,7 @@ func graphDiff(want, got *graph.Graph, at time.Time, allow []string) []string {
 		if g.Name != w.Name || g.Stale != w.Stale {
 			differ("%s: name %q stale %v, want %q %v", w.Ref, g.Name, g.Stale, w.Name, w.Stale)
 		}
-		carried := carriedAttrs[w.Kind]
+		carried := slices.Concat(carriedAttrs[w.Kind], []string{ClusterLabel}) // a site's series carry its cluster
 		for _, a := range carried {
 			if g.Attrs[a] != w.Attrs[a] {
 				differ("%s: %s=%q, want %q", w.Ref, a, g.Attrs[a], w.Attrs[a])
@@ -186,12 +187,18 @@ type history struct {
 
 func writeHistory(t *testing.T) *history {
 	t.Helper()
+	return writeSiteHistory(t, labels.EmptyLabels())
+}
+
+// writeSiteHistory is writeHistory by a strata with external labels.
+func writeSiteHistory(t *testing.T, external labels.Labels) *history {
+	t.Helper()
 	h := &history{t0: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), allow: []string{"team"}, dir: t.TempDir()}
 	h.db = storetest.Open(t, h.dir)
 	lbs, facts := &scriptedLBs{lbs: historyLBs("192.0.2.2")}, &scriptedFacts{facts: historyFacts()}
 	now := h.t0
 	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{lbs}, FactSources: []source.Facts{facts},
-		Allowlist: h.allow, StaleAfter: 5 * time.Minute, Sink: h.db, Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+		Allowlist: h.allow, StaleAfter: 5 * time.Minute, Sink: h.db, Now: func() time.Time { return now }, ExternalLabels: external}, slog.New(slog.DiscardHandler))
 	for step := range 19 {
 		now = h.t0.Add(time.Duration(step) * 30 * time.Second)
 		switch now.Sub(h.t0) {
@@ -231,6 +238,41 @@ func (h *history) checkEveryTime(t *testing.T, db storage.Queryable) {
 func TestGraphAtEveryRefresh(t *testing.T) {
 	h := writeHistory(t)
 	h.checkEveryTime(t, h.db)
+}
+
+// TestGraphAtSite: a strata named by external labels writes them on every series, gives every
+// entity its cluster, and the graph read back at any time is the same, cluster included.
+func TestGraphAtSite(t *testing.T) {
+	h := writeSiteHistory(t, labels.FromStrings("cluster", "eu-1", "region", "eu"))
+	for _, g := range h.refreshes {
+		for e := range g.All("") {
+			if e.Attr("cluster") != "eu-1" {
+				t.Fatalf("%s has cluster %q, want eu-1", e.Ref, e.Attr("cluster"))
+			}
+		}
+	}
+	h.checkEveryTime(t, h.db)
+	q, err := h.db.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", "strata_.+"))
+	n := 0
+	for ; set.Next(); n++ {
+		if ls := set.At().Labels(); ls.Get("cluster") != "eu-1" || ls.Get("region") != "eu" {
+			t.Fatalf("a series without the external labels: %s", ls)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no series written")
+	}
+	if err := CheckExternalLabels(labels.FromStrings("host", "x")); err == nil || !strings.Contains(err.Error(), `"host"`) {
+		t.Errorf("an external label host: %v, want refused", err)
+	}
+	if err := CheckExternalLabels(labels.FromStrings("label_team", "x")); err == nil {
+		t.Errorf("an external label label_team: refused nothing")
+	}
 }
 
 // TestGraphAtVanishedContainer: a container gone from one refresh is gone from the graph of
@@ -320,7 +362,7 @@ func TestGraphAtAcrossRestart(t *testing.T) {
 func TestGraphAtRemoteRead(t *testing.T) {
 	h := writeHistory(t)
 	conf := func() config.Config {
-		return config.Config{GlobalConfig: config.GlobalConfig{ExternalLabels: labels.FromStrings("cluster", "eu", "replica", "a")}}
+		return config.Config{GlobalConfig: config.GlobalConfig{ExternalLabels: labels.FromStrings("region", "eu", "replica", "a")}}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/read", remote.NewReadHandler(slog.New(slog.DiscardHandler), nil, h.db, conf, 0, 1, 1<<20))
@@ -350,15 +392,16 @@ func TestGraphAtComparisonCanFail(t *testing.T) {
 }
 
 // TestGraphAtUnmappedSeries: series that name what no series names are warnings, summed by
-// family; labels a family does not have (a remote store's external labels) are ignored.
+// family; labels a family does not have (a remote store's external labels but cluster, which
+// names the site) are ignored.
 func TestGraphAtUnmappedSeries(t *testing.T) {
 	db := storetest.Open(t, t.TempDir())
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	app := db.Appender(context.Background())
 	for _, s := range []string{
-		`strata_topology_lb_info{lb="edge", provider="haproxy", cluster="eu"}`,
-		`strata_topology_host_info{host="vm", kernel_release="6.18.44", cluster="eu"}`,
-		`strata_topology_container_info{container_id="c1", host="ghost", cluster="eu"}`,
+		`strata_topology_lb_info{lb="edge", provider="haproxy", region="eu"}`,
+		`strata_topology_host_info{host="vm", kernel_release="6.18.44", region="eu"}`,
+		`strata_topology_container_info{container_id="c1", host="ghost", region="eu"}`,
 		`strata_topology_container_info{container_id="c2", host="ghost"}`,
 		`strata_topology_service_info{lb="elsewhere", service="c1ps"}`,
 		`strata_topology_edge_info{from_kind="instance", from="edge/c1ps/s0", to_kind="host", to="vm", source="edge"}`,

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +45,14 @@ type RefresherOptions struct {
 	// ScrapedTraffic fills the counters an LB's source did not give from the series scraped of
 	// the LB's own exporter (metrics.ScrapedTraffic.Fill); nil: none.
 	ScrapedTraffic func(ctx context.Context, lbs []source.LB, at time.Time) error
+	// ExternalLabels (global.external_labels) name this strata among others: every series it
+	// writes carries them, and every entity of its graph the `cluster` one as an attribute.
+	// A name its series already have is refused by NewRefresher.
+	ExternalLabels labels.Labels
 }
+
+// ClusterLabel is the external label, and the attribute, that names a site.
+const ClusterLabel = "cluster"
 
 // Refresher holds the latest graph and the state of each source.
 type Refresher struct {
@@ -87,6 +95,24 @@ type sourceState struct {
 	// counted are the LB counters of the last good report, for the next one's rates; only a
 	// refresh (under refreshMu) uses them.
 	counted map[trafficKey]counted
+}
+
+// CheckExternalLabels refuses an external label that strata's own series name already (the
+// series' own would win, and the label would say nothing).
+func CheckExternalLabels(ls labels.Labels) error {
+	own := map[string]bool{model.MetricNameLabel: true, "source": true, staleLabel: true}
+	for _, f := range families() {
+		for _, l := range f.Labels {
+			own[l] = true
+		}
+	}
+	var err error
+	ls.Range(func(l labels.Label) {
+		if err == nil && (own[l.Name] || strings.HasPrefix(l.Name, metaLabelPrefix)) {
+			err = fmt.Errorf("external label %q is a label of strata's own series: name it otherwise", l.Name)
+		}
+	})
+	return err
 }
 
 // NewRefresher builds the loop; call Refresh or Run.
@@ -229,6 +255,9 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 
 	g, joinWarnings := safeJoin(in)
 	warnings = append(warnings, joinWarnings...)
+	if cluster := r.opts.ExternalLabels.Get(ClusterLabel); cluster != "" {
+		setCluster(g, cluster)
+	}
 	// The journal diffs this graph against the last beside the write, whose appends run on
 	// one core: on a large fleet the diff then adds next to nothing to the refresh's time.
 	journaled := make(chan struct{})
@@ -440,7 +469,9 @@ func (r *Refresher) sourceUpSamples() []store.Sample {
 				up = 0
 			}
 		}
-		out = append(out, store.Sample{Labels: labels.FromStrings(model.MetricNameLabel, sourceUpName, "source", key.name), Value: up})
+		b := labels.NewBuilder(labels.FromStrings(model.MetricNameLabel, sourceUpName, "source", key.name))
+		r.opts.ExternalLabels.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
+		out = append(out, store.Sample{Labels: b.Labels(), Value: up})
 	}
 	return out
 }
@@ -501,6 +532,16 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 	return series, w.commit()
 }
 
+// setCluster gives every entity of a site's graph the site's name.
+func setCluster(g *graph.Graph, cluster string) {
+	g.Each("", func(e *graph.Entity) {
+		if e.Attrs == nil {
+			e.Attrs = map[string]string{}
+		}
+		e.Attrs[ClusterLabel] = cluster
+	})
+}
+
 // found is a series of this refresh: the one written before with the same labels, or the
 // labels of a new one.
 type found struct {
@@ -527,6 +568,7 @@ func (r *Refresher) findSeries(g *graph.Graph) [][]found {
 	}
 	close(next)
 	allowed := allowSet(r.opts.Allowlist)
+	ext := r.opts.ExternalLabels
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(fams)) {
 		wg.Go(func() {
@@ -534,6 +576,10 @@ func (r *Refresher) findSeries(g *graph.Graph) [][]found {
 			for i := range next {
 				list := make([]found, 0, fams[i].size(g))
 				fams[i].series(g, allowed, func(b *labels.ScratchBuilder, v float64) {
+					if ext.Len() > 0 {
+						ext.Range(func(l labels.Label) { b.Add(l.Name, l.Value) })
+						b.Sort()
+					}
 					b.Overwrite(&scratch)
 					h := scratch.Hash()
 					if w := r.written.get(h, scratch); w != nil {

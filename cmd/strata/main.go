@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"github.com/prometheus/prometheus/model/labels"
 	"k8s.io/klog/v2"
 
 	"github.com/strata-obs/strata/exporter"
@@ -242,6 +243,7 @@ func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 	if opts.RemoteWriteURL == "" {
 		opts.RemoteWriteURL = cfg.Prometheus.RemoteWrite
 	}
+	opts.ExternalLabels = labels.FromMap(cfg.Global.ExternalLabels)
 	if !c.refreshSet && cfg.Topology.RefreshInterval > 0 {
 		opts.RefreshInterval = cfg.Topology.RefreshInterval
 	}

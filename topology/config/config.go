@@ -36,6 +36,7 @@ type Config struct {
 	ScrapeConfigs []byte
 	Prometheus    Prometheus
 	Topology      Topology
+	Global        Global
 	// Auth is who may read what (auth.Config); nil: no auth, everyone reads everything.
 	Auth *auth.Config
 }
@@ -48,6 +49,14 @@ type Prometheus struct {
 	// protocol (a receiver's URL, such as Prometheus's /api/v1/write), besides the embedded
 	// TSDB; empty: they stay in the embedded TSDB only.
 	RemoteWrite string
+}
+
+// Global is what names this strata among others, as Prometheus's global block does.
+type Global struct {
+	// ExternalLabels are added to every strata_topology_* series this strata writes and to
+	// every series it sends by remote write; `cluster` is the site's name, and every entity of
+	// the graph carries it as an attribute. Empty: a strata alone.
+	ExternalLabels map[string]string
 }
 
 // Topology holds the settings of the refresh loop.
@@ -120,6 +129,11 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 				})
 			}},
 			{Name: "topology", Read: func(n *yaml.Node, path string) { r.topology(n, path, &c.Topology) }},
+			{Name: "global", Read: func(n *yaml.Node, path string) {
+				r.d.Mapping(n, path, []strictyaml.Field{{Name: "external_labels", Read: func(n *yaml.Node, path string) {
+					c.Global.ExternalLabels = r.d.StringMap(n, path, checkExternalLabel)
+				}}})
+			}},
 			{Name: "auth", Read: func(n *yaml.Node, path string) { c.Auth = auth.Decode(r.d.Decoder, n, path, dir) }},
 		})
 	}
@@ -127,6 +141,18 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkExternalLabel refuses an external label that is no label name, that is empty (a series
+// would not carry it), or that one of strata's own series already names.
+func checkExternalLabel(name, value string) error {
+	if err := labelname.Check(name); err != nil {
+		return err
+	}
+	if value == "" {
+		return fmt.Errorf("external label %s has no value", redact.QuoteKey(name))
+	}
+	return nil
 }
 
 // reader reads one file: the decoder that records problems, and the source types it knows.

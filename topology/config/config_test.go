@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,8 +281,28 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown top-level key",
+			in:   "sources: []\nglobals: {}\n",
+			want: `strata.yml:2: unknown field "globals" (want one of sources, scrape_configs, prometheus, topology, global, auth)`,
+		},
+		{
+			name: "Prometheus's global block pasted",
 			in:   "sources: []\nglobal: {scrape_interval: 15s}\n",
-			want: `strata.yml:2: unknown field "global" (want one of sources, scrape_configs, prometheus, topology, auth)`,
+			want: `strata.yml:2: global: unknown field "scrape_interval" (want one of external_labels)`,
+		},
+		{
+			name: "an external label that is no label name",
+			in:   "global:\n  external_labels:\n    cluster: eu-1\n    2region: eu\n",
+			want: `strata.yml:4: global.external_labels: invalid label name "2region" (want letters, digits and _, not starting with a digit)`,
+		},
+		{
+			name: "an external label without a value",
+			in:   "global:\n  external_labels: {cluster: ''}\n",
+			want: `strata.yml:2: global.external_labels: external label "cluster" has no value`,
+		},
+		{
+			name: "an external label of Prometheus's own",
+			in:   "global:\n  external_labels: {__name__: x}\n",
+			want: `strata.yml:2: global.external_labels: label name "__name__" is reserved (names starting with __ are Prometheus's own)`,
 		},
 		{
 			name: "document a list",
@@ -566,4 +587,15 @@ prometheus:
 // providers are the source types these tests read: the server's.
 func providers() []source.Provider {
 	return []source.Provider{haproxy.Provider(), caddy.Provider(), nginx.Provider(), kubernetes.Provider(), inventory.Provider()}
+}
+
+// TestGlobal: global.external_labels, as Prometheus has it.
+func TestGlobal(t *testing.T) {
+	c, err := Parse("strata.yml", []byte("global:\n  external_labels: {cluster: eu-1, region: eu}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"cluster": "eu-1", "region": "eu"}; !maps.Equal(c.Global.ExternalLabels, want) {
+		t.Errorf("external labels %v, want %v", c.Global.ExternalLabels, want)
+	}
 }
