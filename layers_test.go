@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"internal/store/storetest": {"internal/store"},
 	"internal/kubetest":        {"internal/testenv"},
 	"internal/oidctest":        {"internal/testenv"},
+	"internal/thanostest":      {"internal/testenv"},
 
 	// The node agent.
 	"exporter/collector": {"internal/cgroup", "internal/labelname"},
@@ -79,7 +80,7 @@ var allowed = map[string][]string{
 var testImports = map[string][]string{
 	"*":               {"internal/testenv", "topology/source/sourcetest", "internal/store", "internal/store/storetest"},
 	"topology/config": {"topology/source/*"},
-	"server":          {"internal/kubetest", "internal/oidctest", "query/querytest", "dashboards", "exporter/collector"},
+	"server":          {"internal/kubetest", "internal/oidctest", "internal/thanostest", "query/querytest", "dashboards", "exporter/collector"},
 	"cmd/strata":      {"internal/testenv", "internal/oidctest"},
 	"deploy":          {"internal/kubetest", "topology/source", "topology/source/kubernetes"},
 	"internal/store":  {},

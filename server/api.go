@@ -71,6 +71,8 @@ type APIOptions struct {
 	View func(ctx context.Context, g *graph.Graph) *graph.Graph
 	// History is the storage the topology's series are read from for a past time.
 	History storage.Queryable
+	// Sites: the history holds many sites' topology (a global strata), each rebuilt on its own.
+	Sites   bool
 	Limits  query.Limits
 	Timeout time.Duration // --query.timeout
 }
@@ -81,7 +83,7 @@ func NewAPI(r *topology.Refresher, opts APIOptions) *API {
 		opts.Timeout = 2 * time.Minute
 	}
 	opts.Limits = opts.Limits.OrDefaults()
-	return &API{r: r, graphs: graphs{r, opts.History, opts.View}, opts: opts}
+	return &API{r: r, graphs: graphs{r: r, history: opts.History, view: opts.View, sites: opts.Sites}, opts: opts}
 }
 
 // Register adds the endpoints to mux.
@@ -104,6 +106,7 @@ type graphs struct {
 	r       *topology.Refresher
 	history storage.Queryable
 	view    func(ctx context.Context, g *graph.Graph) *graph.Graph // nil: all of it
+	sites   bool                                                   // the history is many sites' (topology.GraphAtSites)
 }
 
 // GraphAt is the graph at a time as the request may see it: every answer is built on it.
@@ -120,7 +123,7 @@ func (g graphs) graphAt(ctx context.Context, at time.Time) (*graph.Graph, []stri
 		if !g.r.Refreshed() && g.history != nil {
 			// Just started: until the first refresh, the latest graph is the one stored
 			// before the restart.
-			gr, w, err := topology.GraphAt(ctx, g.history, time.Now())
+			gr, w, err := g.read(ctx, time.Now())
 			return gr, append(w, "the first refresh since the start has not finished: this is the graph as stored before"), err
 		}
 		gr, w := g.r.Graph()
@@ -128,6 +131,15 @@ func (g graphs) graphAt(ctx context.Context, at time.Time) (*graph.Graph, []stri
 	}
 	if g.history == nil {
 		return nil, nil, errors.New("no storage to read a past graph from")
+	}
+	return g.read(ctx, at)
+}
+
+// read rebuilds the graph of at from the history.
+func (g graphs) read(ctx context.Context, at time.Time) (*graph.Graph, []string, error) {
+	if g.sites {
+		gr, _, w, err := topology.GraphAtSites(ctx, g.history, at, topology.SilentAfter)
+		return gr, w, err
 	}
 	return topology.GraphAt(ctx, g.history, at)
 }

@@ -7,6 +7,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +64,10 @@ type Options struct {
 	// ExternalLabels (global.external_labels) are on every strata_topology_* series written and
 	// sent; their `cluster` is every entity's attribute.
 	ExternalLabels labels.Labels
+	// Global (federation.enabled) makes this a global strata: no sources of its own, one graph
+	// of every site read from the store at PrometheusURL through its query API (Thanos Query
+	// serves no remote read), now and at a past time.
+	Global bool
 
 	RefreshInterval time.Duration // --topology.refresh-interval
 	StaleAfter      time.Duration // --topology.stale-after
@@ -200,7 +205,28 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		a.series = opts.Auth.Queryable(db, func() *graph.Graph { g, _ := a.refresher.Graph(); return g })
 	}
 	a.promAPI = promql.NewAPIWith(a.series, a.promql, logger)
-	if opts.PrometheusURL != "" {
+	if opts.Global {
+		if opts.PrometheusURL == "" {
+			db.Close()
+			return nil, errors.New("federation.enabled: a global strata reads every site from a shared store: set prometheus.url to its query API")
+		}
+		if len(opts.LBSources)+len(opts.FactSources) > 0 || opts.Exporter != nil || opts.ScrapeConfigs != "" {
+			db.Close()
+			return nil, errors.New("federation.enabled: a global strata has no sources or scrape configs of its own (they would be a site: give them to a site's strata)")
+		}
+	}
+	if opts.PrometheusURL != "" && opts.Global {
+		q, err := store.QueryAPIReader(opts.PrometheusURL, opts.QueryTimeout)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.history, facts = q, q
+		if a.promAPI, err = promql.NewProxy(opts.PrometheusURL); err != nil {
+			db.Close()
+			return nil, err
+		}
+	} else if opts.PrometheusURL != "" {
 		q, err := store.RemoteReader(opts.PrometheusURL)
 		if err != nil {
 			db.Close()
@@ -229,13 +255,14 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		StaleAfter:        opts.StaleAfter,
 		FailingErrorRatio: opts.FailingErrorRatio,
 		ExternalLabels:    opts.ExternalLabels,
+		Global:            a.global(),
 		Timeout:           max(opts.RefreshInterval*2/3, time.Second),
 		Allowlist:         opts.Allowlist,
 		Sink:              a.sink,
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
 	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)
-	if a.ui, err = ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, nil}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
+	if a.ui, err = ui.New(ui.Options{Graphs: graphs{r: a.refresher, history: a.history, sites: opts.Global}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
 		Status: a.uiStatus, Changes: a.refresher.Changes, Who: who}, logger); err != nil {
 		db.Close()
 		return nil, err
@@ -302,7 +329,7 @@ func (a *App) Storage() storage.Storage { return a.db }
 // localhost refused.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	api := NewAPI(a.refresher, APIOptions{History: a.history, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout, View: a.view})
+	api := NewAPI(a.refresher, APIOptions{History: a.history, Sites: a.opts.Global, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout, View: a.view})
 	api.Register(mux)
 	a.promAPI.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
@@ -506,4 +533,14 @@ func indent(yaml string) string {
 		b.WriteString("  " + line + "\n")
 	}
 	return b.String()
+}
+
+// global is the refresh of a global strata (Options.Global): every site's graph read from the
+// store; nil for a site's strata.
+func (a *App) global() func(ctx context.Context, now time.Time) (*graph.Graph, []string, error) {
+	if !a.opts.Global {
+		return nil
+	}
+	g := &topology.Global{Store: a.history, StaleAfter: cmp.Or(a.opts.StaleAfter, 5*time.Minute)}
+	return g.Graph
 }

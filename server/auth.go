@@ -301,7 +301,7 @@ func (a *App) view(ctx context.Context, g *graph.Graph) *graph.Graph {
 // alone, without what a scope does not narrow (the sources, the journal, which holds every change
 // of the fleet).
 func (a *App) newScopedUI(logger *slog.Logger) (*ui.UI, error) {
-	return ui.New(ui.Options{Graphs: graphs{a.refresher, a.history, a.view}, Limits: a.opts.QueryLimits, Series: a.series, PromQL: a.promql,
+	return ui.New(ui.Options{Graphs: graphs{r: a.refresher, history: a.history, view: a.view, sites: a.opts.Global}, Limits: a.opts.QueryLimits, Series: a.series, PromQL: a.promql,
 		Who: who}, logger)
 }
 

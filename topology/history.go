@@ -33,6 +33,17 @@ const lookback = 5 * time.Minute
 // have; LastSeen is when the series was last written, within a heartbeat of the refresh. The
 // warnings name series that cannot be placed, such as an edge to an entity no series names.
 func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Graph, []string, error) {
+	read, err := readFamilies(ctx, q, at)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, warnings := rebuild(at, read)
+	return g, warnings, nil
+}
+
+// readFamilies reads the series of every family that restores something, alive at at, with
+// the entity each names (not yet in a graph).
+func readFamilies(ctx context.Context, q storage.Queryable, at time.Time) ([][]aliveSeries, error) {
 	// (at-lookback, at]: left-open, as PromQL's lookback is since Prometheus 3.
 	mint, maxt := at.Add(-lookback).UnixMilli()+1, at.UnixMilli()
 	fams := families()
@@ -60,9 +71,14 @@ func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Gra
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return read, nil
+}
 
+// rebuild makes the graph of at from the series read of each family (families()'s order).
+func rebuild(at time.Time, read [][]aliveSeries) (*graph.Graph, []string) {
+	fams := families()
 	// Entities first, then edges: an edge needs both its ends, whatever family names them.
 	// Put merges the two host families into one host. The graph is sized once: grown
 	// entity by entity, its index would cost a fleet more than all its entities' attributes.
@@ -98,7 +114,7 @@ func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Gra
 			e.Sources = nil
 		}
 	})
-	return b.g, b.warnings(), nil
+	return b.g, b.warnings()
 }
 
 // noSource links an edge whose series says nothing of its sources.

@@ -49,6 +49,10 @@ type RefresherOptions struct {
 	// writes carries them, and every entity of its graph the `cluster` one as an attribute.
 	// A name its series already have is refused by NewRefresher.
 	ExternalLabels labels.Labels
+	// Global, when set, makes this a global strata's loop: each refresh's graph is every
+	// site's, read from the shared store (Global.Graph), not built from sources, and nothing
+	// is written.
+	Global func(ctx context.Context, now time.Time) (*graph.Graph, []string, error)
 }
 
 // ClusterLabel is the external label, and the attribute, that names a site.
@@ -221,6 +225,9 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	defer r.refreshMu.Unlock()
 	start := time.Now()
 	now := r.opts.Now()
+	if r.opts.Global != nil {
+		return r.refreshGlobal(ctx, start, now)
+	}
 	answers, ok := r.askSources(ctx, start, now)
 	if !ok {
 		r.mu.RLock()
@@ -274,6 +281,25 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	r.duration = time.Since(start)
 	r.finished = time.Now()
 	r.refreshed = true
+	return g
+}
+
+// refreshGlobal reads every site's graph from the store. A store that cannot be read keeps
+// the last graph, with a warning that says why.
+func (r *Refresher) refreshGlobal(ctx context.Context, start, now time.Time) *graph.Graph {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	g, warnings, err := r.opts.Global(ctx, now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.duration, r.finished = time.Since(start), time.Now()
+	if err != nil {
+		r.logger.Warn("read the sites' topology from the store", "err", err)
+		r.warnings = []string{"the store cannot be read, this is the graph of the last read: " + err.Error()}
+		return r.graph
+	}
+	r.journal.observe(g, now)
+	r.graph, r.warnings, r.refreshed = g, warnings, true
 	return g
 }
 

@@ -244,6 +244,7 @@ func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 		opts.RemoteWriteURL = cfg.Prometheus.RemoteWrite
 	}
 	opts.ExternalLabels = labels.FromMap(cfg.Global.ExternalLabels)
+	opts.Global = cfg.Federation
 	if !c.refreshSet && cfg.Topology.RefreshInterval > 0 {
 		opts.RefreshInterval = cfg.Topology.RefreshInterval
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	Prometheus    Prometheus
 	Topology      Topology
 	Global        Global
+	// Federation: federation.enabled makes a global strata (no sources; every site's graph read
+	// from the store at prometheus.url).
+	Federation bool
 	// Auth is who may read what (auth.Config); nil: no auth, everyone reads everything.
 	Auth *auth.Config
 }
@@ -134,8 +137,22 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 					c.Global.ExternalLabels = r.d.StringMap(n, path, checkExternalLabel)
 				}}})
 			}},
+			{Name: "federation", Read: func(n *yaml.Node, path string) {
+				r.d.Mapping(n, path, []strictyaml.Field{{Name: "enabled", Read: func(n *yaml.Node, path string) {
+					c.Federation, _ = r.d.Bool(n, path)
+				}}})
+			}},
 			{Name: "auth", Read: func(n *yaml.Node, path string) { c.Auth = auth.Decode(r.d.Decoder, n, path, dir) }},
 		})
+	}
+	if c.Federation && root != nil {
+		n := strictyaml.Lookup(root, "federation")
+		switch {
+		case c.Prometheus.URL == "":
+			r.d.Errorf(n, "federation.enabled", "a global strata reads every site from a shared store: set prometheus.url to its query API")
+		case len(c.Sources) > 0 || c.ScrapeConfigs != nil:
+			r.d.Errorf(n, "federation.enabled", "a global strata has no sources or scrape_configs of its own: they would be a site, give them to a site's strata")
+		}
 	}
 	if err := r.d.Finish(); err != nil {
 		return nil, err

@@ -282,7 +282,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			in:   "sources: []\nglobals: {}\n",
-			want: `strata.yml:2: unknown field "globals" (want one of sources, scrape_configs, prometheus, topology, global, auth)`,
+			want: `strata.yml:2: unknown field "globals" (want one of sources, scrape_configs, prometheus, topology, global, federation, auth)`,
 		},
 		{
 			name: "Prometheus's global block pasted",
@@ -293,6 +293,16 @@ func TestParseErrors(t *testing.T) {
 			name: "an external label that is no label name",
 			in:   "global:\n  external_labels:\n    cluster: eu-1\n    2region: eu\n",
 			want: `strata.yml:4: global.external_labels: invalid label name "2region" (want letters, digits and _, not starting with a digit)`,
+		},
+		{
+			name: "a global strata without a store",
+			in:   "federation: {enabled: true}\n",
+			want: `strata.yml:1: federation.enabled: a global strata reads every site from a shared store: set prometheus.url to its query API`,
+		},
+		{
+			name: "a global strata with sources",
+			in:   "prometheus: {url: 'http://thanos:10902'}\nsources: [{type: inventory, file: i.yml}]\nfederation: {enabled: true}\n",
+			want: `strata.yml:3: federation.enabled: a global strata has no sources or scrape_configs of its own: they would be a site, give them to a site's strata`,
 		},
 		{
 			name: "an external label without a value",

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	config_util "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/strata-obs/strata/internal/redact"
+)
+
+// QueryAPIReader reads series through Prometheus's HTTP query API (/api/v1/query), for a
+// store that serves no remote read: Thanos Query, and any other that speaks PromQL. It answers
+// only what reading the topology back needs: the series a set of matchers selects, each with
+// its last sample before the query's end (as an instant query at that time finds it, within
+// the store's lookback, after its staleness markers and its replica deduplication), and the
+// sample's own time (timestamp()). A store member that does not answer is the store's partial
+// response, a warning of the answer, not an error.
+func QueryAPIReader(raw string, timeout time.Duration) (storage.Queryable, error) {
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("prometheus.url %s: does not parse", redact.URL(raw))
+	}
+	var rt http.RoundTripper = api.DefaultRoundTripper
+	if u.User != nil { // as basic auth, never in a logged URL
+		password, _ := u.User.Password()
+		rt = config_util.NewBasicAuthRoundTripper(config_util.NewInlineSecret(u.User.Username()), config_util.NewInlineSecret(password), rt)
+		u.User = nil
+	}
+	client, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: rt})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus.url %s: %w", redact.URL(raw), err)
+	}
+	a := v1.NewAPI(client)
+	return storage.QueryableFunc(func(mint, maxt int64) (storage.Querier, error) {
+		return &queryAPIQuerier{api: a, maxt: maxt, timeout: timeout}, nil
+	}), nil
+}
+
+type queryAPIQuerier struct {
+	api     v1.API
+	maxt    int64
+	timeout time.Duration
+}
+
+// maxAnswerSeries bounds what one selector may bring back: a fleet of 100 sites' largest
+// family (containers) with room to spare.
+const maxAnswerSeries = 5_000_000
+
+func (q *queryAPIQuerier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	maxt := q.maxt
+	if hints != nil && hints.End != 0 {
+		maxt = hints.End
+	}
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.String()
+	}
+	sel := "{" + strings.Join(parts, ", ") + "}"
+	at := time.UnixMilli(maxt)
+	if q.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, q.timeout)
+		defer cancel()
+	}
+	values, w1, err := q.vector(ctx, sel, at)
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	times, w2, err := q.vector(ctx, "timestamp("+sel+")", at)
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	// timestamp() drops the name: join on the other labels.
+	when := make(map[string]float64, len(times))
+	for _, s := range times {
+		when[withoutName(s.Metric).String()] = float64(s.Value)
+	}
+	var ws annotations.Annotations
+	for _, w := range append(w1, w2...) {
+		ws.Add(fmt.Errorf("the store: %s", w))
+	}
+	set := &vectorSet{warnings: ws}
+	for _, s := range values {
+		t, ok := when[withoutName(s.Metric).String()]
+		if !ok {
+			continue
+		}
+		b := labels.NewScratchBuilder(len(s.Metric))
+		for k, v := range s.Metric {
+			b.Add(string(k), string(v))
+		}
+		b.Sort()
+		set.series = append(set.series, sample{labels: b.Labels(), t: int64(t * 1000), v: float64(s.Value)})
+	}
+	return set
+}
+
+func (q *queryAPIQuerier) vector(ctx context.Context, expr string, at time.Time) (model.Vector, v1.Warnings, error) {
+	v, ws, _, err := q.api.Query(ctx, expr, at)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ask the store %s: %w", expr, err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, nil, fmt.Errorf("the store answered %s with a %s, not an instant vector", expr, v.Type())
+	}
+	if len(vec) > maxAnswerSeries {
+		return nil, nil, fmt.Errorf("the store answered %s with %d series, more than %d", expr, len(vec), maxAnswerSeries)
+	}
+	return vec, ws, nil
+}
+
+func withoutName(m model.Metric) model.Metric {
+	out := make(model.Metric, len(m))
+	for k, v := range m {
+		if k != model.MetricNameLabel {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var errNoLabels = errors.New("the query API reader lists no labels")
+
+func (q *queryAPIQuerier) LabelValues(context.Context, string, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return nil, nil, errNoLabels
+}
+
+func (q *queryAPIQuerier) LabelNames(context.Context, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return nil, nil, errNoLabels
+}
+
+func (q *queryAPIQuerier) Close() error { return nil }
+
+// vectorSet is an instant query's answer as series of one sample each.
+type vectorSet struct {
+	series   []sample
+	i        int
+	warnings annotations.Annotations
+}
+
+// sample is a float sample, as chunks.Sample.
+type sample struct {
+	labels labels.Labels
+	t      int64
+	v      float64
+}
+
+func (x sample) T() int64                      { return x.t }
+func (x sample) ST() int64                     { return 0 }
+func (x sample) F() float64                    { return x.v }
+func (x sample) H() *histogram.Histogram       { return nil }
+func (x sample) FH() *histogram.FloatHistogram { return nil }
+func (x sample) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
+func (x sample) Copy() chunks.Sample           { return x }
+
+func (s *vectorSet) Next() bool { s.i++; return s.i <= len(s.series) }
+func (s *vectorSet) At() storage.Series {
+	x := s.series[s.i-1]
+	return storage.NewListSeries(x.labels, []chunks.Sample{x})
+}
+func (s *vectorSet) Err() error                        { return nil }
+func (s *vectorSet) Warnings() annotations.Annotations { return s.warnings }

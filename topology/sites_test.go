@@ -1,0 +1,170 @@
+package topology
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/strata-obs/strata/internal/store/storetest"
+	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
+)
+
+// writeSite writes steps refreshes, 30 s apart from t0, of a site named cluster into db.
+func writeSite(t *testing.T, db *tsdb.DB, cluster string, t0 time.Time, steps int, facts *source.FactSet) {
+	t.Helper()
+	now := t0
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{&scriptedLBs{lbs: historyLBs("192.0.2.2")}},
+		FactSources: []source.Facts{&scriptedFacts{facts: facts}}, StaleAfter: 5 * time.Minute, Sink: db,
+		Now: func() time.Time { return now }, ExternalLabels: labels.FromStrings(ClusterLabel, cluster)}, slog.New(slog.DiscardHandler))
+	for step := range steps {
+		now = t0.Add(time.Duration(step) * 30 * time.Second)
+		r.Refresh(context.Background())
+	}
+}
+
+// TestGraphAtSites: two sites with the same LB, service, instance and container names and the
+// same private addresses, in one store: one graph with each site's entities its own (nothing
+// of one joins to the other), a machine both see (the same machine-id) one host in both
+// clusters, and two machines of the same name two hosts; a site that stopped sending is named
+// in a warning with the time it last sent.
+func TestGraphAtSites(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	writeSite(t, db, "eu-1", t0, 8, historyFacts())
+	us := historyFacts()
+	us.Hosts[0].MachineID = "ffffffff000000000000000000000001" // another machine called vm; db is the same machine
+	writeSite(t, db, "us-1", t0, 3, us)
+
+	at := t0.Add(3*time.Minute + 30*time.Second)
+	g, sites, warnings, err := GraphAtSites(context.Background(), db, at, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sites) != 2 || sites[0].Cluster != "eu-1" || sites[1].Cluster != "us-1" || !sites[1].Newest.Equal(t0.Add(time.Minute)) {
+		t.Errorf("sites %+v", sites)
+	}
+	if len(warnings) != 1 || warnings[0] != "site us-1: no topology since 2026-11-20T10:01:00Z" {
+		t.Errorf("warnings %q, want us-1 silent since 10:01", warnings)
+	}
+	down := func(id string) []string {
+		var out []string
+		e, ok := g.Get(graph.Ref{Kind: graph.Instance, ID: id})
+		if !ok {
+			t.Fatalf("no instance %s", id)
+		}
+		for _, d := range g.DownOf(e) {
+			out = append(out, d.To().String())
+			for _, h := range g.DownOf(d.ToEntity()) {
+				out = append(out, h.To().String()+" "+h.ToEntity().Attr(ClusterLabel))
+			}
+		}
+		return out
+	}
+	c1 := "container/" + containerC1
+	if got := strings.Join(down("eu-1/edge/c1ps/s0"), "; "); !strings.Contains(got, "eu-1/"+containerC1) || !strings.Contains(got, "host/vm eu-1") {
+		t.Errorf("eu-1's s0 runs on %s, want eu-1's own %s", got, c1)
+	}
+	if got := strings.Join(down("us-1/edge/c1ps/s0"), "; "); !strings.Contains(got, "us-1/"+containerC1) || !strings.Contains(got, "host/vm~ffffffff us-1") {
+		t.Errorf("us-1's s0 runs on %s, want us-1's container on its own vm (host vm~ffffffff)", got)
+	}
+	if h, ok := g.Get(graph.Ref{Kind: graph.Host, ID: "db"}); !ok || h.Attr(ClusterLabel) != "eu-1,us-1" {
+		t.Errorf("the machine both see: %v %v", h, ok)
+	}
+	if h, ok := g.Get(graph.Ref{Kind: graph.Host, ID: "vm"}); !ok || h.Attr(ClusterLabel) != "eu-1" {
+		t.Errorf("eu-1's vm: %v %v", h, ok)
+	}
+	// Nothing of one site points at what only the other has.
+	g.EachEdge(func(e *graph.Edge) {
+		from, to := e.FromEntity().Attr(ClusterLabel), e.ToEntity().Attr(ClusterLabel)
+		if !strings.Contains(to, from) && !strings.Contains(from, to) {
+			t.Errorf("edge %s (%s) -> %s (%s) joins two sites", e.From(), from, e.To(), to)
+		}
+	})
+}
+
+// TestGlobalKeepsSilentSite: a site whose strata stopped sending keeps its last graph after
+// its series leave the store's lookback, named in a warning, its entities stale after
+// StaleAfter; the other site's are not.
+func TestGlobalKeepsSilentSite(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	writeSite(t, db, "eu-1", t0, 17, historyFacts())
+	writeSite(t, db, "us-1", t0, 3, historyFacts())
+	gl := &Global{Store: db, StaleAfter: 5 * time.Minute}
+	if _, warnings, err := gl.Graph(context.Background(), t0.Add(time.Minute)); err != nil || len(warnings) > 0 {
+		t.Fatalf("both sites sending: %v %q", err, warnings)
+	}
+	g, warnings, err := gl.Graph(context.Background(), t0.Add(7*time.Minute+30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || warnings[0] != "site us-1: no topology since 2026-11-20T10:01:00Z" {
+		t.Errorf("warnings %q", warnings)
+	}
+	for _, c := range []struct {
+		id    string
+		stale bool
+	}{{"us-1/edge/c1ps/s0", true}, {"eu-1/edge/c1ps/s0", false}} {
+		e, ok := g.Get(graph.Ref{Kind: graph.Instance, ID: c.id})
+		if !ok || e.Stale != c.stale {
+			t.Errorf("%s: there %v, stale %v, want stale %v", c.id, ok, e != nil && e.Stale, c.stale)
+		}
+	}
+}
+
+// BenchmarkGlobalFleet: ten sites of 2,000 hosts each (the synthetic fleet's shapes, 200 LBs
+// each), written by their strata into one store, read back as the global strata reads them at
+// each refresh (GraphAtSites), and the kernel mix per cluster counted on that graph. Peak RSS
+// is measured from after the writes: run it alone.
+func BenchmarkGlobalFleet(b *testing.B) {
+	db := storetest.Open(b, b.TempDir())
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	entities := 0
+	for site := range 10 {
+		facts, lbs := sourcetest.Sized(t0, 2000, 200)
+		for i := range facts.Hosts { // each site's machines its own (the generator numbers them alike)
+			facts.Hosts[i].MachineID = fmt.Sprintf("%02d%030x", site, i+1)
+		}
+		now := t0
+		r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "lbs", LBs: lbs}},
+			FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}}, Sink: db, Now: func() time.Time { return now },
+			ExternalLabels: labels.FromStrings(ClusterLabel, fmt.Sprintf("site-%02d", site))}, slog.New(slog.DiscardHandler))
+		for step := range 2 {
+			now = t0.Add(time.Duration(step) * time.Minute)
+			r.Refresh(context.Background())
+		}
+		g, _ := r.Graph()
+		entities += g.Len()
+	}
+	at := t0.Add(90 * time.Second)
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	b.ResetTimer()
+	for range b.N {
+		g, sites, warnings, err := GraphAtSites(context.Background(), db, at, time.Hour)
+		if err != nil || len(warnings) > 0 || len(sites) != 10 {
+			b.Fatalf("GraphAtSites: %d sites, %q, %v", len(sites), warnings, err)
+		}
+		b.ReportMetric(float64(g.Len()), "entities")
+		start := time.Now()
+		kernels := map[[2]string]int{}
+		for h := range g.All(graph.Host) {
+			kernels[[2]string{h.Attr(ClusterLabel), h.Attr("kernel_release")}]++
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds()), "count-by-cluster-kernel-µs")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(entities), "site-entities")
+	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+}
