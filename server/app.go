@@ -256,7 +256,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		FailingErrorRatio: opts.FailingErrorRatio,
 		ExternalLabels:    opts.ExternalLabels,
 		Global:            a.global(),
-		Timeout:           max(opts.RefreshInterval*2/3, time.Second),
+		Timeout:           refreshTimeout(opts),
 		Allowlist:         opts.Allowlist,
 		Sink:              a.sink,
 	}, logger)
@@ -543,4 +543,15 @@ func (a *App) global() func(ctx context.Context, now time.Time) (*graph.Graph, [
 	}
 	g := &topology.Global{Store: a.history, StaleAfter: cmp.Or(a.opts.StaleAfter, 5*time.Minute)}
 	return g.Graph
+}
+
+// refreshTimeout bounds a refresh's sources: two thirds of the interval, so that a slow source
+// does not delay the next. A global strata's one read of every site from the store is bounded
+// as a query is (--query.timeout): a large estate's read may outlast the interval, which only
+// delays the next.
+func refreshTimeout(opts Options) time.Duration {
+	if opts.Global {
+		return max(opts.QueryTimeout, time.Second)
+	}
+	return max(opts.RefreshInterval*2/3, time.Second)
 }
