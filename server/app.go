@@ -542,6 +542,7 @@ func (a *App) global() func(ctx context.Context, now time.Time) (*graph.Graph, [
 		return nil
 	}
 	g := &topology.Global{Store: a.history, StaleAfter: cmp.Or(a.opts.StaleAfter, 5*time.Minute)}
+	a.reg.MustRegister(g.Collector())
 	return g.Graph
 }
 

@@ -90,6 +90,17 @@ func TestSitesToThanos(t *testing.T) {
 			querytest.FormatRow([]string{"eu-1", "6.1.0-13-amd64", "1"}), querytest.FormatRow([]string{"us-1", "6.12.57-1-amd64", "1"})})
 	}
 	testenv.Eventually(t, 30*time.Second, "the global strata's graph of both sites", func() error { return globalAnswers("") })
+	fams, err := scrapeMetrics(global.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"eu-1", "us-1"} {
+		last, err1 := fams.Only("strata_federation_site_last_write_timestamp_seconds", map[string]string{"cluster": c})
+		n, err2 := fams.Only("strata_federation_site_entities", map[string]string{"cluster": c})
+		if err1 != nil || err2 != nil || time.Since(time.Unix(int64(last.Value), 0)) > 2*time.Minute || n.Value != 4 { // edge, c1ps, c1ps-0, node-17
+			t.Errorf("the global strata's /metrics for %s: %v %v %v %v", c, last, n, err1, err2)
+		}
+	}
 	past := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
 	if err := globalAnswers(past); err != nil {
 		t.Errorf("at a past time: %v", err)

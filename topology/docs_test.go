@@ -29,5 +29,7 @@ func TestDocsNameTheSeries(t *testing.T) {
 	}
 	row(sourceUpName, []string{"source"}, false, help[sourceUpName])
 	fmt.Fprintf(&b, "| `%s` | (none) | %s |\n", refreshDurationName, refreshDurationHelp)
+	row(siteLastWriteName, []string{ClusterLabel}, false, siteLastWriteHelp)
+	row(siteEntitiesName, []string{ClusterLabel}, false, siteEntitiesHelp)
 	testenv.GeneratedRegion(t, "../docs/topology.md", "series", b.String())
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/topology/graph"
@@ -122,8 +123,9 @@ type Global struct {
 	Store      storage.Queryable
 	StaleAfter time.Duration
 
-	mu   sync.Mutex
-	last map[string]siteRead
+	mu    sync.Mutex
+	last  map[string]siteRead
+	sites []Site // of the last read, for /metrics
 }
 
 // SilentAfter is how long a site may send nothing before a warning names it: a site's strata
@@ -150,8 +152,43 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 			read[c] = r // a site gone from the store's lookback: its last graph
 		}
 	}
-	g, _, warnings := mergeSites(now, read, SilentAfter, gl.StaleAfter)
+	g, sites, warnings := mergeSites(now, read, SilentAfter, gl.StaleAfter)
+	gl.sites = sites
 	return g, warnings, nil
+}
+
+// The global strata's own series, one per site.
+const (
+	siteLastWriteName = "strata_federation_site_last_write_timestamp_seconds"
+	siteLastWriteHelp = "When a site's strata last wrote a topology series the global strata read (a global strata's): a site silent for long stopped sending."
+	siteEntitiesName  = "strata_federation_site_entities"
+	siteEntitiesHelp  = "The entities of a site's graph in the global strata's last read (a global strata's)."
+)
+
+var (
+	siteLastWriteDesc = prometheus.NewDesc(siteLastWriteName, siteLastWriteHelp, []string{ClusterLabel}, nil)
+	siteEntitiesDesc  = prometheus.NewDesc(siteEntitiesName, siteEntitiesHelp, []string{ClusterLabel}, nil)
+)
+
+// Collector is the sites of the last read on /metrics, one series per site, for alerts on a
+// site that stopped sending.
+func (gl *Global) Collector() prometheus.Collector { return globalCollector{gl} }
+
+type globalCollector struct{ gl *Global }
+
+func (c globalCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- siteLastWriteDesc
+	ch <- siteEntitiesDesc
+}
+
+func (c globalCollector) Collect(ch chan<- prometheus.Metric) {
+	c.gl.mu.Lock()
+	sites := c.gl.sites
+	c.gl.mu.Unlock()
+	for _, s := range sites {
+		ch <- prometheus.MustNewConstMetric(siteLastWriteDesc, prometheus.GaugeValue, float64(s.Newest.UnixMilli())/1000, s.Cluster)
+		ch <- prometheus.MustNewConstMetric(siteEntitiesDesc, prometheus.GaugeValue, float64(s.Entities), s.Cluster)
+	}
 }
 
 // siteName is how a warning names a site.
