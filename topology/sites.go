@@ -93,7 +93,11 @@ func mergeSites(at time.Time, read map[string]siteRead, silentAfter, staleAfter 
 	}
 	slices.Sort(names)
 	var warnings []string
-	m := newSiteMerge(at)
+	n := 0
+	for _, r := range read {
+		n += r.g.Len()
+	}
+	m := newSiteMerge(at, n)
 	var sites []Site
 	for _, c := range names {
 		r := read[c]
@@ -112,7 +116,7 @@ func mergeSites(at time.Time, read map[string]siteRead, silentAfter, staleAfter 
 		sites = append(sites, Site{Cluster: c, Newest: r.newest, Entities: r.g.Len()})
 	}
 	slices.SortStableFunc(sites, func(a, b Site) int { return b.Newest.Compare(a.Newest) })
-	return m.g, sites, warnings
+	return m.done(), sites, warnings
 }
 
 // Global is the graph of a global strata: every site's, read from the shared store at each
@@ -202,56 +206,68 @@ func siteName(cluster string) string {
 // siteMerge puts sites' graphs side by side in one.
 type siteMerge struct {
 	g      *graph.Graph
+	shared map[*graph.Entity]bool // hosts more than one site sees, whose maps are their own
 	byMID  map[string]graph.Ref // hosts by machine-id
 	idMIDs map[string]string    // a machine-id's host id: a name another machine also has gets its machine-id after it
 }
 
-func newSiteMerge(at time.Time) *siteMerge {
-	return &siteMerge{g: graph.New(at), byMID: map[string]graph.Ref{}, idMIDs: map[string]string{}}
+func newSiteMerge(at time.Time, n int) *siteMerge {
+	return &siteMerge{g: graph.NewSized(at, n), shared: map[*graph.Entity]bool{}, byMID: map[string]graph.Ref{}, idMIDs: map[string]string{}}
 }
 
-// add puts one site's graph in; stale marks all its entities stale.
+// add puts one site's graph in; stale marks all its entities stale. The global graph's
+// entities are copies (their refs differ) that share their attribute maps with the site's:
+// the site's graph is kept for the next refresh while this one is served, so neither writes
+// into a map the other holds, but for a host two sites see, whose map is its own.
 func (m *siteMerge) add(cluster string, g *graph.Graph, stale bool) {
-	refs := make(map[graph.Ref]graph.Ref, g.Len())
+	global := make([]*graph.Entity, g.Len()) // by place in g
 	for e := range g.All("") {
 		r := m.ref(cluster, e)
-		refs[e.Ref] = r
 		if old, ok := m.g.Get(r); ok { // a host another site sees too
-			if !slices.Contains(strings.Split(old.Attrs[ClusterLabel], ","), cluster) {
-				cs := append(strings.Split(old.Attrs[ClusterLabel], ","), cluster)
+			if !m.shared[old] {
+				old.Attrs, old.Labels = maps.Clone(old.Attrs), maps.Clone(old.Labels)
+				m.shared[old] = true
+			}
+			cs := strings.Split(old.Attrs[ClusterLabel], ",")
+			if !slices.Contains(cs, cluster) {
+				cs = append(cs, cluster)
 				slices.Sort(cs)
 				old.Attrs[ClusterLabel] = strings.Join(cs, ",")
 			}
-			m.g.Put(&graph.Entity{Ref: r, Attrs: maps.Clone(e.Attrs), LastSeen: e.LastSeen, Stale: e.Stale || stale}) // fills what the first lacks
+			global[g.Place(e)] = m.g.Put(&graph.Entity{Ref: r, Attrs: e.Attrs, LastSeen: e.LastSeen, Stale: e.Stale || stale}) // fills what the first lacks
 			continue
 		}
-		// A copy: a site's graph is kept for the next refresh, while this one is served.
 		c := *e
 		c.Ref = r
-		c.Attrs = maps.Clone(e.Attrs)
-		if c.Attrs == nil {
-			c.Attrs = map[string]string{}
-		}
 		c.Stale = c.Stale || stale
-		if cluster != "" {
+		if c.Attrs[ClusterLabel] != cluster && cluster != "" { // (the series carry it: never, but for a hand-made store)
+			c.Attrs = maps.Clone(c.Attrs)
+			if c.Attrs == nil {
+				c.Attrs = map[string]string{}
+			}
 			c.Attrs[ClusterLabel] = cluster
 		}
-		m.g.Put(&c)
+		global[g.Place(e)] = m.g.Put(&c)
 	}
 	g.EachEdge(func(e *graph.Edge) {
-		from, to := refs[e.From()], refs[e.To()]
+		from, to := global[g.Place(e.FromEntity())], global[g.Place(e.ToEntity())]
 		if len(e.Sources) == 0 {
-			m.g.Link(from, to, noSource, e.LastSeen)
+			m.g.Connect(from, to, noSource, e.LastSeen)
 		}
 		for _, s := range e.Sources {
-			m.g.Link(from, to, s, e.LastSeen)
+			m.g.Connect(from, to, s, e.LastSeen)
 		}
 	})
+}
+
+// done ends the merge: edges linked with no source are left without.
+func (m *siteMerge) done() *graph.Graph {
 	m.g.EachEdge(func(e *graph.Edge) {
 		if len(e.Sources) == 1 && e.Sources[0] == noSource {
 			e.Sources = nil
 		}
 	})
+	return m.g
 }
 
 // ref is an entity's identity in the global graph.

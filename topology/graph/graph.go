@@ -198,6 +198,15 @@ func (g *Graph) Connect(from, to *Entity, source string, seen time.Time) {
 	g.link(from.place, to.place, source, seen)
 }
 
+// Place is e's place in g (0 to Len()-1, in the order All visits), or -1 when g does not hold
+// it: a copy of a graph keeps its entities in a slice by place instead of a map by Ref.
+func (g *Graph) Place(e *Entity) int {
+	if !g.holds(e) {
+		return -1
+	}
+	return int(e.place)
+}
+
 func (g *Graph) holds(e *Entity) bool {
 	return int(e.place) < len(g.nodes) && g.nodes[e.place].entity == e
 }
