@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,6 +101,11 @@ func TestSitesToThanos(t *testing.T) {
 		if err1 != nil || err2 != nil || time.Since(time.Unix(int64(last.Value), 0)) > 2*time.Minute || n.Value != 4 { // edge, c1ps, c1ps-0, node-17
 			t.Errorf("the global strata's /metrics for %s: %v %v %v %v", c, last, n, err1, err2)
 		}
+	}
+	// The fleet page counts the hosts per site.
+	if body, err := testenv.CheckHTTP(global.base+"/fleet", http.StatusOK); err != nil || !strings.Contains(string(body), "Sites (cluster)") ||
+		!strings.Contains(string(body), "us-1") {
+		t.Errorf("the global fleet page: %v\n%.500s", err, body)
 	}
 	past := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
 	if err := globalAnswers(past); err != nil {

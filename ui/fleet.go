@@ -30,10 +30,12 @@ type fact struct {
 	ID, Title, What string // chart id, heading, what the bars count
 	Kind            graph.Kind
 	Attr            string
+	IfSet           bool // shown only when some entity has it (a site's or a global strata's cluster)
 }
 
 // fleetFacts are the distributions of the fleet page, in order.
 var fleetFacts = []fact{
+	{ID: "fleet-cluster", Title: "Sites (cluster)", What: "hosts", Kind: graph.Host, Attr: "cluster", IfSet: true},
 	{ID: "fleet-kernel", Title: "Kernels", What: "hosts", Kind: graph.Host, Attr: "kernel_release"},
 	{ID: "fleet-os", Title: "OS images", What: "hosts", Kind: graph.Host, Attr: "os_image"},
 	{ID: "fleet-hardware", Title: "Hardware models", What: "hosts", Kind: graph.Host, Attr: "product_name"},
@@ -49,6 +51,7 @@ type valueCount struct {
 
 type distribution struct {
 	Title, What string
+	Attr        string // the attribute counted
 	Table       *table // Rows as the page's table, for this request
 	Rows        []valueCount
 	More        int // values left out of the table
@@ -107,13 +110,13 @@ func (u *UI) fleet(c *echo.Context) error {
 	d := r.d // a copy: the tables are this request's, the rows the graph's
 	d.Distributions = slices.Clone(d.Distributions)
 	var tables []*table
-	for i, f := range fleetFacts {
+	for i := range d.Distributions {
 		dist := &d.Distributions[i]
 		rows := make([]row, len(dist.Rows))
 		for j, v := range dist.Rows {
 			rows[j] = row{Cells: []cell{{Text: v.Value, Href: v.Href}, {Text: strconv.Itoa(v.Count), Class: "count"}}}
 		}
-		dist.Table = newTable(c, f.Attr, []string{f.Attr, f.What}, rows, 0)
+		dist.Table = newTable(c, dist.Attr, []string{dist.Attr, dist.What}, rows, 0)
 		tables = append(tables, dist.Table)
 	}
 	var drift, host, zone []row
@@ -155,6 +158,9 @@ func (u *UI) fleetOf(g *graph.Graph, at string) fleetResult {
 	return cached(&u.memo, g, "fleet?time="+at, func() fleetResult {
 		d := fleetData{Hosts: g.Count(graph.Host), Containers: g.Count(graph.Container), MaxBars: maxBars, MaxDriftRows: maxDriftRows}
 		for _, f := range fleetFacts {
+			if f.IfSet && !anySet(g, f) {
+				continue
+			}
 			dist, err := distributionOf(g, f, at)
 			if err != nil {
 				return fleetResult{err: err}
@@ -166,11 +172,21 @@ func (u *UI) fleetOf(g *graph.Graph, at string) fleetResult {
 	})
 }
 
+// anySet tells whether some entity of the fact's kind has the attribute.
+func anySet(g *graph.Graph, f fact) bool {
+	for e := range g.All(f.Kind) {
+		if e.Attrs[f.Attr] != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // distributionOf counts the values of a fact, most common first.
 func distributionOf(g *graph.Graph, f fact, at string) (distribution, error) {
 	counts := map[string]int{}
 	g.Each(f.Kind, func(e *graph.Entity) { counts[e.Attrs[f.Attr]]++ })
-	d := distribution{Title: f.Title, What: f.What}
+	d := distribution{Title: f.Title, What: f.What, Attr: f.Attr}
 	rows := sortedCounts(counts)
 	if len(rows) == 0 {
 		return d, nil
