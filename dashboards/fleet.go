@@ -34,13 +34,22 @@ func fleet() *dashboard.DashboardBuilder {
 			`topk(20, count by (image) (strata_topology_container_info))`, "{{image}}")).
 		WithPanel(infoTable("OS support ending", "Days until each host's OS image stops being supported (os-release SUPPORT_END), soonest first; negative is past.",
 			`sort(max by (host) ((strata_host_os_support_end_timestamp_seconds - time()) / 86400))`, "days left")).
+		WithRow(dashboard.NewRowBuilder("Sites (cluster: global.external_labels; empty for a strata that names none)")).
+		WithPanel(countBars("Hosts by site", "Hosts per site.",
+			`sort_desc(count by (cluster) (strata_topology_host_info{cluster!=""}))`, "{{cluster}}")).
+		WithPanel(infoTable("Kernel mix per site", "Hosts per kernel release in each site.",
+			`sort_desc(count by (cluster, kernel_release) (strata_topology_host_info{cluster!="", kernel_release!=""}))`, "hosts")).
+		WithPanel(infoTable("Services on more than one kernel across sites", "Services (by LB and name) whose instances run on more than one kernel release counting every site; the value is how many.",
+			`count by (lb, service) (count by (lb, service, kernel_release) (strata_topology_path_info{cluster!="", kernel_release!=""})) > 1`, "kernels")).
+		WithPanel(infoTable("Services in one site only", "Services (by LB and name) that only one site has, while there are several sites.",
+			`count by (lb, service) (group by (cluster, lb, service) (strata_topology_service_info{cluster!=""})) == 1 and on () count(count by (cluster) (strata_topology_service_info{cluster!=""})) > 1`, "sites")).
 		WithRow(dashboard.NewRowBuilder("Drift inside services")).
 		WithPanel(infoTable("Services with mixed kernels", "Services whose instances run on more than one kernel release; the value is how many.",
-			`count by (lb, service) (count by (lb, service, kernel_release) (strata_topology_path_info{kernel_release!=""})) > 1`, "kernels")).
+			`count by (cluster, lb, service) (count by (cluster, lb, service, kernel_release) (strata_topology_path_info{kernel_release!=""})) > 1`, "kernels")).
 		WithPanel(infoTable("Services with mixed OS images", "Services whose instances run on more than one OS image; the value is how many.",
-			`count by (lb, service) (count by (lb, service, os_image) (strata_topology_path_info{os_image!=""})) > 1`, "OS images")).
+			`count by (cluster, lb, service) (count by (cluster, lb, service, os_image) (strata_topology_path_info{os_image!=""})) > 1`, "OS images")).
 		WithPanel(infoTable("Services with mixed container images", "Services whose instances run more than one container image; the value is how many.",
-			`count by (lb, service) (count by (lb, service, image) (strata_topology_path_info{image!=""})) > 1`, "images")).
+			`count by (cluster, lb, service) (count by (cluster, lb, service, image) (strata_topology_path_info{image!=""})) > 1`, "images")).
 		WithPanel(infoTable("Services with mixed hardware", "Services whose instances run on more than one hardware model; the value is how many.",
-			`count by (lb, service) (count by (lb, service, product_name) (strata_topology_path_info{product_name!=""})) > 1`, "models"))
+			`count by (cluster, lb, service) (count by (cluster, lb, service, product_name) (strata_topology_path_info{product_name!=""})) > 1`, "models"))
 }

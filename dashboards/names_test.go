@@ -68,6 +68,9 @@ func documentedLabels(t testing.TB) map[string]map[string]bool {
 			for _, l := range backticked.FindAllStringSubmatch(cells[labelsColumn], -1) {
 				labels[l[1]] = true
 			}
+			if strings.HasPrefix(m[1], "strata_topology_") {
+				labels["cluster"] = true // a site's external label, on every topology series (docs/topology.md)
+			}
 			families[m[1]] = labels
 			found++
 		}
