@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
@@ -212,7 +213,7 @@ func parseMatchers(s string) ([]*labels.Matcher, error) {
 		return nil, errors.New(`not PromQL matchers (want name="value", name!="value", name=~"regex" or name!~"regex", comma-separated)`)
 	}
 	for _, m := range ms {
-		if m.Name == labels.MetricName {
+		if m.Name == model.MetricNameLabel {
 			return nil, fmt.Errorf("a scope selects entities by their labels and attributes, not series by name")
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
@@ -169,7 +170,7 @@ func (q scopedQuerier) LabelNames(ctx context.Context, hints *storage.LabelHints
 
 func (q scopedQuerier) each(ctx context.Context, ix *seriesIndex, ms []*labels.Matcher, f func(labels.Labels)) error {
 	if len(ms) == 0 {
-		ms = []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")}
+		ms = []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+")}
 	}
 	set := &filteredSet{SeriesSet: q.Querier.Select(ctx, false, &storage.SelectHints{Start: q.mint, End: q.maxt, Func: "series"}, ms...), ix: ix}
 	// Without matchers that is every series of the range: the request's --query.timeout bounds it.
