@@ -207,8 +207,8 @@ func siteName(cluster string) string {
 type siteMerge struct {
 	g      *graph.Graph
 	shared map[*graph.Entity]bool // hosts more than one site sees, whose maps are their own
-	byMID  map[string]graph.Ref // hosts by machine-id
-	idMIDs map[string]string    // a machine-id's host id: a name another machine also has gets its machine-id after it
+	byMID  map[string]graph.Ref   // hosts by machine-id
+	idMIDs map[string]string      // a machine-id's host id: a name another machine also has gets its machine-id after it
 }
 
 func newSiteMerge(at time.Time, n int) *siteMerge {
