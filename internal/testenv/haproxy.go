@@ -17,6 +17,7 @@ type HAProxy struct {
 	Dir     string // a directory of the test's: haproxy.cfg, and admin.sock unless HAProxySocket
 	Socket  string // the runtime API's unix socket
 	Process *Process
+	netns   string // the network namespace it runs in (HAProxyInNetns); "" for the test's own
 }
 
 // HAProxyDefaults is the defaults section of the tests' HAProxies: HTTP, and timeouts short
@@ -36,6 +37,10 @@ type HAProxyOption func(*HAProxy)
 // yet; the socket is removed when the test ends, and HAProxy is killed with the test binary
 // even when that is killed itself, so that it never keeps the path from the next run.
 func HAProxySocket(path string) HAProxyOption { return func(h *HAProxy) { h.Socket = path } }
+
+// HAProxyInNetns runs HAProxy in the network namespace ns (Netns): a load balancer of another
+// test host, whose runtime API socket is still on disk.
+func HAProxyInNetns(ns string) HAProxyOption { return func(h *HAProxy) { h.netns = ns } }
 
 // haproxyAttempts is how often StartHAProxy starts HAProxy when it cannot bind an address.
 const haproxyAttempts = 3
@@ -85,7 +90,12 @@ func StartHAProxy(t testing.TB, config func() string, opts ...HAProxyOption) *HA
 			t.Fatal(err)
 		}
 		removeSocket(h.Socket) // one a failed start left
-		h.Process = start(t, bin, "-f", file, "-db")
+		if h.netns != "" {
+			name, args := InNetns(h.netns, bin, "-f", file, "-db")
+			h.Process = start(t, Command(t, name), args...)
+		} else {
+			h.Process = start(t, bin, "-f", file, "-db")
+		}
 		err := h.waitRuntimeAPI(10 * time.Second)
 		if err == nil {
 			break
