@@ -256,6 +256,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		FailingErrorRatio: opts.FailingErrorRatio,
 		ExternalLabels:    opts.ExternalLabels,
 		Global:            a.global(),
+		Writer:            writerName(opts),
 		Timeout:           refreshTimeout(opts),
 		Allowlist:         opts.Allowlist,
 		Sink:              a.sink,
@@ -563,4 +564,17 @@ func refreshTimeout(opts Options) time.Duration {
 		return max(opts.QueryTimeout, time.Second)
 	}
 	return max(opts.RefreshInterval*2/3, time.Second)
+}
+
+// writerName names this strata among the site's writers to a shared store (its host and listen
+// address), when it names its site: a global strata warns of two that claim one cluster.
+func writerName(opts Options) string {
+	if opts.ExternalLabels.Get(topology.ClusterLabel) == "" {
+		return ""
+	}
+	addr := ""
+	if w := opts.WebConfig; w != nil && w.WebListenAddresses != nil && len(*w.WebListenAddresses) > 0 {
+		addr = (*w.WebListenAddresses)[0]
+	}
+	return opts.LocalHost + "/" + addr
 }

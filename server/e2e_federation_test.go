@@ -139,8 +139,10 @@ func TestSitesToThanos(t *testing.T) {
 	for _, c := range []string{"eu-1", "us-1"} {
 		last, err1 := fams.Only("strata_federation_site_last_write_timestamp_seconds", map[string]string{"cluster": c})
 		n, err2 := fams.Only("strata_federation_site_entities", map[string]string{"cluster": c})
-		if err1 != nil || err2 != nil || time.Since(time.Unix(int64(last.Value), 0)) > 2*time.Minute || n.Value != 4 { // edge, c1ps, c1ps-0, node-17
-			t.Errorf("the global strata's /metrics for %s: %v %v %v %v", c, last, n, err1, err2)
+		w, err3 := fams.Only("strata_federation_site_writers", map[string]string{"cluster": c})
+		if err1 != nil || err2 != nil || err3 != nil || time.Since(time.Unix(int64(last.Value), 0)) > 2*time.Minute || n.Value != 4 || // edge, c1ps, c1ps-0, node-17
+			w.Value != 1 { // eu-1's HA pair is told apart by its replica label
+			t.Errorf("the global strata's /metrics for %s: %v %v %v %v %v %v", c, last, n, w, err1, err2, err3)
 		}
 	}
 	// The fleet page counts the hosts per site.

@@ -28,8 +28,10 @@ func TestDocsNameTheSeries(t *testing.T) {
 		row(f.Name, f.Labels, f.MetaLabels, f.Help)
 	}
 	row(sourceUpName, []string{"source"}, false, help[sourceUpName])
+	row(writerInfoName, []string{"writer"}, false, writerInfoHelp)
 	fmt.Fprintf(&b, "| `%s` | (none) | %s |\n", refreshDurationName, refreshDurationHelp)
 	row(siteLastWriteName, []string{ClusterLabel}, false, siteLastWriteHelp)
 	row(siteEntitiesName, []string{ClusterLabel}, false, siteEntitiesHelp)
+	row(siteWritersName, []string{ClusterLabel}, false, siteWritersHelp)
 	testenv.GeneratedRegion(t, "../docs/topology.md", "series", b.String())
 }

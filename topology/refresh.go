@@ -53,6 +53,9 @@ type RefresherOptions struct {
 	// site's, read from the shared store (Global.Graph), not built from sources, and nothing
 	// is written.
 	Global func(ctx context.Context, now time.Time) (*graph.Graph, []string, error)
+	// Writer names this strata among those that write to one store (its host and listen
+	// address): strata_topology_writer_info carries it. "" writes no such series.
+	Writer string
 }
 
 // ClusterLabel is the external label, and the attribute, that names a site.
@@ -498,6 +501,11 @@ func (r *Refresher) sourceUpSamples() []store.Sample {
 		b := labels.NewBuilder(labels.FromStrings(model.MetricNameLabel, sourceUpName, "source", key.name))
 		r.opts.ExternalLabels.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
 		out = append(out, store.Sample{Labels: b.Labels(), Value: up})
+	}
+	if r.opts.Writer != "" {
+		b := labels.NewBuilder(labels.FromStrings(model.MetricNameLabel, writerInfoName, "writer", r.opts.Writer))
+		r.opts.ExternalLabels.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
+		out = append(out, store.Sample{Labels: b.Labels(), Value: 1})
 	}
 	return out
 }

@@ -55,13 +55,15 @@ var (
 const (
 	sourceUpName        = "strata_topology_source_up"
 	sourceUpHelp        = "Whether the source answered the last refresh (1) or failed (0); a failed source's last report is kept, marked stale, for --topology.stale-after."
+	writerInfoName      = "strata_topology_writer_info"
+	writerInfoHelp      = "The strata that writes these series (its host and listen address); value 1. A global strata tells two strata that claim one site by it."
 	refreshDurationName = "strata_topology_refresh_duration_seconds"
 	refreshDurationHelp = "How long the last refresh took (on /metrics only)."
 )
 
 // familyHelps maps each topology family's name to its help text.
 func familyHelps() map[string]string {
-	help := map[string]string{sourceUpName: sourceUpHelp}
+	help := map[string]string{sourceUpName: sourceUpHelp, writerInfoName: writerInfoHelp}
 	for _, f := range families() {
 		help[f.Name] = f.Help
 	}

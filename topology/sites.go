@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/topology/graph"
@@ -30,6 +31,7 @@ type Site struct {
 	Cluster  string
 	Newest   time.Time // the newest sample of its series: when it last sent
 	Entities int
+	Writers  int // strata that write as this site and no label tells apart: 1, or a conflict
 }
 
 // siteScoped are the kinds whose entities belong to their site.
@@ -52,6 +54,7 @@ type siteRead struct {
 	g        *graph.Graph
 	newest   time.Time
 	warnings []string
+	writers  []string // strata that write as this site and that no other external label tells apart
 }
 
 // readSites reads the topology series of every site alive at at, and rebuilds each site's
@@ -76,10 +79,42 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 			newest[c] = max(newest[c], s.t)
 		}
 	}
+	writers, err := readWriters(ctx, q, at)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]siteRead, len(bySite))
 	for c, parts := range bySite {
 		g, ws := rebuild(at, parts)
-		out[c] = siteRead{g: g, newest: time.UnixMilli(newest[c]), warnings: ws}
+		out[c] = siteRead{g: g, newest: time.UnixMilli(newest[c]), warnings: ws, writers: writers[c]}
+	}
+	return out, nil
+}
+
+// readWriters finds, per site, the strata that write as it and that nothing but their writer
+// label tells apart: two strata claiming one cluster, whose graphs would merge into one site's.
+// The two of an HA pair differ in their replica label (or the store deduplicates them): they
+// are not counted.
+func readWriters(ctx context.Context, q storage.Queryable, at time.Time) (map[string][]string, error) {
+	series, err := readAlive(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli(), writerInfoName)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]map[string]bool{} // the labels but writer → writers
+	cluster := map[string]string{}
+	for _, s := range series {
+		key := labels.NewBuilder(s.labels).Del("writer").Labels().String()
+		if byKey[key] == nil {
+			byKey[key] = map[string]bool{}
+		}
+		byKey[key][s.labels.Get("writer")] = true
+		cluster[key] = s.labels.Get(ClusterLabel)
+	}
+	out := map[string][]string{}
+	for key, ws := range byKey {
+		if len(ws) > 1 {
+			out[cluster[key]] = append(out[cluster[key]], slices.Sorted(maps.Keys(ws))...)
+		}
 	}
 	return out, nil
 }
@@ -108,12 +143,16 @@ func mergeSites(at time.Time, read map[string]siteRead, silentAfter, staleAfter 
 		if c == "" {
 			warnings = append(warnings, "series without a cluster label (a strata without global.external_labels, or an older one): shown as one site of their own, their ids as they are")
 		}
+		if len(r.writers) > 1 {
+			warnings = append(warnings, fmt.Sprintf("%s: %d strata write as this site (%s) and no label tells them apart: their graphs are merged; give each site its own cluster, or each strata of an HA pair its own replica label",
+				label, len(r.writers), strings.Join(r.writers, ", ")))
+		}
 		silent := at.Sub(r.newest)
 		if silent > silentAfter {
 			warnings = append(warnings, fmt.Sprintf("%s: no topology since %s", label, r.newest.UTC().Format(time.RFC3339)))
 		}
 		m.add(c, r.g, staleAfter > 0 && silent > staleAfter)
-		sites = append(sites, Site{Cluster: c, Newest: r.newest, Entities: r.g.Len()})
+		sites = append(sites, Site{Cluster: c, Newest: r.newest, Entities: r.g.Len(), Writers: max(1, len(r.writers))})
 	}
 	slices.SortStableFunc(sites, func(a, b Site) int { return b.Newest.Compare(a.Newest) })
 	return m.done(), sites, warnings
@@ -167,11 +206,14 @@ const (
 	siteLastWriteHelp = "When a site's strata last wrote a topology series the global strata read (a global strata's): a site silent for long stopped sending."
 	siteEntitiesName  = "strata_federation_site_entities"
 	siteEntitiesHelp  = "The entities of a site's graph in the global strata's last read (a global strata's)."
+	siteWritersName   = "strata_federation_site_writers"
+	siteWritersHelp   = "How many strata write as the site with nothing but their writer to tell them apart (a global strata's): above 1, two strata claim one cluster."
 )
 
 var (
 	siteLastWriteDesc = prometheus.NewDesc(siteLastWriteName, siteLastWriteHelp, []string{ClusterLabel}, nil)
 	siteEntitiesDesc  = prometheus.NewDesc(siteEntitiesName, siteEntitiesHelp, []string{ClusterLabel}, nil)
+	siteWritersDesc   = prometheus.NewDesc(siteWritersName, siteWritersHelp, []string{ClusterLabel}, nil)
 )
 
 // Collector is the sites of the last read on /metrics, one series per site, for alerts on a
@@ -183,6 +225,7 @@ type globalCollector struct{ gl *Global }
 func (c globalCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- siteLastWriteDesc
 	ch <- siteEntitiesDesc
+	ch <- siteWritersDesc
 }
 
 func (c globalCollector) Collect(ch chan<- prometheus.Metric) {
@@ -192,6 +235,7 @@ func (c globalCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range sites {
 		ch <- prometheus.MustNewConstMetric(siteLastWriteDesc, prometheus.GaugeValue, float64(s.Newest.UnixMilli())/1000, s.Cluster)
 		ch <- prometheus.MustNewConstMetric(siteEntitiesDesc, prometheus.GaugeValue, float64(s.Entities), s.Cluster)
+		ch <- prometheus.MustNewConstMetric(siteWritersDesc, prometheus.GaugeValue, float64(s.Writers), s.Cluster)
 	}
 }
 

@@ -168,3 +168,43 @@ func BenchmarkGlobalFleet(b *testing.B) {
 	b.ReportMetric(float64(entities), "site-entities")
 	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
 }
+
+// TestSitesTwoWritersOneCluster: two strata that claim one cluster with nothing to tell them
+// apart are named in a warning (their graphs merge); the two of an HA pair, whose replica
+// labels differ, are not.
+func TestSitesTwoWritersOneCluster(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name         string
+		replicas     [2]string
+		wantWarnings int
+	}{{"two sites, one name", [2]string{"", ""}, 1}, {"an HA pair", [2]string{"a", "b"}, 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			db := storetest.Open(t, t.TempDir())
+			for i, w := range []string{"host-a:9730", "host-b:9730"} {
+				ext := labels.FromStrings(ClusterLabel, "eu-1")
+				if c.replicas[i] != "" {
+					ext = labels.FromStrings(ClusterLabel, "eu-1", "replica", c.replicas[i])
+				}
+				now := t0
+				r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{&scriptedLBs{lbs: historyLBs("192.0.2.2")}},
+					FactSources: []source.Facts{&scriptedFacts{facts: historyFacts()}}, Sink: db, Now: func() time.Time { return now },
+					ExternalLabels: ext, Writer: w}, slog.New(slog.DiscardHandler))
+				r.Refresh(context.Background())
+			}
+			_, sites, warnings, err := GraphAtSites(context.Background(), db, t0.Add(10*time.Second), time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found []string
+			for _, w := range warnings {
+				if strings.Contains(w, "strata write as this site") {
+					found = append(found, w)
+				}
+			}
+			if len(found) != c.wantWarnings || (c.wantWarnings > 0 && (!strings.Contains(found[0], "host-a:9730, host-b:9730") || sites[0].Writers != 2)) {
+				t.Errorf("warnings %q, sites %+v", warnings, sites)
+			}
+		})
+	}
+}
