@@ -28,7 +28,7 @@ func TestDocsNameTheSeries(t *testing.T) {
 		row(f.Name, f.Labels, f.MetaLabels, f.Help)
 	}
 	row(sourceUpName, []string{"source"}, false, help[sourceUpName])
-	row(writerInfoName, []string{"writer"}, false, writerInfoHelp)
+	row(writerInfoName, []string{"writer", writerReplicaLabel}, false, writerInfoHelp)
 	fmt.Fprintf(&b, "| `%s` | (none) | %s |\n", refreshDurationName, refreshDurationHelp)
 	row(siteLastWriteName, []string{ClusterLabel}, false, siteLastWriteHelp)
 	row(siteEntitiesName, []string{ClusterLabel}, false, siteEntitiesHelp)

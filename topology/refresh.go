@@ -61,6 +61,13 @@ type RefresherOptions struct {
 // ClusterLabel is the external label, and the attribute, that names a site.
 const ClusterLabel = "cluster"
 
+// replicaLabel is the external label that tells the two strata of a site's HA pair apart (the
+// store deduplicates along it); writerReplicaLabel carries it on the writer's series.
+const (
+	replicaLabel       = "replica"
+	writerReplicaLabel = "writer_replica"
+)
+
 // Refresher holds the latest graph and the state of each source.
 type Refresher struct {
 	opts   RefresherOptions
@@ -505,6 +512,11 @@ func (r *Refresher) sourceUpSamples() []store.Sample {
 	if r.opts.Writer != "" {
 		b := labels.NewBuilder(labels.FromStrings(model.MetricNameLabel, writerInfoName, "writer", r.opts.Writer))
 		r.opts.ExternalLabels.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
+		// The replica label again under a name of its own: a store that deduplicates an HA
+		// pair drops `replica` from what it answers, and the pair would look like two sites.
+		if rep := r.opts.ExternalLabels.Get(replicaLabel); rep != "" {
+			b.Set(writerReplicaLabel, rep)
+		}
 		out = append(out, store.Sample{Labels: b.Labels(), Value: 1})
 	}
 	return out

@@ -93,8 +93,8 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 
 // readWriters finds, per site, the strata that write as it and that nothing but their writer
 // label tells apart: two strata claiming one cluster, whose graphs would merge into one site's.
-// The two of an HA pair differ in their replica label (or the store deduplicates them): they
-// are not counted.
+// The two of an HA pair differ in their replica label, which their writer series carry as
+// writer_replica too (a deduplicating store drops `replica` itself): they are not counted.
 func readWriters(ctx context.Context, q storage.Queryable, at time.Time) (map[string][]string, error) {
 	series, err := readAlive(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli(), writerInfoName)
 	if err != nil {

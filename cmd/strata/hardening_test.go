@@ -203,6 +203,7 @@ func TestHardeningQueries(t *testing.T) {
 
 	t.Run("default limits", func(t *testing.T) {
 		p := serveStrata(t, inventoryConfig(inv), nil, "--query.timeout=5s")
+		now := time.Now()
 		rss0, _ := p.memory(t)
 		for _, c := range []struct {
 			name, path string
@@ -216,9 +217,11 @@ func TestHardeningQueries(t *testing.T) {
 			{"a subquery of a day at 1 ms", "/api/v1/query", url.Values{"query": {"max_over_time(vector(1)[1d:1ms])"}}, 422,
 				"takes 86400000 steps, more than the limit of 5000000 samples (--query.max-samples)"},
 			// 11,000 steps over every path and instance: 40,000 series, 440 million samples.
+			// (One clock reading for both ends: two could be a millisecond apart, one point
+			// past Prometheus's 11,000 per series, a 400 of another limit.)
 			{"11,000 steps over every path", "/api/v1/query_range", url.Values{"query": {`strata_topology_path_info or strata_topology_instance_info`},
-				"start": {strconv.FormatFloat(float64(time.Now().Add(-11*time.Second).UnixMilli())/1000, 'f', 3, 64)},
-				"end":   {strconv.FormatFloat(float64(time.Now().UnixMilli())/1000, 'f', 3, 64)}, "step": {"0.001"}},
+				"start": {strconv.FormatFloat(float64(now.Add(-10999*time.Millisecond).UnixMilli())/1000, 'f', 3, 64)},
+				"end":   {strconv.FormatFloat(float64(now.UnixMilli())/1000, 'f', 3, 64)}, "step": {"0.001"}},
 				422, "query processing would load too many samples into memory"},
 			{"a 100 KB PromQL expression", "/api/v1/query", url.Values{"query": {strings.Repeat("(", 50_000) + "1" + strings.Repeat(")", 50_000)}}, 422,
 				"(--query.max-length)"},
