@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query"
@@ -25,22 +26,30 @@ import (
 	"github.com/strata-obs/strata/ui"
 )
 
-// BenchmarkMissionQueryFleet answers the mission question on the synthetic fleet both ways,
-// in one run: strata's path query on the latest graph, and the PromQL join a user would write
-// without strata_topology_path_info (instance_info → edge_info → container_info → host_info)
-// on the same series in the embedded TSDB. Targets: the path query's p50 < 1 ms, ≥ 100 × faster
-// than the join. Both must give the same host, kernel and OS image.
-func BenchmarkMissionQueryFleet(b *testing.B) {
+// fleetInStore is the synthetic fleet refreshed once into an embedded TSDB (closed when the
+// benchmark ends), and the refresh's time.
+func fleetInStore(b *testing.B) (*tsdb.DB, *topology.Refresher, time.Time) {
+	b.Helper()
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	facts, lbs := sourcetest.Synthetic(at)
 	db, err := store.Open(store.Options{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
 	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
 		Sink: db, Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
 	r.Refresh(context.Background())
+	return db, r, at
+}
+
+// BenchmarkMissionQueryFleet answers the mission question on the synthetic fleet both ways,
+// in one run: strata's path query on the latest graph, and the PromQL join a user would write
+// without strata_topology_path_info (instance_info → edge_info → container_info → host_info)
+// on the same series in the embedded TSDB. Targets: the path query's p50 < 1 ms, ≥ 100 × faster
+// than the join. Both must give the same host, kernel and OS image.
+func BenchmarkMissionQueryFleet(b *testing.B) {
+	db, r, at := fleetInStore(b)
 
 	const path = `lb{name="lb-0042"} -> service{name="svc-3"} -> instance[0] -> host .kernel_release .os_image`
 	const join = `count by (host, kernel_release, os_image) (
@@ -73,6 +82,7 @@ func BenchmarkMissionQueryFleet(b *testing.B) {
 		}
 		for range 3 {
 			start := time.Now()
+			var err error
 			joinAnswer, err = promql.EvalInstant(ctx, db, join, at)
 			joinTimes = append(joinTimes, time.Since(start))
 			if err != nil {
@@ -179,16 +189,7 @@ func BenchmarkUIPagesFleet(b *testing.B) {
 // (view-ms), and the mission question asked through it, against the same question on the whole
 // graph in the same run. Target (docs/design.md, "Targets"): the scope adds ≤ 1 ms p99.
 func BenchmarkScopeFleet(b *testing.B) {
-	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	facts, lbs := sourcetest.Synthetic(at)
-	db, err := store.Open(store.Options{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
-		Sink: db, Now: func() time.Time { return at }}, slog.New(slog.DiscardHandler))
-	r.Refresh(context.Background())
+	db, r, at := fleetInStore(b)
 	g, _ := r.Graph()
 	scope, err := auth.ParseScope([]string{`kind="lb", name=~"lb-00[0-9][0-9]"`})
 	if err != nil {

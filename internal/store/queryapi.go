@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,7 +36,7 @@ func QueryAPIReader(raw string, timeout time.Duration) (storage.Queryable, error
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("prometheus.url %s: does not parse", redact.URL(raw))
 	}
-	var rt http.RoundTripper = api.DefaultRoundTripper
+	var rt http.RoundTripper = limitedBodies{api.DefaultRoundTripper}
 	if u.User != nil { // as basic auth, never in a logged URL
 		password, _ := u.User.Password()
 		rt = config_util.NewBasicAuthRoundTripper(config_util.NewInlineSecret(u.User.Username()), config_util.NewInlineSecret(password), rt)
@@ -58,8 +59,39 @@ type queryAPIQuerier struct {
 }
 
 // maxAnswerSeries bounds what one selector may bring back: a fleet of 100 sites' largest
-// family (containers) with room to spare.
-const maxAnswerSeries = 5_000_000
+// family (containers) with room to spare; maxAnswerBytes bounds its JSON before it is decoded.
+const (
+	maxAnswerSeries = 5_000_000
+	maxAnswerBytes  = 2 << 30
+)
+
+// limitedBodies ends an answer's body with an error past maxAnswerBytes.
+type limitedBodies struct{ http.RoundTripper }
+
+func (l limitedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.RoundTripper.RoundTrip(r)
+	if err == nil {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxAnswerBytes}
+	}
+	return resp, err
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("the store's answer is larger than %d bytes", int64(maxAnswerBytes))
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
 
 func (q *queryAPIQuerier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	maxt := q.maxt

@@ -23,63 +23,52 @@ import (
 // identityLabels are the labels strata's series name entities by.
 var identityLabels = []string{"host", "container_id", "lb", "service", "server", "namespace", "pod", "image"}
 
-// seriesIndex is what a view's entities are called in series.
-type seriesIndex struct {
-	hosts, containers, lbNames, services, instances, pods, images map[string]bool
-}
+// seriesIndex is what a view's entities are called in series: their refs, an LB's by its
+// name (series name an LB so).
+type seriesIndex struct{ visible map[graph.Ref]bool }
 
 func newSeriesIndex(view *graph.Graph) *seriesIndex {
-	ix := &seriesIndex{hosts: map[string]bool{}, containers: map[string]bool{}, lbNames: map[string]bool{}, services: map[string]bool{},
-		instances: map[string]bool{}, pods: map[string]bool{}, images: map[string]bool{}}
-	view.Each("", func(e *graph.Entity) {
-		switch e.Kind {
-		case graph.Host:
-			ix.hosts[e.ID] = true
-		case graph.Container:
-			ix.containers[e.ID] = true
-		case graph.LB:
-			ix.lbNames[e.Name] = true
-		case graph.Service:
-			ix.services[e.ID] = true
-		case graph.Instance:
-			ix.instances[e.ID] = true
-		case graph.Pod:
-			ix.pods[e.ID] = true
-		case graph.Image:
-			ix.images[e.ID] = true
+	ix := &seriesIndex{visible: make(map[graph.Ref]bool, view.Len())}
+	for e := range view.All("") {
+		r := e.Ref
+		if e.Kind == graph.LB {
+			r.ID = e.Name
 		}
-	})
+		ix.visible[r] = true
+	}
 	return ix
 }
+
+func (ix *seriesIndex) has(kind graph.Kind, id string) bool { return ix.visible[graph.Ref{Kind: kind, ID: id}] }
 
 // allows tells whether a series may be shown: every identity label it has names a visible
 // entity, and it has one.
 func (ix *seriesIndex) allows(ls labels.Labels) bool {
 	named := false
 	check := func(ok bool) bool { named = true; return ok }
-	if h := ls.Get("host"); h != "" && !check(ix.hosts[h]) {
+	if h := ls.Get("host"); h != "" && !check(ix.has(graph.Host, h)) {
 		return false
 	}
-	if c := ls.Get("container_id"); c != "" && !check(ix.containers[c]) {
+	if c := ls.Get("container_id"); c != "" && !check(ix.has(graph.Container, c)) {
 		return false
 	}
-	if img := ls.Get("image"); img != "" && ls.Get("container_id") == "" && !check(ix.images[img]) {
+	if img := ls.Get("image"); img != "" && ls.Get("container_id") == "" && !check(ix.has(graph.Image, img)) {
 		return false // an image's own series; a container's image label goes with the container
 	}
 	ns := ls.Get("namespace")
-	if p := ls.Get("pod"); p != "" && !check(ix.pods[ns+"/"+p]) {
+	if p := ls.Get("pod"); p != "" && !check(ix.has(graph.Pod, ns+"/"+p)) {
 		return false
 	}
 	if lb := ls.Get("lb"); lb != "" {
-		if !check(ix.lbNames[lb]) {
+		if !check(ix.has(graph.LB, lb)) {
 			return false
 		}
 		if svc := ls.Get("service"); svc != "" {
 			id := graph.ServiceID(lb, ns, svc)
-			if !ix.services[id] {
+			if !ix.has(graph.Service, id) {
 				return false
 			}
-			if server := ls.Get("server"); server != "" && !ix.instances[id+"/"+server] {
+			if server := ls.Get("server"); server != "" && !ix.has(graph.Instance, id+"/"+server) {
 				return false
 			}
 		}
