@@ -39,7 +39,9 @@ func newSeriesIndex(view *graph.Graph) *seriesIndex {
 	return ix
 }
 
-func (ix *seriesIndex) has(kind graph.Kind, id string) bool { return ix.visible[graph.Ref{Kind: kind, ID: id}] }
+func (ix *seriesIndex) has(kind graph.Kind, id string) bool {
+	return ix.visible[graph.Ref{Kind: kind, ID: id}]
+}
 
 // allows tells whether a series may be shown: every identity label it has names a visible
 // entity, and it has one.
