@@ -2,7 +2,6 @@ package topology
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -70,10 +69,16 @@ func readFamilies(ctx context.Context, q storage.Queryable, at time.Time) ([][]a
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	// A store that cannot be read fails every family alike: the first error says it, with a
+	// count of the others, rather than one line per family.
+	failed := slices.DeleteFunc(errs, func(err error) bool { return err == nil })
+	switch len(failed) {
+	case 0:
+		return read, nil
+	case 1:
+		return nil, failed[0]
 	}
-	return read, nil
+	return nil, fmt.Errorf("%w (and %d more families)", failed[0], len(failed)-1)
 }
 
 // rebuild makes the graph of at from the series read of each family (families()'s order).
