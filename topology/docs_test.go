@@ -33,5 +33,6 @@ func TestDocsNameTheSeries(t *testing.T) {
 	row(siteLastWriteName, []string{ClusterLabel}, false, siteLastWriteHelp)
 	row(siteEntitiesName, []string{ClusterLabel}, false, siteEntitiesHelp)
 	row(siteWritersName, []string{ClusterLabel}, false, siteWritersHelp)
+	row(siteClockSkewName, []string{ClusterLabel}, false, siteClockSkewHelp)
 	testenv.GeneratedRegion(t, "../docs/topology.md", "series", b.String())
 }

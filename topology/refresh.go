@@ -535,13 +535,13 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
 	series := make([]store.Sample, 0, len(r.written)+len(r.written)/8)
 	seen := 0 // distinct written series of this refresh: when all are seen, none vanished
-	keep := func(last *written, v float64) {
+	keep := func(last *written, v float64, always bool) {
 		if last.epoch != r.epoch {
 			seen++
 		}
 		last.epoch = r.epoch
 		series = append(series, store.Sample{Labels: last.labels, Value: v})
-		if last.value == v && ts-last.at < heartbeat.Milliseconds() {
+		if !always && last.value == v && ts-last.at < heartbeat.Milliseconds() {
 			return // unchanged and recent: no sample needed yet
 		}
 		if ref, ok := w.append(last.ref, last.labels, v); ok {
@@ -555,7 +555,7 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 				r.written.add(f.hash, f.known)
 				r.writtenCount++
 			}
-			keep(f.known, f.value)
+			keep(f.known, f.value, false)
 		}
 	}
 	for _, s := range up {
@@ -566,7 +566,9 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 			r.written.add(h, last)
 			r.writtenCount++
 		}
-		keep(last, s.Value)
+		// The writer series is written at every refresh: its newest sample is this strata's
+		// clock at its last refresh, by which a global strata tells a site whose clock is off.
+		keep(last, s.Value, s.Labels.Get(model.MetricNameLabel) == writerInfoName)
 	}
 	if seen < r.writtenCount {
 		stale := math.Float64frombits(value.StaleNaN)

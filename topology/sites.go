@@ -32,6 +32,9 @@ type Site struct {
 	Newest   time.Time // the newest sample of its series: when it last sent
 	Entities int
 	Writers  int // strata that write as this site and no label tells apart: 1, or a conflict
+	// ClockSkew is how far the site's clock is from this strata's, at least: ahead when
+	// positive, behind when negative, 0 when within clockTolerance or not known.
+	ClockSkew time.Duration
 }
 
 // siteScoped are the kinds whose entities belong to their site.
@@ -54,7 +57,11 @@ type siteRead struct {
 	g        *graph.Graph
 	newest   time.Time
 	warnings []string
-	writers  []string // strata that write as this site and that no other external label tells apart
+	writers  []string  // strata that write as this site and that no other external label tells apart
+	wrote    time.Time // the newest sample of its writer series, written at each refresh (zero: none)
+	// Set by Global, which follows the site's clock from one read to the next:
+	skew    time.Duration // as Site.ClockSkew
+	sending bool          // its writer series advanced lately, whatever its clock says
 }
 
 // readSites reads the topology series of every site alive at at, and rebuilds each site's
@@ -79,7 +86,7 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 			newest[c] = max(newest[c], s.t)
 		}
 	}
-	writers, err := readWriters(ctx, q, at)
+	writers, wrote, err := readWriters(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
@@ -87,22 +94,31 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 	for c, parts := range bySite {
 		g, ws := rebuild(at, parts)
 		out[c] = siteRead{g: g, newest: time.UnixMilli(newest[c]), warnings: ws, writers: writers[c]}
+		if t, ok := wrote[c]; ok { // written at each refresh: the newest sample of the site
+			r := out[c]
+			r.wrote, r.newest = time.UnixMilli(t), time.UnixMilli(max(t, newest[c]))
+			out[c] = r
+		}
 	}
 	return out, nil
 }
 
-// readWriters finds, per site, the strata that write as it and that nothing but their writer
-// label tells apart: two strata claiming one cluster, whose graphs would merge into one site's.
-// The two of an HA pair differ in their replica label, which their writer series carry as
-// writer_replica too (a deduplicating store drops `replica` itself): they are not counted.
-func readWriters(ctx context.Context, q storage.Queryable, at time.Time) (map[string][]string, error) {
-	series, err := readAlive(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli(), writerInfoName)
+// readWriters reads the writer series of (mint, maxt] and finds, per site, the strata that
+// write as it and that nothing but their writer label tells apart: two strata claiming one
+// cluster, whose graphs would merge into one site's. The two of an HA pair differ in their
+// replica label, which their writer series carry as writer_replica too (a deduplicating store
+// drops `replica` itself): they are not counted. wrote is each site's newest writer sample.
+func readWriters(ctx context.Context, q storage.Queryable, mint, maxt int64) (writers map[string][]string, wrote map[string]int64, err error) {
+	series, err := readAlive(ctx, q, mint, maxt, writerInfoName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byKey := map[string]map[string]bool{} // the labels but writer → writers
 	cluster := map[string]string{}
+	wrote = map[string]int64{}
 	for _, s := range series {
+		c := s.labels.Get(ClusterLabel)
+		wrote[c] = max(wrote[c], s.t)
 		key := labels.NewBuilder(s.labels).Del("writer").Labels().String()
 		if byKey[key] == nil {
 			byKey[key] = map[string]bool{}
@@ -110,13 +126,13 @@ func readWriters(ctx context.Context, q storage.Queryable, at time.Time) (map[st
 		byKey[key][s.labels.Get("writer")] = true
 		cluster[key] = s.labels.Get(ClusterLabel)
 	}
-	out := map[string][]string{}
+	writers = map[string][]string{}
 	for key, ws := range byKey {
 		if len(ws) > 1 {
-			out[cluster[key]] = append(out[cluster[key]], slices.Sorted(maps.Keys(ws))...)
+			writers[cluster[key]] = append(writers[cluster[key]], slices.Sorted(maps.Keys(ws))...)
 		}
 	}
-	return out, nil
+	return writers, wrote, nil
 }
 
 // mergeSites puts the sites' graphs side by side. A site silent for silentAfter is named in a
@@ -147,15 +163,36 @@ func mergeSites(at time.Time, read map[string]siteRead, silentAfter, staleAfter 
 			warnings = append(warnings, fmt.Sprintf("%s: %d strata write as this site (%s) and no label tells them apart: their graphs are merged; give each site its own cluster, or each strata of an HA pair its own replica label",
 				label, len(r.writers), strings.Join(r.writers, ", ")))
 		}
+		switch {
+		case r.skew > 0:
+			warnings = append(warnings, fmt.Sprintf("%s: its clock is ahead of this strata's by at least %s (it wrote a sample stamped %s): its graph here is as it was that long before; set the site's clock (NTP)",
+				label, r.skew, r.wrote.UTC().Format(time.RFC3339)))
+		case r.skew < 0 && r.sending: // (one that stopped is silent, below)
+			warnings = append(warnings, fmt.Sprintf("%s: its clock is behind this strata's by at least %s (it still sends, its newest sample stamped %s): set the site's clock (NTP), or see whether its remote write lags",
+				label, -r.skew, r.wrote.UTC().Format(time.RFC3339)))
+		}
+		// A site that still sends is not silent, however old its clock makes its samples look.
 		silent := at.Sub(r.newest)
+		if r.sending {
+			silent = 0
+		}
 		if silent > silentAfter {
 			warnings = append(warnings, fmt.Sprintf("%s: no topology since %s", label, r.newest.UTC().Format(time.RFC3339)))
 		}
 		m.add(c, r.g, staleAfter > 0 && silent > staleAfter)
-		sites = append(sites, Site{Cluster: c, Newest: r.newest, Entities: r.g.Len(), Writers: max(1, len(r.writers))})
+		sites = append(sites, Site{Cluster: c, Newest: r.newest, Entities: r.g.Len(), Writers: max(1, len(r.writers)), ClockSkew: shownSkew(r)})
 	}
 	slices.SortStableFunc(sites, func(a, b Site) int { return b.Newest.Compare(a.Newest) })
 	return m.done(), sites, warnings
+}
+
+// shownSkew is a site's clock skew as /metrics has it: a site behind that stopped sending is
+// silent, whatever its clock was.
+func shownSkew(r siteRead) time.Duration {
+	if r.skew < 0 && !r.sending {
+		return 0
+	}
+	return r.skew
 }
 
 // Global is the graph of a global strata: every site's, read from the shared store at each
@@ -166,38 +203,99 @@ type Global struct {
 	Store      storage.Queryable
 	StaleAfter time.Duration
 
-	mu    sync.Mutex
-	last  map[string]siteRead
-	sites []Site // of the last read, for /metrics
+	mu       sync.Mutex
+	last     map[string]siteRead
+	sites    []Site // of the last read, for /metrics
+	clocks   map[string]*siteClock
+	lastRead time.Time
 }
+
+// siteClock follows a site's writer series from one read to the next.
+type siteClock struct {
+	wrote    time.Time     // its newest writer sample yet
+	advanced time.Time     // when, by this strata's clock, a read last found a newer one
+	skew     time.Duration // the last estimate
+}
+
+// clockTolerance is how far a site's clock may be from this strata's before a warning says so:
+// more than a remote write's usual delay, less than the minute a person would notice.
+const clockTolerance = 30 * time.Second
 
 // SilentAfter is how long a site may send nothing before a warning names it: a site's strata
 // writes an unchanged series once a heartbeat, so two heartbeats without a sample is a site
 // that stopped.
 const SilentAfter = 2 * heartbeat
 
-// Graph reads every site's graph of now.
+// Graph reads every site's graph of now, and each site's clock against this strata's.
 func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []string, error) {
 	read, err := readSites(ctx, gl.Store, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A site whose clock is ahead writes samples stamped after now, which no read at now sees:
+	// they are looked for in the lookback after it (what an instant query a lookback ahead
+	// finds, in a store read through its query API too).
+	_, ahead, err := readWriters(ctx, gl.Store, now.UnixMilli()+1, now.Add(lookback).UnixMilli())
 	if err != nil {
 		return nil, nil, err
 	}
 	gl.mu.Lock()
 	defer gl.mu.Unlock()
 	if gl.last == nil {
-		gl.last = map[string]siteRead{}
+		gl.last, gl.clocks = map[string]siteRead{}, map[string]*siteClock{}
 	}
 	for c, r := range read {
 		gl.last[c] = r
+	}
+	for c := range ahead {
+		if _, ok := gl.last[c]; !ok { // all it wrote is ahead of now: a site with an empty graph
+			gl.last[c] = siteRead{g: graph.New(now)}
+		}
 	}
 	for c, r := range gl.last {
 		if _, ok := read[c]; !ok {
 			read[c] = r // a site gone from the store's lookback: its last graph
 		}
 	}
+	for c, r := range read {
+		if t, ok := ahead[c]; ok {
+			r.wrote = time.UnixMilli(t)
+		}
+		r.skew, r.sending = gl.clock(c, r.wrote, now)
+		read[c] = r
+	}
+	gl.lastRead = now
 	g, sites, warnings := mergeSites(now, read, SilentAfter, gl.StaleAfter)
 	gl.sites = sites
 	return g, warnings, nil
+}
+
+// clock estimates a site's clock skew from its newest writer sample, wrote. A sample stamped
+// after now comes from a clock ahead by at least that much. A newer sample than the last read
+// found arrived after that read (it would have been found), so it was written after it, give or
+// take the store's delay: stamped before it, it comes from a clock behind by at least the
+// difference. Between reads that find nothing newer the last estimate holds. sending is whether
+// the site wrote within SilentAfter, by this strata's clock.
+func (gl *Global) clock(cluster string, wrote, now time.Time) (time.Duration, bool) {
+	ck := gl.clocks[cluster]
+	if ck == nil {
+		ck = &siteClock{}
+		gl.clocks[cluster] = ck
+	}
+	if wrote.After(ck.wrote) {
+		ck.skew = 0
+		switch {
+		case wrote.Sub(now) > clockTolerance:
+			ck.skew = wrote.Sub(now).Truncate(time.Second)
+		case !ck.wrote.IsZero() && !gl.lastRead.IsZero() && gl.lastRead.Sub(wrote) > clockTolerance:
+			ck.skew = -gl.lastRead.Sub(wrote).Truncate(time.Second)
+		}
+		if !ck.wrote.IsZero() { // the first sample seen says nothing of when it was written
+			ck.advanced = now
+		}
+		ck.wrote = wrote
+	}
+	return ck.skew, !ck.advanced.IsZero() && now.Sub(ck.advanced) <= SilentAfter
 }
 
 // The global strata's own series, one per site.
@@ -208,12 +306,15 @@ const (
 	siteEntitiesHelp  = "The entities of a site's graph in the global strata's last read (a global strata's)."
 	siteWritersName   = "strata_federation_site_writers"
 	siteWritersHelp   = "How many strata write as the site with nothing but their writer to tell them apart (a global strata's): above 1, two strata claim one cluster."
+	siteClockSkewName = "strata_federation_site_clock_skew_seconds"
+	siteClockSkewHelp = "How far a site's clock is from the global strata's, at least (a global strata's): positive ahead, negative behind, 0 within 30s or not known."
 )
 
 var (
 	siteLastWriteDesc = prometheus.NewDesc(siteLastWriteName, siteLastWriteHelp, []string{ClusterLabel}, nil)
 	siteEntitiesDesc  = prometheus.NewDesc(siteEntitiesName, siteEntitiesHelp, []string{ClusterLabel}, nil)
 	siteWritersDesc   = prometheus.NewDesc(siteWritersName, siteWritersHelp, []string{ClusterLabel}, nil)
+	siteClockSkewDesc = prometheus.NewDesc(siteClockSkewName, siteClockSkewHelp, []string{ClusterLabel}, nil)
 )
 
 // Collector is the sites of the last read on /metrics, one series per site, for alerts on a
@@ -226,6 +327,7 @@ func (c globalCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- siteLastWriteDesc
 	ch <- siteEntitiesDesc
 	ch <- siteWritersDesc
+	ch <- siteClockSkewDesc
 }
 
 func (c globalCollector) Collect(ch chan<- prometheus.Metric) {
@@ -236,6 +338,7 @@ func (c globalCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(siteLastWriteDesc, prometheus.GaugeValue, float64(s.Newest.UnixMilli())/1000, s.Cluster)
 		ch <- prometheus.MustNewConstMetric(siteEntitiesDesc, prometheus.GaugeValue, float64(s.Entities), s.Cluster)
 		ch <- prometheus.MustNewConstMetric(siteWritersDesc, prometheus.GaugeValue, float64(s.Writers), s.Cluster)
+		ch <- prometheus.MustNewConstMetric(siteClockSkewDesc, prometheus.GaugeValue, s.ClockSkew.Seconds(), s.Cluster)
 	}
 }
 

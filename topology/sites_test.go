@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,80 @@ func TestSitesTwoWritersOneCluster(t *testing.T) {
 				t.Errorf("warnings %q, sites %+v", warnings, sites)
 			}
 		})
+	}
+}
+
+// TestGlobalClockSkew: three sites send to one store, one with the right clock, one with a clock
+// two minutes ahead and one three minutes behind. The global strata names the two in warnings
+// with how far off they are at least, and on /metrics; the one behind, which still sends, is
+// neither silent nor stale for its old-looking samples; every site's graph is whole.
+func TestGlobalClockSkew(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	wall := t0
+	var sites []*Refresher
+	for _, s := range []struct {
+		cluster string
+		off     time.Duration
+	}{{"eu-1", 0}, {"ap-1", 2 * time.Minute}, {"us-1", -3 * time.Minute}} {
+		sites = append(sites, NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{&scriptedLBs{lbs: historyLBs("192.0.2.2")}},
+			FactSources: []source.Facts{&scriptedFacts{facts: historyFacts()}}, StaleAfter: 5 * time.Minute, Sink: db,
+			Now: func() time.Time { return wall.Add(s.off) }, ExternalLabels: labels.FromStrings(ClusterLabel, s.cluster), Writer: s.cluster + "-host:9730"},
+			slog.New(slog.DiscardHandler)))
+	}
+	gl := &Global{Store: db, StaleAfter: 2 * time.Minute}
+	var g *graph.Graph
+	var warnings []string
+	for step := range 6 {
+		wall = t0.Add(time.Duration(step) * 30 * time.Second)
+		for _, r := range sites {
+			r.Refresh(context.Background())
+		}
+		var err error
+		if g, warnings, err = gl.Graph(context.Background(), wall.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The last read is at 10:02:31, the one before at 10:02:01: ap-1's newest sample is stamped
+	// 10:04:30, us-1's 09:59:30, written after 10:02:01.
+	want := []string{
+		"site ap-1: its clock is ahead of this strata's by at least 1m59s (it wrote a sample stamped 2026-11-20T10:04:30Z): its graph here is as it was that long before; set the site's clock (NTP)",
+		"site us-1: its clock is behind this strata's by at least 2m31s (it still sends, its newest sample stamped 2026-11-20T09:59:30Z): set the site's clock (NTP), or see whether its remote write lags",
+	}
+	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+	skews := map[string]time.Duration{}
+	for _, s := range gl.sites {
+		skews[s.Cluster] = s.ClockSkew
+	}
+	if skews["eu-1"] != 0 || skews["ap-1"] != 119*time.Second || skews["us-1"] != -151*time.Second || len(skews) != 3 {
+		t.Errorf("clock skews on /metrics %v", skews)
+	}
+	for _, c := range []string{"eu-1", "ap-1", "us-1"} {
+		e, ok := g.Get(graph.Ref{Kind: graph.Instance, ID: c + "/edge/c1ps/s0"})
+		if !ok || e.Stale {
+			t.Fatalf("%s's instance: there %v, stale %v", c, ok, ok && e.Stale)
+		}
+		down := g.DownOf(e)
+		if len(down) != 1 || down[0].To().String() != "container/"+c+"/"+containerC1 {
+			t.Errorf("%s's instance leads to %v, want its own container", c, down)
+		}
+	}
+
+	// The one behind stops sending: two reads later, nothing newer came, and it is silent.
+	sites = sites[:2]
+	for step := 6; step < 12; step++ {
+		wall = t0.Add(time.Duration(step) * 30 * time.Second)
+		for _, r := range sites {
+			r.Refresh(context.Background())
+		}
+		var err error
+		if _, warnings, err = gl.Graph(context.Background(), wall.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Contains(warnings, "site us-1: no topology since 2026-11-20T09:59:30Z") {
+		t.Errorf("us-1 stopped sending: warnings %q", warnings)
 	}
 }
