@@ -42,6 +42,11 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'GlobalFleet' -benchtime 3x -timeout 30m ./topology
+# How one site's cost grows (docs/design.md, "Targets"): one process per size, beside
+# Prometheus's own head on the same series. Then ten sites in a real Thanos, side by side with
+# the same questions in PromQL on Thanos (about 6 minutes, most of it Thanos's).
+	for hosts in 1000 10000 30000; do GOGC=75 STRATA_COST_HOSTS=$$hosts $(GO) test -run '^$$' -bench 'SiteCost' -benchtime 3x -timeout 30m ./topology || exit 1; done
+	GOGC=75 CI=true $(GO) test -run '^$$' -bench 'GlobalOverThanos' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'UIPagesFleet' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'ScopeFleet' -benchtime 1x -timeout 30m ./server
 # The load test on the design's fleet for a minute: 50 clients and one sending the worst queries.

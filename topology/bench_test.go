@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,4 +109,121 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkSiteCost is how one site's cost grows with its fleet: the synthetic fleet's shapes at
+// STRATA_COST_HOSTS hosts (1,000 unless set; one LB per ten hosts), refreshed into the embedded
+// TSDB. It reports the steady refresh (the first creates every series and is not counted), the
+// process's peak RSS (run one size per process: make bench does), the series, and bytes per
+// series twice, in the same run: strata's whole live heap (graph, series, its TSDB; not the
+// sources' reports, which are the input), and Prometheus's own TSDB head (the tsdb package
+// Prometheus runs, default options) holding the same series with labels of its own, two samples
+// each, as a scrape 15 s apart would leave them.
+func BenchmarkSiteCost(b *testing.B) {
+	c := siteCostRun(b)
+	b.ResetTimer()
+	for range b.N {
+		c.now = c.now.Add(15 * time.Second)
+		c.r.Refresh(context.Background())
+	}
+	b.StopTimer()
+	if _, w := c.r.Graph(); len(w) > 0 {
+		b.Fatalf("%d warnings, first: %s", len(w), w[0])
+	}
+	series := c.r.Samples()
+	strataBytes := liveHeap() - c.base - c.input
+	b.ReportMetric(float64(c.hosts), "hosts")
+	b.ReportMetric(float64(len(series)), "series")
+	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+	b.ReportMetric(float64(strataBytes)/float64(len(series)), "strata-B/series")
+	if c.headBytes == 0 { // Prometheus's head beside it, once, after strata's peak was read
+		c.headBytes = prometheusHeadBytes(b, series, c.now)
+	}
+	b.ReportMetric(c.headBytes/float64(len(series)), "prometheus-head-B/series")
+}
+
+// siteCost is BenchmarkSiteCost's fleet, made once per process: the testing package runs a
+// benchmark once before its measured run, and a second fleet beside the first would count in
+// the peak RSS.
+type siteCost struct {
+	hosts       int
+	r           *Refresher
+	now         time.Time
+	base, input int64 // the live heap before the fleet, and its sources' reports
+	headBytes   float64
+}
+
+var theSiteCost *siteCost
+
+func siteCostRun(b *testing.B) *siteCost {
+	if theSiteCost != nil {
+		return theSiteCost
+	}
+	c := &siteCost{hosts: 1000, now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	if v := os.Getenv("STRATA_COST_HOSTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 10 {
+			b.Fatalf("STRATA_COST_HOSTS=%q: want a number of hosts, 10 or more", v)
+		}
+		c.hosts = n
+	}
+	c.base = liveHeap()
+	facts, lbs := sourcetest.Sized(c.now, c.hosts, c.hosts/10)
+	c.input = liveHeap() - c.base
+	// Left open until the process ends (TestMain), as the fleet benchmarks' are.
+	dir, err := os.MkdirTemp("", "strata-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fleetRuns[true] = &fleetRun{db: db, dir: dir}
+	c.r = NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}},
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
+		Sink:        db, Now: func() time.Time { return c.now }}, slog.New(slog.DiscardHandler))
+	c.r.Refresh(context.Background()) // creates every series: not the steady state
+	theSiteCost = c
+	return c
+}
+
+// prometheusHeadBytes is the live heap of Prometheus's TSDB head holding series, with labels
+// of its own, two samples each 15 s apart.
+func prometheusHeadBytes(b *testing.B, series []store.Sample, now time.Time) float64 {
+	before := liveHeap()
+	head, err := store.Open(store.Options{Path: b.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer head.Close()
+	for _, ts := range []time.Time{now, now.Add(15 * time.Second)} {
+		app := head.Appender(context.Background())
+		for i, s := range series {
+			if _, err := app.Append(0, s.Labels.Copy(), ts.UnixMilli(), s.Value); err != nil {
+				b.Fatal(err)
+			}
+			if i%20_000 == 19_999 {
+				if err := app.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				app = head.Appender(context.Background())
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := head.Head().NumSeries(); n != uint64(len(series)) {
+		b.Fatalf("Prometheus's head holds %d series, want %d", n, len(series))
+	}
+	return float64(liveHeap() - before)
+}
+
+// liveHeap is the bytes of the heap's live objects, after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }

@@ -187,7 +187,7 @@ func families() []family {
 // the signal (its LB counts nothing, the first refresh, a reset) has no series: no value is
 // no zero. A past graph gets the attribute back from it.
 func signalFamily(name, help, attr string) family {
-	return family{Name: name, Help: help, Labels: []string{"lb", "service", "namespace", "server"}, kind: graph.Instance, sparse: true,
+	return family{Name: name, Help: help, Labels: []string{"lb", "service", "namespace", "server"}, kind: graph.Instance, sparse: true, valued: true,
 		fill: func(g *graph.Graph, v []string, emit emitFunc) {
 			g.Each(graph.Instance, func(e *graph.Entity) {
 				x, err := strconv.ParseFloat(e.Attrs[attr], 64)

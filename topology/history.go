@@ -58,7 +58,7 @@ func readFamilies(ctx context.Context, q storage.Queryable, at time.Time) ([][]a
 		// family's entities are made here too, on every core: only putting them in the
 		// graph is sequential.
 		wg.Go(func() {
-			series, err := readAlive(ctx, q, mint, maxt, fam.Name)
+			series, err := readAlive(ctx, q, mint, maxt, fam.Name, !fam.valued)
 			if r.kind != "" {
 				attrs := r.attrNames(fam)
 				for j := range series {
@@ -138,13 +138,21 @@ func (s aliveSeries) seen() time.Time { return time.UnixMilli(s.t) }
 
 // readAlive returns the series of a family whose last sample in [mint, maxt] is not a
 // staleness marker.
-func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name string) ([]aliveSeries, error) {
+//
+// timesOnly says that only the time of each series' last sample is needed, not its value (an
+// info family's is 1): the hint PromQL gives a selector inside timestamp(), which lets a store
+// read through its query API answer one query instead of two (store.QueryAPIReader).
+func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name string, timesOnly bool) ([]aliveSeries, error) {
 	querier, err := q.Querier(mint, maxt)
 	if err != nil {
 		return nil, fmt.Errorf("open querier for %s: %w", name, err)
 	}
 	defer querier.Close()
-	set := querier.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
+	hints := &storage.SelectHints{Start: mint, End: maxt}
+	if timesOnly {
+		hints.Func = "timestamp"
+	}
+	set := querier.Select(ctx, false, hints,
 		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, name))
 	var out []aliveSeries
 	var it chunkenc.Iterator

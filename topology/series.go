@@ -31,6 +31,9 @@ type family struct {
 	// sparse: only some entities of kind have a series (a signal the LB counts), so that the
 	// refresh does not make room for one per entity.
 	sparse bool
+	// valued: the series carry a value of their own (a signal's rate); the others are info
+	// series, whose value is 1, and reading them back needs only their times.
+	valued bool
 }
 
 // size is about how many series the family has in g: none expected of a sparse family, whose

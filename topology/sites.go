@@ -109,7 +109,7 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 // replica label, which their writer series carry as writer_replica too (a deduplicating store
 // drops `replica` itself): they are not counted. wrote is each site's newest writer sample.
 func readWriters(ctx context.Context, q storage.Queryable, mint, maxt int64) (writers map[string][]string, wrote map[string]int64, err error) {
-	series, err := readAlive(ctx, q, mint, maxt, writerInfoName)
+	series, err := readAlive(ctx, q, mint, maxt, writerInfoName, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,8 +29,11 @@ import (
 // only what reading the topology back needs: the series a set of matchers selects, each with
 // its last sample before the query's end (as an instant query at that time finds it, within
 // the store's lookback, after its staleness markers and its replica deduplication), and the
-// sample's own time (timestamp()). A store member that does not answer is the store's partial
-// response, a warning of the answer, not an error.
+// sample's own time (timestamp()); with the hint Func "timestamp" (the caller needs the times
+// alone, as of an info series whose value is 1), only the time, in one query instead of two:
+// the store's answer for a large fleet's families is most of a global strata's refresh. A store
+// member that does not answer is the store's partial response, a warning of the answer, not an
+// error.
 func QueryAPIReader(raw string, timeout time.Duration) (storage.Queryable, error) {
 	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
 	if err != nil || u.Host == "" {
@@ -109,37 +112,66 @@ func (q *queryAPIQuerier) Select(ctx context.Context, _ bool, hints *storage.Sel
 		ctx, cancel = context.WithTimeout(ctx, q.timeout)
 		defer cancel()
 	}
-	values, w1, err := q.vector(ctx, sel, at)
+	times, w1, err := q.vector(ctx, "timestamp("+sel+")", at)
 	if err != nil {
 		return storage.ErrSeriesSet(err)
 	}
-	times, w2, err := q.vector(ctx, "timestamp("+sel+")", at)
-	if err != nil {
-		return storage.ErrSeriesSet(err)
-	}
-	// timestamp() drops the name: join on the other labels.
-	when := make(map[string]float64, len(times))
-	for _, s := range times {
-		when[withoutName(s.Metric).String()] = float64(s.Value)
+	var values model.Vector
+	var w2 v1.Warnings
+	if hints == nil || hints.Func != "timestamp" {
+		if values, w2, err = q.vector(ctx, sel, at); err != nil {
+			return storage.ErrSeriesSet(err)
+		}
 	}
 	var ws annotations.Annotations
 	for _, w := range append(w1, w2...) {
 		ws.Add(fmt.Errorf("the store: %s", w))
 	}
 	set := &vectorSet{warnings: ws}
+	// timestamp() drops the name, which every series of one selector shares.
+	name := ""
+	for _, m := range ms {
+		if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
+			name = m.Value
+		}
+	}
+	if values == nil {
+		// A caller that needs only the times (the hint PromQL gives a selector inside
+		// timestamp()): one query, and each sample's value is its time in seconds, as
+		// timestamp() has it. The selector must name its series: the name is put back.
+		if name == "" {
+			return storage.ErrSeriesSet(fmt.Errorf("read %s for its times alone: the selector must name one metric", sel))
+		}
+		for _, s := range times {
+			set.series = append(set.series, sample{labels: metricLabels(s.Metric, name), t: int64(float64(s.Value) * 1000), v: float64(s.Value)})
+		}
+		return set
+	}
+	when := make(map[string]float64, len(times))
+	for _, s := range times {
+		when[withoutName(s.Metric).String()] = float64(s.Value)
+	}
 	for _, s := range values {
 		t, ok := when[withoutName(s.Metric).String()]
 		if !ok {
 			continue
 		}
-		b := labels.NewScratchBuilder(len(s.Metric))
-		for k, v := range s.Metric {
-			b.Add(string(k), string(v))
-		}
-		b.Sort()
-		set.series = append(set.series, sample{labels: b.Labels(), t: int64(t * 1000), v: float64(s.Value)})
+		set.series = append(set.series, sample{labels: metricLabels(s.Metric, ""), t: int64(t * 1000), v: float64(s.Value)})
 	}
 	return set
+}
+
+// metricLabels are a series' labels, with the metric name name when it has none.
+func metricLabels(m model.Metric, name string) labels.Labels {
+	b := labels.NewScratchBuilder(len(m) + 1)
+	for k, v := range m {
+		b.Add(string(k), string(v))
+	}
+	if _, ok := m[model.MetricNameLabel]; !ok && name != "" {
+		b.Add(model.MetricNameLabel, name)
+	}
+	b.Sort()
+	return b.Labels()
 }
 
 func (q *queryAPIQuerier) vector(ctx context.Context, expr string, at time.Time) (model.Vector, v1.Warnings, error) {
