@@ -267,13 +267,10 @@ func matchesAll(e *graph.Entity, ms []*Matcher) bool {
 	return true
 }
 
-// value is an entity's attribute, else its label, by name; "kind", "name" and "id" are the
-// entity's own.
+// value is an entity's attribute, else its label, by name; graph.OwnAttrs ("kind", "name",
+// "id", "stale") are the entity's own.
 func value(e *graph.Entity, name string) string {
-	switch name {
-	case "kind":
-		return string(e.Kind)
-	case "name", "id":
+	if slices.Contains(graph.OwnAttrs, name) {
 		return e.Attr(name)
 	}
 	if v, ok := e.Attrs[name]; ok {

@@ -112,7 +112,7 @@ stages:
 	}
 	seen := map[use]bool{}
 	for _, u := range uses {
-		if seen[u] || u.name == "kind" || u.name == "name" || u.name == "id" {
+		if seen[u] || slices.Contains(graph.OwnAttrs, u.name) {
 			continue
 		}
 		seen[u] = true

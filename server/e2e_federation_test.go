@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/internal/thanostest"
@@ -80,21 +82,54 @@ backend c1ps
 		LocalHost: "node-17", RemoteWriteURL: write, ExternalLabels: labels.FromStrings("cluster", cluster)})
 }
 
-// TestSitesToThanos: two sites' strata, each named by its external labels (eu-1 an HA pair of
-// two; us-1 a real HAProxy on a test host in a network namespace, at the address eu-1's host
-// has too), send their topology by remote write to a real Thanos (three receivers in a hashring
-// that keeps each series twice, a querier that deduplicates the copies and the pair's
-// replicas); the store answers the mission question of each site in PromQL, each series once;
-// a global strata serves one graph of both, now and at a past time, each entity once; both go
-// on answering with a receiver killed.
+// startExporterSite starts a site's strata on this machine: a real HAProxy whose backend c1ps
+// sends to a busybox httpd host process, read through its runtime API, and the in-process
+// strata-exporter reading this machine's own facts, named by its external labels.
+func startExporterSite(t *testing.T, external labels.Labels, hap realHAProxy, write string) *app {
+	t.Helper()
+	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.Socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expOpts := exporterOptions()
+	return startApp(t, server.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
+		LBSources: []source.LoadBalancers{src}, LocalHost: exporter.HostName(*expOpts), RemoteWriteURL: write, ExternalLabels: external,
+		StaleAfter: 3 * time.Second})
+}
+
+// TestSitesToThanos: three sites' strata, each named by its external labels, send their
+// topology by remote write to a real Thanos (three receivers in a hashring that keeps each
+// series twice, a querier that deduplicates the copies and an HA pair's replicas):
+//   - eu-1, an HA pair of two strata, and ap-1: each a real HAProxy whose c1ps sends to a
+//     host process on this machine, and strata-exporter reading this machine's facts;
+//   - us-1: a real HAProxy on a test host in a network namespace, at 10.0.3.17, an address
+//     eu-1's and ap-1's sites could have too, whose host's facts come from an inventory.
+//
+// The store answers each site's mission question in PromQL, each series once. A global strata
+// serves one graph of the three: each site's c1ps leads to its own host and kernel (this
+// machine's, uname -r, for eu-1 and ap-1: one host, seen by both, as its machine-id says), each
+// entity once, now and at a past time; with a receiver killed every answer is still there;
+// ap-1's strata stopped, ap-1's entities alone turn stale, with a warning naming it.
 func TestSitesToThanos(t *testing.T) {
+	testenv.Root(t)
+	testenv.Command(t, "haproxy")
+	busybox := testenv.Command(t, "busybox")
+	truth := testenv.ReadThisHost(t)
+	host := exporter.HostName(*exporterOptions())
 	store := thanostest.Start(t, 3, 2)
+
+	ports := []int{testenv.FreePort(t), testenv.FreePort(t)}
+	hostHTTPD(t, busybox, ports[0])
+	hostHTTPD(t, busybox, ports[1])
+	euHAProxy, apHAProxy := startHAProxy(t, ports[:1]), startHAProxy(t, ports[1:])
 	// eu-1 is an HA pair: two strata writing the same series but for their replica label.
-	startSite(t, labels.FromStrings("cluster", "eu-1", "replica", "a"), remoteWriteInventory, store.Receivers[0].WriteURL)
-	startSite(t, labels.FromStrings("cluster", "eu-1", "replica", "b"), remoteWriteInventory, store.Receivers[1].WriteURL)
+	startExporterSite(t, labels.FromStrings("cluster", "eu-1", "replica", "a"), euHAProxy, store.Receivers[0].WriteURL)
+	startExporterSite(t, labels.FromStrings("cluster", "eu-1", "replica", "b"), euHAProxy, store.Receivers[1].WriteURL)
+	ap := startExporterSite(t, labels.FromStrings("cluster", "ap-1"), apHAProxy, store.Receivers[0].WriteURL)
 	startNetnsSite(t, "us-1", store.Receivers[1].WriteURL)
 
 	mission := `strata_topology_path_info{service="c1ps", position="0"}`
+	want := []string{"ap-1 " + host + " " + truth.KernelRelease, "eu-1 " + host + " " + truth.KernelRelease, "us-1 node-17 6.12.57-1-amd64"}
 	answers := func() error {
 		got, err := queryAPI(store.QueryURL, mission, time.Time{})
 		if err != nil {
@@ -105,44 +140,48 @@ func TestSitesToThanos(t *testing.T) {
 			rows = append(rows, s.Labels["cluster"]+" "+s.Labels["host"]+" "+s.Labels["kernel_release"])
 		}
 		slices.Sort(rows)
-		if want := []string{"eu-1 node-17 6.1.0-13-amd64", "us-1 node-17 6.12.57-1-amd64"}; !slices.Equal(rows, want) {
+		if !slices.Equal(rows, want) {
 			return fmt.Errorf("%s at the store: %q, want %q (each site once)", mission, rows, want)
 		}
 		return nil
 	}
 	// A site's first series may reach the store only with its next heartbeat (a minute), when
 	// its remote write queue started reading after the first refresh.
-	testenv.Eventually(t, 90*time.Second, "both sites' mission question at the store", answers)
+	testenv.Eventually(t, 90*time.Second, "the three sites' mission question at the store", answers)
 	got, err := queryAPI(store.QueryURL, `count by (cluster, kernel_release) (strata_topology_host_info)`, time.Time{})
-	if err != nil || len(got) != 2 {
+	if err != nil || len(got) != 3 {
 		t.Errorf("the kernel mix per cluster: %v %v", got, err)
 	}
 
-	// The global strata: no sources, one graph of both sites read from the store, each
-	// site's entities its own (the same names, the same private addresses).
-	global := startApp(t, server.Options{RefreshInterval: time.Second, Global: true, PrometheusURL: store.QueryURL})
+	// The global strata: no sources, one graph of the three sites read from the store, each
+	// site's entities its own (the same names, the same LB and service), this machine one host.
+	global := startApp(t, server.Options{RefreshInterval: time.Second, Global: true, PrometheusURL: store.QueryURL, StaleAfter: 3 * time.Second})
+	sites := []struct{ cluster, host, kernel string }{{"ap-1", host, truth.KernelRelease}, {"eu-1", host, truth.KernelRelease}, {"us-1", "us-1/node-17", "6.12.57-1-amd64"}}
 	globalAnswers := func(at string) error {
-		for _, c := range []struct{ cluster, kernel string }{{"eu-1", "6.1.0-13-amd64"}, {"us-1", "6.12.57-1-amd64"}} {
+		for _, c := range sites {
 			if err := global.expect(`service{cluster="`+c.cluster+`", name="c1ps"} -> instance[0] -> host .kernel_release`, at,
-				[]string{querytest.FormatRow([]string{"host", c.cluster + "/node-17", c.kernel})}); err != nil {
+				[]string{querytest.FormatRow([]string{"host", c.host, c.kernel})}); err != nil {
 				return err
 			}
 		}
 		return global.expect(`lb -> host | count by (cluster, kernel_release)`, at, []string{
-			querytest.FormatRow([]string{"eu-1", "6.1.0-13-amd64", "1"}), querytest.FormatRow([]string{"us-1", "6.12.57-1-amd64", "1"})})
+			querytest.FormatRow([]string{"ap-1,eu-1", truth.KernelRelease, "1"}), querytest.FormatRow([]string{"us-1", "6.12.57-1-amd64", "1"})})
 	}
-	testenv.Eventually(t, 30*time.Second, "the global strata's graph of both sites", func() error { return globalAnswers("") })
+	testenv.Eventually(t, 30*time.Second, "the global strata's graph of the three sites", func() error { return globalAnswers("") })
 	fams, err := scrapeMetrics(global.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{"eu-1", "us-1"} {
-		last, err1 := fams.Only("strata_federation_site_last_write_timestamp_seconds", map[string]string{"cluster": c})
-		n, err2 := fams.Only("strata_federation_site_entities", map[string]string{"cluster": c})
-		w, err3 := fams.Only("strata_federation_site_writers", map[string]string{"cluster": c})
-		if err1 != nil || err2 != nil || err3 != nil || time.Since(time.Unix(int64(last.Value), 0)) > 2*time.Minute || n.Value != 4 || // edge, c1ps, c1ps-0, node-17
-			w.Value != 1 { // eu-1's HA pair is told apart by its replica label
-			t.Errorf("the global strata's /metrics for %s: %v %v %v %v %v %v", c, last, n, w, err1, err2, err3)
+	for _, c := range sites {
+		last, err1 := fams.Only("strata_federation_site_last_write_timestamp_seconds", map[string]string{"cluster": c.cluster})
+		n, err2 := fams.Only("strata_federation_site_entities", map[string]string{"cluster": c.cluster})
+		w, err3 := fams.Only("strata_federation_site_writers", map[string]string{"cluster": c.cluster})
+		skew, err4 := fams.Only("strata_federation_site_clock_skew_seconds", map[string]string{"cluster": c.cluster})
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || time.Since(time.Unix(int64(last.Value), 0)) > 2*time.Minute ||
+			n.Value < 4 || // edge, c1ps, its instance, its host; containers on this machine too
+			w.Value != 1 || // eu-1's HA pair is told apart by its replica label
+			skew.Value != 0 { // one clock
+			t.Errorf("the global strata's /metrics for %s: %v %v %v %v %v %v %v %v", c.cluster, last, n, w, skew, err1, err2, err3, err4)
 		}
 	}
 	// The fleet page counts the hosts per site.
@@ -163,6 +202,38 @@ func TestSitesToThanos(t *testing.T) {
 	}
 	if err := globalAnswers(""); err != nil {
 		t.Errorf("the global strata with a receiver down: %v", err)
+	}
+
+	// ap-1's strata stops: its last graph stays, stale after the global's --topology.stale-after
+	// (3 s here), with a warning that names it; the other sites' entities, and the host eu-1
+	// sees too, are not stale.
+	// First all three are fresh again: their strata write through the receivers still up,
+	// once the hashring stopped waiting for the one down.
+	testenv.Eventually(t, 30*time.Second, "the three sites fresh with a receiver down", func() error {
+		return global.expect(`lb{stale="true"}`, "", []string{})
+	})
+	ap.stop()
+	testenv.Eventually(t, 30*time.Second, "ap-1 stale on the global strata", func() error {
+		var d server.QueryData
+		warnings, err := getAPI(global.base, "/api/v1/topology/query?"+url.Values{"q": {`lb .stale`}}.Encode(), &d)
+		if err != nil {
+			return err
+		}
+		stale := map[string]string{}
+		for _, row := range d.Rows {
+			stale[row[1]] = row[2]
+		}
+		if stale["ap-1/haproxy/edge"] != "true" || stale["eu-1/haproxy/edge"] != "" || stale["us-1/haproxy/edge"] != "" || len(stale) != 3 {
+			return fmt.Errorf("lb .stale: %v", d.Rows)
+		}
+		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "site ap-1: no topology since ") }) ||
+			slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "eu-1") || strings.Contains(w, "us-1") }) {
+			return fmt.Errorf("warnings %q: want ap-1 alone named", warnings)
+		}
+		return nil
+	})
+	if err := global.expect(`host{name="`+host+`"} .stale`, "", []string{querytest.FormatRow([]string{"host", host, ""})}); err != nil {
+		t.Errorf("the host eu-1 still sees: %v", err)
 	}
 }
 

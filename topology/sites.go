@@ -60,8 +60,10 @@ type siteRead struct {
 	writers  []string  // strata that write as this site and that no other external label tells apart
 	wrote    time.Time // the newest sample of its writer series, written at each refresh (zero: none)
 	// Set by Global, which follows the site's clock from one read to the next:
-	skew    time.Duration // as Site.ClockSkew
-	sending bool          // its writer series advanced lately, whatever its clock says
+	skew time.Duration // as Site.ClockSkew
+	// advanced is when, by this strata's clock, a read last found a newer writer sample; for a
+	// site behind, how long it has been silent is counted from then, not from its old stamps.
+	advanced time.Time
 }
 
 // readSites reads the topology series of every site alive at at, and rebuilds each site's
@@ -163,36 +165,34 @@ func mergeSites(at time.Time, read map[string]siteRead, silentAfter, staleAfter 
 			warnings = append(warnings, fmt.Sprintf("%s: %d strata write as this site (%s) and no label tells them apart: their graphs are merged; give each site its own cluster, or each strata of an HA pair its own replica label",
 				label, len(r.writers), strings.Join(r.writers, ", ")))
 		}
-		switch {
-		case r.skew > 0:
-			warnings = append(warnings, fmt.Sprintf("%s: its clock is ahead of this strata's by at least %s (it wrote a sample stamped %s): its graph here is as it was that long before; set the site's clock (NTP)",
-				label, r.skew, r.wrote.UTC().Format(time.RFC3339)))
-		case r.skew < 0 && r.sending: // (one that stopped is silent, below)
-			warnings = append(warnings, fmt.Sprintf("%s: its clock is behind this strata's by at least %s (it still sends, its newest sample stamped %s): set the site's clock (NTP), or see whether its remote write lags",
-				label, -r.skew, r.wrote.UTC().Format(time.RFC3339)))
-		}
-		// A site that still sends is not silent, however old its clock makes its samples look.
+		// A site behind is silent since a read last found it sending, however old its clock
+		// makes its samples look.
 		silent := at.Sub(r.newest)
-		if r.sending {
-			silent = 0
+		if r.skew < 0 && !r.advanced.IsZero() {
+			silent = at.Sub(r.advanced)
 		}
-		if silent > silentAfter {
+		// A site whose entities are stale is named too, however short the stale-after.
+		stale := staleAfter > 0 && silent > staleAfter
+		quiet := silent > silentAfter || stale
+		skew := r.skew
+		switch {
+		case skew > 0:
+			warnings = append(warnings, fmt.Sprintf("%s: its clock is ahead of this strata's by at least %s (it wrote a sample stamped %s): its graph here is as it was that long before; set the site's clock (NTP)",
+				label, skew, r.wrote.UTC().Format(time.RFC3339)))
+		case skew < 0 && !quiet:
+			warnings = append(warnings, fmt.Sprintf("%s: its clock is behind this strata's by at least %s (it still sends, its newest sample stamped %s): set the site's clock (NTP), or see whether its remote write lags",
+				label, -skew, r.wrote.UTC().Format(time.RFC3339)))
+		case skew < 0:
+			skew = 0 // a site behind that stopped is silent, whatever its clock was
+		}
+		if quiet {
 			warnings = append(warnings, fmt.Sprintf("%s: no topology since %s", label, r.newest.UTC().Format(time.RFC3339)))
 		}
-		m.add(c, r.g, staleAfter > 0 && silent > staleAfter)
-		sites = append(sites, Site{Cluster: c, Newest: r.newest, Entities: r.g.Len(), Writers: max(1, len(r.writers)), ClockSkew: shownSkew(r)})
+		m.add(c, r.g, stale)
+		sites = append(sites, Site{Cluster: c, Newest: r.newest, Entities: r.g.Len(), Writers: max(1, len(r.writers)), ClockSkew: skew})
 	}
 	slices.SortStableFunc(sites, func(a, b Site) int { return b.Newest.Compare(a.Newest) })
 	return m.done(), sites, warnings
-}
-
-// shownSkew is a site's clock skew as /metrics has it: a site behind that stopped sending is
-// silent, whatever its clock was.
-func shownSkew(r siteRead) time.Duration {
-	if r.skew < 0 && !r.sending {
-		return 0
-	}
-	return r.skew
 }
 
 // Global is the graph of a global strata: every site's, read from the shared store at each
@@ -261,7 +261,7 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 		if t, ok := ahead[c]; ok {
 			r.wrote = time.UnixMilli(t)
 		}
-		r.skew, r.sending = gl.clock(c, r.wrote, now)
+		r.skew, r.advanced = gl.clock(c, r.wrote, now)
 		read[c] = r
 	}
 	gl.lastRead = now
@@ -274,9 +274,9 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 // after now comes from a clock ahead by at least that much. A newer sample than the last read
 // found arrived after that read (it would have been found), so it was written after it, give or
 // take the store's delay: stamped before it, it comes from a clock behind by at least the
-// difference. Between reads that find nothing newer the last estimate holds. sending is whether
-// the site wrote within SilentAfter, by this strata's clock.
-func (gl *Global) clock(cluster string, wrote, now time.Time) (time.Duration, bool) {
+// difference. Between reads that find nothing newer the last estimate holds. advanced is when
+// a read last found a newer sample, by this strata's clock (zero: not yet).
+func (gl *Global) clock(cluster string, wrote, now time.Time) (skew time.Duration, advanced time.Time) {
 	ck := gl.clocks[cluster]
 	if ck == nil {
 		ck = &siteClock{}
@@ -295,7 +295,7 @@ func (gl *Global) clock(cluster string, wrote, now time.Time) (time.Duration, bo
 		}
 		ck.wrote = wrote
 	}
-	return ck.skew, !ck.advanced.IsZero() && now.Sub(ck.advanced) <= SilentAfter
+	return ck.skew, ck.advanced
 }
 
 // The global strata's own series, one per site.

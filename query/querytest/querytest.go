@@ -4,7 +4,7 @@
 //	# a comment
 //	load [@ 2026-11-20T10:00:00Z]       a graph (at that time; without @, at the script's start)
 //	  host node-1 kernel_release="6.1.0" os_image="Debian GNU/Linux 12 (bookworm)"
-//	  instance edge/c1ps/s0 name="s0" position="0" label:team="web"
+//	  instance edge/c1ps/s0 name="s0" position="0" label:team="web" stale="true"
 //	  edge instance/edge/c1ps/s0 -> host/node-1
 //
 //	eval [@ <time>] <query>              the rows expected, one per line, fields split by
@@ -157,6 +157,8 @@ func load(t *testing.T, where string, at time.Time, body []string) *graph.Graph 
 			switch {
 			case k == "name":
 				e.Name = v
+			case k == "stale":
+				e.Stale = v == "true"
 			case strings.HasPrefix(k, "label:"):
 				if e.Labels == nil {
 					e.Labels = map[string]string{}

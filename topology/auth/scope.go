@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -36,8 +37,7 @@ func (s *Scope) String() string { return strings.Join(s.entries, "; ") }
 func (s *Scope) Entries() []string { return s.entries }
 
 // Selects tells whether one of the scope's matcher sets selects e. A matcher tests an
-// attribute, else a label, as the path language's do ("name", "id" and "kind" are the
-// entity's own); one the entity lacks reads as empty, as a missing label does in PromQL.
+// attribute, else a label, as the path language's do (graph.OwnAttrs are the entity's own); one the entity lacks reads as empty, as a missing label does in PromQL.
 func (s *Scope) Selects(e *graph.Entity) bool {
 	for _, set := range s.sets {
 		all := true
@@ -55,13 +55,8 @@ func (s *Scope) Selects(e *graph.Entity) bool {
 }
 
 func valueOf(e *graph.Entity, name string) string {
-	switch name {
-	case "name":
-		return e.Name
-	case "id":
-		return e.ID
-	case "kind":
-		return string(e.Kind)
+	if slices.Contains(graph.OwnAttrs, name) {
+		return e.Attr(name)
 	}
 	if v, ok := e.Attrs[name]; ok {
 		return v

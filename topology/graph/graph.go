@@ -61,13 +61,25 @@ type Entity struct {
 	place int32 // in the graph that holds it, for DownOf and UpOf
 }
 
-// Attr returns an attribute, or the entity's name for "name" and its id for "id".
+// OwnAttrs are the names Attr answers from the entity itself, not its attributes: its name, id
+// and kind, and stale ("true" while its sources have stopped answering, else empty, as the
+// stale label of its series).
+var OwnAttrs = []string{"name", "id", "kind", "stale"}
+
+// Attr returns an attribute, or what the entity itself says for one of OwnAttrs.
 func (e *Entity) Attr(name string) string {
 	switch name {
 	case "name":
 		return e.Name
 	case "id":
 		return e.ID
+	case "kind":
+		return string(e.Kind)
+	case "stale":
+		if e.Stale {
+			return "true"
+		}
+		return ""
 	}
 	return e.Attrs[name]
 }
