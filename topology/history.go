@@ -32,22 +32,24 @@ const lookback = 5 * time.Minute
 // have; LastSeen is when the series was last written, within a heartbeat of the refresh. The
 // warnings name series that cannot be placed, such as an edge to an entity no series names.
 func GraphAt(ctx context.Context, q storage.Queryable, at time.Time) (*graph.Graph, []string, error) {
-	read, err := readFamilies(ctx, q, at)
+	read, partial, err := readFamilies(ctx, q, at)
 	if err != nil {
 		return nil, nil, err
 	}
 	g, warnings := rebuild(at, read)
-	return g, warnings, nil
+	return g, append(partial, warnings...), nil
 }
 
 // readFamilies reads the series of every family that restores something, alive at at, with
-// the entity each names (not yet in a graph).
-func readFamilies(ctx context.Context, q storage.Queryable, at time.Time) ([][]aliveSeries, error) {
+// the entity each names (not yet in a graph), and the store's warnings: a store member that did
+// not answer makes a partial answer, which says so.
+func readFamilies(ctx context.Context, q storage.Queryable, at time.Time) ([][]aliveSeries, []string, error) {
 	// (at-lookback, at]: left-open, as PromQL's lookback is since Prometheus 3.
 	mint, maxt := at.Add(-lookback).UnixMilli()+1, at.UnixMilli()
 	fams := families()
 	read := make([][]aliveSeries, len(fams))
 	errs := make([]error, len(fams))
+	partial := make([][]string, len(fams))
 	var wg sync.WaitGroup
 	for i, fam := range fams {
 		r := fam.restore
@@ -58,27 +60,35 @@ func readFamilies(ctx context.Context, q storage.Queryable, at time.Time) ([][]a
 		// family's entities are made here too, on every core: only putting them in the
 		// graph is sequential.
 		wg.Go(func() {
-			series, err := readAlive(ctx, q, mint, maxt, fam.Name, !fam.valued)
+			series, ws, err := readAlive(ctx, q, mint, maxt, fam.Name, !fam.valued)
 			if r.kind != "" {
 				attrs := r.attrNames(fam)
 				for j := range series {
 					series[j].entity = r.entity(fam, attrs, series[j])
 				}
 			}
-			read[i], errs[i] = series, err
+			read[i], partial[i], errs[i] = series, ws, err
 		})
 	}
 	wg.Wait()
+	// A member down says so in every family's answer: once is enough.
+	warnings := sortedUnique(slices.Concat(partial...))
 	// A store that cannot be read fails every family alike: the first error says it, with a
 	// count of the others, rather than one line per family.
 	failed := slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 	switch len(failed) {
 	case 0:
-		return read, nil
+		return read, warnings, nil
 	case 1:
-		return nil, failed[0]
+		return nil, nil, failed[0]
 	}
-	return nil, fmt.Errorf("%w (and %d more families)", failed[0], len(failed)-1)
+	return nil, nil, fmt.Errorf("%w (and %d more families)", failed[0], len(failed)-1)
+}
+
+// sortedUnique sorts ss and drops repeats.
+func sortedUnique(ss []string) []string {
+	slices.Sort(ss)
+	return slices.Compact(ss)
 }
 
 // rebuild makes the graph of at from the series read of each family (families()'s order).
@@ -142,10 +152,10 @@ func (s aliveSeries) seen() time.Time { return time.UnixMilli(s.t) }
 // timesOnly says that only the time of each series' last sample is needed, not its value (an
 // info family's is 1): the hint PromQL gives a selector inside timestamp(), which lets a store
 // read through its query API answer one query instead of two (store.QueryAPIReader).
-func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name string, timesOnly bool) ([]aliveSeries, error) {
+func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name string, timesOnly bool) ([]aliveSeries, []string, error) {
 	querier, err := q.Querier(mint, maxt)
 	if err != nil {
-		return nil, fmt.Errorf("open querier for %s: %w", name, err)
+		return nil, nil, fmt.Errorf("open querier for %s: %w", name, err)
 	}
 	defer querier.Close()
 	hints := &storage.SelectHints{Start: mint, End: maxt}
@@ -171,7 +181,7 @@ func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name 
 			last, lastT, ok = v, t, true
 		}
 		if err := it.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return nil, nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if ok && !value.IsStaleNaN(last) {
 			if len(out) == cap(out) {
@@ -183,9 +193,13 @@ func readAlive(ctx context.Context, q storage.Queryable, mint, maxt int64, name 
 		}
 	}
 	if err := set.Err(); err != nil {
-		return nil, fmt.Errorf("select %s: %w", name, err)
+		return nil, nil, fmt.Errorf("select %s: %w", name, err)
 	}
-	return out, nil
+	var warnings []string
+	for _, w := range set.Warnings() {
+		warnings = append(warnings, w.Error())
+	}
+	return out, warnings, nil
 }
 
 // restorer turns the series of one family back into the graph: the entity each names, and

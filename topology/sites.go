@@ -44,12 +44,12 @@ var siteScoped = map[graph.Kind]bool{graph.LB: true, graph.Service: true, graph.
 // site, newest first, and warnings: series that name no site, and sites silent at at (no
 // sample within silentAfter before it).
 func GraphAtSites(ctx context.Context, q storage.Queryable, at time.Time, silentAfter time.Duration) (*graph.Graph, []Site, []string, error) {
-	read, err := readSites(ctx, q, at)
+	read, partial, err := readSites(ctx, q, at)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	g, sites, warnings := mergeSites(at, read, silentAfter, 0)
-	return g, sites, warnings, nil
+	return g, sites, append(partial, warnings...), nil
 }
 
 // siteRead is one site's graph as read at a time.
@@ -67,11 +67,11 @@ type siteRead struct {
 }
 
 // readSites reads the topology series of every site alive at at, and rebuilds each site's
-// graph on its own.
-func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[string]siteRead, error) {
-	read, err := readFamilies(ctx, q, at)
+// graph on its own; partial are the store's warnings (a member that did not answer).
+func readSites(ctx context.Context, q storage.Queryable, at time.Time) (_ map[string]siteRead, partial []string, _ error) {
+	read, partial, err := readFamilies(ctx, q, at)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nfam := len(read)
 	bySite := map[string][][]aliveSeries{}
@@ -88,9 +88,9 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 			newest[c] = max(newest[c], s.t)
 		}
 	}
-	writers, wrote, err := readWriters(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli())
+	writers, wrote, ws, err := readWriters(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make(map[string]siteRead, len(bySite))
 	for c, parts := range bySite {
@@ -102,7 +102,7 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 			out[c] = r
 		}
 	}
-	return out, nil
+	return out, sortedUnique(append(partial, ws...)), nil
 }
 
 // readWriters reads the writer series of (mint, maxt] and finds, per site, the strata that
@@ -110,10 +110,10 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (map[stri
 // cluster, whose graphs would merge into one site's. The two of an HA pair differ in their
 // replica label, which their writer series carry as writer_replica too (a deduplicating store
 // drops `replica` itself): they are not counted. wrote is each site's newest writer sample.
-func readWriters(ctx context.Context, q storage.Queryable, mint, maxt int64) (writers map[string][]string, wrote map[string]int64, err error) {
-	series, err := readAlive(ctx, q, mint, maxt, writerInfoName, true)
+func readWriters(ctx context.Context, q storage.Queryable, mint, maxt int64) (writers map[string][]string, wrote map[string]int64, partial []string, err error) {
+	series, partial, err := readAlive(ctx, q, mint, maxt, writerInfoName, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	byKey := map[string]map[string]bool{} // the labels but writer → writers
 	cluster := map[string]string{}
@@ -134,7 +134,7 @@ func readWriters(ctx context.Context, q storage.Queryable, mint, maxt int64) (wr
 			writers[cluster[key]] = append(writers[cluster[key]], slices.Sorted(maps.Keys(ws))...)
 		}
 	}
-	return writers, wrote, nil
+	return writers, wrote, partial, nil
 }
 
 // mergeSites puts the sites' graphs side by side. A site silent for silentAfter is named in a
@@ -228,14 +228,14 @@ const SilentAfter = 2 * heartbeat
 
 // Graph reads every site's graph of now, and each site's clock against this strata's.
 func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []string, error) {
-	read, err := readSites(ctx, gl.Store, now)
+	read, partial, err := readSites(ctx, gl.Store, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	// A site whose clock is ahead writes samples stamped after now, which no read at now sees:
 	// they are looked for in the lookback after it (what an instant query a lookback ahead
 	// finds, in a store read through its query API too).
-	_, ahead, err := readWriters(ctx, gl.Store, now.UnixMilli()+1, now.Add(lookback).UnixMilli())
+	_, ahead, _, err := readWriters(ctx, gl.Store, now.UnixMilli()+1, now.Add(lookback).UnixMilli())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -267,7 +267,7 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 	gl.lastRead = now
 	g, sites, warnings := mergeSites(now, read, SilentAfter, gl.StaleAfter)
 	gl.sites = sites
-	return g, warnings, nil
+	return g, append(partial, warnings...), nil
 }
 
 // clock estimates a site's clock skew from its newest writer sample, wrote. A sample stamped

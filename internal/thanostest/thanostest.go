@@ -1,7 +1,8 @@
 // Package thanostest starts a real Thanos for tests: receivers in one hashring, each with its
 // own TSDB and replicating what it receives to the others, and a querier in front that
-// deduplicates the replicas, all built from the Go module proxy by scripts/thanos-build, on
-// 127.0.0.1, ending with the test.
+// deduplicates the replicas and names a member that is down or hangs in a warning of every
+// answer (strict endpoints, a response timeout), all built from the Go module proxy by
+// scripts/thanos-build, on 127.0.0.1, ending with the test.
 package thanostest
 
 import (
@@ -11,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/strata-obs/strata/internal/testenv"
 )
@@ -51,6 +54,18 @@ func (r *Receiver) Running() error { return r.proc.Running() }
 
 // Stop kills the receiver: a member of the hashring down.
 func (r *Receiver) Stop() { r.proc.Stop() }
+
+// Pause stops the receiver's process without ending it (SIGSTOP): a member that is there and
+// does not answer, the slow store of Thanos users' first complaint. Resume lets it go on.
+func (r *Receiver) Pause() error { return syscall.Kill(r.proc.Pid(), syscall.SIGSTOP) }
+
+// Resume continues a paused receiver (SIGCONT).
+func (r *Receiver) Resume() error { return syscall.Kill(r.proc.Pid(), syscall.SIGCONT) }
+
+// StoreResponseTimeout is how long the querier waits for a member before it answers without it,
+// with a warning (partial response, Thanos's default): without one, a member that hangs holds
+// every query until it times out.
+const StoreResponseTimeout = 2 * time.Second
 
 // Start starts n receivers in one hashring replicating each write replication times, and a
 // querier over them, and returns once all are ready.
@@ -107,10 +122,16 @@ func Start(t testing.TB, n, replication int) *Store {
 	}
 	qPort, qGRPC := testenv.FreePort(t), testenv.FreePort(t)
 	args := []string{"query", "--http-address=127.0.0.1:" + strconv.Itoa(qPort), "--grpc-address=127.0.0.1:" + strconv.Itoa(qGRPC),
-		"--query.replica-label=" + ReplicaLabel, "--query.replica-label=" + SiteReplicaLabel, "--log.level=warn"}
+		"--query.replica-label=" + ReplicaLabel, "--query.replica-label=" + SiteReplicaLabel, "--log.level=warn",
+		"--store.response-timeout=" + StoreResponseTimeout.String()}
+	// Strict endpoints: the querier keeps asking a member that fails its health checks, so that
+	// a member down or hanging is a warning of every answer (partial response), not a member
+	// the querier drops after a few seconds and then answers without, saying nothing.
+	sd := "endpoints:\n"
 	for _, r := range s.Receivers {
-		args = append(args, "--endpoint="+r.GRPC)
+		sd += fmt.Sprintf("  - {address: %q, strict: true}\n", r.GRPC)
 	}
+	args = append(args, "--endpoint.sd-config="+sd)
 	s.query = testenv.StartProcess(t, bin, args...)
 	s.QueryURL = "http://127.0.0.1:" + strconv.Itoa(qPort)
 	testenv.WaitHTTP(t, s.QueryURL+"/-/ready", http.StatusOK, s.query)
