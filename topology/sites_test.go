@@ -284,3 +284,43 @@ func TestGlobalClockSkew(t *testing.T) {
 		t.Errorf("us-1 stopped sending: warnings %q", warnings)
 	}
 }
+
+// TestSitesWithAnOlderStrata: series without a cluster label (an older strata, or one without
+// global.external_labels) beside a site's, in one store: they are a site of their own, named in
+// a warning and on /metrics (cluster=""), their ids as they are; the labelled site's graph is
+// whole and its own.
+func TestSitesWithAnOlderStrata(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	writeSite(t, db, "eu-1", t0, 2, historyFacts())
+	now := t0
+	older := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{&scriptedLBs{lbs: historyLBs("192.0.2.2")}},
+		FactSources: []source.Facts{&scriptedFacts{facts: historyFacts()}}, Sink: db, Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+	older.Refresh(context.Background())
+
+	gl := &Global{Store: db, StaleAfter: 5 * time.Minute}
+	g, warnings, err := gl.Graph(context.Background(), t0.Add(40*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "series without a cluster label (a strata without global.external_labels, or an older one): shown as one site of their own, their ids as they are"
+	if len(warnings) != 1 || warnings[0] != want {
+		t.Errorf("warnings %q, want %q", warnings, want)
+	}
+	for _, c := range []struct{ id, container string }{{"eu-1/edge/c1ps/s0", "container/eu-1/" + containerC1}, {"edge/c1ps/s0", "container/" + containerC1}} {
+		e, ok := g.Get(graph.Ref{Kind: graph.Instance, ID: c.id})
+		if !ok {
+			t.Fatalf("no instance %s", c.id)
+		}
+		if down := g.DownOf(e); len(down) != 1 || down[0].To().String() != c.container {
+			t.Errorf("%s leads to %v, want %s", c.id, down, c.container)
+		}
+	}
+	clusters := map[string]int{}
+	for _, s := range gl.sites {
+		clusters[s.Cluster] = s.Entities
+	}
+	if len(clusters) != 2 || clusters[""] == 0 || clusters[""] != clusters["eu-1"] {
+		t.Errorf("sites on /metrics: %v, want eu-1 and the unlabelled one, alike", clusters)
+	}
+}
