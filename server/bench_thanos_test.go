@@ -35,7 +35,9 @@ import (
 // through strata_topology_path_info, and as the four-family join a user without it would write)
 // and the fleet's kernel mix, count by (cluster, kernel_release). The answers must agree.
 func BenchmarkGlobalOverThanos(b *testing.B) {
-	st := thanostest.Start(b, 3, 2)
+	// A member takes seconds to start answering a family of 600,000 series here: the querier
+	// must wait that long before it answers without it.
+	st := thanostest.StartWith(b, 3, 2, thanostest.Options{ResponseTimeout: 2 * time.Minute})
 	now := time.Now().Truncate(time.Second)
 	const sites = 10
 	var written int

@@ -62,15 +62,30 @@ func (r *Receiver) Pause() error { return syscall.Kill(r.proc.Pid(), syscall.SIG
 // Resume continues a paused receiver (SIGCONT).
 func (r *Receiver) Resume() error { return syscall.Kill(r.proc.Pid(), syscall.SIGCONT) }
 
-// StoreResponseTimeout is how long the querier waits for a member before it answers without it,
-// with a warning (partial response, Thanos's default): without one, a member that hangs holds
-// every query until it times out.
+// StoreResponseTimeout is how long the tests' querier waits for a member before it answers
+// without it, with a warning (partial response, Thanos's default): without one, a member that
+// hangs holds every query until it times out. It must exceed what a member takes to start
+// answering the largest select: a large fleet's needs more (Options).
 const StoreResponseTimeout = 2 * time.Second
+
+// Options are what StartWith can change.
+type Options struct {
+	ResponseTimeout time.Duration // the querier's --store.response-timeout; StoreResponseTimeout if 0
+}
 
 // Start starts n receivers in one hashring replicating each write replication times, and a
 // querier over them, and returns once all are ready.
 func Start(t testing.TB, n, replication int) *Store {
 	t.Helper()
+	return StartWith(t, n, replication, Options{})
+}
+
+// StartWith is Start with opts.
+func StartWith(t testing.TB, n, replication int, opts Options) *Store {
+	t.Helper()
+	if opts.ResponseTimeout == 0 {
+		opts.ResponseTimeout = StoreResponseTimeout
+	}
 	bin := Bin(t)
 	dir := t.TempDir()
 	type endpoint struct {
@@ -123,7 +138,7 @@ func Start(t testing.TB, n, replication int) *Store {
 	qPort, qGRPC := testenv.FreePort(t), testenv.FreePort(t)
 	args := []string{"query", "--http-address=127.0.0.1:" + strconv.Itoa(qPort), "--grpc-address=127.0.0.1:" + strconv.Itoa(qGRPC),
 		"--query.replica-label=" + ReplicaLabel, "--query.replica-label=" + SiteReplicaLabel, "--log.level=warn",
-		"--store.response-timeout=" + StoreResponseTimeout.String()}
+		"--store.response-timeout=" + opts.ResponseTimeout.String()}
 	// Strict endpoints: the querier keeps asking a member that fails its health checks, so that
 	// a member down or hanging is a warning of every answer (partial response), not a member
 	// the querier drops after a few seconds and then answers without, saying nothing.
