@@ -190,8 +190,12 @@ func signalFamily(name, help, attr string) family {
 	return family{Name: name, Help: help, Labels: []string{"lb", "service", "namespace", "server"}, kind: graph.Instance, sparse: true, valued: true,
 		fill: func(g *graph.Graph, v []string, emit emitFunc) {
 			g.Each(graph.Instance, func(e *graph.Entity) {
-				x, err := strconv.ParseFloat(e.Attrs[attr], 64)
-				if err != nil || e.Attrs["server"] == "" {
+				a := e.Attrs[attr]
+				if a == "" || e.Attrs["server"] == "" { // most instances have no rate
+					return
+				}
+				x, err := strconv.ParseFloat(a, 64)
+				if err != nil {
 					return
 				}
 				attrsInto(e, []string{"lb", "service", "namespace", "server"}, v)

@@ -101,7 +101,11 @@ func failing(health string, signals map[string]string, threshold float64) bool {
 	if health != source.HealthUp && health != source.HealthUnknown && health != "" {
 		return true
 	}
-	ratio, err := strconv.ParseFloat(signals[signalErrorRatio], 64)
+	r := signals[signalErrorRatio]
+	if r == "" { // no rate (most LBs count no traffic): no error to make and drop per instance
+		return false
+	}
+	ratio, err := strconv.ParseFloat(r, 64)
 	return err == nil && ratio >= threshold
 }
 
