@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/tsdb"
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
@@ -33,8 +34,6 @@ func BenchmarkRebuildFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, fal
 type fleetRun struct {
 	r   *Refresher
 	now time.Time
-	db  io.Closer // the TSDB, if any
-	dir string
 }
 
 var (
@@ -53,16 +52,7 @@ func fleetRefresher(b *testing.B, withTSDB bool) *fleetRun {
 	opts := RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
 		Now: func() time.Time { return f.now }}
 	if withTSDB {
-		// Left open until the process ends: the runs of the benchmark share it.
-		dir, err := os.MkdirTemp("", "strata-bench-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		opts.Sink, f.db, f.dir = db, db, dir
+		opts.Sink = openBenchStore(b)
 	}
 	f.r = NewRefresher(opts, slog.New(slog.DiscardHandler))
 	// The first refresh creates every series; the ones after it are the steady state that the
@@ -72,14 +62,36 @@ func fleetRefresher(b *testing.B, withTSDB bool) *fleetRun {
 	return f
 }
 
-// TestMain closes and removes the fleet benchmarks' TSDBs once every benchmark has run.
+// benchStores are the benchmarks' TSDBs, left open until the process ends: the runs of a
+// benchmark share one.
+var benchStores []struct {
+	db  io.Closer
+	dir string
+}
+
+// openBenchStore opens an embedded TSDB in a directory of its own, closed and removed by TestMain.
+func openBenchStore(b *testing.B) *tsdb.DB {
+	dir, err := os.MkdirTemp("", "strata-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchStores = append(benchStores, struct {
+		db  io.Closer
+		dir string
+	}{db, dir})
+	return db
+}
+
+// TestMain closes and removes the benchmarks' TSDBs once every benchmark has run.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, f := range fleetRuns {
-		if f.db != nil {
-			f.db.Close()
-			os.RemoveAll(f.dir)
-		}
+	for _, s := range benchStores {
+		s.db.Close()
+		os.RemoveAll(s.dir)
 	}
 	os.Exit(code)
 }
@@ -170,16 +182,7 @@ func siteCostRun(b *testing.B) *siteCost {
 	c.base = liveHeap()
 	facts, lbs := sourcetest.Sized(c.now, c.hosts, c.hosts/10)
 	c.input = liveHeap() - c.base
-	// Left open until the process ends (TestMain), as the fleet benchmarks' are.
-	dir, err := os.MkdirTemp("", "strata-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(store.Options{Path: dir}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fleetRuns[true] = &fleetRun{db: db, dir: dir}
+	db := openBenchStore(b)
 	c.r = NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}},
 		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
 		Sink:        db, Now: func() time.Time { return c.now }}, slog.New(slog.DiscardHandler))
