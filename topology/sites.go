@@ -165,25 +165,26 @@ func mergeSites(at time.Time, read map[string]siteRead, silentAfter, staleAfter 
 			warnings = append(warnings, fmt.Sprintf("%s: %d strata write as this site (%s) and no label tells them apart: their graphs are merged; give each site its own cluster, or each strata of an HA pair its own replica label",
 				label, len(r.writers), strings.Join(r.writers, ", ")))
 		}
-		// A site behind is silent since a read last found it sending, however old its clock
-		// makes its samples look.
+		// A site whose clock is off is silent since a read last found it sending, however old
+		// (or new) its clock makes its samples look.
 		silent := at.Sub(r.newest)
-		if r.skew < 0 && !r.advanced.IsZero() {
+		if r.skew != 0 && !r.advanced.IsZero() {
 			silent = at.Sub(r.advanced)
 		}
 		// A site whose entities are stale is named too, however short the stale-after.
 		stale := staleAfter > 0 && silent > staleAfter
 		quiet := silent > silentAfter || stale
 		skew := r.skew
+		if quiet {
+			skew = 0 // a site that stopped is silent, whatever its clock was
+		}
 		switch {
 		case skew > 0:
 			warnings = append(warnings, fmt.Sprintf("%s: its clock is ahead of this strata's by at least %s (it wrote a sample stamped %s): its graph here is as it was that long before; set the site's clock (NTP)",
 				label, skew, r.wrote.UTC().Format(time.RFC3339)))
-		case skew < 0 && !quiet:
+		case skew < 0:
 			warnings = append(warnings, fmt.Sprintf("%s: its clock is behind this strata's by at least %s (it still sends, its newest sample stamped %s): set the site's clock (NTP), or see whether its remote write lags",
 				label, -skew, r.wrote.UTC().Format(time.RFC3339)))
-		case skew < 0:
-			skew = 0 // a site behind that stopped is silent, whatever its clock was
 		}
 		if quiet {
 			warnings = append(warnings, fmt.Sprintf("%s: no topology since %s", label, r.newest.UTC().Format(time.RFC3339)))
