@@ -197,9 +197,9 @@ func TestSitesToThanos(t *testing.T) {
 
 	// A receiver that hangs: the querier answers without it after its response timeout, from
 	// the two others, which hold every series between them; the global strata's answers are
-	// whole and say that the store's was partial (until the querier's health checks drop the
-	// member, a few seconds on, after which Thanos answers without saying so: its replication
-	// keeps the answers whole). eu-1's and ap-1's c1ps lead to one host, this machine.
+	// whole and say that the store's was partial (for as long as it hangs: the receivers are
+	// strict endpoints, which the querier does not drop when their health checks fail).
+	// eu-1's and ap-1's c1ps lead to one host, this machine.
 	if err := store.Receivers[0].Pause(); err != nil {
 		t.Fatal(err)
 	}

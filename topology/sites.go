@@ -229,17 +229,23 @@ const SilentAfter = 2 * heartbeat
 
 // Graph reads every site's graph of now, and each site's clock against this strata's.
 func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []string, error) {
+	// A site whose clock is ahead writes samples stamped after now, which no read at now sees:
+	// they are looked for in the lookback after it (what an instant query a lookback ahead
+	// finds, in a store read through its query API too). First, while the reads are short:
+	// a site whose clock is right writes samples stamped after now too, as the reads go on
+	// (the sites' read of a large estate takes a minute), and they are compared with the time
+	// this read ended, not with now.
+	start := time.Now()
+	_, ahead, aheadPartial, err := readWriters(ctx, gl.Store, now.UnixMilli()+1, now.Add(lookback).UnixMilli())
+	if err != nil {
+		return nil, nil, err
+	}
+	aheadOf := now.Add(time.Since(start).Truncate(time.Second))
 	read, partial, err := readSites(ctx, gl.Store, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	// A site whose clock is ahead writes samples stamped after now, which no read at now sees:
-	// they are looked for in the lookback after it (what an instant query a lookback ahead
-	// finds, in a store read through its query API too).
-	_, ahead, _, err := readWriters(ctx, gl.Store, now.UnixMilli()+1, now.Add(lookback).UnixMilli())
-	if err != nil {
-		return nil, nil, err
-	}
+	partial = sortedUnique(append(partial, aheadPartial...))
 	gl.mu.Lock()
 	defer gl.mu.Unlock()
 	if gl.last == nil {
@@ -259,10 +265,11 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 		}
 	}
 	for c, r := range read {
-		if t, ok := ahead[c]; ok {
+		if t, ok := ahead[c]; ok { // its newest sample, and what it last sent
 			r.wrote = time.UnixMilli(t)
+			r.newest = r.wrote
 		}
-		r.skew, r.advanced = gl.clock(c, r.wrote, now)
+		r.skew, r.advanced = gl.clock(c, r.wrote, now, aheadOf)
 		read[c] = r
 	}
 	gl.lastRead = now
@@ -272,12 +279,14 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 }
 
 // clock estimates a site's clock skew from its newest writer sample, wrote. A sample stamped
-// after now comes from a clock ahead by at least that much. A newer sample than the last read
-// found arrived after that read (it would have been found), so it was written after it, give or
-// take the store's delay: stamped before it, it comes from a clock behind by at least the
-// difference. Between reads that find nothing newer the last estimate holds. advanced is when
-// a read last found a newer sample, by this strata's clock (zero: not yet).
-func (gl *Global) clock(cluster string, wrote, now time.Time) (skew time.Duration, advanced time.Time) {
+// after aheadOf (when the read that found it ended) comes from a clock ahead by at least that
+// much. A newer sample than the last read found arrived after that read (it would have been
+// found), so it was written after it, give or take the store's delay: stamped before it, it
+// comes from a clock behind by at least the difference. Between reads that find nothing newer
+// the last estimate holds. advanced is when a read last found a newer sample, by this strata's
+// clock (zero: not yet). The first read knows nothing of when a sample was written: a site
+// behind looks silent until the next read finds it sending.
+func (gl *Global) clock(cluster string, wrote, now, aheadOf time.Time) (skew time.Duration, advanced time.Time) {
 	ck := gl.clocks[cluster]
 	if ck == nil {
 		ck = &siteClock{}
@@ -286,8 +295,8 @@ func (gl *Global) clock(cluster string, wrote, now time.Time) (skew time.Duratio
 	if wrote.After(ck.wrote) {
 		ck.skew = 0
 		switch {
-		case wrote.Sub(now) > clockTolerance:
-			ck.skew = wrote.Sub(now).Truncate(time.Second)
+		case wrote.Sub(aheadOf) > clockTolerance:
+			ck.skew = wrote.Sub(aheadOf).Truncate(time.Second)
 		case !ck.wrote.IsZero() && !gl.lastRead.IsZero() && gl.lastRead.Sub(wrote) > clockTolerance:
 			ck.skew = -gl.lastRead.Sub(wrote).Truncate(time.Second)
 		}

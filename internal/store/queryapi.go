@@ -116,9 +116,10 @@ func (q *queryAPIQuerier) Select(ctx context.Context, _ bool, hints *storage.Sel
 	if err != nil {
 		return storage.ErrSeriesSet(err)
 	}
+	timesOnly := hints != nil && hints.Func == "timestamp"
 	var values model.Vector
 	var w2 v1.Warnings
-	if hints == nil || hints.Func != "timestamp" {
+	if !timesOnly {
 		if values, w2, err = q.vector(ctx, sel, at); err != nil {
 			return storage.ErrSeriesSet(err)
 		}
@@ -135,7 +136,7 @@ func (q *queryAPIQuerier) Select(ctx context.Context, _ bool, hints *storage.Sel
 			name = m.Value
 		}
 	}
-	if values == nil {
+	if timesOnly {
 		// A caller that needs only the times (the hint PromQL gives a selector inside
 		// timestamp()): one query, and each sample's value is its time in seconds, as
 		// timestamp() has it. The selector must name its series: the name is put back.
