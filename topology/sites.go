@@ -64,6 +64,9 @@ type siteRead struct {
 	// advanced is when, by this strata's clock, a read last found a newer writer sample; for a
 	// site behind, how long it has been silent is counted from then, not from its old stamps.
 	advanced time.Time
+	// first: this read is the first to find its writer series, and cannot tell a site that
+	// stopped from one whose clock is behind: the next read decides.
+	first bool
 }
 
 // readSites reads the topology series of every site alive at at, and rebuilds each site's
@@ -168,7 +171,10 @@ func mergeSites(at time.Time, read map[string]siteRead, silentAfter, staleAfter 
 		// A site whose clock is off is silent since a read last found it sending, however old
 		// (or new) its clock makes its samples look.
 		silent := at.Sub(r.newest)
-		if r.skew != 0 && !r.advanced.IsZero() {
+		switch {
+		case r.first:
+			silent = 0
+		case r.skew != 0 && !r.advanced.IsZero():
 			silent = at.Sub(r.advanced)
 		}
 		// A site whose entities are stale is named too, however short the stale-after.
@@ -269,7 +275,7 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 			r.wrote = time.UnixMilli(t)
 			r.newest = r.wrote
 		}
-		r.skew, r.advanced = gl.clock(c, r.wrote, now, aheadOf)
+		r.skew, r.advanced, r.first = gl.clock(c, r.wrote, now, aheadOf)
 		read[c] = r
 	}
 	gl.lastRead = now
@@ -284,9 +290,9 @@ func (gl *Global) Graph(ctx context.Context, now time.Time) (*graph.Graph, []str
 // found), so it was written after it, give or take the store's delay: stamped before it, it
 // comes from a clock behind by at least the difference. Between reads that find nothing newer
 // the last estimate holds. advanced is when a read last found a newer sample, by this strata's
-// clock (zero: not yet). The first read knows nothing of when a sample was written: a site
-// behind looks silent until the next read finds it sending.
-func (gl *Global) clock(cluster string, wrote, now, aheadOf time.Time) (skew time.Duration, advanced time.Time) {
+// clock (zero: not yet). first is whether this is the first read to find a sample: it knows
+// nothing of when that sample was written.
+func (gl *Global) clock(cluster string, wrote, now, aheadOf time.Time) (skew time.Duration, advanced time.Time, first bool) {
 	ck := gl.clocks[cluster]
 	if ck == nil {
 		ck = &siteClock{}
@@ -303,9 +309,10 @@ func (gl *Global) clock(cluster string, wrote, now, aheadOf time.Time) (skew tim
 		if !ck.wrote.IsZero() { // the first sample seen says nothing of when it was written
 			ck.advanced = now
 		}
+		first = ck.wrote.IsZero()
 		ck.wrote = wrote
 	}
-	return ck.skew, ck.advanced
+	return ck.skew, ck.advanced, first
 }
 
 // The global strata's own series, one per site.

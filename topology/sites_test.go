@@ -239,6 +239,12 @@ func TestGlobalClockSkew(t *testing.T) {
 		if g, warnings, err = gl.Graph(context.Background(), wall.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
+		// At first all ap-1 wrote is ahead of now: it sent at its stamp, not at the year 1.
+		for _, w := range warnings {
+			if strings.Contains(w, "no topology since") {
+				t.Errorf("read %d: %s", step, w)
+			}
+		}
 	}
 	// The last read is at 10:02:31, the one before at 10:02:01: ap-1's newest sample is stamped
 	// 10:04:30, us-1's 09:59:30, written after 10:02:01.
@@ -329,5 +335,26 @@ func TestSitesWithAnOlderStrata(t *testing.T) {
 	}
 	if len(clusters) != 2 || clusters[""] == 0 || clusters[""] != clusters["eu-1"] {
 		t.Errorf("sites on /metrics: %v, want eu-1 and the unlabelled one, alike", clusters)
+	}
+}
+
+// TestGlobalSiteDeadAtStart: a site whose strata stopped before the global strata started is
+// named silent at the second read; the first cannot tell it from a site whose clock is behind.
+func TestGlobalSiteDeadAtStart(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{&scriptedLBs{lbs: historyLBs("192.0.2.2")}},
+		FactSources: []source.Facts{&scriptedFacts{facts: historyFacts()}}, Sink: db, Now: func() time.Time { return t0 },
+		ExternalLabels: labels.FromStrings(ClusterLabel, "eu-1"), Writer: "eu-1-host:9730"}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	gl := &Global{Store: db, StaleAfter: 5 * time.Minute}
+	for i, c := range []struct {
+		at   time.Duration
+		want []string
+	}{{4 * time.Minute, nil}, {4*time.Minute + 15*time.Second, []string{"site eu-1: no topology since 2026-11-20T10:00:00Z"}}} {
+		_, warnings, err := gl.Graph(context.Background(), t0.Add(c.at))
+		if err != nil || strings.Join(warnings, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("read %d: %q %v, want %q", i, warnings, err, c.want)
+		}
 	}
 }
