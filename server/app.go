@@ -61,6 +61,8 @@ type Options struct {
 	// RemoteWriteURL, when set, receives the strata_topology_* series by Prometheus's remote
 	// write protocol (prometheus.remote_write).
 	RemoteWriteURL string
+	// RemoteWriteExporters sends the scraped (exporters') series to RemoteWriteURL too.
+	RemoteWriteExporters bool
 	// ExternalLabels (global.external_labels) are on every strata_topology_* series written and
 	// sent; their `cluster` is every entity's attribute.
 	ExternalLabels labels.Labels
@@ -241,7 +243,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	}
 	a.sink = db
 	if opts.RemoteWriteURL != "" {
-		if a.remote, err = newRemoteWrite(opts.RemoteWriteURL, opts.ExternalLabels, db, a.reg, logger); err != nil {
+		if a.remote, err = newRemoteWrite(opts.RemoteWriteURL, opts.RemoteWriteExporters, opts.ExternalLabels, db, a.reg, logger); err != nil {
 			db.Close()
 			return nil, err
 		}

@@ -84,8 +84,9 @@ backend c1ps
 
 // startExporterSite starts a site's strata on this machine: a real HAProxy whose backend c1ps
 // sends to a busybox httpd host process, read through its runtime API, and the in-process
-// strata-exporter reading this machine's own facts, named by its external labels.
-func startExporterSite(t *testing.T, external labels.Labels, hap realHAProxy, write string) *app {
+// strata-exporter reading this machine's own facts, named by its external labels; exporters
+// sends the exporter's series by remote write too.
+func startExporterSite(t *testing.T, external labels.Labels, hap realHAProxy, write string, exporters bool) *app {
 	t.Helper()
 	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.Socket})
 	if err != nil {
@@ -93,8 +94,8 @@ func startExporterSite(t *testing.T, external labels.Labels, hap realHAProxy, wr
 	}
 	expOpts := exporterOptions()
 	return startApp(t, server.Options{RefreshInterval: time.Second, ScrapeInterval: time.Second, Exporter: expOpts,
-		LBSources: []source.LoadBalancers{src}, LocalHost: exporter.HostName(*expOpts), RemoteWriteURL: write, ExternalLabels: external,
-		StaleAfter: 3 * time.Second})
+		LBSources: []source.LoadBalancers{src}, LocalHost: exporter.HostName(*expOpts), RemoteWriteURL: write, RemoteWriteExporters: exporters,
+		ExternalLabels: external, StaleAfter: 3 * time.Second})
 }
 
 // TestSitesToThanos: three sites' strata, each named by its external labels, send their
@@ -124,9 +125,9 @@ func TestSitesToThanos(t *testing.T) {
 	hostHTTPD(t, busybox, ports[1])
 	euHAProxy, apHAProxy := startHAProxy(t, ports[:1]), startHAProxy(t, ports[1:])
 	// eu-1 is an HA pair: two strata writing the same series but for their replica label.
-	startExporterSite(t, labels.FromStrings("cluster", "eu-1", "replica", "a"), euHAProxy, store.Receivers[0].WriteURL)
-	startExporterSite(t, labels.FromStrings("cluster", "eu-1", "replica", "b"), euHAProxy, store.Receivers[1].WriteURL)
-	ap := startExporterSite(t, labels.FromStrings("cluster", "ap-1"), apHAProxy, store.Receivers[0].WriteURL)
+	startExporterSite(t, labels.FromStrings("cluster", "eu-1", "replica", "a"), euHAProxy, store.Receivers[0].WriteURL, false)
+	startExporterSite(t, labels.FromStrings("cluster", "eu-1", "replica", "b"), euHAProxy, store.Receivers[1].WriteURL, false)
+	ap := startExporterSite(t, labels.FromStrings("cluster", "ap-1"), apHAProxy, store.Receivers[0].WriteURL, true)
 	startNetnsSite(t, "us-1", store.Receivers[1].WriteURL)
 
 	mission := `strata_topology_path_info{service="c1ps", position="0"}`
@@ -153,6 +154,18 @@ func TestSitesToThanos(t *testing.T) {
 	if err != nil || len(got) != 3 {
 		t.Errorf("the kernel mix per cluster: %v %v", got, err)
 	}
+	// ap-1 sends its exporter's series too (prometheus.remote_write_exporters), with its cluster;
+	// eu-1 sends its topology alone.
+	testenv.Eventually(t, 90*time.Second, "ap-1's exporter series at the store, and eu-1's not", func() error {
+		got, err := queryAPI(store.QueryURL, `count by (cluster) ({__name__=~"strata_exporter_.+"})`, time.Time{})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Labels["cluster"] != "ap-1" {
+			return fmt.Errorf("exporter series at the store by cluster: %v", got)
+		}
+		return nil
+	})
 
 	// The global strata: no sources, one graph of the three sites read from the store, each
 	// site's entities its own (the same names, the same LB and service), this machine one host.

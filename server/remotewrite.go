@@ -54,13 +54,14 @@ func (rw *remoteWrite) waitTailing(ctx context.Context) bool {
 // so a slow or dead store never slows a refresh and a backlog waits in the WAL, not in memory.
 // The caller appends through storage.NewFanout(db, the returned storage), which lets the queue
 // size its shards from the rate of samples coming in. The WAL also holds the exporters' raw
-// series that strata scrapes: a write relabel rule keeps them local.
+// series that strata scrapes: a write relabel rule keeps them local, unless exporters asks
+// that they go too (with the external labels, which the queue adds as Prometheus's does).
 //
 // The queue's health is Prometheus's own metrics (prometheus_remote_storage_*,
 // prometheus_wal_watcher_*) on reg, so the dashboards and alerts written for Prometheus's
 // remote write work on strata as they are.
-func newRemoteWrite(rawURL string, external labels.Labels, db walStorage, reg prometheus.Registerer, logger *slog.Logger) (*remoteWrite, error) {
-	rw, err := remoteWriteConfig(rawURL)
+func newRemoteWrite(rawURL string, exporters bool, external labels.Labels, db walStorage, reg prometheus.Registerer, logger *slog.Logger) (*remoteWrite, error) {
+	rw, err := remoteWriteConfig(rawURL, exporters)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ type walStorage interface {
 
 // remoteWriteConfig is Prometheus's remote_write entry for rawURL, with its defaults (queue,
 // retries, timeout, protocol 1.0, which every Prometheus-compatible receiver takes).
-func remoteWriteConfig(rawURL string) (*promconfig.RemoteWriteConfig, error) {
+func remoteWriteConfig(rawURL string, exporters bool) (*promconfig.RemoteWriteConfig, error) {
 	// Checked again: --prometheus.remote-write-url does not pass through the file's checks.
 	u, err := url.Parse(rawURL)
 	if err == nil {
@@ -99,15 +100,18 @@ func remoteWriteConfig(rawURL string) (*promconfig.RemoteWriteConfig, error) {
 	rw := promconfig.DefaultRemoteWriteConfig
 	rw.URL, rw.HTTPClientConfig.BasicAuth = store.WithoutUserinfo(u)
 	rw.Name = remoteWriteName
-	rw.WriteRelabelConfigs = []*relabel.Config{{
-		SourceLabels:         model.LabelNames{model.MetricNameLabel},
-		Separator:            ";",
-		Regex:                relabel.MustNewRegexp("strata_topology_.*"),
-		Action:               relabel.Keep,
-		NameValidationScheme: model.LegacyValidation,
-	}}
-	// Metadata comes from the scrape targets and passes no relabel rule: sending it would name
-	// the raw series that stay local, and the topology's own series have none to send.
+	if !exporters {
+		rw.WriteRelabelConfigs = []*relabel.Config{{
+			SourceLabels:         model.LabelNames{model.MetricNameLabel},
+			Separator:            ";",
+			Regex:                relabel.MustNewRegexp("strata_topology_.*"),
+			Action:               relabel.Keep,
+			NameValidationScheme: model.LegacyValidation,
+		}}
+	}
+	// Metadata comes from the scrape targets, which the queue is not given (no scrape manager),
+	// and passes no relabel rule: sending it would name the raw series that stay local, and the
+	// topology's own series have none to send.
 	rw.MetadataConfig.Send = false
 	return &rw, nil
 }

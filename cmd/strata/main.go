@@ -63,6 +63,7 @@ type common struct {
 	scrapeInterval    time.Duration
 	promURL           string
 	remoteWriteURL    string
+	remoteWriteAll    bool
 	auditFile         string
 	// set tells which flags the user gave: those win over the file.
 	refreshSet, staleSet bool
@@ -87,6 +88,7 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 	cmd.Flag("prometheus.url", "Read the exporters' series from this Prometheus (remote read) instead of the embedded TSDB; overrides the file.").StringVar(&c.promURL)
 	cmd.Flag("audit.file", "Write the audit lines (one per request that reads data, where access control is on) to this file, as JSON, instead of the log.").StringVar(&c.auditFile)
 	cmd.Flag("prometheus.remote-write-url", "Send the strata_topology_* series to this URL by Prometheus's remote write protocol (e.g. http://prometheus:9090/api/v1/write); overrides the file.").StringVar(&c.remoteWriteURL)
+	cmd.Flag("prometheus.remote-write-exporters", "Send the exporters' series that strata scrapes by remote write too, with the external labels (or the file's prometheus.remote_write_exporters).").BoolVar(&c.remoteWriteAll)
 	d := query.DefaultLimits
 	cmd.Flag("query.timeout", "Longest a query (path, PromQL or page) may take, its wait for a place included.").
 		Default(server.DefaultQueryTimeout.String()).DurationVar(&c.queryTimeout)
@@ -242,6 +244,10 @@ func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 	}
 	if opts.RemoteWriteURL == "" {
 		opts.RemoteWriteURL = cfg.Prometheus.RemoteWrite
+	}
+	opts.RemoteWriteExporters = c.remoteWriteAll || cfg.Prometheus.RemoteWriteExporters
+	if opts.RemoteWriteExporters && opts.RemoteWriteURL == "" {
+		return opts, errors.New("--prometheus.remote-write-exporters sends the exporters' series by remote write: set --prometheus.remote-write-url (or the file's prometheus.remote_write) too")
 	}
 	opts.ExternalLabels = labels.FromMap(cfg.Global.ExternalLabels)
 	opts.Global = cfg.Federation

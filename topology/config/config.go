@@ -52,6 +52,10 @@ type Prometheus struct {
 	// protocol (a receiver's URL, such as Prometheus's /api/v1/write), besides the embedded
 	// TSDB; empty: they stay in the embedded TSDB only.
 	RemoteWrite string
+	// RemoteWriteExporters sends the series strata scrapes (the exporters') too, with the
+	// external labels, as a Prometheus with remote_write would: the shared store then answers
+	// PromQL on the hosts of every site.
+	RemoteWriteExporters bool
 }
 
 // Global is what names this strata among others, as Prometheus's global block does.
@@ -129,6 +133,7 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 				r.d.Mapping(n, path, []strictyaml.Field{
 					{Name: "url", Read: r.d.StringField(&c.Prometheus.URL, source.CheckHTTPURL)},
 					{Name: "remote_write", Read: r.d.StringField(&c.Prometheus.RemoteWrite, source.CheckHTTPURL)},
+					{Name: "remote_write_exporters", Read: r.d.BoolField(&c.Prometheus.RemoteWriteExporters)},
 				})
 			}},
 			{Name: "topology", Read: func(n *yaml.Node, path string) { r.topology(n, path, &c.Topology) }},
@@ -144,6 +149,9 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 			}},
 			{Name: "auth", Read: func(n *yaml.Node, path string) { c.Auth = auth.Decode(r.d.Decoder, n, path, dir) }},
 		})
+	}
+	if c.Prometheus.RemoteWriteExporters && c.Prometheus.RemoteWrite == "" && root != nil {
+		r.d.Errorf(strictyaml.Lookup(root, "prometheus"), "prometheus.remote_write_exporters", "sends the exporters' series by remote write: set prometheus.remote_write too")
 	}
 	if c.Federation && root != nil {
 		n := strictyaml.Lookup(root, "federation")

@@ -72,7 +72,7 @@ func TestParseFull(t *testing.T) {
 			{Type: "kubernetes", Name: "prod", Line: 19, Spec: &kubernetes.Config{Kubeconfig: "/etc/kube/config"}},
 			{Type: "inventory", Name: "cmdb", Line: 22, Spec: &inventory.Config{File: "/srv/cmdb/inventory.yml"}},
 		},
-		Prometheus: Prometheus{URL: "https://prometheus.internal:9090/", RemoteWrite: "https://prometheus.internal:9090/api/v1/write"},
+		Prometheus: Prometheus{URL: "https://prometheus.internal:9090/", RemoteWrite: "https://prometheus.internal:9090/api/v1/write", RemoteWriteExporters: true},
 		Topology:   Topology{RefreshInterval: 30 * time.Second, StaleAfter: 10 * time.Minute, LabelAllowlist: []string{"app", "team", "cost_center"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -492,7 +492,17 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown prometheus key",
 			in:   "prometheus:\n  remote_read: http://p:9090\n",
-			want: `strata.yml:2: prometheus: unknown field "remote_read" (want one of url, remote_write)`,
+			want: `strata.yml:2: prometheus: unknown field "remote_read" (want one of url, remote_write, remote_write_exporters)`,
+		},
+		{
+			name: "remote_write_exporters without remote_write",
+			in:   "prometheus:\n  url: http://p:9090\n  remote_write_exporters: true\n",
+			want: `strata.yml:2: prometheus.remote_write_exporters: sends the exporters' series by remote write: set prometheus.remote_write too`,
+		},
+		{
+			name: "remote_write_exporters not a bool",
+			in:   "prometheus:\n  remote_write: http://p:9090/api/v1/write\n  remote_write_exporters: yes please\n",
+			want: `strata.yml:3: prometheus.remote_write_exporters: want true or false, got a string`,
 		},
 		{
 			name: "refresh_interval a number",
