@@ -216,8 +216,6 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 			db.Close()
 			return nil, errors.New("federation.enabled: a global strata has no sources or scrape configs of its own (they would be a site: give them to a site's strata)")
 		}
-	}
-	if opts.PrometheusURL != "" && opts.Global {
 		q, err := store.QueryAPIReader(opts.PrometheusURL, opts.QueryTimeout)
 		if err != nil {
 			db.Close()

@@ -123,17 +123,22 @@ func rebuild(at time.Time, read [][]aliveSeries) (*graph.Graph, []string) {
 		}
 	}
 	// Only edge_info names the sources of an edge; the edges that other series carry were
-	// linked with none (graph.Link takes one) and are left without.
-	b.g.EachEdge(func(e *graph.Edge) {
+	// linked with none.
+	dropNoSource(b.g)
+	return b.g, b.warnings()
+}
+
+// noSource links an edge whose series says nothing of its sources (graph.Connect takes one).
+const noSource = ""
+
+// dropNoSource leaves the edges linked with noSource alone without sources.
+func dropNoSource(g *graph.Graph) {
+	g.EachEdge(func(e *graph.Edge) {
 		if len(e.Sources) == 1 && e.Sources[0] == noSource {
 			e.Sources = nil
 		}
 	})
-	return b.g, b.warnings()
 }
-
-// noSource links an edge whose series says nothing of its sources.
-const noSource = ""
 
 // aliveSeries is a series alive at the asked time: its labels, the time of its last sample,
 // and the entity it names once put in the graph.

@@ -300,6 +300,11 @@ func (r *Refresher) refreshGlobal(ctx context.Context, start, now time.Time) *gr
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	g, warnings, err := r.opts.Global(ctx, now)
+	if err == nil {
+		// Before the lock, as a site's refresh does: readers go on with the last graph while
+		// the journal diffs a whole estate.
+		r.journal.observe(g, now)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.duration, r.finished = time.Since(start), time.Now()
@@ -308,7 +313,6 @@ func (r *Refresher) refreshGlobal(ctx context.Context, start, now time.Time) *gr
 		r.warnings = []string{"the store cannot be read, this is the graph of the last read: " + err.Error()}
 		return r.graph
 	}
-	r.journal.observe(g, now)
 	r.graph, r.warnings, r.refreshed = g, warnings, true
 	return g
 }

@@ -59,7 +59,7 @@ const (
 	sourceUpName        = "strata_topology_source_up"
 	sourceUpHelp        = "Whether the source answered the last refresh (1) or failed (0); a failed source's last report is kept, marked stale, for --topology.stale-after."
 	writerInfoName      = "strata_topology_writer_info"
-	writerInfoHelp      = "The strata that writes these series (its host and listen address); value 1. A global strata tells two strata that claim one site by it."
+	writerInfoHelp      = "The strata that writes these series (its host and listen address); value 1, written at every refresh, so that its newest sample is the strata's clock. A global strata tells two strata that claim one site, and a site whose clock is off, by it."
 	refreshDurationName = "strata_topology_refresh_duration_seconds"
 	refreshDurationHelp = "How long the last refresh took (on /metrics only)."
 )

@@ -91,21 +91,20 @@ func readSites(ctx context.Context, q storage.Queryable, at time.Time) (_ map[st
 			newest[c] = max(newest[c], s.t)
 		}
 	}
-	writers, wrote, ws, err := readWriters(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli())
+	writers, wrote, writersPartial, err := readWriters(ctx, q, at.Add(-lookback).UnixMilli()+1, at.UnixMilli())
 	if err != nil {
 		return nil, nil, err
 	}
 	out := make(map[string]siteRead, len(bySite))
 	for c, parts := range bySite {
 		g, ws := rebuild(at, parts)
-		out[c] = siteRead{g: g, newest: time.UnixMilli(newest[c]), warnings: ws, writers: writers[c]}
+		r := siteRead{g: g, newest: time.UnixMilli(newest[c]), warnings: ws, writers: writers[c]}
 		if t, ok := wrote[c]; ok { // written at each refresh: the newest sample of the site
-			r := out[c]
 			r.wrote, r.newest = time.UnixMilli(t), time.UnixMilli(max(t, newest[c]))
-			out[c] = r
 		}
+		out[c] = r
 	}
-	return out, sortedUnique(append(partial, ws...)), nil
+	return out, sortedUnique(append(partial, writersPartial...)), nil
 }
 
 // readWriters reads the writer series of (mint, maxt] and finds, per site, the strata that
@@ -426,11 +425,7 @@ func (m *siteMerge) add(cluster string, g *graph.Graph, stale bool) {
 
 // done ends the merge: edges linked with no source are left without.
 func (m *siteMerge) done() *graph.Graph {
-	m.g.EachEdge(func(e *graph.Edge) {
-		if len(e.Sources) == 1 && e.Sources[0] == noSource {
-			e.Sources = nil
-		}
-	})
+	dropNoSource(m.g)
 	return m.g
 }
 

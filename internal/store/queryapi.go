@@ -68,6 +68,29 @@ const (
 	maxAnswerBytes  = 2 << 30
 )
 
+// A store's warnings go into every answer of strata's that read it: at most maxWarnings of
+// them, each cut at maxWarningBytes (a member down is one line per member, not a page).
+const (
+	maxWarnings     = 10
+	maxWarningBytes = 512
+)
+
+// storeWarnings are the store's warnings of an answer, bounded, each saying it is the store's.
+func storeWarnings(ws v1.Warnings) annotations.Annotations {
+	var out annotations.Annotations
+	for i, w := range ws {
+		if i == maxWarnings {
+			out.Add(fmt.Errorf("the store: %d more warnings", len(ws)-maxWarnings))
+			break
+		}
+		if len(w) > maxWarningBytes {
+			w = strings.ToValidUTF8(w[:maxWarningBytes], "") + "…"
+		}
+		out.Add(fmt.Errorf("the store: %s", w))
+	}
+	return out
+}
+
 // limitedBodies ends an answer's body with an error past maxAnswerBytes.
 type limitedBodies struct{ http.RoundTripper }
 
@@ -124,11 +147,7 @@ func (q *queryAPIQuerier) Select(ctx context.Context, _ bool, hints *storage.Sel
 			return storage.ErrSeriesSet(err)
 		}
 	}
-	var ws annotations.Annotations
-	for _, w := range append(w1, w2...) {
-		ws.Add(fmt.Errorf("the store: %s", w))
-	}
-	set := &vectorSet{warnings: ws}
+	set := &vectorSet{warnings: storeWarnings(append(w1, w2...))}
 	// timestamp() drops the name, which every series of one selector shares.
 	name := ""
 	for _, m := range ms {
