@@ -139,7 +139,7 @@ func attrNames(a, b *graph.Entity) []string {
 		set["name"] = true
 	}
 	for _, e := range []*graph.Entity{a, b} {
-		for k := range e.Attrs {
+		for k := range e.Attrs.All() {
 			set[k] = true
 		}
 		for k := range e.Labels {

@@ -273,7 +273,7 @@ func value(e *graph.Entity, name string) string {
 	if slices.Contains(graph.OwnAttrs, name) {
 		return e.Attr(name)
 	}
-	if v, ok := e.Attrs[name]; ok {
+	if v, ok := e.Attrs.Lookup(name); ok {
 		return v
 	}
 	return e.Labels[name]
@@ -318,7 +318,7 @@ func pick(es []*graph.Entity, p *Pick) []*graph.Entity {
 func sortEntities(es []*graph.Entity) {
 	sort.SliceStable(es, func(i, j int) bool {
 		a, b := es[i], es[j]
-		if c := compareValues(a.Attrs["position"], b.Attrs["position"]); c != 0 {
+		if c := compareValues(a.Attrs.Get("position"), b.Attrs.Get("position")); c != 0 {
 			return c < 0
 		}
 		if a.Name != b.Name {

@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	g := graph.New(time.Time{})
-	h := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "h"}, Attrs: map[string]string{"position": "x"}})
+	h := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "h"}, Attrs: graph.AttrsOf(map[string]string{"position": "x"})})
 	c := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Container, ID: "c"}})
 	g.Connect(c, h, "s", time.Time{})
 	f.Fuzz(func(t *testing.T, src string) {

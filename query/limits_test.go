@@ -31,8 +31,8 @@ func (c *endsAfter) Err() error {
 func TestContextEndsTheWalk(t *testing.T) {
 	g := graph.New(time.Time{})
 	for i := range 10_000 {
-		h := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: fmt.Sprintf("h%05d", i)}, Attrs: map[string]string{"rack": fmt.Sprint(i % 40)}})
-		c := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Container, ID: fmt.Sprintf("c%05d", i)}, Attrs: map[string]string{}})
+		h := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: fmt.Sprintf("h%05d", i)}, Attrs: graph.AttrsOf(map[string]string{"rack": fmt.Sprint(i % 40)})})
+		c := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Container, ID: fmt.Sprintf("c%05d", i)}, Attrs: graph.AttrsOf(map[string]string{})})
 		g.Connect(c, h, "test", time.Time{})
 	}
 	many := "host{" + strings.TrimSuffix(strings.Repeat(`rack!="x",`, 2000), ",") + "}"

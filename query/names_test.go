@@ -16,8 +16,8 @@ import (
 func TestUnknownNamesWarn(t *testing.T) {
 	g := graph.New(time.Time{})
 	g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"}, Name: "s0",
-		Attrs: map[string]string{"error_ratio": "0.9", "health": "UP"}, Labels: map[string]string{"team": "pay"}})
-	g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "node-1"}, Attrs: map[string]string{"kernel_release": "6.1.0"}})
+		Attrs: graph.AttrsOf(map[string]string{"error_ratio": "0.9", "health": "UP"}), Labels: map[string]string{"team": "pay"}})
+	g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "node-1"}, Attrs: graph.AttrsOf(map[string]string{"kernel_release": "6.1.0"})})
 	for _, c := range []struct {
 		q    string
 		want []string
@@ -52,7 +52,7 @@ func TestUnknownNamesWarn(t *testing.T) {
 func TestPathsOfRows(t *testing.T) {
 	g := graph.New(time.Time{})
 	put := func(k graph.Kind, id string, attrs map[string]string) *graph.Entity {
-		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: k, ID: id}, Name: id, Attrs: attrs})
+		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: k, ID: id}, Name: id, Attrs: graph.AttrsOf(attrs)})
 	}
 	lb := put(graph.LB, "haproxy/edge", nil)
 	svc := put(graph.Service, "edge/c1ps", nil)

@@ -129,7 +129,7 @@ func unknownName(g *graph.Graph, kind graph.Kind, name string) (string, bool) {
 	found := false
 	for e := range g.All(kind) {
 		found = true
-		if _, ok := e.Attrs[name]; ok {
+		if _, ok := e.Attrs.Lookup(name); ok {
 			return "", false
 		}
 		if _, ok := e.Labels[name]; ok {
@@ -141,7 +141,7 @@ func unknownName(g *graph.Graph, kind graph.Kind, name string) (string, bool) {
 	}
 	names := map[string]bool{}
 	for e := range g.All(kind) {
-		for k := range e.Attrs {
+		for k := range e.Attrs.All() {
 			names[k] = true
 		}
 		for k := range e.Labels {
@@ -163,7 +163,7 @@ func unknownName(g *graph.Graph, kind graph.Kind, name string) (string, bool) {
 func noNumber(g *graph.Graph, kind graph.Kind, m *Matcher) (string, bool) {
 	example := ""
 	for e := range g.All(kind) {
-		v, ok := e.Attrs[m.Name]
+		v, ok := e.Attrs.Lookup(m.Name)
 		if !ok {
 			v, ok = e.Labels[m.Name]
 		}

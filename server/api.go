@@ -42,7 +42,7 @@ type EdgeJSON struct {
 }
 
 func entityJSON(e *graph.Entity) EntityJSON {
-	return EntityJSON{Kind: string(e.Kind), ID: e.ID, Name: e.Name, Attrs: nonNil(e.Attrs), Labels: nonNil(e.Labels),
+	return EntityJSON{Kind: string(e.Kind), ID: e.ID, Name: e.Name, Attrs: e.Attrs.Map(), Labels: nonNil(e.Labels),
 		Sources: e.Sources, LastSeen: e.LastSeen, Stale: e.Stale}
 }
 

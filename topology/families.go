@@ -18,7 +18,7 @@ func families() []family {
 		{Name: "strata_topology_lb_info", Help: "A load balancer; value 1.",
 			Labels: []string{"lb", "provider", "addresses", "host", "stale"}, MetaLabels: true,
 			kind: graph.LB, fill: eachEntity(graph.LB, func(e *graph.Entity, v []string) {
-				v[0], v[1], v[2], v[3] = e.Name, e.Attrs["provider"], e.Attrs["addresses"], e.Attrs["host"]
+				v[0], v[1], v[2], v[3] = e.Name, e.Attrs.Get("provider"), e.Attrs.Get("addresses"), e.Attrs.Get("host")
 			}),
 			restore: restorer{kind: graph.LB, attr: map[string]string{"lb": ""},
 				ident: func(ls labels.Labels) (string, string) {
@@ -29,7 +29,7 @@ func families() []family {
 		{Name: "strata_topology_service_info", Help: "A service behind a load balancer (HAProxy backend, upstream, pool); value 1.",
 			Labels: []string{"lb", "service", "namespace", "stale"}, MetaLabels: true,
 			kind: graph.Service, fill: eachEntity(graph.Service, func(e *graph.Entity, v []string) {
-				v[0], v[1], v[2] = e.Attrs["lb"], e.Name, e.Attrs["namespace"]
+				v[0], v[1], v[2] = e.Attrs.Get("lb"), e.Name, e.Attrs.Get("namespace")
 			}),
 			restore: restorer{kind: graph.Service, attr: map[string]string{"service": ""},
 				ident: func(ls labels.Labels) (string, string) {
@@ -39,7 +39,7 @@ func families() []family {
 				// The series names its LB by name alone: every LB of that name leads to it, as
 				// the join links them.
 				link: func(b *rebuilder, s aliveSeries) {
-					name := s.entity.Attrs["lb"]
+					name := s.entity.Attrs.Get("lb")
 					if len(b.lbsByName[name]) == 0 {
 						b.unmappedSeries(graph.LB, name, s)
 					}
@@ -64,7 +64,7 @@ func families() []family {
 				},
 				link: func(b *rebuilder, s aliveSeries) {
 					a := s.entity.Attrs
-					if svc, ok := b.find(graph.Ref{Kind: graph.Service, ID: graph.ServiceID(a["lb"], a["namespace"], a["service"])}, s); ok {
+					if svc, ok := b.find(graph.Ref{Kind: graph.Service, ID: graph.ServiceID(a.Get("lb"), a.Get("namespace"), a.Get("service"))}, s); ok {
 						b.g.Connect(svc, s.entity, noSource, s.seen())
 					}
 				}},
@@ -72,7 +72,7 @@ func families() []family {
 		{Name: "strata_topology_pod_info", Help: "A Kubernetes pod; value 1.",
 			Labels: []string{"pod", "namespace", "pod_uid", "host", "ip", "stale"}, MetaLabels: true,
 			kind: graph.Pod, fill: eachEntity(graph.Pod, func(e *graph.Entity, v []string) {
-				v[0], v[1], v[2], v[3], v[4] = e.Name, e.Attrs["namespace"], e.Attrs["uid"], e.Attrs["node"], e.Attrs["ip"]
+				v[0], v[1], v[2], v[3], v[4] = e.Name, e.Attrs.Get("namespace"), e.Attrs.Get("uid"), e.Attrs.Get("node"), e.Attrs.Get("ip")
 			}),
 			restore: restorer{kind: graph.Pod, attr: map[string]string{"pod": "", "pod_uid": "uid", "host": "node"},
 				ident: func(ls labels.Labels) (string, string) {
@@ -83,7 +83,7 @@ func families() []family {
 				// resolves as the join resolves it, and a node no host answers to had no edge then
 				// either (no warning).
 				link: func(b *rebuilder, s aliveSeries) {
-					if host := b.hostsByName[s.entity.Attrs["node"]]; host != nil {
+					if host := b.hostsByName[s.entity.Attrs.Get("node")]; host != nil {
 						b.g.Connect(s.entity, host, noSource, s.seen())
 					}
 				}},
@@ -98,17 +98,17 @@ func families() []family {
 				ident: func(ls labels.Labels) (string, string) { return ls.Get("container_id"), ls.Get("name") },
 				link: func(b *rebuilder, s aliveSeries) {
 					c, seen := s.entity, s.seen()
-					if name := c.Attrs["pod"]; name != "" {
-						if pod, ok := b.find(graph.Ref{Kind: graph.Pod, ID: c.Attrs["namespace"] + "/" + name}, s); ok {
+					if name := c.Attrs.Get("pod"); name != "" {
+						if pod, ok := b.find(graph.Ref{Kind: graph.Pod, ID: c.Attrs.Get("namespace") + "/" + name}, s); ok {
 							b.g.Connect(pod, c, noSource, seen)
 						}
 					}
-					if id := c.Attrs["image"]; id != "" {
+					if id := c.Attrs.Get("image"); id != "" {
 						if image, ok := b.find(graph.Ref{Kind: graph.Image, ID: id}, s); ok {
 							b.g.Connect(c, image, noSource, seen)
 						}
 					}
-					if id := c.Attrs["host"]; id != "" {
+					if id := c.Attrs.Get("host"); id != "" {
 						if host, ok := b.find(graph.Ref{Kind: graph.Host, ID: id}, s); ok {
 							b.g.Connect(c, host, noSource, seen)
 						}
@@ -118,7 +118,7 @@ func families() []family {
 		{Name: "strata_topology_image_info", Help: "A container image; value 1.",
 			Labels: []string{"image", "name", "tag", "digest", "stale"},
 			kind:   graph.Image, fill: eachEntity(graph.Image, func(e *graph.Entity, v []string) {
-				v[0], v[1], v[2], v[3] = e.ID, e.Name, e.Attrs["tag"], e.Attrs["digest"]
+				v[0], v[1], v[2], v[3] = e.ID, e.Name, e.Attrs.Get("tag"), e.Attrs.Get("digest")
 			}),
 			restore: restorer{kind: graph.Image, attr: map[string]string{"image": "", "name": ""},
 				ident: func(ls labels.Labels) (string, string) { return ls.Get("image"), ls.Get("name") }},
@@ -152,7 +152,7 @@ func families() []family {
 				})
 				g.Each(graph.LB, func(lb *graph.Entity) {
 					for _, e := range g.DownOf(lb) {
-						if svc := e.ToEntity(); svc.Kind == graph.Service && svc.Attrs["lb"] != lb.Name {
+						if svc := e.ToEntity(); svc.Kind == graph.Service && svc.Attrs.Get("lb") != lb.Name {
 							edge(e)
 						}
 					}
@@ -190,8 +190,8 @@ func signalFamily(name, help, attr string) family {
 	return family{Name: name, Help: help, Labels: []string{"lb", "service", "namespace", "server"}, kind: graph.Instance, sparse: true, valued: true,
 		fill: func(g *graph.Graph, v []string, emit emitFunc) {
 			g.Each(graph.Instance, func(e *graph.Entity) {
-				a := e.Attrs[attr]
-				if a == "" || e.Attrs["server"] == "" { // most instances have no rate
+				a := e.Attrs.Get(attr)
+				if a == "" || e.Attrs.Get("server") == "" { // most instances have no rate
 					return
 				}
 				x, err := strconv.ParseFloat(a, 64)
@@ -206,7 +206,7 @@ func signalFamily(name, help, attr string) family {
 			ls := s.labels
 			ref := graph.Ref{Kind: graph.Instance, ID: graph.ServiceID(ls.Get("lb"), ls.Get("namespace"), ls.Get("service")) + "/" + ls.Get("server")}
 			if inst, ok := b.find(ref, s); ok {
-				inst.Attrs[attr] = decimal(s.value)
+				inst.Attrs.Set(attr, decimal(s.value))
 			}
 		}},
 	}

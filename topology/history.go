@@ -265,20 +265,18 @@ type rebuilder struct {
 // entity is the entity a series names, not yet in the graph.
 func (r restorer) entity(fam family, attrs map[string]string, s aliveSeries) *graph.Entity {
 	id, name := r.ident(s.labels)
-	// The series' labels bound its attributes: a map sized by the family's labels instead
-	// would outgrow a map's first group (8) for half the fleet's entities, and cost most
-	// of the rebuild.
+	// The series' labels bound its attributes.
 	e := &graph.Entity{Ref: graph.Ref{Kind: r.kind, ID: id}, Name: name,
-		Attrs: make(map[string]string, s.labels.Len()-1), LastSeen: s.seen()}
+		Attrs: make(graph.Attrs, 0, s.labels.Len()-1), LastSeen: s.seen()}
 	// Only the family's own labels, and the site's name: a store read remotely may add other
 	// external labels.
 	s.labels.Range(func(l labels.Label) {
 		if l.Name == staleLabel {
 			e.Stale = l.Value == "true"
 		} else if l.Name == ClusterLabel {
-			e.Attrs[ClusterLabel] = l.Value
+			e.Attrs.Set(ClusterLabel, l.Value)
 		} else if a := attrs[l.Name]; a != "" {
-			e.Attrs[a] = l.Value
+			e.Attrs.Set(a, l.Value)
 		} else if k, ok := strings.CutPrefix(l.Name, metaLabelPrefix); ok && fam.MetaLabels {
 			if e.Labels == nil {
 				e.Labels = map[string]string{}
@@ -296,7 +294,7 @@ func (b *rebuilder) index() {
 	b.g.Each(graph.LB, func(e *graph.Entity) { b.lbsByName[e.Name] = append(b.lbsByName[e.Name], e) })
 	b.hostsByName = map[string]*graph.Entity{}
 	b.g.Each(graph.Host, func(e *graph.Entity) {
-		for _, n := range []string{e.Name, e.Attrs["hostname"]} {
+		for _, n := range []string{e.Name, e.Attrs.Get("hostname")} {
 			if other, taken := b.hostsByName[n]; n != "" && taken && other != e {
 				b.hostsByName[n] = nil
 			} else if n != "" && !taken {

@@ -64,11 +64,11 @@ func graphDiff(want, got *graph.Graph, at time.Time, allow []string) []string {
 		}
 		carried := slices.Concat(carriedAttrs[w.Kind], []string{ClusterLabel}) // a site's series carry its cluster
 		for _, a := range carried {
-			if g.Attrs[a] != w.Attrs[a] {
-				differ("%s: %s=%q, want %q", w.Ref, a, g.Attrs[a], w.Attrs[a])
+			if g.Attrs.Get(a) != w.Attrs.Get(a) {
+				differ("%s: %s=%q, want %q", w.Ref, a, g.Attrs.Get(a), w.Attrs.Get(a))
 			}
 		}
-		for a := range g.Attrs {
+		for a := range g.Attrs.All() {
 			if !slices.Contains(carried, a) {
 				differ("%s: attribute %s no series carries", w.Ref, a)
 			}

@@ -197,9 +197,13 @@ func diffGraphs(old, cur *graph.Graph, at time.Time, allowed []string, meta map[
 			if o.Name != e.Name && !add("changed", kind, e, "name", o.Name, e.Name, false) {
 				return nil, false
 			}
-			if !sameAttrs(o.Attrs, e.Attrs) {
+			// All the same: then so are the carried ones, and a steady refresh costs one
+			// comparison per attribute an entity has instead of two lookups per attribute its
+			// kind may carry. A difference anywhere (a traffic signal) only sends it to the
+			// carried ones.
+			if !o.Attrs.Equal(e.Attrs) {
 				for _, a := range carriedAttrs[kind] {
-					if x, y := o.Attrs[a], e.Attrs[a]; x != y && !add("changed", kind, e, a, x, y, false) {
+					if x, y := o.Attrs.Get(a), e.Attrs.Get(a); x != y && !add("changed", kind, e, a, x, y, false) {
 						return nil, false
 					}
 				}
@@ -269,22 +273,6 @@ func diffGraphs(old, cur *graph.Graph, at time.Time, allowed []string, meta map[
 		changes[i] = p.Change
 	}
 	return changes, true
-}
-
-// sameAttrs tells whether two entities' attributes are all the same: then so are the carried
-// ones, and a steady refresh costs one lookup per attribute an entity has instead of two per
-// attribute its kind may carry. A difference anywhere (a traffic signal) only sends the caller
-// to the carried ones.
-func sameAttrs(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // sameEnds tells whether two lists of edges lead to the same entities in the same order: a

@@ -32,7 +32,7 @@ func (s journalScene) graph(at time.Time) *graph.Graph {
 	g := graph.New(at)
 	put := func(kind graph.Kind, id string, attrs, labels map[string]string) graph.Ref {
 		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: id[strings.LastIndex(id, "/")+1:],
-			Attrs: attrs, Labels: labels, Sources: []string{"test"}, LastSeen: at}).Ref
+			Attrs: graph.AttrsOf(attrs), Labels: labels, Sources: []string{"test"}, LastSeen: at}).Ref
 	}
 	link := func(from, to graph.Ref) { g.Link(from, to, "test", at) }
 	edge, inner := put(graph.LB, "haproxy/edge", map[string]string{"provider": "haproxy"}, nil), put(graph.LB, "haproxy/inner", map[string]string{"provider": "haproxy"}, nil)
@@ -187,7 +187,7 @@ func TestJournalBounded(t *testing.T) {
 func TestJournalLBsCut(t *testing.T) {
 	build := func(at time.Time, kernel string) *graph.Graph {
 		g := graph.New(at)
-		host := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "shared"}, Attrs: map[string]string{"kernel_release": kernel}}).Ref
+		host := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "shared"}, Attrs: graph.AttrsOf(map[string]string{"kernel_release": kernel})}).Ref
 		for i := range maxChangeLBs + 5 {
 			lb := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.LB, ID: fmt.Sprintf("haproxy/lb-%02d", i)}}).Ref
 			svc := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Service, ID: fmt.Sprintf("lb-%02d/web", i)}}).Ref
@@ -313,7 +313,7 @@ func TestRefresherChanges(t *testing.T) {
 	}
 	close(stop)
 	<-read
-	if g, _ := r.Graph(); g.Entities(graph.Instance)[0].Attrs["req_rate"] == "" {
+	if g, _ := r.Graph(); g.Entities(graph.Instance)[0].Attrs.Get("req_rate") == "" {
 		t.Fatal("the scene has no req_rate: the test would prove nothing of signals")
 	}
 	got, since := r.Changes(journalT0, now)

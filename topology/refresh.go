@@ -59,7 +59,7 @@ type RefresherOptions struct {
 }
 
 // ClusterLabel is the external label, and the attribute, that names a site.
-const ClusterLabel = "cluster"
+const ClusterLabel = graph.ClusterAttr
 
 // replicaLabel is the external label that tells the two strata of a site's HA pair apart (the
 // store deduplicates along it); writerReplicaLabel carries it on the writer's series.
@@ -270,11 +270,9 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	up := r.sourceUpSamples()
 	r.mu.Unlock()
 
+	in.Cluster = r.opts.ExternalLabels.Get(ClusterLabel)
 	g, joinWarnings := safeJoin(in)
 	warnings = append(warnings, joinWarnings...)
-	if cluster := r.opts.ExternalLabels.Get(ClusterLabel); cluster != "" {
-		setCluster(g, cluster)
-	}
 	// The journal diffs this graph against the last beside the write, whose appends run on
 	// one core: on a large fleet the diff then adds next to nothing to the refresh's time.
 	journaled := make(chan struct{})
@@ -582,16 +580,6 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 		})
 	}
 	return series, w.commit()
-}
-
-// setCluster gives every entity of a site's graph the site's name.
-func setCluster(g *graph.Graph, cluster string) {
-	g.Each("", func(e *graph.Entity) {
-		if e.Attrs == nil {
-			e.Attrs = map[string]string{}
-		}
-		e.Attrs[ClusterLabel] = cluster
-	})
 }
 
 // found is a series of this refresh: the one written before with the same labels, or the

@@ -99,7 +99,7 @@ func staleValue(e *graph.Entity) string {
 // attrsInto copies the named attributes of e into v.
 func attrsInto(e *graph.Entity, names []string, v []string) {
 	for i, n := range names {
-		v[i] = e.Attrs[n]
+		v[i] = e.Attrs.Get(n)
 	}
 }
 
@@ -109,16 +109,16 @@ func fillPaths(g *graph.Graph, v []string, emit emitFunc) {
 			attrsInto(inst, []string{"lb", "service", "server", "address", "position", "health"}, v)
 			// The namespace is the pod's, else the service's: two namespaces' Services of one
 			// name whose endpoints are no pods must not make the same row.
-			v[6], v[7], v[8], v[9] = "", inst.Attrs["namespace"], "", ""
+			v[6], v[7], v[8], v[9] = "", inst.Attrs.Get("namespace"), "", ""
 			v[10], v[11], v[12], v[13] = "", "", "", ""
 			if p.Pod != nil {
-				v[6], v[7] = p.Pod.Name, p.Pod.Attrs["namespace"]
+				v[6], v[7] = p.Pod.Name, p.Pod.Attrs.Get("namespace")
 			}
 			if p.Container != nil {
-				v[8], v[9] = p.Container.ID, p.Container.Attrs["image"]
+				v[8], v[9] = p.Container.ID, p.Container.Attrs.Get("image")
 			}
 			if p.Host != nil {
-				v[10], v[11], v[12], v[13] = p.Host.ID, p.Host.Attrs["kernel_release"], p.Host.Attrs["os_image"], p.Host.Attrs["product_name"]
+				v[10], v[11], v[12], v[13] = p.Host.ID, p.Host.Attrs.Get("kernel_release"), p.Host.Attrs.Get("os_image"), p.Host.Attrs.Get("product_name")
 			}
 			v[14] = staleValue(inst)
 			emit(nil, v, 1)

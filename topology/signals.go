@@ -48,16 +48,17 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 	next := make(map[trafficKey]counted, len(last))
 	for i := range lbs {
 		lb := &lbs[i]
+		none := noCounters(lb) // one string for all its instances
 		for j := range lb.Services {
 			svc := &lb.Services[j]
 			key := trafficKey{lb.Name, svc.Name, ""}
 			if svc.Traffic != nil {
 				// A service has no health check of its own: it fails on its share of errors.
 				svc.Signals = signals(last, key, svc.Traffic, countedAt(svc.TrafficAt, at))
-				svc.Signals[signalFailing] = strconv.FormatBool(failing(source.HealthUp, svc.Signals, failingRatio))
+				svc.Signals.Set(signalFailing, strconv.FormatBool(failing(source.HealthUp, svc.Signals, failingRatio)))
 				next[key] = counted{countedAt(svc.TrafficAt, at), svc.Traffic}
 			} else {
-				svc.Signals = map[string]string{signalNote: cmp.Or(svc.TrafficNote, noCounters(lb))}
+				svc.Signals = source.Signals{{Name: signalNote, Value: cmp.Or(svc.TrafficNote, none)}}
 			}
 			for k := range svc.Instances {
 				inst := &svc.Instances[k]
@@ -65,14 +66,14 @@ func markSignals(lbs []source.LB, at time.Time, last map[trafficKey]counted, fai
 				if inst.Name == "" {
 					key.instance = inst.Address + ":" + strconv.Itoa(inst.Port)
 				}
-				inst.Signals = map[string]string{}
 				if inst.Traffic != nil {
 					inst.Signals = signals(last, key, inst.Traffic, countedAt(inst.TrafficAt, at))
 					next[key] = counted{countedAt(inst.TrafficAt, at), inst.Traffic}
 				} else {
-					inst.Signals[signalNote] = cmp.Or(inst.TrafficNote, noCounters(lb))
+					inst.Signals = make(source.Signals, 1, 2)
+					inst.Signals[0] = source.Signal{Name: signalNote, Value: cmp.Or(inst.TrafficNote, none)}
 				}
-				inst.Signals[signalFailing] = strconv.FormatBool(failing(inst.Health, inst.Signals, failingRatio))
+				inst.Signals.Set(signalFailing, strconv.FormatBool(failing(inst.Health, inst.Signals, failingRatio)))
 			}
 		}
 	}
@@ -96,12 +97,12 @@ func noCounters(lb *source.LB) string {
 
 // failing: a health check that does not pass, or a share of failed requests at the threshold
 // or above. An instance no one checks (health UNKNOWN) fails on its errors alone.
-func failing(health string, signals map[string]string, threshold float64) bool {
+func failing(health string, signals source.Signals, threshold float64) bool {
 	// UNKNOWN is no check at all (an inventory's instance), not a failed one.
 	if health != source.HealthUp && health != source.HealthUnknown && health != "" {
 		return true
 	}
-	r := signals[signalErrorRatio]
+	r := signals.Get(signalErrorRatio)
 	if r == "" { // no rate (most LBs count no traffic): no error to make and drop per instance
 		return false
 	}
@@ -111,24 +112,24 @@ func failing(health string, signals map[string]string, threshold float64) bool {
 
 // signals are the attributes of one instance's or service's counters now and at the last
 // answer.
-func signals(last map[trafficKey]counted, key trafficKey, now source.Traffic, at time.Time) map[string]string {
-	out := map[string]string{}
+func signals(last map[trafficKey]counted, key trafficKey, now source.Traffic, at time.Time) source.Signals {
+	out := make(source.Signals, 0, 12)
 	if v, ok := now[source.TrafficSessions]; ok {
-		out[signalSessions] = decimal(v)
+		out.Set(signalSessions, decimal(v))
 	}
 	if v, ok := now[source.TrafficResponseTime]; ok {
-		out[signalResponseTime] = decimal(v)
+		out.Set(signalResponseTime, decimal(v))
 	}
 	if v, ok := now[source.TrafficQueue]; ok {
-		out[signalQueue] = decimal(v)
+		out.Set(signalQueue, decimal(v))
 	}
 	prev, seen := last[key]
 	switch {
 	case !seen:
-		out[signalNote] = "first count of its traffic: rates from the next refresh"
+		out.Set(signalNote, "first count of its traffic: rates from the next refresh")
 		return out
 	case !at.After(prev.at):
-		out[signalNote] = "no time between two counts: rates from the next refresh"
+		out.Set(signalNote, "no time between two counts: rates from the next refresh")
 		return out
 	}
 	dt := at.Sub(prev.at).Seconds()
@@ -142,21 +143,22 @@ func signals(last map[trafficKey]counted, key trafficKey, now source.Traffic, at
 		if v < p {
 			// The LB restarted, or its stats were cleared: a rate of this would be negative
 			// or wrong. The next refresh counts from here.
-			out[signalNote] = "counters went back (the LB restarted or was cleared): rates from the next refresh"
+			out.Set(signalNote, "counters went back (the LB restarted or was cleared): rates from the next refresh")
 			return out
 		}
 		rates[k] = (v - p) / dt
 	}
 	req, hasReq := rates[source.TrafficRequests]
 	if hasReq {
-		out[signalReqRate] = decimal(req)
+		out.Set(signalReqRate, decimal(req))
 	} else {
-		out[signalNote] = "the LB counts no requests here"
+		out.Set(signalNote, "the LB counts no requests here")
 	}
-	for k, attr := range map[string]string{source.TrafficHTTP2xx: signal2xxRate, source.TrafficHTTP3xx: signal3xxRate,
-		source.TrafficHTTP4xx: signal4xxRate, source.TrafficHTTP5xx: signal5xxRate} {
+	for _, c := range [...]struct{ counter, attr string }{{source.TrafficHTTP2xx, signal2xxRate}, {source.TrafficHTTP3xx, signal3xxRate},
+		{source.TrafficHTTP4xx, signal4xxRate}, {source.TrafficHTTP5xx, signal5xxRate}} { // in one order: the same every refresh
+		k, attr := c.counter, c.attr
 		if v, ok := rates[k]; ok {
-			out[attr] = decimal(v)
+			out.Set(attr, decimal(v))
 		}
 	}
 	errRate, anyErr := 0.0, false
@@ -166,9 +168,9 @@ func signals(last map[trafficKey]counted, key trafficKey, now source.Traffic, at
 		}
 	}
 	if anyErr {
-		out[signalErrorRate] = decimal(errRate)
+		out.Set(signalErrorRate, decimal(errRate))
 		if hasReq && req > 0 {
-			out[signalErrorRatio] = decimal(min(1, errRate/req))
+			out.Set(signalErrorRatio, decimal(min(1, errRate/req)))
 		}
 	}
 	return out

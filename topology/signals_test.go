@@ -28,7 +28,7 @@ func TestSignals(t *testing.T) {
 	}
 	signalsOf := func(lbs []source.LB) (svc, inst, bare map[string]string) {
 		s := lbs[0].Services[0]
-		return s.Signals, s.Instances[0].Signals, s.Instances[1].Signals
+		return s.Signals.Map(), s.Instances[0].Signals.Map(), s.Instances[1].Signals.Map()
 	}
 
 	first := answer("UP", 1000, 10, 0, 0)
@@ -95,20 +95,20 @@ func TestSignalsOfAServiceAlone(t *testing.T) {
 	last = markSignals(second, t0.Add(10*time.Second), last, 0.05)
 	svc, inst, other := second[0].Services[0], second[0].Services[0].Instances[0], second[0].Services[1]
 	if diff := cmp.Diff(map[string]string{"req_rate": "10", "http_5xx_rate": "5", "error_rate": "5", "error_ratio": "0.5",
-		"sessions": "0", "failing": "true"}, svc.Signals); diff != "" {
+		"sessions": "0", "failing": "true"}, svc.Signals.Map()); diff != "" {
 		t.Errorf("the counted service (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"signal_note": perUpstream, "failing": "false"}, inst.Signals); diff != "" {
+	if diff := cmp.Diff(map[string]string{"signal_note": perUpstream, "failing": "false"}, inst.Signals.Map()); diff != "" {
 		t.Errorf("its instance (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"signal_note": "caddy counts no requests of server srv1: its metrics are off"}, other.Signals); diff != "" {
+	if diff := cmp.Diff(map[string]string{"signal_note": "caddy counts no requests of server srv1: its metrics are off"}, other.Signals.Map()); diff != "" {
 		t.Errorf("a service without counts (-want +got):\n%s", diff)
 	}
 
 	restarted := answer(2, 1)
 	markSignals(restarted, t0.Add(20*time.Second), last, 0.05)
 	if diff := cmp.Diff(map[string]string{"sessions": "0", "failing": "false",
-		"signal_note": "counters went back (the LB restarted or was cleared): rates from the next refresh"}, restarted[0].Services[0].Signals); diff != "" {
+		"signal_note": "counters went back (the LB restarted or was cleared): rates from the next refresh"}, restarted[0].Services[0].Signals.Map()); diff != "" {
 		t.Errorf("after caddy restarted (-want +got):\n%s", diff)
 	}
 }
@@ -155,7 +155,7 @@ func TestSignalSeriesAndHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst, ok := past.Get(graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"})
-	if !ok || inst.Attrs["error_ratio"] != "0.5" || inst.Attrs["req_rate"] != "20" || inst.Attrs["sessions"] != "3" {
+	if !ok || inst.Attrs.Get("error_ratio") != "0.5" || inst.Attrs.Get("req_rate") != "20" || inst.Attrs.Get("sessions") != "3" {
 		t.Errorf("the past graph's instance: %+v, want its signals back", inst)
 	}
 }
@@ -170,7 +170,7 @@ func TestFailingHealth(t *testing.T) {
 		{"DOWN", "", true}, {"MAINT", "0", true}, {"UP", "0.01", false}, {"UP", "0.05", true},
 		{"UNKNOWN", "", false}, {"UNKNOWN", "0.5", true}, {"", "0", false},
 	} {
-		if got := failing(c.health, map[string]string{"error_ratio": c.ratio}, 0.05); got != c.want {
+		if got := failing(c.health, source.Signals{{Name: "error_ratio", Value: c.ratio}}, 0.05); got != c.want {
 			t.Errorf("failing(%s, error_ratio %q) = %v, want %v", c.health, c.ratio, got, c.want)
 		}
 	}
@@ -187,7 +187,7 @@ func TestSignalsByClass(t *testing.T) {
 	last := markSignals(answer(100, 10, 0), t0, nil, 0.05)
 	next := answer(400, 70, 3)
 	markSignals(next, t0.Add(10*time.Second), last, 0.05)
-	got := next[0].Services[0].Instances[0].Signals
+	got := next[0].Services[0].Instances[0].Signals.Map()
 	for attr, want := range map[string]string{"http_2xx_rate": "30", "http_4xx_rate": "6", "http_5xx_rate": "0", "queue": "3", "req_rate": "36", "error_ratio": "0"} {
 		if got[attr] != want {
 			t.Errorf("%s = %q, want %q (all: %v)", attr, got[attr], want, got)

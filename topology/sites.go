@@ -388,14 +388,14 @@ func (m *siteMerge) add(cluster string, g *graph.Graph, stale bool) {
 		r := m.ref(cluster, e)
 		if old, ok := m.g.Get(r); ok { // a host another site sees too
 			if !m.shared[old] {
-				old.Attrs, old.Labels = maps.Clone(old.Attrs), maps.Clone(old.Labels)
+				old.Attrs, old.Labels = slices.Clone(old.Attrs), maps.Clone(old.Labels)
 				m.shared[old] = true
 			}
-			cs := strings.Split(old.Attrs[ClusterLabel], ",")
+			cs := strings.Split(old.Attrs.Get(ClusterLabel), ",")
 			if !slices.Contains(cs, cluster) {
 				cs = append(cs, cluster)
 				slices.Sort(cs)
-				old.Attrs[ClusterLabel] = strings.Join(cs, ",")
+				old.Attrs.Set(ClusterLabel, strings.Join(cs, ","))
 			}
 			global[g.Place(e)] = m.g.Put(&graph.Entity{Ref: r, Attrs: e.Attrs, LastSeen: e.LastSeen, Stale: e.Stale || stale}) // fills what the first lacks
 			continue
@@ -403,12 +403,9 @@ func (m *siteMerge) add(cluster string, g *graph.Graph, stale bool) {
 		c := *e
 		c.Ref = r
 		c.Stale = c.Stale || stale
-		if c.Attrs[ClusterLabel] != cluster && cluster != "" { // (the series carry it: never, but for a hand-made store)
-			c.Attrs = maps.Clone(c.Attrs)
-			if c.Attrs == nil {
-				c.Attrs = map[string]string{}
-			}
-			c.Attrs[ClusterLabel] = cluster
+		if c.Attrs.Get(ClusterLabel) != cluster && cluster != "" { // (the series carry it: never, but for a hand-made store)
+			c.Attrs = slices.Clone(c.Attrs)
+			c.Attrs.Set(ClusterLabel, cluster)
 		}
 		global[g.Place(e)] = m.g.Put(&c)
 	}
@@ -435,7 +432,7 @@ func (m *siteMerge) ref(cluster string, e *graph.Entity) graph.Ref {
 	case siteScoped[e.Kind] && cluster != "":
 		return graph.Ref{Kind: e.Kind, ID: cluster + "/" + e.ID}
 	case e.Kind == graph.Host:
-		mid := e.Attrs["machine_id"]
+		mid := e.Attrs.Get("machine_id")
 		if mid == "" {
 			if cluster == "" {
 				return e.Ref

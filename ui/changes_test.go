@@ -36,7 +36,7 @@ func changesGraph(at time.Time) *graph.Graph {
 	g := graph.New(at)
 	put := func(kind graph.Kind, id string, attrs, labels map[string]string) graph.Ref {
 		name := id[strings.LastIndex(id, "/")+1:]
-		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: name, Attrs: attrs, Labels: labels,
+		return g.Put(&graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: name, Attrs: graph.AttrsOf(attrs), Labels: labels,
 			Sources: []string{"test"}, LastSeen: at}).Ref
 	}
 	link := func(from, to graph.Ref) { g.Link(from, to, "test", at) }

@@ -63,7 +63,7 @@ func (u *UI) entity(c *echo.Context) error {
 		return u.render(c, http.StatusNotFound, "entity", string(kind)+" "+id, entityData{Kind: string(kind), ID: id, NotFound: true})
 	}
 	at := c.QueryParam("time")
-	d := entityData{Kind: string(kind), ID: id, Name: e.Name, Attrs: humanKV(e.Attrs), Labels: sortedKV(e.Labels),
+	d := entityData{Kind: string(kind), ID: id, Name: e.Name, Attrs: humanKV(e.Attrs.Map()), Labels: sortedKV(e.Labels),
 		Sources: e.Sources, LastSeen: fmtTime(e.LastSeen), Stale: e.Stale, Failing: kind == graph.Instance && isFailing(e),
 		Up: walk(g, e, true, at), Down: walk(g, e, false, at)}
 	d.selectors = selectorsOf(e, at)
@@ -100,9 +100,9 @@ func selectorsOf(e *graph.Entity, at string) selectors {
 	case graph.LB:
 		pairs = []string{"lb", e.Name}
 	case graph.Service:
-		pairs = []string{"lb", e.Attrs["lb"], "service", e.Name}
+		pairs = []string{"lb", e.Attrs.Get("lb"), "service", e.Name}
 	case graph.Instance:
-		pairs = []string{"lb", e.Attrs["lb"], "service", e.Attrs["service"], "server", e.Attrs["server"]}
+		pairs = []string{"lb", e.Attrs.Get("lb"), "service", e.Attrs.Get("service"), "server", e.Attrs.Get("server")}
 	case graph.Host:
 		pairs = []string{"host", e.ID}
 	case graph.Container:
@@ -183,7 +183,7 @@ func entityPaths(g *graph.Graph, e *graph.Entity, at string) ([]row, bool) {
 			}
 			if p.Host != nil {
 				r.Cells[7].Text = p.Host.ID
-				r.Cells[8] = cell{Text: p.Host.Attrs["kernel_release"]}
+				r.Cells[8] = cell{Text: p.Host.Attrs.Get("kernel_release")}
 			}
 			rows = append(rows, r)
 		}

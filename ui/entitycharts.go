@@ -49,9 +49,9 @@ func entityChartExprs(kind graph.Kind) []chartExpr {
 	case graph.Instance:
 		return []chartExpr{{"health (1 while in that state)", func(e *graph.Entity) string {
 			// An instance the LB does not name is known by its address, as history reads it.
-			kv := []string{"lb", e.Attrs["lb"], "service", e.Attrs["service"], "server", e.Attrs["server"]}
-			if e.Attrs["server"] == "" {
-				kv = append(kv, "address", e.Attrs["address"], "port", e.Attrs["port"])
+			kv := []string{"lb", e.Attrs.Get("lb"), "service", e.Attrs.Get("service"), "server", e.Attrs.Get("server")}
+			if e.Attrs.Get("server") == "" {
+				kv = append(kv, "address", e.Attrs.Get("address"), "port", e.Attrs.Get("port"))
 			}
 			return "max by (health) (strata_topology_instance_info" + selector(kv...) + ")"
 		}}}

@@ -175,7 +175,7 @@ func (u *UI) fleetOf(g *graph.Graph, at string) fleetResult {
 // anySet tells whether some entity of the fact's kind has the attribute.
 func anySet(g *graph.Graph, f fact) bool {
 	for e := range g.All(f.Kind) {
-		if e.Attrs[f.Attr] != "" {
+		if e.Attrs.Get(f.Attr) != "" {
 			return true
 		}
 	}
@@ -185,7 +185,7 @@ func anySet(g *graph.Graph, f fact) bool {
 // distributionOf counts the values of a fact, most common first.
 func distributionOf(g *graph.Graph, f fact, at string) (distribution, error) {
 	counts := map[string]int{}
-	g.Each(f.Kind, func(e *graph.Entity) { counts[e.Attrs[f.Attr]]++ })
+	g.Each(f.Kind, func(e *graph.Entity) { counts[e.Attrs.Get(f.Attr)]++ })
 	d := distribution{Title: f.Title, What: f.What, Attr: f.Attr}
 	rows := sortedCounts(counts)
 	if len(rows) == 0 {
@@ -277,7 +277,7 @@ func serviceDrift(g *graph.Graph, at string) (drift []driftRow, driftMore int, s
 					from = under.containers
 				}
 				for j, e := range from {
-					if v := e.Attrs[f.Attr]; v != "" && !slices.ContainsFunc(from[:j], func(o *graph.Entity) bool { return o.Attrs[f.Attr] == v }) {
+					if v := e.Attrs.Get(f.Attr); v != "" && !slices.ContainsFunc(from[:j], func(o *graph.Entity) bool { return o.Attrs.Get(f.Attr) == v }) {
 						counts[i][v]++ // an instance counts once per value
 					}
 				}
@@ -345,7 +345,7 @@ var zoneLabels = []string{"zone", "topology.kubernetes.io/zone", "failure-domain
 
 func zoneOf(h *graph.Entity) string {
 	for _, k := range zoneLabels {
-		if v := h.Attrs[k]; v != "" {
+		if v := h.Attrs.Get(k); v != "" {
 			return v
 		}
 		if v := h.Labels[k]; v != "" {

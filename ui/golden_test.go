@@ -32,7 +32,7 @@ var (
 func fixtureGraph(at time.Time) *graph.Graph {
 	g := graph.New(at)
 	put := func(kind graph.Kind, id, name string, attrs, labels map[string]string) graph.Ref {
-		e := &graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: name, Attrs: attrs, Labels: labels, LastSeen: at}
+		e := &graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: name, Attrs: graph.AttrsOf(attrs), Labels: labels, LastSeen: at}
 		if kind == graph.Container || kind == graph.Image || kind == graph.Host {
 			e.Sources = []string{"metrics"}
 		} else {

@@ -155,14 +155,14 @@ func serviceRows(g *graph.Graph, at string) ([]row, int) {
 			}
 			total += failing
 			r := svcRow{failing: failing}
-			r.ratio, _ = strconv.ParseFloat(svc.Attrs["error_ratio"], 64)
+			r.ratio, _ = strconv.ParseFloat(svc.Attrs.Get("error_ratio"), 64)
 			cells := []cell{
 				{Text: lb.ID, Href: lbHref(lb.ID, at)},
 				{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)},
 				{Text: strconv.Itoa(n)},
 				{Text: strconv.Itoa(failing)},
-				{Text: humanRatio(svc.Attrs["error_ratio"]), Sort: svc.Attrs["error_ratio"]},
-				{Text: humanRate(svc.Attrs["req_rate"]), Sort: svc.Attrs["req_rate"]},
+				{Text: humanRatio(svc.Attrs.Get("error_ratio")), Sort: svc.Attrs.Get("error_ratio")},
+				{Text: humanRate(svc.Attrs.Get("req_rate")), Sort: svc.Attrs.Get("req_rate")},
 				{},
 			}
 			if failing > 0 {
@@ -170,7 +170,7 @@ func serviceRows(g *graph.Graph, at string) ([]row, int) {
 			}
 			if worst != nil && isFailing(worst) {
 				cells[6] = cell{Text: strings.TrimSpace(worst.Name + " " + shownHealth(worst) + " " + errorsText(worst)), Href: entityHref(graph.Instance, worst.ID, at), Class: "failing",
-					Sort: worst.Attrs["error_ratio"]}
+					Sort: worst.Attrs.Get("error_ratio")}
 			}
 			r.row = row{Cells: cells, Failing: failing > 0}
 			out = append(out, r)
@@ -189,7 +189,7 @@ func serviceRows(g *graph.Graph, at string) ([]row, int) {
 
 // isFailing tells an instance the page draws red: not UP, or failing by its error ratio.
 func isFailing(e *graph.Entity) bool {
-	return e.Attrs["failing"] == "true" || healthClass(e.Attrs["health"]) == "down"
+	return e.Attrs.Get("failing") == "true" || healthClass(e.Attrs.Get("health")) == "down"
 }
 
 // worseInstance tells whether a is worse than b: failing before not, then by error ratio.
@@ -197,8 +197,8 @@ func worseInstance(a, b *graph.Entity) bool {
 	if fa, fb := isFailing(a), isFailing(b); fa != fb {
 		return fa
 	}
-	ra, _ := strconv.ParseFloat(a.Attrs["error_ratio"], 64)
-	rb, _ := strconv.ParseFloat(b.Attrs["error_ratio"], 64)
+	ra, _ := strconv.ParseFloat(a.Attrs.Get("error_ratio"), 64)
+	rb, _ := strconv.ParseFloat(b.Attrs.Get("error_ratio"), 64)
 	return ra > rb
 }
 

@@ -24,9 +24,9 @@ func (o oneGraph) GraphAt(context.Context, time.Time) (*graph.Graph, []string, e
 // one; their pages answer, and their links lead back to them.
 func TestIDsAPathCannotCarry(t *testing.T) {
 	g := graph.New(time.Time{})
-	lb := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.LB, ID: ".."}, Name: "..", Attrs: map[string]string{"provider": "inventory"}})
-	svc := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Service, ID: "../web"}, Name: "web", Attrs: map[string]string{}})
-	inst := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Instance, ID: "../web/./x//y"}, Name: "./x//y", Attrs: map[string]string{"position": "0"}})
+	lb := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.LB, ID: ".."}, Name: "..", Attrs: graph.AttrsOf(map[string]string{"provider": "inventory"})})
+	svc := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Service, ID: "../web"}, Name: "web", Attrs: graph.AttrsOf(map[string]string{})})
+	inst := g.Put(&graph.Entity{Ref: graph.Ref{Kind: graph.Instance, ID: "../web/./x//y"}, Name: "./x//y", Attrs: graph.AttrsOf(map[string]string{"position": "0"})})
 	g.Connect(lb, svc, "test", time.Time{})
 	g.Connect(svc, inst, "test", time.Time{})
 	u, err := New(Options{Graphs: oneGraph{g}, Limits: query.DefaultLimits}, slog.New(slog.DiscardHandler))

@@ -70,7 +70,7 @@ func (u *UI) lb(c *echo.Context) error {
 	at := c.QueryParam("time")
 	d.Name, d.Entity, d.Clear = lb.Name, entityHref(graph.LB, lb.ID, at), lbHref(lb.ID, at)
 	d.selectors = selectorsOf(lb, at)
-	d.Provider, d.Addresses = lb.Attrs["provider"], lb.Attrs["addresses"]
+	d.Provider, d.Addresses = lb.Attrs.Get("provider"), lb.Attrs.Get("addresses")
 
 	view := lbView{lb: lb}
 	health := map[string]int{}
@@ -141,8 +141,8 @@ func lbHref(id, at string) string {
 // instanceTableRow is one instance of an LB page's table, down to the hardware under it.
 func instanceTableRow(svc *graph.Entity, inst lbInstance, at string) row {
 	e := inst.entity
-	address := e.Attrs["address"]
-	if p := e.Attrs["port"]; p != "" && p != "0" && address != "" {
+	address := e.Attrs.Get("address")
+	if p := e.Attrs.Get("port"); p != "" && p != "0" && address != "" {
 		address += ":" + p
 	}
 	health := cell{Text: shownHealth(e), Class: "health " + healthClass(shownHealth(e))}
@@ -160,16 +160,16 @@ func instanceTableRow(svc *graph.Entity, inst lbInstance, at string) row {
 		hardware.Items = appendFact(hardware.Items, h, "product_name", at)
 	}
 	return row{Failing: isFailing(e), Cells: []cell{
-		{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}, {Text: e.Attrs["position"]},
-		{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)}, {Text: address}, health, {Text: errorsText(e), Sort: e.Attrs["error_ratio"]},
-		{Text: humanSeconds(e.Attrs["response_time_seconds"]), Sort: e.Attrs["response_time_seconds"]},
+		{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}, {Text: e.Attrs.Get("position")},
+		{Text: e.Name, Href: entityHref(graph.Instance, e.ID, at)}, {Text: address}, health, {Text: errorsText(e), Sort: e.Attrs.Get("error_ratio")},
+		{Text: humanSeconds(e.Attrs.Get("response_time_seconds")), Sort: e.Attrs.Get("response_time_seconds")},
 		containers, images, hosts, kernels, osImages, hardware,
 	}}
 }
 
 // appendFact adds a host's fact as a link to the search for the hosts that share it.
 func appendFact(cells []cell, host *graph.Entity, attr, at string) []cell {
-	v := host.Attrs[attr]
+	v := host.Attrs.Get(attr)
 	if v == "" {
 		return cells
 	}
@@ -219,7 +219,7 @@ func healthColour(health string) string {
 // shownHealth is an instance's health as the page shows it: FAILING for one whose health
 // check passes while the LB counts its requests failing (the failing attribute), else its health.
 func shownHealth(e *graph.Entity) string {
-	if h := e.Attrs["health"]; h != "UP" || e.Attrs["failing"] != "true" {
+	if h := e.Attrs.Get("health"); h != "UP" || e.Attrs.Get("failing") != "true" {
 		return h
 	}
 	return "FAILING"
@@ -228,11 +228,11 @@ func shownHealth(e *graph.Entity) string {
 // errorsText is "12% of 20.5/s": an instance's share of failed requests and its request
 // rate, as the LB counts them; empty when it counts none.
 func errorsText(e *graph.Entity) string {
-	ratio, err := strconv.ParseFloat(e.Attrs["error_ratio"], 64)
+	ratio, err := strconv.ParseFloat(e.Attrs.Get("error_ratio"), 64)
 	if err != nil {
 		return ""
 	}
-	return strconv.FormatFloat(math.Round(ratio*1000)/10, 'f', -1, 64) + "% of " + humanRate(e.Attrs["req_rate"])
+	return strconv.FormatFloat(math.Round(ratio*1000)/10, 'f', -1, 64) + "% of " + humanRate(e.Attrs.Get("req_rate"))
 }
 
 // healthClass groups the health values as the page colours them.
@@ -306,8 +306,8 @@ func underInstance(g *graph.Graph, inst *graph.Entity) underneath {
 
 // byPosition orders instances as the LB does: by position, then name.
 func byPosition(a, b *graph.Entity) bool {
-	pa, errA := strconv.Atoi(a.Attrs["position"])
-	pb, errB := strconv.Atoi(b.Attrs["position"])
+	pa, errA := strconv.Atoi(a.Attrs.Get("position"))
+	pb, errB := strconv.Atoi(b.Attrs.Get("position"))
 	if errA == nil && errB == nil && pa != pb {
 		return pa < pb
 	}

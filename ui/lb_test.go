@@ -45,7 +45,7 @@ type fixtureBuilder struct {
 }
 
 func (b fixtureBuilder) put(kind graph.Kind, id, name string, attrs map[string]string) graph.Ref {
-	return b.g.Put(&graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: name, Attrs: attrs, Sources: []string{"test"}, LastSeen: b.at}).Ref
+	return b.g.Put(&graph.Entity{Ref: graph.Ref{Kind: kind, ID: id}, Name: name, Attrs: graph.AttrsOf(attrs), Sources: []string{"test"}, LastSeen: b.at}).Ref
 }
 
 func (b fixtureBuilder) link(refs ...graph.Ref) {

@@ -69,7 +69,7 @@ func lbRows(g *graph.Graph, at string) []row {
 			hc.Items = append(hc.Items, cell{Text: h.Health + " " + strconv.Itoa(h.Count), Class: "health " + h.Class})
 		}
 		r := row{Failing: failing > 0, Cells: []cell{
-			{Text: lb.ID, Href: lbHref(lb.ID, at)}, {Text: lb.Attrs["provider"]}, {Text: lb.Attrs["addresses"]},
+			{Text: lb.ID, Href: lbHref(lb.ID, at)}, {Text: lb.Attrs.Get("provider")}, {Text: lb.Attrs.Get("addresses")},
 			{Text: strconv.Itoa(services)}, {Text: strconv.Itoa(instances)}, hc, {Text: strconv.Itoa(len(hosts))},
 			{Text: strconv.Itoa(failing), Class: map[bool]string{true: "failing"}[failing > 0]},
 		}}

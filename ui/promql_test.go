@@ -175,7 +175,7 @@ func TestEntityChartExprsQuote(t *testing.T) {
 	db := promqlStorage(t)
 	for _, kind := range []graph.Kind{graph.Container, graph.Instance, graph.Host} {
 		e := &graph.Entity{Ref: graph.Ref{Kind: kind, ID: `x"} or vector(1) or {__name__=~"strata_many`},
-			Attrs: map[string]string{"lb": `"}`, "service": `\`, "server": "\n"}}
+			Attrs: graph.AttrsOf(map[string]string{"lb": `"}`, "service": `\`, "server": "\n"})}
 		for _, ce := range entityChartExprs(kind) {
 			expr := ce.expr(e)
 			series, err := promql.EvalRange(t.Context(), db, expr, changesNow.Add(-time.Minute), changesNow, chartStep)

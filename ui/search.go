@@ -267,8 +267,8 @@ func matchWhere(e *graph.Entity, needle string) (int, string) {
 			best, where = how, name
 		}
 	}
-	if e.Kind == graph.Instance && e.Attrs["address"] != "" {
-		if addr := e.Attrs["address"] + ":" + e.Attrs["port"]; strings.EqualFold(addr, needle) {
+	if e.Kind == graph.Instance && e.Attrs.Get("address") != "" {
+		if addr := e.Attrs.Get("address") + ":" + e.Attrs.Get("port"); strings.EqualFold(addr, needle) {
 			return matchOwn, "address:port=" + addr
 		}
 	}
@@ -277,8 +277,8 @@ func matchWhere(e *graph.Entity, needle string) (int, string) {
 	if best == matchExact { // its own id or name
 		return matchOwn, where
 	}
-	for _, k := range slices.Sorted(maps.Keys(e.Attrs)) {
-		v := e.Attrs[k]
+	for _, k := range e.Attrs.Names() {
+		v := e.Attrs.Get(k)
 		try(v, k+"="+v)
 		if k == "addresses" { // a list of its own: one of them whole is the entity itself
 			for a := range strings.SplitSeq(v, ",") {

@@ -36,14 +36,14 @@ func newSearchIndex(g *graph.Graph) *searchIndex {
 		ix.entities = append(ix.entities, e)
 		put(e.ID)
 		put(e.Name)
-		for _, v := range e.Attrs {
-			put(v)
+		for _, a := range e.Attrs {
+			put(a.Value)
 		}
 		for _, v := range e.Labels {
 			put(v)
 		}
-		if e.Kind == graph.Instance && e.Attrs["address"] != "" {
-			put(e.Attrs["address"] + ":" + e.Attrs["port"])
+		if e.Kind == graph.Instance && e.Attrs.Get("address") != "" {
+			put(e.Attrs.Get("address") + ":" + e.Attrs.Get("port"))
 		}
 	})
 	ix.text = b.String()

@@ -140,7 +140,7 @@ func load(t *testing.T, where string, at time.Time, body []string) *graph.Graph 
 			g.Link(from, to, "test", at)
 			continue
 		}
-		e := &graph.Entity{Ref: graph.Ref{Kind: graph.Kind(f[0]), ID: f[1]}, Name: lastPart(f[1]), Attrs: map[string]string{},
+		e := &graph.Entity{Ref: graph.Ref{Kind: graph.Kind(f[0]), ID: f[1]}, Name: lastPart(f[1]), Attrs: graph.Attrs{},
 			Sources: []string{"test"}, LastSeen: at}
 		if e.Kind.Depth() < 0 {
 			t.Fatalf("%s: unknown kind %q", where, f[0])
@@ -165,7 +165,7 @@ func load(t *testing.T, where string, at time.Time, body []string) *graph.Graph 
 				}
 				e.Labels[strings.TrimPrefix(k, "label:")] = v
 			default:
-				e.Attrs[k] = v
+				e.Attrs.Set(k, v)
 			}
 		}
 		g.Put(e)

@@ -58,7 +58,7 @@ func valueOf(e *graph.Entity, name string) string {
 	if slices.Contains(graph.OwnAttrs, name) {
 		return e.Attr(name)
 	}
-	if v, ok := e.Attrs[name]; ok {
+	if v, ok := e.Attrs.Lookup(name); ok {
 		return v
 	}
 	return e.Labels[name]

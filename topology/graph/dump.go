@@ -13,7 +13,7 @@ func Dump(g *Graph) string {
 	var b strings.Builder
 	for _, e := range g.Entities("") {
 		fmt.Fprintf(&b, "%s name=%q", e.Ref, e.Name)
-		writeMap(&b, " ", e.Attrs)
+		writeMap(&b, " ", e.Attrs.Map())
 		if len(e.Labels) > 0 {
 			b.WriteString(" labels{")
 			writeMap(&b, "", e.Labels)

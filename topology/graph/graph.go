@@ -52,7 +52,7 @@ func ServiceID(lb, namespace, name string) string {
 type Entity struct {
 	Ref
 	Name     string
-	Attrs    map[string]string // kind-specific facts (kernel_release, address, health, …)
+	Attrs    Attrs             // kind-specific facts (kernel_release, address, health, …)
 	Labels   map[string]string // k8s labels, LB tags, inventory labels
 	Sources  []string          // which sources reported it
 	LastSeen time.Time
@@ -60,6 +60,9 @@ type Entity struct {
 
 	place int32 // in the graph that holds it, for DownOf and UpOf
 }
+
+// ClusterAttr is the attribute that names an entity's site (global.external_labels' cluster).
+const ClusterAttr = "cluster"
 
 // OwnAttrs are the names Attr answers from the entity itself, not its attributes: its name, id
 // and kind, and stale ("true" while its sources have stopped answering, else empty, as the
@@ -81,7 +84,7 @@ func (e *Entity) Attr(name string) string {
 		}
 		return ""
 	}
-	return e.Attrs[name]
+	return e.Attrs.Get(name)
 }
 
 // Edge goes from an entity toward the hardware (lb → service → instance → … → host).
@@ -104,13 +107,53 @@ func (e *Edge) ToEntity() *Entity   { return e.to }
 // a fleet of 10,000 hosts adds over a million.
 type Graph struct {
 	At     time.Time
-	index  map[Ref]int32
+	index  [len(kinds) + 1]map[string]int32 // by kind (the last for a kind not known), then id
 	nodes  []node
 	edges  int
 	byKind map[Kind][]int32 // the places of each kind's entities, so that Each(kind) visits only those
 
-	singles map[string][]string
-	slab    []Edge // edges are allocated from here, a block at a time
+	singles  map[string][]string
+	slab     []Edge   // edges are allocated from here, a block at a time
+	entities []Entity // and entities likewise
+}
+
+var kinds = [...]Kind{LB, Service, Instance, Pod, Container, Image, Host}
+
+// slot is a kind's index in Graph.index: a lookup hashes the id alone, in a map of one kind,
+// and a kind nobody knows (a hand-made store's series) has one of its own, keyed by kind and id.
+func slot(k Kind) int {
+	switch k {
+	case LB:
+		return 0
+	case Service:
+		return 1
+	case Instance:
+		return 2
+	case Pod:
+		return 3
+	case Container:
+		return 4
+	case Image:
+		return 5
+	case Host:
+		return 6
+	}
+	return len(kinds)
+}
+
+// key is r's key in its kind's index.
+func key(r Ref, s int) string {
+	if s == len(kinds) {
+		return string(r.Kind) + "/" + r.ID
+	}
+	return r.ID
+}
+
+// lookup is the place of r.
+func (g *Graph) lookup(r Ref) (int32, bool) {
+	s := slot(r.Kind)
+	i, ok := g.index[s][key(r, s)]
+	return i, ok
 }
 
 // Single returns a one-source list shared by every entity or edge with that source alone: a
@@ -138,33 +181,48 @@ func New(at time.Time) *Graph { return NewSized(at, 0) }
 
 // NewSized returns an empty graph with room for about n entities.
 func NewSized(at time.Time, n int) *Graph {
-	return &Graph{At: at, index: make(map[Ref]int32, n), nodes: make([]node, 0, n)}
+	return &Graph{At: at, nodes: make([]node, 0, n)}
 }
 
-// Put adds an entity or merges it into the one with the same Ref: attributes already set are
-// kept (the caller adds the strongest source first), labels likewise, sources are unioned.
+// Expect makes room for about n entities of a kind: its index is sized once instead of grown.
+func (g *Graph) Expect(kind Kind, n int) {
+	if s := slot(kind); g.index[s] == nil {
+		g.index[s] = make(map[string]int32, n)
+	}
+}
+
+// Put adds a copy of an entity, or merges it into the one with the same Ref: attributes
+// already set are kept (the caller adds the strongest source first), labels likewise, sources
+// are unioned. It returns the entity in the graph; e itself is not kept.
 func (g *Graph) Put(e *Entity) *Entity {
-	i, ok := g.index[e.Ref]
+	s := slot(e.Kind)
+	k := key(e.Ref, s)
+	i, ok := g.index[s][k]
 	if !ok {
-		if e.Attrs == nil {
-			e.Attrs = map[string]string{}
-		}
 		if g.byKind == nil {
 			g.byKind = map[Kind][]int32{}
 		}
-		e.place = int32(len(g.nodes))
-		g.byKind[e.Kind] = append(g.byKind[e.Kind], e.place)
-		g.index[e.Ref] = e.place
-		g.nodes = append(g.nodes, node{entity: e})
-		return e
+		if g.index[s] == nil {
+			g.index[s] = map[string]int32{}
+		}
+		if len(g.entities) == cap(g.entities) {
+			g.entities = make([]Entity, 0, 1024) // a fleet's 400,000 need not be as many allocations
+		}
+		g.entities = append(g.entities, *e)
+		c := &g.entities[len(g.entities)-1]
+		c.place = int32(len(g.nodes))
+		g.byKind[c.Kind] = append(g.byKind[c.Kind], c.place)
+		g.index[s][k] = c.place
+		g.nodes = append(g.nodes, node{entity: c})
+		return c
 	}
 	old := g.nodes[i].entity
 	if old.Name == "" {
 		old.Name = e.Name
 	}
-	for k, v := range e.Attrs {
-		if old.Attrs[k] == "" {
-			old.Attrs[k] = v
+	for _, a := range e.Attrs {
+		if v, set := old.Attrs.Lookup(a.Name); !set || v == "" {
+			old.Attrs.Set(a.Name, a.Value)
 		}
 	}
 	// The first record's labels are the source's own map (a source may keep it across
@@ -192,8 +250,8 @@ func (g *Graph) Put(e *Entity) *Entity {
 // Link adds an edge, or merges the source into the existing one. Both ends must exist;
 // an edge to or from an unknown entity is not added.
 func (g *Graph) Link(from, to Ref, source string, seen time.Time) {
-	fi, ok1 := g.index[from]
-	ti, ok2 := g.index[to]
+	fi, ok1 := g.lookup(from)
+	ti, ok2 := g.lookup(to)
 	if !ok1 || !ok2 {
 		return
 	}
@@ -246,7 +304,7 @@ func (g *Graph) link(fi, ti int32, source string, seen time.Time) {
 
 // Get returns the entity with that Ref.
 func (g *Graph) Get(r Ref) (*Entity, bool) {
-	i, ok := g.index[r]
+	i, ok := g.lookup(r)
 	if !ok {
 		return nil, false
 	}
@@ -333,7 +391,7 @@ func (g *Graph) EachEdge(f func(*Edge)) {
 
 // Down returns the edges from r toward the hardware.
 func (g *Graph) Down(r Ref) []*Edge {
-	if i, ok := g.index[r]; ok {
+	if i, ok := g.lookup(r); ok {
 		return g.nodes[i].down
 	}
 	return nil
@@ -357,7 +415,7 @@ func (g *Graph) UpOf(e *Entity) []*Edge {
 
 // Up returns the edges into r from above.
 func (g *Graph) Up(r Ref) []*Edge {
-	if i, ok := g.index[r]; ok {
+	if i, ok := g.lookup(r); ok {
 		return g.nodes[i].up
 	}
 	return nil

@@ -12,15 +12,15 @@ var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 func TestPutKeepsTheFirstFactAndUnionsSources(t *testing.T) {
 	g := New(t0)
 	h := Ref{Host, "node-1"}
-	g.Put(&Entity{Ref: h, Name: "node-1", Attrs: map[string]string{"kernel_release": "6.1.0-15", "os_image": ""},
+	g.Put(&Entity{Ref: h, Name: "node-1", Attrs: AttrsOf(map[string]string{"kernel_release": "6.1.0-15", "os_image": ""}),
 		Sources: []string{"metrics"}, LastSeen: t0})
-	g.Put(&Entity{Ref: h, Attrs: map[string]string{"kernel_release": "6.1.0-13", "os_image": "Flatcar"},
+	g.Put(&Entity{Ref: h, Attrs: AttrsOf(map[string]string{"kernel_release": "6.1.0-13", "os_image": "Flatcar"}),
 		Labels: map[string]string{"rack": "r12"}, Sources: []string{"inventory"}, LastSeen: t0.Add(time.Minute), Stale: true})
 	e, ok := g.Get(h)
 	if !ok {
 		t.Fatal("host missing")
 	}
-	if e.Attrs["kernel_release"] != "6.1.0-15" || e.Attrs["os_image"] != "Flatcar" {
+	if e.Attrs.Get("kernel_release") != "6.1.0-15" || e.Attrs.Get("os_image") != "Flatcar" {
 		t.Errorf("attrs %v: the first source's facts win, the second fills the empty ones", e.Attrs)
 	}
 	if e.Labels["rack"] != "r12" || !slices.Equal(e.Sources, []string{"inventory", "metrics"}) {

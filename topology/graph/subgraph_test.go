@@ -12,7 +12,7 @@ func TestSubgraph(t *testing.T) {
 	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	g := New(at)
 	put := func(kind Kind, id string) *Entity {
-		return g.Put(&Entity{Ref: Ref{kind, id}, Name: id, Attrs: map[string]string{"a": id}, LastSeen: at})
+		return g.Put(&Entity{Ref: Ref{kind, id}, Name: id, Attrs: AttrsOf(map[string]string{"a": id}), LastSeen: at})
 	}
 	lb, svc, s0, s1, h := put(LB, "edge"), put(Service, "edge/web"), put(Instance, "edge/web/s0"), put(Instance, "edge/web/s1"), put(Host, "h")
 	g.Connect(lb, svc, "x", at)
@@ -32,7 +32,7 @@ func TestSubgraph(t *testing.T) {
 	if want := []string{"lb/edge>service/edge/web x", "service/edge/web>instance/edge/web/s0 x", "instance/edge/web/s0>host/h x"}; !slices.Equal(edges, want) {
 		t.Errorf("edges %q, want %q", edges, want)
 	}
-	if got, _ := sub.Get(Ref{Host, "h"}); got == h || got.Attrs["a"] != "h" || len(sub.UpOf(got)) != 1 {
+	if got, _ := sub.Get(Ref{Host, "h"}); got == h || got.Attrs.Get("a") != "h" || len(sub.UpOf(got)) != 1 {
 		t.Errorf("the host in the subgraph: %+v (a copy with one edge up)", got)
 	}
 	if g.Len() != 5 || len(g.UpOf(h)) != 2 {

@@ -216,23 +216,24 @@ func (j *joiner) putHosts() {
 		}
 		g.ref = graph.Ref{Kind: graph.Host, ID: id}
 		for _, r := range g.records {
-			e := &graph.Entity{Ref: g.ref, Name: g.name(), Attrs: map[string]string{}, Labels: r.Labels,
+			e := &graph.Entity{Ref: g.ref, Name: g.name(), Attrs: j.attrs(len(r.Attrs) + 4), Labels: r.Labels,
 				Sources: j.g.Single(r.src), LastSeen: r.seen, Stale: r.stale}
 			for k, v := range r.Attrs {
-				e.Attrs[k] = v
+				e.Attrs = append(e.Attrs, graph.Attr{Name: k, Value: v})
 			}
-			setIf(e.Attrs, "hostname", r.Hostname)
-			setIf(e.Attrs, "machine_id", r.MachineID)
+			e.Attrs.Sort() // a map's order is random: the same host's facts in the same order every time
+			e.Attrs.SetIf("hostname", r.Hostname)
+			e.Attrs.SetIf("machine_id", r.MachineID)
 			// The SMBIOS UUID counts as a serial number: shown only where the exporter was asked
 			// for serials (--collector.dmi.serials); the Kubernetes API and kube-state-metrics
 			// report it whatever that says, and it serves only to match hosts.
 			if r.Origin == source.OriginExporter {
-				setIf(e.Attrs, "system_uuid", strings.ToLower(r.SystemUUID))
+				e.Attrs.SetIf("system_uuid", strings.ToLower(r.SystemUUID))
 			}
 			if len(r.Addresses) > 0 {
-				e.Attrs["addresses"] = strings.Join(sortedUnique(r.Addresses), ",")
+				e.Attrs.Set("addresses", strings.Join(sortedUnique(r.Addresses), ","))
 			}
-			g.entity = j.g.Put(e)
+			g.entity = j.put(e)
 		}
 	}
 }

@@ -35,6 +35,8 @@ type Input struct {
 	LocalHost string
 	LBs       []LBReport
 	Facts     []FactReport
+	// Cluster (global.external_labels' cluster) is every entity's cluster attribute; "" sets none.
+	Cluster string
 }
 
 // LBReport is what one LB source last said.
@@ -56,11 +58,33 @@ type FactReport struct {
 // Build joins the reports into a graph.
 func Build(in Input) (*graph.Graph, []string) {
 	j := &joiner{in: in, g: graph.NewSized(in.At, estimateEntities(in))}
+	j.expect()
 	j.hosts()
 	j.workloads()
 	j.loadBalancers()
 	sort.Strings(j.warnings)
 	return j.g, j.warnings
+}
+
+// expect sizes the graph's index of each kind that the reports have many of.
+func (j *joiner) expect() {
+	var containers, pods, hosts, instances int
+	for _, r := range j.in.Facts {
+		if r.Facts != nil {
+			containers, pods, hosts = containers+len(r.Facts.Containers), pods+len(r.Facts.Pods), hosts+len(r.Facts.Hosts)
+		}
+	}
+	for _, r := range j.in.LBs {
+		for _, lb := range r.LBs {
+			for _, s := range lb.Services {
+				instances += len(s.Instances)
+			}
+		}
+	}
+	j.g.Expect(graph.Container, containers)
+	j.g.Expect(graph.Pod, pods)
+	j.g.Expect(graph.Host, hosts)
+	j.g.Expect(graph.Instance, instances)
 }
 
 // estimateEntities sizes the graph's index once instead of growing it a dozen times.
@@ -96,7 +120,31 @@ type joiner struct {
 	podByIP       map[string]*podAt
 	podsByUID     map[string]*podAt
 	listeners     map[*hostGroup][]listenerAt
-	process       *listenerAt // the host process the last resolve found, if any
+	images        map[string]*graph.Entity // image ref → the image in the graph
+	process       *listenerAt              // the host process the last resolve found, if any
+
+	attrBlock graph.Attrs // entities' attributes are carved from here, a block at a time
+}
+
+// attrs is room for an entity's n attributes and its cluster: a fleet's 400,000 lists of
+// attributes need not be as many allocations. Each has a capacity of its own, so that an
+// append beyond it moves the list instead of writing over the next one's.
+func (j *joiner) attrs(n int) graph.Attrs {
+	n++
+	if cap(j.attrBlock)-len(j.attrBlock) < n {
+		j.attrBlock = make(graph.Attrs, 0, max(8192, n))
+	}
+	l := len(j.attrBlock)
+	j.attrBlock = j.attrBlock[:l+n]
+	return j.attrBlock[l : l : l+n]
+}
+
+// put puts an entity in the graph with this site's cluster, and returns the graph's.
+func (j *joiner) put(e *graph.Entity) *graph.Entity {
+	if j.in.Cluster != "" {
+		e.Attrs.Set(graph.ClusterAttr, j.in.Cluster)
+	}
+	return j.g.Put(e)
 }
 
 func (j *joiner) warn(format string, args ...any) {

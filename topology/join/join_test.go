@@ -1,6 +1,7 @@
 package join
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -163,8 +164,8 @@ func TestSameHostname(t *testing.T) {
 			t.Fatalf("%s reaches %v", inst, hosts)
 		}
 		h, _ := g.Get(hosts[0])
-		if h.Attrs["kernel_release"] != kernel {
-			t.Errorf("%s runs on %s with kernel %q, want %q", inst, h.ID, h.Attrs["kernel_release"], kernel)
+		if h.Attrs.Get("kernel_release") != kernel {
+			t.Errorf("%s runs on %s with kernel %q, want %q", inst, h.ID, h.Attrs.Get("kernel_release"), kernel)
 		}
 	}
 }
@@ -199,8 +200,8 @@ func TestSourcesDisagree(t *testing.T) {
 	h := hosts[0]
 	for k, want := range map[string]string{"kernel_release": "6.1.0-15-amd64", "os_image": "Flatcar 3815.2.1", "os_id": "flatcar",
 		"product_name": "PowerEdge R640", "container_runtime": "containerd://1.7"} {
-		if h.Attrs[k] != want {
-			t.Errorf("host %s = %q, want %q (precedence exporter > node_exporter > kube-state-metrics > inventory)", k, h.Attrs[k], want)
+		if h.Attrs.Get(k) != want {
+			t.Errorf("host %s = %q, want %q (precedence exporter > node_exporter > kube-state-metrics > inventory)", k, h.Attrs.Get(k), want)
 		}
 	}
 	if h.Labels["rack"] != "r12" || h.Labels["zone"] != "eu-1a" {
@@ -282,8 +283,8 @@ func TestKubernetesSource(t *testing.T) {
 		if len(hosts) != 1 {
 			t.Fatalf("%s reaches hosts %v, want one", inst, hosts)
 		}
-		if h, _ := g.Get(hosts[0]); h.Attrs["kernel_release"] != want {
-			t.Errorf("%s runs on %s with kernel %q, want %q", inst, h.ID, h.Attrs["kernel_release"], want)
+		if h, _ := g.Get(hosts[0]); h.Attrs.Get("kernel_release") != want {
+			t.Errorf("%s runs on %s with kernel %q, want %q", inst, h.ID, h.Attrs.Get("kernel_release"), want)
 		}
 	}
 	if got := g.Down(graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-0"}); len(got) != 1 || got[0].To().ID != "shop/c1ps-0" {
@@ -293,7 +294,7 @@ func TestKubernetesSource(t *testing.T) {
 		t.Errorf("shop/c1ps-0 reaches containers %v, want c0", got)
 	}
 	inst, _ := g.Get(graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-0"})
-	if inst == nil || inst.Attrs["namespace"] != "shop" || inst.Attrs["service"] != "c1ps" {
+	if inst == nil || inst.Attrs.Get("namespace") != "shop" || inst.Attrs.Get("service") != "c1ps" {
 		t.Errorf("instance attributes: %v", inst)
 	}
 	if got := g.Down(graph.Ref{Kind: graph.Instance, ID: "k8s/shop/c1ps/c1ps-1"}); len(got) != 0 {
@@ -336,10 +337,28 @@ func TestSystemUUIDOnlyFromSerials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g, _ := Build(Input{At: t0, Facts: []FactReport{facts("metrics", &source.FactSet{Hosts: tc.hosts})}})
 			for _, h := range g.Entities(graph.Host) {
-				if got := h.Attrs["system_uuid"]; (got != "") != tc.shown {
+				if got := h.Attrs.Get("system_uuid"); (got != "") != tc.shown {
 					t.Errorf("%s: system_uuid %q, shown=%v wanted", h.ID, got, tc.shown)
 				}
 			}
 		})
+	}
+}
+
+// TestAttrsOfTwoEntitiesStayApart: the join carves every entity's attributes from one block;
+// a fact added later to one (a container's pod, found after it was put) must not write over
+// the next one's.
+func TestAttrsOfTwoEntitiesStayApart(t *testing.T) {
+	j := &joiner{in: Input{Cluster: "eu-1"}, g: graph.New(time.Time{})}
+	a := j.put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "a"}, Attrs: append(j.attrs(1), graph.Attr{Name: "x", Value: "1"})})
+	b := j.put(&graph.Entity{Ref: graph.Ref{Kind: graph.Host, ID: "b"}, Attrs: append(j.attrs(1), graph.Attr{Name: "x", Value: "2"})})
+	for i := range 5 {
+		a.Attrs.Set(fmt.Sprint("more", i), "a")
+	}
+	if b.Attrs.Get("x") != "2" || b.Attrs.Get("cluster") != "eu-1" || len(b.Attrs) != 2 {
+		t.Errorf("b's attributes were written over by a's: %v", b.Attrs)
+	}
+	if a.Attrs.Get("x") != "1" || a.Attrs.Get("more4") != "a" || a.Attrs.Get("cluster") != "eu-1" {
+		t.Errorf("a's attributes: %v", a.Attrs)
 	}
 }

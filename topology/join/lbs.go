@@ -25,8 +25,9 @@ func (j *joiner) loadBalancers() {
 			if lbHost == "" && !lb.NoHost {
 				lbHost = j.in.LocalHost
 			}
-			attrs := map[string]string{"provider": provider, "addresses": strings.Join(lb.Addresses, ","), "host": lbHost}
-			j.g.Put(&graph.Entity{Ref: lbRef, Name: lb.Name, Attrs: attrs, Labels: lb.Labels,
+			attrs := append(j.attrs(3), graph.Attr{Name: "provider", Value: provider}, graph.Attr{Name: "addresses", Value: strings.Join(lb.Addresses, ",")},
+				graph.Attr{Name: "host", Value: lbHost})
+			lbEntity := j.put(&graph.Entity{Ref: lbRef, Name: lb.Name, Attrs: attrs, Labels: lb.Labels,
 				Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 			for _, svc := range lb.Services {
 				if svc.Of != "" {
@@ -34,11 +35,11 @@ func (j *joiner) loadBalancers() {
 					continue
 				}
 				svcRef := graph.Ref{Kind: graph.Service, ID: graph.ServiceID(lb.Name, svc.Namespace, svc.Name)}
-				svcAttrs := map[string]string{"lb": lb.Name, "namespace": svc.Namespace}
-				signalsInto(svcAttrs, svc.Signals, rep.Stale)
-				svcEntity := j.g.Put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels, Attrs: svcAttrs,
+				svcAttrs := append(j.attrs(2+len(svc.Signals)), graph.Attr{Name: "lb", Value: lb.Name}, graph.Attr{Name: "namespace", Value: svc.Namespace})
+				signalsInto(&svcAttrs, svc.Signals, rep.Stale)
+				svcEntity := j.put(&graph.Entity{Ref: svcRef, Name: svc.Name, Labels: svc.Labels, Attrs: svcAttrs,
 					Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
-				j.g.Link(lbRef, svcRef, rep.Source, rep.Seen)
+				j.g.Connect(lbEntity, svcEntity, rep.Source, rep.Seen)
 				for _, inst := range svc.Instances {
 					j.instance(rep, lb, lbHost, svcEntity, inst)
 				}
@@ -50,12 +51,12 @@ func (j *joiner) loadBalancers() {
 // signalsInto copies the traffic signals the refresh made (rates, failing) into an entity's
 // attributes, unless the report is stale: a rate from a source that stopped answering is no
 // rate now.
-func signalsInto(attrs, signals map[string]string, stale bool) {
+func signalsInto(attrs *graph.Attrs, signals source.Signals, stale bool) {
 	if stale {
 		return
 	}
-	for k, v := range signals {
-		attrs[k] = v
+	for _, a := range signals {
+		attrs.Set(a.Name, a.Value)
 	}
 }
 
@@ -85,20 +86,20 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 	// instances of a large fleet are the join's most numerous writes.
 	j.process = nil
 	target, via := j.resolve(inst, lbHost)
-	attrs := make(map[string]string, 12)
-	attrs["lb"], attrs["service"], attrs["server"] = lb.Name, svc.Name, inst.Name
-	setIf(attrs, "namespace", svc.Attrs["namespace"])
-	attrs["address"], attrs["port"], attrs["position"] = inst.Address, strconv.Itoa(inst.Port), strconv.Itoa(inst.Position)
-	attrs["health"], attrs["weight"] = health, strconv.Itoa(inst.Weight)
+	attrs := append(j.attrs(12+len(inst.Signals)), graph.Attr{Name: "lb", Value: lb.Name}, graph.Attr{Name: "service", Value: svc.Name},
+		graph.Attr{Name: "server", Value: inst.Name})
+	attrs.SetIf("namespace", svc.Attrs.Get("namespace"))
+	attrs = append(attrs, graph.Attr{Name: "address", Value: inst.Address}, graph.Attr{Name: "port", Value: strconv.Itoa(inst.Port)},
+		graph.Attr{Name: "position", Value: strconv.Itoa(inst.Position)}, graph.Attr{Name: "health", Value: health},
+		graph.Attr{Name: "weight", Value: strconv.Itoa(inst.Weight)})
 	if j.process != nil {
-		attrs["process"] = j.process.Comm
-		attrs["pid"] = strconv.Itoa(j.process.PID)
+		attrs = append(attrs, graph.Attr{Name: "process", Value: j.process.Comm}, graph.Attr{Name: "pid", Value: strconv.Itoa(j.process.PID)})
 	}
 	if target != nil {
-		attrs["resolved_via"] = via
+		attrs = append(attrs, graph.Attr{Name: "resolved_via", Value: via})
 	}
-	signalsInto(attrs, inst.Signals, rep.Stale)
-	e := j.g.Put(&graph.Entity{Ref: ref, Name: cmp.Or(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
+	signalsInto(&attrs, inst.Signals, rep.Stale)
+	e := j.put(&graph.Entity{Ref: ref, Name: cmp.Or(inst.Name, key), Attrs: attrs, Labels: inst.Labels,
 		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 	j.g.Connect(svc, e, rep.Source, rep.Seen)
 	if target == nil {

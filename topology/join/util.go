@@ -34,12 +34,6 @@ func splitImage(ref string) (name, tag string) {
 	return ref, "latest"
 }
 
-func setIf(m map[string]string, k, v string) {
-	if v != "" {
-		m[k] = v
-	}
-}
-
 func sortedUnique(in []string) []string {
 	out := slices.Clone(in)
 	sort.Strings(out)

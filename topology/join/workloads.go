@@ -50,6 +50,7 @@ func (j *joiner) workloads() {
 	j.podByIP = map[string]*podAt{}
 	j.podsByUID = map[string]*podAt{}
 	j.listeners = map[*hostGroup][]listenerAt{}
+	j.images = map[string]*graph.Entity{}
 
 	// The strongest source's record of a pod or container comes first: the first record
 	// names the entity and keeps its ports and addresses, the others fill what it lacks.
@@ -81,11 +82,13 @@ func (j *joiner) workloads() {
 // pod puts a pod in the graph, on its node's host, and indexes it by uid and IP.
 func (j *joiner) pod(rep FactReport, p source.Pod) {
 	ref := graph.Ref{Kind: graph.Pod, ID: p.Namespace + "/" + p.Name}
+	attrs := append(j.attrs(8), graph.Attr{Name: "namespace", Value: p.Namespace}, graph.Attr{Name: "uid", Value: p.UID},
+		graph.Attr{Name: "node", Value: p.Node}, graph.Attr{Name: "ip", Value: strings.Join(p.IPs, ",")}, graph.Attr{Name: "phase", Value: p.Phase},
+		graph.Attr{Name: "owner", Value: p.Owner}, graph.Attr{Name: "host_network", Value: strconv.FormatBool(p.HostNetwork)})
+	attrs.SetIf("ordinal", p.Ordinal)
 	e := &graph.Entity{Ref: ref, Name: p.Name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
-		Labels: p.Labels, Attrs: map[string]string{"namespace": p.Namespace, "uid": p.UID, "node": p.Node,
-			"ip": strings.Join(p.IPs, ","), "phase": p.Phase, "owner": p.Owner, "host_network": strconv.FormatBool(p.HostNetwork)}}
-	setIf(e.Attrs, "ordinal", p.Ordinal)
-	pa := &podAt{Pod: p, ref: ref, entity: j.g.Put(e), host: j.hostOf(p.Node)}
+		Labels: p.Labels, Attrs: attrs}
+	pa := &podAt{Pod: p, ref: ref, entity: j.put(e), host: j.hostOf(p.Node)}
 	if p.UID != "" {
 		j.podsByUID[p.UID] = pa
 	}
@@ -101,7 +104,7 @@ func (j *joiner) pod(rep FactReport, p source.Pod) {
 		}
 	}
 	if pa.host != nil {
-		j.g.Link(ref, pa.host.ref, rep.Source, rep.Seen)
+		j.g.Connect(pa.entity, pa.host.entity, rep.Source, rep.Seen)
 	}
 }
 
@@ -110,17 +113,18 @@ func (j *joiner) pod(rep FactReport, p source.Pod) {
 func (j *joiner) container(rep FactReport, c *source.Container) {
 	host := j.hostOf(c.Host)
 	ref := graph.Ref{Kind: graph.Container, ID: c.ID}
-	attrs := make(map[string]string, 8)
-	setIf(attrs, "image", c.Image)
-	setIf(attrs, "image_id", c.ImageID)
-	setIf(attrs, "runtime", c.Runtime)
-	setIf(attrs, "pod", c.Pod)
-	setIf(attrs, "namespace", c.Namespace)
-	setIf(attrs, "pod_uid", c.PodUID)
-	if host != nil {
-		attrs["host"] = host.ref.ID
+	// Each fact is set once here: appended, not looked for first.
+	attrs := j.attrs(7)
+	for _, a := range [...]graph.Attr{{Name: "image", Value: c.Image}, {Name: "image_id", Value: c.ImageID}, {Name: "runtime", Value: c.Runtime},
+		{Name: "pod", Value: c.Pod}, {Name: "namespace", Value: c.Namespace}, {Name: "pod_uid", Value: c.PodUID}} {
+		if a.Value != "" {
+			attrs = append(attrs, a)
+		}
 	}
-	e := j.g.Put(&graph.Entity{Ref: ref, Name: c.Name, Attrs: attrs, Labels: c.Labels,
+	if host != nil {
+		attrs = append(attrs, graph.Attr{Name: "host", Value: host.ref.ID})
+	}
+	e := j.put(&graph.Entity{Ref: ref, Name: c.Name, Attrs: attrs, Labels: c.Labels,
 		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 	ca, seen := j.containers[c.ID]
 	if !seen {
@@ -134,13 +138,13 @@ func (j *joiner) container(rep FactReport, c *source.Container) {
 		j.byContainerIP[a] = ca
 	}
 	if c.Image != "" {
-		img := graph.Ref{Kind: graph.Image, ID: c.Image}
 		// Many containers share an image: it is made once per source and digest.
-		ie, ok := j.g.Get(img)
-		if !ok || !slices.Contains(ie.Sources, rep.Source) || (ie.Attrs["digest"] == "" && c.ImageID != "") {
+		ie := j.images[c.Image]
+		if ie == nil || !slices.Contains(ie.Sources, rep.Source) || (ie.Attrs.Get("digest") == "" && c.ImageID != "") {
 			name, tag := splitImage(c.Image)
-			ie = j.g.Put(&graph.Entity{Ref: img, Name: name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
-				Attrs: map[string]string{"tag": tag, "digest": c.ImageID}})
+			ie = j.put(&graph.Entity{Ref: graph.Ref{Kind: graph.Image, ID: c.Image}, Name: name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
+				Attrs: append(j.attrs(2), graph.Attr{Name: "tag", Value: tag}, graph.Attr{Name: "digest", Value: c.ImageID})})
+			j.images[c.Image] = ie
 		}
 		j.g.Connect(e, ie, rep.Source, rep.Seen)
 	}
@@ -154,8 +158,9 @@ func (j *joiner) container(rep FactReport, c *source.Container) {
 		pod = j.ensurePod(c, host, rep)
 	}
 	if pod != nil {
-		j.g.Link(pod.ref, ref, rep.Source, rep.Seen)
-		e.Attrs["pod"], e.Attrs["namespace"] = pod.Name, pod.Namespace
+		j.g.Connect(pod.entity, e, rep.Source, rep.Seen)
+		e.Attrs.Set("pod", pod.Name)
+		e.Attrs.Set("namespace", pod.Namespace)
 	}
 }
 
@@ -183,14 +188,14 @@ func (j *joiner) ensurePod(c *source.Container, host *hostGroup, rep FactReport)
 	if host != nil {
 		node = host.ref.ID
 	}
-	e := j.g.Put(&graph.Entity{Ref: ref, Name: c.Pod, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
-		Attrs: map[string]string{"namespace": c.Namespace, "uid": c.PodUID, "node": node}})
+	e := j.put(&graph.Entity{Ref: ref, Name: c.Pod, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
+		Attrs: append(j.attrs(3), graph.Attr{Name: "namespace", Value: c.Namespace}, graph.Attr{Name: "uid", Value: c.PodUID}, graph.Attr{Name: "node", Value: node})})
 	pa := &podAt{Pod: source.Pod{Namespace: c.Namespace, Name: c.Pod, UID: c.PodUID, Node: node}, ref: ref, entity: e, host: host}
 	if c.PodUID != "" {
 		j.podsByUID[c.PodUID] = pa
 	}
 	if host != nil {
-		j.g.Link(ref, host.ref, rep.Source, rep.Seen)
+		j.g.Connect(e, host.entity, rep.Source, rep.Seen)
 	}
 	return pa
 }

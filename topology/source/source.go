@@ -95,7 +95,7 @@ type Service struct {
 	// the server): the refresh shows it as signal_note, so that no number is not read as zero.
 	TrafficNote string
 	// Signals are the service's attributes made from Traffic by the refresh (Signals).
-	Signals map[string]string
+	Signals Signals
 	// Of names the LB of the same source that owns this service when this LB only fronts it
 	// (an Ingress or a Service of type LoadBalancer in front of a cluster Service): the join
 	// links this LB to that service instead of making another one. Such a service lists no
@@ -133,7 +133,44 @@ type Instance struct {
 	// TrafficNote says why Traffic is nil, where the source knows (Caddy and nginx count
 	// nothing per upstream), as Service.TrafficNote.
 	TrafficNote string
-	Signals     map[string]string
+	Signals     Signals
+}
+
+// Signals are the attributes the refresh makes of an LB's traffic, by name, in the order they
+// were made: a short list, as the graph's attributes, not a map per instance.
+type Signals []Signal
+
+// Signal is one of them (req_rate, failing, signal_note, …).
+type Signal struct{ Name, Value string }
+
+// Get is the value of name, "" when it is not set.
+func (s Signals) Get(name string) string {
+	for _, x := range s {
+		if x.Name == name {
+			return x.Value
+		}
+	}
+	return ""
+}
+
+// Set sets name to value, in place when it is set already.
+func (s *Signals) Set(name, value string) {
+	for i := range *s {
+		if (*s)[i].Name == name {
+			(*s)[i].Value = value
+			return
+		}
+	}
+	*s = append(*s, Signal{name, value})
+}
+
+// Map is a copy as a map.
+func (s Signals) Map() map[string]string {
+	m := make(map[string]string, len(s))
+	for _, x := range s {
+		m[x.Name] = x.Value
+	}
+	return m
 }
 
 // Traffic is what an LB counts of an instance's or a service's traffic: counters since the LB
