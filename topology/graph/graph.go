@@ -220,8 +220,14 @@ func (g *Graph) Put(e *Entity) *Entity {
 	if old.Name == "" {
 		old.Name = e.Name
 	}
+	// The first record's attributes may be shared with the last graph's entity (the join
+	// keeps a list that did not change): merging writes into a copy, as for labels.
+	attrsCopied := false
 	for _, a := range e.Attrs {
 		if v, set := old.Attrs.Lookup(a.Name); !set || v == "" {
+			if !attrsCopied {
+				old.Attrs, attrsCopied = append(make(Attrs, 0, len(old.Attrs)+len(e.Attrs)), old.Attrs...), true
+			}
 			old.Attrs.Set(a.Name, a.Value)
 		}
 	}
@@ -309,6 +315,14 @@ func (g *Graph) Get(r Ref) (*Entity, bool) {
 		return nil, false
 	}
 	return g.nodes[i].entity, true
+}
+
+// EntityAt is the entity at a place (0 to Len()-1, as Place tells), or nil past the last.
+func (g *Graph) EntityAt(place int) *Entity {
+	if place < 0 || place >= len(g.nodes) {
+		return nil
+	}
+	return g.nodes[place].entity
 }
 
 // Count is the number of entities of a kind.

@@ -113,11 +113,21 @@ func (j *joiner) pod(rep FactReport, p source.Pod) {
 func (j *joiner) container(rep FactReport, c *source.Container) {
 	host := j.hostOf(c.Host)
 	ref := graph.Ref{Kind: graph.Container, ID: c.ID}
+	// Its pod first: the pod's name and namespace are the container's, and its attributes are
+	// final once it is put.
+	pod := j.podsByUID[c.PodUID]
+	if pod == nil && c.Pod != "" {
+		pod = j.ensurePod(c, host, rep)
+	}
+	podName, namespace := c.Pod, c.Namespace
+	if pod != nil {
+		podName, namespace = pod.Name, pod.Namespace
+	}
 	// Each fact is set once here: appended, not looked for first.
 	attrs := j.attrs(7)
 	for _, a := range [...]graph.Attr{{Name: "image", Value: c.Image}, {Name: "image_id", Value: c.ImageID}, {Name: "runtime", Value: c.Runtime},
-		{Name: "pod", Value: c.Pod}, {Name: "namespace", Value: c.Namespace}, {Name: "pod_uid", Value: c.PodUID}} {
-		if a.Value != "" {
+		{Name: "pod", Value: podName}, {Name: "namespace", Value: namespace}, {Name: "pod_uid", Value: c.PodUID}} {
+		if a.Value != "" || (pod != nil && (a.Name == "pod" || a.Name == "namespace")) {
 			attrs = append(attrs, a)
 		}
 	}
@@ -153,14 +163,8 @@ func (j *joiner) container(rep FactReport, c *source.Container) {
 	} else if c.Host != "" {
 		j.warn("container %s reports host %q, which no host source knows", cgroup.ShortID(c.ID), c.Host)
 	}
-	pod := j.podsByUID[c.PodUID]
-	if pod == nil && c.Pod != "" {
-		pod = j.ensurePod(c, host, rep)
-	}
 	if pod != nil {
 		j.g.Connect(pod.entity, e, rep.Source, rep.Seen)
-		e.Attrs.Set("pod", pod.Name)
-		e.Attrs.Set("namespace", pod.Namespace)
 	}
 }
 
