@@ -92,9 +92,9 @@ type Refresher struct {
 	// fleet's 700,000). Every one of them is in written: a sweep only drops a series its
 	// refresh did not make.
 	lastOrder [][]*written
-	duration     time.Duration
-	finished     time.Time // when the last refresh finished
-	journal      *journal  // the changes of the last refreshes; it locks itself
+	duration  time.Duration
+	finished  time.Time // when the last refresh finished
+	journal   *journal  // the changes of the last refreshes; it locks itself
 
 	// collecting is set while the collection after a refresh runs; collected counts it.
 	collecting atomic.Bool
