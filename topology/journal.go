@@ -47,8 +47,10 @@ type journal struct {
 	allowed []string            // the allow-listed metadata labels, sorted: the ones series carry
 	meta    map[graph.Kind]bool // the kinds whose series carry metadata labels
 
-	// prev is the last graph observed; only observe, one refresh at a time, uses it.
+	// prev is the last graph observed; only observe, one refresh at a time, uses it, and
+	// buf, kept for the next diff instead of made again.
 	prev *graph.Graph
+	buf  diffBuffers
 
 	mu    sync.RWMutex
 	ring  []graph.Change // grows to size, then wraps: ring[start] is the oldest
@@ -111,7 +113,7 @@ func (j *journal) observe(g *graph.Graph, at time.Time) {
 		j.reset(at)
 		return
 	}
-	changes, ok := diffGraphs(prev, g, at, j.allowed, j.meta, j.size)
+	changes, ok := diffGraphs(prev, g, at, j.allowed, j.meta, j.size, &j.buf)
 	if !ok {
 		// More changes in one refresh than the journal holds (a source back with the whole
 		// fleet): it cannot hold this refresh whole, so it starts after it.
@@ -151,7 +153,13 @@ type pending struct {
 // diffGraphs lists how cur differs from old in what the series carry: entities added or
 // removed, their name, carried attributes and allow-listed labels changed, edges added or
 // removed. ok is false, and nothing returned, past limit changes.
-func diffGraphs(old, cur *graph.Graph, at time.Time, allowed []string, meta map[graph.Kind]bool, limit int) (changes []graph.Change, ok bool) {
+// diffBuffers are a diff's lists of each kind's entities in the last graph: a fleet's 400,000.
+type diffBuffers struct {
+	olds    []*graph.Entity
+	matched []bool
+}
+
+func diffGraphs(old, cur *graph.Graph, at time.Time, allowed []string, meta map[graph.Kind]bool, limit int, buf *diffBuffers) (changes []graph.Change, ok bool) {
 	var found []pending
 	add := func(change string, kind graph.Kind, e *graph.Entity, attr, from, to string, inOld bool) bool {
 		found = append(found, pending{Change: graph.Change{At: at, Change: change, Kind: string(kind), ID: e.ID,
@@ -163,8 +171,11 @@ func diffGraphs(old, cur *graph.Graph, at time.Time, allowed []string, meta map[
 			ID: e.From().String() + " -> " + e.To().String()}, above: e.FromEntity(), old: inOld})
 		return len(found) <= limit
 	}
-	var olds []*graph.Entity
-	var matched []bool
+	olds, matched := buf.olds, buf.matched
+	defer func() {
+		clear(olds[:cap(olds)]) // kept, they would keep the last graph's entities from the collector
+		buf.olds, buf.matched = olds[:0], matched[:0]
+	}()
 	for _, kind := range graph.Kinds() {
 		// A join of the same reports places each entity where the last one did: walking both
 		// graphs side by side finds most entities' old selves without a lookup in a map of

@@ -351,7 +351,7 @@ func BenchmarkJournalFleet(b *testing.B) {
 	}{{"steady", g1, g2, 0}, {"every-kernel", g2, g3, len(facts.Hosts) * 2 / 3}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				changes, ok := diffGraphs(c.old, c.cur, at, j.allowed, j.meta, j.size)
+				changes, ok := diffGraphs(c.old, c.cur, at, j.allowed, j.meta, j.size, &diffBuffers{})
 				if !ok || len(changes) < c.want {
 					b.Fatalf("%d changes (ok %v), want at least %d", len(changes), ok, c.want)
 				}

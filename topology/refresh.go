@@ -343,6 +343,7 @@ func (r *Refresher) refreshGlobal(ctx context.Context, start, now time.Time) *gr
 		return r.graph
 	}
 	r.graph, r.warnings, r.refreshed = g, warnings, true
+	r.collectAfter()
 	return g
 }
 
@@ -588,9 +589,8 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 	for i, fam := range found {
 		order := r.lastOrder[i][:0]
 		for _, f := range fam {
-			if f.known == nil {
-				f.known = &written{labels: f.labels, at: math.MinInt64}
-				r.written.add(f.hash, f.known)
+			if f.known.epoch == 0 { // new: hashed again, which only a new series costs
+				r.written.add(f.known.labels.Hash(), f.known)
 				r.writtenCount++
 			}
 			keep(f.known, f.value, false)
@@ -623,10 +623,8 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 // found is a series of this refresh: the one written before with the same labels, or the
 // labels of a new one.
 type found struct {
-	known  *written
-	hash   uint64
-	labels labels.Labels // when known is nil
-	value  float64
+	known *written // a new one has never been kept (epoch 0): the write indexes it
+	value float64
 }
 
 // findSeries builds the graph's series family by family on every core, and looks each up
@@ -652,11 +650,11 @@ func (r *Refresher) findSeries(g *graph.Graph) [][]found {
 		wg.Go(func() {
 			var scratch labels.Labels
 			for i := range next {
-				list := make([]found, 0, fams[i].size(g))
 				var last []*written
 				if i < len(r.lastOrder) {
 					last = r.lastOrder[i]
 				}
+				list := make([]found, 0, max(fams[i].size(g), len(last)))
 				fams[i].series(g, allowed, func(b *labels.ScratchBuilder, v float64) {
 					if ext.Len() > 0 {
 						ext.Range(func(l labels.Label) { b.Add(l.Name, l.Value) })
@@ -667,12 +665,11 @@ func (r *Refresher) findSeries(g *graph.Graph) [][]found {
 						list = append(list, found{known: last[n], value: v})
 						return
 					}
-					h := scratch.Hash()
-					if w := r.written.get(h, scratch); w != nil {
-						list = append(list, found{known: w, hash: h, value: v})
-					} else {
-						list = append(list, found{hash: h, labels: scratch.Copy(), value: v})
+					w := r.written.get(scratch.Hash(), scratch)
+					if w == nil {
+						w = &written{labels: scratch.Copy(), at: math.MinInt64}
 					}
+					list = append(list, found{known: w, value: v})
 				})
 				out[i] = list
 			}
