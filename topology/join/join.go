@@ -117,7 +117,8 @@ type joiner struct {
 	hostByName    map[string]*hostGroup // node name, hostname → host (unambiguous ones only)
 	hostByAddr    map[string]*hostGroup // IP → host (addresses owned by one host only)
 	groups        []*hostGroup
-	containers    map[string]*containerAt // full id → container
+	containerAts  []containerAt  // the containers' records, in the order they were put
+	containerAt   []*containerAt // by place in the graph: a container entity's record
 	containersAt  map[*hostGroup][]*containerAt
 	byContainerIP map[string]*containerAt
 	podByIP       map[string]*podAt

@@ -71,7 +71,7 @@ func (j *joiner) onHost(g *hostGroup, addr string, port int, via string) (*graph
 			continue
 		}
 		if l.ContainerID != "" {
-			if c, ok := j.containers[l.ContainerID]; ok {
+			if c, ok := j.containerByID(l.ContainerID); ok {
 				return c.entity, via + ", listener in the container"
 			}
 		}

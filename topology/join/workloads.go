@@ -44,7 +44,8 @@ func (j *joiner) workloads() {
 			nContainers += len(rep.Facts.Containers)
 		}
 	}
-	j.containers = make(map[string]*containerAt, nContainers)
+	j.containerAts = make([]containerAt, 0, nContainers)
+	j.containerAt = make([]*containerAt, 0, j.g.Len()+nContainers+nContainers/2) // the hosts, the containers, about as many pods
 	j.containersAt = map[*hostGroup][]*containerAt{}
 	j.byContainerIP = map[string]*containerAt{}
 	j.podByIP = map[string]*podAt{}
@@ -136,10 +137,9 @@ func (j *joiner) container(rep FactReport, c *source.Container) {
 	}
 	e := j.put(&graph.Entity{Ref: ref, Name: c.Name, Attrs: attrs, Labels: c.Labels,
 		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
-	ca, seen := j.containers[c.ID]
-	if !seen {
-		ca = &containerAt{Container: c, ref: ref, entity: e, host: host, src: rep.Source}
-		j.containers[c.ID] = ca
+	ca := j.containerOf(e)
+	if ca == nil {
+		ca = j.addContainer(containerAt{Container: c, ref: ref, entity: e, host: host, src: rep.Source})
 		if host != nil {
 			j.containersAt[host] = append(j.containersAt[host], ca)
 		}
@@ -166,6 +166,40 @@ func (j *joiner) container(rep FactReport, c *source.Container) {
 	if pod != nil {
 		j.g.Connect(pod.entity, e, rep.Source, rep.Seen)
 	}
+}
+
+// addContainer keeps a container's record by its place in the graph: a fleet's 300,000 are one
+// slice, and their ids need no map of their own beside the graph's index.
+func (j *joiner) addContainer(c containerAt) *containerAt {
+	if len(j.containerAts) == cap(j.containerAts) { // a record whose report the count missed
+		j.containerAts = make([]containerAt, 0, 64)
+	}
+	j.containerAts = append(j.containerAts, c)
+	ca := &j.containerAts[len(j.containerAts)-1]
+	p := j.g.Place(c.entity)
+	if p >= len(j.containerAt) {
+		j.containerAt = append(j.containerAt, make([]*containerAt, p+1-len(j.containerAt))...)
+	}
+	j.containerAt[p] = ca
+	return ca
+}
+
+// containerOf is the record of a container entity, nil before addContainer.
+func (j *joiner) containerOf(e *graph.Entity) *containerAt {
+	if p := j.g.Place(e); p >= 0 && p < len(j.containerAt) {
+		return j.containerAt[p]
+	}
+	return nil
+}
+
+// containerByID is the record of the container with that full id.
+func (j *joiner) containerByID(id string) (*containerAt, bool) {
+	e, ok := j.g.Get(graph.Ref{Kind: graph.Container, ID: id})
+	if !ok {
+		return nil, false
+	}
+	ca := j.containerOf(e)
+	return ca, ca != nil
 }
 
 // strongest is the strongest origin of a report's containers and pods (source.Origin: the
