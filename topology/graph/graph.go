@@ -108,6 +108,9 @@ func (e *Edge) ToEntity() *Entity   { return e.to }
 type Graph struct {
 	At     time.Time
 	index  [len(kinds) + 1]map[string]int32 // by kind (the last for a kind not known), then id
+	// shared marks an index that is another graph's (ShareIndex), never written: written, it
+	// is copied first; loose, one that may hold ids this graph has not, or has elsewhere.
+	shared, loose [len(kinds) + 1]bool
 	nodes  []node
 	edges  int
 	byKind map[Kind][]int32 // the places of each kind's entities, so that Each(kind) visits only those
@@ -153,7 +156,28 @@ func key(r Ref, s int) string {
 func (g *Graph) lookup(r Ref) (int32, bool) {
 	s := slot(r.Kind)
 	i, ok := g.index[s][key(r, s)]
+	if ok && g.loose[s] && !g.there(i, r) {
+		return 0, false
+	}
 	return i, ok
+}
+
+// there tells whether r is at place i.
+func (g *Graph) there(i int32, r Ref) bool {
+	return int(i) < len(g.nodes) && g.nodes[i].entity.Ref == r
+}
+
+// ShareIndex starts an empty graph's index as last's, for a graph that will hold mostly the
+// same entities in the same places (the next refresh's): an entity put where last had it
+// needs no entry of its own, and a steady refresh of a fleet writes none of its 400,000. The
+// first entity put elsewhere copies its kind's index. last's index is only read, and only
+// shared while it holds no id last has not.
+func (g *Graph) ShareIndex(last *Graph) {
+	for s, k := range kinds {
+		if m := last.index[s]; m != nil && g.index[s] == nil && len(m) == len(last.byKind[k]) {
+			g.index[s], g.shared[s], g.loose[s] = m, true, true
+		}
+	}
 }
 
 // Single returns a one-source list shared by every entity or edge with that source alone: a
@@ -198,9 +222,16 @@ func (g *Graph) Put(e *Entity) *Entity {
 	s := slot(e.Kind)
 	k := key(e.Ref, s)
 	i, ok := g.index[s][k]
+	placed := false // the index has it where it goes
+	if ok && g.loose[s] && !g.there(i, e.Ref) {
+		ok, placed = false, int(i) == len(g.nodes)
+	}
 	if !ok {
 		if g.byKind == nil {
 			g.byKind = map[Kind][]int32{}
+		}
+		if g.shared[s] && !placed {
+			g.index[s], g.shared[s] = maps.Clone(g.index[s]), false
 		}
 		if g.index[s] == nil {
 			g.index[s] = map[string]int32{}
@@ -212,7 +243,9 @@ func (g *Graph) Put(e *Entity) *Entity {
 		c := &g.entities[len(g.entities)-1]
 		c.place = int32(len(g.nodes))
 		g.byKind[c.Kind] = append(g.byKind[c.Kind], c.place)
-		g.index[s][k] = c.place
+		if !placed {
+			g.index[s][k] = c.place
+		}
 		g.nodes = append(g.nodes, node{entity: c})
 		return c
 	}

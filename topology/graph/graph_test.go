@@ -134,3 +134,51 @@ func TestManyEdgesKeepTheirEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestShareIndex: a graph that starts with the last graph's index finds its own entities and
+// only those, whatever the last one held, and never writes into the last one's index.
+func TestShareIndex(t *testing.T) {
+	ref := func(id string) Ref { return Ref{Kind: Container, ID: id} }
+	last := New(time.Time{})
+	for _, id := range []string{"a", "b", "c"} {
+		last.Put(&Entity{Ref: ref(id)})
+	}
+	steady := New(time.Time{})
+	steady.ShareIndex(last)
+	if _, ok := steady.Get(ref("a")); ok {
+		t.Fatalf("an empty graph finds the last graph's entity")
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		steady.Put(&Entity{Ref: ref(id), Name: id})
+	}
+	if !steady.shared[slot(Container)] {
+		t.Errorf("the same entities in the same places copied the index")
+	}
+	steady.Put(&Entity{Ref: ref("b"), Attrs: Attrs{{"x", "1"}}}) // a merge, not a fourth entity
+	if steady.Len() != 3 {
+		t.Errorf("%d entities, want 3", steady.Len())
+	}
+
+	changed := New(time.Time{})
+	changed.ShareIndex(last)
+	changed.Put(&Entity{Ref: ref("a")})
+	changed.Put(&Entity{Ref: ref("c")}) // b is gone: c comes one place earlier
+	changed.Put(&Entity{Ref: ref("d")})
+	for id, want := range map[string]int{"a": 0, "c": 1, "d": 2, "b": -1} {
+		got := -1
+		if e, ok := changed.Get(ref(id)); ok {
+			got = changed.Place(e)
+		}
+		if got != want {
+			t.Errorf("%s at %d, want place %d", id, got, want)
+		}
+	}
+	for id, want := range map[string]int{"a": 0, "b": 1, "c": 2} {
+		if e, ok := last.Get(ref(id)); !ok || last.Place(e) != want {
+			t.Errorf("the last graph's %s moved: %v", id, ok)
+		}
+	}
+	if _, ok := last.Get(ref("d")); ok {
+		t.Errorf("the new graph wrote into the last one's index")
+	}
+}

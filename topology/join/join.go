@@ -61,6 +61,9 @@ type FactReport struct {
 // Build joins the reports into a graph.
 func Build(in Input) (*graph.Graph, []string) {
 	j := &joiner{in: in, g: graph.NewSized(in.At, estimateEntities(in))}
+	if in.Last != nil {
+		j.g.ShareIndex(in.Last)
+	}
 	j.expect()
 	j.hosts()
 	j.workloads()
