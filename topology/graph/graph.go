@@ -106,14 +106,14 @@ func (e *Edge) ToEntity() *Entity   { return e.to }
 // Ref, each with its edges both ways, so that adding an edge costs two lookups: a rebuild of
 // a fleet of 10,000 hosts adds over a million.
 type Graph struct {
-	At     time.Time
-	index  [len(kinds) + 1]map[string]int32 // by kind (the last for a kind not known), then id
+	At    time.Time
+	index [len(kinds) + 1]map[string]int32 // by kind (the last for a kind not known), then id
 	// shared marks an index that is another graph's (ShareIndex), never written: written, it
 	// is copied first; loose, one that may hold ids this graph has not, or has elsewhere.
 	shared, loose [len(kinds) + 1]bool
-	nodes  []node
-	edges  int
-	byKind map[Kind][]int32 // the places of each kind's entities, so that Each(kind) visits only those
+	nodes         []node
+	edges         int
+	byKind        map[Kind][]int32 // the places of each kind's entities, so that Each(kind) visits only those
 
 	singles  map[string][]string
 	slab     []Edge   // edges are allocated from here, a block at a time
