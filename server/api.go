@@ -41,9 +41,9 @@ type EdgeJSON struct {
 	LastSeen time.Time `json:"last_seen"`
 }
 
-func entityJSON(e *graph.Entity) EntityJSON {
+func entityJSON(g *graph.Graph, e *graph.Entity) EntityJSON {
 	return EntityJSON{Kind: string(e.Kind), ID: e.ID, Name: e.Name, Attrs: e.Attrs.Map(), Labels: nonNil(e.Labels),
-		Sources: e.Sources, LastSeen: e.LastSeen, Stale: e.Stale}
+		Sources: e.Sources, LastSeen: g.LastSeen(e), Stale: e.Stale}
 }
 
 func edgeJSON(e *graph.Edge) EdgeJSON {
@@ -335,7 +335,7 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
 	defer cancel()
-	ans := a.newGraphAnswer(ctx)
+	ans := a.newGraphAnswer(ctx, g)
 	ents := g.Entities(kind)
 	for _, e := range ents {
 		if !ans.node(e) {
@@ -375,6 +375,7 @@ func (a *API) graph(w http.ResponseWriter, r *http.Request) {
 // hundreds of megabytes of JSON.
 type graphAnswer struct {
 	ctx    context.Context
+	g      *graph.Graph // the graph the answer is of: its entities' last-seen times
 	left   int
 	limit  int
 	n      int
@@ -384,8 +385,8 @@ type graphAnswer struct {
 	err    error
 }
 
-func (a *API) newGraphAnswer(ctx context.Context) *graphAnswer {
-	return &graphAnswer{ctx: ctx, left: a.opts.Limits.MaxResults, limit: a.opts.Limits.MaxResults,
+func (a *API) newGraphAnswer(ctx context.Context, g *graph.Graph) *graphAnswer {
+	return &graphAnswer{ctx: ctx, g: g, left: a.opts.Limits.MaxResults, limit: a.opts.Limits.MaxResults,
 		nodes: []EntityJSON{}, in: map[graph.Ref]bool{}}
 }
 
@@ -417,7 +418,7 @@ func (ans *graphAnswer) node(e *graph.Entity) bool {
 	if !ans.spend(4 + len(e.Attrs) + len(e.Labels) + len(e.Sources)) {
 		return false
 	}
-	ans.nodes = append(ans.nodes, entityJSON(e))
+	ans.nodes = append(ans.nodes, entityJSON(ans.g, e))
 	ans.in[e.Ref] = true
 	return true
 }
@@ -455,26 +456,26 @@ func (a *API) entity(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
 	defer cancel()
-	ans := a.newGraphAnswer(ctx)
+	ans := a.newGraphAnswer(ctx, g)
 	var up, down []EdgeJSON
 	neighbours := map[string]EntityJSON{}
 	for _, edge := range g.UpOf(e) {
 		if ans.edge(edge) && ans.node(edge.FromEntity()) {
 			up = append(up, edgeJSON(edge))
-			neighbours[edge.From().String()] = entityJSON(edge.FromEntity())
+			neighbours[edge.From().String()] = entityJSON(g, edge.FromEntity())
 		}
 	}
 	for _, edge := range g.DownOf(e) {
 		if ans.edge(edge) && ans.node(edge.ToEntity()) {
 			down = append(down, edgeJSON(edge))
-			neighbours[edge.To().String()] = entityJSON(edge.ToEntity())
+			neighbours[edge.To().String()] = entityJSON(g, edge.ToEntity())
 		}
 	}
 	if ans.err != nil {
 		a.failed(w, ctx, ans.err)
 		return
 	}
-	data := map[string]any{"entity": entityJSON(e), "up": nonNilEdges(up), "down": nonNilEdges(down), "neighbours": neighbours}
+	data := map[string]any{"entity": entityJSON(g, e), "up": nonNilEdges(up), "down": nonNilEdges(down), "neighbours": neighbours}
 	if e.Kind == graph.Instance {
 		var paths []map[string]string
 		for _, p := range graph.PathsOf(g, e) {
@@ -508,7 +509,7 @@ func (a *API) queryGraph(w http.ResponseWriter, r *http.Request, g *graph.Graph,
 		a.failed(w, ctx, err)
 		return
 	}
-	ans := a.newGraphAnswer(ctx)
+	ans := a.newGraphAnswer(ctx, g)
 	for _, e := range res.Entities {
 		ans.node(e)
 	}

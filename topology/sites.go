@@ -397,11 +397,11 @@ func (m *siteMerge) add(cluster string, g *graph.Graph, stale bool) {
 				slices.Sort(cs)
 				old.Attrs.Set(ClusterLabel, strings.Join(cs, ","))
 			}
-			global[g.Place(e)] = m.g.Put(&graph.Entity{Ref: r, Attrs: e.Attrs, LastSeen: e.LastSeen, Stale: e.Stale || stale}) // fills what the first lacks
+			global[g.Place(e)] = m.g.Put(&graph.Entity{Ref: r, Attrs: e.Attrs, LastSeen: g.LastSeen(e), Stale: e.Stale || stale}) // fills what the first lacks
 			continue
 		}
 		c := *e
-		c.Ref = r
+		c.Ref, c.LastSeen = r, g.LastSeen(e)
 		c.Stale = c.Stale || stale
 		if c.Attrs.Get(ClusterLabel) != cluster && cluster != "" { // (the series carry it: never, but for a hand-made store)
 			c.Attrs = slices.Clone(c.Attrs)

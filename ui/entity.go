@@ -64,7 +64,7 @@ func (u *UI) entity(c *echo.Context) error {
 	}
 	at := c.QueryParam("time")
 	d := entityData{Kind: string(kind), ID: id, Name: e.Name, Attrs: humanKV(e.Attrs.Map()), Labels: sortedKV(e.Labels),
-		Sources: e.Sources, LastSeen: fmtTime(e.LastSeen), Stale: e.Stale, Failing: kind == graph.Instance && isFailing(e),
+		Sources: e.Sources, LastSeen: fmtTime(g.LastSeen(e)), Stale: e.Stale, Failing: kind == graph.Instance && isFailing(e),
 		Up: walk(g, e, true, at), Down: walk(g, e, false, at)}
 	d.selectors = selectorsOf(e, at)
 	var rows []row

@@ -6,6 +6,7 @@ package graph
 import (
 	"iter"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -51,10 +52,12 @@ func ServiceID(lb, namespace, name string) string {
 // Entity is one node of the graph.
 type Entity struct {
 	Ref
-	Name     string
-	Attrs    Attrs             // kind-specific facts (kernel_release, address, health, …)
-	Labels   map[string]string // k8s labels, LB tags, inventory labels
-	Sources  []string          // which sources reported it
+	Name    string
+	Attrs   Attrs             // kind-specific facts (kernel_release, address, health, …)
+	Labels  map[string]string // k8s labels, LB tags, inventory labels
+	Sources []string          // which sources reported it
+	// LastSeen is when they last reported it, as Put was told: in a graph, read Graph.LastSeen,
+	// since a refresh keeps an entity that did not change from the last graph (Keep).
 	LastSeen time.Time
 	Stale    bool // its sources stopped reporting; kept for the grace period
 
@@ -116,8 +119,11 @@ type Graph struct {
 	byKind        map[Kind][]int32 // the places of each kind's entities, so that Each(kind) visits only those
 
 	singles  map[string][]string
-	slab     []Edge   // edges are allocated from here, a block at a time
-	entities []Entity // and entities likewise
+	slab     []Edge      // edges are allocated from here, a block at a time
+	entities []Entity    // and entities likewise
+	times    []time.Time // when the sources of kept entities last reported them
+	// adjacency is where kept entities' lists of edges are carved from.
+	adjacency []*Edge
 }
 
 var kinds = [...]Kind{LB, Service, Instance, Pod, Container, Image, Host}
@@ -171,11 +177,18 @@ func (g *Graph) there(i int32, r Ref) bool {
 // same entities in the same places (the next refresh's): an entity put where last had it
 // needs no entry of its own, and a steady refresh of a fleet writes none of its 400,000. The
 // first entity put elsewhere copies its kind's index. last's index is only read, and only
-// shared while it holds no id last has not.
+// shared while it holds no id last has not. Each kind's list starts with room for as many as
+// last has.
 func (g *Graph) ShareIndex(last *Graph) {
 	for s, k := range kinds {
 		if m := last.index[s]; m != nil && g.index[s] == nil && len(m) == len(last.byKind[k]) {
 			g.index[s], g.shared[s], g.loose[s] = m, true, true
+		}
+		if n := len(last.byKind[k]); n > 0 && len(g.byKind[k]) == 0 {
+			if g.byKind == nil {
+				g.byKind = map[Kind][]int32{}
+			}
+			g.byKind[k] = make([]int32, 0, n)
 		}
 	}
 }
@@ -198,6 +211,10 @@ func (g *Graph) Single(source string) []string {
 type node struct {
 	entity   *Entity
 	down, up []*Edge
+	// kept marks an entity of another graph (Keep), seen when this graph's sources last
+	// reported it (times[seen]): it is copied before it is written.
+	kept bool
+	seen uint16
 }
 
 // New returns an empty graph.
@@ -249,7 +266,7 @@ func (g *Graph) Put(e *Entity) *Entity {
 		g.nodes = append(g.nodes, node{entity: c})
 		return c
 	}
-	old := g.nodes[i].entity
+	old := g.own(i)
 	if old.Name == "" {
 		old.Name = e.Name
 	}
@@ -284,6 +301,101 @@ func (g *Graph) Put(e *Entity) *Entity {
 	}
 	old.Stale = old.Stale && e.Stale
 	return old
+}
+
+// Keep adds an entity of another graph as it is, shared, at the place it has there, when it is
+// the next place here and its Ref is not here yet (else ok is false and nothing changes): a
+// refresh keeps the last graph's entities that did not change instead of making them again.
+// seen is when its sources last reported it, LastSeen's answer in this graph. Put copies a
+// kept entity before it merges into it, so the other graph's never changes. Its lists of edges
+// here start with room for as many as it has in from, the graph it is taken from.
+func (g *Graph) Keep(e *Entity, seen time.Time, from *Graph) (kept *Entity, ok bool) {
+	if int(e.place) != len(g.nodes) || !from.holds(e) {
+		return nil, false
+	}
+	s := slot(e.Kind)
+	k := key(e.Ref, s)
+	i, found := g.index[s][k]
+	placed := false
+	if found && g.loose[s] && !g.there(i, e.Ref) {
+		found, placed = false, int(i) == len(g.nodes)
+	}
+	if found {
+		return nil, false
+	}
+	t := slices.IndexFunc(g.times, seen.Equal)
+	if t < 0 {
+		if len(g.times) > math.MaxUint16 {
+			return nil, false
+		}
+		t = len(g.times)
+		g.times = append(g.times, seen)
+	}
+	if g.byKind == nil {
+		g.byKind = map[Kind][]int32{}
+	}
+	if !placed {
+		if g.shared[s] {
+			g.index[s], g.shared[s] = maps.Clone(g.index[s]), false
+		}
+		if g.index[s] == nil {
+			g.index[s] = map[string]int32{}
+		}
+		g.index[s][k] = e.place
+	}
+	g.byKind[e.Kind] = append(g.byKind[e.Kind], e.place)
+	there := &from.nodes[e.place]
+	g.nodes = append(g.nodes, node{entity: e, kept: true, seen: uint16(t), down: g.room(len(there.down)), up: g.room(len(there.up))})
+	return e, true
+}
+
+// room is an empty list of edges with room for n, carved from a block: a fleet's 800,000
+// lists need not be as many allocations, each grown from one. Its capacity is its own, so
+// that an append beyond it moves it instead of writing over the next one's.
+func (g *Graph) room(n int) []*Edge {
+	if n == 0 {
+		return nil
+	}
+	if cap(g.adjacency)-len(g.adjacency) < n {
+		g.adjacency = make([]*Edge, 0, max(16384, n))
+	}
+	l := len(g.adjacency)
+	g.adjacency = g.adjacency[:l+n]
+	return g.adjacency[l : l : l+n]
+}
+
+// own is the entity at place i, made this graph's own first if it is another's (Keep): a copy
+// with this graph's last-seen time, which the edges here lead to instead.
+func (g *Graph) own(i int32) *Entity {
+	n := &g.nodes[i]
+	if !n.kept {
+		return n.entity
+	}
+	if len(g.entities) == cap(g.entities) {
+		g.entities = make([]Entity, 0, 1024)
+	}
+	g.entities = append(g.entities, *n.entity)
+	c := &g.entities[len(g.entities)-1]
+	c.LastSeen = g.times[n.seen]
+	for _, e := range n.down {
+		e.from = c
+	}
+	for _, e := range n.up {
+		e.to = c
+	}
+	n.entity, n.kept = c, false
+	return c
+}
+
+// LastSeen is when e's sources last reported it, in this graph: an entity kept from another
+// graph has its own LastSeen of then.
+func (g *Graph) LastSeen(e *Entity) time.Time {
+	if g.holds(e) {
+		if n := &g.nodes[e.place]; n.kept {
+			return g.times[n.seen]
+		}
+	}
+	return e.LastSeen
 }
 
 // Link adds an edge, or merges the source into the existing one. Both ends must exist;

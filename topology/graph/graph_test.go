@@ -182,3 +182,49 @@ func TestShareIndex(t *testing.T) {
 		t.Errorf("the new graph wrote into the last one's index")
 	}
 }
+
+// TestKeep: a refresh keeps the last graph's entity as it is, with this graph's time of its
+// last sighting; a merge into it changes this graph only, whose edges then lead to its copy.
+func TestKeep(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	t1 := t0.Add(15 * time.Second)
+	last := New(t0)
+	a := last.Put(&Entity{Ref: Ref{Kind: Host, ID: "a"}, Sources: []string{"m"}, LastSeen: t0})
+	b := last.Put(&Entity{Ref: Ref{Kind: Container, ID: "b"}, Sources: []string{"m"}, LastSeen: t0})
+	last.Connect(b, a, "m", t0)
+
+	next := New(t1)
+	next.ShareIndex(last)
+	if _, ok := next.Keep(b, t1, last); ok {
+		t.Fatalf("kept b at place 0, where last had a")
+	}
+	ka, ok1 := next.Keep(a, t1, last)
+	kb, ok2 := next.Keep(b, t1, last)
+	if !ok1 || !ok2 || ka != a || kb != b {
+		t.Fatalf("Keep: %v %v", ok1, ok2)
+	}
+	next.Connect(kb, ka, "m", t1)
+	if !next.LastSeen(a).Equal(t1) || !last.LastSeen(a).Equal(t0) {
+		t.Errorf("last seen %v here, %v in the last graph", next.LastSeen(a), last.LastSeen(a))
+	}
+
+	m := next.Put(&Entity{Ref: a.Ref, Attrs: Attrs{{"kernel_release", "6.1.0"}}, Sources: []string{"n"}, LastSeen: t1})
+	if m == a || a.Attrs.Get("kernel_release") != "" || len(a.Sources) != 1 {
+		t.Fatalf("the merge wrote into the last graph's entity: %+v", a)
+	}
+	if got, _ := next.Get(a.Ref); got != m || m.Attrs.Get("kernel_release") != "6.1.0" || !next.LastSeen(m).Equal(t1) || len(m.Sources) != 2 {
+		t.Errorf("here: %+v, last seen %v", got, next.LastSeen(m))
+	}
+	if got, _ := last.Get(a.Ref); got != a {
+		t.Errorf("the last graph's a changed")
+	}
+	if to := next.DownOf(kb)[0].ToEntity(); to != m {
+		t.Errorf("b's edge here leads to %p, not to the merged %p", to, m)
+	}
+	if to := last.DownOf(b)[0].ToEntity(); to != a {
+		t.Errorf("b's edge in the last graph leads elsewhere")
+	}
+	if sub := Subgraph(next, func(*Entity) bool { return true }); !sub.LastSeen(sub.Entities(Container)[0]).Equal(t1) {
+		t.Errorf("a subgraph's copy of a kept entity lost its time")
+	}
+}

@@ -9,6 +9,7 @@ func Subgraph(g *Graph, keep func(*Entity) bool) *Graph {
 	for i, n := range g.nodes {
 		if keep(n.entity) {
 			c := *n.entity
+			c.LastSeen = g.LastSeen(n.entity)
 			copies[i] = out.Put(&c)
 		}
 	}

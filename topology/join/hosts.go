@@ -20,10 +20,10 @@ type hostGroup struct {
 }
 
 type hostRecord struct {
-	source.Host
-	src   string
-	seen  time.Time
-	stale bool
+	*source.Host // the source's record, not a copy
+	src          string
+	seen         time.Time
+	stale        bool
 }
 
 func (h *hostGroup) machineIDs() []string {
@@ -75,8 +75,8 @@ func (j *joiner) hostRecords() []hostRecord {
 		if rep.Facts == nil {
 			continue
 		}
-		for _, h := range rep.Facts.Hosts {
-			records = append(records, hostRecord{h, rep.Source, rep.Seen, rep.Stale})
+		for i := range rep.Facts.Hosts {
+			records = append(records, hostRecord{&rep.Facts.Hosts[i], rep.Source, rep.Seen, rep.Stale})
 		}
 	}
 	sort.SliceStable(records, func(a, b int) bool { return records[a].Origin < records[b].Origin })

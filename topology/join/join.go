@@ -21,6 +21,8 @@ package join
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -60,7 +62,11 @@ type FactReport struct {
 
 // Build joins the reports into a graph.
 func Build(in Input) (*graph.Graph, []string) {
-	j := &joiner{in: in, g: graph.NewSized(in.At, estimateEntities(in))}
+	n := estimateEntities(in)
+	if in.Last != nil && in.Last.Len() > 0 { // a better guess: most refreshes change little
+		n = in.Last.Len() + in.Last.Len()/64
+	}
+	j := &joiner{in: in, g: graph.NewSized(in.At, n)}
 	if in.Last != nil {
 		j.g.ShareIndex(in.Last)
 	}
@@ -143,17 +149,29 @@ func (j *joiner) attrs(n int) graph.Attrs {
 	return j.scratch[:0]
 }
 
-// put puts an entity with this site's cluster in the graph, and returns the graph's. Its
-// attributes (in attrs' room) are kept as the last graph's list of the entity in the same
-// place when they are the same, shared (the graph never writes into a list it merges into:
-// graph.Put copies it first); else as a copy carved from a block: a fleet's 400,000 lists
-// of attributes, most the same as the last refresh's, need not be as many allocations.
+// same tells whether the last graph's entity o is e but for when it was seen (attributes
+// aside, which the caller compared).
+func same(o, e *graph.Entity) bool {
+	return o.Name == e.Name && o.Stale == e.Stale && slices.Equal(o.Sources, e.Sources) && maps.Equal(o.Labels, e.Labels)
+}
+
+// put puts an entity with this site's cluster in the graph, and returns the graph's. The last
+// graph's entity in the same place, when it is the same but for when it was seen, is kept as
+// it is (graph.Keep); else its attributes (in attrs' room) are kept as that entity's list when
+// they are the same, shared (the graph never writes into a list it merges into: graph.Put
+// copies it first), or as a copy carved from a block: a fleet's 400,000 entities and lists of
+// attributes, most the same as the last refresh's, need not be as many allocations.
 func (j *joiner) put(e *graph.Entity) *graph.Entity {
 	if j.in.Cluster != "" {
 		e.Attrs.Set(graph.ClusterAttr, j.in.Cluster)
 	}
 	if last := j.in.Last; last != nil {
 		if o := last.EntityAt(j.g.Len()); o != nil && o.Ref == e.Ref && o.Attrs.Equal(e.Attrs) {
+			if same(o, e) {
+				if kept, ok := j.g.Keep(o, e.LastSeen, last); ok {
+					return kept
+				}
+			}
 			e.Attrs = o.Attrs
 			return j.g.Put(e)
 		}

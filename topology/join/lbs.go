@@ -108,6 +108,6 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 	}
 	j.g.Connect(e, target, rep.Source, rep.Seen)
 	for _, src := range target.Sources { // the edge rests on the facts that found the target too
-		j.g.Connect(e, target, src, target.LastSeen)
+		j.g.Connect(e, target, src, j.g.LastSeen(target))
 	}
 }

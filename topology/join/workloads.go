@@ -17,7 +17,6 @@ import (
 
 type containerAt struct {
 	*source.Container // the source's record, not a copy: a fleet has 300k of them
-	ref               graph.Ref
 	entity            *graph.Entity
 	host              *hostGroup
 	src               string
@@ -139,7 +138,7 @@ func (j *joiner) container(rep FactReport, c *source.Container) {
 		Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale})
 	ca := j.containerOf(e)
 	if ca == nil {
-		ca = j.addContainer(containerAt{Container: c, ref: ref, entity: e, host: host, src: rep.Source})
+		ca = j.addContainer(containerAt{Container: c, entity: e, host: host, src: rep.Source})
 		if host != nil {
 			j.containersAt[host] = append(j.containersAt[host], ca)
 		}
