@@ -47,7 +47,7 @@ func entityJSON(g *graph.Graph, e *graph.Entity) EntityJSON {
 }
 
 func edgeJSON(e *graph.Edge) EdgeJSON {
-	return EdgeJSON{From: e.From().String(), To: e.To().String(), Sources: e.Sources, LastSeen: e.LastSeen}
+	return EdgeJSON{From: e.From().String(), To: e.To().String(), Sources: e.Sources, LastSeen: e.LastSeen()}
 }
 
 func nonNil(m map[string]string) map[string]string {

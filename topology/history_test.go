@@ -117,8 +117,8 @@ func graphDiff(want, got *graph.Graph, at time.Time, allow []string) []string {
 		if !slices.Equal(g.Sources, wantSources) {
 			differ("edge %s -> %s: sources %v, want %v", k.from, k.to, g.Sources, wantSources)
 		}
-		if !seenOK(g.LastSeen) {
-			differ("edge %s -> %s: last seen %s, not within a heartbeat before %s", k.from, k.to, g.LastSeen, want.At)
+		if !seenOK(g.LastSeen()) {
+			differ("edge %s -> %s: last seen %s, not within a heartbeat before %s", k.from, k.to, g.LastSeen(), want.At)
 		}
 	}
 	for k := range gotEdges {

@@ -412,10 +412,10 @@ func (m *siteMerge) add(cluster string, g *graph.Graph, stale bool) {
 	g.EachEdge(func(e *graph.Edge) {
 		from, to := global[g.Place(e.FromEntity())], global[g.Place(e.ToEntity())]
 		if len(e.Sources) == 0 {
-			m.g.Connect(from, to, noSource, e.LastSeen)
+			m.g.Connect(from, to, noSource, e.LastSeen())
 		}
 		for _, s := range e.Sources {
-			m.g.Connect(from, to, s, e.LastSeen)
+			m.g.Connect(from, to, s, e.LastSeen())
 		}
 	})
 }

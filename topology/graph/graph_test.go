@@ -101,8 +101,8 @@ func TestConnectIsLinkWithoutLookups(t *testing.T) {
 	if len(down) != 1 || down[0].ToEntity() != h || down[0].FromEntity() != c || down[0].To() != h.Ref {
 		t.Fatalf("down of c: %v", down)
 	}
-	if !slices.Equal(down[0].Sources, []string{"inventory", "kube", "metrics"}) || !down[0].LastSeen.Equal(t0.Add(time.Second)) {
-		t.Errorf("sources %v last seen %v", down[0].Sources, down[0].LastSeen)
+	if !slices.Equal(down[0].Sources, []string{"inventory", "kube", "metrics"}) || !down[0].LastSeen().Equal(t0.Add(time.Second)) {
+		t.Errorf("sources %v last seen %v", down[0].Sources, down[0].LastSeen())
 	}
 	if up := g.UpOf(h); len(up) != 1 || up[0] != down[0] {
 		t.Errorf("up of h: %v", up)

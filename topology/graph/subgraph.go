@@ -34,7 +34,7 @@ func (g *Graph) connectCopy(from, to *Entity, e *Edge) {
 	if len(g.slab) == cap(g.slab) {
 		g.slab = make([]Edge, 0, 4096)
 	}
-	g.slab = append(g.slab, Edge{from: from, to: to, Sources: e.Sources, LastSeen: e.LastSeen})
+	g.slab = append(g.slab, Edge{from: from, to: to, Sources: e.Sources, seen: e.seen})
 	c := &g.slab[len(g.slab)-1]
 	g.nodes[from.place].down = append(g.nodes[from.place].down, c)
 	g.nodes[to.place].up = append(g.nodes[to.place].up, c)
