@@ -154,7 +154,7 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	if opts.FailingErrorRatio <= 0 {
 		opts.FailingErrorRatio = DefaultFailingErrorRatio
 	}
-	r := &Refresher{opts: opts, logger: logger, sources: map[sourceKey]*sourceState{}, written: seriesIndex{},
+	r := &Refresher{opts: opts, logger: logger, sources: map[sourceKey]*sourceState{}, written: newSeriesIndex(),
 		inFlight: map[sourceKey]time.Time{}}
 	for _, s := range opts.LBSources {
 		r.sources[sourceKey{"lb", s.Name()}] = &sourceState{kind: "lb"}
@@ -567,7 +567,7 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 	r.epoch++
 	ts := now.UnixMilli()
 	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
-	series := make([]store.Sample, 0, len(r.written)+len(r.written)/8)
+	series := make([]store.Sample, 0, r.writtenCount+len(up)) // the last refresh's count: most refreshes change little
 	seen := 0 // distinct written series of this refresh: when all are seen, none vanished
 	keep := func(last *written, v float64, always bool) {
 		if last.epoch != r.epoch {
@@ -737,15 +737,26 @@ type written struct {
 	at     int64 // milliseconds
 	value  float64
 	epoch  uint64
-	next   *written // the next series with the same hash
 }
 
 // seriesIndex finds a written series by its labels' hash; it lives across refreshes, so a
-// steady refresh changes it in place instead of building a new one.
-type seriesIndex map[uint64]*written
+// steady refresh changes it in place instead of building a new one. Two series of one 64-bit
+// hash are rare: the second and later are kept apart, so that a written series needs no link
+// to the next (48 bytes each instead of 64, for a fleet's 700,000).
+type seriesIndex struct {
+	one  map[uint64]*written
+	more map[uint64][]*written
+}
+
+func newSeriesIndex() seriesIndex {
+	return seriesIndex{one: map[uint64]*written{}, more: map[uint64][]*written{}}
+}
 
 func (x seriesIndex) get(h uint64, ls labels.Labels) *written {
-	for w := x[h]; w != nil; w = w.next {
+	if w := x.one[h]; w != nil && labels.Equal(w.labels, ls) {
+		return w
+	}
+	for _, w := range x.more[h] {
 		if labels.Equal(w.labels, ls) {
 			return w
 		}
@@ -753,25 +764,37 @@ func (x seriesIndex) get(h uint64, ls labels.Labels) *written {
 	return nil
 }
 
-func (x seriesIndex) add(h uint64, w *written) { w.next, x[h] = x[h], w }
+func (x seriesIndex) add(h uint64, w *written) {
+	if x.one[h] == nil {
+		x.one[h] = w
+	} else {
+		x.more[h] = append(x.more[h], w)
+	}
+}
 
 // sweep removes the series not seen in epoch, calling gone for each.
 func (x seriesIndex) sweep(epoch uint64, gone func(*written)) {
-	for h, w := range x {
-		var kept *written
-		for w != nil {
-			next := w.next
+	for h, w := range x.one {
+		others := x.more[h]
+		if w.epoch == epoch && len(others) == 0 {
+			continue
+		}
+		var kept []*written
+		for _, w := range append([]*written{w}, others...) {
 			if w.epoch == epoch {
-				w.next, kept = kept, w
+				kept = append(kept, w)
 			} else {
 				gone(w)
 			}
-			w = next
 		}
-		if kept == nil {
-			delete(x, h)
-		} else {
-			x[h] = kept
+		delete(x.more, h)
+		if len(kept) == 0 {
+			delete(x.one, h)
+			continue
+		}
+		x.one[h] = kept[0]
+		if len(kept) > 1 {
+			x.more[h] = kept[1:]
 		}
 	}
 }

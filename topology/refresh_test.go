@@ -320,3 +320,33 @@ func TestStragglerAbandoned(t *testing.T) {
 		t.Errorf("the straggler was called %d times in all, want 2", n)
 	}
 }
+
+// TestSeriesIndexSharedHash: two series of one hash are both found, and a sweep drops only the
+// one its refresh did not make, whichever of the two it is.
+func TestSeriesIndexSharedHash(t *testing.T) {
+	for _, keep := range []int{0, 1} {
+		x := newSeriesIndex()
+		ws := []*written{{labels: labels.FromStrings("a", "1")}, {labels: labels.FromStrings("a", "2")}}
+		for _, w := range ws {
+			x.add(42, w) // one hash for both, as a collision would have it
+		}
+		for _, w := range ws {
+			if got := x.get(42, w.labels); got != w {
+				t.Fatalf("get(%s) = %v", w.labels, got)
+			}
+		}
+		ws[keep].epoch = 7
+		var gone []*written
+		x.sweep(7, func(w *written) { gone = append(gone, w) })
+		if len(gone) != 1 || gone[0] != ws[1-keep] {
+			t.Errorf("keeping %d: swept %v", keep, gone)
+		}
+		if x.get(42, ws[keep].labels) != ws[keep] || x.get(42, ws[1-keep].labels) != nil {
+			t.Errorf("keeping %d: after the sweep, the kept one is lost or the gone one found", keep)
+		}
+		x.sweep(8, func(*written) {})
+		if len(x.one) != 0 || len(x.more) != 0 {
+			t.Errorf("keeping %d: a sweep of every series leaves %d and %d entries", keep, len(x.one), len(x.more))
+		}
+	}
+}
