@@ -567,8 +567,9 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 	r.epoch++
 	ts := now.UnixMilli()
 	w := &batchWriter{sink: r.opts.Sink, ctx: ctx, ts: ts}
-	series := make([]store.Sample, 0, r.writtenCount+len(up)) // the last refresh's count: most refreshes change little
-	seen := 0                                                 // distinct written series of this refresh: when all are seen, none vanished
+	// Room for the last refresh's count: most refreshes change little.
+	series := make([]store.Sample, 0, r.writtenCount+len(up))
+	seen := 0 // distinct written series of this refresh: when all are seen, none vanished
 	keep := func(last *written, v float64, always bool) {
 		if last.epoch != r.epoch {
 			seen++
