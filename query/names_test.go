@@ -85,3 +85,20 @@ func TestPathsOfRows(t *testing.T) {
 		t.Errorf("counted rows carry paths %q", res.Paths)
 	}
 }
+
+// TestEditDistance: optimal string alignment's distances, worked by hand: a swap of two
+// neighbours is one edit, and a substring is not edited twice (so "ca" to "abc" is 3, where
+// the unrestricted Damerau distance is 2).
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"", "abc", 3}, {"abc", "", 3}, {"kitten", "sitting", 3}, {"hots", "host", 1},
+		{"ca", "ac", 1}, {"ca", "abc", 3}, {"node-0004x", "node-00042", 1}, {"instanc", "instance", 1},
+	} {
+		if got := editDistance(c.a, c.b); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -32,8 +32,9 @@ func kindNames() []string {
 // of its letters (at least one) changed, swapped, added or dropped.
 func Suggest(word string, candidates []string) string {
 	best, bestD := "", -1
+	word = strings.ToLower(word)
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(word), c)
+		d := editDistance(word, c)
 		if d <= max(1, len(c)/3) && (bestD < 0 || d < bestD) {
 			best, bestD = c, d
 		}
@@ -44,27 +45,30 @@ func Suggest(word string, candidates []string) string {
 // editDistance counts the edits from a to b (optimal string alignment: insert, delete,
 // replace, swap two neighbours).
 func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
+	// Three rows of the table, the last two and this one (a swap looks two back), in one
+	// allocation: a "did you mean" over a fleet's names counts thousands of distances, and a
+	// row per letter of each was most of its time.
+	n := len(b) + 1
+	rows := make([]int, 3*n)
+	prev2, prev, cur := rows[:n], rows[n:2*n], rows[2*n:]
+	for j := range prev {
+		prev[j] = j
 	}
 	for i := 1; i <= len(a); i++ {
+		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+				cur[j] = min(cur[j], prev2[j-2]+1)
 			}
 		}
+		prev2, prev, cur = prev, cur, prev2
 	}
-	return d[len(a)][len(b)]
+	return prev[len(b)]
 }
 
 // unknownNames warns of each attribute or label a query names that no entity of its kind
