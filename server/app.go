@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,9 @@ type Options struct {
 
 	// MaxConnections bounds the open connections (--web.max-connections).
 	MaxConnections int
+	// EnablePprof (--web.enable-pprof) serves Go's profiles under /debug/pprof/, to an admin
+	// role where access control is on.
+	EnablePprof bool
 	// LoopbackOnly, where every listen address is a loopback one, answers only requests
 	// addressed to an IP address or localhost: strata up's defence against DNS rebinding.
 	LoopbackOnly bool
@@ -343,6 +347,9 @@ func (a *App) Handler() http.Handler {
 		fmt.Fprintln(w, "strata is Ready.")
 	})
 	mux.Handle("GET /", a.uiFor()) // the UI: every other page
+	if a.opts.EnablePprof {
+		registerPprof(mux)
+	}
 	if a.opts.Auth != nil {
 		mux.HandleFunc("GET /auth/login", a.login)
 		mux.HandleFunc("POST /auth/login", a.login)
@@ -358,6 +365,19 @@ func (a *App) Handler() http.Handler {
 		h = loopbackHosts(h)
 	}
 	return limitBody(h)
+}
+
+// registerPprof serves Go's profiles as net/http/pprof does, but for the command line, which
+// may hold a secret (a password in --prometheus.url).
+func registerPprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index) // and each named profile: heap, goroutine, …
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/cmdline", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "not served: the command line may hold a secret", http.StatusNotFound)
+	})
 }
 
 // notReady says why strata cannot serve what it should, or nil: before the first refresh, with

@@ -72,7 +72,7 @@ func TestAccessControl(t *testing.T) {
 	var log testenv.LockedBuffer
 	auditFile := filepath.Join(dir, "audit.log")
 	a := startAppWith(t, server.Options{RefreshInterval: time.Second, LBSources: []source.LoadBalancers{inv}, FactSources: []source.Facts{inv}, Auth: authn,
-		AuditFile: auditFile}, slog.New(slog.NewJSONHandler(&log, nil)))
+		AuditFile: auditFile, EnablePprof: true}, slog.New(slog.NewJSONHandler(&log, nil)))
 
 	get := func(path, token, accept string) (int, string) {
 		t.Helper()
@@ -250,6 +250,12 @@ func TestAccessControl(t *testing.T) {
 	if code, _ := get("/metrics", "pay-secret", ""); code != http.StatusForbidden {
 		t.Errorf("payments' /metrics: %d, want 403", code)
 	}
+	// Go's profiles (--web.enable-pprof) are an admin's too, and nobody's without a token.
+	for token, want := range map[string]int{"pay-secret": http.StatusForbidden, "": http.StatusUnauthorized, "root-secret": http.StatusOK} {
+		if code, body := get("/debug/pprof/heap?debug=1", token, ""); code != want || (want == http.StatusOK) != strings.Contains(body, "heap profile") {
+			t.Errorf("token %q, /debug/pprof/heap: %d %.80s, want %d", token, code, body, want)
+		}
+	}
 	if code, _ := get("/metrics", "root-secret", ""); code != http.StatusOK {
 		t.Errorf("the admin's /metrics: %d", code)
 	}
@@ -333,5 +339,34 @@ func TestBuildAuth(t *testing.T) {
 		if _, err := build(c.yml); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.yml, err, c.want)
 		}
+	}
+}
+
+// TestPprof: Go's profiles are served with --web.enable-pprof only, and never the command
+// line, which may hold a secret.
+func TestPprof(t *testing.T) {
+	get := func(base, path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	off := startApp(t, server.Options{RefreshInterval: time.Hour})
+	if code, body := get(off.base, "/debug/pprof/goroutine?debug=1"); code != http.StatusNotFound || strings.Contains(body, "goroutine profile") {
+		t.Errorf("without --web.enable-pprof: %d %.80s, want 404", code, body)
+	}
+	on := startApp(t, server.Options{RefreshInterval: time.Hour, EnablePprof: true})
+	for path, holds := range map[string]string{"/debug/pprof/": "Types of profiles available", "/debug/pprof/goroutine?debug=1": "goroutine profile",
+		"/debug/pprof/heap?debug=1": "heap profile", "/debug/pprof/profile?seconds=1": ""} {
+		if code, body := get(on.base, path); code != http.StatusOK || !strings.Contains(body, holds) {
+			t.Errorf("%s: %d %.80s, want 200 with %q", path, code, body, holds)
+		}
+	}
+	if code, body := get(on.base, "/debug/pprof/cmdline"); code != http.StatusNotFound || strings.Contains(body, "strata") || strings.Contains(body, os.Args[0]) {
+		t.Errorf("/debug/pprof/cmdline: %d %.80s, want 404 and no command line", code, body)
 	}
 }

@@ -186,11 +186,11 @@ func newQueryPools(timeout time.Duration, concurrency int, reg prometheus.Regist
 // pool is the pool of a request's path, nil for one that evaluates nothing.
 func (p *queryPools) pool(path string) (string, chan struct{}) {
 	switch {
-	case path == "/metrics", strings.HasPrefix(path, "/-/"), path == "/api/v1/topology/sources",
+	case path == "/metrics", strings.HasPrefix(path, "/-/"), path == "/api/v1/topology/sources", strings.HasPrefix(path, "/debug/pprof/"),
 		strings.HasPrefix(path, "/api/v1/status/"), strings.HasPrefix(path, ui.AssetsPath):
 		return "", nil
 	case path == "/api/v1/query", path == "/api/v1/query_range", path == "/api/v1/series", path == "/api/v1/labels",
-		strings.HasPrefix(path, "/api/v1/label/"), path == "/promql":
+		strings.HasPrefix(path, "/api/v1/label/"), path == "/promql", path == "/api/v1/format_query", path == "/api/v1/query_exemplars":
 		return "promql", p.pools["promql"]
 	case strings.HasPrefix(path, "/api/"):
 		return "topology", p.pools["topology"]

@@ -72,6 +72,7 @@ type common struct {
 	queryMaxSamples      int
 	queryConcurrency     int
 	maxConnections       int
+	enablePprof          bool
 }
 
 func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
@@ -108,6 +109,8 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 		Default(strconv.Itoa(d.MaxResults)).IntVar(&c.queryLimits.MaxResults)
 	cmd.Flag("web.max-connections", "Most connections open at once; past it, a new one takes the place of the one idle the longest.").
 		Default(strconv.Itoa(server.DefaultMaxConnections)).IntVar(&c.maxConnections)
+	cmd.Flag("web.enable-pprof", "Serve Go's profiles (CPU, heap, goroutines, …) under /debug/pprof/, to an admin role where access control is on.").
+		BoolVar(&c.enablePprof)
 }
 
 func run(args []string, stdout, stderr *os.File) int {
@@ -211,7 +214,7 @@ func (c common) options() server.Options {
 		RefreshInterval: c.refresh, StaleAfter: c.staleAfter, ScrapeInterval: c.scrapeInterval, FailingErrorRatio: c.failingErrorRatio,
 		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, AuditFile: c.auditFile, Allowlist: config.DefaultLabelAllowlist(),
 		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout, QueryMaxSamples: c.queryMaxSamples,
-		QueryConcurrency: c.queryConcurrency, MaxConnections: c.maxConnections,
+		QueryConcurrency: c.queryConcurrency, MaxConnections: c.maxConnections, EnablePprof: c.enablePprof,
 	}
 }
 

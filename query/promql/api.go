@@ -49,8 +49,54 @@ func NewAPIWith(q storage.Queryable, engine *Engine, logger *slog.Logger) *API {
 
 // Register adds the API's endpoints to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	register(mux, a.handle(a.query), a.handle(a.queryRange), a.handle(a.series), a.handle(a.labelNames), a.handle(a.labelValues))
+	register(mux, a.handle(a.query), a.handle(a.queryRange), a.handle(a.series), a.handle(a.labelNames), a.handle(a.labelValues),
+		a.handle(a.formatQuery), a.handle(a.queryExemplars))
 	mux.Handle("GET /api/v1/status/buildinfo", a.handle(a.buildInfo))
+}
+
+// formatQuery answers /api/v1/format_query, which Grafana's query editor asks to lay out an
+// expression: Prometheus's own printer's answer, or the parse error at its position.
+func (a *API) formatQuery(r *http.Request) result {
+	expr, apiErr := a.parse(r.FormValue("query"), func(err error) *apiError { return invalidParam("query", err) })
+	if apiErr != nil {
+		return result{err: apiErr}
+	}
+	return result{data: expr.Pretty(0)}
+}
+
+// queryExemplars answers /api/v1/query_exemplars, which Grafana's Prometheus data source asks
+// for beside a query: strata stores no exemplars (no exporter it scrapes sends any that the
+// topology uses), so a query that parses, over a valid range, has none.
+func (a *API) queryExemplars(r *http.Request) result {
+	start, err := parseTimeParam(r, "start", minTime)
+	if err != nil {
+		return result{err: invalidParam("start", err)}
+	}
+	end, err := parseTimeParam(r, "end", maxTime)
+	if err != nil {
+		return result{err: invalidParam("end", err)}
+	}
+	if end.Before(start) {
+		return result{err: badData("end timestamp must not be before start timestamp")}
+	}
+	// Prometheus names no parameter in this endpoint's parse error.
+	if _, apiErr := a.parse(r.FormValue("query"), func(err error) *apiError { return &apiError{httpapi.BadData, err} }); apiErr != nil {
+		return result{err: apiErr}
+	}
+	return result{data: []any{}}
+}
+
+// parse reads an expression no longer than --query.max-length, as a query's is; bad words
+// its parse error as the endpoint's Prometheus counterpart does.
+func (a *API) parse(q string, bad func(error) *apiError) (parser.Expr, *apiError) {
+	if len(q) > a.engine.opts.MaxLength {
+		return nil, &apiError{httpapi.Execution, fmt.Errorf("the expression is %d bytes long, more than the limit of %d (--query.max-length)", len(q), a.engine.opts.MaxLength)}
+	}
+	expr, err := a.parser.ParseExpr(q)
+	if err != nil {
+		return nil, bad(err)
+	}
+	return expr, nil
 }
 
 // buildInfo answers /api/v1/status/buildinfo, which Grafana's Prometheus data source asks for
@@ -62,12 +108,14 @@ func (a *API) buildInfo(*http.Request) result {
 
 // register adds the query endpoints of Prometheus's HTTP API to mux with the methods
 // Prometheus accepts on each, so that API and Proxy answer the same requests.
-func register(mux *http.ServeMux, query, queryRange, series, labelNames, labelValues http.Handler) {
+func register(mux *http.ServeMux, query, queryRange, series, labelNames, labelValues, formatQuery, queryExemplars http.Handler) {
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		mux.Handle(method+" /api/v1/query", query)
 		mux.Handle(method+" /api/v1/query_range", queryRange)
 		mux.Handle(method+" /api/v1/series", series)
 		mux.Handle(method+" /api/v1/labels", labelNames)
+		mux.Handle(method+" /api/v1/format_query", formatQuery)
+		mux.Handle(method+" /api/v1/query_exemplars", queryExemplars)
 	}
 	mux.Handle("GET /api/v1/label/{name}/values", labelValues) // Prometheus takes no POST here.
 }

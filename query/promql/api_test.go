@@ -185,6 +185,16 @@ func apiCases() []apiCase {
 		{name: "label values of matches", path: "/api/v1/label/host/values", params: url.Values{"match[]": {`node_load1`, `http_requests_total{code="500"}`}}, status: ok},
 		{name: "label values outside the data", path: "/api/v1/label/host/values", params: url.Values{"start": {unix(2 * time.Hour)}, "end": {unix(3 * time.Hour)}}, status: ok, empty: true},
 
+		// What Grafana's Prometheus data source asks beside its queries.
+		{name: "format query", path: "/api/v1/format_query", params: url.Values{"query": {`sum by(host)(rate(http_requests_total{code="200"}[5m]))>0`}}, status: ok},
+		{name: "format query POST", method: http.MethodPost, path: "/api/v1/format_query", params: url.Values{"query": {`max(node_load1)by(host)`}}, status: ok},
+		{name: "format query syntax error", path: "/api/v1/format_query", params: url.Values{"query": {`sum(rate(http_requests_total[5m])`}}, status: bad,
+			errorLike: `^invalid parameter "query": 1:34: parse error: unclosed left parenthesis$`},
+		{name: "exemplars", path: "/api/v1/query_exemplars", params: url.Values{"query": {`http_requests_total`}, "start": {unix(0)}, "end": {unix(time.Hour)}}, status: ok, empty: true},
+		{name: "exemplars POST", method: http.MethodPost, path: "/api/v1/query_exemplars", params: url.Values{"query": {`rate(http_requests_total[5m])`}}, status: ok, empty: true},
+		{name: "exemplars syntax error", path: "/api/v1/query_exemplars", params: url.Values{"query": {`http_requests_total{`}}, status: bad},
+		{name: "exemplars end before start", path: "/api/v1/query_exemplars", params: url.Values{"query": {`up`}, "start": {unix(time.Hour)}, "end": {unix(0)}}, status: bad},
+
 		{name: "syntax error", path: "/api/v1/query", params: query(`sum(rate(http_requests_total[5m])`), status: bad,
 			errorLike: `^invalid parameter "query": 1:34: parse error: unclosed left parenthesis$`},
 		{name: "no query", path: "/api/v1/query", params: url.Values{"time": {at}}, status: bad,
@@ -429,6 +439,10 @@ func TestAPILimits(t *testing.T) {
 		{apiCase{path: "/api/v1/label/host/values", params: url.Values{"limit": {"-1"}}, status: 400}, 0, nil},
 		// 11 series × 241 samples is more than MaxSamples.
 		{apiCase{path: "/api/v1/query", params: url.Values{"query": {"count_over_time({__name__=~\".+\"}[1h])"}, "time": {unix(time.Hour)}}, status: 422}, 0, nil},
+		// An expression past --query.max-length is not read, to lay it out or to look for
+		// its exemplars either.
+		{apiCase{path: "/api/v1/format_query", params: url.Values{"query": {strings.Repeat("(", promql.DefaultMaxLength+1)}}, status: 422}, 0, nil},
+		{apiCase{path: "/api/v1/query_exemplars", params: url.Values{"query": {strings.Repeat("(", promql.DefaultMaxLength+1)}}, status: 422}, 0, nil},
 	} {
 		status, e, body := call(t, srv.URL, c.apiCase)
 		if status != c.status {

@@ -51,6 +51,6 @@ func NewProxy(rawURL string) (*Proxy, error) {
 
 // Register adds the proxied endpoints to mux.
 func (p *Proxy) Register(mux *http.ServeMux) {
-	register(mux, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy)
+	register(mux, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy)
 	mux.Handle("GET /api/v1/status/buildinfo", p.proxy)
 }
