@@ -210,7 +210,9 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	if opts.Auth != nil { // a scoped role's PromQL reads its series alone (server/auth.go)
 		a.series = opts.Auth.Queryable(db, func() *graph.Graph { g, _ := a.refresher.Graph(); return g })
 	}
-	a.promAPI = promql.NewAPIWith(a.series, a.promql, logger)
+	local := promql.NewAPIWith(a.series, a.promql, logger)
+	local.SetScrapes(promql.Scrapes{Own: topologyMetadata()})
+	a.promAPI = local
 	if opts.Global {
 		if opts.PrometheusURL == "" {
 			db.Close()
@@ -365,6 +367,16 @@ func (a *App) Handler() http.Handler {
 		h = loopbackHosts(h)
 	}
 	return limitBody(h)
+}
+
+// topologyMetadata is the metadata of the series strata writes itself, which no target reports:
+// gauges, with their help.
+func topologyMetadata() map[string]promql.Metadata {
+	out := map[string]promql.Metadata{}
+	for name, help := range topology.FamilyHelps() {
+		out[name] = promql.Metadata{Type: string(model.MetricTypeGauge), Help: help}
+	}
+	return out
 }
 
 // registerPprof serves Go's profiles as net/http/pprof does, but for the command line, which
@@ -552,6 +564,9 @@ func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML s
 	}
 	g.Go(func() error { return dm.Run() })
 	g.Go(func() error { return sm.Run(dm.SyncCh()) })
+	if local, ok := a.promAPI.(*promql.API); ok { // what /api/v1/targets and /api/v1/metadata answer
+		local.SetScrapes(promql.Scrapes{Active: sm.TargetsActive, Own: topologyMetadata()})
+	}
 	g.Go(func() error { <-ctx.Done(); sm.Stop(); return nil })
 	return nil
 }

@@ -62,8 +62,10 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			case r.URL.Path == "/metrics":
 				httpapi.Error(w, httpapi.Forbidden, "/metrics is for an admin role")
 				return
-			case strings.HasPrefix(r.URL.Path, "/debug/pprof/"):
-				httpapi.Error(w, httpapi.Forbidden, "/debug/pprof/ is for an admin role")
+			case strings.HasPrefix(r.URL.Path, "/debug/pprof/"), r.URL.Path == "/api/v1/targets", r.URL.Path == "/api/v1/metadata":
+				// Profiles, and what strata scrapes (its targets' addresses, every metric's
+				// name), which a scope does not narrow.
+				httpapi.Error(w, httpapi.Forbidden, r.URL.Path+" is for an admin role")
 				return
 			case seriesPath(r.URL.Path) && a.opts.PrometheusURL != "":
 				httpapi.Error(w, httpapi.Forbidden, "role "+id.Role+" has a scope, and strata proxies this Prometheus API to prometheus.url, whose series it cannot narrow: it is for an admin role")

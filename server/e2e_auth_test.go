@@ -251,9 +251,15 @@ func TestAccessControl(t *testing.T) {
 		t.Errorf("payments' /metrics: %d, want 403", code)
 	}
 	// Go's profiles (--web.enable-pprof) are an admin's too, and nobody's without a token.
+	// So is what strata scrapes.
 	for token, want := range map[string]int{"pay-secret": http.StatusForbidden, "": http.StatusUnauthorized, "root-secret": http.StatusOK} {
 		if code, body := get("/debug/pprof/heap?debug=1", token, ""); code != want || (want == http.StatusOK) != strings.Contains(body, "heap profile") {
 			t.Errorf("token %q, /debug/pprof/heap: %d %.80s, want %d", token, code, body, want)
+		}
+		for _, path := range []string{"/api/v1/targets", "/api/v1/metadata"} {
+			if code, body := get(path, token, ""); code != want || (want == http.StatusOK) != strings.Contains(body, `"status":"success"`) {
+				t.Errorf("token %q, %s: %d %.80s, want %d", token, path, code, body, want)
+			}
 		}
 	}
 	if code, _ := get("/metrics", "root-secret", ""); code != http.StatusOK {

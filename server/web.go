@@ -187,6 +187,7 @@ func newQueryPools(timeout time.Duration, concurrency int, reg prometheus.Regist
 func (p *queryPools) pool(path string) (string, chan struct{}) {
 	switch {
 	case path == "/metrics", strings.HasPrefix(path, "/-/"), path == "/api/v1/topology/sources", strings.HasPrefix(path, "/debug/pprof/"),
+		path == "/api/v1/targets", path == "/api/v1/metadata",
 		strings.HasPrefix(path, "/api/v1/status/"), strings.HasPrefix(path, ui.AssetsPath):
 		return "", nil
 	case path == "/api/v1/query", path == "/api/v1/query_range", path == "/api/v1/series", path == "/api/v1/labels",

@@ -16,7 +16,7 @@ type graphCollector struct{ r *Refresher }
 func (graphCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: label sets vary
 
 func (c graphCollector) Collect(ch chan<- prometheus.Metric) {
-	help := familyHelps()
+	help := FamilyHelps()
 	for _, s := range c.r.Samples() {
 		name := s.Name()
 		var names, values []string

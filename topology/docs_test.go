@@ -23,7 +23,7 @@ func TestDocsNameTheSeries(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", name, strings.Join(quoted, ", "), help)
 	}
-	help := familyHelps()
+	help := FamilyHelps()
 	for _, f := range families() {
 		row(f.Name, f.Labels, f.MetaLabels, f.Help)
 	}

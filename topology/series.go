@@ -64,8 +64,9 @@ const (
 	refreshDurationHelp = "How long the last refresh took (on /metrics only)."
 )
 
-// familyHelps maps each topology family's name to its help text.
-func familyHelps() map[string]string {
+// FamilyHelps maps each series strata writes (the topology families, the sources' health, the
+// writer) to its help text: /metrics and the metadata API answer it.
+func FamilyHelps() map[string]string {
 	help := map[string]string{sourceUpName: sourceUpHelp, writerInfoName: writerInfoHelp}
 	for _, f := range families() {
 		help[f.Name] = f.Help

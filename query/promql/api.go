@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -30,6 +31,7 @@ type API struct {
 	engine    *Engine
 	parser    parser.Parser
 	logger    *slog.Logger
+	scrapes   atomic.Pointer[Scrapes] // SetScrapes
 }
 
 // NewAPI returns an API over q, its queries bounded by opts.
@@ -52,6 +54,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	register(mux, a.handle(a.query), a.handle(a.queryRange), a.handle(a.series), a.handle(a.labelNames), a.handle(a.labelValues),
 		a.handle(a.formatQuery), a.handle(a.queryExemplars))
 	mux.Handle("GET /api/v1/status/buildinfo", a.handle(a.buildInfo))
+	mux.Handle("GET /api/v1/targets", a.handle(a.targets))
+	mux.Handle("GET /api/v1/metadata", a.handle(a.metadata))
 }
 
 // formatQuery answers /api/v1/format_query, which Grafana's query editor asks to lay out an

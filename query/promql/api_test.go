@@ -389,6 +389,16 @@ func TestProxyForwardsToPrometheus(t *testing.T) {
 		})
 	}
 
+	// What Grafana asks beside its queries, Prometheus's own answers too.
+	for _, c := range []apiCase{{path: "/api/v1/targets"}, {path: "/api/v1/targets", params: url.Values{"state": {"active"}}},
+		{path: "/api/v1/metadata"}, {path: "/api/v1/metadata", params: url.Values{"metric": {"up"}}}} {
+		promStatus, _, want := call(t, prom, c)
+		status, _, got := call(t, strata.URL, c)
+		if status != http.StatusOK || status != promStatus || !bytes.Equal(got, want) {
+			t.Errorf("%s?%s through the proxy %d %s\nPrometheus %d %s", c.path, c.params.Encode(), status, got, promStatus, want)
+		}
+	}
+
 	t.Run("Prometheus down", func(t *testing.T) {
 		down, err := promql.NewProxy("http://" + testenv.FreeAddr(t))
 		if err != nil {
@@ -443,6 +453,8 @@ func TestAPILimits(t *testing.T) {
 		// its exemplars either.
 		{apiCase{path: "/api/v1/format_query", params: url.Values{"query": {strings.Repeat("(", promql.DefaultMaxLength+1)}}, status: 422}, 0, nil},
 		{apiCase{path: "/api/v1/query_exemplars", params: url.Values{"query": {strings.Repeat("(", promql.DefaultMaxLength+1)}}, status: 422}, 0, nil},
+		{apiCase{path: "/api/v1/targets", params: url.Values{"state": {"bogus"}}, status: 400}, 0, nil},
+		{apiCase{path: "/api/v1/metadata", params: url.Values{"limit": {"many"}}, status: 400}, 0, nil},
 	} {
 		status, e, body := call(t, srv.URL, c.apiCase)
 		if status != c.status {

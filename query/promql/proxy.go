@@ -53,4 +53,6 @@ func NewProxy(rawURL string) (*Proxy, error) {
 func (p *Proxy) Register(mux *http.ServeMux) {
 	register(mux, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy, p.proxy)
 	mux.Handle("GET /api/v1/status/buildinfo", p.proxy)
+	mux.Handle("GET /api/v1/targets", p.proxy)
+	mux.Handle("GET /api/v1/metadata", p.proxy)
 }
