@@ -142,6 +142,7 @@ type Graph struct {
 	times    []time.Time // when the sources of kept entities last reported them
 	// adjacency is where kept entities' lists of edges are carved from.
 	adjacency []*Edge
+	keeps     bool // it was made after a last graph, whose entities it keeps (ShareIndex)
 }
 
 var kinds = [...]Kind{LB, Service, Instance, Pod, Container, Image, Host}
@@ -198,6 +199,7 @@ func (g *Graph) there(i int32, r Ref) bool {
 // shared while it holds no id last has not. Each kind's list starts with room for as many as
 // last has.
 func (g *Graph) ShareIndex(last *Graph) {
+	g.keeps = true
 	for s, k := range kinds {
 		if m := last.index[s]; m != nil && g.index[s] == nil && len(m) == len(last.byKind[k]) {
 			g.index[s], g.shared[s], g.loose[s] = m, true, true
@@ -271,11 +273,7 @@ func (g *Graph) Put(e *Entity) *Entity {
 		if g.index[s] == nil {
 			g.index[s] = map[string]int32{}
 		}
-		if len(g.entities) == cap(g.entities) {
-			g.entities = make([]Entity, 0, 1024) // a fleet's 400,000 need not be as many allocations
-		}
-		g.entities = append(g.entities, *e)
-		c := &g.entities[len(g.entities)-1]
+		c := g.newEntity(*e)
 		c.place = int32(len(g.nodes))
 		g.byKind[c.Kind] = append(g.byKind[c.Kind], c.place)
 		if !placed {
@@ -389,11 +387,7 @@ func (g *Graph) own(i int32) *Entity {
 	if !n.kept {
 		return n.entity
 	}
-	if len(g.entities) == cap(g.entities) {
-		g.entities = make([]Entity, 0, 1024)
-	}
-	g.entities = append(g.entities, *n.entity)
-	c := &g.entities[len(g.entities)-1]
+	c := g.newEntity(*n.entity)
 	c.LastSeen = g.times[n.seen]
 	for _, e := range n.down {
 		e.from = c
@@ -403,6 +397,33 @@ func (g *Graph) own(i int32) *Entity {
 	}
 	n.entity, n.kept = c, false
 	return c
+}
+
+// newEntity stores an entity: from a block, a fleet's 400,000 not as many allocations; on its
+// own in a graph that keeps the last one's entities (ShareIndex), where the few made anew would
+// each keep a whole block from the collector for as long as a later graph keeps them.
+func (g *Graph) newEntity(e Entity) *Entity {
+	if g.keeps {
+		return &e
+	}
+	if len(g.entities) == cap(g.entities) {
+		g.entities = make([]Entity, 0, 1024)
+	}
+	g.entities = append(g.entities, e)
+	return &g.entities[len(g.entities)-1]
+}
+
+// Current is the entity of this graph with e's Ref: e itself, or the copy that replaced it
+// when a merge made a kept entity this graph's own (a pointer taken before is then the last
+// graph's, without what the merge added).
+func (g *Graph) Current(e *Entity) *Entity {
+	if g.holds(e) {
+		return e
+	}
+	if c, ok := g.Get(e.Ref); ok {
+		return c
+	}
+	return e
 }
 
 // LastSeen is when e's sources last reported it, in this graph: an entity kept from another

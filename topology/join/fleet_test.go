@@ -1,10 +1,12 @@
 package join
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
@@ -28,4 +30,41 @@ func BenchmarkJoinFleet(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.Sys)/(1<<20), "go-sys-MB")
+}
+
+// TestKeptEntitiesPinNoBlocks: refreshes that keep the last graph's entities and make a few
+// anew (one host's kernel upgraded at each) do not grow the heap: an entity made anew must not
+// hold a block of others, long gone, for as long as later graphs keep it.
+func TestKeptEntitiesPinNoBlocks(t *testing.T) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := sourcetest.Sized(at, 200, 20)
+	join := func(last *graph.Graph) *graph.Graph {
+		at = at.Add(15 * time.Second)
+		g, _ := Build(Input{At: at, Facts: []FactReport{{Source: "metrics", Facts: facts, Seen: at}},
+			LBs: []LBReport{{Source: "inventory", LBs: lbs, Seen: at}}, Last: last})
+		return g
+	}
+	liveHeap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	g := join(nil)
+	var before uint64
+	for r := range 150 {
+		h := &facts.Hosts[r%len(facts.Hosts)]
+		h.Attrs["kernel_release"] = fmt.Sprintf("6.1.0-%d-amd64", r)
+		g = join(g)
+		if r == 29 {
+			before = liveHeap()
+		}
+	}
+	if grown := int64(liveHeap()) - int64(before); grown > 4<<20 {
+		t.Errorf("120 refreshes that change one host each grew the heap by %d KB", grown>>10)
+	}
+	if g.Len() == 0 {
+		t.Fatal("no graph")
+	}
 }

@@ -175,6 +175,11 @@ func (j *joiner) put(e *graph.Entity) *graph.Entity {
 			e.Attrs = o.Attrs
 			return j.g.Put(e)
 		}
+		// A list made anew after a last graph is allocated alone: from a block, the few a
+		// refresh makes would each keep the whole block from the collector for as long as a
+		// later graph shares them.
+		e.Attrs = slices.Clip(slices.Clone(e.Attrs))
+		return j.g.Put(e)
 	}
 	n := len(e.Attrs)
 	if cap(j.attrBlock)-len(j.attrBlock) < n {

@@ -362,3 +362,39 @@ func TestAttrsOfTwoEntitiesStayApart(t *testing.T) {
 		t.Errorf("a's attributes: %v", a.Attrs)
 	}
 }
+
+// TestJoinAfterLastGraph: a join that keeps the last graph's entities answers as a join from
+// scratch, when a second source starts to report a container the last graph kept from the
+// first (the kept container is copied for the merge, and the instance that resolves to it
+// rests on both sources' facts), and the last graph does not change.
+func TestJoinAfterLastGraph(t *testing.T) {
+	const c1 = "aaaa000000000000000000000000000000000000000000000000000000000001"
+	host := exporterHost("vm", "3d1219c7c4c5404aaa1f6d2a48adfda4", []string{"127.0.0.1", "192.0.2.2"}, map[string]string{"kernel_release": "6"})
+	ctr := source.Container{Origin: source.OriginExporter, Host: "vm", ID: c1, Name: "c1", Image: "img:1", Runtime: "podman",
+		Ports: []source.Port{{Protocol: "tcp", HostIP: "127.0.0.1", HostPort: 18080, ContainerPort: 8080}}}
+	lb := lbs("haproxy/edge", source.LB{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "svc",
+		Instances: []source.Instance{{Name: "s0", Address: "127.0.0.1", Port: 18080, Health: "UP", Weight: 1}}}}})
+	first := Input{At: t0, LocalHost: "vm", Facts: []FactReport{facts("metrics", &source.FactSet{Hosts: []source.Host{host}, Containers: []source.Container{ctr}})},
+		LBs: []LBReport{lb}}
+	last, _ := Build(first)
+	before := graph.Dump(last)
+
+	seen := ctr
+	seen.Origin, seen.Ports = source.OriginCAdvisor, nil
+	next := first
+	next.At = t0.Add(15 * time.Second)
+	next.Facts = []FactReport{first.Facts[0], facts("cadvisor", &source.FactSet{Containers: []source.Container{seen}})}
+	fresh, _ := Build(next)
+	next.Last = last
+	kept, _ := Build(next)
+	if got, want := graph.Dump(kept), graph.Dump(fresh); got != want {
+		t.Errorf("after the last graph:\n%s\nfrom scratch:\n%s", got, want)
+	}
+	inst := graph.Ref{Kind: graph.Instance, ID: "edge/svc/s0"}
+	if down := kept.Down(inst); len(down) != 1 || !slices.Contains(down[0].Sources, "cadvisor") {
+		t.Errorf("the instance's edge to its container: %v, want it to rest on cadvisor's facts too", down)
+	}
+	if got := graph.Dump(last); got != before {
+		t.Errorf("the join changed the last graph:\n%s\nwas:\n%s", got, before)
+	}
+}

@@ -86,6 +86,11 @@ func (j *joiner) instance(rep LBReport, lb source.LB, lbHost string, svc *graph.
 	// instances of a large fleet are the join's most numerous writes.
 	j.process = nil
 	target, via := j.resolve(inst, lbHost)
+	if target != nil {
+		// The graph's own: a container or pod kept from the last graph and merged into since
+		// was copied, and the record that resolved it may still hold the last graph's.
+		target = j.g.Current(target)
+	}
 	attrs := append(j.attrs(12+len(inst.Signals)), graph.Attr{Name: "lb", Value: lb.Name}, graph.Attr{Name: "service", Value: svc.Name},
 		graph.Attr{Name: "server", Value: inst.Name})
 	attrs.SetIf("namespace", svc.Attrs.Get("namespace"))
