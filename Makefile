@@ -38,7 +38,9 @@ bench: build
 # The rebuilds run unbounded, then with the soft memory limit strata sets in the shipped 2 GiB pod.
 	GOGC=75 $(GO) test -run '^$$' -bench 'RebuildFleet' -benchtime 8x -timeout 30m ./topology
 	GOGC=75 GOMEMLIMIT=1843MiB $(GO) test -run '^$$' -bench 'RebuildFleet' -benchtime 8x -timeout 30m ./topology
-	GOGC=75 GOMEMLIMIT=1843MiB $(GO) test -run '^$$' -bench 'RefreshFleet' -benchtime 8x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleet$$' -benchtime 8x -timeout 30m ./topology
+	GOGC=75 GOMEMLIMIT=1843MiB $(GO) test -run '^$$' -bench 'RefreshFleet$$' -benchtime 8x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleetChurn' -benchtime 6x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'GlobalFleet' -benchtime 3x -timeout 30m ./topology

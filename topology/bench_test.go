@@ -28,6 +28,32 @@ func BenchmarkRefreshFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, tru
 // /metrics serves them) rebuilt from the sources' reports, the "full rebuild" of docs/design.md, "Targets".
 func BenchmarkRebuildFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, false)) }
 
+// BenchmarkRefreshFleetChurn is BenchmarkRefreshFleet when the fleet's entities do not keep
+// their places: its first host leaves and comes back at alternate refreshes, which moves every
+// entity after it one place, as pods coming and going do. A refresh keeps the last graph's
+// entities only where they are in the same place (graph.Keep), so each of these makes its
+// whole graph anew: the cost a churning fleet pays, beside the steady one's.
+func BenchmarkRefreshFleetChurn(b *testing.B) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := sourcetest.Synthetic(now)
+	all := facts.Hosts
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}},
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
+		Sink: openBenchStore(b), Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	r.collected.Wait()
+	b.ResetTimer()
+	for i := range b.N {
+		now = now.Add(15 * time.Second)
+		if facts.Hosts = all; i%2 == 0 {
+			facts.Hosts = all[1:]
+		}
+		r.Refresh(context.Background())
+		idle(b, r)
+	}
+	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+}
+
 // fleetRun is the synthetic fleet with its refresher (and TSDB), made once per process: the
 // testing package runs a benchmark once with b.N = 1 before the measured run, and a second
 // fleet and TSDB beside the first would double the peak RSS that the target is about.
