@@ -39,7 +39,7 @@ func BenchmarkRefreshFleetChurn(b *testing.B) {
 	all := facts.Hosts
 	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}},
 		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
-		Sink: openBenchStore(b), Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+		Sink:        openBenchStore(b), Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
 	r.Refresh(context.Background())
 	r.collected.Wait()
 	b.ResetTimer()
