@@ -175,6 +175,12 @@ func (j *joiner) put(e *graph.Entity) *graph.Entity {
 			e.Attrs = o.Attrs
 			return j.g.Put(e)
 		}
+		// Elsewhere in the last graph (an entity before it came or went): its list of
+		// attributes is still the same as the last one's, most of the time.
+		if o, ok := last.Get(e.Ref); ok && o.Attrs.Equal(e.Attrs) {
+			e.Attrs = o.Attrs
+			return j.g.Put(e)
+		}
 		// A list made anew after a last graph is allocated alone: from a block, the few a
 		// refresh makes would each keep the whole block from the collector for as long as a
 		// later graph shares them.
