@@ -621,8 +621,8 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 	return series, w.commit()
 }
 
-// found is a series of this refresh: the one written before with the same labels, or the
-// labels of a new one.
+// found is a series of this refresh with its value: the one written before with the same
+// labels, or a new one, not yet in the index.
 type found struct {
 	known *written // a new one has never been kept (epoch 0): the write indexes it
 	value float64

@@ -1,10 +1,11 @@
 package promql
 
 import (
-	"cmp"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -72,10 +73,10 @@ func (a *API) targets(r *http.Request) result {
 		}
 	}
 	slices.SortFunc(active, func(x, y targetJSON) int {
-		if c := cmp.Compare(x.ScrapePool, y.ScrapePool); c != 0 {
+		if c := strings.Compare(x.ScrapePool, y.ScrapePool); c != 0 {
 			return c
 		}
-		return cmp.Compare(x.ScrapeURL, y.ScrapeURL)
+		return strings.Compare(x.ScrapeURL, y.ScrapeURL)
 	})
 	data := map[string]any{"activeTargets": active, "droppedTargets": []targetJSON{}, "droppedTargetCounts": counts}
 	if state == "dropped" {
@@ -126,12 +127,12 @@ func (a *API) metadata(r *http.Request) result {
 		all[name] = append(all[name], m)
 	}
 	if s := a.scrapes.Load(); s != nil {
-		for _, name := range sortedKeys(s.Own) {
+		for _, name := range slices.Sorted(maps.Keys(s.Own)) {
 			add(name, s.Own[name])
 		}
 	}
 	pools := a.activeTargets()
-	for _, name := range sortedKeys(pools) {
+	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		for _, t := range pools[name] {
 			for _, m := range t.ListMetadata() {
 				add(m.MetricFamily, Metadata{Type: string(m.Type), Help: m.Help, Unit: m.Unit})
@@ -163,13 +164,4 @@ func optionalCount(r *http.Request, name string) (int, *apiError) {
 		return -1, nil
 	}
 	return n, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

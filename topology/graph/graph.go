@@ -26,11 +26,19 @@ const (
 	Host      Kind = "host"
 )
 
+// kinds are the kinds from top to bottom.
+var kinds = [...]Kind{LB, Service, Instance, Pod, Container, Image, Host}
+
 // Kinds lists every kind from top to bottom.
-func Kinds() []Kind { return []Kind{LB, Service, Instance, Pod, Container, Image, Host} }
+func Kinds() []Kind { return slices.Clone(kinds[:]) }
 
 // Depth is a kind's place from the top (lb is 0); -1 for an unknown kind.
-func (k Kind) Depth() int { return slices.Index(Kinds(), k) }
+func (k Kind) Depth() int {
+	if s := slot(k); s < len(kinds) {
+		return s
+	}
+	return -1
+}
 
 // Ref names one entity: its kind and its stable identity.
 type Ref struct {
@@ -145,10 +153,9 @@ type Graph struct {
 	keeps     bool // it was made after a last graph, whose entities it keeps (ShareIndex)
 }
 
-var kinds = [...]Kind{LB, Service, Instance, Pod, Container, Image, Host}
-
-// slot is a kind's index in Graph.index: a lookup hashes the id alone, in a map of one kind,
-// and a kind nobody knows (a hand-made store's series) has one of its own, keyed by kind and id.
+// slot is a kind's depth, and its index in Graph.index: a lookup hashes the id alone, in a map
+// of one kind, and a kind nobody knows (a hand-made store's series) has one of its own
+// (len(kinds)), keyed by kind and id. A switch, not a search of kinds: every lookup asks it.
 func slot(k Kind) int {
 	switch k {
 	case LB:
@@ -179,12 +186,42 @@ func key(r Ref, s int) string {
 
 // lookup is the place of r.
 func (g *Graph) lookup(r Ref) (int32, bool) {
-	s := slot(r.Kind)
-	i, ok := g.index[s][key(r, s)]
-	if ok && g.loose[s] && !g.there(i, r) {
-		return 0, false
-	}
+	_, _, i, ok, _ := g.find(r)
 	return i, ok
+}
+
+// find is r's index slot and key, its place when this graph holds it, and, when it does not,
+// whether an index shared with the last graph has it already where it would go next.
+func (g *Graph) find(r Ref) (s int, k string, i int32, ok, placed bool) {
+	s = slot(r.Kind)
+	k = key(r, s)
+	i, ok = g.index[s][k]
+	if ok && g.loose[s] && !g.there(i, r) {
+		return s, k, 0, false, int(i) == len(g.nodes)
+	}
+	return s, k, i, ok, false
+}
+
+// add puts n's entity, whose place is the next (Put sets it; a kept one has it already, and
+// the graph it is taken from is read meanwhile), in its kind's list and its index (unless
+// placed: the index has it there already), copying an index shared with the last graph before
+// it writes.
+func (g *Graph) add(s int, k string, placed bool, n node) {
+	e := n.entity
+	if g.byKind == nil {
+		g.byKind = map[Kind][]int32{}
+	}
+	g.byKind[e.Kind] = append(g.byKind[e.Kind], e.place)
+	if !placed {
+		if g.shared[s] {
+			g.index[s], g.shared[s] = maps.Clone(g.index[s]), false
+		}
+		if g.index[s] == nil {
+			g.index[s] = map[string]int32{}
+		}
+		g.index[s][k] = e.place
+	}
+	g.nodes = append(g.nodes, n)
 }
 
 // there tells whether r is at place i.
@@ -256,30 +293,11 @@ func (g *Graph) Expect(kind Kind, n int) {
 // already set are kept (the caller adds the strongest source first), labels likewise, sources
 // are unioned. It returns the entity in the graph; e itself is not kept.
 func (g *Graph) Put(e *Entity) *Entity {
-	s := slot(e.Kind)
-	k := key(e.Ref, s)
-	i, ok := g.index[s][k]
-	placed := false // the index has it where it goes
-	if ok && g.loose[s] && !g.there(i, e.Ref) {
-		ok, placed = false, int(i) == len(g.nodes)
-	}
+	s, k, i, ok, placed := g.find(e.Ref)
 	if !ok {
-		if g.byKind == nil {
-			g.byKind = map[Kind][]int32{}
-		}
-		if g.shared[s] && !placed {
-			g.index[s], g.shared[s] = maps.Clone(g.index[s]), false
-		}
-		if g.index[s] == nil {
-			g.index[s] = map[string]int32{}
-		}
 		c := g.newEntity(*e)
 		c.place = int32(len(g.nodes))
-		g.byKind[c.Kind] = append(g.byKind[c.Kind], c.place)
-		if !placed {
-			g.index[s][k] = c.place
-		}
-		g.nodes = append(g.nodes, node{entity: c})
+		g.add(s, k, placed, node{entity: c})
 		return c
 	}
 	old := g.own(i)
@@ -329,13 +347,7 @@ func (g *Graph) Keep(e *Entity, seen time.Time, from *Graph) (kept *Entity, ok b
 	if int(e.place) != len(g.nodes) || !from.holds(e) {
 		return nil, false
 	}
-	s := slot(e.Kind)
-	k := key(e.Ref, s)
-	i, found := g.index[s][k]
-	placed := false
-	if found && g.loose[s] && !g.there(i, e.Ref) {
-		found, placed = false, int(i) == len(g.nodes)
-	}
+	s, k, _, found, placed := g.find(e.Ref)
 	if found {
 		return nil, false
 	}
@@ -347,21 +359,8 @@ func (g *Graph) Keep(e *Entity, seen time.Time, from *Graph) (kept *Entity, ok b
 		t = len(g.times)
 		g.times = append(g.times, seen)
 	}
-	if g.byKind == nil {
-		g.byKind = map[Kind][]int32{}
-	}
-	if !placed {
-		if g.shared[s] {
-			g.index[s], g.shared[s] = maps.Clone(g.index[s]), false
-		}
-		if g.index[s] == nil {
-			g.index[s] = map[string]int32{}
-		}
-		g.index[s][k] = e.place
-	}
-	g.byKind[e.Kind] = append(g.byKind[e.Kind], e.place)
 	there := &from.nodes[e.place]
-	g.nodes = append(g.nodes, node{entity: e, kept: true, seen: uint16(t), down: g.room(len(there.down)), up: g.room(len(there.up))})
+	g.add(s, k, placed, node{entity: e, kept: true, seen: uint16(t), down: g.room(len(there.down)), up: g.room(len(there.up))})
 	return e, true
 }
 

@@ -62,7 +62,9 @@ type FactReport struct {
 
 // Build joins the reports into a graph.
 func Build(in Input) (*graph.Graph, []string) {
-	n := estimateEntities(in)
+	c := countOf(in)
+	n := c.hosts + c.containers + c.pods + c.lbs + c.services + c.instances
+	n += n / 8
 	if in.Last != nil && in.Last.Len() > 0 { // a better guess: most refreshes change little
 		n = in.Last.Len() + in.Last.Len()/64
 	}
@@ -70,52 +72,39 @@ func Build(in Input) (*graph.Graph, []string) {
 	if in.Last != nil {
 		j.g.ShareIndex(in.Last)
 	}
-	j.expect()
+	// Each index sized once instead of grown a dozen times (one shared with the last graph
+	// is not grown at all).
+	j.g.Expect(graph.Container, c.containers)
+	j.g.Expect(graph.Pod, c.pods)
+	j.g.Expect(graph.Host, c.hosts)
+	j.g.Expect(graph.Instance, c.instances)
 	j.hosts()
-	j.workloads()
+	j.workloads(c.containers)
 	j.loadBalancers()
 	sort.Strings(j.warnings)
 	return j.g, j.warnings
 }
 
-// expect sizes the graph's index of each kind that the reports have many of.
-func (j *joiner) expect() {
-	var containers, pods, hosts, instances int
-	for _, r := range j.in.Facts {
-		if r.Facts != nil {
-			containers, pods, hosts = containers+len(r.Facts.Containers), pods+len(r.Facts.Pods), hosts+len(r.Facts.Hosts)
-		}
-	}
-	for _, r := range j.in.LBs {
-		for _, lb := range r.LBs {
-			for _, s := range lb.Services {
-				instances += len(s.Instances)
-			}
-		}
-	}
-	j.g.Expect(graph.Container, containers)
-	j.g.Expect(graph.Pod, pods)
-	j.g.Expect(graph.Host, hosts)
-	j.g.Expect(graph.Instance, instances)
-}
+// counts are the records of each kind the reports hold.
+type counts struct{ hosts, containers, pods, lbs, services, instances int }
 
-// estimateEntities sizes the graph's index once instead of growing it a dozen times.
-func estimateEntities(in Input) int {
-	n := 0
+func countOf(in Input) counts {
+	var c counts
 	for _, r := range in.Facts {
 		if r.Facts != nil {
-			n += len(r.Facts.Hosts) + len(r.Facts.Containers) + len(r.Facts.Pods)
+			c.hosts, c.containers, c.pods = c.hosts+len(r.Facts.Hosts), c.containers+len(r.Facts.Containers), c.pods+len(r.Facts.Pods)
 		}
 	}
 	for _, r := range in.LBs {
+		c.lbs += len(r.LBs)
 		for _, lb := range r.LBs {
-			n++
+			c.services += len(lb.Services)
 			for _, s := range lb.Services {
-				n += 1 + len(s.Instances)
+				c.instances += len(s.Instances)
 			}
 		}
 	}
-	return n + n/8
+	return c
 }
 
 type joiner struct {
@@ -165,36 +154,36 @@ func (j *joiner) put(e *graph.Entity) *graph.Entity {
 	if j.in.Cluster != "" {
 		e.Attrs.Set(graph.ClusterAttr, j.in.Cluster)
 	}
-	if last := j.in.Last; last != nil {
-		if o := last.EntityAt(j.g.Len()); o != nil && o.Ref == e.Ref && o.Attrs.Equal(e.Attrs) {
-			if same(o, e) {
-				if kept, ok := j.g.Keep(o, e.LastSeen, last); ok {
-					return kept
-				}
+	last := j.in.Last
+	if last == nil {
+		n := len(e.Attrs)
+		if cap(j.attrBlock)-len(j.attrBlock) < n {
+			j.attrBlock = make(graph.Attrs, 0, max(8192, n))
+		}
+		l := len(j.attrBlock)
+		j.attrBlock = append(j.attrBlock, e.Attrs...)
+		// Its capacity is its length: an append moves it instead of writing over the next one's.
+		e.Attrs = j.attrBlock[l : l+n : l+n]
+		return j.g.Put(e)
+	}
+	o := last.EntityAt(j.g.Len())
+	if o != nil && o.Ref == e.Ref {
+		if o.Attrs.Equal(e.Attrs) && same(o, e) {
+			if kept, ok := j.g.Keep(o, e.LastSeen, last); ok {
+				return kept
 			}
-			e.Attrs = o.Attrs
-			return j.g.Put(e)
 		}
-		// Elsewhere in the last graph (an entity before it came or went): its list of
-		// attributes is still the same as the last one's, most of the time.
-		if o, ok := last.Get(e.Ref); ok && o.Attrs.Equal(e.Attrs) {
-			e.Attrs = o.Attrs
-			return j.g.Put(e)
-		}
+	} else {
+		o, _ = last.Get(e.Ref) // elsewhere in the last graph: an entity before it came or went
+	}
+	if o != nil && o.Attrs.Equal(e.Attrs) {
+		e.Attrs = o.Attrs
+	} else {
 		// A list made anew after a last graph is allocated alone: from a block, the few a
 		// refresh makes would each keep the whole block from the collector for as long as a
 		// later graph shares them.
 		e.Attrs = slices.Clip(slices.Clone(e.Attrs))
-		return j.g.Put(e)
 	}
-	n := len(e.Attrs)
-	if cap(j.attrBlock)-len(j.attrBlock) < n {
-		j.attrBlock = make(graph.Attrs, 0, max(8192, n))
-	}
-	l := len(j.attrBlock)
-	j.attrBlock = append(j.attrBlock, e.Attrs...)
-	// Its capacity is its length: an append moves it instead of writing over the next one's.
-	e.Attrs = j.attrBlock[l : l+n : l+n]
 	return j.g.Put(e)
 }
 

@@ -35,14 +35,8 @@ type listenerAt struct {
 }
 
 // workloads puts pods, containers and images in the graph, with their hosts, and indexes the
-// listening sockets by host.
-func (j *joiner) workloads() {
-	nContainers := 0
-	for _, rep := range j.in.Facts {
-		if rep.Facts != nil {
-			nContainers += len(rep.Facts.Containers)
-		}
-	}
+// listening sockets by host; nContainers is how many container records the reports hold.
+func (j *joiner) workloads(nContainers int) {
 	j.containerAts = make([]containerAt, 0, nContainers)
 	j.containerAt = make([]*containerAt, 0, j.g.Len()+nContainers+nContainers/2) // the hosts, the containers, about as many pods
 	j.containersAt = map[*hostGroup][]*containerAt{}
