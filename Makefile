@@ -41,6 +41,7 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleet$$' -benchtime 8x -timeout 30m ./topology
 	GOGC=75 GOMEMLIMIT=1843MiB $(GO) test -run '^$$' -bench 'RefreshFleet$$' -benchtime 8x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleetChurn' -benchtime 6x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleetTraffic' -benchtime 6x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'GlobalFleet' -benchtime 3x -timeout 30m ./topology

@@ -31,50 +31,82 @@ func BenchmarkRebuildFleet(b *testing.B) { benchRefresh(b, fleetRefresher(b, fal
 // BenchmarkRefreshFleetChurn is BenchmarkRefreshFleet when the fleet's entities do not keep
 // their places: its first host leaves and comes back at alternate refreshes, which moves every
 // entity after it one place, as pods coming and going do. A refresh keeps the last graph's
-// entities only where they are in the same place (graph.Keep), so each of these makes its
-// whole graph anew: the cost a churning fleet pays, beside the steady one's.
+// entities wherever they are (graph.Keep), each moved one noted in a map of the graph's.
 func BenchmarkRefreshFleetChurn(b *testing.B) {
-	c := churnRun(b)
+	benchMoving(b, func(m *moving) {
+		m.gone = !m.gone
+		m.facts.Hosts = m.all
+		if m.gone {
+			m.facts.Hosts = m.all[1:]
+		}
+	})
+}
+
+// BenchmarkRefreshFleetTraffic is BenchmarkRefreshFleet when the LBs count traffic, as
+// HAProxy's do: every instance's counters move at every refresh (each answer a new map, as a
+// source parses them), so its rates and error ratio, and with them its entity, change every
+// time: no instance is kept.
+func BenchmarkRefreshFleetTraffic(b *testing.B) {
+	benchMoving(b, func(m *moving) {
+		m.n++
+		for i := range m.lbs {
+			for j := range m.lbs[i].Services {
+				for k := range m.lbs[i].Services[j].Instances {
+					// Each instance at a rate of its own, a few with errors.
+					c := float64(m.n * (1 + k%7) * 150)
+					m.lbs[i].Services[j].Instances[k].Traffic = source.Traffic{source.TrafficRequests: c, source.TrafficHTTP2xx: c - float64(m.n*(k%3)),
+						source.TrafficHTTP5xx: float64(m.n * (k % 3)), source.TrafficSessions: float64(k % 11)}
+				}
+			}
+		}
+	})
+}
+
+func benchMoving(b *testing.B, step func(*moving)) {
+	m := movingRun(b)
 	b.ResetTimer()
 	for range b.N {
-		c.now = c.now.Add(15 * time.Second)
-		c.gone = !c.gone
-		c.facts.Hosts = c.all
-		if c.gone {
-			c.facts.Hosts = c.all[1:]
-		}
-		c.r.Refresh(context.Background())
-		idle(b, c.r)
+		m.now = m.now.Add(15 * time.Second)
+		b.StopTimer()
+		step(m)
+		b.StartTimer()
+		g := m.r.Refresh(context.Background())
+		b.ReportMetric(float64(g.Len()), "entities")
+		b.ReportMetric(float64(len(m.r.Samples())), "series")
+		idle(b, m.r)
 	}
 	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
 }
 
-// churn is BenchmarkRefreshFleetChurn's fleet, made once per process as fleetRun is: a
-// second fleet and TSDB beside the first would count in the peak.
-type churn struct {
+// moving is the fleet of BenchmarkRefreshFleetChurn and BenchmarkRefreshFleetTraffic, made
+// once per process as fleetRun is: a second fleet and TSDB beside the first would count in the
+// peak (make bench runs each alone).
+type moving struct {
 	r     *Refresher
 	now   time.Time
 	facts *source.FactSet
 	all   []source.Host
+	lbs   []source.LB
 	gone  bool // the first host is gone
+	n     int  // refreshes counted
 }
 
-var theChurn *churn
+var theMoving *moving
 
-func churnRun(b *testing.B) *churn {
-	if theChurn != nil {
-		return theChurn
+func movingRun(b *testing.B) *moving {
+	if theMoving != nil {
+		return theMoving
 	}
-	c := &churn{now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
-	facts, lbs := sourcetest.Synthetic(c.now)
-	c.facts, c.all = facts, facts.Hosts
-	c.r = NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}},
+	m := &moving{now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	facts, lbs := sourcetest.Synthetic(m.now)
+	m.facts, m.all, m.lbs = facts, facts.Hosts, lbs
+	m.r = NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}},
 		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
-		Sink:        openBenchStore(b), Now: func() time.Time { return c.now }}, slog.New(slog.DiscardHandler))
-	c.r.Refresh(context.Background())
-	c.r.collected.Wait()
-	theChurn = c
-	return c
+		Sink:        openBenchStore(b), Now: func() time.Time { return m.now }}, slog.New(slog.DiscardHandler))
+	m.r.Refresh(context.Background())
+	m.r.collected.Wait()
+	theMoving = m
+	return m
 }
 
 // fleetRun is the synthetic fleet with its refresher (and TSDB), made once per process: the

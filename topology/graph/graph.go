@@ -69,7 +69,9 @@ type Entity struct {
 	LastSeen time.Time
 	Stale    bool // its sources stopped reporting; kept for the grace period
 
-	place int32 // in the graph that holds it, for DownOf and UpOf
+	// place is where the graph that made it holds it, for DownOf and UpOf without a lookup; a
+	// later graph that keeps it elsewhere (Keep) records its place there in its own moved.
+	place int32
 }
 
 // ClusterAttr is the attribute that names an entity's site (global.external_labels' cluster).
@@ -151,6 +153,10 @@ type Graph struct {
 	// adjacency is where kept entities' lists of edges are carved from.
 	adjacency []*Edge
 	keeps     bool // it was made after a last graph, whose entities it keeps (ShareIndex)
+	// moved is the place here of each kept entity that is not where the graph that made it
+	// holds it: when a host or pod comes or goes, every entity after it moves one place, and
+	// an entry is a fifth of a copy.
+	moved map[*Entity]int32
 }
 
 // slot is a kind's depth, and its index in Graph.index: a lookup hashes the id alone, in a map
@@ -202,16 +208,14 @@ func (g *Graph) find(r Ref) (s int, k string, i int32, ok, placed bool) {
 	return s, k, i, ok, false
 }
 
-// add puts n's entity, whose place is the next (Put sets it; a kept one has it already, and
-// the graph it is taken from is read meanwhile), in its kind's list and its index (unless
-// placed: the index has it there already), copying an index shared with the last graph before
-// it writes.
+// add puts n's entity at the next place, in its kind's list and its index (unless placed: the
+// index has it there already), copying an index shared with the last graph before it writes.
 func (g *Graph) add(s int, k string, placed bool, n node) {
-	e := n.entity
+	e, p := n.entity, int32(len(g.nodes))
 	if g.byKind == nil {
 		g.byKind = map[Kind][]int32{}
 	}
-	g.byKind[e.Kind] = append(g.byKind[e.Kind], e.place)
+	g.byKind[e.Kind] = append(g.byKind[e.Kind], p)
 	if !placed {
 		if g.shared[s] {
 			g.index[s], g.shared[s] = maps.Clone(g.index[s]), false
@@ -219,7 +223,7 @@ func (g *Graph) add(s int, k string, placed bool, n node) {
 		if g.index[s] == nil {
 			g.index[s] = map[string]int32{}
 		}
-		g.index[s][k] = e.place
+		g.index[s][k] = p
 	}
 	g.nodes = append(g.nodes, n)
 }
@@ -337,14 +341,15 @@ func (g *Graph) Put(e *Entity) *Entity {
 	return old
 }
 
-// Keep adds an entity of another graph as it is, shared, at the place it has there, when it is
-// the next place here and its Ref is not here yet (else ok is false and nothing changes): a
-// refresh keeps the last graph's entities that did not change instead of making them again.
-// seen is when its sources last reported it, LastSeen's answer in this graph. Put copies a
-// kept entity before it merges into it, so the other graph's never changes. Its lists of edges
-// here start with room for as many as it has in from, the graph it is taken from.
+// Keep adds an entity of another graph as it is, shared, at the next place, when from holds it
+// and its Ref is not here yet (else ok is false and nothing changes): a refresh keeps the last
+// graph's entities that did not change instead of making them again. seen is when its sources
+// last reported it, LastSeen's answer in this graph. Put copies a kept entity before it merges
+// into it, so the other graph's never changes. Its lists of edges here start with room for as
+// many as it has in from.
 func (g *Graph) Keep(e *Entity, seen time.Time, from *Graph) (kept *Entity, ok bool) {
-	if int(e.place) != len(g.nodes) || !from.holds(e) {
+	at, held := from.at(e)
+	if !held {
 		return nil, false
 	}
 	s, k, _, found, placed := g.find(e.Ref)
@@ -359,7 +364,13 @@ func (g *Graph) Keep(e *Entity, seen time.Time, from *Graph) (kept *Entity, ok b
 		t = len(g.times)
 		g.times = append(g.times, seen)
 	}
-	there := &from.nodes[e.place]
+	if p := int32(len(g.nodes)); p != e.place {
+		if g.moved == nil {
+			g.moved = map[*Entity]int32{}
+		}
+		g.moved[e] = p
+	}
+	there := &from.nodes[at]
 	g.add(s, k, placed, node{entity: e, kept: true, seen: uint16(t), down: g.room(len(there.down)), up: g.room(len(there.up))})
 	return e, true
 }
@@ -387,7 +398,8 @@ func (g *Graph) own(i int32) *Entity {
 		return n.entity
 	}
 	c := g.newEntity(*n.entity)
-	c.LastSeen = g.times[n.seen]
+	c.LastSeen, c.place = g.times[n.seen], i
+	delete(g.moved, n.entity)
 	for _, e := range n.down {
 		e.from = c
 	}
@@ -428,8 +440,8 @@ func (g *Graph) Current(e *Entity) *Entity {
 // LastSeen is when e's sources last reported it, in this graph: an entity kept from another
 // graph has its own LastSeen of then.
 func (g *Graph) LastSeen(e *Entity) time.Time {
-	if g.holds(e) {
-		if n := &g.nodes[e.place]; n.kept {
+	if i, ok := g.at(e); ok {
+		if n := &g.nodes[i]; n.kept {
 			return g.times[n.seen]
 		}
 	}
@@ -450,24 +462,40 @@ func (g *Graph) Link(from, to Ref, source string, seen time.Time) {
 // Connect is Link for two entities already in this graph (as Put returned them), without
 // the lookups by Ref.
 func (g *Graph) Connect(from, to *Entity, source string, seen time.Time) {
-	if !g.holds(from) || !g.holds(to) {
+	fi, ok1 := g.at(from)
+	ti, ok2 := g.at(to)
+	if !ok1 || !ok2 {
 		g.Link(from.Ref, to.Ref, source, seen)
 		return
 	}
-	g.link(from.place, to.place, source, seen)
+	g.link(fi, ti, source, seen)
 }
 
 // Place is e's place in g (0 to Len()-1, in the order All visits), or -1 when g does not hold
 // it: a copy of a graph keeps its entities in a slice by place instead of a map by Ref.
 func (g *Graph) Place(e *Entity) int {
-	if !g.holds(e) {
+	i, ok := g.at(e)
+	if !ok {
 		return -1
 	}
-	return int(e.place)
+	return int(i)
 }
 
 func (g *Graph) holds(e *Entity) bool {
-	return int(e.place) < len(g.nodes) && g.nodes[e.place].entity == e
+	_, ok := g.at(e)
+	return ok
+}
+
+// at is e's place in g, when g holds it: the place of the graph that made it, or where g
+// moved it.
+func (g *Graph) at(e *Entity) (int32, bool) {
+	if int(e.place) < len(g.nodes) && g.nodes[e.place].entity == e {
+		return e.place, true
+	}
+	if i, ok := g.moved[e]; ok && g.nodes[i].entity == e {
+		return i, true
+	}
+	return 0, false
 }
 
 func (g *Graph) link(fi, ti int32, source string, seen time.Time) {
@@ -596,16 +624,16 @@ func (g *Graph) Down(r Ref) []*Edge {
 
 // DownOf is Down for an entity of this graph, without the lookup by Ref.
 func (g *Graph) DownOf(e *Entity) []*Edge {
-	if g.holds(e) {
-		return g.nodes[e.place].down
+	if i, ok := g.at(e); ok {
+		return g.nodes[i].down
 	}
 	return g.Down(e.Ref)
 }
 
 // UpOf is Up for an entity of this graph, without the lookup by Ref.
 func (g *Graph) UpOf(e *Entity) []*Edge {
-	if g.holds(e) {
-		return g.nodes[e.place].up
+	if i, ok := g.at(e); ok {
+		return g.nodes[i].up
 	}
 	return g.Up(e.Ref)
 }

@@ -193,17 +193,38 @@ func TestKeep(t *testing.T) {
 	b := last.Put(&Entity{Ref: Ref{Kind: Container, ID: "b"}, Sources: []string{"m"}, LastSeen: t0})
 	last.Connect(b, a, "m", t0)
 
+	// Both move: b comes first here, as when an entity before it went.
 	next := New(t1)
 	next.ShareIndex(last)
-	if _, ok := next.Keep(b, t1, last); ok {
-		t.Fatalf("kept b at place 0, where last had a")
-	}
-	ka, ok1 := next.Keep(a, t1, last)
 	kb, ok2 := next.Keep(b, t1, last)
+	ka, ok1 := next.Keep(a, t1, last)
 	if !ok1 || !ok2 || ka != a || kb != b {
 		t.Fatalf("Keep: %v %v", ok1, ok2)
 	}
+	if _, ok := next.Keep(b, t1, last); ok || next.Len() != 2 {
+		t.Errorf("kept b twice: %d entities", next.Len())
+	}
+	if _, ok := next.Keep(&Entity{Ref: Ref{Kind: Host, ID: "c"}}, t1, last); ok {
+		t.Errorf("kept an entity the last graph does not hold")
+	}
+	if next.Place(b) != 0 || next.Place(a) != 1 || last.Place(a) != 0 || last.Place(b) != 1 {
+		t.Errorf("places: here b %d a %d, in the last graph a %d b %d", next.Place(b), next.Place(a), last.Place(a), last.Place(b))
+	}
+	if got, _ := next.Get(b.Ref); got != b || len(next.DownOf(b)) != 0 || len(last.DownOf(b)) != 1 {
+		t.Errorf("b here: %p, %d edges here, %d in the last graph", got, len(next.DownOf(b)), len(last.DownOf(b)))
+	}
 	next.Connect(kb, ka, "m", t1)
+	if len(next.DownOf(kb)) != 1 || len(next.UpOf(ka)) != 1 || len(last.DownOf(b)) != 1 {
+		t.Errorf("the edge: %d down from b, %d up to a here, %d in the last graph", len(next.DownOf(kb)), len(next.UpOf(ka)), len(last.DownOf(b)))
+	}
+	// A third graph keeps them back where they were made: no longer moved.
+	back := New(t1.Add(15 * time.Second))
+	back.ShareIndex(next)
+	back.Keep(a, t1, next)
+	back.Keep(b, t1, next)
+	if back.Place(a) != 0 || back.Place(b) != 1 || len(back.moved) != 0 {
+		t.Errorf("back: a %d b %d, %d moved", back.Place(a), back.Place(b), len(back.moved))
+	}
 	if !next.LastSeen(a).Equal(t1) || !last.LastSeen(a).Equal(t0) {
 		t.Errorf("last seen %v here, %v in the last graph", next.LastSeen(a), last.LastSeen(a))
 	}
@@ -217,6 +238,9 @@ func TestKeep(t *testing.T) {
 	}
 	if got, _ := last.Get(a.Ref); got != a {
 		t.Errorf("the last graph's a changed")
+	}
+	if next.Place(m) != 1 || next.Place(a) != -1 || last.Place(a) != 0 {
+		t.Errorf("after the merge: its copy at %d, the kept one at %d here and %d in the last graph", next.Place(m), next.Place(a), last.Place(a))
 	}
 	if to := next.DownOf(kb)[0].ToEntity(); to != m {
 		t.Errorf("b's edge here leads to %p, not to the merged %p", to, m)

@@ -18,7 +18,8 @@ func Subgraph(g *Graph, keep func(*Entity) bool) *Graph {
 			continue
 		}
 		for _, e := range n.down {
-			to := copies[e.to.place]
+			p, _ := g.at(e.to) // an edge's ends are in its graph
+			to := copies[p]
 			if to == nil {
 				continue
 			}

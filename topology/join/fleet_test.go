@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
@@ -66,5 +67,51 @@ func TestKeptEntitiesPinNoBlocks(t *testing.T) {
 	}
 	if g.Len() == 0 {
 		t.Fatal("no graph")
+	}
+}
+
+// TestJoinAfterAHostLeft: when the first host leaves and comes back, every entity after it
+// moves a place; the join still keeps the last graph's entities that did not change (the same
+// entities, wherever they now are), answers as a join from scratch, and leaves the last graph
+// as it was.
+func TestJoinAfterAHostLeft(t *testing.T) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	facts, lbs := sourcetest.Sized(at, 200, 20)
+	all := facts.Hosts
+	join := func(hosts []source.Host, last *graph.Graph) *graph.Graph {
+		set := *facts
+		set.Hosts = hosts
+		g, _ := Build(Input{At: at, Facts: []FactReport{{Source: "metrics", Facts: &set, Seen: at}},
+			LBs: []LBReport{{Source: "inventory", LBs: lbs, Seen: at}}, Last: last})
+		return g
+	}
+	first := join(all, nil)
+	before := graph.Dump(first)
+	at = at.Add(15 * time.Second)
+	for _, hosts := range [][]source.Host{all[1:], all} {
+		next := join(hosts, first)
+		if got, want := graph.Dump(next), graph.Dump(join(hosts, nil)); got != want {
+			t.Fatalf("%d hosts after the last graph: not as a join from scratch", len(hosts))
+		}
+		kept, moved := 0, 0
+		next.Each("", func(e *graph.Entity) {
+			if o, ok := first.Get(e.Ref); ok && o == e {
+				kept++
+				if first.Place(o) != next.Place(e) {
+					moved++
+				}
+			}
+		})
+		if kept < next.Len()*9/10 {
+			t.Errorf("%d hosts: kept %d of %d entities", len(hosts), kept, next.Len())
+		}
+		if len(hosts) < len(all) && moved < kept/2 {
+			t.Errorf("%d of %d kept entities moved: the test moves none", moved, kept)
+		}
+		if got := graph.Dump(first); got != before {
+			t.Fatalf("the join changed the last graph")
+		}
+		first, before = next, graph.Dump(next)
+		at = at.Add(15 * time.Second)
 	}
 }

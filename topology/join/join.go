@@ -62,10 +62,15 @@ type FactReport struct {
 
 // Build joins the reports into a graph.
 func Build(in Input) (*graph.Graph, []string) {
+	if in.Last != nil && in.Last.Len() == 0 {
+		// The first refresh's (a refresher starts with an empty graph): with nothing to keep,
+		// its entities and their attributes are carved from blocks, not allocated one by one.
+		in.Last = nil
+	}
 	c := countOf(in)
 	n := c.hosts + c.containers + c.pods + c.lbs + c.services + c.instances
 	n += n / 8
-	if in.Last != nil && in.Last.Len() > 0 { // a better guess: most refreshes change little
+	if in.Last != nil { // a better guess: most refreshes change little
 		n = in.Last.Len() + in.Last.Len()/64
 	}
 	j := &joiner{in: in, g: graph.NewSized(in.At, n)}
@@ -125,6 +130,10 @@ type joiner struct {
 	images        map[string]*graph.Entity // image ref → the image in the graph
 	process       *listenerAt              // the host process the last resolve found, if any
 
+	// shift is how many places later the last graph held the entity put last: after a host
+	// that came or went, every entity is that far from its place there, and put looks there
+	// first instead of in the last graph's index.
+	shift     int
 	scratch   graph.Attrs // the attributes of the entity being made, until put keeps them
 	attrBlock graph.Attrs // entities' attributes are carved from here, a block at a time
 }
@@ -145,8 +154,9 @@ func same(o, e *graph.Entity) bool {
 }
 
 // put puts an entity with this site's cluster in the graph, and returns the graph's. The last
-// graph's entity in the same place, when it is the same but for when it was seen, is kept as
-// it is (graph.Keep); else its attributes (in attrs' room) are kept as that entity's list when
+// graph's entity with its Ref (looked for first as far from its place as the last one put
+// was), when it is the same but
+// for when it was seen, is kept as it is (graph.Keep); else its attributes (in attrs' room) are kept as that entity's list when
 // they are the same, shared (the graph never writes into a list it merges into: graph.Put
 // copies it first), or as a copy carved from a block: a fleet's 400,000 entities and lists of
 // attributes, most the same as the last refresh's, need not be as many allocations.
@@ -166,17 +176,19 @@ func (j *joiner) put(e *graph.Entity) *graph.Entity {
 		e.Attrs = j.attrBlock[l : l+n : l+n]
 		return j.g.Put(e)
 	}
-	o := last.EntityAt(j.g.Len())
-	if o != nil && o.Ref == e.Ref {
-		if o.Attrs.Equal(e.Attrs) && same(o, e) {
+	o := last.EntityAt(j.g.Len() + j.shift)
+	if o == nil || o.Ref != e.Ref {
+		o, _ = last.Get(e.Ref) // elsewhere in the last graph: after an entity that came or went
+		if o != nil {
+			j.shift = last.Place(o) - j.g.Len()
+		}
+	}
+	if o != nil && o.Attrs.Equal(e.Attrs) {
+		if same(o, e) {
 			if kept, ok := j.g.Keep(o, e.LastSeen, last); ok {
 				return kept
 			}
 		}
-	} else {
-		o, _ = last.Get(e.Ref) // elsewhere in the last graph: an entity before it came or went
-	}
-	if o != nil && o.Attrs.Equal(e.Attrs) {
 		e.Attrs = o.Attrs
 	} else {
 		// A list made anew after a last graph is allocated alone: from a block, the few a
