@@ -113,6 +113,17 @@ type Options struct {
 	Auth *auth.Authenticator
 	// AuditFile, when set, receives the audit lines as JSON instead of the log (--audit.file).
 	AuditFile string
+
+	// RuleFiles are the globs of the rules evaluated over the embedded TSDB (rule_files), and
+	// DefaultRules adds strata's shipped ones (dashboards/rules): a file without rule_files.
+	RuleFiles    []string
+	DefaultRules bool
+	// Alerting is the YAML of Prometheus's alerting block: where the alerts are sent.
+	Alerting string
+	// EvaluationInterval is how often the rules are evaluated (global.evaluation_interval).
+	EvaluationInterval time.Duration
+	// ConfigDir is the configuration file's directory, the base of relative paths in Alerting.
+	ConfigDir string
 }
 
 // Defaults of the Options that bound the server.
@@ -146,6 +157,8 @@ type App struct {
 	promql    *promql.Engine
 	pools     *queryPools
 	gatherers prometheus.Gatherers // /metrics: strata's, and the TSDB's
+	alerting  *alerting            // nil where another Prometheus evaluates the rules
+	sdMetrics *discovery.SDMetrics
 }
 
 // Run serves until ctx is done.
@@ -170,6 +183,9 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 	}
 	if opts.ScrapeInterval <= 0 {
 		opts.ScrapeInterval = opts.RefreshInterval
+	}
+	if opts.EvaluationInterval <= 0 {
+		opts.EvaluationInterval = time.Minute // Prometheus's
 	}
 	if opts.LocalHost == "" {
 		opts.LocalHost = exporter.HostNameUnder("/proc")
@@ -436,6 +452,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
+	if err := a.startAlerting(ctx, g); err != nil {
+		return err
+	}
 	g.Go(func() error { a.db.Watch(ctx, 10*time.Second); return nil })
 	changed := a.refresher.Watch(ctx)
 	g.Go(func() error {
@@ -535,7 +554,7 @@ func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML s
 	if err != nil {
 		return fmt.Errorf("scrape_configs: %s", redact.Quoted(err.Error())) // Prometheus's parser quotes values, passwords too
 	}
-	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(a.reg)
+	sdMetrics, err := a.discoveryMetrics()
 	if err != nil {
 		return err
 	}
@@ -569,6 +588,19 @@ func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML s
 	}
 	g.Go(func() error { <-ctx.Done(); sm.Stop(); return nil })
 	return nil
+}
+
+// discoveryMetrics are the service discoveries' metrics, registered once for the discovery
+// managers of the scrapes and of the Alertmanagers.
+func (a *App) discoveryMetrics() (*discovery.SDMetrics, error) {
+	if a.sdMetrics == nil {
+		m, err := discovery.CreateAndRegisterSDMetrics(a.reg)
+		if err != nil {
+			return nil, err
+		}
+		a.sdMetrics = m
+	}
+	return a.sdMetrics, nil
 }
 
 func indent(yaml string) string {

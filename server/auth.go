@@ -62,9 +62,11 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			case r.URL.Path == "/metrics":
 				httpapi.Error(w, httpapi.Forbidden, "/metrics is for an admin role")
 				return
-			case strings.HasPrefix(r.URL.Path, "/debug/pprof/"), r.URL.Path == "/api/v1/targets", r.URL.Path == "/api/v1/metadata":
-				// Profiles, and what strata scrapes (its targets' addresses, every metric's
-				// name), which a scope does not narrow.
+			case strings.HasPrefix(r.URL.Path, "/debug/pprof/"), strings.HasPrefix(r.URL.Path, "/api/v1/admin/"), r.URL.Path == "/-/reload",
+				r.URL.Path == "/api/v1/targets", r.URL.Path == "/api/v1/metadata", r.URL.Path == "/api/v1/rules", r.URL.Path == "/api/v1/alerts":
+				// Profiles, what changes the server (a reload, a snapshot), what strata scrapes
+				// (its targets' addresses, every metric's name) and its alerts, over the whole
+				// fleet: a scope narrows none of them.
 				httpapi.Error(w, httpapi.Forbidden, r.URL.Path+" is for an admin role")
 				return
 			case seriesPath(r.URL.Path) && a.opts.PrometheusURL != "":

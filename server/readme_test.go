@@ -25,6 +25,9 @@ func TestREADMEConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's configuration: %v", err)
 	}
+	if _, _, err := rulesConfig(Options{Alerting: string(cfg.Alerting), RuleFiles: cfg.RuleFiles}); err != nil || cfg.Alerting == nil || !cfg.RuleFilesSet {
+		t.Errorf("the README's rule_files and alerting: %v (alerting %q, rule_files set %v)", err, cfg.Alerting, cfg.RuleFilesSet)
+	}
 	seen := map[string]bool{}
 	for _, s := range cfg.Sources {
 		seen[s.Type] = true

@@ -95,6 +95,9 @@ func Check(file string, cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("%s: scrape_configs: %s", file, redact.Quoted(err.Error())))
 		}
 	}
+	if err := checkRules(cfg); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", file, err))
+	}
 	return errors.Join(errs...)
 }
 

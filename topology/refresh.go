@@ -576,7 +576,9 @@ func (r *Refresher) write(ctx context.Context, g *graph.Graph, now time.Time, up
 		}
 		last.epoch = r.epoch
 		series = append(series, store.Sample{Labels: last.labels, Value: v})
-		if !always && last.value == v && ts-last.at < heartbeat.Milliseconds() {
+		// A series never written has at math.MinInt64, which ts-at would overflow into a
+		// "recent" sample: its first value, 0 (a source down from the start), was never written.
+		if !always && last.at != math.MinInt64 && last.value == v && ts-last.at < heartbeat.Milliseconds() {
 			return // unchanged and recent: no sample needed yet
 		}
 		if ref, ok := w.append(last.ref, last.labels, v); ok {

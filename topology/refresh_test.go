@@ -167,6 +167,39 @@ func TestWriteHeartbeatAndStaleness(t *testing.T) {
 	}
 }
 
+// TestFirstZeroWritten: a series whose first value is 0 (a source down from the start) is
+// written at once, as every new series is: the alert on it has something to fire on.
+func TestFirstZeroWritten(t *testing.T) {
+	db, err := store.Open(store.Options{Path: t.TempDir()}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	src := &scriptedLBs{err: errors.New("dial unix /run/haproxy/admin.sock: connect: no such file or directory")}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}, Sink: db,
+		Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	q, err := db.Querier(now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "strata_topology_source_up"),
+		labels.MustNewMatcher(labels.MatchEqual, "source", "edge"))
+	var got []float64
+	for set.Next() {
+		it := set.At().Iterator(nil)
+		for it.Next() != chunkenc.ValNone {
+			_, v := it.At()
+			got = append(got, v)
+		}
+	}
+	if len(got) != 1 || got[0] != 0 {
+		t.Errorf("strata_topology_source_up{source=\"edge\"} samples %v, want [0]", got)
+	}
+}
+
 // TestSeriesLabelsSorted: every series is built with its labels in order (the TSDB and
 // PromQL rely on it), with and without allow-listed metadata labels among them.
 func TestSeriesLabelsSorted(t *testing.T) {

@@ -226,6 +226,7 @@ func upOptions(c common, hostName string) server.Options {
 	opts.LocalHost = exporter.HostName(*exp)
 	opts.LBSources = server.LocalLBs(opts.LocalHost)
 	opts.LoopbackOnly = true
+	opts.DefaultRules = true
 	return opts
 }
 
@@ -254,6 +255,9 @@ func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 	}
 	opts.ExternalLabels = labels.FromMap(cfg.Global.ExternalLabels)
 	opts.Global = cfg.Federation
+	opts.RuleFiles, opts.DefaultRules = cfg.RuleFiles, !cfg.RuleFilesSet
+	opts.Alerting, opts.ConfigDir = string(cfg.Alerting), cfg.Dir
+	opts.EvaluationInterval = cfg.Global.EvaluationInterval
 	if !c.refreshSet && cfg.Topology.RefreshInterval > 0 {
 		opts.RefreshInterval = cfg.Topology.RefreshInterval
 	}

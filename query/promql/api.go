@@ -32,6 +32,7 @@ type API struct {
 	parser    parser.Parser
 	logger    *slog.Logger
 	scrapes   atomic.Pointer[Scrapes] // SetScrapes
+	rules     atomic.Pointer[Rules]   // SetRules
 }
 
 // NewAPI returns an API over q, its queries bounded by opts.
@@ -56,6 +57,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/status/buildinfo", a.handle(a.buildInfo))
 	mux.Handle("GET /api/v1/targets", a.handle(a.targets))
 	mux.Handle("GET /api/v1/metadata", a.handle(a.metadata))
+	mux.Handle("GET /api/v1/rules", a.handle(a.rulesList))
+	mux.Handle("GET /api/v1/alerts", a.handle(a.alerts))
 }
 
 // formatQuery answers /api/v1/format_query, which Grafana's query editor asks to lay out an

@@ -69,6 +69,10 @@ type Engine struct {
 	opts   APIOptions
 }
 
+// Prometheus is the engine itself, for Prometheus's rules manager, which evaluates its rules
+// on it (bounded as every query is, by the timeout and the samples).
+func (e *Engine) Prometheus() *promql.Engine { return e.engine }
+
 // NewEngine returns an engine bounded by opts.
 func NewEngine(opts APIOptions, logger *slog.Logger) *Engine {
 	opts = opts.withDefaults()

@@ -55,4 +55,6 @@ func (p *Proxy) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/status/buildinfo", p.proxy)
 	mux.Handle("GET /api/v1/targets", p.proxy)
 	mux.Handle("GET /api/v1/metadata", p.proxy)
+	mux.Handle("GET /api/v1/rules", p.proxy)
+	mux.Handle("GET /api/v1/alerts", p.proxy)
 }

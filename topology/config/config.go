@@ -42,6 +42,18 @@ type Config struct {
 	Federation bool
 	// Auth is who may read what (auth.Config); nil: no auth, everyone reads everything.
 	Auth *auth.Config
+	// RuleFiles are the globs of rule_files, Prometheus's rule files evaluated over the
+	// embedded TSDB, relative ones resolved against the file's directory. Without the key
+	// (RuleFilesSet false) strata evaluates its shipped rules (dashboards/rules); an empty list
+	// evaluates none.
+	RuleFiles    []string
+	RuleFilesSet bool
+	// Alerting is the YAML of the file's alerting block, in Prometheus's format
+	// (alertmanagers, alert_relabel_configs), to be put under an `alerting:` key for
+	// Prometheus's config.Load, which owns the format; nil without it.
+	Alerting []byte
+	// Dir is the file's directory, the base of the relative paths in Alerting.
+	Dir string
 }
 
 // Prometheus is an external store beside the embedded TSDB: one to read the exporters' series
@@ -64,7 +76,13 @@ type Global struct {
 	// every series it sends by remote write; `cluster` is the site's name, and every entity of
 	// the graph carries it as an attribute. Empty: a strata alone.
 	ExternalLabels map[string]string
+	// EvaluationInterval is how often the rules are evaluated (Prometheus's
+	// global.evaluation_interval, and its default).
+	EvaluationInterval time.Duration
 }
+
+// DefaultEvaluationInterval is Prometheus's.
+const DefaultEvaluationInterval = time.Minute
 
 // Topology holds the settings of the refresh loop.
 type Topology struct {
@@ -118,6 +136,8 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 		return nil, err
 	}
 	c := &Config{
+		Dir:    dir,
+		Global: Global{EvaluationInterval: DefaultEvaluationInterval},
 		Topology: Topology{
 			RefreshInterval: DefaultRefreshInterval,
 			StaleAfter:      DefaultStaleAfter,
@@ -140,6 +160,11 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 			{Name: "global", Read: func(n *yaml.Node, path string) {
 				r.d.Mapping(n, path, []strictyaml.Field{{Name: "external_labels", Read: func(n *yaml.Node, path string) {
 					c.Global.ExternalLabels = r.d.StringMap(n, path, checkExternalLabel)
+				}}, {Name: "evaluation_interval", Read: func(n *yaml.Node, path string) {
+					r.d.DurationField(&c.Global.EvaluationInterval)(n, path)
+					if c.Global.EvaluationInterval < time.Second {
+						r.d.Errorf(n, path, "at least 1s")
+					}
 				}}})
 			}},
 			{Name: "federation", Read: func(n *yaml.Node, path string) {
@@ -148,10 +173,22 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 				}}})
 			}},
 			{Name: "auth", Read: func(n *yaml.Node, path string) { c.Auth = auth.Decode(r.d.Decoder, n, path, dir) }},
+			{Name: "rule_files", Read: func(n *yaml.Node, path string) {
+				c.RuleFilesSet = true
+				c.RuleFiles = r.ruleFiles(n, path, dir)
+			}},
+			{Name: "alerting", Read: func(n *yaml.Node, path string) { c.Alerting = r.block(n, path) }},
 		})
 	}
 	if c.Prometheus.RemoteWriteExporters && c.Prometheus.RemoteWrite == "" && root != nil {
 		r.d.Errorf(strictyaml.Lookup(root, "prometheus"), "prometheus.remote_write_exporters", "sends the exporters' series by remote write: set prometheus.remote_write too")
+	}
+	if c.Prometheus.URL != "" && root != nil && (len(c.RuleFiles) > 0 || c.Alerting != nil) {
+		n, p := strictyaml.Lookup(root, "rule_files"), "rule_files"
+		if len(c.RuleFiles) == 0 {
+			n, p = strictyaml.Lookup(root, "alerting"), "alerting"
+		}
+		r.d.Errorf(n, p, "strata evaluates rules over its embedded TSDB, which prometheus.url replaces for queries: load the rules into that Prometheus (its rule_files and alerting)")
 	}
 	if c.Federation && root != nil {
 		n := strictyaml.Lookup(root, "federation")
@@ -233,6 +270,49 @@ func (r *reader) topology(n *yaml.Node, path string, t *Topology) {
 	}
 }
 
+// ruleFiles reads rule_files: a list of file globs, as Prometheus's, relative ones resolved
+// against dir.
+func (r *reader) ruleFiles(n *yaml.Node, path, dir string) []string {
+	files := []string{}
+	seen := map[string]int{}
+	r.d.Sequence(n, path, func(_ int, n *yaml.Node, path string) {
+		s, ok := r.d.String(n, path)
+		if !ok {
+			return
+		}
+		if s == "" {
+			r.d.Errorf(n, path, "must not be empty")
+			return
+		}
+		if _, err := filepath.Match(s, ""); err != nil {
+			r.d.Errorf(n, path, "not a file glob: %v", err)
+			return
+		}
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(dir, s)
+		}
+		if r.d.Unique(seen, n, path, s) {
+			files = append(files, s)
+		}
+	})
+	return files
+}
+
+// block checks that n is a mapping and returns it as YAML of its own, block style, to be put
+// under its key for Prometheus's config.Load, which owns the format.
+func (r *reader) block(n *yaml.Node, path string) []byte {
+	if d := strictyaml.Deref(n); d == nil || d.Kind != yaml.MappingNode {
+		r.d.Errorf(n, path, "want a mapping, in Prometheus's format, got %s", strictyaml.Describe(n))
+		return nil
+	}
+	c := r.d.Copy(n, path)
+	if c == nil {
+		return nil
+	}
+	c.Style &^= yaml.FlowStyle
+	return r.encode(c, n, path)
+}
+
 // scrapeConfigs checks the shape of scrape_configs and returns the list as YAML of its own.
 func (r *reader) scrapeConfigs(n *yaml.Node, path string) []byte {
 	jobs := map[string]int{}
@@ -263,6 +343,11 @@ func (r *reader) scrapeConfigs(n *yaml.Node, path string) []byte {
 	// Block style, so that the caller may put more entries before it or indent it under a
 	// `scrape_configs:` key of its own.
 	list.Style &^= yaml.FlowStyle
+	return r.encode(list, n, path)
+}
+
+// encode writes a copied node back as YAML.
+func (r *reader) encode(list, n *yaml.Node, path string) []byte {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,8 @@ func TestParseDesignExample(t *testing.T) {
 		},
 		Prometheus: Prometheus{URL: "http://prometheus:9090", RemoteWrite: "http://prometheus:9090/api/v1/write"},
 		Topology:   defaultTopology(),
+		Global:     Global{EvaluationInterval: DefaultEvaluationInterval},
+		Dir:        "/etc/strata",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
@@ -74,6 +77,8 @@ func TestParseFull(t *testing.T) {
 		},
 		Prometheus: Prometheus{URL: "https://prometheus.internal:9090/", RemoteWrite: "https://prometheus.internal:9090/api/v1/write", RemoteWriteExporters: true},
 		Topology:   Topology{RefreshInterval: 30 * time.Second, StaleAfter: 10 * time.Minute, LabelAllowlist: []string{"app", "team", "cost_center"}},
+		Global:     Global{EvaluationInterval: DefaultEvaluationInterval},
+		Dir:        "/etc/strata",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
@@ -126,7 +131,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("Parse(%q, providers()): %v", in, err)
 			continue
 		}
-		if diff := cmp.Diff(&Config{Topology: defaultTopology()}, got); diff != "" {
+		if diff := cmp.Diff(&Config{Topology: defaultTopology(), Global: Global{EvaluationInterval: DefaultEvaluationInterval}, Dir: "."}, got); diff != "" {
 			t.Errorf("Parse(%q, providers()) (-want +got):\n%s", in, diff)
 		}
 	}
@@ -282,12 +287,32 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			in:   "sources: []\nglobals: {}\n",
-			want: `strata.yml:2: unknown field "globals" (want one of sources, scrape_configs, prometheus, topology, global, federation, auth)`,
+			want: `strata.yml:2: unknown field "globals" (want one of sources, scrape_configs, prometheus, topology, global, federation, auth, rule_files, alerting)`,
 		},
 		{
 			name: "Prometheus's global block pasted",
 			in:   "sources: []\nglobal: {scrape_interval: 15s}\n",
-			want: `strata.yml:2: global: unknown field "scrape_interval" (want one of external_labels)`,
+			want: `strata.yml:2: global: unknown field "scrape_interval" (want one of external_labels, evaluation_interval)`,
+		},
+		{
+			name: "a rule file glob that is no glob",
+			in:   "rule_files: ['rules/[a-']\n",
+			want: `strata.yml:1: rule_files[0]: not a file glob: syntax error in pattern`,
+		},
+		{
+			name: "alerting that is no mapping",
+			in:   "alerting: [alertmanagers]\n",
+			want: `strata.yml:1: alerting: want a mapping, in Prometheus's format, got a list`,
+		},
+		{
+			name: "rules beside an external Prometheus",
+			in:   "prometheus: {url: 'http://prometheus:9090'}\nrule_files: [a.yml]\n",
+			want: `strata.yml:2: rule_files: strata evaluates rules over its embedded TSDB, which prometheus.url replaces for queries: load the rules into that Prometheus (its rule_files and alerting)`,
+		},
+		{
+			name: "an evaluation interval below a second",
+			in:   "global: {evaluation_interval: 100ms}\n",
+			want: `strata.yml:1: global.evaluation_interval: at least 1s`,
 		},
 		{
 			name: "an external label that is no label name",
@@ -610,6 +635,34 @@ func providers() []source.Provider {
 }
 
 // TestGlobal: global.external_labels, as Prometheus has it.
+// TestRuleFiles: rule_files are globs resolved against the file's directory; without the key
+// the shipped rules are meant, with an empty list none; alerting is kept as YAML for
+// Prometheus's parser; the evaluation interval is Prometheus's unless set.
+func TestRuleFiles(t *testing.T) {
+	c, err := Parse("/etc/strata/strata.yml", []byte("rule_files: ['rules/*.yml', /srv/a.yml]\nglobal: {evaluation_interval: 30s}\n"+
+		"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['am:9093']\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/etc/strata/rules/*.yml", "/srv/a.yml"}; !c.RuleFilesSet || !slices.Equal(c.RuleFiles, want) {
+		t.Errorf("rule files %q (set %v), want %q", c.RuleFiles, c.RuleFilesSet, want)
+	}
+	if c.Global.EvaluationInterval != 30*time.Second {
+		t.Errorf("evaluation interval %v", c.Global.EvaluationInterval)
+	}
+	if want := "alertmanagers:\n  - static_configs:\n      - targets: ['am:9093']\n"; string(c.Alerting) != want {
+		t.Errorf("alerting %q, want %q", c.Alerting, want)
+	}
+	none, err := Parse("strata.yml", []byte("rule_files: []\n"), nil)
+	if err != nil || !none.RuleFilesSet || len(none.RuleFiles) != 0 {
+		t.Errorf("rule_files: [] → %q set %v, %v: want none, set", none.RuleFiles, none.RuleFilesSet, err)
+	}
+	def, err := Parse("strata.yml", []byte("sources: []\n"), nil)
+	if err != nil || def.RuleFilesSet || def.Global.EvaluationInterval != time.Minute || def.Alerting != nil {
+		t.Errorf("no rule_files: set %v, interval %v, alerting %q, %v", def.RuleFilesSet, def.Global.EvaluationInterval, def.Alerting, err)
+	}
+}
+
 func TestGlobal(t *testing.T) {
 	c, err := Parse("strata.yml", []byte("global:\n  external_labels: {cluster: eu-1, region: eu}\n"), nil)
 	if err != nil {
