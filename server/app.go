@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ import (
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/auth"
+	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/metrics"
@@ -124,6 +126,15 @@ type Options struct {
 	EvaluationInterval time.Duration
 	// ConfigDir is the configuration file's directory, the base of relative paths in Alerting.
 	ConfigDir string
+
+	// Config is the configuration file these options were made of (nil: strata up), and
+	// Reload reads it again into new options (SIGHUP, POST /-/reload); nil: nothing to reload.
+	Config *config.Config
+	Reload func() (Options, error)
+	// EnableLifecycle (--web.enable-lifecycle) serves POST /-/reload and /-/quit.
+	EnableLifecycle bool
+	// EnableAdminAPI (--web.enable-admin-api) serves POST /api/v1/admin/tsdb/snapshot.
+	EnableAdminAPI bool
 }
 
 // Defaults of the Options that bound the server.
@@ -159,6 +170,22 @@ type App struct {
 	gatherers prometheus.Gatherers // /metrics: strata's, and the TSDB's
 	alerting  *alerting            // nil where another Prometheus evaluates the rules
 	sdMetrics *discovery.SDMetrics
+	scraping  *scraping      // nil until there is something to scrape
+	ownFacts  []source.Facts // the fact sources of strata's own (the series it reads), before the file's
+	reloads   *reloads
+	reloadMu  sync.Mutex // one reload at a time
+	// runCtx and group are Run's, for what a reload starts; quit ends Run.
+	runCtx context.Context
+	group  *errgroup.Group
+	quit   func()
+	// selfScrape is the scrape config of the in-process exporter (strata up), before the file's.
+	selfScrape string
+}
+
+// scraping is Prometheus's discovery and scrape managers, running.
+type scraping struct {
+	discovery *discovery.Manager
+	scrape    *scrape.Manager
 }
 
 // Run serves until ctx is done.
@@ -269,9 +296,10 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		}
 		a.sink = storage.NewFanout(logger, db, a.remote)
 	}
+	a.ownFacts = []source.Facts{metrics.New("metrics", facts, 5*time.Minute)}
 	a.refresher = topology.NewRefresher(topology.RefresherOptions{
 		LBSources:         opts.LBSources,
-		FactSources:       append([]source.Facts{metrics.New("metrics", facts, 5*time.Minute)}, opts.FactSources...),
+		FactSources:       append(append([]source.Facts{}, a.ownFacts...), opts.FactSources...),
 		ScrapedTraffic:    metrics.NewScrapedTraffic(facts, 5*time.Minute).Fill,
 		LocalHost:         opts.LocalHost,
 		StaleAfter:        opts.StaleAfter,
@@ -284,6 +312,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		Sink:              a.sink,
 	}, logger)
 	a.reg.MustRegister(a.refresher.Collector())
+	a.reloads = newReloads(a.reg)
 	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)
 	if a.ui, err = ui.New(ui.Options{Graphs: graphs{r: a.refresher, history: a.history, sites: opts.Global}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
 		Status: a.uiStatus, Changes: a.refresher.Changes, Who: who}, logger); err != nil {
@@ -365,6 +394,8 @@ func (a *App) Handler() http.Handler {
 		fmt.Fprintln(w, "strata is Ready.")
 	})
 	mux.Handle("GET /", a.uiFor()) // the UI: every other page
+	a.lifecycle(mux)
+	a.admin(mux)
 	if a.opts.EnablePprof {
 		registerPprof(mux)
 	}
@@ -437,20 +468,25 @@ func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	a.runCtx, a.group, a.quit = ctx, g, cancel
 
-	scrapeYAML := a.opts.ScrapeConfigs
 	if a.opts.Exporter != nil {
 		self, err := a.serveExporter(ctx, g)
 		if err != nil {
 			return err
 		}
-		scrapeYAML = self + scrapeYAML
+		a.selfScrape = self
 	}
-	if strings.TrimSpace(scrapeYAML) != "" {
-		if err := a.startScraping(ctx, g, scrapeYAML); err != nil {
+	scrapeCfg, err := a.scrapeConfig(a.opts.ScrapeConfigs)
+	if err != nil {
+		return err
+	}
+	if scrapeCfg != nil {
+		if err := a.applyScraping(scrapeCfg); err != nil {
 			return err
 		}
 	}
+	scrapeYAML := a.selfScrape + a.opts.ScrapeConfigs
 
 	if err := a.startAlerting(ctx, g); err != nil {
 		return err
@@ -545,27 +581,56 @@ func selfScrapeConfig(sock string) string {
 	return fmt.Sprintf("- job_name: strata-exporter\n  static_configs:\n  - targets: [strata-exporter]\n    labels: {__unix_socket__: %q}\n", sock)
 }
 
-// startScraping runs Prometheus's discovery and scrape managers on the scrape_configs,
-// appending to the embedded TSDB.
-func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML string) error {
+// scrapeConfig is the Prometheus configuration of what strata scrapes: the in-process
+// exporter's (strata up) and the file's scrape_configs; nil when there is nothing.
+func (a *App) scrapeConfig(scrapeConfigs string) (*promconfig.Config, error) {
+	scrapeYAML := a.selfScrape + scrapeConfigs
+	if strings.TrimSpace(scrapeYAML) == "" {
+		return nil, nil
+	}
 	cfgText := fmt.Sprintf("global:\n  scrape_interval: %s\n  scrape_timeout: %s\nscrape_configs:\n%s",
 		model.Duration(a.opts.ScrapeInterval), model.Duration(min(a.opts.ScrapeInterval, 10*time.Second)), indent(scrapeYAML))
 	cfg, err := promconfig.Load(cfgText, a.logger)
 	if err != nil {
-		return fmt.Errorf("scrape_configs: %s", redact.Quoted(err.Error())) // Prometheus's parser quotes values, passwords too
+		return nil, fmt.Errorf("scrape_configs: %s", redact.Quoted(err.Error())) // Prometheus's parser quotes values, passwords too
 	}
-	sdMetrics, err := a.discoveryMetrics()
-	if err != nil {
-		return err
+	if _, err := cfg.GetScrapeConfigs(); err != nil {
+		return nil, fmt.Errorf("scrape_configs: %s", redact.Quoted(err.Error()))
 	}
-	dm := discovery.NewManager(ctx, a.logger.With("component", "discovery"), a.reg, sdMetrics, discovery.Updatert(time.Second))
-	if dm == nil {
-		return errors.New("discovery manager")
+	return cfg, nil
+}
+
+// applyScraping hands cfg (nil: nothing to scrape) to Prometheus's discovery and scrape
+// managers, started the first time there is something to scrape, appending to the sink.
+func (a *App) applyScraping(cfg *promconfig.Config) error {
+	if cfg == nil { // no scrape configs, Prometheus's defaults
+		var err error
+		if cfg, err = promconfig.Load("", a.logger); err != nil {
+			return err
+		}
 	}
-	sm, err := scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(time.Second)},
-		a.logger.With("component", "scrape"), nil, a.sink, nil, a.reg)
-	if err != nil {
-		return err
+	if a.scraping == nil {
+		sdMetrics, err := a.discoveryMetrics()
+		if err != nil {
+			return err
+		}
+		dm := discovery.NewManager(a.runCtx, a.logger.With("component", "discovery"), a.reg, sdMetrics, discovery.Updatert(time.Second))
+		if dm == nil {
+			return errors.New("discovery manager")
+		}
+		sm, err := scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(time.Second)},
+			a.logger.With("component", "scrape"), nil, a.sink, nil, a.reg)
+		if err != nil {
+			return err
+		}
+		a.scraping = &scraping{discovery: dm, scrape: sm}
+		ctx := a.runCtx
+		a.group.Go(func() error { return dm.Run() })
+		a.group.Go(func() error { return sm.Run(dm.SyncCh()) })
+		a.group.Go(func() error { <-ctx.Done(); sm.Stop(); return nil })
+		if local, ok := a.promAPI.(*promql.API); ok { // what /api/v1/targets and /api/v1/metadata answer
+			local.SetScrapes(promql.Scrapes{Active: sm.TargetsActive, Own: topologyMetadata()})
+		}
 	}
 	sdConfigs := map[string]discovery.Configs{}
 	scfgs, err := cfg.GetScrapeConfigs()
@@ -575,19 +640,10 @@ func (a *App) startScraping(ctx context.Context, g *errgroup.Group, scrapeYAML s
 	for _, sc := range scfgs {
 		sdConfigs[sc.JobName] = sc.ServiceDiscoveryConfigs
 	}
-	if err := dm.ApplyConfig(sdConfigs); err != nil {
+	if err := a.scraping.discovery.ApplyConfig(sdConfigs); err != nil {
 		return err
 	}
-	if err := sm.ApplyConfig(cfg); err != nil {
-		return err
-	}
-	g.Go(func() error { return dm.Run() })
-	g.Go(func() error { return sm.Run(dm.SyncCh()) })
-	if local, ok := a.promAPI.(*promql.API); ok { // what /api/v1/targets and /api/v1/metadata answer
-		local.SetScrapes(promql.Scrapes{Active: sm.TargetsActive, Own: topologyMetadata()})
-	}
-	g.Go(func() error { <-ctx.Done(); sm.Stop(); return nil })
-	return nil
+	return a.scraping.scrape.ApplyConfig(cfg)
 }
 
 // discoveryMetrics are the service discoveries' metrics, registered once for the discovery

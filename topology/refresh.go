@@ -100,6 +100,13 @@ type Refresher struct {
 	collecting atomic.Bool
 	collected  sync.WaitGroup
 
+	// watchMu guards what Watch started: its context and channel, and each watching source's
+	// cancel, which SetSources calls for a source gone.
+	watchMu  sync.Mutex
+	watchCtx context.Context
+	watched  chan struct{}
+	watching map[source.Watcher]context.CancelFunc
+
 	// inFlight holds the sources whose call runs, since when; a call abandoned by its refresh
 	// stays here until it returns.
 	flightMu sync.Mutex
@@ -201,23 +208,41 @@ const settle = 200 * time.Millisecond
 
 // Watch starts every source that watches (once, though it may be both an LB and a fact
 // source) until ctx ends, and merges their signals into one channel that holds at most one.
+// Sources that SetSources adds later watch into the same channel.
 func (r *Refresher) Watch(ctx context.Context) <-chan struct{} {
-	merged := make(chan struct{}, 1)
-	started := map[source.Watcher]bool{}
-	var all []any
-	for _, s := range r.opts.LBSources {
-		all = append(all, s)
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	r.watchCtx, r.watched = ctx, make(chan struct{}, 1)
+	r.watching = map[source.Watcher]context.CancelFunc{}
+	r.rewatch()
+	return r.watched
+}
+
+// rewatch starts the watching sources not watching yet and stops those no longer among the
+// sources; r.watchMu is held.
+func (r *Refresher) rewatch() {
+	if r.watchCtx == nil {
+		return // Watch was not called: nothing watches
 	}
-	for _, s := range r.opts.FactSources {
-		all = append(all, s)
+	now := map[source.Watcher]bool{}
+	for _, s := range r.allSources() {
+		if w, ok := s.(source.Watcher); ok {
+			now[w] = true
+		}
 	}
-	for _, s := range all {
-		w, ok := s.(source.Watcher)
-		if !ok || started[w] {
+	for w, cancel := range r.watching {
+		if !now[w] {
+			cancel()
+			delete(r.watching, w)
+		}
+	}
+	for w := range now {
+		if r.watching[w] != nil {
 			continue
 		}
-		started[w] = true
-		ch := w.Watch(ctx)
+		ctx, cancel := context.WithCancel(r.watchCtx)
+		r.watching[w] = cancel
+		ch, merged := w.Watch(ctx), r.watched
 		go func() {
 			for {
 				select {
@@ -232,7 +257,48 @@ func (r *Refresher) Watch(ctx context.Context) <-chan struct{} {
 			}
 		}()
 	}
-	return merged
+}
+
+// allSources are the LB sources and the fact sources. r.refreshMu or r.watchMu is held.
+func (r *Refresher) allSources() []any {
+	var all []any
+	for _, s := range r.opts.LBSources {
+		all = append(all, s)
+	}
+	for _, s := range r.opts.FactSources {
+		all = append(all, s)
+	}
+	return all
+}
+
+// SetSources replaces the sources (a configuration reloaded), between two refreshes: a source
+// whose name and kind are kept keeps its state (its last report, stale or not), a source gone
+// is forgotten (its entities leave the next graph, their series end), a new one starts with
+// none; a watching source gone stops watching, a new one starts.
+func (r *Refresher) SetSources(lbs []source.LoadBalancers, facts []source.Facts) {
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	r.mu.Lock()
+	next := map[sourceKey]*sourceState{}
+	keep := func(k sourceKey) {
+		if st, ok := r.sources[k]; ok {
+			next[k] = st
+		} else {
+			next[k] = &sourceState{kind: k.kind}
+		}
+	}
+	for _, s := range lbs {
+		keep(sourceKey{"lb", s.Name()})
+	}
+	for _, s := range facts {
+		keep(sourceKey{"facts", s.Name()})
+	}
+	r.sources = next
+	r.opts.LBSources, r.opts.FactSources = lbs, facts
+	r.mu.Unlock()
+	r.rewatch()
 }
 
 // Refresh asks every source once, joins and writes the graph. A source that fails keeps its

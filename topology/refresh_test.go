@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
 
 // scriptedLBs answers what the test says next: an LB list or an error.
@@ -381,5 +383,40 @@ func TestSeriesIndexSharedHash(t *testing.T) {
 		if len(x.one) != 0 || len(x.more) != 0 {
 			t.Errorf("keeping %d: a sweep of every series leaves %d and %d entries", keep, len(x.one), len(x.more))
 		}
+	}
+}
+
+// TestSetSources: a reload's sources replace the running ones between two refreshes; a source
+// kept by name keeps its state, one gone leaves the graph with its entities, a new one joins.
+func TestSetSources(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	lb := func(name string) sourcetest.Static {
+		return sourcetest.Static{SourceName: name, LBs: []source.LB{{Name: name, Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+			Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}}}}}}}
+	}
+	failing := &scriptedLBs{lbs: lb("edge").LBs}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{failing, lb("gone")}, Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	failing.err = errors.New("connection refused")
+	now = now.Add(15 * time.Second)
+	r.Refresh(context.Background())
+
+	r.SetSources([]source.LoadBalancers{failing, lb("new")}, nil)
+	now = now.Add(15 * time.Second)
+	g := r.Refresh(context.Background())
+	for id, want := range map[string]bool{"edge": true, "new": true, "gone": false} {
+		if _, ok := g.Get(graph.Ref{Kind: graph.LB, ID: "haproxy/" + id}); ok != want {
+			t.Errorf("lb %s in the graph: %v, want %v", id, ok, want)
+		}
+	}
+	if e, ok := g.Get(graph.Ref{Kind: graph.Instance, ID: "edge/c1ps/s0"}); !ok || !e.Stale {
+		t.Errorf("the kept source's last report: %+v, want its instance kept, stale", e)
+	}
+	var names []string
+	for _, s := range r.Sources() {
+		names = append(names, s.Name)
+	}
+	if slices.Sort(names); !slices.Equal(names, []string{"edge", "new"}) {
+		t.Errorf("sources %q, want edge and new", names)
 	}
 }

@@ -73,6 +73,8 @@ type common struct {
 	queryConcurrency     int
 	maxConnections       int
 	enablePprof          bool
+	enableLifecycle      bool
+	enableAdminAPI       bool
 }
 
 func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
@@ -111,6 +113,10 @@ func addCommon(cmd *kingpin.CmdClause, c *common, listen string) {
 		Default(strconv.Itoa(server.DefaultMaxConnections)).IntVar(&c.maxConnections)
 	cmd.Flag("web.enable-pprof", "Serve Go's profiles (CPU, heap, goroutines, …) under /debug/pprof/, to an admin role where access control is on.").
 		BoolVar(&c.enablePprof)
+	cmd.Flag("web.enable-lifecycle", "Serve POST /-/reload (read the configuration file again, as SIGHUP does) and POST /-/quit (stop gracefully), as Prometheus's flag does.").
+		BoolVar(&c.enableLifecycle)
+	cmd.Flag("web.enable-admin-api", "Serve POST /api/v1/admin/tsdb/snapshot (a copy of the embedded TSDB to back up), as Prometheus's flag does.").
+		BoolVar(&c.enableAdminAPI)
 }
 
 func run(args []string, stdout, stderr *os.File) int {
@@ -193,15 +199,42 @@ func run(args []string, stdout, stderr *os.File) int {
 			logger.Error("strata serve", "err", err)
 			return 1
 		}
+		opts.Reload = func() (server.Options, error) {
+			cfg, err := config.Load(*configFile, server.Providers())
+			if err != nil {
+				return server.Options{}, err
+			}
+			return serveOptions(serveFlags, cfg)
+		}
 		return serveUntilSignal(opts, logger)
 	}
 	return 2
 }
 
+// serveUntilSignal serves until SIGINT or SIGTERM, reading the configuration again at each
+// SIGHUP, as Prometheus does.
 func serveUntilSignal(opts server.Options, logger *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := server.Run(ctx, opts, logger); err != nil && !errors.Is(err, context.Canceled) {
+	a, err := server.New(ctx, opts, logger)
+	if err != nil {
+		logger.Error("strata stopped", "err", err)
+		return 1
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				a.Reload() // it logs what it did, and /metrics says whether it took
+			}
+		}
+	}()
+	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("strata stopped", "err", err)
 		return 1
 	}
@@ -215,6 +248,7 @@ func (c common) options() server.Options {
 		PrometheusURL: c.promURL, RemoteWriteURL: c.remoteWriteURL, AuditFile: c.auditFile, Allowlist: config.DefaultLabelAllowlist(),
 		QueryLimits: c.queryLimits, QueryTimeout: c.queryTimeout, QueryMaxSamples: c.queryMaxSamples,
 		QueryConcurrency: c.queryConcurrency, MaxConnections: c.maxConnections, EnablePprof: c.enablePprof,
+		EnableLifecycle: c.enableLifecycle, EnableAdminAPI: c.enableAdminAPI,
 	}
 }
 
@@ -258,6 +292,7 @@ func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 	opts.RuleFiles, opts.DefaultRules = cfg.RuleFiles, !cfg.RuleFilesSet
 	opts.Alerting, opts.ConfigDir = string(cfg.Alerting), cfg.Dir
 	opts.EvaluationInterval = cfg.Global.EvaluationInterval
+	opts.Config = cfg
 	if !c.refreshSet && cfg.Topology.RefreshInterval > 0 {
 		opts.RefreshInterval = cfg.Topology.RefreshInterval
 	}

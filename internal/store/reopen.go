@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -78,7 +79,27 @@ func OpenReopenable(opts Options, logger *slog.Logger) (*Storage, error) {
 	if err := s.open(); err != nil {
 		return nil, err
 	}
+	s.logRecovered()
 	return s, nil
+}
+
+// logRecovered says what the start found on disk: the blocks, and the series and time range
+// the write-ahead log gave back (what a crash kept: all but the refresh or scrape it cut).
+func (s *Storage) logRecovered() {
+	h := s.db.Head()
+	blocks := s.db.Blocks()
+	args := []any{"path", s.opts.Path, "blocks", len(blocks), "head_series", h.NumSeries()}
+	if len(blocks) > 0 {
+		args = append(args, "blocks_from", time.UnixMilli(blocks[0].Meta().MinTime).UTC(), "blocks_to", time.UnixMilli(blocks[len(blocks)-1].Meta().MaxTime).UTC())
+	}
+	if h.NumSeries() > 0 {
+		args = append(args, "head_from", time.UnixMilli(h.MinTime()).UTC(), "head_to", time.UnixMilli(h.MaxTime()).UTC())
+	}
+	if len(blocks) == 0 && h.NumSeries() == 0 {
+		s.logger.Info("TSDB opened, empty", args...)
+		return
+	}
+	s.logger.Info("TSDB opened: recovered what was written before the last stop", args...)
 }
 
 // open opens the TSDB with a registry of its own (the metrics of a TSDB cannot be registered
@@ -218,6 +239,26 @@ func (s *Storage) SetWriteNotified(n wlog.WriteNotified) {
 	if s.db != nil {
 		s.db.SetWriteNotified(n)
 	}
+}
+
+// Snapshot writes a copy of the TSDB's blocks (and, with head, of what is in memory) to
+// <path>/snapshots/<name>, as Prometheus's admin API does: hard links where it can, a restore
+// is the directory itself as --storage.path. A failed one (a full disk) leaves nothing behind.
+func (s *Storage) Snapshot(name string, head bool) (string, error) {
+	db, _, err := s.begin()
+	if err != nil {
+		return "", err
+	}
+	defer s.end()
+	dir := filepath.Join(s.opts.Path, "snapshots", name)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("create snapshot directory: %w", err)
+	}
+	if err := db.Snapshot(dir, head); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("create snapshot: %w", err)
+	}
+	return dir, nil
 }
 
 // Close closes the TSDB.
