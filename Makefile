@@ -15,7 +15,7 @@ LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
 export CGO_ENABLED := 0
 export GOFLAGS := -trimpath $(filter-out -trimpath,$(GOFLAGS))
 
-.PHONY: all build test run bench golden docs lint fuzz clean dashboards
+.PHONY: all build test run bench golden docs lint fuzz clean dashboards packages
 
 all: build
 
@@ -26,6 +26,11 @@ build:
 # The tests use real parts (podman, runc, prometheus-node-exporter); .ci/run installs them.
 test: build
 	$(GO) test -count=1 -timeout 25m $(PKGS)
+
+# dist/strata_<version>_<arch>.deb and .rpm, and strata-exporter's (scripts/packages, nfpm).
+# PKG_VERSION=1.2.3 names their version (default: the release tag's, else a snapshot's).
+packages: build
+	./scripts/packages
 
 # strata up: this host's facts, local load balancers, the graph and its API on 127.0.0.1:9730.
 run: build

@@ -65,14 +65,17 @@ var allowed = map[string][]string{
 
 	// The assembly, and the mains.
 	"server": {"ui", "topology/auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join",
-		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/safefile", "internal/store", "internal/httpapi"},
+		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/safefile", "internal/store", "internal/httpapi",
+		"dashboards/rules"},
 	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact", "internal/safefile"},
 	"cmd/strata-exporter": {"exporter", "exporter/collector"},
 
 	// Dashboards and rules as code, and the deployment's tests: beside the layers, importing none.
 	"dashboards":                    {},
+	"dashboards/rules":              {}, // the shipped rules file, which the server evaluates
 	"dashboards/cmd/gen-dashboards": {"dashboards"},
 	"deploy":                        {},
+	"packaging":                     {},
 }
 
 // testImports are what a package's tests may import besides its own list: the test helpers, a
@@ -83,6 +86,7 @@ var testImports = map[string][]string{
 	"server":          {"internal/kubetest", "internal/oidctest", "internal/thanostest", "query/querytest", "dashboards", "exporter/collector"},
 	"cmd/strata":      {"internal/testenv", "internal/oidctest"},
 	"deploy":          {"internal/kubetest", "topology/source", "topology/source/kubernetes"},
+	"packaging":       {"internal/testenv"},
 	"internal/store":  {},
 }
 

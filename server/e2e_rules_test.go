@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/strata-obs/strata/dashboards"
+	shipped "github.com/strata-obs/strata/dashboards/rules"
 	"github.com/strata-obs/strata/internal/testenv"
 	"github.com/strata-obs/strata/server"
 	"github.com/strata-obs/strata/topology/source"
@@ -139,7 +139,7 @@ func TestRulesAndAlerts(t *testing.T) {
 		return slices.Compact(files), types
 	}
 	files, types := rules("")
-	if !slices.Contains(files, dashboards.RulesFile) || !slices.Contains(files, rulesFile) || !slices.Contains(types, "alerting") || !slices.Contains(types, "recording") {
+	if !slices.Contains(files, shipped.Name) || !slices.Contains(files, rulesFile) || !slices.Contains(types, "alerting") || !slices.Contains(types, "recording") {
 		t.Errorf("/api/v1/rules: files %q, types %q: want the shipped rules and %s, of both types", files, types, rulesFile)
 	}
 	if _, types := rules("?type=record"); slices.Contains(types, "alerting") || len(types) == 0 {

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/prometheus/rules"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/strata-obs/strata/dashboards"
+	shipped "github.com/strata-obs/strata/dashboards/rules"
 	"github.com/strata-obs/strata/internal/redact"
 	"github.com/strata-obs/strata/internal/safefile"
 	"github.com/strata-obs/strata/query/promql"
@@ -40,15 +40,15 @@ type alerting struct {
 // maxRuleFileSize bounds a rule file read: Prometheus's largest in practice are a few MB.
 const maxRuleFileSize = 16 << 20
 
-// ruleLoader reads the rule files, and the shipped rules (dashboards.Rules) by their name.
+// ruleLoader reads the rule files, and the shipped rules (shipped.File) by their name.
 type ruleLoader struct {
 	parser parser.Parser
 	logger *slog.Logger
 }
 
 func (l ruleLoader) Load(identifier string, ignoreUnknownFields bool, scheme model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
-	data := dashboards.Rules
-	if identifier != dashboards.RulesFile {
+	data := shipped.File
+	if identifier != shipped.Name {
 		var err error
 		if data, err = safefile.ReadFile(identifier, maxRuleFileSize); err != nil {
 			return nil, []error{err}
@@ -80,7 +80,7 @@ func rulesConfig(o Options) (*promconfig.Config, []string, error) {
 	cfg.GlobalConfig.ExternalLabels = o.ExternalLabels
 	var files []string
 	if o.DefaultRules {
-		files = append(files, dashboards.RulesFile)
+		files = append(files, shipped.Name)
 	}
 	for _, glob := range o.RuleFiles {
 		found, err := filepath.Glob(glob)
