@@ -34,7 +34,6 @@ const serviceAccount = "system:serviceaccount:strata:strata"
 // any one of them taken away it fails, naming what it may not list.
 func TestKubernetesManifests(t *testing.T) {
 	cluster := kubetest.Start(t)
-	ctx := context.Background()
 
 	// A server dry run creates nothing, so the namespaced objects need their namespace to
 	// exist already (deploy/kubernetes/README.md says so).
@@ -63,7 +62,15 @@ func TestKubernetesManifests(t *testing.T) {
 	if out, err := cluster.Kubectl("apply", "-k", "kubernetes"); err != nil {
 		t.Fatalf("kubectl apply -k deploy/kubernetes: %v\n%s", err, out)
 	}
+	checkLeastPrivilege(t, cluster, "strata")
+}
 
+// checkLeastPrivilege: the Kubernetes source, impersonating strata's ServiceAccount, reads
+// everything it needs with the ClusterRole the manifests bound to it, which grants only get,
+// list and watch; with any one of its resources taken away the source fails, naming it.
+func checkLeastPrivilege(t *testing.T, cluster *kubetest.Cluster, clusterRole string) {
+	t.Helper()
+	ctx := context.Background()
 	// Something of each kind for the source to read.
 	if _, err := cluster.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -100,7 +107,7 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatalf("the source as %s with the manifests' ClusterRole: %v", serviceAccount, err)
 	}
 
-	role, err := cluster.Client.RbacV1().ClusterRoles().Get(ctx, "strata", metav1.GetOptions{})
+	role, err := cluster.Client.RbacV1().ClusterRoles().Get(ctx, clusterRole, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
