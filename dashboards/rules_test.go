@@ -236,7 +236,9 @@ func rulesCheckExpr(expr string, families map[string]rulesFamily, recorded map[s
 	}
 	known := func(name string) bool {
 		_, ok := families[name]
-		return ok || name == "up" || name == "ALERTS" || recorded[name]
+		// prometheus_tsdb_*: the embedded TSDB's own series, which strata's /metrics serves
+		// beside its own (docs/topology.md); their labels are the scraper's alone.
+		return ok || name == "up" || name == "ALERTS" || recorded[name] || strings.HasPrefix(name, "prometheus_tsdb_")
 	}
 	var errs []error
 	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {

@@ -168,6 +168,7 @@ type App struct {
 	promql    *promql.Engine
 	pools     *queryPools
 	gatherers prometheus.Gatherers // /metrics: strata's, and the TSDB's
+	health    prometheus.Gatherers // the same but the graph's series: what strata scrapes of itself
 	alerting  *alerting            // nil where another Prometheus evaluates the rules
 	sdMetrics *discovery.SDMetrics
 	scraping  *scraping      // nil until there is something to scrape
@@ -243,7 +244,11 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.db = db
-	a.gatherers = prometheus.Gatherers{a.reg, db} // the TSDB's metrics, and its write failures
+	// /metrics: strata's health, the graph's series, the TSDB's metrics and its write
+	// failures; strata's own scrape (health) the same but the graph, which it writes itself.
+	graphReg := prometheus.NewRegistry()
+	a.gatherers = prometheus.Gatherers{a.reg, graphReg, db}
+	a.health = prometheus.Gatherers{a.reg, db}
 
 	var facts storage.Queryable = db
 	a.history = db
@@ -311,7 +316,8 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		Allowlist:         opts.Allowlist,
 		Sink:              a.sink,
 	}, logger)
-	a.reg.MustRegister(a.refresher.Collector())
+	graphReg.MustRegister(a.refresher.Collector())
+	a.reg.MustRegister(a.refresher.HealthCollector())
 	a.reloads = newReloads(a.reg)
 	a.pools = newQueryPools(opts.QueryTimeout, opts.QueryConcurrency, a.reg)
 	if a.ui, err = ui.New(ui.Options{Graphs: graphs{r: a.refresher, history: a.history, sites: opts.Global}, Limits: opts.QueryLimits, Series: db, PromQL: a.promql,
@@ -470,12 +476,17 @@ func (a *App) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	a.runCtx, a.group, a.quit = ctx, g, cancel
 
+	own, err := a.serveOwnHealth(ctx, g)
+	if err != nil {
+		return err
+	}
+	a.selfScrape = own
 	if a.opts.Exporter != nil {
 		self, err := a.serveExporter(ctx, g)
 		if err != nil {
 			return err
 		}
-		a.selfScrape = self
+		a.selfScrape += self
 	}
 	scrapeCfg, err := a.scrapeConfig(a.opts.ScrapeConfigs)
 	if err != nil {
@@ -486,7 +497,7 @@ func (a *App) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	scrapeYAML := a.selfScrape + a.opts.ScrapeConfigs
+	waitScrape := a.opts.Exporter != nil || strings.TrimSpace(a.opts.ScrapeConfigs) != ""
 
 	if err := a.startAlerting(ctx, g); err != nil {
 		return err
@@ -495,7 +506,7 @@ func (a *App) Run(ctx context.Context) error {
 	changed := a.refresher.Watch(ctx)
 	g.Go(func() error {
 		// Let the first scrape land before the first refresh reads it.
-		if a.opts.Exporter != nil || strings.TrimSpace(scrapeYAML) != "" {
+		if waitScrape {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -539,9 +550,7 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // serveExporter runs strata-exporter's collectors in this process behind a unix socket that
-// only this process may open (in a directory of mode 0700), for the embedded scraper alone: a
-// port on 127.0.0.1 would answer every local user, past --web.config.file's TLS and basic
-// auth. It returns the scrape configuration of that socket.
+// only this process may open, and returns the scrape configuration of that socket.
 func (a *App) serveExporter(ctx context.Context, g *errgroup.Group) (string, error) {
 	e, err := exporter.New(*a.opts.Exporter, a.logger.With("component", "exporter"))
 	if err != nil {
@@ -551,15 +560,37 @@ func (a *App) serveExporter(ctx context.Context, g *errgroup.Group) (string, err
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "strata-exporter-")
+	sock, err := serveSocket(ctx, g, "exporter", h)
 	if err != nil {
-		return "", fmt.Errorf("exporter socket: %w", err)
+		return "", err
 	}
-	sock := filepath.Join(dir, "exporter.sock")
+	return selfScrapeConfig("strata-exporter", sock), nil
+}
+
+// serveOwnHealth serves strata's own health (a.health: /metrics but the graph's series, which
+// every refresh writes already) behind a unix socket, for the embedded scraper: the "strata
+// itself" dashboard and alerts read it from strata's own TSDB, as Prometheus scrapes itself.
+func (a *App) serveOwnHealth(ctx context.Context, g *errgroup.Group) (string, error) {
+	sock, err := serveSocket(ctx, g, "strata", promhttp.HandlerFor(a.health, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	if err != nil {
+		return "", err
+	}
+	return selfScrapeConfig("strata-self", sock), nil
+}
+
+// serveSocket serves h on a unix socket in a directory of mode 0700 that only this process
+// may open, until ctx ends: a port on 127.0.0.1 would answer every local user, past
+// --web.config.file's TLS and basic auth.
+func serveSocket(ctx context.Context, g *errgroup.Group, name string, h http.Handler) (string, error) {
+	dir, err := os.MkdirTemp("", "strata-"+name+"-")
+	if err != nil {
+		return "", fmt.Errorf("%s socket: %w", name, err)
+	}
+	sock := filepath.Join(dir, name+".sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("exporter socket: %w", err)
+		return "", fmt.Errorf("%s socket: %w", name, err)
 	}
 	srv := newServer(h, exporterTimeout)
 	g.Go(func() error {
@@ -569,16 +600,16 @@ func (a *App) serveExporter(ctx context.Context, g *errgroup.Group) (string, err
 		return nil
 	})
 	g.Go(func() error { <-ctx.Done(); err := srv.Close(); os.RemoveAll(dir); return err })
-	return selfScrapeConfig(sock), nil
+	return sock, nil
 }
 
-// exporterTimeout bounds a scrape of the in-process exporter.
+// exporterTimeout bounds a scrape of an in-process socket.
 const exporterTimeout = 30 * time.Second
 
-// selfScrapeConfig scrapes the in-process exporter through its socket (Prometheus's
-// __unix_socket__); its instance label is "strata-exporter".
-func selfScrapeConfig(sock string) string {
-	return fmt.Sprintf("- job_name: strata-exporter\n  static_configs:\n  - targets: [strata-exporter]\n    labels: {__unix_socket__: %q}\n", sock)
+// selfScrapeConfig scrapes an in-process socket (Prometheus's __unix_socket__) as job, its
+// instance label the job's name too.
+func selfScrapeConfig(job, sock string) string {
+	return fmt.Sprintf("- job_name: %s\n  static_configs:\n  - targets: [%s]\n    labels: {__unix_socket__: %q}\n", job, job, sock)
 }
 
 // scrapeConfig is the Prometheus configuration of what strata scrapes: the in-process

@@ -27,7 +27,7 @@ func TestDocsNameTheHealthSeries(t *testing.T) {
 	b.WriteString("| metric | labels | meaning |\n| --- | --- | --- |\n")
 	for _, mf := range mfs {
 		name := mf.GetName()
-		if !strings.HasPrefix(name, "strata_") || strings.HasPrefix(name, "strata_topology_") || name == "strata_build_info" {
+		if !strings.HasPrefix(name, "strata_") || strings.HasPrefix(name, "strata_topology_") {
 			continue
 		}
 		var labels []string

@@ -96,8 +96,8 @@ func TestTargetsAndMetadata(t *testing.T) {
 			return err
 		}
 		ts := answer.Data.ActiveTargets
-		if len(ts) != 1 || ts[0].Health != "up" || ts[0].LastScrape.IsZero() {
-			return fmt.Errorf("targets %+v: want node_exporter's, up", ts)
+		if len(ts) != 2 || ts[0].Health != "up" || ts[0].LastScrape.IsZero() || ts[1].ScrapePool != "strata-self" || ts[1].Health != "up" {
+			return fmt.Errorf("targets %+v: want node_exporter's and strata's own (strata-self), up", ts)
 		}
 		return nil
 	})

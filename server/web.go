@@ -165,6 +165,7 @@ type queryPools struct {
 	timeout  time.Duration
 	pools    map[string]chan struct{}
 	inFlight *prometheus.GaugeVec
+	duration *prometheus.HistogramVec
 }
 
 func newQueryPools(timeout time.Duration, concurrency int, reg prometheus.Registerer) *queryPools {
@@ -173,13 +174,20 @@ func newQueryPools(timeout time.Duration, concurrency int, reg prometheus.Regist
 			Name: "strata_queries_in_flight",
 			Help: "Requests that evaluate a query, by pool (promql, topology, ui): running, or waiting for a place (--query.max-concurrency).",
 		}, []string{"pool", "state"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "strata_query_duration_seconds",
+			Help: "How long requests that evaluate a query took, by pool (promql, topology, ui), their wait for a place included.",
+			// 1 ms to a minute (--query.timeout's default is 2m).
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}, []string{"pool"}),
 	}
 	for _, name := range []string{"promql", "topology", "ui"} {
 		p.pools[name] = make(chan struct{}, concurrency)
 		p.inFlight.WithLabelValues(name, "running")
 		p.inFlight.WithLabelValues(name, "waiting")
+		p.duration.WithLabelValues(name)
 	}
-	reg.MustRegister(p.inFlight)
+	reg.MustRegister(p.inFlight, p.duration)
 	return p
 }
 
@@ -187,8 +195,8 @@ func newQueryPools(timeout time.Duration, concurrency int, reg prometheus.Regist
 func (p *queryPools) pool(path string) (string, chan struct{}) {
 	switch {
 	case path == "/metrics", strings.HasPrefix(path, "/-/"), path == "/api/v1/topology/sources", strings.HasPrefix(path, "/debug/pprof/"),
-		path == "/api/v1/targets", path == "/api/v1/metadata",
-		strings.HasPrefix(path, "/api/v1/status/"), strings.HasPrefix(path, ui.AssetsPath):
+		path == "/api/v1/targets", path == "/api/v1/metadata", path == "/api/v1/rules", path == "/api/v1/alerts",
+		strings.HasPrefix(path, "/api/v1/status/"), strings.HasPrefix(path, "/api/v1/admin/"), strings.HasPrefix(path, ui.AssetsPath):
 		return "", nil
 	case path == "/api/v1/query", path == "/api/v1/query_range", path == "/api/v1/series", path == "/api/v1/labels",
 		strings.HasPrefix(path, "/api/v1/label/"), path == "/promql", path == "/api/v1/format_query", path == "/api/v1/query_exemplars":
@@ -208,6 +216,8 @@ func (p *queryPools) wrap(h http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 		defer cancel()
+		start := time.Now()
+		defer func() { p.duration.WithLabelValues(name).Observe(time.Since(start).Seconds()) }()
 		waiting := p.inFlight.WithLabelValues(name, "waiting")
 		waiting.Inc()
 		select {

@@ -93,8 +93,9 @@ type Refresher struct {
 	// refresh did not make.
 	lastOrder [][]*written
 	duration  time.Duration
-	finished  time.Time // when the last refresh finished
-	journal   *journal  // the changes of the last refreshes; it locks itself
+	finished  time.Time    // when the last refresh finished
+	interval  atomic.Int64 // Loop's, in nanoseconds, for strata_refresh_interval_seconds
+	journal   *journal     // the changes of the last refreshes; it locks itself
 
 	// collecting is set while the collection after a refresh runs; collected counts it.
 	collecting atomic.Bool
@@ -127,6 +128,7 @@ type sourceState struct {
 	// counted are the LB counters of the last good report, for the next one's rates; only a
 	// refresh (under refreshMu) uses them.
 	counted map[trafficKey]counted
+	errors  int // refreshes at which it failed (strata_source_errors_total)
 }
 
 // CheckExternalLabels refuses an external label that strata's own series name already (the
@@ -177,6 +179,7 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 // Loop refreshes every interval until ctx is done, and soon after changed (Watch's channel)
 // says a watching source's view changed. The caller does the first refresh.
 func (r *Refresher) Loop(ctx context.Context, interval time.Duration, changed <-chan struct{}) {
+	r.interval.Store(int64(interval))
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -498,6 +501,7 @@ func (r *Refresher) record(answers []answer, now time.Time) (join.Input, []strin
 		st := r.sources[res.key]
 		st.err = res.err
 		if res.err != nil {
+			st.errors++
 			r.logger.Warn("source failed", "source", res.key.name, "kind", res.key.kind, "err", res.err)
 			continue
 		}

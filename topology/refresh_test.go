@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -418,5 +419,48 @@ func TestSetSources(t *testing.T) {
 	}
 	if slices.Sort(names); !slices.Equal(names, []string{"edge", "new"}) {
 		t.Errorf("sources %q, want edge and new", names)
+	}
+}
+
+// TestHealthCollector: the refresh's health on /metrics says what the refresher says itself:
+// its series, when the last refresh ended, and each source's failures.
+func TestHealthCollector(t *testing.T) {
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	src := &scriptedLBs{lbs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps",
+		Instances: []source.Instance{{Name: "s0", Address: "192.0.2.7", Port: 80}}}}}}}
+	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}, Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	src.err = errors.New("connection refused")
+	r.Refresh(context.Background())
+	r.Refresh(context.Background())
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r.HealthCollector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[key] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"strata_refresh_series":                          float64(len(r.Samples())),
+		"strata_refresh_last_success_timestamp_seconds":  float64(r.LastFinished().UnixMilli()) / 1000,
+		"strata_source_errors_total,kind=lb,source=edge": 2,
+		"strata_refresh_interval_seconds":                0, // no Loop yet
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (%v), want %v", k, g, ok, v)
+		}
+	}
+	if got["strata_refresh_series"] == 0 {
+		t.Error("no series counted")
 	}
 }

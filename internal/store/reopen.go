@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,7 +77,13 @@ func OpenReopenable(opts Options, logger *slog.Logger) (*Storage, error) {
 		s.failures.WithLabelValues(op)
 	}
 	s.own = prometheus.NewRegistry()
-	s.own.MustRegister(s.failures)
+	s.own.MustRegister(s.failures,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_storage_available_bytes",
+			Help: "Bytes free for strata in the file system of --storage.path (as df says: for an unprivileged user)."},
+			func() float64 { avail, _ := s.space(); return avail }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strata_storage_capacity_bytes",
+			Help: "The size of the file system of --storage.path."},
+			func() float64 { _, size := s.space(); return size }))
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -259,6 +267,16 @@ func (s *Storage) Snapshot(name string, head bool) (string, error) {
 		return "", fmt.Errorf("create snapshot: %w", err)
 	}
 	return dir, nil
+}
+
+// space is what statfs says of --storage.path's file system: the bytes available to an
+// unprivileged user, and its size; NaN when it cannot say (the path is gone).
+func (s *Storage) space() (avail, size float64) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.opts.Path, &st); err != nil {
+		return math.NaN(), math.NaN()
+	}
+	return float64(st.Bavail) * float64(st.Frsize), float64(st.Blocks) * float64(st.Frsize) // counted in fragments
 }
 
 // Close closes the TSDB.

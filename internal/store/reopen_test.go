@@ -171,3 +171,43 @@ func TestFullDiskLosesNothingWrittenAfter(t *testing.T) {
 		t.Errorf("%d series of before the failure are left after a restart, want 500", n)
 	}
 }
+
+// TestStorageSpace: strata_storage_capacity_bytes and strata_storage_available_bytes are what
+// the system says of --storage.path's file system (stat -f: its blocks, their size, and those
+// available to an unprivileged user).
+func TestStorageSpace(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.OpenReopenable(store.Options{Path: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	value := func(name string) float64 {
+		mfs, err := s.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no %s", name)
+		return 0
+	}
+	out, err := exec.Command("stat", "-f", "-c", "%b %S %a", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks, size, avail float64
+	if _, err := fmt.Sscan(string(out), &blocks, &size, &avail); err != nil {
+		t.Fatalf("stat -f: %q: %v", out, err)
+	}
+	if got := value("strata_storage_capacity_bytes"); got != blocks*size {
+		t.Errorf("capacity %v, stat -f says %v", got, blocks*size)
+	}
+	// Others write to the same file system meanwhile: within a megabyte.
+	if got := value("strata_storage_available_bytes"); got < avail*size-(1<<20) || got > avail*size+(1<<20) {
+		t.Errorf("available %v, stat -f says %v", got, avail*size)
+	}
+}
