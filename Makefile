@@ -1,5 +1,6 @@
 # strata: `make run` starts it on this machine, `make test` tests it (what CI runs).
-GO        ?= go
+# go on the PATH, else where its tarball installs it (sudo's PATH leaves /usr/local/go/bin out).
+GO        ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN       := bin
 PKGS      := ./...
 RUN_ARGS  ?=
@@ -15,7 +16,7 @@ LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
 export CGO_ENABLED := 0
 export GOFLAGS := -trimpath $(filter-out -trimpath,$(GOFLAGS))
 
-.PHONY: all build test run bench golden docs lint fuzz clean dashboards packages
+.PHONY: all build test deps run bench golden docs lint fuzz clean dashboards packages
 
 all: build
 
@@ -23,9 +24,22 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/strata-exporter ./cmd/strata-exporter
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/strata ./cmd/strata
 
-# The tests use real parts (podman, runc, prometheus-node-exporter); .ci/run installs them.
+# The tests use real parts (podman, runc, HAProxy, a kube-apiserver, …: scripts/deps lists
+# them) and root (containers, other processes' sockets): as root, what is missing is installed
+# first (make deps); otherwise make test stops at once and says so. `go test ./...` runs as
+# anyone, its tests of a missing part skipped with the reason.
 test: build
-	$(GO) test -count=1 -timeout 25m $(PKGS)
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make test runs containers and reads other processes' sockets: run it as root (sudo make test), which installs what this machine lacks first (sudo make deps alone does that)" >&2; \
+		exit 1; \
+	fi
+	@PATH="$$(dirname $(GO)):$$PATH"; ./scripts/deps check 2>/dev/null || ./scripts/deps all
+	PATH="$$(dirname $(GO)):$$PATH" $(GO) test -count=1 -timeout 25m $(PKGS)
+
+# Install the real parts the tests use: Debian packages, Go modules, and the Kubernetes, Hydra
+# and Thanos binaries built into ~/.cache/strata (about 20 minutes the first time). As root.
+deps:
+	PATH="$$(dirname $(GO)):$$PATH" ./scripts/deps all
 
 # dist/strata_<version>_<arch>.deb and .rpm, and strata-exporter's (scripts/packages, nfpm).
 # PKG_VERSION=1.2.3 names their version (default: the release tag's, else a snapshot's).

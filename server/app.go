@@ -131,6 +131,10 @@ type Options struct {
 	// Reload reads it again into new options (SIGHUP, POST /-/reload); nil: nothing to reload.
 	Config *config.Config
 	Reload func() (Options, error)
+	// Announce, when set, is told where to open strata and what the first refresh found
+	// (strata up prints it: make run's first words).
+	Announce func(string)
+
 	// EnableLifecycle (--web.enable-lifecycle) serves POST /-/reload and /-/quit.
 	EnableLifecycle bool
 	// EnableAdminAPI (--web.enable-admin-api) serves POST /api/v1/admin/tsdb/snapshot.
@@ -522,6 +526,9 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { a.prepareUI(ctx); return nil })
+	if a.opts.Announce != nil {
+		g.Go(func() error { a.announce(ctx); return nil })
+	}
 
 	srv := newServer(a.Handler(), a.opts.QueryTimeout)
 	limitConnections(srv, a.opts.MaxConnections, a.logger)

@@ -187,7 +187,9 @@ func run(args []string, stdout, stderr *os.File) int {
 		fmt.Fprintf(stdout, "%s: OK\n", *checkFile)
 		return 0
 	case up.FullCommand():
-		return serveUntilSignal(upOptions(upFlags, *hostName), logger)
+		opts := upOptions(upFlags, *hostName)
+		opts.Announce = func(found string) { fmt.Fprintln(stdout, found) }
+		return serveUntilSignal(opts, logger)
 	case serve.FullCommand():
 		cfg, err := config.Load(*configFile, server.Providers())
 		if err != nil {

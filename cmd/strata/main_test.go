@@ -265,6 +265,23 @@ func TestStrataUp(t *testing.T) {
 		return fmt.Errorf("no host %s in %+v", truth.Hostname, graph.Nodes)
 	})
 
+	// make run's first words: where to open strata, and this host as it found it.
+	testenv.Eventually(t, 60*time.Second, "strata up saying where to open it and what it found", func() error {
+		out := up.log.String()
+		if !strings.Contains(out, "strata is up: open "+base+"/\n") {
+			return fmt.Errorf("no \"strata is up: open %s/\" in its output", base)
+		}
+		_, line, ok := strings.Cut(out, "  this host: "+truth.Hostname)
+		if !ok {
+			return fmt.Errorf("no \"this host: %s\" in its output", truth.Hostname)
+		}
+		line, _, _ = strings.Cut(line, "\n")
+		if want := " (" + truth.PrettyName + ", kernel " + truth.KernelRelease + ")"; line != want {
+			t.Errorf("this host: %q, want %q (os-release, uname -r)", line, want)
+		}
+		return nil
+	})
+
 	testenv.Eventually(t, 30*time.Second, "strata_topology_host_info on /metrics", func() error {
 		fams, err := scrapeMetrics(base + "/metrics")
 		if err != nil {
