@@ -468,7 +468,15 @@ func (a *App) notReady() error {
 
 // Run scrapes, refreshes and serves until ctx is done, then closes the storage.
 func (a *App) Run(ctx context.Context) error {
-	defer a.db.Close()
+	defer func() {
+		// The last refresh's series are in the write-ahead log already; closing makes the
+		// next start's replay short.
+		if err := a.db.Close(); err != nil {
+			a.logger.Error("close the TSDB", "err", err)
+			return
+		}
+		a.logger.Info("strata stopped: the TSDB is closed", "path", a.opts.StoragePath)
+	}()
 	if a.auditFile != nil {
 		defer a.auditFile.Close()
 	}
@@ -541,6 +549,7 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-ctx.Done()
+		a.logger.Info("stopping: the refresh and rule evaluations in progress end, queued alerts are sent, then the TSDB closes")
 		// Longer than the 5 s net/http waits out a connection that never sent a request (a
 		// client's spare dial): such a connection must not fail the stop.
 		shutdown, c := context.WithTimeout(context.Background(), 8*time.Second)

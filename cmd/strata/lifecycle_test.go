@@ -262,8 +262,8 @@ backend c1ps
 	case <-time.After(30 * time.Second):
 		t.Fatalf("strata did not stop within 30 s of SIGTERM:\n%s", p.log)
 	}
-	if !p.cmd.ProcessState.Success() {
-		t.Errorf("SIGTERM: %v\n%s", p.cmd.ProcessState, p.log)
+	if !p.cmd.ProcessState.Success() || !strings.Contains(p.log.String(), "strata stopped: the TSDB is closed") {
+		t.Errorf("SIGTERM: %v, want exit 0 saying the TSDB closed\n%s", p.cmd.ProcessState, p.log)
 	}
 	p, base = start(data)
 	if got := instances(t, base, seen); got != want {
