@@ -107,6 +107,15 @@ func remoteWriteConfig(rawURL string, exporters bool) (*promconfig.RemoteWriteCo
 			Regex:                relabel.MustNewRegexp("strata_topology_.*"),
 			Action:               relabel.Keep,
 			NameValidationScheme: model.LegacyValidation,
+		}, {
+			// The topology's series are those strata writes itself, without a job: its scrape
+			// of its own health (job strata-self) has a strata_topology_* name too (the
+			// refresh's duration), which stays local with the rest of that scrape.
+			SourceLabels:         model.LabelNames{model.JobLabel},
+			Separator:            ";",
+			Regex:                relabel.MustNewRegexp(""),
+			Action:               relabel.Keep,
+			NameValidationScheme: model.LegacyValidation,
 		}}
 	}
 	// Metadata comes from the scrape targets, which the queue is not given (no scrape manager),
