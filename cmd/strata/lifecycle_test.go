@@ -139,6 +139,22 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(p.log.String(), "configuration reload refused") {
 		t.Errorf("the log says nothing of the refused reloads:\n%s", p.log)
 	}
+
+	// A source whose socket does not exist is no bad file: the reload takes, and the source is
+	// down, saying why, beside the others.
+	gone := filepath.Join(dir, "no-haproxy.sock")
+	write(inventoryConfig(two) + "  - {type: haproxy, name: gone, runtime_api: 'unix://" + gone + "'}\nrule_files: []\n")
+	if code, body := post(t, base+"/-/reload"); code != http.StatusOK {
+		t.Fatalf("reload with a source whose socket does not exist: %d %s", code, body)
+	}
+	testenv.Eventually(t, 30*time.Second, "the new source down with its error", func() error {
+		_, body := get(t, base+"/api/v1/topology/sources")
+		if !strings.Contains(body, `"gone"`) || !strings.Contains(body, "no such file or directory") {
+			return fmt.Errorf("sources: %.500s", body)
+		}
+		return nil
+	})
+	waitLBs("the kept inventory's LB beside the down source", "lb-two", "")
 }
 
 // TestLifecycleOff: without --web.enable-lifecycle and --web.enable-admin-api, /-/reload, /-/quit

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -209,5 +210,46 @@ func TestStorageSpace(t *testing.T) {
 	// Others write to the same file system meanwhile: within a megabyte.
 	if got := value("strata_storage_available_bytes"); got < avail*size-(1<<20) || got > avail*size+(1<<20) {
 		t.Errorf("available %v, stat -f says %v", got, avail*size)
+	}
+}
+
+// TestSnapshotOnFullDisk: a snapshot on a full disk fails, saying so, leaves no directory
+// behind, and loses nothing of what is stored; with room again the storage writes on.
+func TestSnapshotOnFullDisk(t *testing.T) {
+	dir := smallDisk(t, 16<<20)
+	s, err := store.OpenReopenable(store.Options{Path: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UnixMilli()
+	if err := commitBatch(s, "kept", 2000, now); err != nil {
+		t.Fatal(err)
+	}
+	filler := fill(t, dir, 0)
+	if _, err := s.Snapshot("full", true); err == nil {
+		t.Fatal("a snapshot on a full disk succeeded")
+	} else if !strings.Contains(err.Error(), "no space left on device") {
+		t.Errorf("the snapshot's error does not say the disk is full: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "snapshots", "full")); !os.IsNotExist(err) {
+		t.Errorf("the failed snapshot left its directory: %v", err)
+	}
+	if n := countSeries(t, s, "kept"); n != 2000 {
+		t.Errorf("%d series of 2000 after the failed snapshot", n)
+	}
+	// With room again the storage writes on, and a snapshot of its blocks succeeds (one of the
+	// head too would preallocate a chunk segment larger than this small disk).
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := commitBatch(s, "after", 100, now+1000); err != nil {
+		t.Fatalf("a write after the failed snapshot: %v", err)
+	}
+	if n := countSeries(t, s, "after"); n != 100 {
+		t.Errorf("%d series of 100 written after the failed snapshot", n)
+	}
+	if _, err := s.Snapshot("room", false); err != nil {
+		t.Errorf("a snapshot with room again: %v", err)
 	}
 }
