@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,29 +143,21 @@ func keepUnchanged(old, next Options) ([]source.LoadBalancers, []source.Facts) {
 			}
 		}
 	}
-	lbs := make([]source.LoadBalancers, len(next.LBSources))
-	for i, s := range next.LBSources {
-		lbs[i] = s
-		if same[s.Name()] {
-			for _, o := range old.LBSources {
-				if o.Name() == s.Name() {
-					lbs[i] = o
-				}
-			}
+	return keepNamed(next.LBSources, old.LBSources, same), keepNamed(next.FactSources, old.FactSources, same)
+}
+
+// keepNamed is next, each source whose name same holds replaced by old's of that name.
+func keepNamed[S interface{ Name() string }](next, old []S, same map[string]bool) []S {
+	out := slices.Clone(next)
+	for i, s := range out {
+		if !same[s.Name()] {
+			continue
+		}
+		if j := slices.IndexFunc(old, func(o S) bool { return o.Name() == s.Name() }); j >= 0 {
+			out[i] = old[j]
 		}
 	}
-	facts := make([]source.Facts, len(next.FactSources))
-	for i, s := range next.FactSources {
-		facts[i] = s
-		if same[s.Name()] {
-			for _, o := range old.FactSources {
-				if o.Name() == s.Name() {
-					facts[i] = o
-				}
-			}
-		}
-	}
-	return lbs, facts
+	return out
 }
 
 // lifecycle answers POST /-/reload and POST /-/quit where --web.enable-lifecycle allows them,

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/strata-obs/strata/internal/store"
@@ -142,23 +143,8 @@ func TestWriteHeartbeatAndStaleness(t *testing.T) {
 	r.Refresh(context.Background())
 
 	samples := func(health string) []float64 {
-		q, err := db.Querier(t0.UnixMilli(), now.UnixMilli())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		set := q.Select(context.Background(), false, nil,
-			labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "strata_topology_instance_info"),
+		return samplesIn(t, db, t0, now, labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "strata_topology_instance_info"),
 			labels.MustNewMatcher(labels.MatchEqual, "health", health))
-		var out []float64
-		for set.Next() {
-			it := set.At().Iterator(nil)
-			for it.Next() != chunkenc.ValNone {
-				_, v := it.At()
-				out = append(out, v)
-			}
-		}
-		return out
 	}
 	up := samples("UP")
 	// Written at 0 s and at 60 s (the heartbeat), then ended by a staleness marker at 75 s.
@@ -168,6 +154,26 @@ func TestWriteHeartbeatAndStaleness(t *testing.T) {
 	if down := samples("DOWN"); len(down) != 1 || down[0] != 1 {
 		t.Errorf("DOWN series samples %v, want [1], written at once", down)
 	}
+}
+
+// samplesIn is every sample of the series ms select in db between from and to, in order.
+func samplesIn(t *testing.T, db storage.Queryable, from, to time.Time, ms ...*labels.Matcher) []float64 {
+	t.Helper()
+	q, err := db.Querier(from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, nil, ms...)
+	var out []float64
+	for set.Next() {
+		it := set.At().Iterator(nil)
+		for it.Next() != chunkenc.ValNone {
+			_, v := it.At()
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // TestFirstZeroWritten: a series whose first value is 0 (a source down from the start) is
@@ -183,21 +189,8 @@ func TestFirstZeroWritten(t *testing.T) {
 	r := NewRefresher(RefresherOptions{LBSources: []source.LoadBalancers{src}, Sink: db,
 		Now: func() time.Time { return now }}, slog.New(slog.DiscardHandler))
 	r.Refresh(context.Background())
-	q, err := db.Querier(now.UnixMilli(), now.UnixMilli())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "strata_topology_source_up"),
+	got := samplesIn(t, db, now, now, labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "strata_topology_source_up"),
 		labels.MustNewMatcher(labels.MatchEqual, "source", "edge"))
-	var got []float64
-	for set.Next() {
-		it := set.At().Iterator(nil)
-		for it.Next() != chunkenc.ValNone {
-			_, v := it.At()
-			got = append(got, v)
-		}
-	}
 	if len(got) != 1 || got[0] != 0 {
 		t.Errorf("strata_topology_source_up{source=\"edge\"} samples %v, want [0]", got)
 	}
