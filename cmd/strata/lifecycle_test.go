@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -311,5 +312,81 @@ backend c1ps
 	_, base = start(restored)
 	if got := instances(t, base, seen); got != want {
 		t.Errorf("restored from the snapshot, PromQL at %s answers %q, want %q", seen.Format(time.RFC3339), got, want)
+	}
+}
+
+// TestStopMidRefresh: SIGTERM while a refresh waits on a source that does not answer (an admin
+// API that hangs) stops strata at once, cleanly, and what it stored before is answered after.
+func TestStopMidRefresh(t *testing.T) {
+	entered := make(chan struct{}, 100)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+	}))
+	defer hang.Close()
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inv.yml", fleetInventory(2, 1))
+	file := writeFile(t, dir, "strata.yml", inventoryConfig(inv)+"  - {type: caddy, name: hangs, admin_url: '"+hang.URL+"'}\nrule_files: []\n")
+	data := filepath.Join(dir, "data")
+	addr := testenv.FreeAddr(t)
+	base := "http://" + addr
+	// A 15 s interval: the source's deadline is 10 s, so a refresh waits that long on it.
+	p := startUp(t, "serve", "--config.file="+file, "--storage.path="+data, "--web.listen-address="+addr, "--log.level=info")
+	var stored time.Time
+	testenv.Eventually(t, 60*time.Second, "the inventory's LB in PromQL", func() error {
+		if err := p.running(); err != nil {
+			t.Fatalf("%v\n%s", err, p.log)
+		}
+		stored = time.Now()
+		_, body := get(t, base+"/api/v1/query?query="+url.QueryEscape(`count(strata_topology_instance_info{lb="lb-000"})`))
+		if !strings.Contains(body, `"result":[{`) {
+			return fmt.Errorf("%.300s", body)
+		}
+		return nil
+	})
+	// The next refresh asks the hanging source again: stop it while it waits.
+	for len(entered) > 0 {
+		<-entered
+	}
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no refresh asked the source again within 30 s")
+	}
+	stop := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("strata did not stop within 20 s of SIGTERM mid-refresh:\n%s", p.log)
+	}
+	if !p.cmd.ProcessState.Success() || !strings.Contains(p.log.String(), "strata stopped: the TSDB is closed") {
+		t.Errorf("SIGTERM mid-refresh: %v after %s\n%s", p.cmd.ProcessState, time.Since(stop), p.log)
+	}
+	if waited := time.Since(stop); waited > 9*time.Second {
+		t.Errorf("the stop waited %s: it waited out the source's deadline", waited)
+	}
+
+	addr = testenv.FreeAddr(t)
+	base = "http://" + addr
+	p = startUp(t, "serve", "--config.file="+file, "--storage.path="+data, "--web.listen-address="+addr, "--log.level=warn")
+	testenv.Eventually(t, 60*time.Second, "strata up again", func() error {
+		if err := p.running(); err != nil {
+			t.Fatalf("%v\n%s", err, p.log)
+		}
+		if code, _ := get(t, base+"/-/healthy"); code != http.StatusOK {
+			return fmt.Errorf("/-/healthy %d", code)
+		}
+		return nil
+	})
+	_, body := get(t, base+"/api/v1/query?query="+url.QueryEscape(`count(strata_topology_instance_info{lb="lb-000"})`)+
+		"&time="+strconv.FormatFloat(float64(stored.UnixMilli())/1000, 'f', 3, 64))
+	if !strings.Contains(body, `"result":[{`) {
+		t.Errorf("after the stop, what was stored before it is not answered: %.300s", body)
 	}
 }
