@@ -639,10 +639,10 @@ func (a *App) scrapeConfig(scrapeConfigs string) (*promconfig.Config, error) {
 		model.Duration(a.opts.ScrapeInterval), model.Duration(min(a.opts.ScrapeInterval, 10*time.Second)), indent(scrapeYAML))
 	cfg, err := promconfig.Load(cfgText, a.logger)
 	if err != nil {
-		return nil, fmt.Errorf("scrape_configs: %s", redact.Quoted(err.Error())) // Prometheus's parser quotes values, passwords too
+		return nil, fmt.Errorf("scrape_configs: %s", redact.YAML(err.Error())) // Prometheus's parser quotes values, passwords too
 	}
 	if _, err := cfg.GetScrapeConfigs(); err != nil {
-		return nil, fmt.Errorf("scrape_configs: %s", redact.Quoted(err.Error()))
+		return nil, fmt.Errorf("scrape_configs: %s", redact.YAML(err.Error()))
 	}
 	return cfg, nil
 }

@@ -56,7 +56,9 @@ func (l ruleLoader) Load(identifier string, ignoreUnknownFields bool, scheme mod
 	}
 	groups, errs := rulefmt.Parse(data, ignoreUnknownFields, scheme, l.parser, l.logger)
 	for i := range errs {
-		errs[i] = fmt.Errorf("%s: %w", identifier, errs[i])
+		// The YAML and PromQL parsers quote what they read: a glob that reaches a file it
+		// was not meant to (a password file) must not put its content in a log or an answer.
+		errs[i] = fmt.Errorf("%s: %s", identifier, redact.YAML(errs[i].Error()))
 	}
 	return groups, errs
 }
@@ -74,7 +76,7 @@ func rulesConfig(o Options) (*promconfig.Config, []string, error) {
 	}
 	cfg, err := promconfig.Load(text, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return nil, nil, fmt.Errorf("alerting: %s", redact.Quoted(err.Error())) // Prometheus's parser quotes values, passwords too
+		return nil, nil, fmt.Errorf("alerting: %s", redact.YAML(err.Error())) // Prometheus's parser quotes values, passwords too
 	}
 	cfg.AlertingConfig.SetDirectory(o.ConfigDir)
 	cfg.GlobalConfig.ExternalLabels = o.ExternalLabels

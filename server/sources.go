@@ -92,7 +92,7 @@ func Check(file string, cfg *config.Config) error {
 	}
 	if len(cfg.ScrapeConfigs) > 0 {
 		if _, err := promconfig.Load("scrape_configs:\n"+indent(string(cfg.ScrapeConfigs)), slog.New(slog.DiscardHandler)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: scrape_configs: %s", file, redact.Quoted(err.Error())))
+			errs = append(errs, fmt.Errorf("%s: scrape_configs: %s", file, redact.YAML(err.Error())))
 		}
 	}
 	if err := checkRules(cfg); err != nil {

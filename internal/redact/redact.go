@@ -15,6 +15,14 @@ var quoted = regexp.MustCompile("\"(?:[^\"\\\\\n]|\\\\.)*\"|`[^`\n]*`")
 // Quoted replaces every quoted value in msg by "…".
 func Quoted(msg string) string { return quoted.ReplaceAllLiteralString(msg, `"…"`) }
 
+// unknownField is what go-yaml says of a key its type lacks, the key unquoted.
+var unknownField = regexp.MustCompile(`field .* not found in type`)
+
+// YAML is Quoted for a YAML decoder's error, whose unknown keys it shows unquoted too.
+func YAML(msg string) string {
+	return unknownField.ReplaceAllLiteralString(Quoted(msg), "field … not found in type")
+}
+
 // URL is raw with its password replaced by xxxxx, as url.URL.Redacted writes it, or a
 // placeholder when raw does not parse (its parse error would quote it whole).
 func URL(raw string) string {

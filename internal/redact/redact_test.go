@@ -48,3 +48,18 @@ func TestKeysButNoValues(t *testing.T) {
 		}
 	}
 }
+
+// TestYAML: a YAML decoder's error keeps neither a quoted value nor an unknown key it shows
+// bare (a password file read as YAML: its whole line is the key).
+func TestYAML(t *testing.T) {
+	for _, msg := range []string{
+		"yaml: unmarshal errors:\n  line 1: field root:$6$hunter2:19000 not found in type rulefmt.RuleGroups",
+		"yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str `hunter2` into []rulefmt.RuleGroup",
+		`parse error: unexpected "hunter2"`,
+	} {
+		got := YAML(msg)
+		if strings.Contains(got, "hunter2") || !strings.Contains(got, "…") {
+			t.Errorf("YAML(%q) = %q", msg, got)
+		}
+	}
+}
