@@ -271,17 +271,7 @@ backend c1ps
 	}
 
 	// SIGTERM: a clean stop, exit 0; the next start answers for the time before it.
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("strata did not stop within 30 s of SIGTERM:\n%s", p.log)
-	}
-	if !p.cmd.ProcessState.Success() || !strings.Contains(p.log.String(), "strata stopped: the TSDB is closed") {
-		t.Errorf("SIGTERM: %v, want exit 0 saying the TSDB closed\n%s", p.cmd.ProcessState, p.log)
-	}
+	stopClean(t, p, 30*time.Second, "between refreshes")
 	p, base = start(data)
 	if got := instances(t, base, seen); got != want {
 		t.Errorf("after a stop, PromQL at %s answers %q, want %q", seen.Format(time.RFC3339), got, want)
@@ -357,17 +347,7 @@ func TestStopMidRefresh(t *testing.T) {
 		t.Fatal("no refresh asked the source again within 30 s")
 	}
 	stop := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("strata did not stop within 20 s of SIGTERM mid-refresh:\n%s", p.log)
-	}
-	if !p.cmd.ProcessState.Success() || !strings.Contains(p.log.String(), "strata stopped: the TSDB is closed") {
-		t.Errorf("SIGTERM mid-refresh: %v after %s\n%s", p.cmd.ProcessState, time.Since(stop), p.log)
-	}
+	stopClean(t, p, 20*time.Second, "mid-refresh")
 	if waited := time.Since(stop); waited > 9*time.Second {
 		t.Errorf("the stop waited %s: it waited out the source's deadline", waited)
 	}
@@ -388,5 +368,22 @@ func TestStopMidRefresh(t *testing.T) {
 		"&time="+strconv.FormatFloat(float64(stored.UnixMilli())/1000, 'f', 3, 64))
 	if !strings.Contains(body, `"result":[{`) {
 		t.Errorf("after the stop, what was stored before it is not answered: %.300s", body)
+	}
+}
+
+// stopClean sends p SIGTERM and wants a clean stop within the time given: exit 0, saying the
+// TSDB is closed.
+func stopClean(t *testing.T, p *upProcess, within time.Duration, when string) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(within):
+		t.Fatalf("strata did not stop within %s of SIGTERM %s:\n%s", within, when, p.log)
+	}
+	if !p.cmd.ProcessState.Success() || !strings.Contains(p.log.String(), "strata stopped: the TSDB is closed") {
+		t.Errorf("SIGTERM %s: %v, want exit 0 saying the TSDB closed\n%s", when, p.cmd.ProcessState, p.log)
 	}
 }
