@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -43,9 +44,9 @@ func (a *App) announce(ctx context.Context) {
 func (a *App) found() string {
 	g, _ := a.refresher.Graph()
 	var b strings.Builder
-	fmt.Fprintf(&b, "strata is up: open %s\n", a.openURL())
+	fmt.Fprintf(&b, "strata is up: open %s\n", openURL(a.opts))
 	if h := localHost(g, a.opts.LocalHost); h != nil {
-		fmt.Fprintf(&b, "  this host: %s (%s, kernel %s)\n", h.Name, or(h.Attr("os_image"), "OS not known yet"), or(h.Attr("kernel_release"), "not known yet"))
+		fmt.Fprintf(&b, "  this host: %s (%s, kernel %s)\n", h.Name, cmp.Or(h.Attr("os_image"), "OS not known yet"), cmp.Or(h.Attr("kernel_release"), "not known yet"))
 	} else {
 		fmt.Fprintf(&b, "  this host: %s, with no facts yet (its exporter's first scrape comes with the next refresh)\n", a.opts.LocalHost)
 	}
@@ -72,10 +73,10 @@ func (a *App) found() string {
 
 // openURL is where a browser opens strata: its first listen address, a wildcard one as
 // 127.0.0.1, https where --web.config.file may turn TLS on.
-func (a *App) openURL() string {
+func openURL(o Options) string {
 	addr := "127.0.0.1:9730"
 	scheme := "http"
-	if w := a.opts.WebConfig; w != nil {
+	if w := o.WebConfig; w != nil {
 		if w.WebListenAddresses != nil && len(*w.WebListenAddresses) > 0 {
 			addr = (*w.WebListenAddresses)[0]
 		}
@@ -107,11 +108,4 @@ func count(g *graph.Graph, kind graph.Kind, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-func or(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
 }

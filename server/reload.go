@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/prometheus/config"
 
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/source"
@@ -70,10 +71,10 @@ func (a *App) reload() error {
 	if err != nil {
 		return err
 	}
+	var alertCfg *promconfig.Config
+	var ruleFiles []string
 	if a.alerting != nil {
-		if _, files, err := rulesConfig(next); err != nil {
-			return err
-		} else if err := loadRules(files); err != nil {
+		if alertCfg, ruleFiles, err = checkAlerting(next); err != nil {
 			return err
 		}
 	}
@@ -84,7 +85,7 @@ func (a *App) reload() error {
 		}
 	}
 	if a.alerting != nil {
-		if err := a.alerting.apply(next); err != nil {
+		if err := a.alerting.apply(next, alertCfg, ruleFiles); err != nil {
 			return err
 		}
 	}

@@ -108,7 +108,12 @@ func (a *App) startAlerting(ctx context.Context, g *errgroup.Group) error {
 	if err != nil {
 		return err
 	}
-	al := &alerting{externalURL: externalURL(a.opts), logger: logger}
+	cfg, files, err := checkAlerting(a.opts)
+	if err != nil {
+		return err
+	}
+	// Where an alert's generator link points: strata's own address.
+	al := &alerting{externalURL: strings.TrimSuffix(openURL(a.opts), "/"), logger: logger}
 	al.notifier = notifier.NewManager(&notifier.Options{QueueCapacity: 10000, DrainOnShutdown: true, Registerer: a.reg},
 		model.UTF8Validation, a.logger.With("component", "notifier"))
 	al.discovery = discovery.NewManager(ctx, a.logger.With("component", "discovery notify"), a.reg, sdMetrics, discovery.Name("notify"))
@@ -135,7 +140,7 @@ func (a *App) startAlerting(ctx context.Context, g *errgroup.Group) error {
 		GroupLoader:     ruleLoader{parser: p, logger: logger},
 		Parser:          p,
 	})
-	if err := al.apply(a.opts); err != nil {
+	if err := al.apply(a.opts, cfg, files); err != nil {
 		return err
 	}
 	g.Go(func() error { return al.discovery.Run() })
@@ -154,18 +159,23 @@ func (a *App) startAlerting(ctx context.Context, g *errgroup.Group) error {
 	return nil
 }
 
-// apply takes the rules and Alertmanagers of o. A rule file that does not load refuses the
-// whole: the rules running go on (Prometheus's Update keeps them), and so do the
-// Alertmanagers, which are applied only after the rules loaded.
-func (al *alerting) apply(o Options) error {
+// checkAlerting is o's alerting configuration and rule files, every rule file read and
+// checked: what a start or a reload applies, refused before anything changes. (Read here for
+// the errors themselves: Prometheus's Update logs them and says only that it failed.)
+func checkAlerting(o Options) (*promconfig.Config, []string, error) {
 	cfg, files, err := rulesConfig(o)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	// Read first for the errors themselves: Update logs them and says only that it failed.
 	if err := loadRules(files); err != nil {
-		return err
+		return nil, nil, err
 	}
+	return cfg, files, nil
+}
+
+// apply takes the rules and Alertmanagers that checkAlerting read of o. The Alertmanagers are
+// applied only after the rules took.
+func (al *alerting) apply(o Options, cfg *promconfig.Config, files []string) error {
 	if err := al.rules.Update(o.EvaluationInterval, files, o.ExternalLabels, al.externalURL, nil); err != nil {
 		return fmt.Errorf("rule_files: %w", err)
 	}
@@ -188,27 +198,12 @@ func (al *alerting) apply(o Options) error {
 	return nil
 }
 
-// externalURL is where an alert's generator link points: strata's first listen address.
-func externalURL(o Options) string {
-	addr := "localhost:9730"
-	if w := o.WebConfig; w != nil && w.WebListenAddresses != nil && len(*w.WebListenAddresses) > 0 {
-		addr = (*w.WebListenAddresses)[0]
-	}
-	if strings.HasPrefix(addr, ":") {
-		addr = "localhost" + addr
-	}
-	return "http://" + addr
-}
-
 // checkRules loads the configuration's alerting block and rule files as a start would, for
 // strata check config.
 func checkRules(cfg *config.Config) error {
-	_, files, err := rulesConfig(Options{RuleFiles: cfg.RuleFiles, Alerting: string(cfg.Alerting), ConfigDir: cfg.Dir,
+	_, _, err := checkAlerting(Options{RuleFiles: cfg.RuleFiles, Alerting: string(cfg.Alerting), ConfigDir: cfg.Dir,
 		EvaluationInterval: cfg.Global.EvaluationInterval})
-	if err != nil {
-		return err
-	}
-	return loadRules(files)
+	return err
 }
 
 // loadRules reads and checks the rule files, every error at once.
