@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +28,43 @@ type Result struct {
 	// Entities are the entities of the rows, in order, when the rows are entities (a path
 	// without count or diff): the graph API draws them.
 	Entities []*graph.Entity `json:"-"`
-	// Paths are, for each row that is an entity, the refs (kind/id) of the entities of the
-	// query's steps that reached it: lb/…, service/…, instance/…, host/….
-	Paths [][]string `json:"-"`
+	// via is, for each step after the first, the entity of the step before that first reached
+	// each entity of the step: what Path reads the rows' paths from, when they are asked for.
+	via []map[*graph.Entity]*graph.Entity
+}
+
+// HasPaths tells whether the rows are entities with a path of more than one step: a one-step
+// query's path is its row, and counted rows have none.
+func (r *Result) HasPaths() bool { return r.Entities != nil && len(r.via) > 1 }
+
+// Path is the refs (kind/id) of the entities of the query's steps that reached row i, first
+// step first (lb/…, service/…, instance/…, host/…); nil when the row is not an entity. A page
+// of a hundred rows of a 100,000-row answer makes only its hundred.
+func (r *Result) Path(i int) []string {
+	if r.Entities == nil || i >= len(r.Entities) {
+		return nil
+	}
+	e := r.Entities[i]
+	refs := make([]string, len(r.via))
+	for j := len(r.via) - 1; j >= 0 && e != nil; j-- {
+		refs[j] = string(e.Kind) + "/" + e.ID
+		if j > 0 {
+			e = r.via[j][e]
+		}
+	}
+	return refs
+}
+
+// Paths is every row's Path; nil when the rows are not entities.
+func (r *Result) Paths() [][]string {
+	if r.Entities == nil {
+		return nil
+	}
+	out := make([][]string, len(r.Entities))
+	for i := range out {
+		out[i] = r.Path(i)
+	}
+	return out
 }
 
 // Engine runs queries against the graphs.
@@ -114,7 +147,7 @@ func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, e
 	}
 	res.Warnings = append(res.Warnings, unknownNames(g, q)...)
 	if res.Entities != nil {
-		res.Paths = paths(res.Entities, via)
+		res.via = via
 	}
 	return res, nil
 }
@@ -128,6 +161,9 @@ type walker struct {
 	lim   Limits
 	left  int // entities it may still visit
 	ticks int
+	// Room reused by each entity's reach and sort, not made anew for each.
+	found []*graph.Entity
+	keys  []entityKey
 }
 
 // checkEvery is how much work a walk does between two looks at its context: an entity visited,
@@ -198,20 +234,26 @@ func (w *walker) pathVia(g *graph.Graph, path Path) ([]*graph.Entity, []map[*gra
 					sel = append(sel, e)
 				}
 			}
-			cur = pick(sel, st.Pick)
+			cur = w.pick(sel, st.Pick)
 			continue
 		}
-		next, from := []*graph.Entity{}, map[*graph.Entity]*graph.Entity{}
+		// What each entity reached, then the first to reach each: the map is made once at
+		// its size, not grown through a 100,000-entity answer.
+		var reached []reach
 		for _, prev := range cur {
-			reached, err := w.reach(g, prev, st)
+			found, err := w.reach(g, prev, st)
 			if err != nil {
 				return nil, nil, err
 			}
-			for _, e := range pick(reached, st.Pick) {
-				if _, seen := from[e]; !seen {
-					from[e] = prev
-					next = append(next, e)
-				}
+			for _, e := range w.pick(found, st.Pick) {
+				reached = append(reached, reach{e, prev})
+			}
+		}
+		next, from := make([]*graph.Entity, 0, len(reached)), make(map[*graph.Entity]*graph.Entity, len(reached))
+		for _, r := range reached {
+			if _, seen := from[r.e]; !seen {
+				from[r.e] = r.prev
+				next = append(next, r.e)
 			}
 		}
 		cur, via[i] = next, from
@@ -219,29 +261,17 @@ func (w *walker) pathVia(g *graph.Graph, path Path) ([]*graph.Entity, []map[*gra
 	return cur, via, nil
 }
 
-// paths are, for each entity of an answer, the refs (kind/id) of the entities of the path's
-// steps that reached it, first step first.
-func paths(ents []*graph.Entity, via []map[*graph.Entity]*graph.Entity) [][]string {
-	out := make([][]string, len(ents))
-	for i, e := range ents {
-		refs := make([]string, len(via))
-		for j := len(via) - 1; j >= 0 && e != nil; j-- {
-			refs[j] = string(e.Kind) + "/" + e.ID
-			if j > 0 {
-				e = via[j][e]
-			}
-		}
-		out[i] = refs
-	}
-	return out
-}
+// reach is an entity reached, and the entity of the step before that reached it.
+type reach struct{ e, prev *graph.Entity }
 
 // reach walks from one entity in the step's direction to the entities of the step's kind that
 // pass its matchers, through the kinds in between (service -> host goes through instances,
-// pods and containers). It never walks past the step's kind.
+// pods and containers). It never walks past the step's kind. What it answers is the walker's
+// until its next reach.
 func (w *walker) reach(g *graph.Graph, from *graph.Entity, st Step) ([]*graph.Entity, error) {
 	depth := st.Kind.Depth()
-	var out []*graph.Entity
+	out := w.found[:0]
+	defer func() { w.found = out }()
 	err := g.Walk(from, st.Dir == Up, func(n *graph.Entity) (bool, error) {
 		if err := w.visit(st); err != nil {
 			return false, err
@@ -280,8 +310,8 @@ func value(e *graph.Entity, name string) string {
 }
 
 // pick orders entities by position, then name, then id, and takes what the pick says.
-func pick(es []*graph.Entity, p *Pick) []*graph.Entity {
-	sortEntities(es)
+func (w *walker) pick(es []*graph.Entity, p *Pick) []*graph.Entity {
+	w.sortEntities(es)
 	if p == nil {
 		return es
 	}
@@ -315,36 +345,70 @@ func pick(es []*graph.Entity, p *Pick) []*graph.Entity {
 	return es[from:to]
 }
 
-func sortEntities(es []*graph.Entity) {
-	sort.SliceStable(es, func(i, j int) bool {
-		a, b := es[i], es[j]
-		if c := compareValues(a.Attrs.Get("position"), b.Attrs.Get("position")); c != 0 {
-			return c < 0
+// sortEntities orders entities by position, then name, then id. Each position is read and
+// parsed once, not at every comparison: an answer of 100,000 instances sorts them in groups,
+// the instances under each LB.
+func (w *walker) sortEntities(es []*graph.Entity) {
+	if len(es) < 2 {
+		return
+	}
+	keyed := w.keys[:0]
+	for _, e := range es {
+		keyed = append(keyed, entityKey{pos: sortValue(e.Attrs.Get("position")), e: e})
+	}
+	w.keys = keyed
+	compare := func(a, b entityKey) int {
+		if c := a.pos.compare(b.pos); c != 0 {
+			return c
 		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
+		if a.e.Name != b.e.Name {
+			return strings.Compare(a.e.Name, b.e.Name)
 		}
-		return a.ID < b.ID
-	})
+		if a.e.Kind != b.e.Kind {
+			return strings.Compare(string(a.e.Kind), string(b.e.Kind))
+		}
+		return strings.Compare(a.e.ID, b.e.ID)
+	}
+	if slices.IsSortedFunc(keyed, compare) {
+		return
+	}
+	slices.SortFunc(keyed, compare) // no two entities share a kind and an id: the order is whole
+	for i, k := range keyed {
+		es[i] = k.e
+	}
 }
 
-// compareValues orders numbers as numbers, the rest as strings; empty last.
-func compareValues(a, b string) int {
-	if a == b {
+// entityKey is an entity with its position read for sorting.
+type entityKey struct {
+	pos sorted
+	e   *graph.Entity
+}
+
+// sorted is a value with its number parsed once, for sorting: numbers as numbers, the rest as
+// strings, empty last.
+type sorted struct {
+	s     string
+	n     float64
+	isNum bool
+}
+
+func sortValue(s string) sorted {
+	n, err := strconv.ParseFloat(s, 64)
+	return sorted{s: s, n: n, isNum: err == nil}
+}
+
+func (a sorted) compare(b sorted) int {
+	switch {
+	case a.s == b.s:
 		return 0
-	}
-	if a == "" {
+	case a.s == "":
 		return 1
-	}
-	if b == "" {
+	case b.s == "":
 		return -1
+	case a.isNum && b.isNum:
+		return cmp.Compare(a.n, b.n)
 	}
-	x, err1 := strconv.ParseFloat(a, 64)
-	y, err2 := strconv.ParseFloat(b, 64)
-	if err1 == nil && err2 == nil {
-		return cmp.Compare(x, y)
-	}
-	return strings.Compare(a, b)
+	return strings.Compare(a.s, b.s)
 }
 
 // table is rows in the making. Until a count groups them, its rows are entities and their
@@ -420,11 +484,13 @@ func (t table) result(w *walker, pos Pos) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Columns: t.columns, Rows: make([][]string, len(t.ents)), Entities: t.ents}
+	n := len(t.columns)
+	cells := make([]string, len(t.ents)*n) // one block for every row's cells
 	for i, e := range t.ents {
 		if err := w.tick(pos); err != nil {
 			return nil, err
 		}
-		row := make([]string, len(t.columns))
+		row := cells[i*n : (i+1)*n : (i+1)*n]
 		for c, name := range t.columns {
 			row[c] = value(e, name)
 		}

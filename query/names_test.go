@@ -78,11 +78,17 @@ func TestPathsOfRows(t *testing.T) {
 		{"lb/haproxy/edge", "instance/edge/c1ps/s1", "host/node-2"},
 		{"lb/haproxy/edge", "instance/edge/c1ps/s0", "host/node-1"},
 	}
-	if !slices.EqualFunc(res.Paths, want, slices.Equal) {
-		t.Errorf("paths %q, want %q", res.Paths, want)
+	if !slices.EqualFunc(res.Paths(), want, slices.Equal) {
+		t.Errorf("paths %q, want %q", res.Paths(), want)
 	}
-	if res := run(`lb -> host | count by (kernel_release)`); res.Paths != nil {
-		t.Errorf("counted rows carry paths %q", res.Paths)
+	if !res.HasPaths() || !slices.Equal(res.Path(1), want[1]) {
+		t.Errorf("row 1's path %q (has paths: %v), want %q", res.Path(1), res.HasPaths(), want[1])
+	}
+	if res := run(`lb -> host | count by (kernel_release)`); res.Paths() != nil || res.HasPaths() || res.Path(0) != nil {
+		t.Errorf("counted rows carry paths %q", res.Paths())
+	}
+	if res := run(`instance`); res.HasPaths() {
+		t.Errorf("a one-step query's rows have paths %q", res.Paths())
 	}
 }
 

@@ -144,16 +144,16 @@ func parseSort(p *parser, st *Stage) error {
 }
 
 func applySort(t table, w *walker, st Stage) (table, error) {
-	keys := make([]string, t.len())
+	keys := make([]sorted, t.len())
 	idx := make([]int, t.len())
 	for i := range keys {
 		if err := w.tick(st.Pos); err != nil {
 			return t, err
 		}
-		keys[i], idx[i] = t.get(i, st.By[0]), i
+		keys[i], idx[i] = sortValue(t.get(i, st.By[0])), i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int {
-		c := compareValues(keys[a], keys[b])
+		c := keys[a].compare(keys[b])
 		if st.Desc {
 			c = -c
 		}

@@ -276,7 +276,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data.Columns, data.Rows, data.Paths = res.Columns, res.Rows, res.Paths
+	data.Columns, data.Rows, data.Paths = res.Columns, res.Rows, res.Paths()
 	if !res.At.IsZero() {
 		data.Time = &res.At
 	}

@@ -34,7 +34,7 @@ func TestSearchCSV(t *testing.T) {
 	for _, failing := range []bool{true, false} {
 		for i, r := range res.Rows {
 			if (r[3] != "UP") == failing {
-				want = append(want, append(slices.Clone(r), strings.Join(res.Paths[i], " ")))
+				want = append(want, append(slices.Clone(r), strings.Join(res.Path(i), " ")))
 			}
 		}
 	}

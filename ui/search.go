@@ -88,36 +88,40 @@ func (u *UI) search(c *echo.Context) error {
 	}
 	d.Warnings = res.Warnings
 	columns := slices.Clone(res.Columns)
-	withPath := len(res.Paths) == len(res.Rows) && hasSteps(res.Paths)
+	withPath := res.HasPaths()
 	if withPath {
 		columns = append(columns, "path")
 	}
 	kindCol, idCol := slices.Index(res.Columns, "kind"), slices.Index(res.Columns, "id")
 	rows := make([]row, len(res.Rows))
-	for i, r := range res.Rows {
-		cells := make([]cell, len(r), len(columns))
-		for j, v := range r {
+	for i := range rows {
+		rows[i].src = i
+		if i < len(res.Entities) && res.Entities[i] != nil && res.Entities[i].Kind == graph.Instance {
+			rows[i].Failing = isFailing(res.Entities[i])
+		}
+	}
+	cells := func(i int) []cell {
+		cells := make([]cell, len(res.Rows[i]), len(columns))
+		for j, v := range res.Rows[i] {
 			cells[j] = cell{Text: v}
 		}
 		if withPath {
-			p := cell{Class: "path", Items: make([]cell, len(res.Paths[i]))}
-			for j, ref := range res.Paths[i] {
+			path := res.Path(i)
+			p := cell{Class: "path", Items: make([]cell, len(path))}
+			for j, ref := range path {
 				p.Items[j].Text = ref
 			}
 			cells = append(cells, p)
 		}
-		failing := false
-		if i < len(res.Entities) && res.Entities[i] != nil && res.Entities[i].Kind == graph.Instance {
-			failing = isFailing(res.Entities[i])
-		}
-		rows[i] = row{Cells: cells, Failing: failing}
+		return cells
 	}
-	d.Table = newTable(c, "", columns, rows, 0)
+	// A query over a fleet answers tens of thousands of rows: their cells are made for the page
+	// shown, unless a filter, a sort or CSV reads them all.
+	d.Table = lazyTable(c, "", columns, rows, cells, 0)
 	if d.Table.wantsCSV(c) {
 		return d.Table.writeCSV(c, "strata-query")
 	}
-	// Links for the rows shown only: a query over a fleet answers tens of thousands of rows,
-	// and escaping every one's ids for a page of a hundred is most of the page's time.
+	// Links for the rows shown only: escaping every row's ids is most of a long answer's time.
 	for _, r := range d.Table.Rows {
 		cells := r.Cells
 		if kindCol >= 0 && idCol >= 0 && graph.Kind(cells[kindCol].Text).Depth() >= 0 {
@@ -131,16 +135,6 @@ func (u *UI) search(c *echo.Context) error {
 		}
 	}
 	return u.render(c, http.StatusOK, "search", "Search", d)
-}
-
-// hasSteps tells whether the paths walk more than one step: a one-step query's path is its row.
-func hasSteps(paths [][]string) bool {
-	for _, p := range paths {
-		if len(p) > 1 {
-			return true
-		}
-	}
-	return false
 }
 
 // linkPath links each step of a row's path (lb › service › …, refs kind/id) to its entity.

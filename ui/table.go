@@ -48,10 +48,14 @@ type column struct {
 	Sorted string // "ascending", "descending", or "" (aria-sort)
 }
 
-// row is one row; a failing one is drawn red and comes first by default.
+// row is one row; a failing one is drawn red and comes first by default. The row of a long
+// answer may come without its cells, only its place in the answer (src): the table makes its
+// cells (lazyTable) for the rows it shows, and for every row only when a filter, a sort or CSV
+// reads them all.
 type row struct {
 	Cells   []cell
 	Failing bool
+	src     int
 }
 
 // Page sizes.
@@ -63,6 +67,12 @@ const (
 // newTable sorts, filters and pages rows by the request's parameters, size rows a page unless
 // the URL says (0: perPage).
 func newTable(c *echo.Context, name string, columns []string, rows []row, size int) *table {
+	return lazyTable(c, name, columns, rows, nil, size)
+}
+
+// lazyTable is newTable for rows whose cells are made by cells(src) when they are needed: a
+// search answers 100,000 rows and shows a hundred.
+func lazyTable(c *echo.Context, name string, columns []string, rows []row, cells func(src int) []cell, size int) *table {
 	q := c.Request().URL.Query()
 	param := func(p string) string {
 		if name == "" {
@@ -89,6 +99,21 @@ func newTable(c *echo.Context, name string, columns []string, rows []row, size i
 		return "?" + v.Encode()
 	}
 
+	sortBy := q.Get(param("sort"))
+	desc := strings.HasPrefix(sortBy, "-")
+	col := slices.Index(columns, strings.TrimPrefix(sortBy, "-"))
+	fill := func(rows []row) {
+		for i := range rows {
+			if rows[i].Cells == nil && cells != nil {
+				rows[i].Cells = cells(rows[i].src)
+			}
+		}
+	}
+	if t.Filter != "" || col >= 0 || wantsCSV(c) && c.QueryParam("table") == name {
+		rows = slices.Clone(rows)
+		fill(rows)
+	}
+
 	if t.Filter != "" {
 		needle := strings.ToLower(t.Filter)
 		kept := rows[:0:0]
@@ -101,11 +126,8 @@ func newTable(c *echo.Context, name string, columns []string, rows []row, size i
 	}
 	t.Matched = len(rows)
 
-	sortBy := q.Get(param("sort"))
-	desc := strings.HasPrefix(sortBy, "-")
-	col := slices.Index(columns, strings.TrimPrefix(sortBy, "-"))
-	rows = slices.Clone(rows)
 	if col >= 0 {
+		rows = slices.Clone(rows)
 		slices.SortStableFunc(rows, func(a, b row) int {
 			x := compareNatural(a.sortKey(col), b.sortKey(col))
 			if desc {
@@ -114,7 +136,7 @@ func newTable(c *echo.Context, name string, columns []string, rows []row, size i
 			return x
 		})
 	} else {
-		slices.SortStableFunc(rows, func(a, b row) int { return compareBool(b.Failing, a.Failing) })
+		rows = failingFirst(rows)
 	}
 	t.all = rows
 	for i, name := range columns {
@@ -144,6 +166,7 @@ func newTable(c *echo.Context, name string, columns []string, rows []row, size i
 	start := (t.Page - 1) * size
 	end := min(start+size, len(rows))
 	t.Rows = rows[start:end]
+	fill(t.Rows)
 	if end > start {
 		t.First, t.Last = start+1, end
 	}
@@ -169,6 +192,22 @@ func newTable(c *echo.Context, name string, columns []string, rows []row, size i
 	}
 	slices.SortFunc(t.Keep, func(a, b kv) int { return cmp.Compare(a.Key, b.Key) })
 	return t
+}
+
+// failingFirst is the rows, failing ones first, each in its order otherwise: a new slice.
+func failingFirst(rows []row) []row {
+	out := make([]row, 0, len(rows))
+	for _, r := range rows {
+		if r.Failing {
+			out = append(out, r)
+		}
+	}
+	for _, r := range rows {
+		if !r.Failing {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // wantsCSV tells whether the request asks for this table as CSV.

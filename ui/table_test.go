@@ -98,3 +98,38 @@ func TestCompareNatural(t *testing.T) {
 		}
 	}
 }
+
+// TestLazyTable: a table whose cells are made on demand answers as one given every cell, and
+// makes the cells of the rows it shows only, unless a filter, a sort or CSV reads them all.
+func TestLazyTable(t *testing.T) {
+	const n = 250
+	for _, c := range []struct {
+		query string
+		made  int // the rows whose cells are made
+	}{
+		{"", perPage}, {"page=3", 50}, {"per_page=7&page=2", 7},
+		{"filter=node-1", n}, {"sort=-load", n}, {"format=csv", n}, {"format=csv&table=other", perPage},
+	} {
+		eager := tableOf(t, "", c.query, n)
+		rows := make([]row, n)
+		for i := range rows {
+			rows[i] = row{Failing: (i+1)%3 == 0, src: i}
+		}
+		made := 0
+		cells := func(i int) []cell {
+			made++
+			return []cell{{Text: "node-" + strconv.Itoa(i+1)}, {Text: strconv.FormatFloat(float64(i+1)/10, 'f', -1, 64)}}
+		}
+		ctx := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/x?"+c.query, nil), httptest.NewRecorder())
+		lazy := lazyTable(ctx, "", []string{"host", "load"}, rows, cells, 0)
+		if got, want := firstColumn(lazy), firstColumn(eager); !slices.Equal(got, want) || lazy.Matched != eager.Matched {
+			t.Errorf("%s: rows %v (%d matched), want %v (%d)", c.query, got, lazy.Matched, want, eager.Matched)
+		}
+		if made != c.made {
+			t.Errorf("%s: made the cells of %d rows, want %d", c.query, made, c.made)
+		}
+		if rows[0].Cells != nil {
+			t.Errorf("%s: the caller's rows were written to", c.query)
+		}
+	}
+}
