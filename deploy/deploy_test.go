@@ -35,32 +35,34 @@ const serviceAccount = "system:serviceaccount:strata:strata"
 func TestKubernetesManifests(t *testing.T) {
 	cluster := kubetest.Start(t)
 
+	ctx := context.Background()
 	// A server dry run creates nothing, so the namespaced objects need their namespace to
 	// exist already (deploy/kubernetes/README.md says so).
-	if out, err := cluster.Kubectl("apply", "-f", "kubernetes/base/namespace.yaml"); err != nil {
-		t.Fatalf("kubectl apply the namespace: %v\n%s", err, out)
-	}
-	out, err := cluster.Kubectl("apply", "--dry-run=server", "-k", "kubernetes")
+	namespace, err := os.ReadFile("kubernetes/base/namespace.yaml")
 	if err != nil {
-		t.Fatalf("kubectl apply --dry-run=server -k deploy/kubernetes: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	for _, want := range []string{"clusterrole.rbac.authorization.k8s.io/strata", "clusterrolebinding.rbac.authorization.k8s.io/strata",
-		"serviceaccount/strata", "daemonset.apps/strata-exporter", "deployment.apps/strata", "service/strata", "configmap/strata"} {
-		if !strings.Contains(out, want+" created (server dry run)") {
-			t.Errorf("the dry run did not create %s:\n%s", want, out)
+	if _, err := cluster.Apply(ctx, string(namespace), false); err != nil {
+		t.Fatalf("apply the namespace: %v", err)
+	}
+	base := kustomize(t, "kubernetes")
+	applied, err := cluster.Apply(ctx, base, true)
+	if err != nil {
+		t.Fatalf("apply deploy/kubernetes, server dry run: %v", err)
+	}
+	for _, want := range []string{"ClusterRole/strata", "ClusterRoleBinding/strata", "ServiceAccount/strata", "DaemonSet/strata-exporter",
+		"Deployment/strata", "Service/strata", "ConfigMap/strata", "PersistentVolumeClaim/strata-data"} {
+		if !slices.Contains(applied, want) {
+			t.Errorf("the dry run did not admit %s: %v", want, applied)
 		}
 	}
 	// The ServiceMonitor overlay needs prometheus-operator's CRDs, which this API server lacks:
 	// it must build, and add exactly the two ServiceMonitors.
-	rendered, err := cluster.Kubectl("kustomize", "kubernetes/overlays/servicemonitor")
-	if err != nil {
-		t.Fatalf("kubectl kustomize the servicemonitor overlay: %v\n%s", err, rendered)
-	}
-	if n := strings.Count(rendered, "kind: ServiceMonitor"); n != 2 {
+	if n := strings.Count(kustomize(t, "kubernetes/overlays/servicemonitor"), "kind: ServiceMonitor"); n != 2 {
 		t.Errorf("the overlay renders %d ServiceMonitors, want 2", n)
 	}
-	if out, err := cluster.Kubectl("apply", "-k", "kubernetes"); err != nil {
-		t.Fatalf("kubectl apply -k deploy/kubernetes: %v\n%s", err, out)
+	if _, err := cluster.Apply(ctx, base, false); err != nil {
+		t.Fatalf("apply deploy/kubernetes: %v", err)
 	}
 	checkLeastPrivilege(t, cluster, "strata")
 }

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/strata-obs/strata/internal/kubetest"
 )
@@ -21,12 +24,24 @@ import (
 // helm runs the chart tool of tools/go.mod (Helm v4) and returns its standard output.
 func helm(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("go", append([]string{"tool", "-modfile=../tools/go.mod", "helm"}, args...)...)
+	return tool(t, "helm", args...)
+}
+
+// kustomize renders a kustomization with the tool of tools/go.mod, as `kubectl kustomize` does.
+func kustomize(t *testing.T, dir string) string {
+	t.Helper()
+	return tool(t, "kustomize", "build", dir)
+}
+
+// tool runs a tool of tools/go.mod and returns its standard output.
+func tool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"tool", "-modfile=../tools/go.mod", name}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.Bytes())
 	}
 	return string(out)
 }
@@ -98,11 +113,7 @@ func TestHelmChart(t *testing.T) {
 	rendered := helm(t, "template", "strata", "helm/strata", "--namespace", "strata")
 
 	cluster := kubetest.Start(t)
-	base, err := cluster.Kubectl("kustomize", "kubernetes")
-	if err != nil {
-		t.Fatalf("kubectl kustomize: %v\n%s", err, base)
-	}
-	want, got := objects(t, base), objects(t, rendered)
+	want, got := objects(t, kustomize(t, "kubernetes")), objects(t, rendered)
 	delete(want, "Namespace/strata")
 	for _, o := range []map[string]map[string]any{want, got} {
 		for k := range o {
@@ -113,15 +124,19 @@ func TestHelmChart(t *testing.T) {
 		t.Errorf("the chart's defaults and the kustomize base (-kustomize +helm):\n%s", diff)
 	}
 
-	if out, err := cluster.Kubectl("create", "namespace", "strata"); err != nil {
-		t.Fatalf("create the namespace: %v\n%s", err, out)
+	ctx := context.Background()
+	if _, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "strata"}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create the namespace: %v", err)
 	}
-	file := cluster.WriteFile("chart.yaml", rendered)
-	if out, err := cluster.Kubectl("apply", "--dry-run=server", "-f", file); err != nil {
-		t.Fatalf("kubectl apply --dry-run=server the chart: %v\n%s", err, out)
-	}
-	if out, err := cluster.Kubectl("apply", "-f", file); err != nil {
-		t.Fatalf("kubectl apply the chart: %v\n%s", err, out)
+	for _, dryRun := range []bool{true, false} {
+		applied, err := cluster.Apply(ctx, rendered, dryRun)
+		if err != nil {
+			t.Fatalf("apply the chart (server dry run: %v): %v", dryRun, err)
+		}
+		if len(applied) != len(got) {
+			t.Errorf("applied %d objects of the chart's %d (server dry run: %v): %v", len(applied), len(got), dryRun, applied)
+		}
 	}
 	checkLeastPrivilege(t, cluster, "strata")
 

@@ -5,25 +5,32 @@
 package kubetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 
 	"github.com/strata-obs/strata/internal/testenv"
 )
@@ -44,7 +51,7 @@ type Cluster struct {
 	Kubeconfig string       // an admin kubeconfig (system:masters, by token)
 	REST       *rest.Config // the same, for client-go
 	Client     kubernetes.Interface
-	Bin        string // where kube-apiserver, kube-controller-manager and kubectl are
+	Bin        string // where kube-apiserver and kube-controller-manager are
 
 	t         testing.TB
 	dir       string
@@ -57,7 +64,7 @@ type Cluster struct {
 // scripts/kube-build's cache. A binary that is not there is a missing real part.
 func Bin(t testing.TB) string {
 	t.Helper()
-	return testenv.Built(t, "STRATA_KUBE_BIN", "kube-"+Version, "scripts/kube-build", "kube-apiserver", "kube-controller-manager", "kubectl")
+	return testenv.Built(t, "STRATA_KUBE_BIN", "kube-"+Version, "scripts/kube-build", "kube-apiserver", "kube-controller-manager")
 }
 
 // Start starts etcd, the API server and the controller manager, and returns once the API
@@ -222,9 +229,49 @@ func (c *Cluster) waitHTTP(what, url string, p *testenv.Process, client *http.Cl
 	})
 }
 
-// Kubectl runs the cluster's kubectl with the admin kubeconfig.
-func (c *Cluster) Kubectl(args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(c.Bin, "kubectl"), append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+// Apply applies a stream of YAML or JSON manifests, as `kubectl apply --server-side` does, in
+// their order; a dry run has the API server check and admit each object and store none
+// (`--dry-run=server`). A namespaced object without a namespace lands in "default". It answers
+// the objects applied, as Kind/name.
+func (c *Cluster) Apply(ctx context.Context, manifests string, dryRun bool) ([]string, error) {
+	dyn, err := dynamic.NewForConfig(c.REST)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := restmapper.GetAPIGroupResources(c.Client.Discovery())
+	if err != nil {
+		return nil, fmt.Errorf("the API server's resources: %w", err)
+	}
+	mapper := restmapper.NewDiscoveryRESTMapper(groups)
+	opts := metav1.ApplyOptions{FieldManager: "strata-test", Force: true}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	var applied []string
+	dec := yaml.NewYAMLOrJSONDecoder(strings.NewReader(manifests), 4096)
+	for {
+		var obj unstructured.Unstructured
+		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return applied, nil
+		} else if err != nil {
+			return applied, fmt.Errorf("manifest %d: %w", len(applied)+1, err)
+		}
+		if len(obj.Object) == 0 { // an empty document between two ---
+			continue
+		}
+		gvk := obj.GroupVersionKind()
+		ref := gvk.Kind + "/" + obj.GetName()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return applied, fmt.Errorf("%s: %w", ref, err)
+		}
+		var res dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			res = dyn.Resource(m.Resource).Namespace(cmp.Or(obj.GetNamespace(), "default"))
+		}
+		if _, err := res.Apply(ctx, obj.GetName(), &obj, opts); err != nil {
+			return applied, fmt.Errorf("%s: %w", ref, err)
+		}
+		applied = append(applied, ref)
+	}
 }
