@@ -37,3 +37,47 @@ func TestNoReferenceOutsideTheRepository(t *testing.T) {
 		}
 	}
 }
+
+// TestToolsShareStrataPackages: every package that strata (its tests included) and the tools
+// of tools/go.mod (Helm, kustomize, nfpm) both compile comes from the same module version in
+// both, so that Go's build cache compiles it once: client-go and k8s.io/api, five hundred
+// packages, are minutes of a cold CI run. A version bumped in one go.mod alone fails here;
+// `go get` the same version in the other.
+func TestToolsShareStrataPackages(t *testing.T) {
+	versions := func(args ...string) map[string]string {
+		cmd := exec.Command(testenv.Command(t, "go"), append([]string{"list", "-deps", "-f", "{{with .Module}}{{$.ImportPath}} {{.Path}}@{{.Version}}{{end}}"}, args...)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-trimpath") // make test's
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+		}
+		m := map[string]string{}
+		for line := range strings.Lines(string(out)) {
+			if pkg, mod, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+				m[pkg] = mod
+			}
+		}
+		return m
+	}
+	strata := versions("-test", "./...")
+	tools := versions("-modfile=tools/go.mod", "helm.sh/helm/v4/cmd/helm", "sigs.k8s.io/kustomize/kustomize/v5", "github.com/goreleaser/nfpm/v2/cmd/nfpm")
+	shared, differ := 0, map[string]bool{}
+	for pkg, mod := range strata {
+		other, ok := tools[pkg]
+		if !ok {
+			continue
+		}
+		shared++
+		if other != mod {
+			differ[mod+" (go.mod) and "+other+" (tools/go.mod)"] = true
+		}
+	}
+	if shared < 300 {
+		t.Errorf("strata and its tools share %d packages: the lists are not what they were", shared)
+	}
+	for d := range differ {
+		t.Errorf("%s: the packages of that module compile twice", d)
+	}
+}
