@@ -29,6 +29,7 @@ const module = "github.com/strata-obs/strata/"
 var allowed = map[string][]string{
 	// internal/: what two layers share. Nothing of strata above it.
 	"internal/cgroup":          {},
+	"internal/kernelversion":   {},
 	"internal/redact":          {},
 	"internal/httpapi":         {},
 	"internal/safefile":        {},
@@ -42,8 +43,8 @@ var allowed = map[string][]string{
 	"internal/thanostest":      {"internal/testenv"},
 
 	// The node agent.
-	"exporter/collector": {"internal/cgroup", "internal/labelname"},
-	"exporter":           {"exporter/collector"},
+	"exporter/collector": {"internal/cgroup", "internal/labelname", "internal/kernelversion"},
+	"exporter":           {"exporter/collector", "internal/kernelversion"},
 
 	// The topology: its pure domain types, who may see which part of it (auth: roles, tokens, a
 	// scope's visible graph), the sources, the join, the configuration, the refresh.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/strata-obs/strata/exporter/collector"
+	"github.com/strata-obs/strata/internal/kernelversion"
 	"github.com/strata-obs/strata/internal/testenv"
 )
 
@@ -74,6 +76,34 @@ func TestRealHostFacts(t *testing.T) {
 	// uname(1)'s -v is the same string as /proc/sys/kernel/version, through the syscall.
 	if got, w := info["kernel_version"], testenv.Output(t, uname, "-v"); got != w {
 		t.Errorf("strata_host_info kernel_version = %q, uname -v says %q", got, w)
+	}
+	// The kernel's build date as date(1) reads the end of uname -v (Debian's "(2024-11-22)",
+	// or the build's own date(1) line), none when it holds no date (a reproducible build's
+	// "@0"); the kernels installed as ls and dpkg-query list them; a reboot required as the
+	// file says, or a kernel newer than the running one among those installed.
+	// (The names the shell lists are compared as a set; the exporter's order is its own test's.)
+	buildDate := testenv.Output(t, sh, "-c", `v=$(uname -v)
+		d=$(printf '%s\n' "$v" | sed -n 's/.*(\([0-9]\{4\}-[0-9][0-9]-[0-9][0-9]\))[[:space:]]*$/\1/p')
+		[ -z "$d" ] && d=$(printf '%s\n' "$v" | grep -oE '(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} +[0-9]{1,2} [0-9:]{8}( [^ ]+)? [0-9]{4}$' | awk '{print $2, $3, $NF}')
+		[ -n "$d" ] && date -u -d "$d" +%F || true`)
+	if got := info["kernel_build_date"]; got != buildDate {
+		t.Errorf("strata_host_info kernel_build_date = %q, date(1) reads %q from uname -v", got, buildDate)
+	}
+	kernels := strings.Fields(testenv.Output(t, sh, "-c", `{ for f in /boot/vmlinuz-*; do [ -f "$f" ] && echo "${f#/boot/vmlinuz-}"; done
+		for d in /lib/modules/* /usr/lib/modules/*; do [ -f "$d/vmlinuz" ] || [ -f "$d/modules.dep" ] && echo "${d##*/}"; done
+		command -v dpkg-query >/dev/null && dpkg-query -W -f '${Package} ${Status}\n' 'linux-image-*' 2>/dev/null |
+			awk '$2 == "install" && $4 == "installed" && $1 ~ /[0-9]\./ {sub(/^linux-image-(unsigned-)?/, "", $1); print $1}'
+		} | grep -v rescue | sort -u`))
+	if got := strings.FieldsFunc(info["kernels_installed"], func(r rune) bool { return r == ',' }); !sameSet(got, kernels) {
+		t.Errorf("strata_host_info kernels_installed = %q, the system lists %q", info["kernels_installed"], kernels)
+	}
+	_, fileErr := os.Stat("/run/reboot-required")
+	newer := false
+	for _, k := range kernels {
+		newer = newer || kernelversion.Compare(k, want["kernel_release"]) > 0
+	}
+	if got, w := info["reboot_required"], strconv.FormatBool(fileErr == nil || newer); got != w {
+		t.Errorf("strata_host_info reboot_required = %q, want %s (/run/reboot-required: %v; a newer kernel installed: %v)", got, w, fileErr, newer)
 	}
 
 	if got, w := fams.One(t, "strata_host_cpu_cores", nil).Value, float64(countProcessors(t)); got != w {
@@ -276,4 +306,9 @@ func memTotalKB(t *testing.T) int64 {
 	}
 	t.Fatal("/proc/meminfo has no MemTotal")
 	return 0
+}
+
+// sameSet tells whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(s string) bool { return !slices.Contains(b, s) })
 }

@@ -90,7 +90,7 @@ type Factory struct {
 func Factories() []Factory {
 	return []Factory{
 		{"identity", "hostname, machine-id, boot-id and boot time", true, newIdentityCollector, []*Family{hostBootTime}},
-		{"kernel", "kernel release, version and architecture", true, newKernelCollector, nil},
+		{"kernel", "kernel release, version, build date and architecture, the kernels installed, whether a reboot is required", true, newKernelCollector, []*Family{hostRebootRequiredSince}},
 		{"os", "operating system image from os-release", true, newOSCollector, []*Family{hostOSInfo, hostOSSupportEnd}},
 		{"dmi", "hardware from DMI/SMBIOS, virtualization and cloud provider", true, newDMICollector, []*Family{hostSerialInfo}},
 		{"cpu", "CPU model, vendor, sockets, cores and threads", true, newCPUCollector, []*Family{hostCPUInfo, hostCPUCores, hostCPUPhysicalCores, hostCPUSockets}},

@@ -2,7 +2,10 @@ package collector
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,9 +34,14 @@ var goldenScenarios = []struct {
 // goldenNow is the fixed clock of the golden scrapes.
 var goldenNow = time.Date(2025, 6, 2, 12, 0, 0, 0, time.UTC)
 
+// goldenFileTime is the time of every file of the fixture roots in the golden scrapes, whose
+// times a checkout sets: when a kernel was installed, since when a reboot is required.
+var goldenFileTime = time.Date(2025, 5, 30, 12, 0, 0, 0, time.UTC)
+
 func TestGolden(t *testing.T) {
 	for _, sc := range goldenScenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			pinFileTimes(t, filepath.Join("testdata", sc.name, "root"), goldenFileTime)
 			cfg := fixtureConfig(t, filepath.Join("testdata", sc.name))
 			cfg.Serials = sc.serials
 			set := newFullSet(t, cfg)
@@ -82,5 +90,19 @@ func TestGoldenScrapeStopsAtDeadline(t *testing.T) {
 	}
 	if !strings.Contains(renderMetrics(t, metrics), `strata_host_info{`) {
 		t.Error("no strata_host_info after the deadline passed")
+	}
+}
+
+// pinFileTimes sets the time of every regular file under dir (links aside) to at.
+func pinFileTimes(t *testing.T, dir string, at time.Time) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		return os.Chtimes(path, at, at)
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
 	}
 }

@@ -5,19 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// kernelCollector reports the kernel's release, version and architecture, read under
-// --path.procfs so that a host mounted into a container reports the host's kernel.
-// The kernel does not change while the host runs, so it is read slowly.
+// kernelCollector reports the kernel's release, version, build date and architecture, read
+// under --path.procfs so that a host mounted into a container reports the host's kernel, and
+// the kernels installed under --path.rootfs beside it. The kernel does not change while the
+// host runs, and kernels are installed seldom, so both are read slowly; whether the host
+// waits for a reboot is looked at on every scrape.
 type kernelCollector struct {
 	cfg   Config
 	facts *slowly[kernelFacts]
 }
 
-type kernelFacts struct{ release, version, arch string }
+type kernelFacts struct {
+	release, version, arch string
+	installed              map[string]time.Time // release → when it was installed, as far as told
+}
 
 func newKernelCollector(cfg Config) (Collector, error) {
 	c := &kernelCollector{cfg: cfg}
@@ -29,7 +37,14 @@ func (c *kernelCollector) Update(_ context.Context, s *Scrape) error {
 	f, err := c.facts.get() // on a failed first read, what could be read
 	s.Fact(hostInfo, "kernel_release", f.release)
 	s.Fact(hostInfo, "kernel_version", f.version)
+	s.Fact(hostInfo, "kernel_build_date", kernelBuildDate(f.version))
 	s.Fact(hostInfo, "arch", f.arch)
+	s.Fact(hostInfo, "kernels_installed", strings.Join(sortedKernels(f.installed), ","))
+	required, since := rebootRequired(c.cfg.RootFS, f.release, f.installed)
+	s.Fact(hostInfo, "reboot_required", strconv.FormatBool(required))
+	if required && !since.IsZero() {
+		s.Emit(hostRebootRequiredSince, float64(since.Unix()))
+	}
 	return err
 }
 
@@ -47,7 +62,11 @@ func (c *kernelCollector) read() (kernelFacts, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("read architecture: %w", err))
 	}
-	return kernelFacts{release, version, arch}, errors.Join(errs...)
+	installed, err := installedKernels(c.cfg.RootFS)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("kernels installed: %w", err))
+	}
+	return kernelFacts{release, version, arch, installed}, errors.Join(errs...)
 }
 
 // arch reads kernel.arch (Linux 6.1+); older kernels have no such file, and then the

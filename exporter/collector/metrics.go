@@ -50,9 +50,9 @@ const (
 // collector declares the families it alone emits in its own file.
 var (
 	hostInfo = family("strata_host_info",
-		"Kernel, OS image and identity of the host; value 1. os_image is os-release's PRETTY_NAME.", info,
-		"hostname", "kernel_release", "kernel_version", "arch", "os_id", "os_version_id", "os_image",
-		"image_id", "image_version", "machine_id", "boot_id")
+		"Kernel, OS image and identity of the host; value 1. os_image is os-release's PRETTY_NAME; kernels_installed the kernel releases installed, oldest first, comma-separated; reboot_required whether the host waits for a reboot (a reboot-required file, or a kernel newer than the running one installed).", info,
+		"hostname", "kernel_release", "kernel_version", "kernel_build_date", "kernels_installed", "reboot_required", "arch",
+		"os_id", "os_version_id", "os_image", "image_id", "image_version", "machine_id", "boot_id")
 	hostHardwareInfo = family("strata_host_hardware_info",
 		"Hardware of the host from DMI/SMBIOS and the CPU, with virtualization and cloud provider where DMI reveals them; value 1.", info,
 		"system_vendor", "product_name", "product_family", "product_version", "board_vendor", "board_name",
