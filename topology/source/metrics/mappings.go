@@ -2,8 +2,10 @@ package metrics
 
 import (
 	"cmp"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -23,6 +25,8 @@ type hostMapping struct {
 	attrs map[string]string
 	// value, when set, stores the sample's value as this attribute (cpu_cores, memory_bytes).
 	value string
+	// when, when set, stores the sample's value, unix seconds, as this attribute in RFC 3339.
+	when string
 	// set fills identity fields from the series.
 	set func(h *source.Host, ls labels.Labels)
 }
@@ -36,6 +40,9 @@ func (m hostMapping) apply(b *builder, s series) {
 	}
 	if m.value != "" {
 		h.Attrs[m.value] = strconv.FormatFloat(s.value, 'f', -1, 64)
+	}
+	if m.when != "" && !math.IsNaN(s.value) && !math.IsInf(s.value, 0) {
+		h.Attrs[m.when] = time.Unix(int64(s.value), 0).UTC().Format(time.RFC3339)
 	}
 	if m.set != nil {
 		m.set(h, s.labels)
@@ -59,10 +66,14 @@ func hostMappings() []hostMapping {
 	return []hostMapping{
 		// strata-exporter (docs/metrics.md)
 		{metric: "strata_host_info", origin: source.OriginExporter, key: strataHost,
-			attrs: same("kernel_release", "kernel_version", "arch", "os_id", "os_version_id", "os_image", "image_id", "image_version"),
+			attrs: same("kernel_release", "kernel_version", "kernel_build_date", "kernels_installed", "reboot_required", "arch",
+				"os_id", "os_version_id", "os_image", "image_id", "image_version"),
 			set: func(h *source.Host, ls labels.Labels) {
 				h.Name, h.Hostname, h.MachineID = ls.Get("host"), ls.Get("hostname"), ls.Get("machine_id")
 			}},
+		{metric: "strata_host_os_info", origin: source.OriginExporter, key: strataHost, attrs: same("support_end")},
+		{metric: "strata_host_reboot_required_since_timestamp_seconds", origin: source.OriginExporter, key: strataHost,
+			when: "reboot_required_since"},
 		{metric: "strata_host_hardware_info", origin: source.OriginExporter, key: strataHost,
 			attrs: same("system_vendor", "product_name", "product_family", "product_version", "board_vendor", "board_name",
 				"bios_vendor", "bios_version", "bios_date", "chassis_type", "cpu_model", "cpu_vendor", "virtualization",
