@@ -38,14 +38,17 @@ func TestNoReferenceOutsideTheRepository(t *testing.T) {
 	}
 }
 
-// TestToolsShareStrataPackages: every package that strata (its tests included) and the tools
-// of tools/go.mod (Helm, kustomize, nfpm) both compile comes from the same module version in
-// both, so that Go's build cache compiles it once: client-go and k8s.io/api, five hundred
-// packages, are minutes of a cold CI run. A version bumped in one go.mod alone fails here;
-// `go get` the same version in the other.
+// TestToolsShareStrataPackages: every package that strata (its tests included) and another
+// build of CI (the tools of tools/go.mod: Helm, kustomize, nfpm; the Kubernetes binaries of
+// scripts/kube) both compile comes from the same module version in both, so that Go's build
+// cache compiles it once: client-go and k8s.io/api, hundreds of packages, are minutes of a
+// cold CI run (scripts/kube-build compiles the modules it shares as make test does). A version
+// bumped in one go.mod alone fails here; `go get` the same version in the other.
 func TestToolsShareStrataPackages(t *testing.T) {
-	versions := func(args ...string) map[string]string {
-		cmd := exec.Command(testenv.Command(t, "go"), append([]string{"list", "-deps", "-f", "{{with .Module}}{{$.ImportPath}} {{.Path}}@{{.Version}}{{end}}"}, args...)...)
+	versions := func(dir string, args ...string) map[string]string {
+		cmd := exec.Command(testenv.Command(t, "go"), append([]string{"list", "-deps", "-f",
+			"{{with .Module}}{{$.ImportPath}} {{.Path}}@{{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}{{end}}"}, args...)...)
+		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-trimpath") // make test's
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -61,23 +64,32 @@ func TestToolsShareStrataPackages(t *testing.T) {
 		}
 		return m
 	}
-	strata := versions("-test", "./...")
-	tools := versions("-modfile=tools/go.mod", "helm.sh/helm/v4/cmd/helm", "sigs.k8s.io/kustomize/kustomize/v5", "github.com/goreleaser/nfpm/v2/cmd/nfpm")
-	shared, differ := 0, map[string]bool{}
-	for pkg, mod := range strata {
-		other, ok := tools[pkg]
-		if !ok {
-			continue
+	strata := versions(".", "-test", "./...")
+	for _, b := range []struct {
+		name, dir string
+		args      []string
+		atLeast   int
+	}{
+		{"tools/go.mod", ".", []string{"-modfile=tools/go.mod", "helm.sh/helm/v4/cmd/helm", "sigs.k8s.io/kustomize/kustomize/v5", "github.com/goreleaser/nfpm/v2/cmd/nfpm"}, 300},
+		{"scripts/kube/go.mod", "scripts/kube", []string{"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager"}, 300},
+	} {
+		other := versions(b.dir, b.args...)
+		shared, differ := 0, map[string]bool{}
+		for pkg, mod := range strata {
+			theirs, ok := other[pkg]
+			if !ok {
+				continue
+			}
+			shared++
+			if theirs != mod {
+				differ[mod+" (go.mod) and "+theirs+" ("+b.name+")"] = true
+			}
 		}
-		shared++
-		if other != mod {
-			differ[mod+" (go.mod) and "+other+" (tools/go.mod)"] = true
+		if shared < b.atLeast {
+			t.Errorf("strata and %s share %d packages: the lists are not what they were", b.name, shared)
 		}
-	}
-	if shared < 300 {
-		t.Errorf("strata and its tools share %d packages: the lists are not what they were", shared)
-	}
-	for d := range differ {
-		t.Errorf("%s: the packages of that module compile twice", d)
+		for d := range differ {
+			t.Errorf("%s: the packages of that module compile twice", d)
+		}
 	}
 }
