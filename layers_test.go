@@ -54,7 +54,7 @@ var allowed = map[string][]string{
 	"topology/source/*":          {"topology/source", "internal/redact", "internal/safefile", "internal/strictyaml", "internal/labelname", "internal/cgroup"},
 	"topology/source/sourcetest": {"topology/source", "internal/strictyaml"},
 	"topology/join":              {"topology/graph", "topology/source", "internal/cgroup"},
-	"topology/lifecycle":         {},
+	"topology/lifecycle":         {"internal/kernelversion"},
 	"topology/config":            {"topology/source", "topology/auth", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
 	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname", "internal/store"},
 

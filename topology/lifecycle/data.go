@@ -1,6 +1,9 @@
 // Package lifecycle knows when OS releases stop being supported: the data shipped with strata
 // (os-support.csv, read offline, every row with its source and the day it was taken), or a
-// file of the same columns that replaces it (lifecycle.data_file).
+// file of the same columns that replaces it (lifecycle.data_file). A Policy holds hosts to
+// their OS's support end and to rules (a minimum kernel per OS release, banned kernels, the
+// age of a kernel, a reboot pending too long) and images to rules on their references, and
+// says for each rule ok, warn, fail or unknown, and why.
 package lifecycle
 
 import (
@@ -11,6 +14,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,13 +50,16 @@ const (
 )
 
 // Shipped is the data shipped with strata.
-func Shipped() *Data {
+func Shipped() *Data { return shippedData() }
+
+// shippedData parses the shipped data once.
+var shippedData = sync.OnceValue(func() *Data {
 	d, err := ParseData(strings.NewReader(shipped), ShippedName)
 	if err != nil {
 		panic("the shipped lifecycle data: " + err.Error()) // TestShippedData keeps it valid
 	}
 	return d
-}
+})
 
 // ParseData reads the CSV of lifecycle data: # comments, the header of the columns above, then
 // one release a line. Every error names the file and line, and the column, never its content.

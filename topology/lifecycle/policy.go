@@ -1,0 +1,289 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/strata-obs/strata/internal/kernelversion"
+)
+
+// State is how a host or an image stands against a rule.
+type State string
+
+// The states, from best to worst: a rule that cannot tell (no data, no fact) is unknown, never
+// a silent ok.
+const (
+	OK      State = "ok"
+	Unknown State = "unknown"
+	Warn    State = "warn"
+	Fail    State = "fail"
+)
+
+// Worse tells whether a is a worse state than b.
+func Worse(a, b State) bool { return rank(a) > rank(b) }
+
+func rank(s State) int {
+	switch s {
+	case OK:
+		return 0
+	case Unknown:
+		return 1
+	case Warn:
+		return 2
+	case Fail:
+		return 3
+	}
+	return -1
+}
+
+// SupportEndRule is the name of the rule every host is held to: its OS release's support end.
+const SupportEndRule = "support-end"
+
+// DefaultWarnBeforeEOL is how long before its support ends a host is warned of it.
+const DefaultWarnBeforeEOL = 90 * 24 * time.Hour
+
+// Policy is the lifecycle rules hosts and images are held to, beside their OS's support end.
+type Policy struct {
+	Data          *Data         // nil: the shipped data
+	WarnBeforeEOL time.Duration // 0: DefaultWarnBeforeEOL
+	Rules         []Rule
+}
+
+// Rule is one rule of the policy. Exactly one check is set: MinKernel (on the hosts OSID and
+// OSVersionID select), KernelRelease (kernels that are banned), MaxKernelAge, MaxPending (a
+// reboot pending), or Image (image references that are not allowed).
+type Rule struct {
+	Name        string
+	OSID        string // selects hosts of that os-release ID; "" all
+	OSVersionID string // and VERSION_ID; "" all
+
+	MinKernel     string         // the oldest kernel release allowed
+	KernelRelease *regexp.Regexp // kernels that are banned, matched whole
+	MaxKernelAge  time.Duration  // the oldest a running kernel's build may be
+	MaxPending    time.Duration  // the longest a reboot may be pending
+	Image         *regexp.Regexp // image references that are not allowed, matched whole
+
+	Reason string // why: a CVE id, "untracked tag"
+	State  State  // what failing it is: Fail (the default) or Warn
+}
+
+// Check is what a rule checks.
+func (r Rule) Check() string {
+	var set []string
+	if r.MinKernel != "" {
+		set = append(set, "min_kernel")
+	}
+	if r.KernelRelease != nil {
+		set = append(set, "kernel_release")
+	}
+	if r.MaxKernelAge > 0 {
+		set = append(set, "max_kernel_age")
+	}
+	if r.MaxPending > 0 {
+		set = append(set, "max_pending")
+	}
+	if r.Image != nil {
+		set = append(set, "image")
+	}
+	return strings.Join(set, ", ")
+}
+
+// Validate says what is wrong with each rule, by its index; the configuration's reader adds
+// the file and line.
+func (p *Policy) Validate() map[int]error {
+	errs := map[int]error{}
+	names := map[string]int{}
+	for i, r := range p.Rules {
+		var err error
+		switch check := r.Check(); {
+		case r.Name == "":
+			err = errors.New("a rule needs a name")
+		case r.Name == SupportEndRule:
+			err = fmt.Errorf("%s is the built-in rule of the OS's support end: name yours otherwise", SupportEndRule)
+		case check == "":
+			err = errors.New("the rule checks nothing: give one of min_kernel, kernel_release, max_kernel_age, max_pending, image")
+		case strings.Contains(check, ","):
+			err = fmt.Errorf("the rule checks %s: one check a rule", check)
+		case r.Image != nil && (r.OSID != "" || r.OSVersionID != ""):
+			err = errors.New("an image rule selects no hosts: os_id and os_version_id do not apply")
+		case r.OSVersionID != "" && r.OSID == "":
+			err = errors.New("os_version_id without os_id")
+		case r.State != "" && r.State != Fail && r.State != Warn:
+			err = fmt.Errorf("state %q: want fail or warn", r.State)
+		}
+		if j, ok := names[r.Name]; ok && err == nil && r.Name != "" {
+			err = fmt.Errorf("rule %q again (rule %d has it)", r.Name, j+1)
+		}
+		names[r.Name] = i
+		if err != nil {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// Status is a host's or an image's state against one rule, and why.
+type Status struct {
+	Rule   string
+	State  State
+	Reason string
+}
+
+// Host is how a host stands against the support end of its OS and each rule that selects it;
+// attr reads its attributes (os_id, os_version_id, support_end, kernel_release,
+// kernel_build_date, reboot_required, reboot_required_since).
+func (p *Policy) Host(attr func(string) string, now time.Time) []Status {
+	out := []Status{p.supportEnd(attr, now)}
+	osID, version := attr("os_id"), attr("os_version_id")
+	for _, r := range p.Rules {
+		if r.Image != nil || r.OSID != "" && r.OSID != osID || r.OSVersionID != "" && r.OSVersionID != version {
+			continue
+		}
+		out = append(out, r.host(attr, now))
+	}
+	return out
+}
+
+// Image is how an image reference stands against each image rule.
+func (p *Policy) Image(ref string) []Status {
+	var out []Status
+	for _, r := range p.Rules {
+		if r.Image == nil {
+			continue
+		}
+		st := Status{Rule: r.Name, State: OK}
+		if r.Image.MatchString(ref) {
+			st.State, st.Reason = r.failing(), "image "+ref+" is not allowed"+r.because()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Worst is the worst state of statuses; OK for none.
+func Worst(statuses []Status) State {
+	worst := OK
+	for _, s := range statuses {
+		if Worse(s.State, worst) {
+			worst = s.State
+		}
+	}
+	return worst
+}
+
+// SupportEnd is the day a host's OS support ends, and where that is said: os-release's
+// SUPPORT_END first (the distribution's own word), else the data; zero when neither knows.
+func (p *Policy) SupportEnd(attr func(string) string) (time.Time, string) {
+	if end := attr("support_end"); end != "" {
+		if t, err := time.Parse(time.DateOnly, end); err == nil {
+			return t, "os-release SUPPORT_END"
+		}
+	}
+	rel, ok := p.data().Lookup(attr("os_id"), attr("os_version_id"))
+	if !ok {
+		return time.Time{}, ""
+	}
+	return rel.SupportEnd, fmt.Sprintf("%s:%d (%s, recorded %s)", rel.File, rel.Line, rel.Source, rel.Recorded.Format(time.DateOnly))
+}
+
+func (p *Policy) data() *Data {
+	if p.Data != nil {
+		return p.Data
+	}
+	return shippedData()
+}
+
+func (p *Policy) supportEnd(attr func(string) string, now time.Time) Status {
+	st := Status{Rule: SupportEndRule}
+	osID, version := attr("os_id"), attr("os_version_id")
+	end, from := p.SupportEnd(attr)
+	switch {
+	case end.IsZero() && osID == "":
+		st.State, st.Reason = Unknown, "the OS is not known (no os-release ID)"
+		return st
+	case end.IsZero():
+		st.State, st.Reason = Unknown, fmt.Sprintf("no support end known for %s %s", osID, version)
+		return st
+	}
+	warn := p.WarnBeforeEOL
+	if warn <= 0 {
+		warn = DefaultWarnBeforeEOL
+	}
+	day := end.Format(time.DateOnly)
+	last := end.Add(24 * time.Hour) // the end's day is still supported
+	switch {
+	case !now.Before(last):
+		st.State, st.Reason = Fail, fmt.Sprintf("support ended %s, %d days ago (%s)", day, days(now.Sub(last)), from)
+	case now.Add(warn).After(last):
+		st.State, st.Reason = Warn, fmt.Sprintf("support ends %s, in %d days (%s)", day, days(last.Sub(now)), from)
+	default:
+		st.State, st.Reason = OK, fmt.Sprintf("supported until %s (%s)", day, from)
+	}
+	return st
+}
+
+func (r Rule) host(attr func(string) string, now time.Time) Status {
+	st := Status{Rule: r.Name, State: OK}
+	kernel := attr("kernel_release")
+	switch {
+	case r.MinKernel != "":
+		switch {
+		case kernel == "":
+			st.State, st.Reason = Unknown, "the running kernel is not known"
+		case kernelversion.Compare(kernel, r.MinKernel) < 0:
+			st.State, st.Reason = r.failing(), fmt.Sprintf("kernel %s is older than %s%s", kernel, r.MinKernel, r.because())
+		}
+	case r.KernelRelease != nil:
+		switch {
+		case kernel == "":
+			st.State, st.Reason = Unknown, "the running kernel is not known"
+		case r.KernelRelease.MatchString(kernel):
+			st.State, st.Reason = r.failing(), fmt.Sprintf("kernel %s is banned%s", kernel, r.because())
+		}
+	case r.MaxKernelAge > 0:
+		built, err := time.Parse(time.DateOnly, attr("kernel_build_date"))
+		switch {
+		case err != nil:
+			st.State, st.Reason = Unknown, "the running kernel's build date is not known"
+		case now.Sub(built) > r.MaxKernelAge:
+			st.State, st.Reason = r.failing(), fmt.Sprintf("kernel %s was built %s, %d days ago, more than %d%s",
+				kernel, built.Format(time.DateOnly), days(now.Sub(built)), days(r.MaxKernelAge), r.because())
+		}
+	case r.MaxPending > 0:
+		required, since := attr("reboot_required"), attr("reboot_required_since")
+		t, err := time.Parse(time.RFC3339, since)
+		switch {
+		case required == "false":
+		case required == "":
+			st.State, st.Reason = Unknown, "whether a reboot is required is not known"
+		case err != nil:
+			st.State, st.Reason = Unknown, "a reboot is required, since when is not known"
+		case now.Sub(t) > r.MaxPending:
+			st.State, st.Reason = r.failing(), fmt.Sprintf("a reboot has been pending since %s, %d days, more than %d%s",
+				t.Format(time.DateOnly), days(now.Sub(t)), days(r.MaxPending), r.because())
+		}
+	}
+	return st
+}
+
+// failing is the state a rule's failure is.
+func (r Rule) failing() State {
+	if r.State == Warn {
+		return Warn
+	}
+	return Fail
+}
+
+func (r Rule) because() string {
+	if r.Reason == "" {
+		return ""
+	}
+	return ": " + r.Reason
+}
+
+// days is a duration in whole days, rounded up: a day and an hour is 2 days.
+func days(d time.Duration) int { return int(math.Ceil(d.Hours() / 24)) }
