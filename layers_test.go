@@ -55,7 +55,7 @@ var allowed = map[string][]string{
 	"topology/source/sourcetest": {"topology/source", "internal/strictyaml"},
 	"topology/join":              {"topology/graph", "topology/source", "internal/cgroup"},
 	"topology/lifecycle":         {"internal/kernelversion"},
-	"topology/config":            {"topology/source", "topology/auth", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
+	"topology/config":            {"topology/source", "topology/auth", "topology/lifecycle", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
 	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname", "internal/store"},
 
 	// The path language and PromQL.

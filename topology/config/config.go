@@ -23,6 +23,7 @@ import (
 	"github.com/strata-obs/strata/internal/safefile"
 	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/auth"
+	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/source"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	Alerting []byte
 	// Dir is the file's directory, the base of the relative paths in Alerting.
 	Dir string
+	// Lifecycle is the policy hosts and images are held to (the lifecycle block); without the
+	// block, the OS's support end from the shipped data alone.
+	Lifecycle *lifecycle.Policy
 }
 
 // Prometheus is an external store beside the embedded TSDB: one to read the exporters' series
@@ -136,8 +140,9 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 		return nil, err
 	}
 	c := &Config{
-		Dir:    dir,
-		Global: Global{EvaluationInterval: DefaultEvaluationInterval},
+		Dir:       dir,
+		Global:    Global{EvaluationInterval: DefaultEvaluationInterval},
+		Lifecycle: &lifecycle.Policy{},
 		Topology: Topology{
 			RefreshInterval: DefaultRefreshInterval,
 			StaleAfter:      DefaultStaleAfter,
@@ -178,6 +183,7 @@ func parse(name, dir string, data []byte, providers []source.Provider) (*Config,
 				c.RuleFiles = r.ruleFiles(n, path, dir)
 			}},
 			{Name: "alerting", Read: func(n *yaml.Node, path string) { c.Alerting = r.block(n, path) }},
+			{Name: "lifecycle", Read: func(n *yaml.Node, path string) { c.Lifecycle = r.lifecycle(n, path) }},
 		})
 	}
 	if c.Prometheus.RemoteWriteExporters && c.Prometheus.RemoteWrite == "" && root != nil {

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/strata-obs/strata/internal/strictyaml"
+	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/caddy"
 	"github.com/strata-obs/strata/topology/source/haproxy"
@@ -53,6 +54,7 @@ func TestParseDesignExample(t *testing.T) {
 		Topology:   defaultTopology(),
 		Global:     Global{EvaluationInterval: DefaultEvaluationInterval},
 		Dir:        "/etc/strata",
+		Lifecycle:  &lifecycle.Policy{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
@@ -79,6 +81,7 @@ func TestParseFull(t *testing.T) {
 		Topology:   Topology{RefreshInterval: 30 * time.Second, StaleAfter: 10 * time.Minute, LabelAllowlist: []string{"app", "team", "cost_center"}},
 		Global:     Global{EvaluationInterval: DefaultEvaluationInterval},
 		Dir:        "/etc/strata",
+		Lifecycle:  &lifecycle.Policy{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
@@ -131,7 +134,8 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("Parse(%q, providers()): %v", in, err)
 			continue
 		}
-		if diff := cmp.Diff(&Config{Topology: defaultTopology(), Global: Global{EvaluationInterval: DefaultEvaluationInterval}, Dir: "."}, got); diff != "" {
+		if diff := cmp.Diff(&Config{Topology: defaultTopology(), Global: Global{EvaluationInterval: DefaultEvaluationInterval}, Dir: ".",
+			Lifecycle: &lifecycle.Policy{}}, got); diff != "" {
 			t.Errorf("Parse(%q, providers()) (-want +got):\n%s", in, diff)
 		}
 	}
@@ -287,7 +291,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			in:   "sources: []\nglobals: {}\n",
-			want: `strata.yml:2: unknown field "globals" (want one of sources, scrape_configs, prometheus, topology, global, federation, auth, rule_files, alerting)`,
+			want: `strata.yml:2: unknown field "globals" (want one of sources, scrape_configs, prometheus, topology, global, federation, auth, rule_files, alerting, lifecycle)`,
 		},
 		{
 			name: "Prometheus's global block pasted",

@@ -3,11 +3,11 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/strata-obs/strata/internal/kernelversion"
 )
 
@@ -126,7 +126,8 @@ func (p *Policy) Validate() map[int]error {
 	return errs
 }
 
-// Status is a host's or an image's state against one rule, and why.
+// Status is a host's or an image's state against one rule, and why. A reason names dates, never
+// a count of days: it is a label of a series, which must not change every day.
 type Status struct {
 	Rule   string
 	State  State
@@ -217,9 +218,9 @@ func (p *Policy) supportEnd(attr func(string) string, now time.Time) Status {
 	last := end.Add(24 * time.Hour) // the end's day is still supported
 	switch {
 	case !now.Before(last):
-		st.State, st.Reason = Fail, fmt.Sprintf("support ended %s, %d days ago (%s)", day, days(now.Sub(last)), from)
+		st.State, st.Reason = Fail, fmt.Sprintf("support ended %s (%s)", day, from)
 	case now.Add(warn).After(last):
-		st.State, st.Reason = Warn, fmt.Sprintf("support ends %s, in %d days (%s)", day, days(last.Sub(now)), from)
+		st.State, st.Reason = Warn, fmt.Sprintf("support ends %s, within %s (%s)", day, durationString(warn), from)
 	default:
 		st.State, st.Reason = OK, fmt.Sprintf("supported until %s (%s)", day, from)
 	}
@@ -250,8 +251,8 @@ func (r Rule) host(attr func(string) string, now time.Time) Status {
 		case err != nil:
 			st.State, st.Reason = Unknown, "the running kernel's build date is not known"
 		case now.Sub(built) > r.MaxKernelAge:
-			st.State, st.Reason = r.failing(), fmt.Sprintf("kernel %s was built %s, %d days ago, more than %d%s",
-				kernel, built.Format(time.DateOnly), days(now.Sub(built)), days(r.MaxKernelAge), r.because())
+			st.State, st.Reason = r.failing(), fmt.Sprintf("kernel %s was built %s, more than %s ago%s",
+				kernel, built.Format(time.DateOnly), durationString(r.MaxKernelAge), r.because())
 		}
 	case r.MaxPending > 0:
 		required, since := attr("reboot_required"), attr("reboot_required_since")
@@ -263,8 +264,8 @@ func (r Rule) host(attr func(string) string, now time.Time) Status {
 		case err != nil:
 			st.State, st.Reason = Unknown, "a reboot is required, since when is not known"
 		case now.Sub(t) > r.MaxPending:
-			st.State, st.Reason = r.failing(), fmt.Sprintf("a reboot has been pending since %s, %d days, more than %d%s",
-				t.Format(time.DateOnly), days(now.Sub(t)), days(r.MaxPending), r.because())
+			st.State, st.Reason = r.failing(), fmt.Sprintf("a reboot has been pending since %s, more than %s%s",
+				t.Format(time.DateOnly), durationString(r.MaxPending), r.because())
 		}
 	}
 	return st
@@ -285,5 +286,5 @@ func (r Rule) because() string {
 	return ": " + r.Reason
 }
 
-// days is a duration in whole days, rounded up: a day and an hour is 2 days.
-func days(d time.Duration) int { return int(math.Ceil(d.Hours() / 24)) }
+// durationString writes a duration as the configuration does: 90d, 36h, 15m.
+func durationString(d time.Duration) string { return model.Duration(d).String() }

@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,11 +55,11 @@ func TestHostStatuses(t *testing.T) {
 	}{
 		{"debian 11, past its support end", now,
 			map[string]string{"os_id": "debian", "os_version_id": "11", "kernel_release": "5.10.0-33-amd64", "kernel_build_date": "2024-11-01", "reboot_required": "false"},
-			map[string]string{SupportEndRule: "fail: support ended " + debian11 + ", " + daysSince(now, debian11) + " days ago (os-support.csv (built in):",
-				"bad-kernel": "ok", "reboot-pending": "ok", "kernel-age": "warn: kernel 5.10.0-33-amd64 was built 2024-11-01, 767 days ago, more than 365"}},
+			map[string]string{SupportEndRule: "fail: support ended " + debian11 + " (os-support.csv (built in):",
+				"bad-kernel": "ok", "reboot-pending": "ok", "kernel-age": "warn: kernel 5.10.0-33-amd64 was built 2024-11-01, more than 1y ago"}},
 		{"ubuntu 22.04, inside the warning window", time.Date(2027, 4, 15, 0, 0, 0, 0, time.UTC),
 			map[string]string{"os_id": "ubuntu", "os_version_id": "22.04", "kernel_release": "5.15.0-91-generic", "kernel_build_date": "2027-01-10", "reboot_required": "false"},
-			map[string]string{SupportEndRule: "warn: support ends " + ubuntu2204 + ", in ", "bad-kernel": "ok", "reboot-pending": "ok", "kernel-age": "ok"}},
+			map[string]string{SupportEndRule: "warn: support ends " + ubuntu2204 + ", within 90d (", "bad-kernel": "ok", "reboot-pending": "ok", "kernel-age": "ok"}},
 		{"flatcar without SUPPORT_END", now,
 			map[string]string{"os_id": "flatcar", "os_version_id": "3975.2.2", "kernel_release": "6.6.54-flatcar", "reboot_required": "false"},
 			map[string]string{SupportEndRule: "unknown: no support end known for flatcar 3975.2.2", "bad-kernel": "ok", "reboot-pending": "ok",
@@ -69,7 +68,7 @@ func TestHostStatuses(t *testing.T) {
 			map[string]string{"os_id": "debian", "os_version_id": "12", "kernel_release": "6.1.0-13-amd64", "kernel_build_date": "2026-10-01",
 				"reboot_required": "true", "reboot_required_since": "2026-11-27T12:00:00Z"},
 			map[string]string{SupportEndRule: "fail: support ended 2026-07-11", "min-kernel": "fail: kernel 6.1.0-13-amd64 is older than 6.1.0-28",
-				"bad-kernel": "fail: kernel 6.1.0-13-amd64 is banned: CVE-2023-XXXX", "reboot-pending": "fail: a reboot has been pending since 2026-11-27, 10 days, more than 7",
+				"bad-kernel": "fail: kernel 6.1.0-13-amd64 is banned: CVE-2023-XXXX", "reboot-pending": "fail: a reboot has been pending since 2026-11-27, more than 1w",
 				"kernel-age": "ok"}},
 		{"os-release's SUPPORT_END before the data", now,
 			map[string]string{"os_id": "debian", "os_version_id": "12", "support_end": "2030-01-01", "kernel_release": "6.1.0-31-amd64",
@@ -92,15 +91,6 @@ func TestHostStatuses(t *testing.T) {
 			}
 		}
 	}
-}
-
-// daysSince counts whole calendar days from day to now's day: a day past the end's day is 1.
-func daysSince(now time.Time, day string) string {
-	t, err := time.Parse(time.DateOnly, day)
-	if err != nil {
-		panic(err)
-	}
-	return strconv.Itoa(int(now.Truncate(24*time.Hour).Sub(t).Hours() / 24))
 }
 
 // TestImageStatuses: an image rule fails the references it matches, whole, and passes the others.
