@@ -56,7 +56,7 @@ var allowed = map[string][]string{
 	"topology/join":              {"topology/graph", "topology/source", "internal/cgroup"},
 	"topology/lifecycle":         {"internal/kernelversion"},
 	"topology/config":            {"topology/source", "topology/auth", "topology/lifecycle", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
-	"topology":                   {"topology/graph", "topology/join", "topology/source", "internal/labelname", "internal/store"},
+	"topology":                   {"topology/graph", "topology/join", "topology/source", "topology/lifecycle", "internal/labelname", "internal/store"},
 
 	// The path language and PromQL.
 	"query":           {"topology/graph", "internal/httpapi"},
@@ -66,7 +66,7 @@ var allowed = map[string][]string{
 	"ui": {"query", "query/promql", "topology/graph", "internal/cgroup"},
 
 	// The assembly, and the mains.
-	"server": {"ui", "topology/auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join",
+	"server": {"ui", "topology/auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join", "topology/lifecycle",
 		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/safefile", "internal/store", "internal/httpapi",
 		"dashboards/rules"},
 	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact", "internal/safefile"},

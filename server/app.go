@@ -47,6 +47,7 @@ import (
 	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/config"
 	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/metrics"
 	"github.com/strata-obs/strata/ui"
@@ -126,6 +127,9 @@ type Options struct {
 	EvaluationInterval time.Duration
 	// ConfigDir is the configuration file's directory, the base of relative paths in Alerting.
 	ConfigDir string
+	// Lifecycle is the policy hosts are held to (the lifecycle block); nil: the support end of
+	// their OS alone, from the shipped data.
+	Lifecycle *lifecycle.Policy
 
 	// Config is the configuration file these options were made of (nil: strata up), and
 	// Reload reads it again into new options (SIGHUP, POST /-/reload); nil: nothing to reload.
@@ -319,6 +323,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		Timeout:           refreshTimeout(opts),
 		Allowlist:         opts.Allowlist,
 		Sink:              a.sink,
+		Lifecycle:         cmp.Or(opts.Lifecycle, &lifecycle.Policy{}),
 	}, logger)
 	graphReg.MustRegister(a.refresher.Collector())
 	a.reg.MustRegister(a.refresher.HealthCollector())

@@ -26,6 +26,7 @@ import (
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/topology/graph"
 	"github.com/strata-obs/strata/topology/join"
+	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/source"
 )
 
@@ -57,6 +58,9 @@ type RefresherOptions struct {
 	// Writer names this strata among those that write to one store (its host and listen
 	// address): strata_topology_writer_info carries it. "" writes no such series.
 	Writer string
+	// Lifecycle is the policy hosts are held to (the lifecycle block): each host's worst state
+	// is its lifecycle attribute, and its OS's support end its support_end. nil: neither.
+	Lifecycle *lifecycle.Policy
 }
 
 // ClusterLabel is the external label, and the attribute, that names a site.
@@ -73,6 +77,8 @@ const (
 type Refresher struct {
 	opts   RefresherOptions
 	logger *slog.Logger
+	// lifecycle is the policy of the next refresh (opts.Lifecycle, then SetLifecycle's).
+	lifecycle atomic.Pointer[lifecycle.Policy]
 
 	// refreshMu makes refreshes one at a time, and guards written, epoch and writtenCount,
 	// which only a refresh uses; mu guards the rest, which readers read.
@@ -173,6 +179,7 @@ func NewRefresher(opts RefresherOptions, logger *slog.Logger) *Refresher {
 	}
 	r.graph = graph.New(opts.Now())
 	r.journal = newJournal(journalSize, opts.Allowlist)
+	r.lifecycle.Store(opts.Lifecycle)
 	return r
 }
 
@@ -273,6 +280,9 @@ func (r *Refresher) allSources() []any {
 	}
 	return all
 }
+
+// SetLifecycle replaces the lifecycle policy (a configuration reloaded) from the next refresh.
+func (r *Refresher) SetLifecycle(p *lifecycle.Policy) { r.lifecycle.Store(p) }
 
 // SetSources replaces the sources (a configuration reloaded), between two refreshes: a source
 // whose name and kind are kept keeps its state (its last report, stale or not), a source gone
@@ -508,6 +518,9 @@ func (r *Refresher) record(answers []answer, now time.Time) (join.Input, []strin
 		st.lbs, st.facts, st.seen = res.lbs, res.facts, now
 	}
 	in := join.Input{At: now, LocalHost: r.opts.LocalHost}
+	if p := r.lifecycle.Load(); p != nil {
+		in.HostAttrs = func(attr func(string) string) []graph.Attr { return lifecycleAttrs(p, attr, now) }
+	}
 	var warnings []string
 	for _, key := range r.sourceKeys() {
 		st, name := r.sources[key], key.name

@@ -49,7 +49,7 @@ func (fam family) size(g *graph.Graph) int {
 var (
 	hostInfoAttrs = []string{"hostname", "kernel_release", "kernel_version", "arch", "os_id", "os_version_id",
 		"os_image", "image_id", "image_version", "machine_id",
-		"kernel_build_date", "kernels_installed", "reboot_required", "reboot_required_since", "support_end"}
+		"kernel_build_date", "kernels_installed", "reboot_required", "reboot_required_since", "support_end", "lifecycle"}
 	hostHardwareAttrs = []string{"system_vendor", "product_name", "product_family", "product_version", "board_vendor",
 		"board_name", "bios_vendor", "bios_version", "bios_date", "chassis_type", "cpu_model", "cpu_vendor",
 		"virtualization", "cloud_provider", "instance_type"}

@@ -294,6 +294,7 @@ func serveOptions(c common, cfg *config.Config) (server.Options, error) {
 	opts.RuleFiles, opts.DefaultRules = cfg.RuleFiles, !cfg.RuleFilesSet
 	opts.Alerting, opts.ConfigDir = string(cfg.Alerting), cfg.Dir
 	opts.EvaluationInterval = cfg.Global.EvaluationInterval
+	opts.Lifecycle = cfg.Lifecycle
 	opts.Config = cfg
 	if !c.refreshSet && cfg.Topology.RefreshInterval > 0 {
 		opts.RefreshInterval = cfg.Topology.RefreshInterval

@@ -215,11 +215,20 @@ func (j *joiner) putHosts() {
 			}
 		}
 		g.ref = graph.Ref{Kind: graph.Host, ID: id}
-		for _, r := range g.records {
-			e := &graph.Entity{Ref: g.ref, Name: g.name(), Attrs: j.attrs(len(r.Attrs) + 4), Labels: r.Labels,
+		var derived []graph.Attr
+		if j.in.HostAttrs != nil {
+			derived = j.in.HostAttrs(g.attr)
+		}
+		for i, r := range g.records {
+			e := &graph.Entity{Ref: g.ref, Name: g.name(), Attrs: j.attrs(len(r.Attrs) + 4 + len(derived)), Labels: r.Labels,
 				Sources: j.g.Single(r.src), LastSeen: r.seen, Stale: r.stale}
 			for k, v := range r.Attrs {
 				e.Attrs = append(e.Attrs, graph.Attr{Name: k, Value: v})
+			}
+			if i == 0 {
+				for _, a := range derived {
+					e.Attrs.Set(a.Name, a.Value)
+				}
 			}
 			e.Attrs.Sort() // a map's order is random: the same host's facts in the same order every time
 			e.Attrs.SetIf("hostname", r.Hostname)
@@ -236,6 +245,16 @@ func (j *joiner) putHosts() {
 			g.entity = j.put(e)
 		}
 	}
+}
+
+// attr is a fact of the host: the strongest record's that has it.
+func (g *hostGroup) attr(name string) string {
+	for _, r := range g.records {
+		if v := r.Attrs[name]; v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func (g *hostGroup) name() string {

@@ -42,6 +42,11 @@ type Input struct {
 	// Last is the last refresh's graph, if any: an entity whose attributes did not change
 	// shares its list of them with it. It is only read.
 	Last *graph.Graph
+	// HostAttrs, when set, derives attributes of a host from its facts, every record's merged
+	// by precedence (attr reads them): the lifecycle policy's state and the OS's support end.
+	// They join the strongest record's attributes, so that a host whose facts did not change
+	// is kept as it was.
+	HostAttrs func(attr func(name string) string) []graph.Attr
 }
 
 // LBReport is what one LB source last said.

@@ -1,0 +1,98 @@
+package topology
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/lifecycle"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
+)
+
+// TestLifecycleOfHosts: each host gets its worst lifecycle state and its OS's support end as
+// attributes, from its facts merged across sources; from the LB, the hosts whose state is
+// fail are exactly those the policy fails; a reloaded policy applies from the next refresh.
+func TestLifecycleOfHosts(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	host := func(name, addr string, attrs map[string]string) source.Host {
+		return source.Host{Origin: source.OriginExporter, Name: name, Addresses: []string{addr}, Attrs: attrs}
+	}
+	facts := &source.FactSet{Hosts: []source.Host{
+		host("old-debian", "10.0.0.1", map[string]string{"os_id": "debian", "os_version_id": "11", "kernel_release": "5.10.0-33-amd64", "reboot_required": "false"}),
+		host("noble", "10.0.0.2", map[string]string{"os_id": "ubuntu", "os_version_id": "24.04", "kernel_release": "6.8.0-51-generic", "reboot_required": "false"}),
+		host("flatcar", "10.0.0.3", map[string]string{"os_id": "flatcar", "os_version_id": "3975.2.2", "kernel_release": "6.6.54-flatcar", "reboot_required": "false"}),
+		host("own-end", "10.0.0.4", map[string]string{"os_id": "fedora", "os_version_id": "43", "support_end": "2030-12-01", "kernel_release": "6.17.1",
+			"reboot_required": "true", "reboot_required_since": "2026-11-20T00:00:00Z"}),
+		// Two sources of one host: the OS from the exporter, the kernel only from kube-state-metrics.
+		host("split", "10.0.0.5", map[string]string{"os_id": "ubuntu", "os_version_id": "24.04", "reboot_required": "false"}),
+		{Origin: source.OriginKubeStateMetrics, Name: "split", Attrs: map[string]string{"kernel_release": "6.8.0-13-generic"}},
+	}}
+	var instances []source.Instance
+	for i, addr := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"} {
+		instances = append(instances, source.Instance{Name: "s" + string(rune('0'+i)), Address: addr, Port: 8080, Health: source.HealthUp})
+	}
+	lbs := []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "c1ps", Instances: instances}}}}
+	opts := RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "lbs", LBs: lbs}},
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}},
+		Now:         func() time.Time { return now },
+		Lifecycle: &lifecycle.Policy{Rules: []lifecycle.Rule{
+			{Name: "reboot-pending", MaxPending: 7 * 24 * time.Hour},
+			{Name: "bad-kernel", KernelRelease: regexp.MustCompile(`^6\.8\.0-13-generic$`), Reason: "CVE-2024-1086"},
+		}}}
+	r := NewRefresher(opts, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	g, _ := r.Graph()
+	want := map[string][2]string{ // host → lifecycle, support_end
+		"old-debian": {"fail", "2024-08-14"}, // past its support end
+		"noble":      {"ok", "2029-05-31"},
+		"flatcar":    {"unknown", ""},        // no data, no SUPPORT_END
+		"own-end":    {"fail", "2030-12-01"}, // os-release's own end; a reboot pending 17 days
+		"split":      {"fail", "2029-05-31"}, // the banned kernel, from the weaker source
+	}
+	for name, w := range want {
+		e, ok := g.Get(graph.Ref{Kind: graph.Host, ID: name})
+		if !ok {
+			t.Errorf("no host %s", name)
+			continue
+		}
+		if got := [2]string{e.Attrs.Get("lifecycle"), e.Attrs.Get("support_end")}; got != w {
+			t.Errorf("host %s: lifecycle, support_end = %q, want %q", name, got, w)
+		}
+	}
+	if got, want := failingUnder(t, g, "edge"), []string{"old-debian", "own-end", "split"}; !slices.Equal(got, want) {
+		t.Errorf("from the LB, the hosts that fail: %v, want %v", got, want)
+	}
+
+	// A reloaded policy without the rules: only the support end counts from the next refresh.
+	r.SetLifecycle(&lifecycle.Policy{})
+	r.Refresh(context.Background())
+	g, _ = r.Graph()
+	if got, want := failingUnder(t, g, "edge"), []string{"old-debian"}; !slices.Equal(got, want) {
+		t.Errorf("after the reload, the hosts that fail: %v, want %v", got, want)
+	}
+}
+
+// failingUnder is the hosts under an LB whose lifecycle is fail, by name.
+func failingUnder(t *testing.T, g *graph.Graph, lb string) []string {
+	t.Helper()
+	from, ok := g.Get(graph.Ref{Kind: graph.LB, ID: "haproxy/" + lb})
+	if !ok {
+		t.Fatalf("no LB %s", lb)
+	}
+	var out []string
+	if err := g.Walk(from, false, func(e *graph.Entity) (bool, error) {
+		if e.Kind == graph.Host && e.Attrs.Get("lifecycle") == "fail" {
+			out = append(out, e.ID)
+		}
+		return e.Kind != graph.Host, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
