@@ -29,6 +29,8 @@ func TestDocsNameTheSeries(t *testing.T) {
 	}
 	row(sourceUpName, []string{"source"}, false, help[sourceUpName])
 	row(writerInfoName, []string{"writer", writerReplicaLabel}, false, writerInfoHelp)
+	row(lifecycleStatusName, []string{"host` or `image", "rule", "state", "reason"}, false, lifecycleStatusHelp)
+	row(supportEndName, []string{"host"}, false, supportEndHelp)
 	fmt.Fprintf(&b, "| `%s` | (none) | %s |\n", refreshDurationName, refreshDurationHelp)
 	row(siteLastWriteName, []string{ClusterLabel}, false, siteLastWriteHelp)
 	row(siteEntitiesName, []string{ClusterLabel}, false, siteEntitiesHelp)

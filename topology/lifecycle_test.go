@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,35 @@ func TestLifecycleOfHosts(t *testing.T) {
 	}
 	if got, want := failingUnder(t, g, "edge"), []string{"old-debian", "own-end", "split"}; !slices.Equal(got, want) {
 		t.Errorf("from the LB, the hosts that fail: %v, want %v", got, want)
+	}
+	// The series: a status per host and rule, with its reason, and each known support end.
+	statuses, ends := map[string]string{}, map[string]float64{}
+	for _, s := range r.Samples() {
+		switch s.Labels.Get("__name__") {
+		case lifecycleStatusName:
+			statuses[s.Labels.Get("host")+" "+s.Labels.Get("rule")] = s.Labels.Get("state") + ": " + s.Labels.Get("reason")
+		case supportEndName:
+			ends[s.Labels.Get("host")] = s.Value
+		}
+	}
+	for key, want := range map[string]string{
+		"old-debian support-end": "fail: support ended 2024-08-14 (os-support.csv (built in):",
+		"old-debian bad-kernel":  "ok: ",
+		"flatcar support-end":    "unknown: no support end known for flatcar 3975.2.2",
+		"own-end support-end":    "ok: supported until 2030-12-01 (os-release SUPPORT_END)",
+		"own-end reboot-pending": "fail: a reboot has been pending since 2026-11-20, more than 1w",
+		"split bad-kernel":       "fail: kernel 6.8.0-13-generic is banned: CVE-2024-1086",
+		"noble reboot-pending":   "ok: ",
+	} {
+		if got := statuses[key]; !strings.HasPrefix(got, want) {
+			t.Errorf("strata_lifecycle_status of %s: %q, want %q…", key, got, want)
+		}
+	}
+	if len(statuses) != 5*3 {
+		t.Errorf("%d statuses, want 3 rules × 5 hosts: %v", len(statuses), statuses)
+	}
+	if want := float64(time.Date(2029, 5, 31, 0, 0, 0, 0, time.UTC).Unix()); ends["noble"] != want || len(ends) != 4 {
+		t.Errorf("support ends %v, want noble's at %v and none for flatcar", ends, want)
 	}
 
 	// A reloaded policy without the rules: only the support end counts from the next refresh.

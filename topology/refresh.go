@@ -364,6 +364,7 @@ func (r *Refresher) Refresh(ctx context.Context) *graph.Graph {
 	in.Cluster = r.opts.ExternalLabels.Get(ClusterLabel)
 	g, joinWarnings := safeJoin(in)
 	warnings = append(warnings, joinWarnings...)
+	up = append(up, lifecycleSamples(r.lifecycle.Load(), g, now, r.opts.ExternalLabels)...)
 	// The journal diffs this graph against the last beside the write, whose appends run on
 	// one core: on a large fleet the diff then adds next to nothing to the refresh's time.
 	journaled := make(chan struct{})

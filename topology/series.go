@@ -63,12 +63,17 @@ const (
 	writerInfoHelp      = "The strata that writes these series (its host and listen address); value 1, written at every refresh, so that its newest sample is the strata's clock. A global strata tells two strata that claim one site, and a site whose clock is off, by it."
 	refreshDurationName = "strata_topology_refresh_duration_seconds"
 	refreshDurationHelp = "How long the last refresh took (on /metrics only)."
+	lifecycleStatusName = "strata_lifecycle_status"
+	lifecycleStatusHelp = "A host's or an image's state against a rule of the lifecycle policy (support-end, the OS's end of support, for every host): state ok, warn, fail or unknown, and the reason; value 1."
+	supportEndName      = "strata_host_support_end_timestamp_seconds"
+	supportEndHelp      = "When a host's OS release stops being supported (os-release's SUPPORT_END, else strata's lifecycle data), in unix seconds."
 )
 
 // FamilyHelps maps each series strata writes (the topology families, the sources' health, the
 // writer) to its help text: /metrics and the metadata API answer it.
 func FamilyHelps() map[string]string {
-	help := map[string]string{sourceUpName: sourceUpHelp, writerInfoName: writerInfoHelp}
+	help := map[string]string{sourceUpName: sourceUpHelp, writerInfoName: writerInfoHelp, lifecycleStatusName: lifecycleStatusHelp,
+		supportEndName: supportEndHelp}
 	for _, f := range families() {
 		help[f.Name] = f.Help
 	}

@@ -177,9 +177,10 @@ func Worst(statuses []Status) State {
 }
 
 // SupportEnd is the day a host's OS support ends, and where that is said: os-release's
-// SUPPORT_END first (the distribution's own word), else the data; zero when neither knows.
+// SUPPORT_END first (the distribution's own word: a support_end attribute without a
+// support_end_source), else the data; zero when neither knows.
 func (p *Policy) SupportEnd(attr func(string) string) (time.Time, string) {
-	if end := attr("support_end"); end != "" {
+	if end := attr("support_end"); end != "" && attr("support_end_source") == "" {
 		if t, err := time.Parse(time.DateOnly, end); err == nil {
 			return t, "os-release SUPPORT_END"
 		}
