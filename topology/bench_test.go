@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/strata-obs/strata/internal/store"
+	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
@@ -130,8 +131,10 @@ func fleetRefresher(b *testing.B, withTSDB bool) *fleetRun {
 	}
 	f := &fleetRun{now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	facts, lbs := sourcetest.Synthetic(f.now)
+	// With the lifecycle policy strata serve runs without a lifecycle block: every host's
+	// support end, its state and its series.
 	opts := RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "fleet-lbs", LBs: lbs}}, FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "fleet-facts", Set: facts}},
-		Now: func() time.Time { return f.now }}
+		Now: func() time.Time { return f.now }, Lifecycle: &lifecycle.Policy{}}
 	if withTSDB {
 		opts.Sink = openBenchStore(b)
 	}
