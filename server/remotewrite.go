@@ -49,7 +49,9 @@ func (rw *remoteWrite) waitTailing(ctx context.Context) bool {
 	}
 }
 
-// newRemoteWrite sends the strata_topology_* series appended to db to rawURL with Prometheus's
+// newRemoteWrite sends the series of the refresh (strata_topology_*, and the lifecycle's
+// strata_lifecycle_status and strata_host_support_end_timestamp_seconds) appended to db to
+// rawURL with Prometheus's
 // remote write protocol, the way Prometheus does it: a queue tails the TSDB's write-ahead log,
 // so a slow or dead store never slows a refresh and a backlog waits in the WAL, not in memory.
 // The caller appends through storage.NewFanout(db, the returned storage), which lets the queue
@@ -104,7 +106,7 @@ func remoteWriteConfig(rawURL string, exporters bool) (*promconfig.RemoteWriteCo
 		rw.WriteRelabelConfigs = []*relabel.Config{{
 			SourceLabels:         model.LabelNames{model.MetricNameLabel},
 			Separator:            ";",
-			Regex:                relabel.MustNewRegexp("strata_topology_.*"),
+			Regex:                relabel.MustNewRegexp("strata_topology_.*|strata_lifecycle_status|strata_host_support_end_timestamp_seconds"),
 			Action:               relabel.Keep,
 			NameValidationScheme: model.LegacyValidation,
 		}, {
