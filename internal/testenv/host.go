@@ -71,6 +71,7 @@ type ThisHost struct {
 	KernelRelease string // uname -r
 	PrettyName    string // os-release PRETTY_NAME
 	OSID          string // os-release ID
+	VersionID     string // os-release VERSION_ID
 }
 
 // ReadThisHost asks hostname, uname -r and os-release.
@@ -101,6 +102,8 @@ func ReadThisHost(t testing.TB) ThisHost {
 			h.PrettyName = v
 		case "ID":
 			h.OSID = v
+		case "VERSION_ID":
+			h.VersionID = v
 		}
 	}
 	if h.Hostname == "" || h.KernelRelease == "" || h.PrettyName == "" || h.OSID == "" {
