@@ -17,7 +17,7 @@ func self() *dashboard.DashboardBuilder {
 		WithRow(dashboard.NewRowBuilder("Refreshes and sources")).
 		WithPanel(single("Since the last refresh", "Seconds since the last refresh ended (StrataRefreshStalled past three intervals).",
 			`time() - max(strata_refresh_last_success_timestamp_seconds`+at+`)`, "s")).
-		WithPanel(single("Topology series", "The strata_topology_* series of the last refresh.",
+		WithPanel(single("Topology series", "The series of the last refresh: strata_topology_* and the lifecycle's.",
 			`sum(strata_refresh_series`+at+`)`, "short")).
 		WithPanel(single("Sources down", "Topology sources whose last refresh failed.",
 			`count(strata_topology_source_up == 0) or vector(0)`, "short")).

@@ -239,14 +239,14 @@ func (w *walker) pathVia(g *graph.Graph, path Path) ([]*graph.Entity, []map[*gra
 		}
 		// What each entity reached, then the first to reach each: the map is made once at
 		// its size, not grown through a 100,000-entity answer.
-		var reached []reach
+		var reached []hop
 		for _, prev := range cur {
 			found, err := w.reach(g, prev, st)
 			if err != nil {
 				return nil, nil, err
 			}
 			for _, e := range w.pick(found, st.Pick) {
-				reached = append(reached, reach{e, prev})
+				reached = append(reached, hop{e, prev})
 			}
 		}
 		next, from := make([]*graph.Entity, 0, len(reached)), make(map[*graph.Entity]*graph.Entity, len(reached))
@@ -261,8 +261,8 @@ func (w *walker) pathVia(g *graph.Graph, path Path) ([]*graph.Entity, []map[*gra
 	return cur, via, nil
 }
 
-// reach is an entity reached, and the entity of the step before that reached it.
-type reach struct{ e, prev *graph.Entity }
+// hop is an entity reached, and the entity of the step before that reached it.
+type hop struct{ e, prev *graph.Entity }
 
 // reach walks from one entity in the step's direction to the entities of the step's kind that
 // pass its matchers, through the kinds in between (service -> host goes through instances,

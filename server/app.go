@@ -145,6 +145,10 @@ type Options struct {
 	EnableAdminAPI bool
 }
 
+// lifecycle is the policy the refresh holds hosts to: the lifecycle block's, else the support
+// end of their OS alone.
+func (o Options) lifecycle() *lifecycle.Policy { return cmp.Or(o.Lifecycle, &lifecycle.Policy{}) }
+
 // Defaults of the Options that bound the server.
 const (
 	DefaultQueryTimeout     = 2 * time.Minute
@@ -323,7 +327,7 @@ func New(_ context.Context, opts Options, logger *slog.Logger) (*App, error) {
 		Timeout:           refreshTimeout(opts),
 		Allowlist:         opts.Allowlist,
 		Sink:              a.sink,
-		Lifecycle:         cmp.Or(opts.Lifecycle, &lifecycle.Policy{}),
+		Lifecycle:         opts.lifecycle(),
 	}, logger)
 	graphReg.MustRegister(a.refresher.Collector())
 	a.reg.MustRegister(a.refresher.HealthCollector())

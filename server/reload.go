@@ -1,7 +1,6 @@
 package server
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 
 	"github.com/strata-obs/strata/topology/config"
-	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/source"
 )
 
@@ -92,9 +90,9 @@ func (a *App) reload() error {
 		}
 	}
 	a.refresher.SetSources(lbs, append(append([]source.Facts{}, a.ownFacts...), facts...))
-	a.refresher.SetLifecycle(cmp.Or(next.Lifecycle, &lifecycle.Policy{}))
-	a.opts.Lifecycle = next.Lifecycle
+	a.refresher.SetLifecycle(next.lifecycle())
 	a.opts.LBSources, a.opts.FactSources, a.opts.ScrapeConfigs = lbs, facts, next.ScrapeConfigs
+	a.opts.Lifecycle = next.Lifecycle
 	a.opts.RuleFiles, a.opts.DefaultRules, a.opts.Alerting = next.RuleFiles, next.DefaultRules, next.Alerting
 	a.opts.EvaluationInterval, a.opts.Config = next.EvaluationInterval, next.Config
 	return nil

@@ -47,7 +47,7 @@ var (
 	refreshLastDesc = prometheus.NewDesc("strata_refresh_last_success_timestamp_seconds",
 		"When the last refresh ended (0 before the first).", nil, nil)
 	refreshSeriesDesc = prometheus.NewDesc("strata_refresh_series",
-		"The topology series the last refresh made (strata_topology_*, as /metrics serves them).", nil, nil)
+		"The series the last refresh made (strata_topology_*, strata_lifecycle_status and strata_host_support_end_timestamp_seconds, as /metrics serves them).", nil, nil)
 	sourceErrorsDesc = prometheus.NewDesc("strata_source_errors_total",
 		"Refreshes at which a source failed (its error: /api/v1/topology/sources).", []string{"source", "kind"}, nil)
 )

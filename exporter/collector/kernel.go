@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-obs/strata/internal/kernelversion"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +25,12 @@ type kernelCollector struct {
 
 type kernelFacts struct {
 	release, version, arch string
-	installed              map[string]time.Time // release → when it was installed, as far as told
+	buildDate              string // YYYY-MM-DD, from version
+	installed              string // the releases installed, oldest first, comma-separated
+	// newer is the newest kernel installed when it is newer than the running one, and when it
+	// was installed (zero when not told): a reboot waits for it.
+	newer   string
+	newerAt time.Time
 }
 
 func newKernelCollector(cfg Config) (Collector, error) {
@@ -37,10 +43,10 @@ func (c *kernelCollector) Update(_ context.Context, s *Scrape) error {
 	f, err := c.facts.get() // on a failed first read, what could be read
 	s.Fact(hostInfo, "kernel_release", f.release)
 	s.Fact(hostInfo, "kernel_version", f.version)
-	s.Fact(hostInfo, "kernel_build_date", kernelBuildDate(f.version))
+	s.Fact(hostInfo, "kernel_build_date", f.buildDate)
 	s.Fact(hostInfo, "arch", f.arch)
-	s.Fact(hostInfo, "kernels_installed", strings.Join(sortedKernels(f.installed), ","))
-	required, since := rebootRequired(c.cfg.RootFS, f.release, f.installed)
+	s.Fact(hostInfo, "kernels_installed", f.installed)
+	required, since := rebootRequired(c.cfg.RootFS, f)
 	s.Fact(hostInfo, "reboot_required", strconv.FormatBool(required))
 	if required && !since.IsZero() {
 		s.Emit(hostRebootRequiredSince, float64(since.Unix()))
@@ -62,11 +68,17 @@ func (c *kernelCollector) read() (kernelFacts, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("read architecture: %w", err))
 	}
+	f := kernelFacts{release: release, version: version, arch: arch, buildDate: kernelBuildDate(version)}
 	installed, err := installedKernels(c.cfg.RootFS)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("kernels installed: %w", err))
 	}
-	return kernelFacts{release, version, arch, installed}, errors.Join(errs...)
+	sorted := sortedKernels(installed)
+	f.installed = strings.Join(sorted, ",")
+	if n := len(sorted); n > 0 && release != "" && kernelversion.Compare(sorted[n-1], release) > 0 {
+		f.newer, f.newerAt = sorted[n-1], installed[sorted[n-1]]
+	}
+	return f, errors.Join(errs...)
 }
 
 // arch reads kernel.arch (Linux 6.1+); older kernels have no such file, and then the

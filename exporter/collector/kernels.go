@@ -70,7 +70,7 @@ func installedKernels(root string) (map[string]time.Time, error) {
 		}
 	}
 	if f, err := openUnderRoot(root, "var/lib/dpkg/status"); err == nil {
-		releases, err := dpkgKernels(io.LimitReader(f, maxDpkgStatus))
+		releases, err := dpkgKernels(f, maxDpkgStatus)
 		f.Close()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("read /var/lib/dpkg/status: %w", err))
@@ -121,8 +121,10 @@ func modTime(e fs.DirEntry) time.Time {
 
 // dpkgKernels reads dpkg's status file (deb822 paragraphs) for the linux-image-<release>
 // packages installed: "Status: install ok installed". Meta-packages (linux-image-amd64,
-// linux-image-generic) name no release: a release holds a digit and a dot.
-func dpkgKernels(r io.Reader) ([]string, error) {
+// linux-image-generic) name no release: a release holds a digit and a dot. A file of more
+// than limit bytes is refused whole: a part of it is no list of what is installed.
+func dpkgKernels(file io.Reader, limit int64) ([]string, error) {
+	r := &io.LimitedReader{R: file, N: limit + 1}
 	var out []string
 	var pkg, status string
 	flush := func() {
@@ -146,7 +148,13 @@ func dpkgKernels(r io.Reader) ([]string, error) {
 		}
 	}
 	flush()
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if r.N <= 0 {
+		return nil, fmt.Errorf("more than %d bytes: not a status file", limit)
+	}
+	return out, nil
 }
 
 // sortedKernels is the releases, oldest first.
@@ -163,24 +171,15 @@ func sortedKernels(kernels map[string]time.Time) []string {
 // Debian's and Ubuntu's package hooks write (/run/reboot-required, its time the time of the
 // first package that asked), else a kernel newer than the running one installed (what dnf's
 // needs-restarting -r reports for the kernel on RPM hosts).
-func rebootRequired(root, running string, kernels map[string]time.Time) (bool, time.Time) {
-	if f, err := openUnderRoot(root, "run/reboot-required"); err == nil {
-		info, err := f.Stat()
-		f.Close()
+func rebootRequired(root string, f kernelFacts) (bool, time.Time) {
+	if file, err := openUnderRoot(root, "run/reboot-required"); err == nil {
+		info, err := file.Stat()
+		file.Close()
 		if err == nil {
 			return true, info.ModTime()
 		}
 	}
-	newest := ""
-	for k := range kernels {
-		if newest == "" || kernelversion.Compare(k, newest) > 0 {
-			newest = k
-		}
-	}
-	if running != "" && newest != "" && kernelversion.Compare(newest, running) > 0 {
-		return true, kernels[newest]
-	}
-	return false, time.Time{}
+	return f.newer != "", f.newerAt
 }
 
 // Build dates as kernels write them in their version (uname -v): Debian's "(2024-11-22)" at

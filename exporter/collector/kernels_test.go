@@ -50,20 +50,24 @@ Status: install ok installed
 
 Package: linux-image-6.1.0-28-amd64
 Status: install ok installed`
-	got, err := dpkgKernels(strings.NewReader(status))
+	got, err := dpkgKernels(strings.NewReader(status), int64(len(status)))
 	if want := []string{"6.1.0-27-amd64", "6.8.0-1021-aws", "6.1.0-28-amd64"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("dpkgKernels = %q, %v; want %q", got, err, want)
 	}
-	// A line longer than a status file's lines: an error, not a hang or a partial answer.
-	if _, err := dpkgKernels(strings.NewReader("Package: x\nDescription: " + strings.Repeat("x", 2<<20))); err == nil {
+	// A line longer than a status file's lines, or a file past the limit: an error, not a hang
+	// or a partial answer.
+	if _, err := dpkgKernels(strings.NewReader("Package: x\nDescription: "+strings.Repeat("x", 2<<20)), 4<<20); err == nil {
 		t.Error("a 2 MiB line read without an error")
+	}
+	if got, err := dpkgKernels(strings.NewReader(status), int64(len(status))-1); err == nil || got != nil {
+		t.Errorf("a file one byte past the limit: %q, %v; want an error and nothing", got, err)
 	}
 }
 
 func FuzzDpkgKernels(f *testing.F) {
 	f.Add("Package: linux-image-6.1.0-28-amd64\nStatus: install ok installed\n\n")
 	f.Fuzz(func(t *testing.T, status string) {
-		releases, _ := dpkgKernels(strings.NewReader(status))
+		releases, _ := dpkgKernels(strings.NewReader(status), 1<<20)
 		for _, r := range releases {
 			if !strings.Contains(status, r) || strings.ContainsAny(r, "\n") {
 				t.Errorf("release %q is not the file's", r)

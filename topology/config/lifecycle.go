@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
@@ -11,9 +12,6 @@ import (
 	"github.com/strata-obs/strata/internal/strictyaml"
 	"github.com/strata-obs/strata/topology/lifecycle"
 )
-
-// maxDataFile bounds lifecycle.data_file, as the lifecycle package bounds what it parses.
-const maxDataFile = 4 << 20
 
 // lifecycle reads the lifecycle block: the data that replaces the shipped one, the warning
 // window before an OS's support ends, and the rules.
@@ -45,9 +43,9 @@ func (r *reader) lifecycle(n *yaml.Node, path string) *lifecycle.Policy {
 		}},
 	})
 	if dataFile != "" {
-		data, err := safefile.ReadFile(dataFile, maxDataFile)
+		data, err := safefile.ReadFile(dataFile, lifecycle.MaxDataBytes)
 		if err == nil {
-			p.Data, err = lifecycle.ParseData(strings.NewReader(string(data)), dataFile)
+			p.Data, err = lifecycle.ParseData(bytes.NewReader(data), dataFile)
 		}
 		if err != nil {
 			r.d.Errorf(dataNode, path+".data_file", "%v", err)

@@ -32,6 +32,9 @@ type Release struct {
 	Recorded                time.Time
 	Line                    int // in File
 	File                    string
+	// Where says where the row stands and what it rests on, for reasons and attributes:
+	// "os-support.csv (built in):13 (distro-info-data …, recorded 2026-12-07)".
+	Where string
 }
 
 // Data is the releases by os-release ID and VERSION_ID.
@@ -45,7 +48,7 @@ var columns = []string{"os_id", "version_id", "name", "support_end", "extended_e
 
 // Bounds of a data file: far more than every release of every distribution.
 const (
-	maxDataBytes = 4 << 20
+	MaxDataBytes = 4 << 20
 	maxReleases  = 20000
 )
 
@@ -64,7 +67,7 @@ var shippedData = sync.OnceValue(func() *Data {
 // ParseData reads the CSV of lifecycle data: # comments, the header of the columns above, then
 // one release a line. Every error names the file and line, and the column, never its content.
 func ParseData(r io.Reader, file string) (*Data, error) {
-	lr := &io.LimitedReader{R: r, N: maxDataBytes + 1}
+	lr := &io.LimitedReader{R: r, N: MaxDataBytes + 1}
 	cr := csv.NewReader(lr)
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1 // counted here, after the header's own check
@@ -74,7 +77,7 @@ func ParseData(r io.Reader, file string) (*Data, error) {
 	for {
 		rec, err := cr.Read()
 		if lr.N <= 0 {
-			return nil, fmt.Errorf("%s: more than %d MiB: not lifecycle data", file, maxDataBytes>>20)
+			return nil, fmt.Errorf("%s: more than %d MiB: not lifecycle data", file, MaxDataBytes>>20)
 		}
 		if errors.Is(err, io.EOF) {
 			break
@@ -102,6 +105,7 @@ func ParseData(r io.Reader, file string) (*Data, error) {
 			return nil, fmt.Errorf("%s:%d: %w", file, line, err)
 		}
 		rel.Line, rel.File = line, file
+		rel.Where = fmt.Sprintf("%s:%d (%s, recorded %s)", file, line, rel.Source, rel.Recorded.Format(time.DateOnly))
 		key := [2]string{rel.OSID, rel.VersionID}
 		if old, ok := d.releases[key]; ok {
 			return nil, fmt.Errorf("%s:%d: %s %s again (line %d has it)", file, line, rel.OSID, rel.VersionID, old.Line)

@@ -189,7 +189,7 @@ func (p *Policy) SupportEnd(attr func(string) string) (time.Time, string) {
 	if !ok {
 		return time.Time{}, ""
 	}
-	return rel.SupportEnd, fmt.Sprintf("%s:%d (%s, recorded %s)", rel.File, rel.Line, rel.Source, rel.Recorded.Format(time.DateOnly))
+	return rel.SupportEnd, rel.Where
 }
 
 func (p *Policy) data() *Data {
