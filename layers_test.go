@@ -55,6 +55,7 @@ var allowed = map[string][]string{
 	"topology/source/sourcetest": {"topology/source", "internal/strictyaml"},
 	"topology/join":              {"topology/graph", "topology/source", "internal/cgroup"},
 	"topology/lifecycle":         {"internal/kernelversion"},
+	"topology/plan":              {"topology/graph"}, // patch waves; the server hands it the graph and the hosts
 	"topology/config":            {"topology/source", "topology/auth", "topology/lifecycle", "internal/labelname", "internal/redact", "internal/safefile", "internal/strictyaml"},
 	"topology":                   {"topology/graph", "topology/join", "topology/source", "topology/lifecycle", "internal/labelname", "internal/store"},
 
@@ -66,7 +67,7 @@ var allowed = map[string][]string{
 	"ui": {"query", "query/promql", "topology/graph", "internal/cgroup"},
 
 	// The assembly, and the mains.
-	"server": {"ui", "topology/auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join", "topology/lifecycle",
+	"server": {"ui", "topology/auth", "query", "query/promql", "topology", "topology/config", "topology/graph", "topology/join", "topology/lifecycle", "topology/plan",
 		"topology/source", "topology/source/*", "exporter", "internal/redact", "internal/safefile", "internal/store", "internal/httpapi",
 		"dashboards/rules"},
 	"cmd/strata":          {"server", "query", "query/promql", "topology/config", "exporter", "exporter/collector", "internal/redact", "internal/safefile"},
