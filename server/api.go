@@ -1,12 +1,14 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/storage"
@@ -16,6 +18,7 @@ import (
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/plan"
 )
 
 // The JSON API answers in Prometheus's envelope: {"status":"success","data":…,"warnings":[…]}
@@ -97,6 +100,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	for _, m := range []string{"GET", "POST"} {
 		mux.HandleFunc(m+" /api/v1/topology/query", a.query)
 		mux.HandleFunc(m+" /api/v1/topology/diff", a.diff)
+		mux.HandleFunc(m+" /api/v1/topology/plan", a.plan)
 	}
 }
 
@@ -215,6 +219,11 @@ func (a *API) parse(w http.ResponseWriter, r *http.Request) (*query.Query, bool)
 		httpapi.Error(w, httpapi.BadData, "missing parameter q: a path query, e.g. service{name=\"c1ps\"} -> instance[0] -> host .kernel_release")
 		return nil, false
 	}
+	return a.parseText(w, src)
+}
+
+// parseText parses a query's text, answering its error if it does not parse.
+func (a *API) parseText(w http.ResponseWriter, src string) (*query.Query, bool) {
 	q, err := query.Parse(src, a.opts.Limits)
 	var qe *query.Error
 	switch {
@@ -315,6 +324,88 @@ func (a *API) diff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Success(w, QueryData{Columns: res.Columns, Rows: res.Rows}, res.Warnings)
+}
+
+// defaultPlanHosts are the hosts a plan patches when q names none: those failing the lifecycle
+// policy.
+const defaultPlanHosts = `host{lifecycle="fail"}`
+
+// plan answers GET /api/v1/topology/plan?q=HOST_PATH[&max_unavailable=N|&min_healthy=F][&time=…]:
+// the waves in which to patch the hosts the path reaches (topology/plan). With check=h1,h7
+// instead of q, whether those hosts may go down together now: a wave of an earlier plan, asked
+// again when its turn comes. Both are made on the graph the request may see.
+func (a *API) plan(w http.ResponseWriter, r *http.Request) {
+	opts, err := plan.ParseOptions(r.FormValue("max_unavailable"), r.FormValue("min_healthy"))
+	if err != nil {
+		httpapi.Error(w, httpapi.BadData, err.Error())
+		return
+	}
+	var check []string
+	for _, v := range r.Form["check"] {
+		for h := range strings.SplitSeq(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				check = append(check, h)
+			}
+		}
+	}
+	var q *query.Query
+	switch src := r.FormValue("q"); {
+	case src != "" && len(check) > 0:
+		httpapi.Error(w, httpapi.BadData, "give q (the hosts to plan) or check (the hosts of a wave), not both")
+		return
+	case len(check) == 0:
+		var ok bool
+		if q, ok = a.parseText(w, cmp.Or(src, defaultPlanHosts)); !ok {
+			return
+		}
+		if q.Diff != nil || q.At != nil || q.Offset != 0 {
+			httpapi.Error(w, httpapi.BadData, "the plan endpoint takes a path to hosts and the time parameter: no diff, @ or offset in q")
+			return
+		}
+	}
+	g, warnings, ok := a.graphAt(w, r)
+	if !ok {
+		return
+	}
+	if id, ok := auth.FromContext(r.Context()); ok && !id.Admin {
+		warnings = append(warnings, "role "+id.Role+" has a scope: the plan keeps the services it may see at their threshold, not others on the same hosts")
+	}
+	if q == nil {
+		v, err := plan.Check(g, check, opts)
+		if err != nil {
+			httpapi.Error(w, httpapi.BadData, err.Error())
+			return
+		}
+		auditRows(r.Context(), len(v.Hosts))
+		httpapi.Success(w, v, warnings)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+	defer cancel()
+	res, err := query.Eval(ctx, g, q, a.opts.Limits)
+	if err != nil {
+		a.failed(w, ctx, err)
+		return
+	}
+	if res.Entities == nil {
+		httpapi.Error(w, httpapi.BadData, "q must reach hosts, not count them: e.g. "+defaultPlanHosts)
+		return
+	}
+	hosts := make([]string, 0, len(res.Entities))
+	for _, e := range res.Entities {
+		if e.Kind != graph.Host {
+			httpapi.Error(w, httpapi.BadData, "q reaches "+string(e.Kind)+" entities, not hosts: end the path with -> host")
+			return
+		}
+		hosts = append(hosts, e.ID)
+	}
+	p, err := plan.Make(g, hosts, opts)
+	if err != nil {
+		httpapi.Error(w, httpapi.BadData, err.Error())
+		return
+	}
+	auditRows(r.Context(), len(hosts))
+	httpapi.Success(w, p, append(warnings, res.Warnings...))
 }
 
 // graph answers the whole graph, or the entities of one kind (kind=host) and their edges,
