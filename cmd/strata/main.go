@@ -4,6 +4,7 @@
 //	strata serve --config.file=F     topology, storage and API for a fleet
 //	strata query 'Q'                 ask a server a path query (--explain promql for its PromQL)
 //	strata promql 'EXPR'             ask a server a PromQL query
+//	strata plan ['HOST PATH']        ask a server the waves to patch hosts in (--check: is a wave safe now)
 //	strata check config F            validate a configuration file
 package main
 
@@ -148,6 +149,11 @@ func run(args []string, stdout, stderr *os.File) int {
 	addClient(promqlCmd, &promqlFlags)
 	promqlExpr := promqlCmd.Arg("expr", "The PromQL expression.").Required().String()
 
+	planCmd := app.Command("plan", "Ask a strata server the waves in which to patch hosts (default: those failing the lifecycle policy) so that no service drops below its healthy instances, e.g. strata plan --min-healthy 0.66 'host{zone=\"eu-1a\"}'.")
+	var planOpts planFlags
+	addPlan(planCmd, &planOpts)
+	planHosts := planCmd.Arg("hosts", "A path to the hosts to patch (default host{lifecycle=\"fail\"}).").String()
+
 	loginCmd := app.Command("login", "Log in to a strata server through its OpenID Connect provider, in a browser, and keep the token for strata query and strata promql.")
 	var loginOpts loginFlags
 	addLogin(loginCmd, &loginOpts)
@@ -173,6 +179,8 @@ func run(args []string, stdout, stderr *os.File) int {
 		return runQuery(queryFlags, *queryText, stdout, stderr)
 	case promqlCmd.FullCommand():
 		return runPromQL(promqlFlags, *promqlExpr, stdout, stderr)
+	case planCmd.FullCommand():
+		return runPlan(planOpts, *planHosts, stdout, stderr)
 	case loginCmd.FullCommand():
 		return runLogin(loginOpts, stdout, stderr)
 	case checkConfig.FullCommand():
