@@ -24,8 +24,8 @@ type index struct {
 }
 
 type service struct {
-	id                          string
-	instances, healthy, require int
+	id                           string
+	instances, healthy, required int
 }
 
 type host struct {
@@ -118,7 +118,7 @@ func newIndex(g *graph.Graph, ids []string, opts Options) (*index, []string) {
 				insts++
 			}
 		}
-		sv.require = opts.Required(sv.instances)
+		sv.required = opts.Required(sv.instances)
 		x.services = append(x.services, sv)
 	}
 	x.instStamp = make([]int32, insts)
@@ -176,7 +176,7 @@ func (x *index) fits(h int32) bool {
 			}
 		}
 		sv := &x.services[s]
-		if more > 0 && sv.healthy-x.lostOf(s)-more < sv.require {
+		if more > 0 && sv.healthy-x.lostOf(s)-more < sv.required {
 			return false
 		}
 	}
@@ -208,8 +208,8 @@ func (x *index) breaks(hs []int32) []Violation {
 	slices.Sort(x.lostTouch)
 	for _, s := range x.lostTouch {
 		sv := x.services[s]
-		if left := sv.healthy - x.lost[s]; left < sv.require {
-			out = append(out, Violation{Service: sv.id, Instances: sv.instances, Healthy: sv.healthy, Left: left, Required: sv.require})
+		if left := sv.healthy - x.lost[s]; left < sv.required {
+			out = append(out, Violation{Service: sv.id, Instances: sv.instances, Healthy: sv.healthy, Left: left, Required: sv.required})
 		}
 	}
 	return out
@@ -245,7 +245,7 @@ func (x *index) waves(order []int32) [][]int32 {
 			r := ranked{rank: rank[h], h: h}
 			for _, u := range x.hosts[h].up {
 				sv := x.services[u.svc]
-				if slack := sv.healthy - sv.require; slack > 0 {
+				if slack := sv.healthy - sv.required; slack > 0 {
 					need := (toPatch[u.svc] + slack - 1) / slack
 					r.hardness = max(r.hardness, need)
 					r.load += need
