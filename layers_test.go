@@ -43,7 +43,7 @@ var allowed = map[string][]string{
 	"internal/thanostest":      {"internal/testenv"},
 
 	// The node agent.
-	"exporter/collector": {"internal/cgroup", "internal/labelname", "internal/kernelversion"},
+	"exporter/collector": {"internal/cgroup", "internal/labelname", "internal/kernelversion", "internal/safefile"},
 	"exporter":           {"exporter/collector", "internal/kernelversion"},
 
 	// The topology: its pure domain types, who may see which part of it (auth: roles, tokens, a

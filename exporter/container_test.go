@@ -107,6 +107,86 @@ func TestPodmanContainer(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "the container gone from the scrape", func() error { return goneFromScrape(srv, id) })
 }
 
+// TestPodmanContainerWithoutAPI runs a podman container under a storage root of the test's
+// own (--root, --runroot), with podman's API service off as it is by default, and checks that
+// the exporter names the container and its image from runc's state and containers/storage
+// alone: what podman's inspect says, and the same facts as the exporter reports through the
+// API once the service runs for that root.
+func TestPodmanContainerWithoutAPI(t *testing.T) {
+	testenv.Root(t)
+	podman := testenv.Command(t, "podman")
+	testenv.Command(t, "runc")
+	// podman refuses a run root of more than 50 characters: t.TempDir's names are longer.
+	dir, err := os.MkdirTemp("", "strata-podman-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	globals := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run")}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := podmanRun(podman, append(globals, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ensureImage(t, podman, globals...)
+	name := "strata-test-" + testenv.RandomHex(t, 6)
+	run("run", "-d", "--name", name, "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096", testImage, "/bin/sleep", "600")
+	t.Cleanup(func() { _, _ = podmanRun(podman, append(globals, "rm", "-f", "-t", "0", name)...) })
+	id := run("inspect", "-f", "{{.Id}}", name)
+	imageID := run("inspect", "-f", "{{.Image}}", name)
+	want := map[string]string{
+		"name":     name,
+		"image":    run("inspect", "-f", "{{.ImageName}}", name),
+		"image_id": "sha256:" + imageID,
+		"runtime":  "podman",
+	}
+	built := run("image", "inspect", "-f", "{{.Created.Unix}}", imageID)
+
+	// What the exporter reports of the container, from its own records or through the API.
+	report := func(sockets []string) (map[string]string, string) {
+		t.Helper()
+		opts := hostOptions("container")
+		opts.Collector.DockerSockets, opts.Collector.CRISockets = sockets, nil
+		srv := serve(t, opts, "")
+		var fams testenv.Families
+		testenv.Eventually(t, 15*time.Second, "the container's image in the scrape", func() error {
+			var err error
+			if fams, err = testenv.Scrape(nil, srv.url("/metrics"), nil); err != nil {
+				return err
+			}
+			_, err = fams.Only("strata_container_info", map[string]string{"container_id": id, "image": want["image"]})
+			return err
+		})
+		info := fams.One(t, "strata_container_info", map[string]string{"container_id": id}).Labels
+		created := fams.One(t, "strata_container_image_created_timestamp_seconds", map[string]string{"container_id": id})
+		return info, strconv.FormatFloat(created.Value, 'f', -1, 64)
+	}
+
+	info, created := report(nil)
+	for label, w := range want {
+		if info[label] != w {
+			t.Errorf("without the API: strata_container_info %s = %q, podman inspect says %q", label, info[label], w)
+		}
+	}
+	if created != built {
+		t.Errorf("without the API: strata_container_image_created_timestamp_seconds = %s, podman image inspect says %s", created, built)
+	}
+
+	sock := startPodmanService(t, podman, globals...)
+	viaAPI, createdViaAPI := report([]string{sock})
+	for _, label := range []string{"name", "image", "image_id", "runtime"} {
+		if info[label] != viaAPI[label] {
+			t.Errorf("strata_container_info %s = %q from podman's records, %q through its API", label, info[label], viaAPI[label])
+		}
+	}
+	if created != createdViaAPI {
+		t.Errorf("image created %s from podman's records, %s through its API", created, createdViaAPI)
+	}
+}
+
 // TestRuncContainer runs a container with runc alone, in the host's network namespace, from an
 // OCI bundle whose cgroup's leaf is the container id: no runtime API knows it; the exporter
 // has its cgroup path, /proc and runc's own state directory (/run/runc).
@@ -221,11 +301,11 @@ func podmanRun(podman string, args ...string) (string, error) {
 }
 
 // startPodmanService runs podman's Docker-compatible API on a socket of the test's own and
-// returns the socket's path.
-func startPodmanService(t *testing.T, podman string) string {
+// returns the socket's path; globals are podman's own flags (--root) before the command.
+func startPodmanService(t *testing.T, podman string, globals ...string) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "podman.sock")
-	args := testenv.PodmanArgs("system", "service", "--time=0", "unix://"+sock)
+	args := testenv.PodmanArgs(append(globals, "system", "service", "--time=0", "unix://"+sock)...)
 	cmd := exec.Command(podman, args...)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -270,10 +350,11 @@ func startPodmanService(t *testing.T, podman string) string {
 	return sock
 }
 
-// ensureImage imports testImage from a busybox rootfs unless podman has it already.
-func ensureImage(t *testing.T, podman string) {
+// ensureImage imports testImage from a busybox rootfs unless podman has it already;
+// globals are podman's own flags (--root) before the command.
+func ensureImage(t *testing.T, podman string, globals ...string) {
 	t.Helper()
-	if _, err := podmanRun(podman, "image", "exists", testImage); err == nil {
+	if _, err := podmanRun(podman, append(globals, "image", "exists", testImage)...); err == nil {
 		return
 	}
 	busybox := testenv.Command(t, "busybox")
@@ -281,7 +362,7 @@ func ensureImage(t *testing.T, podman string) {
 	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	buildRootfs(t, busybox, rootfs)
 	archive := exec.Command(tar, "-C", rootfs, "-c", ".")
-	imp := exec.Command(podman, testenv.PodmanArgs("import", "--change", `CMD ["/bin/sh"]`, "-", testImage)...)
+	imp := exec.Command(podman, testenv.PodmanArgs(append(globals, "import", "--change", `CMD ["/bin/sh"]`, "-", testImage)...)...)
 	pipe, err := archive.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +374,7 @@ func ensureImage(t *testing.T, podman string) {
 		t.Fatal(err)
 	}
 	if err := imp.Run(); err != nil {
+		_ = archive.Process.Kill() // no one reads what it writes now
 		_ = archive.Wait()
 		t.Fatalf("podman import: %v\n%s", err, impOut.String())
 	}

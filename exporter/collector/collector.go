@@ -97,7 +97,7 @@ func Factories() []Factory {
 		{"memory", "total memory", true, newMemoryCollector, []*Family{hostMemory}},
 		{"disk", "disks: model, vendor, size, rotational, WWN", true, newDiskCollector, []*Family{diskInfo, diskSize}},
 		{"network", "network interfaces and their IP addresses", true, newNetworkCollector, []*Family{networkInterfaceInfo, hostAddressInfo}},
-		{"container", "containers from cgroups, enriched through Docker/podman and CRI APIs", true, newContainerCollector, []*Family{containerInfo, containerCPU, containerMemory, containerPids, containerAddressInfo, containerPortInfo, containerRuntimeUp}},
+		{"container", "containers from cgroups, enriched through Docker/podman and CRI APIs, or podman's records", true, newContainerCollector, []*Family{containerInfo, containerImageCreated, containerCPU, containerMemory, containerPids, containerAddressInfo, containerPortInfo, containerRuntimeUp}},
 		{"listener", "listening TCP sockets with their process and container", true, newListenerCollector, []*Family{listenerInfo}},
 	}
 }

@@ -39,6 +39,8 @@ var (
 	containerPortInfo = family("strata_container_port_info",
 		"A port a container publishes on the host; value 1.", info,
 		"container_id", "protocol", "host_ip", "host_port", "container_port")
+	containerImageCreated = family("strata_container_image_created_timestamp_seconds",
+		"When the image a container runs was built (its configuration's created), in seconds since the epoch.", gauge, "container_id")
 	containerRuntimeUp = family("strata_container_runtime_up",
 		"Whether the container runtime API used for enrichment answered (1) or not (0).", gauge,
 		"runtime", "endpoint")
@@ -47,11 +49,13 @@ var (
 // containerCollector finds running containers by walking the cgroup hierarchy (v1, v2 or
 // hybrid), reads their CPU, memory and pids usage from their cgroups, and enriches them with
 // name, image, labels, addresses and published ports from the runtimes' APIs (Docker Engine
-// API for Docker and podman, CRI for containerd and CRI-O) where a socket is present.
+// API for Docker and podman, CRI for containerd and CRI-O) where a socket is present, and
+// with name and image from podman's own records (containers/storage) where none answers.
 type containerCollector struct {
 	cfg      Config
 	runtimes []*runtimeCache
 	states   *runcStates
+	storage  *containerStorage
 	files    *cgroupFiles
 	allow    map[string]bool
 	allowAll bool
@@ -60,6 +64,7 @@ type containerCollector struct {
 // containerMeta is what a runtime's API adds to a container found in the cgroups.
 type containerMeta struct {
 	Name, Image, ImageID, Runtime string
+	ImageCreated                  time.Time // when the image was built; zero when unknown
 	Pod, Namespace, PodUID        string
 	Labels                        map[string]string
 	Addresses                     []string
@@ -80,7 +85,8 @@ type containerRuntimeAPI interface {
 }
 
 func newContainerCollector(cfg Config) (Collector, error) {
-	c := &containerCollector{cfg: cfg, allow: map[string]bool{}, states: newRuncStates(cfg.RootFS), files: newCgroupFiles()}
+	c := &containerCollector{cfg: cfg, allow: map[string]bool{}, states: newRuncStates(cfg.RootFS), files: newCgroupFiles(),
+		storage: newContainerStorage(cfg.RootFS, cfg.Logger)}
 	for _, l := range cfg.ContainerLabelAllowlist {
 		if l == "*" {
 			c.allowAll = true
@@ -145,7 +151,8 @@ func (c *containerCollector) Update(ctx context.Context, s *Scrape) error {
 }
 
 // enrich asks each container runtime's API what it knows of the containers (names, images,
-// pods, addresses, ports), the first runtime to know one winning, and says which APIs answered.
+// pods, addresses, ports), the first runtime to know one winning, and says which APIs
+// answered; a container no API names an image of is looked up in containers/storage.
 func (c *containerCollector) enrich(ctx context.Context, s *Scrape, ids []string) map[string]containerMeta {
 	metas := map[string]containerMeta{}
 	for _, rt := range c.runtimes {
@@ -160,6 +167,21 @@ func (c *containerCollector) enrich(ctx context.Context, s *Scrape, ids []string
 			}
 		}
 	}
+	for _, id := range ids {
+		m := metas[id]
+		if m.Image != "" {
+			continue
+		}
+		bundle := c.states.bundle(id)
+		if bundle == "" {
+			continue
+		}
+		if rec, ok := c.storage.lookup(id, bundle); ok {
+			m.Name = cmp.Or(m.Name, rec.Name)
+			m.Image, m.ImageID, m.ImageCreated = rec.Image, rec.ImageID, rec.ImageCreated
+			metas[id] = m
+		}
+	}
 	return metas
 }
 
@@ -168,6 +190,9 @@ func (c *containerCollector) emit(s *Scrape, id string, ref cgroup.ContainerRef,
 	runtime := cmp.Or(m.Runtime, ref.Runtime)
 	podUID := cmp.Or(m.PodUID, ref.PodUID)
 	s.Emit(containerInfo, 1, id, m.Name, m.Image, m.ImageID, runtime, m.Pod, m.Namespace, podUID)
+	if !m.ImageCreated.IsZero() {
+		s.Emit(containerImageCreated, float64(m.ImageCreated.Unix()), id)
+	}
 	if usage.cpuSeconds >= 0 {
 		s.Emit(containerCPU, usage.cpuSeconds, id)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // dockerAPI lists containers through the Docker Engine API on a unix socket, which Docker
@@ -71,7 +72,40 @@ func (d *dockerAPI) List(ctx context.Context) (map[string]containerMeta, error) 
 	if err != nil {
 		return nil, err
 	}
-	return parseDockerContainers(body)
+	metas, err := parseDockerContainers(body)
+	if err != nil {
+		return nil, err
+	}
+	// When each image was built is in the image list; the containers are known without it.
+	if body, err := d.get(ctx, "/images/json"); err == nil {
+		if built, err := parseDockerImages(body); err == nil {
+			for id, m := range metas {
+				if t, ok := built[m.ImageID]; ok {
+					m.ImageCreated = t
+					metas[id] = m
+				}
+			}
+		}
+	}
+	return metas, nil
+}
+
+// parseDockerImages reads the answer of GET /images/json: when each image, by id, was built.
+func parseDockerImages(body []byte) (map[string]time.Time, error) {
+	var list []struct {
+		ID      string `json:"Id"`
+		Created int64  `json:"Created"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("decode image list: %w", err)
+	}
+	out := make(map[string]time.Time, len(list))
+	for _, img := range list {
+		if img.Created > 0 {
+			out[img.ID] = time.Unix(img.Created, 0).UTC()
+		}
+	}
+	return out, nil
 }
 
 func (d *dockerAPI) get(ctx context.Context, path string) ([]byte, error) {
