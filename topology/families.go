@@ -115,10 +115,10 @@ func families() []family {
 					}
 				}},
 		},
-		{Name: "strata_topology_image_info", Help: "A container image; value 1.",
-			Labels: []string{"image", "name", "tag", "digest", "stale"},
+		{Name: "strata_topology_image_info", Help: "A container image; created is when it was built (RFC 3339), where known; value 1.",
+			Labels: []string{"image", "name", "tag", "digest", "created", "stale"},
 			kind:   graph.Image, fill: eachEntity(graph.Image, func(e *graph.Entity, v []string) {
-				v[0], v[1], v[2], v[3] = e.ID, e.Name, e.Attrs.Get("tag"), e.Attrs.Get("digest")
+				v[0], v[1], v[2], v[3], v[4] = e.ID, e.Name, e.Attrs.Get("tag"), e.Attrs.Get("digest"), e.Attrs.Get("created")
 			}),
 			restore: restorer{kind: graph.Image, attr: map[string]string{"image": "", "name": ""},
 				ident: func(ls labels.Labels) (string, string) { return ls.Get("image"), ls.Get("name") }},

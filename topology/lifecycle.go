@@ -12,7 +12,7 @@ import (
 
 // The host attributes the lifecycle policy derives.
 const (
-	lifecycleAttr        = "lifecycle"          // the worst state of the host's statuses: ok, unknown, warn or fail
+	lifecycleAttr        = "lifecycle"          // the worst state of the host's (or image's) statuses: ok, unknown, warn or fail
 	supportEndAttr       = "support_end"        // the day its OS's support ends (os-release's, else the data's)
 	supportEndSourceAttr = "support_end_source" // the data's row that says it; none for os-release's own
 )
@@ -25,6 +25,16 @@ func lifecycleAttrs(p *lifecycle.Policy, attr func(string) string, now time.Time
 			graph.Attr{Name: supportEndSourceAttr, Value: from})
 	}
 	return out
+}
+
+// imageLifecycleAttrs are an image's lifecycle attribute at now (its worst state against the
+// image rules), none when the policy has no image rule.
+func imageLifecycleAttrs(p *lifecycle.Policy, ref string, attr func(string) string, now time.Time) []graph.Attr {
+	statuses := p.Image(ref, attr, now)
+	if len(statuses) == 0 {
+		return nil
+	}
+	return []graph.Attr{{Name: lifecycleAttr, Value: string(lifecycle.Worst(statuses))}}
 }
 
 // lifecycleSamples are the lifecycle series of a graph at now: each host's and each image's
@@ -51,7 +61,7 @@ func lifecycleSamples(p *lifecycle.Policy, g *graph.Graph, now time.Time, ext la
 		}
 	})
 	g.Each(graph.Image, func(e *graph.Entity) {
-		if statuses := p.Image(e.ID); len(statuses) > 0 {
+		if statuses := p.Image(e.ID, e.Attr, now); len(statuses) > 0 {
 			status("image", e.ID, statuses)
 		}
 	})

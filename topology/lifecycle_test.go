@@ -126,3 +126,65 @@ func failingUnder(t *testing.T, g *graph.Graph, lb string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestLifecycleOfImages: an image built longer ago than max_image_age, or with a tag that is
+// not allowed, fails; one whose build time no source says is unknown; each image gets its
+// worst state as the lifecycle attribute and a status per image rule in the series.
+func TestLifecycleOfImages(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	container := func(id, image string, built time.Time) source.Container {
+		return source.Container{Origin: source.OriginExporter, Host: "h1", ID: strings.Repeat(id, 64), Image: image, ImageCreated: built}
+	}
+	facts := &source.FactSet{
+		Hosts: []source.Host{{Origin: source.OriginExporter, Name: "h1", Addresses: []string{"10.0.0.1"}}},
+		Containers: []source.Container{
+			container("a", "registry.local/app:1.2", now.Add(-400*24*time.Hour)),
+			container("b", "registry.local/app:1.3", now.Add(-30*24*time.Hour)),
+			container("c", "registry.local/app:latest", now.Add(-24*time.Hour)),
+			container("d", "registry.local/tool:2", time.Time{}),
+		},
+	}
+	r := NewRefresher(RefresherOptions{
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}},
+		Now:         func() time.Time { return now },
+		Lifecycle: &lifecycle.Policy{Rules: []lifecycle.Rule{
+			{Name: "image-age", MaxImageAge: 365 * 24 * time.Hour},
+			{Name: "image-tag", Image: regexp.MustCompile(`^(?:.*:latest)$`), Reason: "untracked tag"},
+		}}}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	g, _ := r.Graph()
+	for ref, want := range map[string][2]string{ // image → lifecycle, created
+		"registry.local/app:1.2":    {"fail", now.Add(-400 * 24 * time.Hour).Format(time.RFC3339)},
+		"registry.local/app:1.3":    {"ok", now.Add(-30 * 24 * time.Hour).Format(time.RFC3339)},
+		"registry.local/app:latest": {"fail", now.Add(-24 * time.Hour).Format(time.RFC3339)},
+		"registry.local/tool:2":     {"unknown", ""},
+	} {
+		e, ok := g.Get(graph.Ref{Kind: graph.Image, ID: ref})
+		if !ok {
+			t.Errorf("no image %s", ref)
+			continue
+		}
+		if got := [2]string{e.Attrs.Get("lifecycle"), e.Attrs.Get("created")}; got != want {
+			t.Errorf("image %s: lifecycle, created = %q, want %q", ref, got, want)
+		}
+	}
+	statuses := map[string]string{}
+	for _, s := range r.Samples() {
+		if s.Labels.Get("__name__") == lifecycleStatusName && s.Labels.Get("image") != "" {
+			statuses[s.Labels.Get("image")+" "+s.Labels.Get("rule")] = s.Labels.Get("state") + ": " + s.Labels.Get("reason")
+		}
+	}
+	for key, want := range map[string]string{
+		"registry.local/app:1.2 image-age":    "fail: image registry.local/app:1.2 was built 2025-11-02, more than 1y ago",
+		"registry.local/app:latest image-tag": "fail: image registry.local/app:latest is not allowed: untracked tag",
+		"registry.local/app:latest image-age": "ok: ",
+		"registry.local/tool:2 image-age":     "unknown: when the image was built is not known",
+	} {
+		if got := statuses[key]; got != want {
+			t.Errorf("strata_lifecycle_status of %s: %q, want %q", key, got, want)
+		}
+	}
+	if len(statuses) != 4*2 {
+		t.Errorf("%d image statuses, want 2 rules × 4 images: %v", len(statuses), statuses)
+	}
+}

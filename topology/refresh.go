@@ -521,6 +521,7 @@ func (r *Refresher) record(answers []answer, now time.Time) (join.Input, []strin
 	in := join.Input{At: now, LocalHost: r.opts.LocalHost}
 	if p := r.lifecycle.Load(); p != nil {
 		in.HostAttrs = func(attr func(string) string) []graph.Attr { return lifecycleAttrs(p, attr, now) }
+		in.ImageAttrs = func(ref string, attr func(string) string) []graph.Attr { return imageLifecycleAttrs(p, ref, attr, now) }
 	}
 	var warnings []string
 	for _, key := range r.sourceKeys() {

@@ -24,6 +24,7 @@ import (
 //	    - {name: bad-kernel, kernel_release: "=~6\\.1\\.0-(13|14)-.*", reason: CVE-2023-XXXX}
 //	    - {name: reboot-pending, max_pending: 7d}
 //	    - {name: image-tag, image: "=~.*:latest", reason: untracked tag}
+//	    - {name: image-age, max_image_age: 365d}
 func (r *reader) lifecycle(n *yaml.Node, path string) *lifecycle.Policy {
 	p := &lifecycle.Policy{}
 	var dataFile string
@@ -82,6 +83,7 @@ func (r *reader) lifecycleRule(n *yaml.Node, path string) lifecycle.Rule {
 		{Name: "kernel_release", Read: matcher(&rule.KernelRelease)},
 		{Name: "max_kernel_age", Read: r.d.DurationField(&rule.MaxKernelAge)},
 		{Name: "max_pending", Read: r.d.DurationField(&rule.MaxPending)},
+		{Name: "max_image_age", Read: r.d.DurationField(&rule.MaxImageAge)},
 		{Name: "image", Read: matcher(&rule.Image)},
 		{Name: "reason", Read: r.d.StringField(&rule.Reason, nil)},
 		{Name: "state", Read: r.d.StringField(&state, nil)},

@@ -28,12 +28,13 @@ func TestLifecycle(t *testing.T) {
     - {name: reboot-pending, max_pending: 7d, state: warn}
     - {name: image-tag, image: "=~.*:latest", reason: untracked tag}
     - {name: exact-image, image: "nginx:1.25"}
+    - {name: image-age, max_image_age: 365d}
 `), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := c.Lifecycle
-	if p.WarnBeforeEOL != 30*24*time.Hour || len(p.Rules) != 5 || p.Data == nil || p.Data.Len() != 1 {
+	if p.WarnBeforeEOL != 30*24*time.Hour || len(p.Rules) != 6 || p.Data == nil || p.Data.Len() != 1 {
 		t.Fatalf("policy %+v", p)
 	}
 	r := p.Rules
@@ -51,6 +52,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	if !r[4].Image.MatchString("nginx:1.25") || r[4].Image.MatchString("nginx:1x25") {
 		t.Errorf("rule 4, an exact value: %v", r[4].Image)
+	}
+	if r[5].MaxImageAge != 365*24*time.Hour || r[5].Check() != "max_image_age" {
+		t.Errorf("rule 5: %+v", r[5])
 	}
 	end, from := p.SupportEnd(func(name string) string { return map[string]string{"os_id": "debian", "os_version_id": "12"}[name] })
 	if end.Format(time.DateOnly) != "2030-01-01" || !strings.HasPrefix(from, data+":2 (our own") {
@@ -77,6 +81,7 @@ func TestLifecycleErrors(t *testing.T) {
 		{"lifecycle:\n  rules:\n    - {name: x, kernel_release: \"=~6.1.(\"}\n", "strata.yml:3: lifecycle.rules[0].kernel_release: not a regular expression"},
 		{"lifecycle:\n  rules:\n    - {name: x, image: \"!~.*:latest\"}\n", "strata.yml:3: lifecycle.rules[0].image: a rule names what it refuses"},
 		{"lifecycle:\n  rules:\n    - {name: x, max_pending: soon}\n", "strata.yml:3: lifecycle.rules[0].max_pending: want a positive duration"},
+		{"lifecycle:\n  rules:\n    - {name: x, max_image_age: 30d, os_id: debian}\n", "strata.yml:3: lifecycle.rules[0]: an image rule selects no hosts"},
 		{"lifecycle:\n  rules:\n    - {name: x, min_kernel: \"6.1\"}\n    - {name: x, max_pending: 1d}\n", `strata.yml:4: lifecycle.rules[1]: rule "x" again (rule 1 has it)`},
 		{"lifecycle:\n  warn_before_eol: 3 months\n", "strata.yml:2: lifecycle.warn_before_eol: want a positive duration"},
 		{"lifecycle:\n  data_file: missing.csv\n", "strata.yml:2: lifecycle.data_file: "},

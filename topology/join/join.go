@@ -47,6 +47,9 @@ type Input struct {
 	// They join the strongest record's attributes, so that a host whose facts did not change
 	// is kept as it was.
 	HostAttrs func(attr func(name string) string) []graph.Attr
+	// ImageAttrs, when set, derives attributes of an image from its reference and attributes:
+	// the lifecycle policy's state.
+	ImageAttrs func(ref string, attr func(name string) string) []graph.Attr
 }
 
 // LBReport is what one LB source last said.

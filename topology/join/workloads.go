@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strata-obs/strata/internal/cgroup"
 
@@ -145,8 +146,15 @@ func (j *joiner) container(rep FactReport, c *source.Container) {
 		ie := j.images[c.Image]
 		if ie == nil || !slices.Contains(ie.Sources, rep.Source) || (ie.Attrs.Get("digest") == "" && c.ImageID != "") {
 			name, tag := splitImage(c.Image)
+			attrs := append(j.attrs(3), graph.Attr{Name: "tag", Value: tag}, graph.Attr{Name: "digest", Value: c.ImageID})
+			if !c.ImageCreated.IsZero() {
+				attrs = append(attrs, graph.Attr{Name: "created", Value: c.ImageCreated.UTC().Format(time.RFC3339)})
+			}
+			if j.in.ImageAttrs != nil {
+				attrs = append(attrs, j.in.ImageAttrs(c.Image, attrs.Get)...)
+			}
 			ie = j.put(&graph.Entity{Ref: graph.Ref{Kind: graph.Image, ID: c.Image}, Name: name, Sources: j.g.Single(rep.Source), LastSeen: rep.Seen, Stale: rep.Stale,
-				Attrs: append(j.attrs(2), graph.Attr{Name: "tag", Value: tag}, graph.Attr{Name: "digest", Value: c.ImageID})})
+				Attrs: attrs})
 			j.images[c.Image] = ie
 		}
 		j.g.Connect(e, ie, rep.Source, rep.Seen)

@@ -55,7 +55,7 @@ type Policy struct {
 
 // Rule is one rule of the policy. Exactly one check is set: MinKernel (on the hosts OSID and
 // OSVersionID select), KernelRelease (kernels that are banned), MaxKernelAge, MaxPending (a
-// reboot pending), or Image (image references that are not allowed).
+// reboot pending), Image (image references that are not allowed) or MaxImageAge.
 type Rule struct {
 	Name        string
 	OSID        string // selects hosts of that os-release ID; "" all
@@ -66,6 +66,7 @@ type Rule struct {
 	MaxKernelAge  time.Duration  // the oldest a running kernel's build may be
 	MaxPending    time.Duration  // the longest a reboot may be pending
 	Image         *regexp.Regexp // image references that are not allowed, matched whole
+	MaxImageAge   time.Duration  // the oldest an image's build may be
 
 	Reason string // why: a CVE id, "untracked tag"
 	State  State  // what failing it is: Fail (the default) or Warn
@@ -89,6 +90,9 @@ func (r Rule) Check() string {
 	if r.Image != nil {
 		set = append(set, "image")
 	}
+	if r.MaxImageAge > 0 {
+		set = append(set, "max_image_age")
+	}
 	return strings.Join(set, ", ")
 }
 
@@ -105,10 +109,10 @@ func (p *Policy) Validate() map[int]error {
 		case r.Name == SupportEndRule:
 			err = fmt.Errorf("%s is the built-in rule of the OS's support end: name yours otherwise", SupportEndRule)
 		case check == "":
-			err = errors.New("the rule checks nothing: give one of min_kernel, kernel_release, max_kernel_age, max_pending, image")
+			err = errors.New("the rule checks nothing: give one of min_kernel, kernel_release, max_kernel_age, max_pending, image, max_image_age")
 		case strings.Contains(check, ","):
 			err = fmt.Errorf("the rule checks %s: one check a rule", check)
-		case r.Image != nil && (r.OSID != "" || r.OSVersionID != ""):
+		case r.forImages() && (r.OSID != "" || r.OSVersionID != ""):
 			err = errors.New("an image rule selects no hosts: os_id and os_version_id do not apply")
 		case r.OSVersionID != "" && r.OSID == "":
 			err = errors.New("os_version_id without os_id")
@@ -141,7 +145,7 @@ func (p *Policy) Host(attr func(string) string, now time.Time) []Status {
 	out := []Status{p.supportEnd(attr, now)}
 	osID, version := attr("os_id"), attr("os_version_id")
 	for _, r := range p.Rules {
-		if r.Image != nil || r.OSID != "" && r.OSID != osID || r.OSVersionID != "" && r.OSVersionID != version {
+		if r.forImages() || r.OSID != "" && r.OSID != osID || r.OSVersionID != "" && r.OSVersionID != version {
 			continue
 		}
 		out = append(out, r.host(attr, now))
@@ -149,21 +153,37 @@ func (p *Policy) Host(attr func(string) string, now time.Time) []Status {
 	return out
 }
 
-// Image is how an image reference stands against each image rule.
-func (p *Policy) Image(ref string) []Status {
+// Image is how an image stands against each image rule; ref is its reference, attr reads its
+// attributes (created, when it was built, RFC 3339).
+func (p *Policy) Image(ref string, attr func(string) string, now time.Time) []Status {
 	var out []Status
 	for _, r := range p.Rules {
-		if r.Image == nil {
+		if !r.forImages() {
 			continue
 		}
 		st := Status{Rule: r.Name, State: OK}
-		if r.Image.MatchString(ref) {
-			st.State, st.Reason = r.failing(), "image "+ref+" is not allowed"+r.because()
+		switch {
+		case r.Image != nil:
+			if r.Image.MatchString(ref) {
+				st.State, st.Reason = r.failing(), "image "+ref+" is not allowed"+r.because()
+			}
+		case r.MaxImageAge > 0:
+			built, err := time.Parse(time.RFC3339, attr("created"))
+			switch {
+			case err != nil:
+				st.State, st.Reason = Unknown, "when the image was built is not known"
+			case now.Sub(built) > r.MaxImageAge:
+				st.State, st.Reason = r.failing(), fmt.Sprintf("image %s was built %s, more than %s ago%s",
+					ref, built.UTC().Format(time.DateOnly), durationString(r.MaxImageAge), r.because())
+			}
 		}
 		out = append(out, st)
 	}
 	return out
 }
+
+// forImages tells a rule images are held to, not hosts.
+func (r Rule) forImages() bool { return r.Image != nil || r.MaxImageAge > 0 }
 
 // Worst is the worst state of statuses; OK for none.
 func Worst(statuses []Status) State {

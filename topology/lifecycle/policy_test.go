@@ -106,12 +106,39 @@ func TestImageStatuses(t *testing.T) {
 		"nginx:latest-alpine":         "ok: ",
 		"nginx@sha256:0123456789abcd": "ok: ",
 	} {
-		got := p.Image(ref)
+		got := p.Image(ref, func(string) string { return "" }, time.Now())
 		state, reason, _ := strings.Cut(want, ": ")
 		if len(got) != 1 || got[0].Rule != "image-tag" || string(got[0].State) != state || got[0].Reason != reason {
 			t.Errorf("Image(%q) = %v, want %s", ref, got, want)
 		}
 	}
+
+	// An image built longer ago than max_image_age fails; one whose build time is not known is
+	// unknown, never a silent pass.
+	aged := &Policy{Rules: []Rule{{Name: "image-age", MaxImageAge: 365 * 24 * time.Hour, State: Warn}}}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for created, want := range map[string]string{
+		"2025-12-08T00:00:00Z":      "ok: ",
+		"2025-12-07T11:00:00Z":      "warn: image app:1 was built 2025-12-07, more than 1y ago",
+		"2019-01-01T00:00:00+02:00": "warn: image app:1 was built 2018-12-31, more than 1y ago",
+		"":                          "unknown: when the image was built is not known",
+		"last tuesday":              "unknown: when the image was built is not known",
+	} {
+		got := aged.Image("app:1", func(name string) string {
+			if name == "created" {
+				return created
+			}
+			return ""
+		}, now)
+		state, reason, _ := strings.Cut(want, ": ")
+		if len(got) != 1 || string(got[0].State) != state || got[0].Reason != reason {
+			t.Errorf("image built %q: %v, want %s", created, got, want)
+		}
+	}
+	if got := aged.Host(func(string) string { return "" }, now); len(got) != 1 {
+		t.Errorf("an image rule held a host to it: %v", got)
+	}
+
 	if w := Worst([]Status{{State: OK}, {State: Unknown}, {State: Warn}}); w != Warn {
 		t.Errorf("worst of ok, unknown, warn: %s", w)
 	}

@@ -239,19 +239,21 @@ type Host struct {
 
 // Container is a running container on a host.
 type Container struct {
-	Origin    Origin
-	Host      string
-	ID        string
-	Name      string
-	Image     string
-	ImageID   string
-	Runtime   string
-	Pod       string
-	Namespace string
-	PodUID    string
-	Addresses []string
-	Ports     []Port
-	Labels    map[string]string
+	Origin  Origin
+	Host    string
+	ID      string
+	Name    string
+	Image   string
+	ImageID string
+	// ImageCreated is when the image was built; zero when not known.
+	ImageCreated time.Time
+	Runtime      string
+	Pod          string
+	Namespace    string
+	PodUID       string
+	Addresses    []string
+	Ports        []Port
+	Labels       map[string]string
 }
 
 // Port is a port a container publishes on its host.

@@ -126,6 +126,11 @@ func workloadMappings() []workloadMapping {
 			c.Name, c.Image, c.ImageID, c.Runtime = ls.Get("name"), ls.Get("image"), ls.Get("image_id"), ls.Get("runtime")
 			c.Pod, c.Namespace, c.PodUID = ls.Get("pod"), ls.Get("namespace"), ls.Get("pod_uid")
 		}},
+		{"strata_container_image_created_timestamp_seconds", func(b *builder, ls labels.Labels, v float64) {
+			if v > 0 {
+				b.container(ls.Get("container_id")).ImageCreated = time.Unix(int64(v), 0).UTC()
+			}
+		}},
 		{"strata_container_address_info", func(b *builder, ls labels.Labels, _ float64) {
 			c := b.container(ls.Get("container_id"))
 			c.Addresses = addUnique(c.Addresses, ls.Get("address"))

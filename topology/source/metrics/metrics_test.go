@@ -53,6 +53,7 @@ func TestExporterNodeExporterAndKSM(t *testing.T) {
 		`strata_host_memory_bytes{job="strata",instance="10.0.3.17:9731",host="node-17"}`:                                                                                                                 2.7e11,
 		`strata_container_info{job="strata",instance="10.0.3.17:9731",host="node-17",container_id="` + cid + `",name="web",image="nginx:1.25",runtime="podman"}`:                                          1,
 		`strata_container_port_info{job="strata",instance="10.0.3.17:9731",host="node-17",container_id="` + cid + `",protocol="tcp",host_ip="0.0.0.0",host_port="8080",container_port="80"}`:              1,
+		`strata_container_image_created_timestamp_seconds{job="strata",instance="10.0.3.17:9731",host="node-17",container_id="` + cid + `"}`:                                                              1.7296191e+09,
 		`strata_listener_info{job="strata",instance="10.0.3.17:9731",host="node-17",address="0.0.0.0",port="22",pid="1142",comm="sshd",container_id="",netns=""}`:                                         1,
 		`node_uname_info{job="node",instance="10.0.3.18:9100",nodename="node-18",release="5.15.0-91-generic",version="#101-Ubuntu",machine="x86_64",sysname="Linux"}`:                                     1,
 		`node_os_info{job="node",instance="10.0.3.18:9100",id="ubuntu",version_id="22.04",pretty_name="Ubuntu 22.04.3 LTS"}`:                                                                              1,
@@ -83,7 +84,8 @@ func TestExporterNodeExporterAndKSM(t *testing.T) {
 		},
 		Containers: []source.Container{
 			{Origin: source.OriginExporter, Host: "node-17", ID: cid, Name: "web", Image: "nginx:1.25", Runtime: "podman", Labels: map[string]string{},
-				Ports: []source.Port{{Protocol: "tcp", HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80}}},
+				ImageCreated: time.Date(2024, 10, 22, 17, 45, 0, 0, time.UTC),
+				Ports:        []source.Port{{Protocol: "tcp", HostIP: "0.0.0.0", HostPort: 8080, ContainerPort: 80}}},
 			{Origin: source.OriginKubeStateMetrics, Host: "node-18", ID: "abcdef", Name: "app", Image: "web:2", ImageID: "sha256:1", Runtime: "containerd",
 				Pod: "web-0", Namespace: "shop", PodUID: "u-1", Labels: map[string]string{}},
 		},
