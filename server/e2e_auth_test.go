@@ -214,7 +214,7 @@ func TestAccessControl(t *testing.T) {
 		t.Errorf("payments sees the sources: %s", body)
 	}
 	// The UI: the LBs, a search, bank's LB's page.
-	for _, page := range []string{"/", "/lbs", "/search?q=bank", "/search?q=10.9.0", "/fleet", "/changes", "/search?q=bakn"} {
+	for _, page := range []string{"/", "/lbs", "/search?q=bank", "/search?q=10.9.0", "/fleet", "/patch", "/changes", "/search?q=bakn"} {
 		code, body := get(page, "pay-secret", "text/html")
 		if code >= 500 || slices.ContainsFunc([]string{"edge/bank", "bankvault", "vaulthost", "haproxy/vault", "10.9.0.2"}, func(s string) bool { return strings.Contains(body, s) }) {
 			t.Errorf("payments' %s: %d names bank's", page, code)

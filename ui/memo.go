@@ -21,6 +21,7 @@ func (u *UI) Prepare(g *graph.Graph) {
 	u.servicesOf(g, "")
 	u.lbRows(g, "")
 	u.fleetOf(g, "")
+	u.patchOf(g, "")
 	u.searchIndex(g)
 	u.names(g)
 }

@@ -109,6 +109,7 @@ func pages() []page {
 		{path: "/lb/*", title: "Load balancer", handler: (*UI).lb},
 		{path: "/lb", title: "Load balancer", handler: (*UI).lb}, // ?id=
 		{path: "/fleet", title: "Fleet", nav: true, handler: (*UI).fleet},
+		{path: "/patch", title: "Patch status", nav: true, handler: (*UI).patch},
 		{path: "/changes", title: "Changes", nav: true, handler: (*UI).changes},
 		{path: "/promql", title: "PromQL", nav: true, handler: (*UI).promqlPage},
 	}
