@@ -24,7 +24,7 @@ var pathInfoLabels = map[graph.Kind]map[string]string{
 	graph.Pod:       {"name": "pod", "namespace": "namespace"},
 	graph.Container: {"id": "container_id", "image": "image"},
 	graph.Image:     {"id": "image"},
-	graph.Host:      {"id": "host", "kernel_release": "kernel_release", "os_image": "os_image", "product_name": "product_name"},
+	graph.Host:      {"id": "host", "kernel_release": "kernel_release", "os_image": "os_image", "product_name": "product_name", "lifecycle": "lifecycle"},
 }
 
 // presence is, for the kinds below the instance, the path_info label that is empty in a row

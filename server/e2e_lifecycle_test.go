@@ -116,6 +116,16 @@ func TestLifecycleBansThisKernel(t *testing.T) {
 		}
 		return nil
 	})
+	testenv.Eventually(t, pollTimeout, "path_info's lifecycle label", func() error {
+		got, err := queryAPI(a.base, `strata_topology_path_info{service="c1ps", lifecycle="fail"}`, time.Time{})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Labels["server"] != "s0" || got[0].Labels["host"] != host || got[0].Labels["kernel_release"] != truth.KernelRelease {
+			return fmt.Errorf("c1ps's paths on failing hosts: %v, want s0 on %s", got, host)
+		}
+		return nil
+	})
 	testenv.Eventually(t, pollTimeout, "the alert's expression", func() error {
 		got, err := queryAPI(a.base, expr, time.Time{})
 		if err != nil {

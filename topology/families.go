@@ -168,8 +168,8 @@ func families() []family {
 					}
 				}},
 		},
-		{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image and hardware; value 1.",
-			Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name", "stale"},
+		{Name: "strata_topology_path_info", Help: "The whole path of an instance, one row per instance and container: LB, service, instance, pod, container, image, host and its kernel, OS image, hardware and lifecycle state; value 1.",
+			Labels: []string{"lb", "service", "server", "address", "position", "health", "pod", "namespace", "container_id", "image", "host", "kernel_release", "os_image", "product_name", "lifecycle", "stale"},
 			kind:   graph.Instance, fill: fillPaths,
 			// Its rows are walks of the edges the other families carry: nothing of its own to restore.
 			restore: restorer{},

@@ -117,7 +117,7 @@ func fillPaths(g *graph.Graph, v []string, emit emitFunc) {
 			// The namespace is the pod's, else the service's: two namespaces' Services of one
 			// name whose endpoints are no pods must not make the same row.
 			v[6], v[7], v[8], v[9] = "", inst.Attrs.Get("namespace"), "", ""
-			v[10], v[11], v[12], v[13] = "", "", "", ""
+			v[10], v[11], v[12], v[13], v[14] = "", "", "", "", ""
 			if p.Pod != nil {
 				v[6], v[7] = p.Pod.Name, p.Pod.Attrs.Get("namespace")
 			}
@@ -126,8 +126,9 @@ func fillPaths(g *graph.Graph, v []string, emit emitFunc) {
 			}
 			if p.Host != nil {
 				v[10], v[11], v[12], v[13] = p.Host.ID, p.Host.Attrs.Get("kernel_release"), p.Host.Attrs.Get("os_image"), p.Host.Attrs.Get("product_name")
+				v[14] = p.Host.Attrs.Get(lifecycleAttr)
 			}
-			v[14] = staleValue(inst)
+			v[15] = staleValue(inst)
 			emit(nil, v, 1)
 		})
 	})
