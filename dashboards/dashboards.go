@@ -26,6 +26,7 @@ func builders() map[string]*dashboard.DashboardBuilder {
 		"loadbalancer":     loadBalancer(),
 		"host":             host(),
 		"topology-changes": topologyChanges(),
+		"patch-status":     patchStatus(),
 		"self":             self(),
 	}
 }

@@ -21,7 +21,8 @@ var documentedMetricsFiles = []string{"../docs/metrics.md", "../docs/topology.md
 var metricRow = regexp.MustCompile("^\\|\\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\\s*\\|")
 
 // knownMetrics returns the metric names the dashboards and rules may use: those strata's docs
-// list, the scraper's up, and the HAProxy exporter names in testdata/haproxy_metrics.txt.
+// list, the scraper's up, the HAProxy exporter names in testdata/haproxy_metrics.txt, and the
+// series the shipped recording rules write.
 func knownMetrics(t testing.TB) map[string]bool {
 	t.Helper()
 	// up and scrape_duration_seconds: the scraper's own, for every target; and what
@@ -32,6 +33,11 @@ func knownMetrics(t testing.TB) map[string]bool {
 		"process_resident_memory_bytes": true, "process_cpu_seconds_total": true}
 	for name := range documentedLabels(t) {
 		known[name] = true
+	}
+	for _, r := range rulesLoad(t, rulesFile) {
+		if r.Record != "" {
+			known[r.Record] = true
+		}
 	}
 	for _, n := range readLines(t, filepath.Join("testdata", "haproxy_metrics.txt"), func(line string) (string, bool) {
 		line = strings.TrimSpace(line)
@@ -175,7 +181,7 @@ func checkMetrics(t *testing.T, where, expr string, known map[string]bool, famil
 		// A histogram's series, documented as the histogram.
 		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
 		if !known[n] && !known[base] {
-			t.Errorf("%s: %q uses %s, which neither docs/metrics.md, docs/topology.md nor testdata/haproxy_metrics.txt lists", where, expr, n)
+			t.Errorf("%s: %q uses %s, which neither docs/metrics.md, docs/topology.md, testdata/haproxy_metrics.txt nor a recording rule of %s names", where, expr, n, rulesFile)
 		}
 	}
 	for _, err := range undocumentedMatchers(expr, families) {
@@ -251,7 +257,7 @@ func TestUndocumentedMatchers(t *testing.T) {
 
 func TestKnownMetrics(t *testing.T) {
 	known := knownMetrics(t)
-	for _, n := range []string{"strata_host_info", "strata_topology_path_info", "strata_container_cpu_usage_seconds_total", "up", "haproxy_server_http_responses_total"} {
+	for _, n := range []string{"strata_host_info", "strata_topology_path_info", "strata_container_cpu_usage_seconds_total", "up", "haproxy_server_http_responses_total", "strata:service_instances:count"} {
 		if !known[n] {
 			t.Errorf("knownMetrics lacks %s", n)
 		}

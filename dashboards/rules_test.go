@@ -185,7 +185,7 @@ type rulesRule struct {
 	Annotations map[string]string `yaml:"annotations"`
 }
 
-func rulesLoad(t *testing.T, path string) []rulesRule {
+func rulesLoad(t testing.TB, path string) []rulesRule {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
