@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -362,6 +363,16 @@ func (a *API) plan(w http.ResponseWriter, r *http.Request) {
 			httpapi.Error(w, httpapi.BadData, "the plan endpoint takes a path to hosts and the time parameter: no diff, @ or offset in q")
 			return
 		}
+		// Refused for what q asks, not for what it answers: a path that reaches nothing answers
+		// no rows, as a count of nothing does, and plans no host.
+		switch last := q.Path.Steps[len(q.Path.Steps)-1]; {
+		case slices.ContainsFunc(q.Stages, func(st query.Stage) bool { return st.Op == "count" }):
+			httpapi.Error(w, httpapi.BadData, "q must reach hosts, not count them: e.g. "+defaultPlanHosts)
+			return
+		case last.Kind != graph.Host:
+			httpapi.Error(w, httpapi.BadData, "q reaches "+string(last.Kind)+" entities, not hosts: end the path with -> host")
+			return
+		}
 	}
 	g, warnings, ok := a.graphAt(w, r)
 	if !ok {
@@ -387,17 +398,9 @@ func (a *API) plan(w http.ResponseWriter, r *http.Request) {
 		a.failed(w, ctx, err)
 		return
 	}
-	if res.Entities == nil {
-		httpapi.Error(w, httpapi.BadData, "q must reach hosts, not count them: e.g. "+defaultPlanHosts)
-		return
-	}
-	hosts := make([]string, 0, len(res.Entities))
-	for _, e := range res.Entities {
-		if e.Kind != graph.Host {
-			httpapi.Error(w, httpapi.BadData, "q reaches "+string(e.Kind)+" entities, not hosts: end the path with -> host")
-			return
-		}
-		hosts = append(hosts, e.ID)
+	hosts := make([]string, len(res.Entities))
+	for i, e := range res.Entities {
+		hosts[i] = e.ID
 	}
 	p, err := plan.Make(g, hosts, opts)
 	if err != nil {

@@ -92,6 +92,8 @@ func TestPlanAPI(t *testing.T) {
 				`{"host":"h4","reason":"service edge/api: 2 of 2 instances healthy, 2 required, 1 of them on this host"}]}`},
 		{"q=" + url.QueryEscape(`service{name="web"} -> host`),
 			`{"waves":[{"wave":1,"hosts":["h2"]},{"wave":2,"hosts":["h1"]},{"wave":3,"hosts":["h3"]}],"skipped":[]}`},
+		// A path that reaches no host plans none.
+		{"q=" + url.QueryEscape(`host{zone="z"}`), `{"waves":[],"skipped":[]}`},
 		{"check=h1,h3", `{"safe":false,"hosts":["h1","h3"],"violations":[{"service":"edge/web","instances":3,"healthy":3,"left":1,"required":2,` +
 			`"reason":"service edge/web: 3 of 3 instances healthy, 2 required, 2 of them on these hosts"}],"unknown":[]}`},
 		{"check=h1&check=h4", `{"safe":true,"hosts":["h1","h4"],"violations":[],"unknown":[]}`},
@@ -121,6 +123,9 @@ func TestPlanAPIRefusals(t *testing.T) {
 		{"q=" + url.QueryEscape("host{"), "1:6:"},
 		{"q=" + url.QueryEscape("service"), "q reaches service entities, not hosts: end the path with -> host"},
 		{"q=" + url.QueryEscape("host | count by (zone)"), "q must reach hosts, not count them"},
+		// Refused for what q asks, whatever it reaches: nothing here.
+		{"q=" + url.QueryEscape(`service{name="none"}`), "q reaches service entities, not hosts"},
+		{"q=" + url.QueryEscape(`host{zone="z"} | count`), "q must reach hosts, not count them"},
 		{"q=" + url.QueryEscape("host offset 1h"), "no diff, @ or offset in q"},
 		{"q=host&check=h1", "give q (the hosts to plan) or check (the hosts of a wave), not both"},
 		{"time=NaN", "out of range"},
