@@ -133,6 +133,15 @@ backend vault
 		"/api/v1/topology/entity/service/edge/vault",
 		"/api/v1/topology/entity/lb/edge",
 		"/api/v1/topology/sources",
+		q("/api/v1/topology/plan"),
+		q("/api/v1/topology/plan", "q", "host"),
+		q("/api/v1/topology/plan", "q", "host", "min_healthy", "0.5"),
+		q("/api/v1/topology/plan", "q", "host", "time", past),
+		q("/api/v1/topology/plan", "q", `service{name="vault"} -> instance -> container -> host`),
+		q("/api/v1/topology/plan", "q", `container{id="`+bankID+`"} -> host`),
+		q("/api/v1/topology/plan", "check", host),
+		q("/api/v1/topology/plan", "check", host, "time", past),
+		q("/api/v1/topology/plan", "check", host+","+bankID),
 		q("/api/v1/query", "query", `strata_container_info`),
 		q("/api/v1/query", "query", `{container_id="`+bankID+`"}`),
 		q("/api/v1/query", "query", `count by (container_id, name) ({__name__=~"strata_container_.+"})`),
@@ -217,5 +226,25 @@ backend vault
 	}
 	if _, names := get("pay-secret", q("/api/v1/topology/query", "q", "container .name")); !strings.Contains(names, payName) {
 		t.Errorf("payments does not see its container's name: %.400s", names)
+	}
+	// A plan of the shared host weighs c1ps alone for payments: the host's skip names c1ps' numbers
+	// and no other service, and its check no violation but c1ps', where the admin's count vault
+	// too (the oracle is real).
+	skipped := func(reason string) string {
+		return `"skipped":[{"host":"` + host + `","reason":"service edge/c1ps: 1 of 1 instances healthy, 1 required, 1 of them on this host` + reason + `"}]`
+	}
+	testenv.Eventually(t, pollTimeout, "both servers UP: the admin's plan of the shared host weighs c1ps and vault", func() error {
+		_, planned := get("root-secret", q("/api/v1/topology/plan", "q", "host"))
+		_, check := get("root-secret", q("/api/v1/topology/plan", "check", host))
+		if !strings.Contains(planned, skipped(" (and 1 more)")) || !strings.Contains(check, `"service":"edge/c1ps"`) || !strings.Contains(check, `"service":"edge/vault"`) {
+			return fmt.Errorf("plan %.400s, check %.400s", planned, check)
+		}
+		return nil
+	})
+	if _, planned := get("pay-secret", q("/api/v1/topology/plan", "q", "host")); !strings.Contains(planned, skipped("")) {
+		t.Errorf("payments' plan of the shared host: %.400s", planned)
+	}
+	if _, check := get("pay-secret", q("/api/v1/topology/plan", "check", host)); !strings.Contains(check, `"violations":[{"service":"edge/c1ps","instances":1,"healthy":1,"left":0,"required":1,`) {
+		t.Errorf("payments' check of the shared host: %.400s", check)
 	}
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/plan"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
@@ -34,11 +36,18 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 	at := time.Now().UTC()
 	facts, lbs := sourcetest.Synthetic(at)
 	lbs = lbs[:60]
-	// Most LBs serve both teams (a's even services, b's odd ones); every third serves b alone.
+	// Most LBs serve both teams (a's even services, b's odd ones), each b instance in the next
+	// container of the host of the a instance before it; every third serves b alone.
 	for i := range lbs {
 		for j := range lbs[i].Services {
 			team := map[bool]string{true: "a", false: "b"}[i%3 != 2 && j%2 == 0]
 			lbs[i].Services[j].Labels = map[string]string{"team": team}
+			if team == "b" && i%3 != 2 {
+				for k := range lbs[i].Services[j].Instances {
+					inst, beside := &lbs[i].Services[j].Instances[k], lbs[i].Services[j-1].Instances[k]
+					inst.Address, inst.Port = beside.Address, beside.Port+1
+				}
+			}
 		}
 	}
 	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
@@ -173,7 +182,23 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 		if _, body := get("/search?"+url.Values{"q": {e.ID}}.Encode(), "a-secret"); strings.Contains(body, ">"+e.ID+"</a>") {
 			leak("UI search "+e.ID, body)
 		}
-		asked += 3
+		// A plan of its hosts and a check of it answer as about an entity that does not exist.
+		toHosts := " -> host"
+		if e.Kind == graph.Host {
+			toHosts = ""
+		}
+		none := "no-such-" + string(e.Kind)
+		for _, ask := range []func(id string) url.Values{
+			func(id string) url.Values { return url.Values{"q": {fmt.Sprintf(`%s{id=%q}`, e.Kind, id) + toHosts}} },
+			func(id string) url.Values { return url.Values{"check": {id}} },
+		} {
+			code, body := get("/api/v1/topology/plan?"+ask(e.ID).Encode(), "a-secret")
+			noneCode, noneBody := get("/api/v1/topology/plan?"+ask(none).Encode(), "a-secret")
+			if code != noneCode || strings.ReplaceAll(body, e.ID, "X") != strings.ReplaceAll(noneBody, none, "X") {
+				leak("plan "+ask(e.ID).Encode(), body)
+			}
+		}
+		asked += 5
 	}
 	// Walks over everything a sees: no row of b's, and counts of a's view alone.
 	for _, q := range []string{"lb", "service", "instance", "container", "pod", "host", "image", "lb -> instance", "host <- instance", "container <- service",
@@ -193,6 +218,83 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 		_ = json.Unmarshal([]byte(body), &got)
 		if fmt.Sprint(got.Data.Rows) != fmt.Sprint(want.Rows) {
 			leak(q+" counts", fmt.Sprintf("%v, want a's view's %v", got.Data.Rows, want.Rows))
+		}
+		asked++
+	}
+	// Plans and checks are a's view's: on the hosts a shares with b, no wave, skip, reason (a
+	// service and its counts) or violation weighs b's services, and a host of b's in a check is
+	// unknown, as one that does not exist. The truth is the plan of a's view, of the hosts a's
+	// own query reaches (checkRows holds it to a's view).
+	hostsOf := func(q string) []string {
+		_, body := get("/api/v1/topology/query?"+url.Values{"q": {q}}.Encode(), "a-secret")
+		checkRows(q, body)
+		var r struct{ Data struct{ Rows [][]string } }
+		_ = json.Unmarshal([]byte(body), &r)
+		var ids []string
+		for _, row := range r.Data.Rows {
+			ids = append(ids, row[1])
+		}
+		return ids
+	}
+	oneService := hostsOf(`lb{name="lb-0000"} -> service{name="svc-0"} -> host`)
+	bHosts, err := truth.Exec(context.Background(), `service{team="b"} -> host`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bHost string
+	for _, row := range bHosts.Rows {
+		if hidden["host/"+row[1]] {
+			bHost = row[1]
+			break
+		}
+	}
+	if len(oneService) < 2 || bHost == "" {
+		t.Fatalf("a's service's hosts %q, a host of b's alone %q: the scene has changed", oneService, bHost)
+	}
+	for _, params := range []url.Values{
+		{}, // the hosts failing the lifecycle policy
+		{"q": {"host"}},
+		{"q": {"host"}, "min_healthy": {"1"}}, // every host skipped, its reason naming a service and its counts
+		{"q": {`lb{name="lb-0000"} -> host`}, "max_unavailable": {"2"}},
+		{"check": {strings.Join([]string{oneService[0], oneService[1], bHost}, ",")}},
+		{"check": {oneService[0] + "," + bHost}, "min_healthy": {"0.5"}},
+	} {
+		opts, err := plan.ParseOptions(params.Get("max_unavailable"), params.Get("min_healthy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want any
+		if check := params.Get("check"); check != "" {
+			want, err = plan.Check(view, strings.Split(check, ","), opts)
+		} else {
+			want, err = plan.Make(view, hostsOf(cmp.Or(params.Get("q"), `host{lifecycle="fail"}`)), opts)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData, _ := json.Marshal(want)
+		code, body := get("/api/v1/topology/plan?"+params.Encode(), "a-secret")
+		var got struct {
+			Data     json.RawMessage
+			Warnings []string
+		}
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil {
+			leak("plan "+params.Encode(), body)
+			continue
+		}
+		if g, w := string(got.Data), string(wantData); g != w {
+			i := 0
+			for i < min(len(g), len(w)) && g[i] == w[i] {
+				i++
+			}
+			leak("plan "+params.Encode(), fmt.Sprintf("from byte %d: %.200s, want a's view's %.200s", i, g[i:], w[i:]))
+		}
+		for _, w := range got.Warnings {
+			for _, e := range bOnly {
+				if strings.Contains(w, e.ID) {
+					leak("plan "+params.Encode()+" warns of "+e.Ref.String(), w)
+				}
+			}
 		}
 		asked++
 	}
