@@ -99,14 +99,16 @@ func auditRows(ctx context.Context, n int) {
 	}
 }
 
-// auditQuery is what a request asked: its path query, PromQL expression or search.
+// auditQuery is what a request asked: its path query, PromQL expression or search, or the
+// hosts of a plan's check, every check= as the plan endpoint reads them.
 func auditQuery(r *http.Request) string {
+	params := r.URL.Query()
 	for _, k := range []string{"q", "query", "expr", "match[]"} {
-		if v := r.URL.Query().Get(k); v != "" {
+		if v := params.Get(k); v != "" {
 			return v
 		}
 	}
-	return ""
+	return strings.Join(params["check"], ",")
 }
 
 // unauthorized answers a request without valid credentials: the API's error envelope, or a

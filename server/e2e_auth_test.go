@@ -277,6 +277,11 @@ func TestAccessControl(t *testing.T) {
 		!strings.Contains(body, `"scope":["team=\"payments\""]`) {
 		t.Errorf("whoami: %s", body)
 	}
+	// A plan's check, of payments' host and two it does not see (bank's, and one that does not
+	// exist), is audited with every host it asks about.
+	if code, body := get("/api/v1/topology/plan?check=shared,vaulthost&check=nowhere", "pay-secret", ""); code != http.StatusOK || !strings.Contains(body, `"hosts":["shared"]`) {
+		t.Errorf("payments' check: %d %s", code, body)
+	}
 	// Every read is audited, in --audit.file: who, role, endpoint, query, rows.
 	audit, err := os.ReadFile(auditFile)
 	if err != nil {
@@ -288,14 +293,20 @@ func TestAccessControl(t *testing.T) {
 	if fi, err := os.Stat(auditFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the audit file's mode: %v %v", fi.Mode(), err)
 	}
-	if !strings.Contains(string(audit), `"msg":"audit","user":"payments-ci","role":"payments","endpoint":"/api/v1/topology/query","query":"lb -> instance -> host","rows":1,`) {
+	for _, line := range []string{
+		`"endpoint":"/api/v1/topology/query","query":"lb -> instance -> host","rows":1,`,
+		`"endpoint":"/api/v1/topology/plan","query":"shared,vaulthost,nowhere","rows":1,`,
+	} {
+		if strings.Contains(string(audit), `"msg":"audit","user":"payments-ci","role":"payments",`+line) {
+			continue
+		}
 		var lines []string
 		for _, l := range strings.Split(string(audit), "\n") {
 			if strings.Contains(l, "payments-ci") {
 				lines = append(lines, l)
 			}
 		}
-		t.Errorf("no audit line for payments' query in:\n%.2000s", strings.Join(lines, "\n"))
+		t.Errorf("no audit line for payments' %s in:\n%.2000s", line, strings.Join(lines, "\n"))
 	}
 	if all := log.String() + string(audit); strings.Contains(all, "pay-secret") || strings.Contains(all, "root-secret") {
 		t.Error("a token is in the log")
