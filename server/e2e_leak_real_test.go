@@ -163,6 +163,7 @@ backend vault
 		"/entity/host/" + host,
 		"/entity/container/" + bankID,
 		"/fleet",
+		"/patch",
 		q("/promql", "expr", "strata_container_info"),
 	}
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // longest first: bankID before its short form

@@ -12,6 +12,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
+	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/plan"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
@@ -61,14 +64,16 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A third of the hosts run a banned kernel: the patch page lists services of both teams.
+	policy := &lifecycle.Policy{Rules: []lifecycle.Rule{{Name: "bad-kernel", KernelRelease: regexp.MustCompile(`^6\.1\.0-13-amd64$`)}}}
 	a := startAppWith(t, server.Options{RefreshInterval: time.Hour, LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "lbs", LBs: lbs}},
-		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}}, Auth: authn}, slog.New(slog.DiscardHandler))
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}}, Auth: authn, Lifecycle: policy}, slog.New(slog.DiscardHandler))
 
 	// The truth, independent of the code under test: the whole graph as the refresh makes it,
 	// and what a may see of it found by path queries over it (its services, all below them, and
 	// the LBs above them).
 	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{sourcetest.Static{SourceName: "lbs", LBs: lbs}},
-		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}}}, slog.New(slog.DiscardHandler))
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "facts", Set: facts}}, Lifecycle: policy}, slog.New(slog.DiscardHandler))
 	whole := r.Refresh(context.Background())
 	truth := &query.Engine{Graphs: staticGraph{whole}, Limits: query.Limits{MaxVisited: 1 << 30, MaxResults: 1 << 30}.OrDefaults()}
 	seen := map[string]bool{}
@@ -330,7 +335,11 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 		}
 		asked++
 	}
-	for _, page := range []string{"/", "/lbs", "/fleet", "/changes", "/search?q=lb-00"} {
+	// The admin's patch page names b's LBs: a's must not.
+	if _, body := get("/patch", "root-secret"); !slices.ContainsFunc(bOnly, func(e *graph.Entity) bool { return e.Kind == graph.LB && strings.Contains(body, ">"+e.ID+"<") }) {
+		t.Error("the admin's patch page names none of b's LBs: the page's check below would prove nothing")
+	}
+	for _, page := range []string{"/", "/lbs", "/fleet", "/patch", "/changes", "/search?q=lb-00"} {
 		_, body := get(page, "a-secret")
 		for _, e := range bOnly {
 			if e.Kind == graph.LB && strings.Contains(body, ">"+e.ID+"<") {
