@@ -29,7 +29,8 @@ import (
 // host), a policy that bans this host's running kernel (uname -r) turns the mission path's host
 // to fail, in the path language (the API the CLI asks), in PromQL (the status series names the
 // rule and the kernel), in a firing rule (the shipped alert's expression, without its hour of
-// for:), and in the UI's patch status, in a browser.
+// for:), in the UI's patch status, in a browser, and in the patch plan (which skips it: c1ps
+// has no other host).
 func TestLifecycleBansThisKernel(t *testing.T) {
 	testenv.Root(t)
 	testenv.Command(t, "haproxy")
@@ -146,6 +147,8 @@ func TestLifecycleBansThisKernel(t *testing.T) {
 		}
 		return nil
 	})
+
+	checkPlanOfFailingHosts(t, a)
 
 	// The UI's patch status: c1ps's instance on this host, which fails; the host with its kernel
 	// and OS; the link to the instances opens the search that lists them.

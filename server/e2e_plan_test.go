@@ -3,52 +3,22 @@ package server_test
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/strata-obs/strata/exporter"
 	"github.com/strata-obs/strata/internal/testenv"
-	"github.com/strata-obs/strata/server"
-	"github.com/strata-obs/strata/topology/lifecycle"
 	"github.com/strata-obs/strata/topology/plan"
-	"github.com/strata-obs/strata/topology/source"
-	"github.com/strata-obs/strata/topology/source/haproxy"
 )
 
-// TestPlanMissionHost: on the real HAProxy scene (c1ps' two servers are processes of this host)
-// with a policy that bans this host's running kernel, /api/v1/topology/plan's default hosts are
-// the failing ones: this host. Every instance of c1ps runs on it, so the plan skips it, and its
-// reason holds c1ps' numbers as the graph has them (its instances, their health, their host,
-// read through the entity API); the check of this host says it may not go down now. The
-// expected answer is made from the graph, not written down.
-func TestPlanMissionHost(t *testing.T) {
-	testenv.Root(t)
-	testenv.Command(t, "haproxy")
-	busybox := testenv.Command(t, "busybox")
-	truth := testenv.ReadThisHost(t)
-	ports := []int{testenv.FreePort(t), testenv.FreePort(t)}
-	for _, p := range ports {
-		hostHTTPD(t, busybox, p)
-	}
-	hap := startHAProxy(t, ports)
-	src, err := haproxy.New(haproxy.Config{Name: "edge", RuntimeAPI: "unix://" + hap.Socket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	expOpts := exporterOptions()
-	a := startApp(t, server.Options{
-		RefreshInterval: 2 * time.Second,
-		ScrapeInterval:  time.Second,
-		Exporter:        expOpts,
-		LBSources:       []source.LoadBalancers{src},
-		LocalHost:       exporter.HostName(*expOpts),
-		Lifecycle: &lifecycle.Policy{Rules: []lifecycle.Rule{
-			{Name: "bad-kernel", KernelRelease: regexp.MustCompile("^" + regexp.QuoteMeta(truth.KernelRelease) + "$"), Reason: "CVE-TEST-1"},
-		}},
-	})
+// checkPlanOfFailingHosts: on the real HAProxy scene (c1ps' servers are processes of this
+// host) with a policy that fails this host (TestLifecycleBansThisKernel), the default hosts of
+// /api/v1/topology/plan are the failing ones: this host. Every instance of c1ps runs on it, so
+// the plan skips it, and its reason holds c1ps' numbers as the graph has them (its instances,
+// their health, their host, read through the entity API); the check of this host says it may
+// not go down now. The expected answer is made from the graph, not written down.
+func checkPlanOfFailingHosts(t *testing.T, a *app) {
+	t.Helper()
 	testenv.Eventually(t, pollTimeout, "the plan of the failing hosts, as the graph has them", func() error {
 		var p plan.Plan
 		if _, err := getAPI(a.base, "/api/v1/topology/plan", &p); err != nil {
