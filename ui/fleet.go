@@ -339,28 +339,12 @@ func attrSearchHref(kind graph.Kind, attr, value, at string) string {
 	return pathQueryHref(fmt.Sprintf("%s{%s=%s}", kind, attr, quoteValue(value)), at)
 }
 
-// zoneLabels are where a host's zone is found: an attribute or label named zone (an inventory,
-// a cloud fact), else Kubernetes' node label.
-var zoneLabels = []string{"zone", "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"}
-
-func zoneOf(h *graph.Entity) string {
-	for _, k := range zoneLabels {
-		if v := h.Attrs.Get(k); v != "" {
-			return v
-		}
-		if v := h.Labels[k]; v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // oneZone is the zone all the hosts sit in, when every host's zone is known and they share
 // one: one zone's outage takes the whole service.
 func oneZone(hosts map[*graph.Entity]bool) (string, bool) {
 	zone := ""
 	for h := range hosts {
-		z := zoneOf(h)
+		z := h.Zone()
 		if z == "" || (zone != "" && z != zone) {
 			return "", false
 		}

@@ -37,25 +37,6 @@ type host struct {
 // onHost is a healthy instance on a host: its number in the index and its service's.
 type onHost struct{ inst, svc int32 }
 
-// zoneKeys are where a host's zone is found, attribute first, then label: an inventory's or a
-// cloud's fact, else Kubernetes' node labels (ui's fleet page reads the same).
-var zoneKeys = []string{"zone", "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"}
-
-// rackKeys are where a host's rack is found.
-var rackKeys = []string{"rack"}
-
-func firstOf(h *graph.Entity, keys []string) string {
-	for _, k := range keys {
-		if v := h.Attrs.Get(k); v != "" {
-			return v
-		}
-		if v := h.Labels[k]; v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // newIndex finds the hosts named by ids in g (those it does not hold are unknown, sorted),
 // the services with an instance on them, and their instances' health and hosts.
 func newIndex(g *graph.Graph, ids []string, opts Options) (*index, []string) {
@@ -73,7 +54,7 @@ func newIndex(g *graph.Graph, ids []string, opts Options) (*index, []string) {
 			continue
 		}
 		at[e] = int32(len(x.hosts))
-		x.hosts = append(x.hosts, host{entity: e, zone: firstOf(e, zoneKeys), rack: firstOf(e, rackKeys)})
+		x.hosts = append(x.hosts, host{entity: e, zone: e.Zone(), rack: e.Rack()})
 	}
 	// A few hosts (the failing ones): the services above them. A good part of the fleet: every
 	// service, which is cheaper than walking up from each host to the same services.
