@@ -113,10 +113,13 @@ type Pick struct {
 
 // Stage transforms the rows of a path.
 type Stage struct {
-	Op    string   // count, sort, limit, where
+	Op    string   // count, sort, limit, where, compare
 	By    []string // count by, sort by
 	Desc  bool     // sort by … desc
 	Limit int
 	Where *Matcher
-	Pos   Pos
+	// Against is compare's baseline; nil: the default (for instances, the other instances of
+	// their services).
+	Against *Path
+	Pos     Pos
 }

@@ -131,6 +131,7 @@ func describeTime(at time.Time) string {
 // thousand entities, wherever it is.
 func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, error) {
 	w := newWalker(ctx, lim)
+	w.g, w.setPath = g, q.Path
 	ents, via, err := w.pathVia(g, q.Path)
 	if err != nil {
 		return nil, err
@@ -145,7 +146,7 @@ func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	res.Warnings = append(res.Warnings, unknownNames(g, q)...)
+	res.Warnings = append(append(res.Warnings, unknownNames(g, q)...), w.warnings...)
 	if res.Entities != nil {
 		res.via = via
 	}
@@ -164,7 +165,15 @@ type walker struct {
 	// Room reused by each entity's reach and sort, not made anew for each.
 	found []*graph.Entity
 	keys  []entityKey
+	// What a stage reads beyond the rows (compare: the graph, the query's path) and the
+	// warnings it adds to the answer.
+	g        *graph.Graph
+	setPath  Path
+	warnings []string
 }
+
+// warn adds a warning to the answer.
+func (w *walker) warn(msg string) { w.warnings = append(w.warnings, msg) }
 
 // checkEvery is how much work a walk does between two looks at its context: an entity visited,
 // a matcher tried, a row sorted, counted or written is one. Often enough to stop within a

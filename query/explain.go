@@ -99,7 +99,11 @@ func Explain(q *Query) (string, error) {
 	for _, st := range q.Stages {
 		kind, ok := stageNamed(st.Op)
 		if !ok || kind.explain == nil {
-			return "", fmt.Errorf("%s: | %s has no PromQL equivalent (PromQL orders and limits by value only)", st.Pos, st.Op)
+			why := "PromQL orders and limits by value only"
+			if st.Op == "compare" {
+				why = "it tests every value beneath the set against a baseline"
+			}
+			return "", fmt.Errorf("%s: | %s has no PromQL equivalent (%s)", st.Pos, st.Op, why)
 		}
 		if err := kind.explain(x, st); err != nil {
 			return "", err

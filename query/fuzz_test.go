@@ -22,6 +22,8 @@ func FuzzParse(f *testing.F) {
 		`diff(lb{name="edge"} -> instance, 2026-11-20T10:00:00Z, 2026-11-20T10:05:00Z)`,
 		`instance[1:3] | where health =~ "UP|DOWN" | sort by port desc | limit 2 offset 1h30m`,
 		`instance{error_ratio>0.05, weight<=10} | where port==8080 | where position != 0`,
+		`host | compare`, `container -> host | compare against (host{a="x"}) | where p_value<0.05 | limit 1`,
+		`container{a="q\"uote\n"} -> host[1:] | compare | count`,
 		`host[-1] @ 1795168800.5`, `host{a="\x"}`, "host{a=`raw`}", `host # comment`, `[`, `"`, `->`, `diff(`,
 	} {
 		f.Add(s)
@@ -48,6 +50,14 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_, _ = Explain(q)
+		// A path written back (compare's query column) reads as the same path.
+		if q.Diff == nil {
+			text := q.Path.String()
+			back, err := Parse(text, Limits{})
+			if err != nil || back.Path.String() != text {
+				t.Fatalf("%q written back as %q: %v, reads as %q", src, text, err, back.Path.String())
+			}
+		}
 	})
 }
 

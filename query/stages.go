@@ -28,6 +28,7 @@ func stageKinds() []stageKind {
 		{name: "sort", parse: parseSort, apply: applySort},
 		{name: "limit", parse: parseLimit, apply: applyLimit},
 		{name: "where", parse: parseWhere, apply: applyWhere, explain: explainWhere},
+		{name: "compare", parse: parseCompare, apply: applyCompare},
 	}
 }
 

@@ -110,8 +110,8 @@ stages:
 				uses = append(uses, use{target, n})
 			}
 		}
-		if st.Op == "count" {
-			break stages // past a count the rows are its groups: its names are columns
+		if st.Op == "count" || st.Op == "compare" {
+			break stages // past a count or compare the rows are its own: its names are columns
 		}
 	}
 	seen := map[use]bool{}

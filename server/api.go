@@ -100,6 +100,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/auth/whoami", a.whoami)
 	for _, m := range []string{"GET", "POST"} {
 		mux.HandleFunc(m+" /api/v1/topology/query", a.query)
+		mux.HandleFunc(m+" /api/v1/topology/compare", a.compare)
 		mux.HandleFunc(m+" /api/v1/topology/diff", a.diff)
 		mux.HandleFunc(m+" /api/v1/topology/plan", a.plan)
 	}
@@ -287,6 +288,51 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data.Columns, data.Rows, data.Paths = res.Columns, res.Rows, res.Paths()
+	if !res.At.IsZero() {
+		data.Time = &res.At
+	}
+	httpapi.Success(w, data, res.Warnings)
+}
+
+// compare answers GET /api/v1/topology/compare?q=PATH[&against=PATH][&time=…]: what the
+// entities q reaches share that the baseline's do not (the path language's | compare).
+func (a *API) compare(w http.ResponseWriter, r *http.Request) {
+	q, ok := a.parse(w, r)
+	if !ok {
+		return
+	}
+	if len(q.Stages) > 0 || q.Diff != nil {
+		httpapi.Error(w, httpapi.BadData, "q is the set to compare: a path, without stages or diff")
+		return
+	}
+	st := query.Stage{Op: "compare"}
+	if src := r.FormValue("against"); src != "" {
+		against, err := query.Parse(src, a.opts.Limits)
+		switch {
+		case err != nil:
+			httpapi.Error(w, httpapi.BadData, "against: "+err.Error())
+			return
+		case len(against.Stages) > 0 || against.Diff != nil || against.At != nil || against.Offset != 0 || len(against.Path.Project) > 0:
+			httpapi.Error(w, httpapi.BadData, "against: a path, without projections, stages, diff, @ or offset")
+			return
+		}
+		st.Against = &against.Path
+	}
+	q.Stages = append(q.Stages, st)
+	at, err := timeParam(r, "time")
+	if err != nil {
+		httpapi.Error(w, httpapi.BadData, err.Error())
+		return
+	}
+	if !at.IsZero() && q.At == nil {
+		q.At = &at
+	}
+	res, ok := a.run(w, r, q, at)
+	if !ok {
+		return
+	}
+	auditRows(r.Context(), len(res.Rows))
+	data := QueryData{Columns: res.Columns, Rows: res.Rows}
 	if !res.At.IsZero() {
 		data.Time = &res.At
 	}

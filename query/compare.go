@@ -1,0 +1,452 @@
+package query
+
+import (
+	"cmp"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/strata-obs/strata/topology/graph"
+)
+
+// | compare [against (<path>)]: what the rows' entities (the set) share that the baseline's do
+// not. Every attribute and label of the set's entities and of every entity beneath them (an
+// instance's pod, container, image and host) is a value; each value present in the set is
+// ranked by how much more common it is there than in the baseline (the difference of the
+// shares, in points, as Honeycomb's BubbleUp ranks), with Fisher's exact test of it being more
+// common by chance, its p-value multiplied by the number of values and pairs tried
+// (Bonferroni), so that a value two of three instances share by chance does not come first:
+// the values whose corrected p-value is under compareLevel come before the others. Pairs of
+// values of the strongest candidates whose conjunction explains the set better than either
+// value alone are ranked with them. The baseline is the against path's entities, else, for
+// instances, the other instances of their services, else every other entity of the set's kind.
+
+// compareColumns are the stage's answer's columns.
+var compareColumns = []string{"layer", "attribute", "value", "in_set", "in_baseline", "difference", "p_value", "query"}
+
+// Bounds of the ranking's work and answer.
+const (
+	compareLevel      = 0.05 // a corrected p-value under it is significant
+	maxCompareValues  = 1000 // an attribute with more values in the set and baseline is an identity, left out
+	maxPairCandidates = 30   // the strongest values whose pairs are tried
+	maxCompareRows    = 500  // rows answered; the rest are counted in a warning
+	maxPairs          = maxPairCandidates * (maxPairCandidates - 1) / 2
+)
+
+// notShared are attributes no two entities share by design (identities, addresses) or that
+// select the set rather than describe it (health, the LB's traffic signals).
+var notShared = map[string]bool{
+	"address": true, "addresses": true, "port": true, "position": true, "server": true, "weight": true,
+	"hostname": true, "machine_id": true, "boot_id": true, "system_uuid": true, "uid": true, "pod_uid": true,
+	"ip": true, "ips": true, "container_id": true, "host": true, "node": true, "health": true, "failing": true, "ordinal": true, "reboot_required_since": true,
+}
+
+// sharedIDKinds are the kinds whose identity two instances may share (one host, one image).
+var sharedIDKinds = map[graph.Kind]bool{graph.Host: true, graph.Image: true}
+
+func parseCompare(p *parser, st *Stage) error {
+	if t := p.peek(); t.kind != tIdent || t.text != "against" {
+		return nil
+	}
+	p.next()
+	if _, err := p.expect(tLParen, `after "against"`); err != nil {
+		return err
+	}
+	path, err := p.path()
+	if err != nil {
+		return err
+	}
+	if len(path.Project) > 0 {
+		return p.errorf(p.peek(), "against (…) takes a path without projections")
+	}
+	if _, err := p.expect(tRParen, "to close against (…)"); err != nil {
+		return err
+	}
+	st.Against = &path
+	return nil
+}
+
+// feature is one value of one attribute of one layer.
+type feature struct {
+	layer       graph.Kind
+	attr, value string
+}
+
+// ranked is a value (or a pair, two) with its counts and test.
+type ranked struct {
+	f            []feature
+	inSet, inAll int // holders in the set, in the baseline
+	diff, p      float64
+}
+
+func applyCompare(t table, w *walker, st Stage) (table, error) {
+	out := table{columns: compareColumns, grouped: true}
+	if t.grouped {
+		return t, &Error{Pos: st.Pos, Msg: "| compare ranks entities: put it before | count"}
+	}
+	set := uniqueEntities(t.ents)
+	if len(set) == 0 {
+		w.warn("| compare: the set is empty: nothing to rank")
+		return out, nil
+	}
+	kind := set[0].Kind
+	inSet := make(map[*graph.Entity]bool, len(set))
+	for _, e := range set {
+		inSet[e] = true
+	}
+	var base []*graph.Entity
+	if st.Against != nil {
+		ents, err := w.path(w.g, *st.Against)
+		if err != nil {
+			return t, err
+		}
+		last := st.Against.Steps[len(st.Against.Steps)-1]
+		if last.Kind != kind {
+			return t, &Error{Pos: last.Pos, Msg: fmt.Sprintf("against (…) reaches %s entities, the set is of %s: compare like with like", last.Kind, kind)}
+		}
+		for _, e := range uniqueEntities(ents) {
+			if !inSet[e] {
+				base = append(base, e)
+			}
+		}
+	} else {
+		base = defaultBaseline(w.g, set, inSet)
+	}
+	if len(base) == 0 {
+		w.warn("| compare: the baseline is empty (the set is the whole population): nothing to compare against")
+		return out, nil
+	}
+
+	// Each entity's values, as indexes into feats; the set's first.
+	all := append(slices.Clone(set), base...)
+	ids := map[feature]int32{}
+	var feats []feature
+	held := make([][]int32, len(all))
+	for i, e := range all {
+		if err := w.visit(Step{Pos: st.Pos}); err != nil {
+			return t, err
+		}
+		for _, f := range featuresOf(w.g, e) {
+			id, ok := ids[f]
+			if !ok {
+				id = int32(len(feats))
+				ids[f] = id
+				feats = append(feats, f)
+			}
+			held[i] = append(held[i], id)
+		}
+		slices.Sort(held[i])
+		held[i] = slices.Compact(held[i])
+	}
+	// An attribute of more values than maxCompareValues is an identity: left out.
+	values := map[feature]int{}
+	for _, f := range feats {
+		values[feature{layer: f.layer, attr: f.attr}]++
+	}
+	for key, n := range values {
+		if n > maxCompareValues {
+			w.warn(fmt.Sprintf("| compare: %s attribute %q has %d values, more than %d: left out as an identity", key.layer, key.attr, n, maxCompareValues))
+		}
+	}
+	setCount, baseCount := make([]int, len(feats)), make([]int, len(feats))
+	for i, h := range held {
+		for _, id := range h {
+			if i < len(set) {
+				setCount[id]++
+			} else {
+				baseCount[id]++
+			}
+		}
+	}
+	var singles []ranked
+	for id, f := range feats {
+		// Absent from the set, held by every entity (no test: both margins full), or an identity.
+		if setCount[id] == 0 || setCount[id]+baseCount[id] == len(all) || values[feature{layer: f.layer, attr: f.attr}] > maxCompareValues {
+			continue
+		}
+		singles = append(singles, rank(len(set), len(base), setCount[id], baseCount[id], f))
+	}
+	pairs := comparePairs(set, base, held, ids, singles)
+	tried := len(singles) + pairs.tried
+	rows := append(singles, pairs.shown...)
+	for i := range rows {
+		rows[i].p = min(1, rows[i].p*float64(tried))
+	}
+	slices.SortFunc(rows, func(a, b ranked) int {
+		if sa, sb := a.p < compareLevel, b.p < compareLevel; sa != sb {
+			if sa {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(b.diff, a.diff), cmp.Compare(a.p, b.p), cmp.Compare(len(a.f), len(b.f)),
+			cmp.Compare(a.f[0].layer.Depth(), b.f[0].layer.Depth()), strings.Compare(a.f[0].attr, b.f[0].attr), strings.Compare(a.f[0].value, b.f[0].value))
+	})
+	// Only what is more common in the set ranks.
+	n := slices.IndexFunc(rows, func(r ranked) bool { return r.diff <= 0 && r.p >= compareLevel })
+	if n < 0 {
+		n = len(rows)
+	}
+	if n > maxCompareRows {
+		w.warn(fmt.Sprintf("| compare: %d more values more common in the set than in the baseline, not shown (at most %d)", n-maxCompareRows, maxCompareRows))
+		n = maxCompareRows
+	}
+	if err := w.cells(st.Pos, n, len(compareColumns)); err != nil {
+		return t, err
+	}
+	for _, r := range rows[:n] {
+		out.rows = append(out.rows, r.row(w.setPath, len(set), len(base)))
+	}
+	return out, nil
+}
+
+// rank is a value's counts, shares' difference and uncorrected p-value.
+func rank(nSet, nBase, inSet, inBase int, f ...feature) ranked {
+	return ranked{f: f, inSet: inSet, inAll: inBase,
+		diff: float64(inSet)/float64(nSet) - float64(inBase)/float64(nBase),
+		p:    fisherGreater(inSet, nSet-inSet, inBase, nBase-inBase)}
+}
+
+// defaultBaseline is, for instances, the other instances of their services; for any other
+// kind, every other entity of it.
+func defaultBaseline(g *graph.Graph, set []*graph.Entity, inSet map[*graph.Entity]bool) []*graph.Entity {
+	var out []*graph.Entity
+	seen := map[*graph.Entity]bool{}
+	add := func(e *graph.Entity) {
+		if !inSet[e] && !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	if set[0].Kind != graph.Instance {
+		for e := range g.All(set[0].Kind) {
+			add(e)
+		}
+		return out
+	}
+	services := map[*graph.Entity]bool{}
+	for _, inst := range set {
+		for _, edge := range g.UpOf(inst) {
+			if svc := edge.FromEntity(); svc.Kind == graph.Service && !services[svc] {
+				services[svc] = true
+				for _, down := range g.DownOf(svc) {
+					if e := down.ToEntity(); e.Kind == graph.Instance {
+						add(e)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// featuresOf is an entity's values and those of every entity beneath it.
+func featuresOf(g *graph.Graph, e *graph.Entity) []feature {
+	var out []feature
+	add := func(x *graph.Entity) {
+		if sharedIDKinds[x.Kind] {
+			out = append(out, feature{x.Kind, "id", x.ID})
+		}
+		for name, v := range x.Attrs.All() {
+			if v != "" && !notShared[name] && !graph.IsSignal(name) {
+				out = append(out, feature{x.Kind, name, v})
+			}
+		}
+		for name, v := range x.Labels {
+			if v != "" {
+				out = append(out, feature{x.Kind, name, v})
+			}
+		}
+	}
+	add(e)
+	_ = g.Walk(e, false, func(x *graph.Entity) (bool, error) {
+		add(x)
+		return true, nil
+	})
+	return out
+}
+
+// comparedPairs are the pairs tried and those shown.
+type comparedPairs struct {
+	tried int
+	shown []ranked
+}
+
+// comparePairs tries the pairs of the strongest values (of different attributes) and keeps
+// those whose conjunction is more common in the set than in the baseline by more than either
+// value alone, and whose second value, among the holders of the stronger, is more common in the
+// set beyond chance: a cause that needs both.
+func comparePairs(set, base []*graph.Entity, held [][]int32, ids map[feature]int32, singles []ranked) comparedPairs {
+	cands := slices.Clone(singles)
+	cands = slices.DeleteFunc(cands, func(r ranked) bool { return r.inSet < 2 })
+	slices.SortFunc(cands, func(a, b ranked) int { return cmp.Compare(b.diff, a.diff) })
+	cands = cands[:min(len(cands), maxPairCandidates)]
+	words := (len(held) + 63) / 64
+	bitsOf := make([][]uint64, len(cands))
+	for i, c := range cands {
+		bitsOf[i] = make([]uint64, words)
+		id := ids[c.f[0]]
+		for e, h := range held {
+			if _, ok := slices.BinarySearch(h, id); ok {
+				bitsOf[i][e/64] |= 1 << (e % 64)
+			}
+		}
+	}
+	var out comparedPairs
+	nSet := len(set)
+	for i := range cands {
+		for j := i + 1; j < len(cands); j++ {
+			a, b := cands[i], cands[j]
+			if a.f[0].layer == b.f[0].layer && a.f[0].attr == b.f[0].attr {
+				continue // one attribute has one value an entity
+			}
+			out.tried++
+			inSet, inBase := 0, 0
+			for k, x := range bitsOf[i] {
+				both := x & bitsOf[j][k]
+				if both == 0 {
+					continue
+				}
+				// Entities below nSet are the set's.
+				lo, hi := k*64, k*64+64
+				switch {
+				case hi <= nSet:
+					inSet += bits.OnesCount64(both)
+				case lo >= nSet:
+					inBase += bits.OnesCount64(both)
+				default:
+					mask := uint64(1)<<(nSet-lo) - 1
+					inSet += bits.OnesCount64(both & mask)
+					inBase += bits.OnesCount64(both &^ mask)
+				}
+			}
+			if inSet < 2 {
+				continue
+			}
+			fa, fb := a.f[0], b.f[0]
+			if fa.layer.Depth() > fb.layer.Depth() || fa.layer == fb.layer && fa.attr > fb.attr {
+				fa, fb = fb, fa // a pair is written from the top: container & host
+			}
+			r := rank(nSet, len(base), inSet, inBase, fa, fb)
+			// Shown when it beats both values, and among the holders of the stronger value the
+			// other is more common in the set beyond chance (corrected for the pairs tried).
+			strong := a
+			if b.diff > a.diff {
+				strong = b
+			}
+			if r.diff > strong.diff && fisherGreater(inSet, strong.inSet-inSet, inBase, strong.inAll-inBase)*float64(maxPairs) < compareLevel {
+				out.shown = append(out.shown, r)
+			}
+		}
+	}
+	return out
+}
+
+// row is the stage's answer's row for a value or pair: its layers, attributes and values
+// (" & " between a pair's), the shares, their difference, the corrected p-value, and the query
+// that lists the set's entities holding it.
+func (r ranked) row(set Path, nSet, nBase int) []string {
+	var layers, attrs, vals []string
+	for _, f := range r.f {
+		layers, attrs, vals = append(layers, string(f.layer)), append(attrs, f.attr), append(vals, f.value)
+	}
+	return []string{strings.Join(layers, " & "), strings.Join(attrs, " & "), strings.Join(vals, " & "),
+		share(r.inSet, nSet), share(r.inAll, nBase), strconv.FormatFloat(r.diff, 'f', 3, 64),
+		strconv.FormatFloat(r.p, 'g', 3, 64), holdersQuery(set, r.f)}
+}
+
+func share(n, of int) string { return strconv.FormatFloat(float64(n)/float64(of), 'f', 3, 64) }
+
+// holdersQuery is the set's path narrowed to the entities holding the values: a value of the
+// set's own kind is a matcher of its last step, one beneath a step down to its layer (a pair's
+// second when the first's layer walks down to it, else the first alone).
+func holdersQuery(set Path, fs []feature) string {
+	p := Path{Steps: slices.Clone(set.Steps)}
+	last := len(p.Steps) - 1
+	p.Steps[last].Matchers = slices.Clone(p.Steps[last].Matchers)
+	own := p.Steps[last].Kind
+	for _, f := range fs {
+		m := &Matcher{Name: f.attr, Op: "=", Value: f.value}
+		switch end := p.Steps[len(p.Steps)-1].Kind; {
+		case f.layer == own:
+			p.Steps[last].Matchers = append(p.Steps[last].Matchers, m)
+		case end == own || reachesDown(end, f.layer):
+			p.Steps = append(p.Steps, Step{Dir: Down, Kind: f.layer, Matchers: []*Matcher{m}})
+		}
+	}
+	return p.String()
+}
+
+// reachesDown tells whether a step down from kind from reaches kind to: a pod or container
+// reaches what lies beneath it; an image and a host reach nothing.
+func reachesDown(from, to graph.Kind) bool {
+	return (from == graph.Pod || from == graph.Container) && to.Depth() > from.Depth()
+}
+
+// String writes a path as the language reads it, without its projections.
+func (p Path) String() string {
+	var b strings.Builder
+	for _, st := range p.Steps {
+		switch st.Dir {
+		case Down:
+			b.WriteString(" -> ")
+		case Up:
+			b.WriteString(" <- ")
+		}
+		b.WriteString(string(st.Kind))
+		if len(st.Matchers) > 0 {
+			b.WriteByte('{')
+			for j, m := range st.Matchers {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(m.Name + m.Op)
+				if m.numeric {
+					b.WriteString(m.Value)
+				} else {
+					b.WriteString(quoteString(m.Value))
+				}
+			}
+			b.WriteByte('}')
+		}
+		if pk := st.Pick; pk != nil {
+			b.WriteString(pk.String())
+		}
+	}
+	return b.String()
+}
+
+// String writes a pick as written: [i] or [a:b].
+func (pk *Pick) String() string {
+	if pk.Index != nil {
+		return "[" + strconv.Itoa(*pk.Index) + "]"
+	}
+	s := "["
+	if pk.From != nil {
+		s += strconv.Itoa(*pk.From)
+	}
+	s += ":"
+	if pk.To != nil {
+		s += strconv.Itoa(*pk.To)
+	}
+	return s + "]"
+}
+
+// quoteString writes a string value as the lexer reads it back.
+func quoteString(s string) string { return `"` + stringEscaper.Replace(s) + `"` }
+
+var stringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+
+func uniqueEntities(es []*graph.Entity) []*graph.Entity {
+	seen := make(map[*graph.Entity]bool, len(es))
+	out := make([]*graph.Entity, 0, len(es))
+	for _, e := range es {
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}

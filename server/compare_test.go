@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/source"
+	"github.com/strata-obs/strata/topology/source/sourcetest"
+)
+
+// TestCompareAPI: /api/v1/topology/compare?q=SET[&against=BASELINE] answers | compare's table in
+// the envelope: the DOWN instances of web, on the hosts of kernel 6.1.0-13, share that kernel;
+// against the UP instances on that kernel they share nothing but their hosts. Bad parameters
+// are bad_data with the position of the error.
+func TestCompareAPI(t *testing.T) {
+	var hosts []source.Host
+	var instances []source.Instance
+	for i := range 12 {
+		name := "h" + string(rune('a'+i))
+		kernel := "6.1.0-28-amd64"
+		if i%3 == 0 {
+			kernel = "6.1.0-13-amd64"
+		}
+		hosts = append(hosts, source.Host{Origin: source.OriginInventory, Name: name, Attrs: map[string]string{"kernel_release": kernel}})
+		health := source.HealthUp
+		if i%3 == 0 && i < 9 {
+			health = source.HealthDown
+		}
+		instances = append(instances, source.Instance{Name: "s" + name, Address: "192.0.2." + string(rune('1'+i)), Port: 80, Position: i, Health: health, Host: name})
+	}
+	lbs := sourcetest.Static{SourceName: "edge", LBs: []source.LB{{Name: "edge", Provider: "haproxy", Services: []source.Service{{Name: "web", Instances: instances}}}}}
+	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{lbs},
+		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "inventory", Set: &source.FactSet{Hosts: hosts}}}}, slog.New(slog.DiscardHandler))
+	r.Refresh(context.Background())
+	mux := http.NewServeMux()
+	NewAPI(r, APIOptions{}).Register(mux)
+	get := func(params url.Values) (int, map[string]any) {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/topology/compare?"+params.Encode(), nil))
+		var env map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+			t.Fatalf("%v: %d, not JSON: %s", params, rec.Code, rec.Body)
+		}
+		return rec.Code, env
+	}
+	code, env := get(url.Values{"q": {`instance{health="DOWN"}`}})
+	data, _ := env["data"].(map[string]any)
+	rows, _ := data["rows"].([]any)
+	if code != http.StatusOK || len(rows) == 0 {
+		t.Fatalf("compare: %d %v", code, env)
+	}
+	// Three of three DOWN on 6.1.0-13 against one of nine UP: 3/3 − 1/9.
+	first := rows[0].([]any)
+	if first[0] != "host" || first[1] != "kernel_release" || first[2] != "6.1.0-13-amd64" || first[3] != "1.000" || first[4] != "0.111" || first[5] != "0.889" {
+		t.Errorf("first row %v, want host kernel_release 6.1.0-13-amd64 1.000 0.111 0.889", first)
+	}
+	if cols := data["columns"].([]any); len(cols) != 8 || cols[6] != "p_value" {
+		t.Errorf("columns %v", cols)
+	}
+
+	code, env = get(url.Values{"q": {`instance{health="DOWN"}`}, "against": {`host{kernel_release="6.1.0-13-amd64"} <- instance`}})
+	data, _ = env["data"].(map[string]any)
+	rows, _ = data["rows"].([]any)
+	for _, row := range rows {
+		if r := row.([]any); r[1] == "kernel_release" {
+			t.Errorf("against the other instances on 6.1.0-13, the kernel still ranks: %v", r)
+		}
+	}
+	if code != http.StatusOK {
+		t.Errorf("against: %d %v", code, env)
+	}
+
+	for _, c := range []struct {
+		params url.Values
+		holds  string
+	}{
+		{url.Values{"q": {`instance{health="DOWN"} | count`}}, "q is the set to compare: a path, without stages or diff"},
+		{url.Values{"q": {`instance{health="DOWN"}`}, "against": {`hots`}}, `against: 1:1: expected kind at the start of the query, got "hots"`},
+		{url.Values{"q": {`instance{health="DOWN"}`}, "against": {`instance | limit 3`}}, "against: a path, without projections, stages"},
+		{url.Values{"q": {`instance{health="DOWN"`}}, "1:23: "},
+	} {
+		code, env := get(c.params)
+		if msg, _ := env["error"].(string); code != http.StatusBadRequest || env["errorType"] != "bad_data" || !strings.Contains(msg, c.holds) {
+			t.Errorf("%v: %d %v, want bad_data holding %q", c.params, code, env, c.holds)
+		}
+	}
+	// An empty set: an empty table and a warning, not an error.
+	code, env = get(url.Values{"q": {`instance{health="MAINT"}`}})
+	if w, _ := env["warnings"].([]any); code != http.StatusOK || len(w) != 1 || !strings.Contains(w[0].(string), "the set is empty") {
+		t.Errorf("an empty set: %d %v", code, env)
+	}
+}
