@@ -66,6 +66,9 @@ bench: build
 	GOGC=75 $(GO) test -run '^$$' -bench 'RefreshFleetTraffic' -benchtime 6x -timeout 30m ./topology
 	GOGC=75 $(GO) test -run '^$$' -bench 'MissionQueryFleet' -benchtime 1x -timeout 30m ./server
 	GOGC=75 $(GO) test -run '^$$' -bench 'GraphAtFleet' -benchtime 3x -timeout 30m ./topology
+	GOGC=75 $(GO) test -run '^$$' -bench 'PlanFleet' -benchmem -benchtime 10x -timeout 30m ./topology/plan
+# 200 seeded trials each of a planted kernel, a planted pair and none (about 4 minutes).
+	GOGC=75 $(GO) test -run '^$$' -bench 'CompareFleet' -benchmem -benchtime 1x -timeout 30m ./query
 	GOGC=75 $(GO) test -run '^$$' -bench 'GlobalFleet' -benchtime 3x -timeout 30m ./topology
 # How one site's cost grows (docs/design.md, "Targets"): one process per size, beside
 # Prometheus's own head on the same series. Then ten sites in a real Thanos, side by side with
