@@ -46,6 +46,8 @@ type lbData struct {
 	Chart               *chartView
 	Aggregated, TooMany bool
 	Nodes, MaxNodes     int
+	// Shared is what the DOWN instances share (| compare); nil when none is DOWN.
+	Shared *shareData
 }
 
 // lb is the page of a load balancer: LB → service → instance → host as a sankey coloured by
@@ -111,6 +113,9 @@ func (u *UI) lb(c *echo.Context) error {
 			return err
 		}
 		d.Chart = &chart
+	}
+	if filter == "" {
+		d.Shared = u.sharedByFailing(c.Request().Context(), c, g, lb, at)
 	}
 	return u.render(c, http.StatusOK, "lb", "Load balancer "+id, lbPage{LB: &d})
 }
