@@ -121,5 +121,9 @@ type Stage struct {
 	// Against is compare's baseline; nil: the default (for instances, the other instances of
 	// their services).
 	Against *Path
-	Pos     Pos
+	// Since makes compare rank what changed beneath the entities since a time (SinceTime, or
+	// SinceAgo before the query's time) rather than what they hold.
+	SinceTime *time.Time
+	SinceAgo  time.Duration
+	Pos       Pos
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strata-obs/strata/topology/graph"
 )
@@ -48,7 +49,7 @@ var sharedIDKinds = map[graph.Kind]bool{graph.Host: true, graph.Image: true}
 
 func parseCompare(p *parser, st *Stage) error {
 	if t := p.peek(); t.kind != tIdent || t.text != "against" {
-		return nil
+		return parseSince(p, st)
 	}
 	p.next()
 	if _, err := p.expect(tLParen, `after "against"`); err != nil {
@@ -65,7 +66,23 @@ func parseCompare(p *parser, st *Stage) error {
 		return err
 	}
 	st.Against = &path
-	return nil
+	return parseSince(p, st)
+}
+
+// parseSince reads compare's since <time | duration>.
+func parseSince(p *parser, st *Stage) error {
+	if t := p.peek(); t.kind != tIdent || t.text != "since" {
+		return nil
+	}
+	p.next()
+	if p.peek().kind == tDuration {
+		d, err := p.duration(`after "since"`)
+		st.SinceAgo = d
+		return err
+	}
+	at, err := p.timestamp(`after "since"`)
+	st.SinceTime = &at
+	return err
 }
 
 // feature is one value of one attribute of one layer.
@@ -119,6 +136,14 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 		return out, nil
 	}
 
+	past, err := w.since(st)
+	if err != nil {
+		return t, err
+	}
+	values := func(e *graph.Entity) []feature { return featuresOf(w.g, e) }
+	if past != nil {
+		values = func(e *graph.Entity) []feature { return changesOf(w.g, past, e) }
+	}
 	// Each entity's values, as indexes into feats; the set's first.
 	all := append(slices.Clone(set), base...)
 	ids := map[feature]int32{}
@@ -128,7 +153,7 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 		if err := w.visit(Step{Pos: st.Pos}); err != nil {
 			return t, err
 		}
-		for _, f := range featuresOf(w.g, e) {
+		for _, f := range values(e) {
 			id, ok := ids[f]
 			if !ok {
 				id = int32(len(feats))
@@ -141,11 +166,11 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 		held[i] = slices.Compact(held[i])
 	}
 	// An attribute of more values than maxCompareValues is an identity: left out.
-	values := map[feature]int{}
+	valuesOf := map[feature]int{}
 	for _, f := range feats {
-		values[feature{layer: f.layer, attr: f.attr}]++
+		valuesOf[feature{layer: f.layer, attr: f.attr}]++
 	}
-	for key, n := range values {
+	for key, n := range valuesOf {
 		if n > maxCompareValues {
 			w.warn(fmt.Sprintf("| compare: %s attribute %q has %d values, more than %d: left out as an identity", key.layer, key.attr, n, maxCompareValues))
 		}
@@ -163,7 +188,7 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 	var singles []ranked
 	for id, f := range feats {
 		// Absent from the set, held by every entity (no test: both margins full), or an identity.
-		if setCount[id] == 0 || setCount[id]+baseCount[id] == len(all) || values[feature{layer: f.layer, attr: f.attr}] > maxCompareValues {
+		if setCount[id] == 0 || setCount[id]+baseCount[id] == len(all) || valuesOf[feature{layer: f.layer, attr: f.attr}] > maxCompareValues {
 			continue
 		}
 		singles = append(singles, rank(len(set), len(base), setCount[id], baseCount[id], f))
@@ -448,5 +473,62 @@ func uniqueEntities(es []*graph.Entity) []*graph.Entity {
 			out = append(out, e)
 		}
 	}
+	return out
+}
+
+// since is the graph compare's since names, or nil without since.
+func (w *walker) since(st Stage) (*graph.Graph, error) {
+	if st.SinceTime == nil && st.SinceAgo == 0 {
+		return nil, nil
+	}
+	if w.graphs == nil {
+		return nil, &Error{Pos: st.Pos, Msg: "| compare since reads the stored history: ask a server (strata query, the API)"}
+	}
+	at := w.at.Add(-st.SinceAgo)
+	if st.SinceTime != nil {
+		at = *st.SinceTime
+	}
+	if !at.Before(w.at) {
+		return nil, &Error{Pos: st.Pos, Msg: fmt.Sprintf("| compare since %s: not before the query's time, %s", at.UTC().Format(time.RFC3339), w.at.UTC().Format(time.RFC3339))}
+	}
+	past, _, err := w.graphs.GraphAt(w.ctx, at)
+	if err != nil {
+		return nil, &Error{Pos: st.Pos, Msg: fmt.Sprintf("| compare since: the graph at %s: %v", at.UTC().Format(time.RFC3339), err)}
+	}
+	return past, nil
+}
+
+// changesOf is what changed beneath an entity (and in it) since the past graph: each attribute
+// whose value differs ("old → new", "(none)" for no value), and each entity that was not there
+// then ("added").
+func changesOf(g, past *graph.Graph, e *graph.Entity) []feature {
+	var out []feature
+	add := func(x *graph.Entity) {
+		then, ok := past.Get(x.Ref)
+		if !ok {
+			out = append(out, feature{x.Kind, "added", "yes"})
+			return
+		}
+		names := map[string]bool{}
+		for name := range x.Attrs.All() {
+			names[name] = true
+		}
+		for name := range then.Attrs.All() {
+			names[name] = true
+		}
+		for name := range names {
+			if notShared[name] || graph.IsSignal(name) {
+				continue
+			}
+			if before, now := then.Attrs.Get(name), x.Attrs.Get(name); before != now {
+				out = append(out, feature{x.Kind, name, cmp.Or(before, "(none)") + " → " + cmp.Or(now, "(none)")})
+			}
+		}
+	}
+	add(e)
+	_ = g.Walk(e, false, func(x *graph.Entity) (bool, error) {
+		add(x)
+		return true, nil
+	})
 	return out
 }

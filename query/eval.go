@@ -93,7 +93,11 @@ func (e *Engine) Run(ctx context.Context, q *Query) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph at %s: %w", describeTime(at), err)
 	}
-	res, err := Eval(ctx, g, q, e.Limits)
+	now := at
+	if now.IsZero() {
+		now = e.now()
+	}
+	res, err := eval(ctx, g, q, e.Limits, e.Graphs, now)
 	if err != nil {
 		return nil, err
 	}
@@ -130,8 +134,13 @@ func describeTime(at time.Time) string {
 // Eval runs a query's path and stages on one graph. The context's end stops it within a few
 // thousand entities, wherever it is.
 func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, error) {
+	return eval(ctx, g, q, lim, nil, time.Time{})
+}
+
+// eval is Eval with the stored graphs and the query's time, which compare since reads.
+func eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits, graphs Graphs, at time.Time) (*Result, error) {
 	w := newWalker(ctx, lim)
-	w.g, w.setPath = g, q.Path
+	w.g, w.setPath, w.graphs, w.at = g, q.Path, graphs, at
 	ents, via, err := w.pathVia(g, q.Path)
 	if err != nil {
 		return nil, err
@@ -170,6 +179,9 @@ type walker struct {
 	g        *graph.Graph
 	setPath  Path
 	warnings []string
+	// The stored graphs and the query's time, for compare since; nil and zero in Eval.
+	graphs Graphs
+	at     time.Time
 }
 
 // warn adds a warning to the answer.

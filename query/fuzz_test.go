@@ -22,7 +22,7 @@ func FuzzParse(f *testing.F) {
 		`diff(lb{name="edge"} -> instance, 2026-11-20T10:00:00Z, 2026-11-20T10:05:00Z)`,
 		`instance[1:3] | where health =~ "UP|DOWN" | sort by port desc | limit 2 offset 1h30m`,
 		`instance{error_ratio>0.05, weight<=10} | where port==8080 | where position != 0`,
-		`host | compare`, `container -> host | compare against (host{a="x"}) | where p_value<0.05 | limit 1`,
+		`host | compare`, `instance | compare since 1h`, `instance | compare against (instance) since 1795168800`, `container -> host | compare against (host{a="x"}) | where p_value<0.05 | limit 1`,
 		`container{a="q\"uote\n"} -> host[1:] | compare | count`,
 		`host[-1] @ 1795168800.5`, `host{a="\x"}`, "host{a=`raw`}", `host # comment`, `[`, `"`, `->`, `diff(`,
 	} {

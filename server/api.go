@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/internal/httpapi"
@@ -294,8 +295,9 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	httpapi.Success(w, data, res.Warnings)
 }
 
-// compare answers GET /api/v1/topology/compare?q=PATH[&against=PATH][&time=…]: what the
-// entities q reaches share that the baseline's do not (the path language's | compare).
+// compare answers GET /api/v1/topology/compare?q=PATH[&against=PATH][&since=…][&time=…]: what
+// the entities q reaches share that the baseline's do not, or what changed beneath them since a
+// time (the path language's | compare).
 func (a *API) compare(w http.ResponseWriter, r *http.Request) {
 	q, ok := a.parse(w, r)
 	if !ok {
@@ -317,6 +319,16 @@ func (a *API) compare(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		st.Against = &against.Path
+	}
+	if since := r.FormValue("since"); since != "" {
+		if d, err := model.ParseDuration(since); err == nil && d > 0 {
+			st.SinceAgo = time.Duration(d)
+		} else if t, err := query.ParseTime(since); err == nil {
+			st.SinceTime = &t
+		} else {
+			httpapi.Error(w, httpapi.BadData, "since: want a time (RFC 3339 or unix seconds) or a positive duration (1h): "+err.Error())
+			return
+		}
 	}
 	q.Stages = append(q.Stages, st)
 	at, err := timeParam(r, "time")

@@ -85,6 +85,7 @@ func TestCompareAPI(t *testing.T) {
 		{url.Values{"q": {`instance{health="DOWN"}`}, "against": {`hots`}}, `against: 1:1: expected kind at the start of the query, got "hots"`},
 		{url.Values{"q": {`instance{health="DOWN"}`}, "against": {`instance | limit 3`}}, "against: a path, without projections, stages"},
 		{url.Values{"q": {`instance{health="DOWN"`}}, "1:23: "},
+		{url.Values{"q": {`instance{health="DOWN"}`}, "since": {"yesterday"}}, "since: want a time (RFC 3339 or unix seconds) or a positive duration"},
 	} {
 		code, env := get(c.params)
 		if msg, _ := env["error"].(string); code != http.StatusBadRequest || env["errorType"] != "bad_data" || !strings.Contains(msg, c.holds) {
