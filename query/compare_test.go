@@ -199,6 +199,41 @@ func TestCompareRows(t *testing.T) {
 	_ = down
 }
 
+// TestCompareBounds: an attribute of more than maxCompareValues values (an identity: a request
+// id on each instance) is left out with a warning; a set equal to its baseline's population
+// answers no rows and a warning; | compare after | count is refused with its position.
+func TestCompareBounds(t *testing.T) {
+	f := newCompareFleet(100, 2*maxCompareValues, 3)
+	for i, inst := range f.instances {
+		inst.Attrs.Set("request_id", strconv.Itoa(i))
+	}
+	f.setFailing(func(i int) bool { return i%7 == 0 })
+	res := f.compare(t)
+	warned := false
+	for _, w := range res.Warnings {
+		warned = warned || strings.Contains(w, `instance attribute "request_id" has`) && strings.Contains(w, "left out as an identity")
+	}
+	if !warned {
+		t.Errorf("warnings %q, want request_id left out", res.Warnings)
+	}
+	for _, row := range res.Rows {
+		if row[1] == "request_id" {
+			t.Fatalf("request_id ranked: %q", row)
+		}
+	}
+	f.setFailing(func(int) bool { return true })
+	if res := f.compare(t); len(res.Rows) != 0 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "the baseline is empty") {
+		t.Errorf("every instance failing: %d rows, warnings %q", len(res.Rows), res.Warnings)
+	}
+	q, err := Parse(`instance | count | compare`, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Eval(context.Background(), f.g, q, Limits{}); err == nil || !strings.HasPrefix(err.Error(), "1:20: ") {
+		t.Errorf("compare after count: %v", err)
+	}
+}
+
 // staticGraphs serves one graph at every time.
 type staticGraphs struct{ g *graph.Graph }
 

@@ -180,6 +180,7 @@ func TestLBGolden(t *testing.T) {
 				`<h2>What do the DOWN instances share?</h2>`,
 				`<tr><td>container</td><td>image</td><td><a href="/search?q=lb%7Bid%3D%22haproxy%2Fedge%22%7D&#43;-%3E&#43;instance%7Bhealth%3D%22DOWN%22%7D&#43;-%3E&#43;container%7Bimage%3D%22registry.example%2Fc1ps%3A1.3%22%7D">registry.example/c1ps:1.3</a></td><td class="count">1.000</td><td class="count">0.000</td><td class="count">1.000</td>`,
 				`"name":"DOWN instances","type":"bar"`,
+				`<td><a href="/entity/image/registry.example/c1ps:1.3">image</a></td><td>id</td>`,
 				// The table: position order, the way down to the host, the host's facts as searches.
 				`<td><a href="/entity/service/edge/c1ps">c1ps</a></td><td>0</td><td><a href="/entity/instance/edge/c1ps/c1ps-0">c1ps-0</a></td><td>10.0.3.1:8080</td><td class="health up">UP</td>`,
 				`<a href="/entity/container/aaaa000000000000000000000000000000000000000000000000000000000001">c1ps</a>`,

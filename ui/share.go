@@ -66,7 +66,11 @@ func (d *shareData) fill(c *echo.Context, res *query.Result, at string) {
 	rows := res.Rows[:min(len(res.Rows), maxShareRows)]
 	var shown []row
 	for _, r := range rows {
-		shown = append(shown, row{Cells: []cell{{Text: r[0]}, {Text: r[1]}, {Text: r[2], Href: pathQueryHref(r[7], at)},
+		layer := cell{Text: r[0]}
+		if r[1] == "id" { // a host or an image itself: its page
+			layer.Href = entityHref(graph.Kind(r[0]), r[2], at)
+		}
+		shown = append(shown, row{Cells: []cell{layer, {Text: r[1]}, {Text: r[2], Href: pathQueryHref(r[7], at)},
 			{Text: r[3], Class: "count"}, {Text: r[4], Class: "count"}, {Text: r[5], Class: "count"}, {Text: r[6], Class: "count"}}})
 	}
 	d.Table = newTable(c, "shared", []string{"layer", "attribute", "value", "in_set", "in_baseline", "difference", "p_value"}, shown, maxShareRows)
