@@ -2,8 +2,10 @@ package query
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math/bits"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -532,3 +534,40 @@ func changesOf(g, past *graph.Graph, e *graph.Entity) []feature {
 	})
 	return out
 }
+
+// CompareSet is | compare of a set of entities of one kind that no path names (the instances
+// a PromQL condition selects): st is the stage (its against and since), graphs and at what
+// since reads. The query column narrows a path naming the set by id when it has at most
+// maxSetIDs entities, else one naming every entity of its kind, with a warning.
+func CompareSet(ctx context.Context, g *graph.Graph, set []*graph.Entity, st Stage, lim Limits, graphs Graphs, at time.Time) (*Result, error) {
+	w := newWalker(ctx, lim)
+	w.g, w.graphs, w.at = g, graphs, at
+	if len(set) > 0 {
+		kind := set[0].Kind
+		sel := Step{Kind: kind}
+		if len(set) <= maxSetIDs {
+			ids := make([]string, len(set))
+			for i, e := range set {
+				ids[i] = regexp.QuoteMeta(e.ID)
+			}
+			value := strings.Join(ids, "|")
+			sel.Matchers = []*Matcher{{Name: "id", Op: "=~", Value: value, re: regexp.MustCompile("^(?s:" + value + ")$")}}
+		} else {
+			w.warn(fmt.Sprintf("| compare: the set has %d entities, more than %d: each row's query lists the holders among every %s", len(set), maxSetIDs, kind))
+		}
+		w.setPath = Path{Steps: []Step{sel}}
+	}
+	t, err := applyCompare(entityTable(set, nil), w, st)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.result(w, st.Pos)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, w.warnings...)
+	return res, nil
+}
+
+// maxSetIDs is the most entities CompareSet names by id in its queries.
+const maxSetIDs = 50

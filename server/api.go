@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/internal/httpapi"
+	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/auth"
@@ -80,6 +82,9 @@ type APIOptions struct {
 	Sites   bool
 	Limits  query.Limits
 	Timeout time.Duration // --query.timeout
+	// PromQL evaluates an instant query as the request's identity may read (compare's promql=);
+	// nil: none.
+	PromQL func(ctx context.Context, expr string, at time.Time) ([]store.Sample, error)
 }
 
 // NewAPI serves r's graph, and the graph at a past time from the history.
@@ -295,10 +300,24 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	httpapi.Success(w, data, res.Warnings)
 }
 
-// compare answers GET /api/v1/topology/compare?q=PATH[&against=PATH][&since=…][&time=…]: what
-// the entities q reaches share that the baseline's do not, or what changed beneath them since a
-// time (the path language's | compare).
+// compare answers GET /api/v1/topology/compare?q=PATH|promql=EXPR[&against=PATH][&since=…][&time=…]:
+// what the entities q reaches (or the instances whose series the PromQL expression answers)
+// share that the baseline's do not, or what changed beneath them since a time (the path
+// language's | compare).
 func (a *API) compare(w http.ResponseWriter, r *http.Request) {
+	st, ok := a.compareStage(w, r)
+	if !ok {
+		return
+	}
+	at, err := timeParam(r, "time")
+	if err != nil {
+		httpapi.Error(w, httpapi.BadData, err.Error())
+		return
+	}
+	if expr := r.FormValue("promql"); expr != "" {
+		a.comparePromQL(w, r, expr, st, at)
+		return
+	}
 	q, ok := a.parse(w, r)
 	if !ok {
 		return
@@ -307,16 +326,29 @@ func (a *API) compare(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, httpapi.BadData, "q is the set to compare: a path, without stages or diff")
 		return
 	}
+	q.Stages = append(q.Stages, st)
+	if !at.IsZero() && q.At == nil {
+		q.At = &at
+	}
+	res, ok := a.run(w, r, q, at)
+	if !ok {
+		return
+	}
+	a.compared(w, r, res)
+}
+
+// compareStage reads compare's against and since parameters.
+func (a *API) compareStage(w http.ResponseWriter, r *http.Request) (query.Stage, bool) {
 	st := query.Stage{Op: "compare"}
 	if src := r.FormValue("against"); src != "" {
 		against, err := query.Parse(src, a.opts.Limits)
 		switch {
 		case err != nil:
 			httpapi.Error(w, httpapi.BadData, "against: "+err.Error())
-			return
+			return st, false
 		case len(against.Stages) > 0 || against.Diff != nil || against.At != nil || against.Offset != 0 || len(against.Path.Project) > 0:
 			httpapi.Error(w, httpapi.BadData, "against: a path, without projections, stages, diff, @ or offset")
-			return
+			return st, false
 		}
 		st.Against = &against.Path
 	}
@@ -327,22 +359,76 @@ func (a *API) compare(w http.ResponseWriter, r *http.Request) {
 			st.SinceTime = &t
 		} else {
 			httpapi.Error(w, httpapi.BadData, "since: want a time (RFC 3339 or unix seconds) or a positive duration (1h): "+err.Error())
-			return
+			return st, false
 		}
 	}
-	q.Stages = append(q.Stages, st)
-	at, err := timeParam(r, "time")
+	return st, true
+}
+
+// comparePromQL is compare of the instances whose series a PromQL expression answers: each
+// series names its instance by lb, service (and namespace) and server, as
+// strata_topology_path_info's do, so a condition on another metric joins through it.
+func (a *API) comparePromQL(w http.ResponseWriter, r *http.Request, expr string, st query.Stage, at time.Time) {
+	if r.FormValue("q") != "" {
+		httpapi.Error(w, httpapi.BadData, "give q or promql, not both")
+		return
+	}
+	if a.opts.PromQL == nil {
+		httpapi.Error(w, httpapi.BadData, "promql: this server evaluates no PromQL")
+		return
+	}
+	if _, err := parser.NewParser(parser.Options{}).ParseExpr(expr); err != nil {
+		httpapi.Error(w, httpapi.BadData, "promql: "+err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
+	defer cancel()
+	now := at
+	if now.IsZero() {
+		now = time.Now()
+	}
+	samples, err := a.opts.PromQL(ctx, expr, now)
 	if err != nil {
-		httpapi.Error(w, httpapi.BadData, err.Error())
+		a.failed(w, ctx, fmt.Errorf("promql: %w", err))
 		return
 	}
-	if !at.IsZero() && q.At == nil {
-		q.At = &at
-	}
-	res, ok := a.run(w, r, q, at)
-	if !ok {
+	g, warnings, err := a.graphs.GraphAt(ctx, at)
+	if err != nil {
+		a.failed(w, ctx, err)
 		return
 	}
+	var set []*graph.Entity
+	seen := map[*graph.Entity]bool{}
+	for _, s := range samples {
+		lb, service, server := s.Labels.Get("lb"), s.Labels.Get("service"), s.Labels.Get("server")
+		if lb == "" || service == "" || server == "" {
+			httpapi.Error(w, httpapi.BadData, "promql: its series must name their instances by lb, service and server, as strata_topology_path_info's do: "+
+				"join through it (… * on (lb, service, server) group_left () strata_topology_path_info), or sum by (lb, namespace, service, server)")
+			return
+		}
+		svc, ok := g.Get(graph.Ref{Kind: graph.Service, ID: graph.ServiceID(lb, s.Labels.Get("namespace"), service)})
+		if !ok {
+			continue // not in the graph, or outside the request's scope
+		}
+		for _, inst := range g.Below(svc.Ref, graph.Instance) {
+			if (inst.Attrs.Get("server") == server || inst.Name == server) && !seen[inst] {
+				seen[inst] = true
+				set = append(set, inst)
+			}
+		}
+	}
+	slices.SortFunc(set, func(x, y *graph.Entity) int { return strings.Compare(x.ID, y.ID) })
+	res, err := query.CompareSet(ctx, g, set, st, a.opts.Limits, a.graphs, now)
+	if err != nil {
+		a.failed(w, ctx, err)
+		return
+	}
+	res.At, res.Warnings = at, append(warnings, res.Warnings...)
+	a.compared(w, r, res)
+}
+
+// compared answers compare's table.
+func (a *API) compared(w http.ResponseWriter, r *http.Request, res *query.Result) {
 	auditRows(r.Context(), len(res.Rows))
 	data := QueryData{Columns: res.Columns, Rows: res.Rows}
 	if !res.At.IsZero() {

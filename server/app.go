@@ -400,7 +400,16 @@ func (a *App) Storage() storage.Storage { return a.db }
 // localhost refused.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	api := NewAPI(a.refresher, APIOptions{History: a.history, Sites: a.opts.Global, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout, View: a.view})
+	// compare's promql= reads what PromQL reads: this strata's series, as the request's role may,
+	// or the shared store's.
+	series := a.series
+	if a.opts.PrometheusURL != "" {
+		series = a.history
+	}
+	api := NewAPI(a.refresher, APIOptions{History: a.history, Sites: a.opts.Global, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout, View: a.view,
+		PromQL: func(ctx context.Context, expr string, at time.Time) ([]store.Sample, error) {
+			return a.promql.EvalInstant(ctx, series, expr, at)
+		}})
 	api.Register(mux)
 	a.promAPI.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))

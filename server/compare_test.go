@@ -9,7 +9,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/strata-obs/strata/internal/store"
+	"github.com/strata-obs/strata/internal/store/storetest"
+	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
@@ -39,8 +43,22 @@ func TestCompareAPI(t *testing.T) {
 	r := topology.NewRefresher(topology.RefresherOptions{LBSources: []source.LoadBalancers{lbs},
 		FactSources: []source.Facts{sourcetest.StaticFacts{SourceName: "inventory", Set: &source.FactSet{Hosts: hosts}}}}, slog.New(slog.DiscardHandler))
 	r.Refresh(context.Background())
+	// PromQL over a real TSDB holding the graph's own series, as strata's store does.
+	now := time.Now()
+	db := storetest.Open(t, t.TempDir())
+	app := db.Appender(context.Background())
+	for _, smp := range r.Samples() {
+		if _, err := app.Append(0, smp.Labels, now.UnixMilli(), smp.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	NewAPI(r, APIOptions{}).Register(mux)
+	NewAPI(r, APIOptions{PromQL: func(ctx context.Context, expr string, at time.Time) ([]store.Sample, error) {
+		return promql.EvalInstant(ctx, db, expr, at)
+	}}).Register(mux)
 	get := func(params url.Values) (int, map[string]any) {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/topology/compare?"+params.Encode(), nil))
@@ -77,10 +95,35 @@ func TestCompareAPI(t *testing.T) {
 		t.Errorf("against: %d %v", code, env)
 	}
 
+	// The set a PromQL condition selects: the same DOWN instances through path_info; then the
+	// instances on the 6.1.0-13 hosts, a condition summed by instance, whose kernel they all share.
+	for _, c := range []struct{ expr, first string }{
+		{`strata_topology_path_info{health="DOWN"}`, "host kernel_release 6.1.0-13-amd64 1.000 0.111 0.889"},
+		{`sum by (lb, service, server) (strata_topology_path_info{kernel_release="6.1.0-13-amd64"})`, "host kernel_release 6.1.0-13-amd64 1.000 0.000 1.000"},
+	} {
+		code, env := get(url.Values{"promql": {c.expr}})
+		data, _ := env["data"].(map[string]any)
+		rows, _ := data["rows"].([]any)
+		if code != http.StatusOK || len(rows) == 0 {
+			t.Errorf("promql=%s: %d %v", c.expr, code, env)
+			continue
+		}
+		var first []string
+		for _, v := range rows[0].([]any)[:6] {
+			first = append(first, v.(string))
+		}
+		if strings.Join(first, " ") != c.first {
+			t.Errorf("promql=%s: first row %q, want %s", c.expr, first, c.first)
+		}
+	}
+
 	for _, c := range []struct {
 		params url.Values
 		holds  string
 	}{
+		{url.Values{"promql": {`strata_topology_path_info{`}}, "promql: 1:27: parse error"},
+		{url.Values{"promql": {`count(strata_topology_path_info)`}}, "promql: its series must name their instances by lb, service and server"},
+		{url.Values{"promql": {`strata_topology_path_info`}, "q": {"instance"}}, "give q or promql, not both"},
 		{url.Values{"q": {`instance{health="DOWN"} | count`}}, "q is the set to compare: a path, without stages or diff"},
 		{url.Values{"q": {`instance{health="DOWN"}`}, "against": {`hots`}}, `against: 1:1: expected kind at the start of the query, got "hots"`},
 		{url.Values{"q": {`instance{health="DOWN"}`}, "against": {`instance | limit 3`}}, "against: a path, without projections, stages"},

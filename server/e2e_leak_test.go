@@ -303,6 +303,34 @@ func TestScopeLeaksNothingOnFleet(t *testing.T) {
 		}
 		asked++
 	}
+	// | compare is a's view's: the set and its baseline (the other instances of its services)
+	// and everything beneath them, as a's view holds them; its PromQL set names a's instances
+	// alone.
+	for _, q := range []string{`lb{name="lb-0000"} -> service{name="svc-0"} -> instance[0:3]`, `host{kernel_release="6.1.0-13-amd64"} <- instance`} {
+		parsed, err := query.Parse(q+" | compare", query.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := query.Eval(context.Background(), view, parsed, query.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := get("/api/v1/topology/compare?"+url.Values{"q": {q}}.Encode(), "a-secret")
+		var got struct{ Data struct{ Rows [][]string } }
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || fmt.Sprint(got.Data.Rows) != fmt.Sprint(want.Rows) {
+			leak("compare "+q, fmt.Sprintf("%.300s, want a's view's %.300s", body, fmt.Sprint(want.Rows)))
+		}
+		asked++
+	}
+	if _, body := get("/api/v1/topology/compare?"+url.Values{"promql": {`strata_topology_path_info{lb="lb-0001"}`}}.Encode(), "a-secret"); true {
+		for _, e := range bOnly {
+			if e.Kind != graph.LB && strings.Contains(body, `"`+e.ID+`"`) {
+				leak("compare promql names "+e.Ref.String(), body)
+				break
+			}
+		}
+		asked++
+	}
 	// PromQL: every series a's token reads names a's entities only.
 	hiddenLB, hiddenService, hiddenContainer := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, e := range bOnly {
