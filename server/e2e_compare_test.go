@@ -110,4 +110,35 @@ func TestCompareNamesTheBadTag(t *testing.T) {
 	}
 	b.checkRequestsStayedLocal()
 	b.checkNoPageErrors()
+
+	// What changed since: the two bad backends are redeployed (new containers on the same
+	// ports), the healthy one is not. Ranked from the stored history, the new containers come
+	// first: added beneath both DOWN instances, beneath none of the others.
+	before := time.Now()
+	time.Sleep(3 * time.Second) // a refresh (2s) writes the graph of before into the store
+	var redeployed []string
+	for i, port := range ports[1:] {
+		name := pm.must(t, "inspect", "-f", "{{.Name}}", bad[i])
+		pm.must(t, "rm", "-f", "-t", "0", name)
+		pm.must(t, "run", "-d", "--name", name, "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+			"-p", fmt.Sprintf("127.0.0.1:%d:8080", port), badImage, "/bin/busybox", "sleep", "600")
+		redeployed = append(redeployed, pm.must(t, "inspect", "-f", "{{.Id}}", name))
+	}
+	testenv.Eventually(t, pollTimeout, "what changed beneath the DOWN instances", func() error {
+		if err := a.expect(`service{name="c1ps"} -> instance{health="DOWN"} -> container`, "", []string{
+			"container " + redeployed[0] + " " + strings.TrimPrefix(pm.must(t, "inspect", "-f", "{{.Name}}", redeployed[0]), "/"),
+			"container " + redeployed[1] + " " + strings.TrimPrefix(pm.must(t, "inspect", "-f", "{{.Name}}", redeployed[1]), "/"),
+		}); err != nil {
+			return err
+		}
+		var d server.QueryData
+		params := url.Values{"q": {set}, "since": {before.UTC().Format(time.RFC3339Nano)}}
+		if _, err := getAPI(a.base, "/api/v1/topology/compare?"+params.Encode(), &d); err != nil {
+			return err
+		}
+		if len(d.Rows) == 0 || strings.Join(d.Rows[0][:6], " ") != "container added yes 1.000 0.000 1.000" {
+			return fmt.Errorf("compare since %s: %q, want the containers added first", before.Format(time.RFC3339), d.Rows)
+		}
+		return nil
+	})
 }
