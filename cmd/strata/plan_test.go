@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,31 @@ n2       service edge/api: 2 of 3 instances healthy, 2 required, 1 of them on th
 	} {
 		if _, errOut, code := strata(c.args...); code != 1 || !strings.Contains(errOut, c.holds) {
 			t.Errorf("strata plan %s: exit %d, stderr %q, want 1 holding %q", strings.Join(c.args, " "), code, errOut, c.holds)
+		}
+	}
+
+	// On the same scene, strata query's | compare: what api's instance in MAINT (s2, on n6, zone
+	// c) holds that the others of api (on n2 and n5, zone b) do not: its host, then its zone,
+	// each held by it alone; its kernel, shared with n5, half as much. The CLI prints the
+	// compare API's rows.
+	cmd := strataCommand(t, "query", "--server", p.base, `lb{name="edge"} -> instance{health="MAINT"} | compare`)
+	var out2, err2 bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out2, &err2
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("strata query | compare: %v\n%s", err, err2.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out2.String()), "\n")
+	if len(lines) < 4 || strings.Join(strings.Fields(lines[0]), " ") != "LAYER ATTRIBUTE VALUE IN_SET IN_BASELINE DIFFERENCE P_VALUE QUERY" {
+		t.Fatalf("strata query | compare printed\n%s", out2.String())
+	}
+	var cmp struct{ Data struct{ Rows [][]string } }
+	q := url.Values{"q": {`lb{name="edge"} -> instance{health="MAINT"}`}}
+	if code, body := get(t, p.base+"/api/v1/topology/compare?"+q.Encode()); code != 200 || json.Unmarshal([]byte(body), &cmp) != nil || len(cmp.Data.Rows) != len(lines)-1 {
+		t.Fatalf("GET /api/v1/topology/compare: %d %s, against the CLI's\n%s", code, body, out2.String())
+	}
+	for i, want := range []string{"host id n6 1.000 0.000 1.000", "host zone c 1.000 0.000 1.000", "host kernel_release 6.1.0-28-amd64 1.000 0.500 0.500"} {
+		if got := strings.Join(strings.Fields(lines[i+1])[:6], " "); got != want || strings.Join(cmp.Data.Rows[i][:6], " ") != want {
+			t.Errorf("row %d: the CLI prints %q, the API answers %q, want %q", i+1, got, cmp.Data.Rows[i][:6], want)
 		}
 	}
 }
