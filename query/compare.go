@@ -142,30 +142,44 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 	if err != nil {
 		return t, err
 	}
-	values := func(e *graph.Entity) []feature { return featuresOf(w.g, e) }
+	var walk beneath
+	values := func(out []feature, e *graph.Entity) []feature { return featuresOf(&walk, w.g, e, out) }
 	if past != nil {
-		values = func(e *graph.Entity) []feature { return changesOf(w.g, past, e) }
+		values = func(out []feature, e *graph.Entity) []feature { return changesOf(&walk, w.g, past, e, out) }
 	}
-	// Each entity's values, as indexes into feats; the set's first.
+	// Each entity's values, as indexes into feats, in one array (held[i] its part); the set's
+	// first. A hundred thousand entities make one array, not a hundred thousand.
 	all := append(slices.Clone(set), base...)
 	ids := map[feature]int32{}
-	var feats []feature
-	held := make([][]int32, len(all))
+	var feats, buf []feature
+	var flat []int32
+	ends := make([]int, len(all))
 	for i, e := range all {
 		if err := w.visit(Step{Pos: st.Pos}); err != nil {
 			return t, err
 		}
-		for _, f := range values(e) {
+		buf = values(buf[:0], e)
+		start := len(flat)
+		for _, f := range buf {
 			id, ok := ids[f]
 			if !ok {
 				id = int32(len(feats))
 				ids[f] = id
 				feats = append(feats, f)
 			}
-			held[i] = append(held[i], id)
+			flat = append(flat, id)
 		}
-		slices.Sort(held[i])
-		held[i] = slices.Compact(held[i])
+		slices.Sort(flat[start:])
+		flat = flat[:start+len(slices.Compact(flat[start:]))]
+		ends[i] = len(flat)
+	}
+	held := make([][]int32, len(all))
+	for i := range held {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		held[i] = flat[start:ends[i]:ends[i]]
 	}
 	// An attribute of more values than maxCompareValues is an identity: left out.
 	valuesOf := map[feature]int{}
@@ -269,16 +283,40 @@ func defaultBaseline(g *graph.Graph, set []*graph.Entity, inSet map[*graph.Entit
 	return out
 }
 
-// featuresOf is an entity's values and those of every entity beneath it.
-func featuresOf(g *graph.Graph, e *graph.Entity) []feature {
-	var out []feature
-	add := func(x *graph.Entity) {
+// beneath walks what lies beneath entity after entity, its room kept from one to the next.
+type beneath struct {
+	seen  map[*graph.Entity]bool
+	queue []*graph.Entity
+}
+
+// of is e and every entity beneath it, each once; valid until the next call.
+func (b *beneath) of(g *graph.Graph, e *graph.Entity) []*graph.Entity {
+	if b.seen == nil {
+		b.seen = map[*graph.Entity]bool{}
+	}
+	clear(b.seen)
+	b.seen[e] = true
+	b.queue = append(b.queue[:0], e)
+	for i := 0; i < len(b.queue); i++ {
+		for _, edge := range g.DownOf(b.queue[i]) {
+			if n := edge.ToEntity(); !b.seen[n] {
+				b.seen[n] = true
+				b.queue = append(b.queue, n)
+			}
+		}
+	}
+	return b.queue
+}
+
+// featuresOf appends to out an entity's values and those of every entity beneath it.
+func featuresOf(walk *beneath, g *graph.Graph, e *graph.Entity, out []feature) []feature {
+	for _, x := range walk.of(g, e) {
 		if sharedIDKinds[x.Kind] {
 			out = append(out, feature{x.Kind, "id", x.ID})
 		}
-		for name, v := range x.Attrs.All() {
-			if v != "" && !notShared[name] && !graph.IsSignal(name) {
-				out = append(out, feature{x.Kind, name, v})
+		for _, a := range x.Attrs {
+			if a.Value != "" && !notShared[a.Name] && !graph.IsSignal(a.Name) {
+				out = append(out, feature{x.Kind, a.Name, a.Value})
 			}
 		}
 		for name, v := range x.Labels {
@@ -287,11 +325,6 @@ func featuresOf(g *graph.Graph, e *graph.Entity) []feature {
 			}
 		}
 	}
-	add(e)
-	_ = g.Walk(e, false, func(x *graph.Entity) (bool, error) {
-		add(x)
-		return true, nil
-	})
 	return out
 }
 
@@ -503,13 +536,12 @@ func (w *walker) since(st Stage) (*graph.Graph, error) {
 // changesOf is what changed beneath an entity (and in it) since the past graph: each attribute
 // whose value differs ("old → new", "(none)" for no value), and each entity that was not there
 // then ("added").
-func changesOf(g, past *graph.Graph, e *graph.Entity) []feature {
-	var out []feature
-	add := func(x *graph.Entity) {
+func changesOf(walk *beneath, g, past *graph.Graph, e *graph.Entity, out []feature) []feature {
+	for _, x := range walk.of(g, e) {
 		then, ok := past.Get(x.Ref)
 		if !ok {
 			out = append(out, feature{x.Kind, "added", "yes"})
-			return
+			continue
 		}
 		names := map[string]bool{}
 		for name := range x.Attrs.All() {
@@ -527,11 +559,6 @@ func changesOf(g, past *graph.Graph, e *graph.Entity) []feature {
 			}
 		}
 	}
-	add(e)
-	_ = g.Walk(e, false, func(x *graph.Entity) (bool, error) {
-		add(x)
-		return true, nil
-	})
 	return out
 }
 

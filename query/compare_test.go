@@ -269,3 +269,14 @@ func BenchmarkCompareFleet(b *testing.B) {
 		b.ReportMetric(float64(total.Milliseconds())/float64(len(times)), "ms/ranking")
 	}
 }
+
+// BenchmarkCompareRanking is one ranking of the 10,000-host fleet's 100,000 instances, a planted
+// kernel failing: its time and allocations.
+func BenchmarkCompareRanking(b *testing.B) {
+	f := newCompareFleet(10_000, 100_000, 1)
+	plantedTrial(b, f, 1, "single")
+	b.ResetTimer()
+	for range b.N {
+		f.compare(b)
+	}
+}
