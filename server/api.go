@@ -388,7 +388,11 @@ func (a *API) comparePromQL(w http.ResponseWriter, r *http.Request, expr string,
 		now = time.Now()
 	}
 	samples, err := a.opts.PromQL(ctx, expr, now)
-	if err != nil {
+	switch {
+	case errors.Is(err, errPromQLScoped):
+		httpapi.Error(w, httpapi.Forbidden, err.Error())
+		return
+	case err != nil:
 		a.failed(w, ctx, fmt.Errorf("promql: %w", err))
 		return
 	}

@@ -395,6 +395,22 @@ func (a *App) Refresher() *topology.Refresher { return a.refresher }
 // Storage is the app's embedded TSDB.
 func (a *App) Storage() storage.Storage { return a.db }
 
+// errPromQLScoped refuses compare's promql= to a role with a scope when the series are the
+// shared store's.
+var errPromQLScoped = errors.New("this role has a scope, and compare's promql= reads prometheus.url, whose series it cannot narrow: give q (a path) instead")
+
+// comparePromQL evaluates compare's promql= over series. The shared store (shared) is not
+// narrowed to a role's scope: its answer, or its error, would tell of series outside the scope,
+// so only an admin, or anyone without auth, asks it.
+func comparePromQL(e *promql.Engine, series storage.Queryable, shared bool) func(ctx context.Context, expr string, at time.Time) ([]store.Sample, error) {
+	return func(ctx context.Context, expr string, at time.Time) ([]store.Sample, error) {
+		if id, ok := auth.FromContext(ctx); ok && !id.Admin && shared {
+			return nil, errPromQLScoped
+		}
+		return e.EvalInstant(ctx, series, expr, at)
+	}
+}
+
 // Handler serves the API, /metrics and the health endpoints: every request's body bounded,
 // every query's time and concurrency (queryPools), and with LoopbackOnly, names other than
 // localhost refused.
@@ -407,9 +423,7 @@ func (a *App) Handler() http.Handler {
 		series = a.history
 	}
 	api := NewAPI(a.refresher, APIOptions{History: a.history, Sites: a.opts.Global, Limits: a.opts.QueryLimits, Timeout: a.opts.QueryTimeout, View: a.view,
-		PromQL: func(ctx context.Context, expr string, at time.Time) ([]store.Sample, error) {
-			return a.promql.EvalInstant(ctx, series, expr, at)
-		}})
+		PromQL: comparePromQL(a.promql, series, a.opts.PrometheusURL != "")})
 	api.Register(mux)
 	a.promAPI.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))

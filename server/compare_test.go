@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/strata-obs/strata/internal/store/storetest"
 	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"
+	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/source"
 	"github.com/strata-obs/strata/topology/source/sourcetest"
 )
@@ -139,5 +141,31 @@ func TestCompareAPI(t *testing.T) {
 	code, env = get(url.Values{"q": {`instance{health="MAINT"}`}})
 	if w, _ := env["warnings"].([]any); code != http.StatusOK || len(w) != 1 || !strings.Contains(w[0].(string), "the set is empty") {
 		t.Errorf("an empty set: %d %v", code, env)
+	}
+}
+
+// TestComparePromQLScope: compare's promql= over the shared store (prometheus.url), which no
+// scope narrows, is an admin's: a role with a scope is refused before anything is evaluated;
+// over strata's own store, which the scope narrows, it evaluates for anyone.
+func TestComparePromQLScope(t *testing.T) {
+	db := storetest.Open(t, t.TempDir())
+	engine := promql.NewEngine(promql.APIOptions{}, slog.New(slog.DiscardHandler))
+	scoped := auth.WithIdentity(context.Background(), auth.Identity{Role: "payments"})
+	admin := auth.WithIdentity(context.Background(), auth.Identity{Role: "admin", Admin: true})
+	for _, c := range []struct {
+		who     string
+		ctx     context.Context
+		shared  bool
+		refused bool
+	}{
+		{"a scoped role", scoped, true, true},
+		{"an admin", admin, true, false},
+		{"no auth", context.Background(), true, false},
+		{"a scoped role on strata's own store", scoped, false, false},
+	} {
+		_, err := comparePromQL(engine, db, c.shared)(c.ctx, "vector(1)", time.Now())
+		if got := errors.Is(err, errPromQLScoped); got != c.refused || !c.refused && err != nil {
+			t.Errorf("%s, shared store %v: %v, want refused %v", c.who, c.shared, err, c.refused)
+		}
 	}
 }
