@@ -222,8 +222,7 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 			}
 			return 1
 		}
-		return cmp.Or(cmp.Compare(b.diff, a.diff), cmp.Compare(a.p, b.p), cmp.Compare(len(a.f), len(b.f)),
-			cmp.Compare(a.f[0].layer.Depth(), b.f[0].layer.Depth()), strings.Compare(a.f[0].attr, b.f[0].attr), strings.Compare(a.f[0].value, b.f[0].value))
+		return cmp.Or(cmp.Compare(b.diff, a.diff), cmp.Compare(a.p, b.p), cmp.Compare(len(a.f), len(b.f)), compareFeatures(a.f, b.f))
 	})
 	// Only what is more common in the set ranks.
 	n := slices.IndexFunc(rows, func(r ranked) bool { return r.diff <= 0 && r.p >= compareLevel })
@@ -241,6 +240,17 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 		out.rows = append(out.rows, r.row(w.setPath, len(set), len(base)))
 	}
 	return out, nil
+}
+
+// compareFeatures orders values by layer (from the top), attribute and value, a pair by its
+// first then its second.
+func compareFeatures(a, b []feature) int {
+	for i := range min(len(a), len(b)) {
+		if c := cmp.Or(cmp.Compare(a[i].layer.Depth(), b[i].layer.Depth()), strings.Compare(a[i].attr, b[i].attr), strings.Compare(a[i].value, b[i].value)); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
 }
 
 // rank is a value's counts, shares' difference and uncorrected p-value.
@@ -341,7 +351,9 @@ type comparedPairs struct {
 func comparePairs(set, base []*graph.Entity, held [][]int32, ids map[feature]int32, singles []ranked) comparedPairs {
 	cands := slices.Clone(singles)
 	cands = slices.DeleteFunc(cands, func(r ranked) bool { return r.inSet < 2 })
-	slices.SortFunc(cands, func(a, b ranked) int { return cmp.Compare(b.diff, a.diff) })
+	// Ties broken by the values themselves: the same answer every time, whatever order the
+	// labels came in.
+	slices.SortFunc(cands, func(a, b ranked) int { return cmp.Or(cmp.Compare(b.diff, a.diff), compareFeatures(a.f, b.f)) })
 	cands = cands[:min(len(cands), maxPairCandidates)]
 	words := (len(held) + 63) / 64
 	bitsOf := make([][]uint64, len(cands))

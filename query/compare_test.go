@@ -234,6 +234,32 @@ func TestCompareBounds(t *testing.T) {
 	}
 }
 
+// TestCompareDeterministic: values that tie and more of them than the pairs' candidates: the
+// same rows, p-values included, on every run, whatever order Go's maps give the labels in.
+func TestCompareDeterministic(t *testing.T) {
+	f := newCompareFleet(30, 60, 5)
+	// Fifteen labels, each with three values the failing instances split between and the
+	// others lack: the values tie past the pairs' candidates, and how many of one label fall
+	// among the candidates changes how many pairs are tried.
+	for i, inst := range f.instances {
+		inst.Labels = map[string]string{}
+		for l := range 15 {
+			v := "d"
+			if i%3 == 0 {
+				v = []string{"a", "b", "c"}[(i/3)%3]
+			}
+			inst.Labels[fmt.Sprintf("l%02d", l)] = v
+		}
+	}
+	f.setFailing(func(i int) bool { return i%3 == 0 })
+	first := fmt.Sprint(f.compare(t).Rows)
+	for range 20 {
+		if got := fmt.Sprint(f.compare(t).Rows); got != first {
+			t.Fatalf("two runs differ:\n%s\n%s", first, got)
+		}
+	}
+}
+
 // staticGraphs serves one graph at every time.
 type staticGraphs struct{ g *graph.Graph }
 
