@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/strata-obs/strata/topology/graph"
 )
 
@@ -159,6 +161,12 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 			return t, err
 		}
 		buf = values(buf[:0], e)
+		// What lies beneath counts against --query.max-visited too.
+		for range len(walk.queue) - 1 {
+			if err := w.visit(Step{Pos: st.Pos}); err != nil {
+				return t, err
+			}
+		}
 		start := len(flat)
 		for _, f := range buf {
 			id, ok := ids[f]
@@ -237,7 +245,11 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 		return t, err
 	}
 	for _, r := range rows[:n] {
-		out.rows = append(out.rows, r.row(w.setPath, len(set), len(base)))
+		query := ""
+		if past == nil { // a change (old → new) is no value a path can match
+			query = holdersQuery(w.setPath, r.f, w.setTime)
+		}
+		out.rows = append(out.rows, r.row(query, len(set), len(base)))
 	}
 	return out, nil
 }
@@ -419,22 +431,28 @@ func comparePairs(set, base []*graph.Entity, held [][]int32, ids map[feature]int
 // row is the stage's answer's row for a value or pair: its layers, attributes and values
 // (" & " between a pair's), the shares, their difference, the corrected p-value, and the query
 // that lists the set's entities holding it.
-func (r ranked) row(set Path, nSet, nBase int) []string {
+func (r ranked) row(query string, nSet, nBase int) []string {
 	var layers, attrs, vals []string
 	for _, f := range r.f {
 		layers, attrs, vals = append(layers, string(f.layer)), append(attrs, f.attr), append(vals, f.value)
 	}
 	return []string{strings.Join(layers, " & "), strings.Join(attrs, " & "), strings.Join(vals, " & "),
 		share(r.inSet, nSet), share(r.inAll, nBase), strconv.FormatFloat(r.diff, 'f', 3, 64),
-		strconv.FormatFloat(r.p, 'g', 3, 64), holdersQuery(set, r.f)}
+		strconv.FormatFloat(r.p, 'g', 3, 64), query}
 }
 
 func share(n, of int) string { return strconv.FormatFloat(float64(n)/float64(of), 'f', 3, 64) }
 
-// holdersQuery is the set's path narrowed to the entities holding the values: a value of the
-// set's own kind is a matcher of its last step, one beneath a step down to its layer (a pair's
-// second when the first's layer walks down to it, else the first alone).
-func holdersQuery(set Path, fs []feature) string {
+// holdersQuery is the set's path narrowed to the entities holding the values, at the set's
+// time: a value of the set's own kind is a matcher of its last step, one beneath a step down to
+// its layer (a pair's second when the first's layer walks down to it, else the first alone);
+// "" for a value of a label whose name no matcher can hold (app.kubernetes.io/version).
+func holdersQuery(set Path, fs []feature, at string) string {
+	for _, f := range fs {
+		if !isName(f.attr) {
+			return ""
+		}
+	}
 	p := Path{Steps: slices.Clone(set.Steps)}
 	last := len(p.Steps) - 1
 	p.Steps[last].Matchers = slices.Clone(p.Steps[last].Matchers)
@@ -448,7 +466,44 @@ func holdersQuery(set Path, fs []feature) string {
 			p.Steps = append(p.Steps, Step{Dir: Down, Kind: f.layer, Matchers: []*Matcher{m}})
 		}
 	}
-	return p.String()
+	return p.String() + at
+}
+
+// isName tells a name the language reads as an attribute's.
+func isName(s string) bool {
+	for i, r := range s {
+		if i == 0 && !isIdentStart(r) || !isIdentPart(r) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// setPathOf is compare's set as a path and its time: the query's path with the where stages
+// before the compare as matchers of its last step (they test the same entities), and its @ or
+// offset. A sort or limit before the compare is not written: the set's query then names more
+// than the set.
+func setPathOf(q *Query) (Path, string) {
+	p := Path{Steps: slices.Clone(q.Path.Steps)}
+	if len(p.Steps) == 0 {
+		return p, ""
+	}
+	last := len(p.Steps) - 1
+	p.Steps[last].Matchers = slices.Clone(p.Steps[last].Matchers)
+	for _, st := range q.Stages {
+		if st.Op != "where" {
+			break
+		}
+		p.Steps[last].Matchers = append(p.Steps[last].Matchers, st.Where)
+	}
+	at := ""
+	if q.At != nil {
+		at = " @ " + q.At.UTC().Format(time.RFC3339Nano)
+	}
+	if q.Offset != 0 {
+		at += " offset " + model.Duration(q.Offset).String()
+	}
+	return p, at
 }
 
 // reachesDown tells whether a step down from kind from reaches kind to: a pod or container

@@ -221,6 +221,22 @@ func TestCompareBounds(t *testing.T) {
 			t.Fatalf("request_id ranked: %q", row)
 		}
 	}
+	// A label whose name no matcher holds ranks, with no query.
+	for i, inst := range f.instances {
+		inst.Labels = map[string]string{"app.kubernetes.io/version": map[bool]string{true: "2", false: "1"}[i%7 == 0]}
+	}
+	found := false
+	for _, row := range f.compare(t).Rows {
+		if row[1] == "app.kubernetes.io/version" {
+			found = true
+			if row[2] != "2" || row[7] != "" {
+				t.Errorf("the label's row %q, want value 2 and no query", row)
+			}
+		}
+	}
+	if !found {
+		t.Error("the label app.kubernetes.io/version does not rank")
+	}
 	f.setFailing(func(int) bool { return true })
 	if res := f.compare(t); len(res.Rows) != 0 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "the baseline is empty") {
 		t.Errorf("every instance failing: %d rows, warnings %q", len(res.Rows), res.Warnings)

@@ -140,7 +140,8 @@ func Eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits) (*Result, e
 // eval is Eval with the stored graphs and the query's time, which compare since reads.
 func eval(ctx context.Context, g *graph.Graph, q *Query, lim Limits, graphs Graphs, at time.Time) (*Result, error) {
 	w := newWalker(ctx, lim)
-	w.g, w.setPath, w.graphs, w.at = g, q.Path, graphs, at
+	w.g, w.graphs, w.at = g, graphs, at
+	w.setPath, w.setTime = setPathOf(q)
 	ents, via, err := w.pathVia(g, q.Path)
 	if err != nil {
 		return nil, err
@@ -177,7 +178,8 @@ type walker struct {
 	// What a stage reads beyond the rows (compare: the graph, the query's path) and the
 	// warnings it adds to the answer.
 	g        *graph.Graph
-	setPath  Path
+	setPath  Path   // compare's set as a path, for each row's query
+	setTime  string // and its time (" @ …", " offset …"), written after it
 	warnings []string
 	// The stored graphs and the query's time, for compare since; nil and zero in Eval.
 	graphs Graphs

@@ -339,7 +339,7 @@ func (a *API) compare(w http.ResponseWriter, r *http.Request) {
 
 // compareStage reads compare's against and since parameters.
 func (a *API) compareStage(w http.ResponseWriter, r *http.Request) (query.Stage, bool) {
-	st := query.Stage{Op: "compare"}
+	st := query.Stage{Op: "compare", Pos: query.Pos{Line: 1, Col: 1}}
 	if src := r.FormValue("against"); src != "" {
 		against, err := query.Parse(src, a.opts.Limits)
 		switch {

@@ -159,7 +159,7 @@ func TestLifecycleBansThisKernel(t *testing.T) {
 	if len(services.Rows) != 1 {
 		t.Fatalf("the patch page's services: %q, want c1ps alone", services.Rows)
 	}
-	if got, want := services.Rows[0], []string{"c1ps", "haproxy/edge", "1", "1", "0", host, "instances"}; !slices.Equal(got, want) {
+	if got, want := services.Rows[0], []string{"c1ps", "haproxy/edge", "1", "1", "0", host, "paths"}; !slices.Equal(got, want) {
 		t.Errorf("the patch page's c1ps: %q, want %q", got, want)
 	}
 	hosts := b.table("#table-hosts")

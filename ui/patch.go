@@ -128,10 +128,6 @@ func patchOfGraph(g *graph.Graph, at string) patchData {
 		if r.Failing == 0 && r.Warn == 0 {
 			continue
 		}
-		if len(d.Services) == maxPatchRows {
-			d.ServicesMore++
-			continue
-		}
 		r.Service = cell{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}
 		for _, edge := range g.UpOf(svc) {
 			if e := edge.FromEntity(); e.Kind == graph.LB {
@@ -149,7 +145,7 @@ func patchOfGraph(g *graph.Graph, at string) patchData {
 			}
 			r.Hosts = append(r.Hosts, cell{Text: h.ID, Href: entityHref(graph.Host, h.ID, at)})
 		}
-		r.Which = cell{Text: "instances", Href: pathQueryHref(fmt.Sprintf("service{id=%s} -> instance -> host{lifecycle=%s}", quoteValue(svc.ID), quoteValue(state)), at)}
+		r.Which = cell{Text: "paths", Href: pathQueryHref(fmt.Sprintf("service{id=%s} -> instance -> host{lifecycle=%s}", quoteValue(svc.ID), quoteValue(state)), at)}
 		d.Services = append(d.Services, r)
 	}
 	sort.SliceStable(d.Services, func(i, j int) bool {
@@ -159,6 +155,9 @@ func patchOfGraph(g *graph.Graph, at string) patchData {
 		}
 		return a.Warn > b.Warn
 	})
+	if len(d.Services) > maxPatchRows { // the worst kept
+		d.ServicesMore, d.Services = len(d.Services)-maxPatchRows, d.Services[:maxPatchRows]
+	}
 
 	for _, state := range []string{"fail", "warn"} {
 		for _, h := range g.Entities(graph.Host) {

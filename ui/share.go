@@ -67,10 +67,14 @@ func (d *shareData) fill(c *echo.Context, res *query.Result, at string) {
 	var shown []row
 	for _, r := range rows {
 		layer := cell{Text: r[0]}
-		if r[1] == "id" { // a host or an image itself: its page
+		if r[1] == "id" && (r[0] == string(graph.Host) || r[0] == string(graph.Image)) { // a host or an image itself: its page
 			layer.Href = entityHref(graph.Kind(r[0]), r[2], at)
 		}
-		shown = append(shown, row{Cells: []cell{layer, {Text: r[1]}, {Text: r[2], Href: pathQueryHref(r[7], at)},
+		value := cell{Text: r[2]}
+		if r[7] != "" {
+			value.Href = pathQueryHref(r[7], at)
+		}
+		shown = append(shown, row{Cells: []cell{layer, {Text: r[1]}, value,
 			{Text: r[3], Class: "count"}, {Text: r[4], Class: "count"}, {Text: r[5], Class: "count"}, {Text: r[6], Class: "count"}}})
 	}
 	d.Table = newTable(c, "shared", []string{"layer", "attribute", "value", "in_set", "in_baseline", "difference", "p_value"}, shown, maxShareRows)
@@ -81,7 +85,10 @@ func (d *shareData) fill(c *echo.Context, res *query.Result, at string) {
 	names, hrefs := make([]string, n), make([]string, n)
 	set, base := make([]opts.BarData, n), make([]opts.BarData, n)
 	for i, r := range rows[:n] {
-		names[i], hrefs[i] = r[1]+"="+r[2], pathQueryHref(r[7], at)
+		names[i] = r[1] + "=" + r[2]
+		if r[7] != "" {
+			hrefs[i] = pathQueryHref(r[7], at)
+		}
 		s, _ := strconv.ParseFloat(r[3], 64)
 		b, _ := strconv.ParseFloat(r[4], 64)
 		set[i], base[i] = opts.BarData{Name: names[i], Value: s}, opts.BarData{Name: names[i], Value: b}

@@ -52,6 +52,7 @@ const (
 	maxStorageRecords = 64 << 20
 	maxImageConfig    = 1 << 20
 	maxBuiltKept      = 4096 // images whose creation time is kept
+	maxStorageFiles   = 16   // record files kept parsed: two per graph root
 )
 
 // defaultGraphRoot is containers/storage's graph root when storage.conf is left as shipped.
@@ -121,6 +122,9 @@ func (s *containerStorage) record(path, id string) (storageRecord, bool) {
 	}
 	f := s.files[full]
 	if f == nil || f.size != st.Size() || !f.modTime.Equal(st.ModTime()) {
+		if f == nil && len(s.files) >= maxStorageFiles {
+			clear(s.files) // graph roots come and go: keep the few in use
+		}
 		f = &storageFile{size: st.Size(), modTime: st.ModTime()}
 		if f.records, err = readStorageRecords(full); err != nil && s.logger != nil {
 			s.logger.Warn("containers/storage records unreadable; its containers keep no name or image", "err", err)
