@@ -157,15 +157,10 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 	var flat []int32
 	ends := make([]int, len(all))
 	for i, e := range all {
-		if err := w.visit(Step{Pos: st.Pos}); err != nil {
-			return t, err
-		}
 		buf = values(buf[:0], e)
-		// What lies beneath counts against --query.max-visited too.
-		for range len(walk.queue) - 1 {
-			if err := w.visit(Step{Pos: st.Pos}); err != nil {
-				return t, err
-			}
+		// The entity and what lies beneath it count against --query.max-visited.
+		if err := w.visitN(st.Pos, len(walk.queue), len(walk.queue)); err != nil {
+			return t, err
 		}
 		start := len(flat)
 		for _, f := range buf {
@@ -217,7 +212,7 @@ func applyCompare(t table, w *walker, st Stage) (table, error) {
 		}
 		singles = append(singles, rank(len(set), len(base), setCount[id], baseCount[id], f))
 	}
-	pairs := comparePairs(set, base, held, ids, singles)
+	pairs := comparePairs(len(set), len(base), held, ids, singles)
 	tried := len(singles) + pairs.tried
 	rows := append(singles, pairs.shown...)
 	for i := range rows {
@@ -291,13 +286,11 @@ func defaultBaseline(g *graph.Graph, set []*graph.Entity, inSet map[*graph.Entit
 	}
 	services := map[*graph.Entity]bool{}
 	for _, inst := range set {
-		for _, edge := range g.UpOf(inst) {
-			if svc := edge.FromEntity(); svc.Kind == graph.Service && !services[svc] {
+		for _, svc := range g.Above(inst.Ref, graph.Service) {
+			if !services[svc] {
 				services[svc] = true
-				for _, down := range g.DownOf(svc) {
-					if e := down.ToEntity(); e.Kind == graph.Instance {
-						add(e)
-					}
+				for _, e := range g.Below(svc.Ref, graph.Instance) {
+					add(e)
 				}
 			}
 		}
@@ -360,14 +353,19 @@ type comparedPairs struct {
 // those whose conjunction is more common in the set than in the baseline by more than either
 // value alone, and whose second value, among the holders of the stronger, is more common in the
 // set beyond chance: a cause that needs both.
-func comparePairs(set, base []*graph.Entity, held [][]int32, ids map[feature]int32, singles []ranked) comparedPairs {
+func comparePairs(nSet, nBase int, held [][]int32, ids map[feature]int32, singles []ranked) comparedPairs {
 	cands := slices.Clone(singles)
 	cands = slices.DeleteFunc(cands, func(r ranked) bool { return r.inSet < 2 })
 	// Ties broken by the values themselves: the same answer every time, whatever order the
 	// labels came in.
 	slices.SortFunc(cands, func(a, b ranked) int { return cmp.Or(cmp.Compare(b.diff, a.diff), compareFeatures(a.f, b.f)) })
 	cands = cands[:min(len(cands), maxPairCandidates)]
+	// Each candidate's holders as bits, entity i at bit i; inSet has the set's (the first nSet).
 	words := (len(held) + 63) / 64
+	inSetBits := make([]uint64, words)
+	for e := range nSet {
+		inSetBits[e/64] |= 1 << (e % 64)
+	}
 	bitsOf := make([][]uint64, len(cands))
 	for i, c := range cands {
 		bitsOf[i] = make([]uint64, words)
@@ -379,7 +377,6 @@ func comparePairs(set, base []*graph.Entity, held [][]int32, ids map[feature]int
 		}
 	}
 	var out comparedPairs
-	nSet := len(set)
 	for i := range cands {
 		for j := i + 1; j < len(cands); j++ {
 			a, b := cands[i], cands[j]
@@ -390,30 +387,17 @@ func comparePairs(set, base []*graph.Entity, held [][]int32, ids map[feature]int
 			inSet, inBase := 0, 0
 			for k, x := range bitsOf[i] {
 				both := x & bitsOf[j][k]
-				if both == 0 {
-					continue
-				}
-				// Entities below nSet are the set's.
-				lo, hi := k*64, k*64+64
-				switch {
-				case hi <= nSet:
-					inSet += bits.OnesCount64(both)
-				case lo >= nSet:
-					inBase += bits.OnesCount64(both)
-				default:
-					mask := uint64(1)<<(nSet-lo) - 1
-					inSet += bits.OnesCount64(both & mask)
-					inBase += bits.OnesCount64(both &^ mask)
-				}
+				inSet += bits.OnesCount64(both & inSetBits[k])
+				inBase += bits.OnesCount64(both &^ inSetBits[k])
 			}
 			if inSet < 2 {
 				continue
 			}
-			fa, fb := a.f[0], b.f[0]
-			if fa.layer.Depth() > fb.layer.Depth() || fa.layer == fb.layer && fa.attr > fb.attr {
-				fa, fb = fb, fa // a pair is written from the top: container & host
+			pair := []feature{a.f[0], b.f[0]}
+			if compareFeatures(pair[:1], pair[1:]) > 0 {
+				pair[0], pair[1] = pair[1], pair[0] // a pair is written from the top: container & host
 			}
-			r := rank(nSet, len(base), inSet, inBase, fa, fb)
+			r := rank(nSet, nBase, inSet, inBase, pair...)
 			// Shown when it beats both values, and among the holders of the stronger value the
 			// other is more common in the set beyond chance (corrected for the pairs tried).
 			strong := a
@@ -533,7 +517,7 @@ func (p Path) String() string {
 				if m.numeric {
 					b.WriteString(m.Value)
 				} else {
-					b.WriteString(quoteString(m.Value))
+					b.WriteString(Quote(m.Value))
 				}
 			}
 			b.WriteByte('}')
@@ -561,8 +545,8 @@ func (pk *Pick) String() string {
 	return s + "]"
 }
 
-// quoteString writes a string value as the lexer reads it back.
-func quoteString(s string) string { return `"` + stringEscaper.Replace(s) + `"` }
+// Quote writes a string value as the lexer reads it back.
+func Quote(s string) string { return `"` + stringEscaper.Replace(s) + `"` }
 
 var stringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
 
@@ -610,19 +594,17 @@ func changesOf(walk *beneath, g, past *graph.Graph, e *graph.Entity, out []featu
 			out = append(out, feature{x.Kind, "added", "yes"})
 			continue
 		}
-		names := map[string]bool{}
-		for name := range x.Attrs.All() {
-			names[name] = true
-		}
-		for name := range then.Attrs.All() {
-			names[name] = true
-		}
-		for name := range names {
-			if notShared[name] || graph.IsSignal(name) {
-				continue
-			}
-			if before, now := then.Attrs.Get(name), x.Attrs.Get(name); before != now {
+		change := func(name, before, now string) {
+			if before != now && !notShared[name] && !graph.IsSignal(name) {
 				out = append(out, feature{x.Kind, name, cmp.Or(before, "(none)") + " → " + cmp.Or(now, "(none)")})
+			}
+		}
+		for _, a := range x.Attrs {
+			change(a.Name, then.Attrs.Get(a.Name), a.Value)
+		}
+		for _, a := range then.Attrs { // those it no longer has
+			if _, ok := x.Attrs.Lookup(a.Name); !ok {
+				change(a.Name, a.Value, "")
 			}
 		}
 	}

@@ -203,11 +203,14 @@ func newWalker(ctx context.Context, lim Limits) *walker {
 }
 
 // visit counts one entity visited at the step st, whose matchers it is tried on.
-func (w *walker) visit(st Step) error {
-	if w.left--; w.left < 0 {
-		return over(st.Pos, FlagMaxVisited, fmt.Sprintf("the query visits more than %d entities", w.lim.MaxVisited), "narrow the selector")
+func (w *walker) visit(st Step) error { return w.visitN(st.Pos, 1, 1+len(st.Matchers)) }
+
+// visitN counts n entities visited at pos, and units of work for them.
+func (w *walker) visitN(pos Pos, n, units int) error {
+	if w.left -= n; w.left < 0 {
+		return over(pos, FlagMaxVisited, fmt.Sprintf("the query visits more than %d entities", w.lim.MaxVisited), "narrow the selector")
 	}
-	return w.work(st.Pos, 1+len(st.Matchers))
+	return w.work(pos, units)
 }
 
 // tick counts one unit of work that visits nothing (a row sorted, counted or written).

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/strata-obs/strata/internal/httpapi"
 	"github.com/strata-obs/strata/internal/store"
 	"github.com/strata-obs/strata/query"
+	"github.com/strata-obs/strata/query/promql"
 	"github.com/strata-obs/strata/topology"
 	"github.com/strata-obs/strata/topology/auth"
 	"github.com/strata-obs/strata/topology/graph"
@@ -377,10 +377,6 @@ func (a *API) comparePromQL(w http.ResponseWriter, r *http.Request, expr string,
 		httpapi.Error(w, httpapi.BadData, "promql: this server evaluates no PromQL")
 		return
 	}
-	if _, err := parser.NewParser(parser.Options{}).ParseExpr(expr); err != nil {
-		httpapi.Error(w, httpapi.BadData, "promql: "+err.Error())
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.opts.Timeout)
 	defer cancel()
 	now := at
@@ -388,9 +384,13 @@ func (a *API) comparePromQL(w http.ResponseWriter, r *http.Request, expr string,
 		now = time.Now()
 	}
 	samples, err := a.opts.PromQL(ctx, expr, now)
+	var refused *promql.Error
 	switch {
 	case errors.Is(err, errPromQLScoped):
 		httpapi.Error(w, httpapi.Forbidden, err.Error())
+		return
+	case errors.As(err, &refused):
+		httpapi.Error(w, refused.Type, "promql: "+refused.Err.Error())
 		return
 	case err != nil:
 		a.failed(w, ctx, fmt.Errorf("promql: %w", err))

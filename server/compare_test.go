@@ -123,7 +123,7 @@ func TestCompareAPI(t *testing.T) {
 		params url.Values
 		holds  string
 	}{
-		{url.Values{"promql": {`strata_topology_path_info{`}}, "promql: 1:27: parse error"},
+		{url.Values{"promql": {`strata_topology_path_info{`}}, `promql: invalid parameter "query": 1:27: parse error`},
 		{url.Values{"promql": {`count(strata_topology_path_info)`}}, "promql: its series must name their instances by lb, service and server"},
 		{url.Values{"promql": {`strata_topology_path_info`}, "q": {"instance"}}, "give q or promql, not both"},
 		{url.Values{"q": {`instance{health="DOWN"} | count`}}, "q is the set to compare: a path, without stages or diff"},

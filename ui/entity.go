@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/strata-obs/strata/internal/cgroup"
+	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology/graph"
 )
 
@@ -89,10 +90,10 @@ type selectors struct {
 }
 
 func selectorsOf(e *graph.Entity, at string) selectors {
-	s := selectors{Select: string(e.Kind) + "{id=" + quoteValue(e.ID) + "}"}
+	s := selectors{Select: string(e.Kind) + "{id=" + query.Quote(e.ID) + "}"}
 	s.SelectHref = pathQueryHref(s.Select, at)
 	if e.Name != "" && e.Name != e.ID {
-		s.SelectName = string(e.Kind) + "{name=" + quoteValue(e.Name) + "}"
+		s.SelectName = string(e.Kind) + "{name=" + query.Quote(e.Name) + "}"
 		s.SelectNameHref = pathQueryHref(s.SelectName, at)
 	}
 	var pairs []string
@@ -111,7 +112,7 @@ func selectorsOf(e *graph.Entity, at string) selectors {
 	var labels []string
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] != "" {
-			labels = append(labels, pairs[i]+"="+quoteValue(pairs[i+1]))
+			labels = append(labels, pairs[i]+"="+query.Quote(pairs[i+1]))
 		}
 	}
 	s.PromQL = strings.Join(labels, ", ")
@@ -210,7 +211,7 @@ func walk(g *graph.Graph, from *graph.Entity, up bool, at string) []related {
 	for _, k := range kinds {
 		if n := byKind[k]; n > 0 {
 			out = append(out, related{Kind: string(k), N: n,
-				Href: pathQueryHref(string(from.Kind)+`{id=`+quoteValue(from.ID)+`}`+arrow+string(k), at)})
+				Href: pathQueryHref(string(from.Kind)+`{id=`+query.Quote(from.ID)+`}`+arrow+string(k), at)})
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 	"github.com/labstack/echo/v5"
 
+	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology/graph"
 )
 
@@ -297,7 +298,7 @@ func serviceDrift(g *graph.Graph, at string) (drift []driftRow, driftMore int, s
 				values, more = values[:maxDriftValues], len(values)-maxDriftValues
 			}
 			for j := range values {
-				values[j].Href = pathQueryHref(fmt.Sprintf("service{id=%s} -> %s{%s=%s}", quoteValue(svc.ID), f.Kind, f.Attr, quoteValue(values[j].Value)), at)
+				values[j].Href = pathQueryHref(fmt.Sprintf("service{id=%s} -> %s{%s=%s}", query.Quote(svc.ID), f.Kind, f.Attr, query.Quote(values[j].Value)), at)
 			}
 			drift = append(drift, driftRow{Service: svcCell, LB: lb, What: f.What, Values: values, More: more})
 		}
@@ -336,7 +337,7 @@ func sortedCounts(counts map[string]int) []valueCount {
 // attrSearchHref is the search for the entities of a kind with that value of an attribute
 // ("" finds those without it).
 func attrSearchHref(kind graph.Kind, attr, value, at string) string {
-	return pathQueryHref(fmt.Sprintf("%s{%s=%s}", kind, attr, quoteValue(value)), at)
+	return pathQueryHref(fmt.Sprintf("%s{%s=%s}", kind, attr, query.Quote(value)), at)
 }
 
 // oneZone is the zone all the hosts sit in, when every host's zone is known and they share

@@ -325,11 +325,6 @@ func byPosition(a, b *graph.Entity) bool {
 // pathQueryHref is the search page for a path query.
 func pathQueryHref(q, at string) string { return withTime("/search?q="+url.QueryEscape(q), at) }
 
-// quoteValue quotes a string for the path language (PromQL's escapes).
-func quoteValue(s string) string { return `"` + queryStringEscaper.Replace(s) + `"` }
-
-var queryStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-
 // instanceColumns are the LB page's instance table's.
 var instanceColumns = []string{"service", "position", "server", "address", "health", "errors", "response_time", "containers", "images", "hosts",
 	"kernels", "os_images", "hardware"}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/strata-obs/strata/query"
 	"github.com/strata-obs/strata/topology/graph"
 )
 
@@ -145,7 +146,7 @@ func patchOfGraph(g *graph.Graph, at string) patchData {
 			}
 			r.Hosts = append(r.Hosts, cell{Text: h.ID, Href: entityHref(graph.Host, h.ID, at)})
 		}
-		r.Which = cell{Text: "paths", Href: pathQueryHref(fmt.Sprintf("service{id=%s} -> instance -> host{lifecycle=%s}", quoteValue(svc.ID), quoteValue(state)), at)}
+		r.Which = cell{Text: "paths", Href: pathQueryHref(fmt.Sprintf("service{id=%s} -> instance -> host{lifecycle=%s}", query.Quote(svc.ID), query.Quote(state)), at)}
 		d.Services = append(d.Services, r)
 	}
 	sort.SliceStable(d.Services, func(i, j int) bool {

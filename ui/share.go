@@ -44,7 +44,7 @@ func (u *UI) sharedByFailing(ctx context.Context, c *echo.Context, g *graph.Grap
 	if failing == 0 {
 		return nil
 	}
-	text := fmt.Sprintf(`lb{id=%s} -> instance{health="DOWN"} | compare`, quoteValue(lb.ID))
+	text := fmt.Sprintf(`lb{id=%s} -> instance{health="DOWN"} | compare`, query.Quote(lb.ID))
 	d := &shareData{Query: text, Href: pathQueryHref(text, at), Failing: failing}
 	q, err := query.Parse(text, u.opts.Limits)
 	if err == nil {

@@ -195,11 +195,23 @@ func EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.T
 	return defaultEngine.EvalInstant(ctx, q, expr, t)
 }
 
-// EvalInstant is the package's EvalInstant within the engine's bounds.
+// Error is EvalInstant's refusal of an expression, with the API's type for it: bad_data for one
+// that does not parse, execution for a limit's refusal.
+type Error struct {
+	Type httpapi.ErrorType
+	Expr string
+	Err  error // what is wrong with it, without the expression
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("evaluate %q: %v", e.Expr, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// EvalInstant is the package's EvalInstant within the engine's bounds; an expression it refuses
+// before evaluating is an *Error.
 func (e *Engine) EvalInstant(ctx context.Context, q storage.Queryable, expr string, t time.Time) ([]store.Sample, error) {
 	qry, apiErr := e.instant(ctx, q, expr, t)
 	if apiErr != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", expr, apiErr.err)
+		return nil, &Error{Type: apiErr.typ, Expr: expr, Err: apiErr.err}
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
