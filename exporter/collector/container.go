@@ -182,6 +182,7 @@ func (c *containerCollector) enrich(ctx context.Context, s *Scrape, ids []string
 			metas[id] = m
 		}
 	}
+	c.storage.keep(ids)
 	return metas
 }
 

@@ -27,6 +27,9 @@ type containerStorage struct {
 	mu     sync.Mutex
 	files  map[string]*storageFile // containers.json or images.json → parsed, while unchanged
 	built  map[string]time.Time    // image configuration path → its creation time (content-addressed)
+	// known is what was found of each running container: a container's name and image do not
+	// change while it runs, so a scrape reads no file for it again.
+	known map[string]containerMeta
 }
 
 // storageFile is one parsed record file and what it was when parsed.
@@ -64,7 +67,26 @@ var (
 )
 
 func newContainerStorage(rootfs string, logger *slog.Logger) *containerStorage {
-	return &containerStorage{rootfs: rootfs, logger: logger, files: map[string]*storageFile{}, built: map[string]time.Time{}}
+	return &containerStorage{rootfs: rootfs, logger: logger, files: map[string]*storageFile{}, built: map[string]time.Time{},
+		known: map[string]containerMeta{}}
+}
+
+// keep forgets the containers not among running.
+func (s *containerStorage) keep(running []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.known) == 0 {
+		return
+	}
+	alive := make(map[string]bool, len(running))
+	for _, id := range running {
+		alive[id] = true
+	}
+	for id := range s.known {
+		if !alive[id] {
+			delete(s.known, id)
+		}
+	}
 }
 
 // lookup is what containers/storage records of the container with that id, run from that
@@ -82,6 +104,9 @@ func (s *containerStorage) lookup(id, bundle string) (containerMeta, bool) {
 	driver := m[1]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if meta, ok := s.known[id]; ok {
+		return meta, true
+	}
 	for _, graphRoot := range []string{filepath.Dir(containers), defaultGraphRoot} {
 		c, ok := s.record(filepath.Join(graphRoot, driver+"-containers", "containers.json"), id)
 		if !ok {
@@ -106,6 +131,9 @@ func (s *containerStorage) lookup(id, bundle string) (containerMeta, bool) {
 				}
 				meta.ImageCreated = s.imageCreated(filepath.Join(images, c.Image), c.Image, img.Created)
 			}
+		}
+		if meta.Image != "" && !meta.ImageCreated.IsZero() { // whole: asked again until it is
+			s.known[id] = meta
 		}
 		return meta, true
 	}
