@@ -130,10 +130,8 @@ func patchOfGraph(g *graph.Graph, at string) patchData {
 			continue
 		}
 		r.Service = cell{Text: svc.Name, Href: entityHref(graph.Service, svc.ID, at)}
-		for _, edge := range g.UpOf(svc) {
-			if e := edge.FromEntity(); e.Kind == graph.LB {
-				r.LB = cell{Text: e.ID, Href: lbHref(e.ID, at)}
-			}
+		if lb := g.FirstAbove(svc, graph.LB); lb != nil {
+			r.LB = cell{Text: lb.ID, Href: lbHref(lb.ID, at)}
 		}
 		named, state := failing, "fail"
 		if len(failing) == 0 {
@@ -160,19 +158,25 @@ func patchOfGraph(g *graph.Graph, at string) patchData {
 		d.ServicesMore, d.Services = len(d.Services)-maxPatchRows, d.Services[:maxPatchRows]
 	}
 
-	for _, state := range []string{"fail", "warn"} {
-		for _, h := range g.Entities(graph.Host) {
-			if h.Attrs.Get("lifecycle") != state {
-				continue
-			}
-			if len(d.FailingHosts) == maxPatchRows {
-				d.HostsMore++
-				continue
-			}
-			d.FailingHosts = append(d.FailingHosts, patchHostRow{Host: cell{Text: h.ID, Href: entityHref(graph.Host, h.ID, at)}, State: state,
-				OS: h.Attrs.Get("os_image"), SupportEnd: h.Attrs.Get("support_end"), Kernel: h.Attrs.Get("kernel_release"),
-				RebootRequired: h.Attrs.Get("reboot_required"), Instances: strconv.Itoa(carried[h])})
+	// The failing hosts, then the warned, each by id.
+	var fail, warn []patchHostRow
+	for _, h := range g.Entities(graph.Host) {
+		state := h.Attrs.Get("lifecycle")
+		if state != "fail" && state != "warn" {
+			continue
 		}
+		row := patchHostRow{Host: cell{Text: h.ID, Href: entityHref(graph.Host, h.ID, at)}, State: state,
+			OS: h.Attrs.Get("os_image"), SupportEnd: h.Attrs.Get("support_end"), Kernel: h.Attrs.Get("kernel_release"),
+			RebootRequired: h.Attrs.Get("reboot_required"), Instances: strconv.Itoa(carried[h])}
+		if state == "fail" {
+			fail = append(fail, row)
+		} else {
+			warn = append(warn, row)
+		}
+	}
+	d.FailingHosts = append(fail, warn...)
+	if len(d.FailingHosts) > maxPatchRows {
+		d.HostsMore, d.FailingHosts = len(d.FailingHosts)-maxPatchRows, d.FailingHosts[:maxPatchRows]
 	}
 	return d
 }
