@@ -286,10 +286,10 @@ func defaultBaseline(g *graph.Graph, set []*graph.Entity, inSet map[*graph.Entit
 	}
 	services := map[*graph.Entity]bool{}
 	for _, inst := range set {
-		for _, svc := range g.Above(inst.Ref, graph.Service) {
-			if !services[svc] {
-				services[svc] = true
-				for _, e := range g.Below(svc.Ref, graph.Instance) {
+		if svc := g.FirstAbove(inst, graph.Service); svc != nil && !services[svc] { // an instance is its service's
+			services[svc] = true
+			for _, edge := range g.DownOf(svc) { // not Below: no list made per service
+				if e := edge.ToEntity(); e.Kind == graph.Instance {
 					add(e)
 				}
 			}
